@@ -1,0 +1,1 @@
+"""Registration and programme system for a national public-sector conference."""

@@ -1,0 +1,107 @@
+"""The application: routes, middleware, error handlers and the lifespan that owns engines and workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from conference import api, errors, pages
+from conference.db import Database, is_unavailable
+from conference.middleware import BodyLimit, SecurityHeaders
+from conference.outbox import MailWorker
+from conference.ratelimit import RateLimit
+from conference.settings import Settings, load_settings
+
+log = logging.getLogger("conference")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, error: errors.DomainError) -> Response:
+    headers = {"retry-after": "60"} if isinstance(error, errors.RateLimited) else None
+    if _wants_json(request):
+        return error.response(headers)
+    context = {"title": error.message, "text": "", "back": "/"}
+    response = pages.render(request, "conference/message.html", context, status_code=error.status_code)
+    response.headers.update(headers or {})
+    return response
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.DomainError)
+    return _error_response(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = errors.DomainError(exc.detail if exc.status_code != 404 else errors.NotFound.message)
+    error.status_code = exc.status_code
+    error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return _error_response(request, error)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _error_response(request, errors.ServiceUnavailable())
+    # The class name only: exception text can quote personal data.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    error = errors.DomainError("Something went wrong on our side; it has been logged. Please try again.")
+    error.status_code, error.code = 500, "internal_error"
+    return _error_response(request, error)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database.from_settings(settings)
+        worker = MailWorker(database, settings)
+        app.state.database = database
+        app.state.mail = worker
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await database.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/healthz", healthz, name="healthz"),
+            Mount("/api/v1", routes=api.routes),
+            Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+            *pages.routes,
+        ],
+        middleware=[
+            Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https")),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            errors.DomainError: domain_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limit = RateLimit(settings.rate_limit_registrations)
+    return app

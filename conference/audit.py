@@ -1,0 +1,33 @@
+"""The audit trail: who did what, written in the same transaction as the change itself. Append-only."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: kind is anonymous, attendee, staff, organiser or system."""
+
+    kind: str
+    name: str = ""
+    registration_id: uuid.UUID | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+SYSTEM = Actor("system")
+ANONYMOUS = Actor("anonymous")
+
+
+async def record(db: AsyncSession, action: str, *, actor: Actor, subject: str = "", **data: Any) -> None:
+    # No personal data here: subjects are ids and references, data holds states and counts.
+    db.add(AuditEntry(actor=actor.label, action=action, subject=subject, data=data))

@@ -1,0 +1,69 @@
+"""Who is calling: bearer tokens for attendees (manage tokens) and for staff and organisers (API tokens)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from conference import errors
+from conference.audit import ANONYMOUS, Actor
+from conference.models import ApiToken, Registration, utcnow
+from conference.security import ROLES, hash_token, new_api_token
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(db: AsyncSession, request: Request) -> Actor:
+    token = bearer(request)
+    if token is None:
+        if request.headers.get("authorization"):
+            raise errors.Unauthorised()
+        return ANONYMOUS
+    digest = hash_token(token)
+    if token.startswith("ct_"):
+        api = (
+            await db.execute(sa.select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))  # type: ignore[union-attr]
+        ).scalar_one_or_none()
+        if api is not None:
+            return Actor(api.role, api.name)
+    elif token.startswith("m_"):
+        registration_id = (
+            await db.execute(sa.select(Registration.id).where(Registration.manage_token_hash == digest))
+        ).scalar_one_or_none()
+        if registration_id is not None:
+            return Actor("attendee", str(registration_id)[:8], registration_id)
+    raise errors.Unauthorised("This token is not valid; check it was copied whole.")
+
+
+def require(actor: Actor, *roles: str) -> None:
+    if actor.kind in roles:
+        return
+    if actor.kind == "anonymous":
+        raise errors.Unauthorised()
+    raise errors.Forbidden()
+
+
+def require_registration_access(actor: Actor, registration_id: uuid.UUID, *roles: str) -> None:
+    """The attendee whose registration it is, or one of `roles`."""
+    if actor.kind == "attendee" and actor.registration_id == registration_id:
+        return
+    if actor.kind == "attendee":
+        raise errors.Forbidden("This token gives access to a different registration.")
+    require(actor, *roles)
+
+
+async def create_api_token(db: AsyncSession, *, role: str, name: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = new_api_token()
+    db.add(ApiToken(name=name, role=role, token_hash=hash_token(token), created_at=utcnow()))
+    return token

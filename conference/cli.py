@@ -1,0 +1,109 @@
+"""The `conference` command: serve, demo, db upgrade, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from conference.settings import load_settings
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from conference.migrate import upgrade
+
+    upgrade(load_settings().database_url)
+    print("database is at the latest schema", file=sys.stderr)
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from conference import audit
+    from conference.auth import create_api_token
+    from conference.db import Database
+    from conference.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> str:
+        database = Database.from_settings(settings)
+        try:
+            async with database.transaction() as db:
+                token = await create_api_token(db, role=args.role, name=args.name or f"{args.role} token")
+                await audit.record(db, "conference.token.created", actor=audit.Actor("cli"), subject=args.role)
+            return token
+        finally:
+            await database.dispose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from conference.migrate import upgrade
+
+    upgrade(load_settings().database_url)
+    uvicorn.run(
+        "conference.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        access_log=args.access_log,
+        log_level="info",
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from conference.demo import load_demo
+    from conference.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    summary = asyncio.run(load_demo(settings, attendees=args.attendees, reset=args.reset, seed=args.seed))
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conference", description="National conference registration and programme.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--access-log", action="store_true", help="log every request (paths carry no personal data)")
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser("demo", help="load the demo event: the two-day national conference in December")
+    demo.add_argument("--attendees", type=int, default=0, help="add N synthetic delegates")
+    demo.add_argument("--reset", action="store_true", help="delete everything first")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic delegates")
+    demo.set_defaults(func=_demo)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="make an API token and print it (only its hash is stored)")
+    create.add_argument("--role", required=True, choices=["staff", "organiser"])
+    create.add_argument("--name", default="")
+    create.set_defaults(func=_token_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

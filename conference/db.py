@@ -1,0 +1,125 @@
+"""The whole database lifecycle: engines, one transaction per use-case, and the capacity lock.
+
+SQLite (the embedded default) gets a single writer connection per process whose transactions open with
+`BEGIN IMMEDIATE`, so a write transaction holds SQLite's one write lock from its first statement: checks
+made inside it cannot race, across workers too. Reads use a separate small pool (WAL lets them run beside
+the writer). PostgreSQL uses one pooled engine for both, and `lock_for_update` takes a row lock
+(`SELECT ... FOR UPDATE`) on the row whose availability a use-case is about to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from conference.settings import Settings
+
+T = TypeVar("T")
+
+# Exceptions that mean "the database is not reachable or too busy right now", answered with 503.
+UNAVAILABLE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+
+
+def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
+        connect_args={"timeout": 30},
+        hide_parameters=True,  # bound values (names, emails) never reach logs or error text
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (the SQLAlchemy docs' recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    settings: Settings
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        url = settings.database_url
+        if settings.is_sqlite:
+            sync = settings.sqlite_synchronous
+            if sync not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+                raise ValueError("CONFERENCE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+            writer = _sqlite_engine(url, synchronous=sync, immediate=True, pool_size=1)
+            reader = _sqlite_engine(url, synchronous=sync, immediate=False, pool_size=4)
+            return cls(settings, writer, reader)
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=10,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            # A statement stuck behind a lock fails fast instead of piling up requests.
+            connect_args={"server_settings": {"lock_timeout": "5s", "statement_timeout": "30s"}},
+        )
+        return cls(settings, engine, engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.writer.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        async with AsyncSession(self.writer, expire_on_commit=False) as db:
+            async with db.begin():
+                yield db
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(self.reader, expire_on_commit=False) as db:
+            async with db.begin():
+                yield db
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+async def lock_for_update(db: AsyncSession, model: type[T], ident: Any) -> T:
+    """Lock one row for the rest of the transaction and return it fresh from the database.
+
+    Take it once per transaction, late, but before the availability check (pretix's rule). On SQLite the
+    transaction already holds the database's write lock (BEGIN IMMEDIATE), so FOR UPDATE is not rendered.
+    """
+    assert db.in_transaction(), "lock_for_update needs a transaction"
+    stmt = sa.select(model).where(model.id == ident).with_for_update().execution_options(populate_existing=True)  # type: ignore[attr-defined]
+    return (await db.execute(stmt)).scalar_one()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
+        return bool(getattr(exc, "connection_invalidated", False))
+    return isinstance(exc, UNAVAILABLE)

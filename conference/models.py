@@ -1,0 +1,299 @@
+"""Tables and the shapes the API receives and returns (Base → Create → Public, CONVENTIONS.md)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from pydantic import Field as PField
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite keeps no offset, so we put it back on load)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use timezone-aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Any:
+    # Stored as its value in a plain string column (no native enum type to migrate), loaded as the enum.
+    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def _when(nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+class Sector(str, enum.Enum):
+    local_authority = "local_authority"
+    police = "police"
+    youth_offending_team = "youth_offending_team"
+    school = "school"
+    further_higher_education = "further_higher_education"
+    health = "health"
+    probation = "probation"
+    prison = "prison"
+    fire_rescue = "fire_rescue"
+    community_faith = "community_faith"
+    central_government = "central_government"
+    other = "other"
+
+
+SECTOR_LABELS: dict[Sector, str] = {
+    Sector.local_authority: "Local authority",
+    Sector.police: "Police",
+    Sector.youth_offending_team: "Youth offending team",
+    Sector.school: "School",
+    Sector.further_higher_education: "Further or higher education",
+    Sector.health: "Health",
+    Sector.probation: "Probation",
+    Sector.prison: "Prison",
+    Sector.fire_rescue: "Fire and rescue",
+    Sector.community_faith: "Community or faith organisation",
+    Sector.central_government: "Central government",
+    Sector.other: "Other",
+}
+
+REGIONS = [
+    "East Midlands",
+    "East of England",
+    "London",
+    "North East",
+    "North West",
+    "South East",
+    "South West",
+    "West Midlands",
+    "Yorkshire and the Humber",
+    "Scotland",
+    "Wales",
+    "Northern Ireland",
+    "Outside the UK",
+]
+
+
+class Status(str, enum.Enum):
+    confirmed = "confirmed"
+    pending_payment = "pending_payment"
+    awaiting_approval = "awaiting_approval"
+    waitlisted = "waitlisted"
+    cancelled = "cancelled"
+
+
+# Statuses that hold one of the event's places (a place is kept while payment or approval is outstanding,
+# so approving or paying can never fail for want of room).
+HOLDING = (Status.confirmed, Status.pending_payment, Status.awaiting_approval)
+
+
+class Approval(str, enum.Enum):
+    none = "none"  # confirmed at once
+    manual = "manual"  # an organiser approves every registration
+    domain = "domain"  # automatic for email domains on the list, an organiser approves the rest
+
+
+# --- tables -----------------------------------------------------------------------------------------------
+
+
+class Conference(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    venue: str = Field(default="", max_length=300)
+    timezone: str = Field(default="Europe/London", max_length=64)
+    starts_at: datetime = _when()
+    ends_at: datetime = _when()
+    capacity: int = Field(default=1000, ge=0)
+    registration_open: bool = True
+    # Incremented under the capacity lock: gives every registration its arrival number (waiting-list order).
+    registration_seq: int = 0
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class TicketType(SQLModel, table=True):
+    __tablename__ = "ticket_type"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conference_id: int = Field(foreign_key="conference.id", index=True)
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    price_pence: int = Field(default=0, ge=0)
+    currency: str = Field(default="GBP", max_length=3)
+    cap: int | None = Field(default=None, ge=0)
+    approval: Approval = Field(default=Approval.none, sa_type=_enum(Approval, 16))
+    # Comma-separated domains; a domain matches itself and its subdomains (police.uk matches met.police.uk).
+    approval_domains: str = Field(default="", max_length=1000)
+    public: bool = True  # offered on the public form and API
+    position: int = 0
+
+
+class Registration(SQLModel, table=True):
+    __table_args__ = (
+        # One live registration per email; a cancelled one may register again.
+        sa.Index(
+            "uq_registration_live_email",
+            "conference_id",
+            "email_key",
+            unique=True,
+            sqlite_where=sa.text("status != 'cancelled'"),
+            postgresql_where=sa.text("status != 'cancelled'"),
+        ),
+        sa.Index("ix_registration_status_number", "conference_id", "status", "number"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conference_id: int = Field(foreign_key="conference.id")
+    ticket_type_id: uuid.UUID = Field(foreign_key="ticket_type.id", index=True)
+    number: int
+    reference: str = Field(max_length=16, unique=True)
+    status: Status = Field(sa_type=_enum(Status, 24))
+    name: str = Field(max_length=120)
+    email: str = Field(max_length=254)
+    email_key: str = Field(max_length=254)  # lower-cased, for the uniqueness rule
+    organisation: str = Field(max_length=200)
+    sector: Sector = Field(sa_type=_enum(Sector, 40))
+    job_title: str = Field(default="", max_length=120)
+    region: str = Field(default="", max_length=60)
+    dietary: str = Field(default="", max_length=500)
+    access_needs: str = Field(default="", max_length=1000)
+    manage_token_hash: str = Field(max_length=64, unique=True)
+    token_version: int = 1
+    consent_at: datetime = _when()
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+    cancelled_at: datetime | None = _when(nullable=True, default=None)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_key"
+    key: str = Field(primary_key=True, max_length=300)  # scope + ":" + client's key
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    # The answer without secrets (the manage token is derived again on replay).
+    response: dict[str, Any] = Field(sa_type=sa.JSON)
+    registration_id: uuid.UUID | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class OutboxEmail(SQLModel, table=True):
+    __tablename__ = "outbox_email"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=60)
+    to_address: str = Field(max_length=254)
+    registration_id: uuid.UUID | None = Field(default=None, index=True)
+    # What the message needs that may change later (status, position); rendered when sent, so no
+    # secret (manage links) is ever stored in the database.
+    context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default="queued", max_length=16)  # queued | sending | sent | failed | kept
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    lease_until: datetime | None = _when(nullable=True, default=None)
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(nullable=True, default=None)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_used_at: datetime | None = _when(nullable=True, default=None)
+    revoked_at: datetime | None = _when(nullable=True, default=None)
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=120)  # "organiser:<token name>", "attendee:<reference>", "system"
+    action: str = Field(max_length=80, index=True)  # dotted, e.g. conference.registration.created
+    subject: str = Field(default="", max_length=80)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+# --- API shapes --------------------------------------------------------------------------------------------
+
+_STRIP = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+# Properties to receive on registration (the form and the JSON API share it)
+class RegistrationCreate(BaseModel):
+    model_config = _STRIP
+    name: str = PField(min_length=1, max_length=120)
+    email: EmailStr = PField(max_length=254)
+    organisation: str = PField(min_length=1, max_length=200)
+    sector: Sector
+    ticket_type_id: uuid.UUID
+    consent: bool
+    job_title: str = PField(default="", max_length=120)
+    region: str = PField(default="", max_length=60)
+    dietary: str = PField(default="", max_length=500)
+    access_needs: str = PField(default="", max_length=1000)
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError("You must agree to the privacy notice to register.")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value and value not in REGIONS:
+            raise ValueError("Choose a region from the list.")
+        return value
+
+
+# Properties returned once a registration is made
+class RegistrationCreated(BaseModel):
+    id: uuid.UUID
+    reference: str
+    status: Status
+    manage_token: str
+    checkout_url: str | None = None
+    waitlist_position: int | None = None
+
+
+# Properties to receive on a change of the conference (organisers)
+class ConferenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str | None = PField(default=None, min_length=1, max_length=200)
+    venue: str | None = PField(default=None, max_length=300)
+    capacity: int | None = PField(default=None, ge=0, le=100_000)
+    registration_open: bool | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("Give the time with its offset, e.g. 2026-12-08T09:00:00+00:00.")
+        return value
+
+
+class ResendLink(BaseModel):
+    model_config = _STRIP
+    email: EmailStr = PField(max_length=254)

@@ -1,0 +1,188 @@
+"""HTML pages for delegates: the event and its registration form, the confirmation, the manage page.
+
+They work without JavaScript. Forms carry a CSRF token (a signed double submit: a random cookie, and a
+hidden field that is the HMAC of it) and re-render with an error summary that links to each field.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from conference import errors, registration
+from conference.api import register
+from conference.audit import Actor
+from conference.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
+from conference.security import csrf_token_for, csrf_valid
+from conference.web import database, mail, rate_limit, settings
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+CSRF_COOKIE = "csrf"
+
+FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "dietary",
+               "access_needs", "consent"]
+FIELD_LABELS = {
+    "name": "Full name",
+    "email": "Email address",
+    "organisation": "Organisation",
+    "job_title": "Job title",
+    "sector": "Sector",
+    "region": "Region",
+    "ticket_type_id": "Ticket type",
+    "dietary": "Dietary requirements",
+    "access_needs": "Access needs",
+    "consent": "Privacy notice",
+}
+STATUS_TEXT = {
+    Status.confirmed: "Your place is confirmed",
+    Status.pending_payment: "We are holding your place until payment arrives",
+    Status.awaiting_approval: "Your registration is waiting for approval",
+    Status.waitlisted: "You are on the waiting list",
+    Status.cancelled: "This registration is cancelled",
+}
+
+
+def _csrf_nonce(request: Request) -> tuple[str, bool]:
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if nonce and 16 <= len(nonce) <= 64:
+        return nonce, False
+    return secrets.token_urlsafe(24), True
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    nonce, fresh = _csrf_nonce(request)
+    context = {**context, "csrf_token": csrf_token_for(str(settings(request).secret_key), nonce)}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["cache-control"] = "no-store"
+    if fresh:
+        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
+                            secure=settings(request).base_url.startswith("https"))
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_valid(str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")):
+        raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
+    return values
+
+
+async def _page_context(request: Request) -> dict[str, Any]:
+    async with database(request).read() as db:
+        conf = await registration.get_conference(db)
+        seen = await registration.availability(db, conf)
+        types = await registration.ticket_types_with_availability(db, conf)
+    return {"conference": conf, "seen": seen, "ticket_types": types, "sectors": SECTOR_LABELS,
+            "regions": REGIONS, "labels": FIELD_LABELS}
+
+
+async def home(request: Request) -> Response:
+    return render(request, "conference/register.html", {**await _page_context(request), "values": {}, "errors": {}})
+
+
+async def register_form(request: Request) -> Response:
+    await rate_limit(request).check(request, "registrations")
+    values = await _form(request)
+    data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER if k != "consent"}
+    data["consent"] = values.get("consent") == "yes"
+    problems: dict[str, str] = {}
+    if not data["ticket_type_id"]:
+        problems["ticket_type_id"] = "Choose a ticket type."
+    if not data["sector"]:
+        problems["sector"] = "Choose the sector you work in."
+    if not problems:
+        try:
+            parsed = RegistrationCreate.model_validate(data)
+        except ValidationError as exc:
+            problems = errors.from_validation_error(exc).fields or {}
+    if not problems:
+        try:
+            result = await register(request, parsed)
+        except errors.InvalidInput as exc:
+            problems = exc.fields or {}
+        except errors.AlreadyRegistered:
+            context = await _page_context(request)
+            return render(request, "conference/register.html",
+                          {**context, "values": values, "errors": {"email": errors.AlreadyRegistered.message},
+                           "already_registered": True}, status_code=409)
+        else:
+            token = result.manage_token
+            return RedirectResponse(request.url_for("manage", token=token).include_query_params(new="1"), 303)
+    ordered = {k: problems[k] for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)}
+    context = await _page_context(request)
+    return render(request, "conference/register.html", {**context, "values": values, "errors": ordered},
+                  status_code=422)
+
+
+async def resend_link_form(request: Request) -> Response:
+    await rate_limit(request).check(request, "resend-link")
+    values = await _form(request)
+    try:
+        data = ResendLink.model_validate({"email": values.get("email", "")})
+    except ValidationError:
+        return render(request, "conference/message.html",
+                      {"title": "Check the email address", "text": "Enter an email address like name@council.gov.uk."},
+                      status_code=422)
+    async with database(request).transaction() as db:
+        await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
+    mail(request).wake()
+    return render(request, "conference/message.html", {
+        "title": "Check your email",
+        "text": "If that address is registered, we have sent the link to manage the booking to it.",
+    })
+
+
+async def _by_token(request: Request) -> Any:
+    async with database(request).read() as db:
+        r = await registration.find_by_token(db, request.path_params["token"])
+        if r is None:
+            raise errors.NotFound("This booking link is not valid. Ask for a new one from the registration page.")
+        conf = await registration.get_conference(db)
+        position = await registration.waitlist_position(db, r)
+        ticket = await db.get(TicketType, r.ticket_type_id)
+    return r, conf, position, ticket
+
+
+async def manage(request: Request) -> Response:
+    r, conf, position, ticket = await _by_token(request)
+    return render(request, "conference/manage.html", {
+        "r": r, "conference": conf, "position": position, "ticket": ticket,
+        "status_text": STATUS_TEXT[r.status], "new": request.query_params.get("new") == "1",
+        "token": request.path_params["token"], "sectors": SECTOR_LABELS,
+    })
+
+
+async def manage_cancel_confirm(request: Request) -> Response:
+    r, conf, _position, _ticket = await _by_token(request)
+    return render(request, "conference/cancel.html", {"r": r, "conference": conf, "token": request.path_params["token"]})
+
+
+async def manage_cancel(request: Request) -> Response:
+    r, _conf, _position, _ticket = await _by_token(request)
+    await _form(request)
+    if r.status != Status.cancelled:
+        async with database(request).transaction() as db:
+            await registration.cancel_registration(
+                db, settings=settings(request), registration_id=r.id,
+                actor=Actor("attendee", r.reference, r.id),
+            )
+        mail(request).wake()
+    return RedirectResponse(request.url_for("manage", token=request.path_params["token"]), 303)
+
+
+routes = [
+    Route("/", home, methods=["GET"], name="home"),
+    Route("/register", register_form, methods=["POST"], name="register"),
+    Route("/resend-link", resend_link_form, methods=["POST"], name="resend-link"),
+    Route("/manage/{token}", manage, methods=["GET"], name="manage"),
+    Route("/manage/{token}/cancel", manage_cancel_confirm, methods=["GET"], name="manage-cancel-confirm"),
+    Route("/manage/{token}/cancel", manage_cancel, methods=["POST"], name="manage-cancel"),
+]

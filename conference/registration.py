@@ -1,0 +1,392 @@
+"""Registration use-cases: register, cancel, approve, and the waiting list that moves up when a place frees.
+
+Every function runs inside the caller's transaction (`async with database.transaction() as db:`) and takes
+the conference's capacity lock itself, before it checks availability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference import audit, errors
+from conference.audit import Actor
+from conference.db import Database, lock_for_update
+from conference.models import (
+    HOLDING,
+    Approval,
+    Conference,
+    IdempotencyKey,
+    Registration,
+    RegistrationCreate,
+    Status,
+    TicketType,
+    utcnow,
+)
+from conference.outbox import queue_email
+from conference.security import hash_token, manage_token, new_reference
+from conference.settings import Settings
+
+
+@dataclass(frozen=True)
+class Availability:
+    capacity: int
+    registered: int  # places held: confirmed, pending payment, awaiting approval
+    waitlisted: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.registered, 0)
+
+
+@dataclass(frozen=True)
+class Registered:
+    registration: Registration
+    manage_token: str
+    waitlist_position: int | None
+    # On an idempotent replay: the first answer, as it was given.
+    replayed_response: dict[str, Any] | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.replayed_response is not None
+
+    def public(self) -> dict[str, Any]:
+        if self.replayed_response is not None:
+            return {**self.replayed_response, "manage_token": self.manage_token}
+        r = self.registration
+        return {
+            "id": str(r.id),
+            "reference": r.reference,
+            "status": r.status.value,
+            "manage_token": self.manage_token,
+            "checkout_url": None,
+            "waitlist_position": self.waitlist_position,
+        }
+
+
+async def get_conference(db: AsyncSession) -> Conference:
+    conference = (await db.execute(sa.select(Conference).order_by(Conference.id).limit(1))).scalar_one_or_none()
+    if conference is None:
+        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
+    return conference
+
+
+async def availability(db: AsyncSession, conference: Conference) -> Availability:
+    counts = dict(
+        (
+            await db.execute(
+                sa.select(Registration.status, sa.func.count())
+                .where(Registration.conference_id == conference.id)
+                .group_by(Registration.status)
+            )
+        ).all()
+    )
+    return Availability(
+        capacity=conference.capacity,
+        registered=sum(counts.get(s, 0) for s in HOLDING),
+        waitlisted=counts.get(Status.waitlisted, 0),
+    )
+
+
+async def _held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
+    stmt = sa.select(sa.func.count()).where(
+        Registration.ticket_type_id == ticket_type_id, Registration.status.in_(HOLDING)
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
+
+async def ticket_types_with_availability(db: AsyncSession, conference: Conference) -> list[tuple[TicketType, bool]]:
+    types = (
+        await db.execute(
+            sa.select(TicketType)
+            .where(TicketType.conference_id == conference.id, TicketType.public.is_(True))  # type: ignore[attr-defined]
+            .order_by(TicketType.position, TicketType.name)
+        )
+    ).scalars()
+    held = dict(
+        (
+            await db.execute(
+                sa.select(Registration.ticket_type_id, sa.func.count())
+                .where(Registration.status.in_(HOLDING))
+                .group_by(Registration.ticket_type_id)
+            )
+        ).all()
+    )
+    return [(t, conference.registration_open and (t.cap is None or held.get(t.id, 0) < t.cap)) for t in types]
+
+
+async def waitlist_position(db: AsyncSession, registration: Registration) -> int | None:
+    if registration.status != Status.waitlisted:
+        return None
+    stmt = sa.select(sa.func.count()).where(
+        Registration.conference_id == registration.conference_id,
+        Registration.status == Status.waitlisted,
+        Registration.number <= registration.number,
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
+
+def _status_with_place(ticket: TicketType, email: str) -> Status:
+    if ticket.approval == Approval.manual:
+        return Status.awaiting_approval
+    if ticket.approval == Approval.domain and not domain_approved(ticket, email):
+        return Status.awaiting_approval
+    return Status.pending_payment if ticket.price_pence > 0 else Status.confirmed
+
+
+def domain_approved(ticket: TicketType, email: str) -> bool:
+    domain = email.rsplit("@", 1)[-1].lower()
+    allowed = [d.strip().lower().lstrip(".") for d in ticket.approval_domains.split(",") if d.strip()]
+    return any(domain == d or domain.endswith("." + d) for d in allowed)
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def register(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    data: RegistrationCreate,
+    actor: Actor,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    database: Database | None = None,
+) -> Registered:
+    assert db.in_transaction()
+    secret = str(settings.secret_key)
+    unsafe = settings.test_unsafe_no_capacity_lock
+    if unsafe:
+        # Negative control for the race tests: the classic bug, availability checked before (outside) the
+        # write transaction and its lock. Nothing has run on `db` yet, so its transaction has not begun.
+        assert database is not None
+        async with database.read() as snapshot:
+            seen = await availability(snapshot, await get_conference(snapshot))
+        await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
+        conference = await get_conference(db)
+    else:
+        conference = await lock_for_update(db, Conference, (await get_conference(db)).id)
+
+    if idempotency_key:
+        replay = await _replay(db, secret, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+    if not conference.registration_open:
+        raise errors.RegistrationClosed()
+    ticket = await db.get(TicketType, data.ticket_type_id)
+    if ticket is None or ticket.conference_id != conference.id or not ticket.public:
+        raise errors.InvalidInput(
+            fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
+        )
+    email_key = data.email.lower()
+    duplicate = await db.execute(
+        sa.select(Registration.id).where(
+            Registration.conference_id == conference.id,
+            Registration.email_key == email_key,
+            Registration.status != Status.cancelled,
+        )
+    )
+    if duplicate.first() is not None:
+        raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."})
+
+    if not unsafe:
+        seen = await availability(db, conference)
+    has_place = seen.registered < conference.capacity
+    if has_place and ticket.cap is not None and await _held_by_type(db, ticket.id) >= ticket.cap:
+        raise errors.TicketTypeUnavailable()
+    status = _status_with_place(ticket, email_key) if has_place else Status.waitlisted
+
+    conference.registration_seq += 1
+    now = utcnow()
+    registration = Registration(
+        id=uuid.uuid4(),
+        conference_id=conference.id,  # type: ignore[arg-type]
+        ticket_type_id=ticket.id,
+        number=conference.registration_seq,
+        reference=new_reference(),
+        status=status,
+        email=str(data.email),
+        email_key=email_key,
+        manage_token_hash="",
+        consent_at=now,
+        **data.model_dump(exclude={"email", "consent", "ticket_type_id"}),
+    )
+    token = manage_token(secret, registration.id, registration.token_version)
+    registration.manage_token_hash = hash_token(token)
+    db.add(registration)
+    await db.flush()
+    position = await waitlist_position(db, registration)
+    queue_email(
+        db, settings, kind="registration", to=registration.email, registration_id=registration.id,
+        status=status.value, position=position,
+    )
+    await audit.record(
+        db, "conference.registration.created", actor=actor, subject=registration.reference, status=status.value
+    )
+    result = Registered(registration, token, position)
+    if idempotency_key:
+        public = result.public()
+        public.pop("manage_token")
+        db.add(
+            IdempotencyKey(
+                key=idempotency_key, request_hash=fingerprint, status_code=201, response=public,
+                registration_id=registration.id,
+            )
+        )
+        await db.flush()
+    return result
+
+
+async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> Registered | None:
+    stored = await db.get(IdempotencyKey, key)
+    if stored is None:
+        return None
+    if stored.request_hash != fingerprint:
+        raise errors.IdempotencyKeyReused()
+    registration = await db.get(Registration, stored.registration_id)
+    assert registration is not None
+    token = manage_token(secret, registration.id, registration.token_version)
+    position = stored.response.get("waitlist_position")
+    return Registered(registration, token, position, replayed_response=stored.response)
+
+
+async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
+    stmt = sa.select(Registration).where(Registration.manage_token_hash == hash_token(token))
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def cancel_registration(
+    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor
+) -> Registration:
+    conference = await get_conference(db)
+    await lock_for_update(db, Conference, conference.id)
+    registration = await db.get(Registration, registration_id, populate_existing=True)
+    if registration is None:
+        raise errors.NotFound("No registration has this id.")
+    if registration.status == Status.cancelled:
+        raise errors.AlreadyCancelled()
+    held_place = registration.status in HOLDING
+    registration.status = Status.cancelled
+    registration.cancelled_at = registration.updated_at = utcnow()
+    queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)
+    await audit.record(db, "conference.registration.cancelled", actor=actor, subject=registration.reference)
+    await db.flush()
+    if held_place:
+        await promote_waitlist(db, settings=settings, conference=conference)
+    return registration
+
+
+async def promote_waitlist(db: AsyncSession, *, settings: Settings, conference: Conference) -> list[Registration]:
+    """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
+    promoted: list[Registration] = []
+    seen = await availability(db, conference)
+    free = conference.capacity - seen.registered
+    if free <= 0 or seen.waitlisted == 0:
+        return promoted
+    waiting = (
+        await db.execute(
+            sa.select(Registration)
+            .where(Registration.conference_id == conference.id, Registration.status == Status.waitlisted)
+            .order_by(Registration.number)
+        )
+    ).scalars()
+    caps: dict[uuid.UUID, int | None] = {}
+    for registration in waiting:
+        if free <= 0:
+            break
+        ticket = await db.get(TicketType, registration.ticket_type_id)
+        assert ticket is not None
+        if ticket.cap is not None:
+            held = caps.get(ticket.id)
+            held = await _held_by_type(db, ticket.id) if held is None else held
+            if held >= ticket.cap:
+                caps[ticket.id] = held
+                continue  # this type is full; the next person on the list may hold another type
+            caps[ticket.id] = held + 1
+        registration.status = _status_with_place(ticket, registration.email_key)
+        registration.updated_at = utcnow()
+        free -= 1
+        promoted.append(registration)
+        queue_email(
+            db, settings, kind="promoted", to=registration.email, registration_id=registration.id,
+            status=registration.status.value,
+        )
+        await audit.record(
+            db, "conference.registration.promoted", actor=audit.SYSTEM, subject=registration.reference,
+            status=registration.status.value,
+        )
+    await db.flush()
+    return promoted
+
+
+async def decide_approval(
+    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, approve: bool, actor: Actor
+) -> Registration:
+    conference = await get_conference(db)
+    await lock_for_update(db, Conference, conference.id)
+    registration = await db.get(Registration, registration_id, populate_existing=True)
+    if registration is None:
+        raise errors.NotFound("No registration has this id.")
+    if registration.status != Status.awaiting_approval:
+        raise errors.DomainError(f"Only registrations awaiting approval can be decided; this one is {registration.status.value}.")
+    ticket = await db.get(TicketType, registration.ticket_type_id)
+    assert ticket is not None
+    registration.updated_at = utcnow()
+    if approve:
+        registration.status = Status.pending_payment if ticket.price_pence > 0 else Status.confirmed
+    else:
+        registration.status = Status.cancelled
+        registration.cancelled_at = registration.updated_at
+    kind = "approved" if approve else "rejected"
+    queue_email(db, settings, kind=kind, to=registration.email, registration_id=registration.id,
+                status=registration.status.value)
+    await audit.record(db, f"conference.registration.{kind}", actor=actor, subject=registration.reference)
+    await db.flush()
+    if not approve:
+        await promote_waitlist(db, settings=settings, conference=conference)
+    return registration
+
+
+async def update_conference(
+    db: AsyncSession, *, settings: Settings, changes: dict[str, Any], actor: Actor
+) -> Conference:
+    conference = await get_conference(db)
+    conference = await lock_for_update(db, Conference, conference.id)
+    for name, value in changes.items():
+        setattr(conference, name, value)
+    if conference.ends_at <= conference.starts_at:
+        raise errors.InvalidInput(fields={"ends_at": "The conference must end after it starts."})
+    await audit.record(db, "conference.conference.updated", actor=actor, subject=str(conference.id),
+                       fields=sorted(changes))
+    await db.flush()
+    # A larger capacity (or reopening) lets the waiting list move up at once.
+    await promote_waitlist(db, settings=settings, conference=conference)
+    return conference
+
+
+async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str) -> bool:
+    conference = await get_conference(db)
+    registration = (
+        await db.execute(
+            sa.select(Registration).where(
+                Registration.conference_id == conference.id,
+                Registration.email_key == email.lower(),
+                Registration.status != Status.cancelled,
+            )
+        )
+    ).scalar_one_or_none()
+    if registration is None:
+        return False
+    position = await waitlist_position(db, registration)
+    queue_email(db, settings, kind="manage_link", to=registration.email, registration_id=registration.id,
+                status=registration.status.value, position=position)
+    return True

@@ -1,0 +1,93 @@
+"""Settings from the environment (then a `.env` file, then the defaults), read once into a frozen object.
+
+Tests build their own `Settings` with `load_settings(Config(environ={...}))` instead of patching the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./conference.db"
+_DEV_SECRET = "dev-insecure-secret-key-change-me"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or unsafe."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: Secret = field(default_factory=lambda: Secret(_DEV_SECRET))
+    base_url: str = "http://127.0.0.1:8000"
+    debug: bool = False
+    environment: str = "development"
+    smtp_url: str | None = None
+    mail_from: str = "National Conference <registrations@conference.example>"
+    mail_retry_base_seconds: float = 5.0
+    mail_max_attempts: int = 12
+    # "N/period" per client address for the public write endpoints; "" switches limiting off.
+    rate_limit_registrations: str = "20/minute"
+    max_body_bytes: int = 64 * 1024
+    sqlite_synchronous: str = "NORMAL"
+    db_pool_size: int = 10
+    stripe_secret_key: Secret | None = None
+    stripe_webhook_secret: Secret | None = None
+    stripe_api_base: str | None = None
+    # Test-only: check availability outside the capacity lock, to prove the race tests can see an oversell.
+    test_unsafe_no_capacity_lock: bool = False
+    test_sleep_after_capacity_check_ms: int = 0
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def load_settings(config: Config | None = None) -> Settings:
+    if config is None:
+        config = Config(".env" if Path(".env").exists() else None)
+    environment = config("CONFERENCE_ENV", default="development")
+    secret = config("CONFERENCE_SECRET_KEY", cast=Secret, default=None)
+    if secret is None or str(secret) == _DEV_SECRET:
+        if environment == "production":
+            raise SettingsError("CONFERENCE_SECRET_KEY must be set to a long random value in production.")
+        secret = Secret(_DEV_SECRET)
+    elif environment == "production" and len(str(secret)) < 32:
+        raise SettingsError("CONFERENCE_SECRET_KEY must be at least 32 characters in production.")
+    stripe_key = config("STRIPE_SECRET_KEY", cast=Secret, default=None)
+    webhook_secret = config("STRIPE_WEBHOOK_SECRET", cast=Secret, default=None)
+    return Settings(
+        database_url=normalise_database_url(config("CONFERENCE_DATABASE_URL", default=DEFAULT_DATABASE_URL)),
+        secret_key=secret,
+        base_url=config("CONFERENCE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
+        debug=config("CONFERENCE_DEBUG", cast=bool, default=False),
+        environment=environment,
+        smtp_url=config("CONFERENCE_SMTP_URL", default=None) or None,
+        mail_from=config("CONFERENCE_MAIL_FROM", default=Settings.mail_from),
+        mail_retry_base_seconds=config("CONFERENCE_MAIL_RETRY_SECONDS", cast=float, default=5.0),
+        mail_max_attempts=config("CONFERENCE_MAIL_MAX_ATTEMPTS", cast=int, default=12),
+        rate_limit_registrations=config("CONFERENCE_RATE_LIMIT", default="20/minute"),
+        max_body_bytes=config("CONFERENCE_MAX_BODY_BYTES", cast=int, default=64 * 1024),
+        sqlite_synchronous=config("CONFERENCE_SQLITE_SYNCHRONOUS", default="NORMAL").upper(),
+        db_pool_size=config("CONFERENCE_DB_POOL_SIZE", cast=int, default=10),
+        stripe_secret_key=stripe_key,
+        stripe_webhook_secret=webhook_secret,
+        stripe_api_base=config("STRIPE_API_BASE", default=None) or None,
+        test_unsafe_no_capacity_lock=config("CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False),
+        test_sleep_after_capacity_check_ms=config("CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0),
+    )

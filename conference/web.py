@@ -1,0 +1,66 @@
+"""Helpers the endpoints share: reading JSON bodies, validating them, and reaching app-wide services."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from conference import errors
+from conference.db import Database
+from conference.outbox import MailWorker
+from conference.ratelimit import RateLimit
+from conference.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+def settings(request: Request) -> Settings:
+    s: Settings = request.app.state.settings
+    return s
+
+
+def mail(request: Request) -> MailWorker:
+    worker: MailWorker = request.app.state.mail
+    return worker
+
+
+def rate_limit(request: Request) -> RateLimit:
+    limit: RateLimit = request.app.state.rate_limit
+    return limit
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise errors.MalformedRequest("Send the body as JSON with 'Content-Type: application/json'.")
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.MalformedRequest("The body must be a JSON object.")
+    return body
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.from_validation_error(exc) from None
+
+
+def path_uuid(request: Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError:
+        raise errors.NotFound(f"No {name.removesuffix('_id')} has this id.") from None
