@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import audit, errors, registration
+from conference import audit, errors, hooks, registration
 from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
 from conference.models import (
@@ -136,8 +136,8 @@ async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
         "waitlist_position": await registration.waitlist_position(db, r),
         "created_at": r.created_at.isoformat(),
         "cancelled_at": r.cancelled_at.isoformat() if r.cancelled_at else None,
-        # Workshop seats arrive with the sessions package.
         "sessions": [],
+        **await hooks.collect_registration_details(db, r),
     }
 
 

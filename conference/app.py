@@ -15,7 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+import sessions
 from conference import api, errors, pages
+from sessions import api as sessions_api
 from conference.db import Database, is_unavailable
 from conference.middleware import BodyLimit, SecurityHeaders
 from conference.outbox import MailWorker
@@ -69,6 +71,7 @@ async def healthz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    sessions.install()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -87,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=[
             Route("/healthz", healthz, name="healthz"),
-            Mount("/api/v1", routes=api.routes),
+            Mount("/api/v1", routes=[*api.routes, *sessions_api.routes]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
         ],

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import sessions
+
+    sessions.install()
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
     return result

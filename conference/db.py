@@ -119,6 +119,21 @@ async def lock_for_update(db: AsyncSession, model: type[T], ident: Any) -> T:
     return (await db.execute(stmt)).scalar_one()
 
 
+async def try_lock(db: AsyncSession, model: type[T], ident: Any) -> T | None:
+    """Like lock_for_update, but None instead of waiting when another transaction holds the row.
+
+    For locks taken against the usual order (see sessions/capacity.py), where waiting could deadlock.
+    """
+    assert db.in_transaction(), "try_lock needs a transaction"
+    stmt = (
+        sa.select(model)
+        .where(model.id == ident)  # type: ignore[attr-defined]
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
 def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
         return bool(getattr(exc, "connection_invalidated", False))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from datetime import datetime
 from email.utils import make_msgid
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +13,7 @@ from conference.models import Conference, OutboxEmail, Registration, Status
 from conference.security import manage_token
 from conference.settings import Settings
 
-KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected"}
+KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed"}
 
 _STATUS_LINES = {
     Status.confirmed: "Your place is confirmed.",
@@ -21,6 +23,13 @@ _STATUS_LINES = {
     "If a place frees up you will move up automatically and we will email you.",
     Status.cancelled: "This registration is cancelled.",
 }
+
+
+def _local_time(conf: Conference, iso: str | None) -> str:
+    if not iso:
+        return ""
+    when = datetime.fromisoformat(iso).astimezone(ZoneInfo(conf.timezone))
+    return when.strftime(" on %A %-d %B at %H:%M")
 
 
 def manage_url(settings: Settings, registration: Registration) -> str:
@@ -80,6 +89,19 @@ def _compose(
         return f"{event}: registration cancelled ({reg.reference})", (
             greeting + f"Your registration for {event} has been cancelled. We hope to see you another time.\n"
             f"\nBooking reference: {reg.reference}\n"
+        )
+    if row.kind == "seat_promoted":
+        title = row.context.get("session_title", "a workshop")
+        when = _local_time(conf, row.context.get("starts_at"))
+        return f"{event}: you have a seat in {title}", (
+            greeting + f"A seat has come up in \"{title}\"{when} and it is now yours.\n"
+            "If you can no longer go, please give the seat up from your booking page so the next person can.\n"
+            + footer
+        )
+    if row.kind == "programme_changed":
+        changes = "\n".join(f"- {line}" for line in row.context.get("changes", []))
+        return f"{event}: a change to your programme", (
+            greeting + "The programme has changed for sessions you booked:\n\n" + changes + "\n" + footer
         )
     if row.kind == "manage_link":
         return f"{event}: your booking link ({reg.reference})", (

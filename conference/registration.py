@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, errors
+from conference import audit, errors, hooks
 from conference.audit import Actor
 from conference.db import Database, lock_for_update
 from conference.models import (
@@ -264,14 +264,19 @@ async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
+async def _lock_registration(db: AsyncSession, registration_id: uuid.UUID) -> Registration:
+    # Lock order: conference → this registration → its sessions (sessions/capacity.py).
+    if await db.get(Registration, registration_id) is None:
+        raise errors.NotFound("No registration has this id.")
+    return await lock_for_update(db, Registration, registration_id)
+
+
 async def cancel_registration(
     db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor
 ) -> Registration:
     conference = await get_conference(db)
     await lock_for_update(db, Conference, conference.id)
-    registration = await db.get(Registration, registration_id, populate_existing=True)
-    if registration is None:
-        raise errors.NotFound("No registration has this id.")
+    registration = await _lock_registration(db, registration_id)
     if registration.status == Status.cancelled:
         raise errors.AlreadyCancelled()
     held_place = registration.status in HOLDING
@@ -280,6 +285,7 @@ async def cancel_registration(
     queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)
     await audit.record(db, "conference.registration.cancelled", actor=actor, subject=registration.reference)
     await db.flush()
+    await hooks.run_registration_released(db, settings, registration)
     if held_place:
         await promote_waitlist(db, settings=settings, conference=conference)
     return registration
@@ -333,9 +339,7 @@ async def decide_approval(
 ) -> Registration:
     conference = await get_conference(db)
     await lock_for_update(db, Conference, conference.id)
-    registration = await db.get(Registration, registration_id, populate_existing=True)
-    if registration is None:
-        raise errors.NotFound("No registration has this id.")
+    registration = await _lock_registration(db, registration_id)
     if registration.status != Status.awaiting_approval:
         raise errors.DomainError(f"Only registrations awaiting approval can be decided; this one is {registration.status.value}.")
     ticket = await db.get(TicketType, registration.ticket_type_id)
@@ -352,6 +356,7 @@ async def decide_approval(
     await audit.record(db, f"conference.registration.{kind}", actor=actor, subject=registration.reference)
     await db.flush()
     if not approve:
+        await hooks.run_registration_released(db, settings, registration)
         await promote_waitlist(db, settings=settings, conference=conference)
     return registration
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import conference.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import sessions.models  # noqa: F401
 from conference.settings import load_settings
 
 config = context.config

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import conference.models  # noqa: F401
+import sessions.models  # noqa: F401
 from conference.security import hash_token
 
 

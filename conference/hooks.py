@@ -1,0 +1,45 @@
+"""Extension points for the packages built on this one (imports point one way: sessions → conference).
+
+`registration_released` hooks run inside the transaction, under the capacity lock, whenever a registration
+stops being confirmed (cancelled, rejected); sessions uses it to give up the delegate's seats.
+`registration_details` hooks add fields to a registration's API view (sessions adds the booked `sessions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.models import Registration
+from conference.settings import Settings
+
+Hook = Callable[[AsyncSession, Settings, Registration], Awaitable[None]]
+
+Details = Callable[[AsyncSession, Registration], Awaitable[dict[str, Any]]]
+
+registration_released: list[Hook] = []
+registration_details: list[Details] = []
+
+
+def on_registration_released(hook: Hook) -> None:
+    if hook not in registration_released:
+        registration_released.append(hook)
+
+
+async def run_registration_released(db: AsyncSession, settings: Settings, registration: Registration) -> None:
+    for hook in registration_released:
+        await hook(db, settings, registration)
+
+
+def on_registration_details(hook: Details) -> None:
+    if hook not in registration_details:
+        registration_details.append(hook)
+
+
+async def collect_registration_details(db: AsyncSession, registration: Registration) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for hook in registration_details:
+        extra.update(await hook(db, registration))
+    return extra
