@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 import sessions
 from conference import api, errors, pages
 from sessions import api as sessions_api
+from sessions import pages as sessions_pages
 from conference.db import Database, is_unavailable
 from conference.middleware import BodyLimit, SecurityHeaders
 from conference.outbox import MailWorker
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/api/v1", routes=[*api.routes, *sessions_api.routes]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
+            *sessions_pages.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https")),

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from jinja2 import ChoiceLoader, FileSystemLoader
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -24,6 +25,9 @@ from conference.security import csrf_token_for, csrf_valid
 from conference.web import database, mail, rate_limit, settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Packages built on this one add their own template folders (sessions.install()).
+template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates"))])
+templates.env.loader = template_loader
 CSRF_COOKIE = "csrf"
 
 FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "dietary",
@@ -67,7 +71,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return response
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def form_values(request: Request) -> dict[str, str]:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     if not csrf_valid(str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")):
@@ -90,7 +94,7 @@ async def home(request: Request) -> Response:
 
 async def register_form(request: Request) -> Response:
     await rate_limit(request).check(request, "registrations")
-    values = await _form(request)
+    values = await form_values(request)
     data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER if k != "consent"}
     data["consent"] = values.get("consent") == "yes"
     problems: dict[str, str] = {}
@@ -124,7 +128,7 @@ async def register_form(request: Request) -> Response:
 
 async def resend_link_form(request: Request) -> Response:
     await rate_limit(request).check(request, "resend-link")
-    values = await _form(request)
+    values = await form_values(request)
     try:
         data = ResendLink.model_validate({"email": values.get("email", "")})
     except ValidationError:
@@ -140,7 +144,7 @@ async def resend_link_form(request: Request) -> Response:
     })
 
 
-async def _by_token(request: Request) -> Any:
+async def by_token(request: Request) -> Any:
     async with database(request).read() as db:
         r = await registration.find_by_token(db, request.path_params["token"])
         if r is None:
@@ -152,7 +156,7 @@ async def _by_token(request: Request) -> Any:
 
 
 async def manage(request: Request) -> Response:
-    r, conf, position, ticket = await _by_token(request)
+    r, conf, position, ticket = await by_token(request)
     return render(request, "conference/manage.html", {
         "r": r, "conference": conf, "position": position, "ticket": ticket,
         "status_text": STATUS_TEXT[r.status], "new": request.query_params.get("new") == "1",
@@ -161,13 +165,13 @@ async def manage(request: Request) -> Response:
 
 
 async def manage_cancel_confirm(request: Request) -> Response:
-    r, conf, _position, _ticket = await _by_token(request)
+    r, conf, _position, _ticket = await by_token(request)
     return render(request, "conference/cancel.html", {"r": r, "conference": conf, "token": request.path_params["token"]})
 
 
 async def manage_cancel(request: Request) -> Response:
-    r, _conf, _position, _ticket = await _by_token(request)
-    await _form(request)
+    r, _conf, _position, _ticket = await by_token(request)
+    await form_values(request)
     if r.status != Status.cancelled:
         async with database(request).transaction() as db:
             await registration.cancel_registration(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import icalendar
@@ -72,7 +72,7 @@ def agenda_ics(conference: Conference, registration: Registration, rows: list[tu
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", f"{conference.name}: my agenda")
     cal.add("x-wr-timezone", conference.timezone)
-    cal.add("refresh-interval", "PT1H", parameters={"VALUE": "DURATION"})
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     stamp = datetime.now(timezone.utc)
     for session, room, why in rows:
         if why == "waitlisted":

@@ -19,6 +19,7 @@ from conference.models import Registration
 from conference.registration import get_conference
 from conference.web import database, mail, path_uuid, read_json, settings, validate
 from sessions import agenda, capacity, choices, programme
+from sessions.roomsheet import room_sheet_pdf
 from sessions.models import (
     BookingPhaseUpdate,
     ChoiceRanking,
@@ -264,6 +265,8 @@ async def room_sheet(request: Request) -> Response:
     actor = await _organiser(request)
     session_id = path_uuid(request, "session_id")
     fmt = request.path_params["fmt"]
+    if fmt not in {"csv", "pdf"}:
+        raise errors.NotFound("Room sheets come as delegates.csv or delegates.pdf.")
     async with database(request).read() as db:
         session = await db.get(ProgrammeSession, session_id)
         if session is None:
@@ -283,8 +286,6 @@ async def room_sheet(request: Request) -> Response:
             writer.writerow([_cell(r.reference), _cell(r.name), _cell(r.organisation), r.sector.value, _cell(r.access_needs), ""])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{filename}.csv"'})
-    from sessions.roomsheet import room_sheet_pdf
-
     pdf = room_sheet_pdf(conference, session, room, delegates)
     return Response(pdf, media_type="application/pdf",
                     headers={"content-disposition": f'attachment; filename="{filename}.pdf"'})
