@@ -61,13 +61,25 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from conference.db import Database
     from conference.demo import load_demo
     from conference.migrate import upgrade
+    from sessions.demo import book_demo_seats, load_demo_programme
 
     settings = load_settings()
     upgrade(settings.database_url)
-    summary = asyncio.run(load_demo(settings, attendees=args.attendees, reset=args.reset, seed=args.seed))
-    print(summary, file=sys.stderr)
+
+    async def run() -> str:
+        summary = await load_demo(settings, attendees=args.attendees, reset=args.reset, seed=args.seed)
+        database = Database.from_settings(settings)
+        try:
+            sessions = await load_demo_programme(database)
+            seats = await book_demo_seats(database, settings, seed=args.seed) if args.attendees else 0
+        finally:
+            await database.dispose()
+        return f"{summary}\ndemo: {sessions} sessions in the programme, {seats} workshop seats booked"
+
+    print(asyncio.run(run()), file=sys.stderr)
     return 0
 
 
