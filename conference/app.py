@@ -11,13 +11,15 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import sessions
-from conference import api, errors, pages
+from conference import api, console, errors, pages
 from sessions import api as sessions_api
+from sessions import console as sessions_console
 from sessions import pages as sessions_pages
 from conference.db import Database, is_unavailable
 from conference.middleware import BodyLimit, SecurityHeaders
@@ -36,6 +38,8 @@ def _error_response(request: Request, error: errors.DomainError) -> Response:
     headers = {"retry-after": "60"} if isinstance(error, errors.RateLimited) else None
     if _wants_json(request):
         return error.response(headers)
+    if isinstance(error, console.LoginRequired):
+        return RedirectResponse(request.url_for("login").include_query_params(next=error.path), 303)
     context = {"title": error.message, "text": "", "back": "/"}
     response = pages.render(request, "conference/message.html", context, status_code=error.status_code)
     response.headers.update(headers or {})
@@ -94,11 +98,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/api/v1", routes=[*api.routes, *sessions_api.routes]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
+            *console.routes,
             *sessions_pages.routes,
+            *sessions_console.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https")),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
+            Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",
+                       max_age=12 * 3600, same_site="lax", https_only=settings.base_url.startswith("https")),
         ],
         exception_handlers={
             errors.DomainError: domain_error,

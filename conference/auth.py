@@ -27,7 +27,7 @@ async def authenticate(db: AsyncSession, request: Request) -> Actor:
     if token is None:
         if request.headers.get("authorization"):
             raise errors.Unauthorised()
-        return ANONYMOUS
+        return await _console_session(db, request)
     digest = hash_token(token)
     if token.startswith("ct_"):
         api = (
@@ -42,6 +42,20 @@ async def authenticate(db: AsyncSession, request: Request) -> Actor:
         if registration_id is not None:
             return Actor("attendee", str(registration_id)[:8], registration_id)
     raise errors.Unauthorised("This token is not valid; check it was copied whole.")
+
+
+async def _console_session(db: AsyncSession, request: Request) -> Actor:
+    # A signed-in organiser's browser may read (never write) the API, e.g. to download a room sheet: cookies
+    # ride along on cross-site requests, so unsafe methods still need a bearer token.
+    if request.method not in ("GET", "HEAD") or "session" not in request.scope:
+        return ANONYMOUS
+    digest = request.session.get("token_hash")
+    if not digest:
+        return ANONYMOUS
+    api = (
+        await db.execute(sa.select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))  # type: ignore[union-attr]
+    ).scalar_one_or_none()
+    return Actor(api.role, api.name) if api is not None else ANONYMOUS
 
 
 def require(actor: Actor, *roles: str) -> None:

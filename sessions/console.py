@@ -1,0 +1,134 @@
+"""The organisers' programme pages: rooms, time slots and sessions, with room sheets, in the browser."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from conference import errors
+from conference.console import require_console
+from conference.pages import form_values, render
+from conference.registration import get_conference
+from conference.web import database, mail, settings
+from sessions import choices, programme
+from sessions.models import Kind, Room, RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
+
+
+async def programme_page(request: Request, *, form_errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                         status_code: int = 200) -> Response:
+    await require_console(request, "organiser")
+    async with database(request).read() as db:
+        conference = await get_conference(db)
+        rooms = (await db.execute(sa.select(Room).order_by(Room.position, Room.name))).scalars().all()
+        slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
+        sessions = await programme.sessions_public(db, include_cancelled=True)
+        phase = await choices.phase(db)
+    return render(request, "sessions/console_programme.html", {
+        "conference": conference, "rooms": rooms, "slots": slots, "sessions": sessions, "phase": phase,
+        "errors": form_errors or {}, "values": values or {}, "local": programme.LONDON, "kinds": [k.value for k in Kind],
+        "message": request.query_params.get("m", ""),
+    }, status_code=status_code)
+
+
+async def show(request: Request) -> Response:
+    return await programme_page(request)
+
+
+def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.from_validation_error(exc) from None
+
+
+def _local(value: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=programme.LONDON)
+    except ValueError:
+        raise errors.InvalidInput(fields={field: "Give a date and time, e.g. 2026-12-08 11:00."}) from None
+
+
+async def _act(request: Request, action: Any) -> Response:
+    """Run one form's change; on a client error show the page again with the error and what was typed."""
+    actor = await require_console(request, "organiser")
+    values = await form_values(request)
+    try:
+        async with database(request).transaction() as db:
+            message = await action(db, values, actor)
+    except errors.DomainError as exc:
+        if isinstance(exc, (errors.Unauthorised, errors.Forbidden)):
+            raise
+        # Validation errors name each field; a conflict's own sentence says more than its field note.
+        problems = dict(exc.fields or {"form": exc.message})
+        if not isinstance(exc, errors.InvalidInput):
+            problems = {name: exc.message for name in problems}
+        return await programme_page(request, form_errors=problems, values=values, status_code=exc.status_code)
+    mail(request).wake()
+    return RedirectResponse(request.url_for("console-programme").include_query_params(m=message), 303)
+
+
+async def add_room(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        data = _parse(RoomCreate, {"name": v.get("room_name", ""), "capacity": v.get("room_capacity") or None,
+                                   "accessibility": v.get("room_accessibility", "")})
+        room = await programme.create_room(db, data=data, actor=actor)
+        return f"Room {room.name} added."
+    return await _act(request, action)
+
+
+async def add_slot(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        data = TimeSlotCreate(starts_at=_local(v.get("slot_start", ""), "slot_start"),
+                              ends_at=_local(v.get("slot_end", ""), "slot_end"), label=v.get("slot_label", "")[:100])
+        await programme.create_slot(db, data=data, actor=actor)
+        return "Time slot added."
+    return await _act(request, action)
+
+
+async def add_session(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        data = _parse(SessionCreate, {
+            "title": v.get("title", ""), "kind": v.get("kind", ""), "room_id": v.get("room_id") or None,
+            "start_slot_id": v.get("start_slot_id", ""), "slot_count": v.get("slot_count") or 1,
+            "capacity": v.get("capacity") or None, "theme": v.get("theme", ""), "speakers": v.get("speakers", ""),
+        })
+        s = await programme.create_session(db, data=data, actor=actor)
+        return f"Session '{s.title}' added."
+    return await _act(request, action)
+
+
+async def cancel_session(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        try:
+            session_id = uuid.UUID(request.path_params["session_id"])
+        except ValueError:
+            raise errors.NotFound("No session has this id.") from None
+        s = await programme.update_session(db, settings=settings(request), session_id=session_id,
+                                           data=SessionUpdate(cancelled=True), actor=actor)
+        return f"'{s.title}' cancelled; delegates with seats have been emailed."
+    return await _act(request, action)
+
+
+async def set_phase(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        await choices.set_phase(db, changes={"choices_open": v.get("choices_open") == "yes",
+                                             "booking_open": v.get("booking_open") == "yes"}, actor=actor)
+        return "Booking phase saved."
+    return await _act(request, action)
+
+
+routes = [
+    Route("/console/programme", show, methods=["GET"], name="console-programme"),
+    Route("/console/programme/rooms", add_room, methods=["POST"], name="console-room-add"),
+    Route("/console/programme/slots", add_slot, methods=["POST"], name="console-slot-add"),
+    Route("/console/programme/sessions", add_session, methods=["POST"], name="console-session-add"),
+    Route("/console/programme/sessions/{session_id}/cancel", cancel_session, methods=["POST"], name="console-session-cancel"),
+    Route("/console/programme/phase", set_phase, methods=["POST"], name="console-phase"),
+]
