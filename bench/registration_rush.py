@@ -1,0 +1,359 @@
+"""Registration rush: N registrations from C concurrent keep-alive clients against a real `conference serve`.
+
+    .venv/bin/python bench/registration_rush.py                          # SQLite, 1 worker
+    .venv/bin/python bench/registration_rush.py --database postgresql    # PostgreSQL, 2 workers
+
+Creates a fresh database (a file in a temp dir; or a scratch PostgreSQL database, dropped afterwards), migrates
+it, seeds one conference and a free ticket type, starts `conference serve` with rate limiting off, and sends
+the registrations closed-loop: C asyncio workers, each with its own keep-alive HTTP connection, pull bodies
+from a shared queue and wait for each answer before sending the next. Prints throughput, latency percentiles
+and non-201 answers, then a baseline from the same run (single-row insert + commit through the same
+SQLAlchemy async stack, `Database.transaction()`, on the same kind of database) and the ratio of the two:
+the disk's flush rate drifts by an order of magnitude on some machines, and the ratio drifts much less.
+Always exits 0; the PASS/MISS lines report the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from conference.db import Database
+from conference.migrate import upgrade
+from conference.models import HOLDING, AuditEntry, Conference, Registration, TicketType
+from conference.settings import Settings, normalise_database_url
+
+TARGET_RATE = 300.0  # registrations per second
+TARGET_P99_MS = 250.0
+PG_ADMIN_URL = os.environ.get("CONFERENCE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+
+
+# --- the database -------------------------------------------------------------------------------------------
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh, migrated database; yields its SQLAlchemy URL. A PostgreSQL one is dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def settings_for(url: str) -> Settings:
+    # The server reads CONFERENCE_SQLITE_SYNCHRONOUS / CONFERENCE_DB_POOL_SIZE from the environment we pass on;
+    # the baseline must use the same.
+    return Settings(
+        database_url=url,
+        sqlite_synchronous=os.environ.get("CONFERENCE_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+        db_pool_size=int(os.environ.get("CONFERENCE_DB_POOL_SIZE", "10")),
+    )
+
+
+async def seed(url: str, capacity: int) -> uuid.UUID:
+    """One open conference and one free ticket type with no approval (registrations are confirmed at once)."""
+    database = Database.from_settings(settings_for(url))
+    try:
+        async with database.transaction() as db:
+            conference = Conference(
+                name="Bench Conference", venue="Bench Hall", capacity=capacity, registration_open=True,
+                starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc),
+                ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+            )
+            db.add(conference)
+            await db.flush()
+            assert conference.id is not None
+            ticket = TicketType(conference_id=conference.id, name="Delegate", position=1)
+            db.add(ticket)
+            await db.flush()
+            return ticket.id
+    finally:
+        await database.dispose()
+
+
+async def baseline(url: str, *, seconds: float = 2.0, at_least: int = 300) -> float:
+    """Single-row insert + commit per transaction, one after another, through Database.transaction()."""
+    database = Database.from_settings(settings_for(url))
+    try:
+        for _ in range(20):  # warm the pool, the statement cache and the connection
+            async with database.transaction() as db:
+                db.add(AuditEntry(actor="bench", action="bench.warmup"))
+        n = 0
+        start = time.perf_counter()
+        while n < at_least or time.perf_counter() - start < seconds:
+            async with database.transaction() as db:
+                db.add(AuditEntry(actor="bench", action="bench.baseline", subject=str(n)))
+            n += 1
+        return n / (time.perf_counter() - start)
+    finally:
+        await database.dispose()
+
+
+async def outcome(url: str) -> tuple[int, int]:
+    """(registrations stored, places held) after the rush."""
+    database = Database.from_settings(settings_for(url))
+    try:
+        async with database.read() as db:
+            total = (await db.execute(sa.select(sa.func.count()).select_from(Registration))).scalar_one()
+            held = (await db.execute(
+                sa.select(sa.func.count()).select_from(Registration).where(Registration.status.in_(HOLDING))
+            )).scalar_one()
+        return int(total), int(held)
+    finally:
+        await database.dispose()
+
+
+# --- the server ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants, from /proc; None where there is none."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        pending = [pid]
+        while pending:
+            p = pending.pop()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int
+
+
+@contextmanager
+def server(url: str, workers: int, log_path: Path) -> Iterator[Server]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "CONFERENCE_DATABASE_URL": url,
+        "CONFERENCE_SECRET_KEY": SECRET,
+        "CONFERENCE_BASE_URL": base,
+        "CONFERENCE_RATE_LIMIT": "",  # rate limiting off: every request comes from 127.0.0.1
+    }
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "conference.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"conference serve exited with {proc.returncode}; see {log_path}")
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"conference serve did not start in 30 s; see {log_path}")
+                time.sleep(0.1)
+            yield Server(base, proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# --- the load -----------------------------------------------------------------------------------------------
+
+
+def body(ticket_id: uuid.UUID, n: int, run: str) -> dict[str, object]:
+    return {
+        "name": f"Bench Delegate {n}",
+        "email": f"delegate{n}-{run}@leeds.gov.uk",
+        "organisation": "Leeds City Council",
+        "sector": "local_authority",
+        "ticket_type_id": str(ticket_id),
+        "consent": True,
+    }
+
+
+async def rush(base: str, ticket_id: uuid.UUID, *, requests: int, clients: int) -> tuple[float, list[float], Counter[int]]:
+    """Closed loop: `clients` workers, each on its own keep-alive connection, share one queue of bodies.
+
+    Returns (wall seconds, latencies in seconds, status code counts).
+    """
+    run = uuid.uuid4().hex[:8]
+    queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    for n in range(requests):
+        queue.put_nowait(body(ticket_id, n, run))
+    latencies: list[float] = []
+    codes: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    conns = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in range(clients)]
+    try:
+        # Open every connection first (a cheap GET each), so the timed part measures registrations only.
+        await asyncio.gather(*[c.get("/healthz") for c in conns])
+        start_line = asyncio.Event()
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            await start_line.wait()
+            while True:
+                try:
+                    payload = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post("/api/v1/registrations", json=payload)
+                    codes[response.status_code] += 1
+                except httpx.HTTPError:
+                    codes[0] += 1  # no answer at all (counted as non-201)
+                latencies.append(time.perf_counter() - t0)
+
+        tasks = [asyncio.create_task(worker(c)) for c in conns]
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        start_line.set()
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*[c.aclose() for c in conns])
+    return wall, latencies, codes
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, -(-len(sorted_values) * p // 100))  # ceil(n * p / 100)
+    return sorted_values[int(rank) - 1]
+
+
+def run_loop(coro):  # type: ignore[no-untyped-def]
+    """uvloop when installed (it is, with uvicorn[standard]): the client's own overhead stays small."""
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--requests", type=int, default=1000, help="registrations to send (default 1000)")
+    parser.add_argument("--clients", type=int, default=100, help="concurrent keep-alive clients (default 100)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="uvicorn worker processes (default 1 on SQLite, 2 on PostgreSQL)")
+    parser.add_argument("--capacity", type=int, default=None,
+                        help="the conference's capacity (default max(1000, requests): every registration gets a place)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite file, server log)")
+    args = parser.parse_args(argv)
+    workers = args.workers or (1 if args.database == "sqlite" else 2)
+    capacity = args.capacity if args.capacity is not None else max(1000, args.requests)
+
+    workdir = Path(tempfile.mkdtemp(prefix="registration-rush-"))
+    log_path = workdir / "server.log"
+    try:
+        with fresh_database(args.database, workdir) as url:
+            ticket_id = asyncio.run(seed(url, capacity))
+            base_before = asyncio.run(baseline(url))
+            with server(url, workers, log_path) as srv:
+                server_cpu0, client_cpu0 = cpu_seconds(srv.pid), time.process_time()
+                wall, latencies, codes = run_loop(rush(srv.base, ticket_id, requests=args.requests, clients=args.clients))
+                server_cpu1, client_cpu1 = cpu_seconds(srv.pid), time.process_time()
+            base_after = asyncio.run(baseline(url))
+            stored, held = asyncio.run(outcome(url))
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ok = codes.get(201, 0)
+    rate = ok / wall if wall > 0 else 0.0
+    lat = sorted(x * 1000 for x in latencies)
+    p50, p90, p99 = (percentile(lat, p) for p in (50, 90, 99))
+    raw = (base_before + base_after) / 2
+    non_201 = sum(n for code, n in codes.items() if code != 201)
+
+    print(f"registration rush: {args.database}, {workers} worker(s), {args.requests} registrations, "
+          f"{args.clients} clients (closed loop, keep-alive), capacity {capacity}")
+    print(f"  registrations/s      {rate:8.1f}   ({ok} answered 201 in {wall:.2f} s)")
+    print(f"  latency ms           p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1] if lat else float('nan'):.1f}")
+    print(f"  non-201 answers      {non_201}" + (f"   {dict(sorted((c, n) for c, n in codes.items() if c != 201))}"
+                                               " (0 = no answer)" if non_201 else ""))
+    print(f"  stored / places held {stored} / {held}")
+    if server_cpu0 is not None and server_cpu1 is not None:
+        used = server_cpu1 - server_cpu0
+        print(f"  server CPU           {used:.2f} s = {used / args.requests * 1000:.2f} ms per request, "
+              f"{used / wall:.2f} of {os.cpu_count()} cores busy")
+    client = client_cpu1 - client_cpu0
+    print(f"  client CPU           {client:.2f} s = {client / args.requests * 1000:.2f} ms per request "
+          f"(this load generator shares the machine)")
+    print(f"baseline: single-row insert + commit via Database.transaction(), one connection, same database")
+    print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
+    print(f"  ratio                {rate / raw:8.3f}   registrations/s ÷ insert+commit/s")
+    if max(base_before, base_after) > 2 * min(base_before, base_after):
+        print("  note: the baseline moved more than 2x during the run (the disk's flush rate changed?); rerun")
+    print("targets (with this load):")
+    print(f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  registrations/s >= {TARGET_RATE:.0f}   ({rate:.1f})")
+    print(f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)")
+    print(f"  {'PASS' if non_201 == 0 else 'MISS'}  every answer 201   ({non_201} not)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
