@@ -13,7 +13,7 @@ from conference.models import Conference, OutboxEmail, Registration, Status
 from conference.security import manage_token
 from conference.settings import Settings
 
-KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed"}
+KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed", "allocation"}
 
 _STATUS_LINES = {
     Status.confirmed: "Your place is confirmed.",
@@ -102,6 +102,15 @@ def _compose(
         changes = "\n".join(f"- {line}" for line in row.context.get("changes", []))
         return f"{event}: a change to your programme", (
             greeting + "The programme has changed for sessions you booked:\n\n" + changes + "\n" + footer
+        )
+    if row.kind == "allocation":
+        seats = "\n".join(f"- {line}" for line in row.context.get("seats", [])) or "- none of your choices"
+        missed = row.context.get("missed", [])
+        more = ("\nWe could not give you any of your choices for: " + "; ".join(missed) + ".\n"
+                "Seats left in other workshops can now be booked, first come, first served.\n") if missed else ""
+        return f"{event}: your workshop seats", (
+            greeting + "Workshop places have been allocated from everybody's ranked choices. Your seats:\n\n"
+            + seats + "\n" + more + footer
         )
     if row.kind == "manage_link":
         return f"{event}: your booking link ({reg.reference})", (

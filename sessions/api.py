@@ -245,11 +245,11 @@ async def run_allocation(request: Request) -> Response:
         problems.update({k: "This field is not accepted; remove it." for k in unknown})
     if problems:
         raise errors.InvalidInput(fields=problems)
-    from sessions import allocation
+    from sessions import allocation_run  # imports the solver: only when an organiser runs it
 
     async with database(request).transaction() as db:
-        figures = await allocation.run_allocation(db, settings=settings(request), seed=seed, apply=apply,
-                                                  time_limit=float(time_limit), actor=actor)
+        figures = await allocation_run.run_allocation(db, settings=settings(request), seed=seed, apply=apply,
+                                                      time_limit=float(time_limit), actor=actor)
     mail(request).wake()
     return JSONResponse(figures)
 

@@ -18,7 +18,7 @@ from conference.pages import form_values, render
 from conference.registration import get_conference
 from conference.web import database, mail, settings
 from sessions import choices, programme
-from sessions.models import Kind, Room, RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
+from sessions.models import AllocationRun, Kind, Room, RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
 
 
 async def programme_page(request: Request, *, form_errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
@@ -30,9 +30,11 @@ async def programme_page(request: Request, *, form_errors: dict[str, str] | None
         slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
         sessions = await programme.sessions_public(db, include_cancelled=True)
         phase = await choices.phase(db)
+        last_run = (await db.execute(sa.select(AllocationRun).order_by(AllocationRun.id.desc()).limit(1))).scalar_one_or_none()  # type: ignore[union-attr]
     return render(request, "sessions/console_programme.html", {
         "conference": conference, "rooms": rooms, "slots": slots, "sessions": sessions, "phase": phase,
         "errors": form_errors or {}, "values": values or {}, "local": programme.LONDON, "kinds": [k.value for k in Kind],
+        "last_run": last_run,
         "message": request.query_params.get("m", ""),
     }, status_code=status_code)
 
@@ -124,6 +126,23 @@ async def set_phase(request: Request) -> Response:
     return await _act(request, action)
 
 
+async def run_allocation(request: Request) -> Response:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+        from sessions import allocation_run  # the solver loads only when an organiser runs it
+
+        try:
+            seed = int(v.get("seed", "") or 1)
+        except ValueError:
+            raise errors.InvalidInput(fields={"seed": "Give a whole number, e.g. 1."}) from None
+        apply = v.get("action") == "apply"
+        report = await allocation_run.run_allocation(db, settings=settings(request), seed=seed, apply=apply,
+                                                     time_limit=60.0, actor=actor)
+        fair, base = report["allocation"], report["first_come_baseline"]
+        return (f"Allocation {'applied: seats booked and delegates emailed' if apply else 'previewed (nothing booked)'}. "
+                f"First choices {fair['first_choice_share']:.0%} (first come would give {base['first_choice_share']:.0%}).")
+    return await _act(request, action)
+
+
 routes = [
     Route("/console/programme", show, methods=["GET"], name="console-programme"),
     Route("/console/programme/rooms", add_room, methods=["POST"], name="console-room-add"),
@@ -131,4 +150,5 @@ routes = [
     Route("/console/programme/sessions", add_session, methods=["POST"], name="console-session-add"),
     Route("/console/programme/sessions/{session_id}/cancel", cancel_session, methods=["POST"], name="console-session-cancel"),
     Route("/console/programme/phase", set_phase, methods=["POST"], name="console-phase"),
+    Route("/console/programme/allocation", run_allocation, methods=["POST"], name="console-allocation"),
 ]
