@@ -72,8 +72,13 @@ class Registered:
         }
 
 
-async def get_conference(db: AsyncSession) -> Conference:
-    conference = (await db.execute(sa.select(Conference).order_by(Conference.id).limit(1))).scalar_one_or_none()
+async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
+    """The deployment's conference; `for_update` takes its row lock (the capacity lock) in the same query."""
+    stmt = sa.select(Conference).order_by(Conference.id).limit(1)
+    if for_update:
+        assert db.in_transaction()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    conference = (await db.execute(stmt)).scalar_one_or_none()
     if conference is None:
         raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
     return conference
@@ -173,8 +178,10 @@ async def register(
             seen = await availability(snapshot, await get_conference(snapshot))
         await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
         conference = await get_conference(db)
-    else:
-        conference = await lock_for_update(db, Conference, (await get_conference(db)).id)
+    # Read before the lock what needs no lock, so the capacity lock is held for as short a time as possible.
+    ticket = await db.get(TicketType, data.ticket_type_id)
+    if not unsafe:
+        conference = await get_conference(db, for_update=True)
 
     if idempotency_key:
         replay = await _replay(db, secret, idempotency_key, fingerprint)
@@ -182,7 +189,6 @@ async def register(
             return replay
     if not conference.registration_open:
         raise errors.RegistrationClosed()
-    ticket = await db.get(TicketType, data.ticket_type_id)
     if ticket is None or ticket.conference_id != conference.id or not ticket.public:
         raise errors.InvalidInput(
             fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
