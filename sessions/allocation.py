@@ -1,19 +1,18 @@
-"""Fair allocation of ranked workshop choices, as an integer programme solved by OR-Tools CP-SAT.
+"""Fair allocation of ranked workshop choices, as an integer programme solved by HiGHS (through OR-Tools).
 
 The model (one 0/1 variable per delegate and workshop they ranked and could attend):
 - each workshop holds at most its free seats; a delegate sits in at most one workshop per time slot (a
   workshop spanning several slots fills all of them), and never clashes with a seat they already hold;
-- a delegate's *disappointment* is the sum, over the slots they ranked, of RANK_COST for the rank they got
-  (0 for a first choice) or MISS_COST when none of their choices covers that slot.
+- the cost is a convex rank cost per slot (RANK_COST: 0 for a first choice) plus, per delegate, a convex
+  penalty for the slots they ranked but got nothing in (`miss_penalty`: the second miss costs twice the
+  first…), so unavoidable losses are spread over many delegates instead of falling on the late registrants
+  every time; a seeded random tie-break, too small to change the optimum, makes the same data and seed
+  always give the same seats.
 
-It is solved lexicographically, each stage keeping the optimum of the one before: (1) minimise the largest
-disappointment of any delegate (no one systematically loses), (2) minimise the total disappointment (as
-many delegates as possible get a seat, then a high-ranked one), (3) a seeded random tie-break, so the same
-data and seed always give the same seats. A first-come baseline on the same data (delegates in order of
-registration, each taking their best choice still free) is reported beside it for comparison.
-
-This module is pure computation on plain data; `sessions.allocation_run` loads it from the database and
-applies the result.
+HiGHS solves it to a zero gap (the answer is proven optimal) unless the time limit cuts it short. A
+first-come baseline on the same data (delegates in order of registration, each taking their best choice
+still free) is reported beside it. This module is pure computation on plain data; `sessions.allocation_run`
+loads it from the database and books the result.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ Assignment = list[list[int]]  # per delegate (same order as the instance): the w
 @dataclass
 class Result:
     assignment: Assignment
-    status: str  # "optimal" (every stage proven) or "feasible" (the time limit cut a stage short)
+    status: str  # "optimal" (proven) or "feasible" (the time limit stopped the proof)
     seconds: float
     stages: list[dict[str, Any]] = field(default_factory=list)
 
@@ -77,6 +76,7 @@ def _wanted(instance: Instance, d: Delegate) -> set[int]:
 
 
 def disappointment(instance: Instance, d: Delegate, given: Sequence[int]) -> int:
+    """The reports' per-delegate score: rank costs plus MISS_COST for each ranked slot left without a seat."""
     covered: set[int] = set()
     total = 0
     for w in given:

@@ -48,6 +48,10 @@ def test_losses_are_spread_rather_than_landing_on_the_same_delegate() -> None:
     assert sorted(len(given) for given in result.assignment) == [1, 1]
     base, fair = allocation.figures(instance, [[0, 1], []]), allocation.figures(instance, result.assignment)
     assert fair["most_slots_missed_by_one_delegate"] == 1 < base["most_slots_missed_by_one_delegate"] == 2
+    # The solver's objective is the documented one: rank costs plus the convex miss penalty (here each
+    # delegate misses one of two slots), less the constant penalty of missing everything.
+    expected = 2 * allocation.miss_penalty(1) - 2 * allocation.miss_penalty(2)
+    assert int(result.stages[0]["objective"] // 1) == expected
 
 
 def test_multi_slot_workshops_fill_every_slot_they_span_and_held_seats_are_respected() -> None:
