@@ -1,6 +1,6 @@
 """Run the fair allocation on the conference's data, and (when asked) book the seats it gives.
 
-Loading and applying happen in one transaction. Applying locks in the usual order (conference → the
+Applying loads, solves and books in one transaction; it locks in the usual order (conference → the
 registrations it seats, by id → workshops, by id; see sessions/capacity.py), so a cancellation or a booking
 racing it waits or is waited for, and the free seats it computed are still free when it books them.
 The solve itself runs in a worker thread: the event loop keeps serving other requests meanwhile.
@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from conference import audit, errors
 from conference.audit import Actor
-from conference.db import lock_for_update
+from conference.db import Database, lock_for_update
 from conference.models import Conference, Registration, Status, utcnow
 from conference.outbox import queue_email
 from conference.registration import get_conference
@@ -124,21 +124,39 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
 
 
 async def run_allocation(
-    db: AsyncSession, *, settings: Settings, seed: int, apply: bool, time_limit: float, actor: Actor
+    database: Database, *, settings: Settings, seed: int, apply: bool, time_limit: float, actor: Actor
 ) -> dict[str, Any]:
-    """Allocate ranked choices; report the figures beside the first-come baseline's; book seats if `apply`."""
-    conference = await get_conference(db)
+    """Allocate ranked choices; report the figures beside the first-come baseline's; book seats if `apply`.
+
+    Applying loads, solves and books in one locked transaction, so the seats it computed are still free when
+    it books them. A preview reads, solves outside any transaction (a solve takes seconds: on SQLite a write
+    transaction would hold up every registration meanwhile) and then only records the run.
+    """
     if apply:
-        conference = await lock_for_update(db, Conference, conference.id)
-    loaded = await load(db, conference, lock=apply)
+        async with database.transaction() as db:
+            conference = await get_conference(db, for_update=True)
+            loaded = await load(db, conference, lock=True)
+            report, result = await _solve(loaded, seed=seed, time_limit=time_limit, apply=True)
+            await _record(db, report, actor=actor)
+            await _book(db, settings, loaded, conference, result.assignment)
+            await choices.set_phase(db, changes={"choices_open": False, "booking_open": True}, actor=actor)
+        return report
+    async with database.read() as db:
+        loaded = await load(db, await get_conference(db), lock=False)
+    report, _ = await _solve(loaded, seed=seed, time_limit=time_limit, apply=False)
+    async with database.transaction() as db:
+        await _record(db, report, actor=actor)
+    return report
+
+
+async def _solve(loaded: Loaded, *, seed: int, time_limit: float, apply: bool) -> tuple[dict[str, Any], allocation.Result]:
     instance = loaded.instance
     if not any(d.ranks for d in instance.delegates):
         raise NothingToAllocate()
     baseline = allocation.first_come(instance)
     try:
-        result = await anyio.to_thread.run_sync(
-            lambda: allocation.solve(instance, seed=seed, time_limit=time_limit)
-        )
+        # In a worker thread: the event loop goes on serving other requests during the solve.
+        result = await anyio.to_thread.run_sync(lambda: allocation.solve(instance, seed=seed, time_limit=time_limit))
     except allocation.AllocationFailed as exc:
         raise errors.DomainError(str(exc)) from exc
     problems = allocation.check(instance, result.assignment)
@@ -153,19 +171,20 @@ async def run_allocation(
         "allocation": allocation.figures(instance, result.assignment),
         "first_come_baseline": allocation.figures(instance, baseline),
     }
-    run = AllocationRun(seed=seed, applied=apply, figures=dict(report))
+    return report, result
+
+
+async def _record(db: AsyncSession, report: dict[str, Any], *, actor: Actor) -> None:
+    run = AllocationRun(seed=report["seed"], applied=report["applied"], figures=dict(report))
     db.add(run)
     await db.flush()
     report["run_id"] = run.id
-    if apply:
-        await _book(db, settings, loaded, conference, result.assignment)
-        await choices.set_phase(db, changes={"choices_open": False, "booking_open": True}, actor=actor)
-    await audit.record(db, "sessions.allocation.applied" if apply else "sessions.allocation.previewed", actor=actor,
-                       subject=str(run.id), seed=seed, seats=report["allocation"]["seats_given"])
     run.figures = report
     flag_modified(run, "figures")  # changed in place since the insert: say so, or it is not saved
+    action = "sessions.allocation.applied" if report["applied"] else "sessions.allocation.previewed"
+    await audit.record(db, action, actor=actor, subject=str(run.id), seed=report["seed"],
+                       seats=report["allocation"]["seats_given"])
     await db.flush()
-    return report
 
 
 async def _book(db: AsyncSession, settings: Settings, loaded: Loaded, conference: Conference,

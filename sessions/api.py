@@ -247,9 +247,8 @@ async def run_allocation(request: Request) -> Response:
         raise errors.InvalidInput(fields=problems)
     from sessions import allocation_run  # imports the solver: only when an organiser runs it
 
-    async with database(request).transaction() as db:
-        figures = await allocation_run.run_allocation(db, settings=settings(request), seed=seed, apply=apply,
-                                                      time_limit=float(time_limit), actor=actor)
+    figures = await allocation_run.run_allocation(database(request), settings=settings(request), seed=seed,
+                                                  apply=apply, time_limit=float(time_limit), actor=actor)
     mail(request).wake()
     return JSONResponse(figures)
 

@@ -57,13 +57,18 @@ def _local(value: str, field: str) -> datetime:
         raise errors.InvalidInput(fields={field: "Give a date and time, e.g. 2026-12-08 11:00."}) from None
 
 
-async def _act(request: Request, action: Any) -> Response:
-    """Run one form's change; on a client error show the page again with the error and what was typed."""
+async def _act(request: Request, action: Any, *, own_transactions: bool = False) -> Response:
+    """Run one form's change; on a client error show the page again with the error and what was typed.
+
+    The action gets a transaction, or (`own_transactions`) the database, to open its own."""
     actor = await require_console(request, "organiser")
     values = await form_values(request)
     try:
-        async with database(request).transaction() as db:
-            message = await action(db, values, actor)
+        if own_transactions:
+            message = await action(database(request), values, actor)
+        else:
+            async with database(request).transaction() as db:
+                message = await action(db, values, actor)
     except errors.DomainError as exc:
         if isinstance(exc, (errors.Unauthorised, errors.Forbidden)):
             raise
@@ -127,7 +132,7 @@ async def set_phase(request: Request) -> Response:
 
 
 async def run_allocation(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: Any, v: dict[str, str], actor: Any) -> str:  # db: the Database (own transactions)
         from sessions import allocation_run  # the solver loads only when an organiser runs it
 
         try:
@@ -140,7 +145,7 @@ async def run_allocation(request: Request) -> Response:
         fair, base = report["allocation"], report["first_come_baseline"]
         return (f"Allocation {'applied: seats booked and delegates emailed' if apply else 'previewed (nothing booked)'}. "
                 f"First choices {fair['first_choice_share']:.0%} (first come would give {base['first_choice_share']:.0%}).")
-    return await _act(request, action)
+    return await _act(request, action, own_transactions=True)
 
 
 routes = [
