@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     instance = synthetic.ranked_instance(delegates=args.delegates, slots=args.slots, seed=args.seed)
-    requests = sum(1 for d in instance.delegates for _ in {instance.workshops[w].start for w in d.ranks})
+    requests = sum(len({instance.workshops[w].start for w in d.ranks}) for d in instance.delegates)
     seats = sum(w.seats for w in instance.workshops)
     print(f"instance: {len(instance.delegates)} delegates, {args.slots} slots, rooms {synthetic.VENUE}, "
           f"{len(instance.workshops)} workshops, {seats} seats, {requests} slot requests, "

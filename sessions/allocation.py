@@ -94,7 +94,7 @@ def first_come(instance: Instance) -> Assignment:
         given: list[int] = []
         for w in sorted(d.ranks, key=lambda w: (instance.workshops[w].start, d.ranks[w])):
             workshop = instance.workshops[w]
-            if seats[w] > 0 and not workshop.slots & taken and workshop.start not in taken:
+            if seats[w] > 0 and not workshop.slots & taken:  # slots include the start slot
                 seats[w] -= 1
                 taken |= workshop.slots
                 given.append(w)

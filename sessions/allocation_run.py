@@ -27,7 +27,7 @@ from conference.outbox import queue_email
 from conference.registration import get_conference
 from conference.settings import Settings
 from sessions import allocation, choices
-from sessions.capacity import seats_in
+from sessions.capacity import seat_counts, seats_in
 from sessions.models import AllocationRun, Kind, ProgrammeSession, Room, SeatBooking, SeatStatus, SessionChoice, TimeSlot
 from sessions.programme import ordered_slots
 
@@ -80,15 +80,7 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
         for session in sessions:
             await lock_for_update(db, ProgrammeSession, session.id)
     rooms = {r.id: r for r in (await db.execute(sa.select(Room).where(Room.conference_id == conference.id))).scalars()}
-    booked_counts = dict(
-        (
-            await db.execute(
-                sa.select(SeatBooking.session_id, sa.func.count())
-                .where(SeatBooking.status == SeatStatus.booked)
-                .group_by(SeatBooking.session_id)
-            )
-        ).all()
-    )
+    counts = await seat_counts(db, [s.id for s in sessions])
     slot_index = {slot.id: i for i, slot in enumerate(slots)}
     sessions = [s for s in sessions if s.start_slot_id in slot_index]
     index = {s.id: i for i, s in enumerate(sessions)}
@@ -97,7 +89,7 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
             key=s.id,
             start=slot_index[s.start_slot_id],
             slots=_slot_span(slots, s.starts_at, s.ends_at) | {slot_index[s.start_slot_id]},
-            seats=max(0, seats_in(s, rooms.get(s.room_id) if s.room_id else None) - booked_counts.get(s.id, 0)),
+            seats=max(0, seats_in(s, rooms.get(s.room_id) if s.room_id else None) - counts.get(s.id, {}).get("booked", 0)),
         )
         for s in sessions
     ]
