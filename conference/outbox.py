@@ -40,18 +40,25 @@ def queue_email(
     registration_id: uuid.UUID | None = None,
     **context: Any,
 ) -> OutboxEmail:
+    row = OutboxEmail(**outbox_row(settings, kind=kind, to=to, registration_id=registration_id, **context))
+    db.add(row)
+    return row
+
+
+def outbox_row(
+    settings: Settings, *, kind: str, to: str, registration_id: uuid.UUID | None = None, **context: Any
+) -> dict[str, Any]:
+    """The columns of one queued email (for a Core INSERT on hot paths, or an ORM object)."""
     if kind not in mailtext.KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
     # Without a mail server the message is kept for organisers to read instead of being delivered.
-    row = OutboxEmail(
-        kind=kind,
-        to_address=to,
-        registration_id=registration_id,
-        context=context,
-        status="queued" if settings.smtp_url else "kept",
-    )
-    db.add(row)
-    return row
+    return {
+        "kind": kind,
+        "to_address": to,
+        "registration_id": registration_id,
+        "context": context,
+        "status": "queued" if settings.smtp_url else "kept",
+    }
 
 
 async def claim_due(database: Database, *, limit: int = BATCH) -> list[OutboxEmail]:

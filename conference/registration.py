@@ -11,9 +11,11 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import audit, errors, hooks
@@ -22,15 +24,17 @@ from conference.db import Database, lock_for_update
 from conference.models import (
     HOLDING,
     Approval,
+    AuditEntry,
     Conference,
     IdempotencyKey,
+    OutboxEmail,
     Registration,
     RegistrationCreate,
     Status,
     TicketType,
     utcnow,
 )
-from conference.outbox import queue_email
+from conference.outbox import outbox_row, queue_email
 from conference.security import hash_token, manage_token, new_reference
 from conference.settings import Settings
 
@@ -48,11 +52,16 @@ class Availability:
 
 @dataclass(frozen=True)
 class Registered:
-    registration: Registration
+    row: dict[str, Any]  # the registration's columns as written (or, on a replay, as stored)
     manage_token: str
     waitlist_position: int | None
     # On an idempotent replay: the first answer, as it was given.
     replayed_response: dict[str, Any] | None = None
+
+    @cached_property
+    def registration(self) -> Registration:
+        # Built only when a caller wants the model: the API answer needs just three columns.
+        return Registration(**self.row)
 
     @property
     def replayed(self) -> bool:
@@ -61,11 +70,10 @@ class Registered:
     def public(self) -> dict[str, Any]:
         if self.replayed_response is not None:
             return {**self.replayed_response, "manage_token": self.manage_token}
-        r = self.registration
         return {
-            "id": str(r.id),
-            "reference": r.reference,
-            "status": r.status.value,
+            "id": str(self.row["id"]),
+            "reference": self.row["reference"],
+            "status": self.row["status"].value,
             "manage_token": self.manage_token,
             "checkout_url": None,
             "waitlist_position": self.waitlist_position,
@@ -85,17 +93,14 @@ async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Confe
 
 
 async def availability(db: AsyncSession, conference: Conference) -> Availability:
-    counts = dict(
-        (
-            await db.execute(
-                sa.select(Registration.status, sa.func.count())
-                .where(Registration.conference_id == conference.id)
-                .group_by(Registration.status)
-            )
-        ).all()
-    )
+    assert conference.id is not None
+    return await _availability(db, conference.id, conference.capacity)
+
+
+async def _availability(db: AsyncSession, conference_id: int, capacity: int) -> Availability:
+    counts = dict((await db.execute(_COUNTS, {"conference_id": conference_id})).all())
     return Availability(
-        capacity=conference.capacity,
+        capacity=capacity,
         registered=sum(counts.get(s, 0) for s in HOLDING),
         waitlisted=counts.get(Status.waitlisted, 0),
     )
@@ -139,7 +144,7 @@ async def waitlist_position(db: AsyncSession, registration: Registration) -> int
     return int((await db.execute(stmt)).scalar_one())
 
 
-def _status_with_place(ticket: TicketType, email: str) -> Status:
+def _status_with_place(ticket: TicketType | sa.Row[Any], email: str) -> Status:
     if ticket.approval == Approval.manual:
         return Status.awaiting_approval
     if ticket.approval == Approval.domain and not domain_approved(ticket, email):
@@ -147,7 +152,7 @@ def _status_with_place(ticket: TicketType, email: str) -> Status:
     return Status.pending_payment if ticket.price_pence > 0 else Status.confirmed
 
 
-def domain_approved(ticket: TicketType, email: str) -> bool:
+def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
     domain = email.rsplit("@", 1)[-1].lower()
     allowed = [d.strip().lower().lstrip(".") for d in ticket.approval_domains.split(",") if d.strip()]
     return any(domain == d or domain.endswith("." + d) for d in allowed)
@@ -155,6 +160,27 @@ def domain_approved(ticket: TicketType, email: str) -> bool:
 
 def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# register()'s statements, built once: building a statement costs more than running it on SQLite.
+_TICKET = sa.select(
+    TicketType.conference_id, TicketType.public, TicketType.cap, TicketType.approval,
+    TicketType.approval_domains, TicketType.price_pence,
+).where(TicketType.id == sa.bindparam("ticket_type_id"))
+_LOCK_AND_NUMBER = (
+    sa.update(Conference.__table__)  # type: ignore[attr-defined]
+    .values(registration_seq=Conference.registration_seq + 1)
+    .where(Conference.id == sa.select(sa.func.min(Conference.id)).scalar_subquery())
+    .returning(Conference.id, Conference.capacity, Conference.registration_open, Conference.registration_seq)
+)
+_INSERT_REGISTRATION = sa.insert(Registration.__table__)  # type: ignore[attr-defined]
+_INSERT_OUTBOX = sa.insert(OutboxEmail.__table__)  # type: ignore[attr-defined]
+_INSERT_AUDIT = sa.insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+_COUNTS = (
+    sa.select(Registration.status, sa.func.count())
+    .where(Registration.conference_id == sa.bindparam("conference_id"))
+    .group_by(Registration.status)
+)
 
 
 async def register(
@@ -167,6 +193,13 @@ async def register(
     fingerprint: str = "",
     database: Database | None = None,
 ) -> Registered:
+    """Take a place (or a waiting-list position) for one delegate.
+
+    This is the hottest write path on the day registration opens, so it is written in SQLAlchemy Core with as
+    few statements as possible: one UPDATE both takes the capacity lock and numbers the registration, the
+    one-live-registration-per-email rule is the unique index's job (no SELECT to look for a duplicate), and
+    the waiting-list position follows from the count taken under the lock.
+    """
     assert db.in_transaction()
     secret = str(settings.secret_key)
     unsafe = settings.test_unsafe_no_capacity_lock
@@ -177,78 +210,69 @@ async def register(
         async with database.read() as snapshot:
             seen = await availability(snapshot, await get_conference(snapshot))
         await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
-        conference = await get_conference(db)
     # Read before the lock what needs no lock, so the capacity lock is held for as short a time as possible.
-    ticket = await db.get(TicketType, data.ticket_type_id)
-    if not unsafe:
-        conference = await get_conference(db, for_update=True)
-
+    conn = await db.connection()
+    ticket = (await conn.execute(_TICKET, {"ticket_type_id": data.ticket_type_id})).first()
+    # The capacity lock: on PostgreSQL the UPDATE holds the conference row until commit; on SQLite the
+    # transaction already holds the write lock (BEGIN IMMEDIATE). Every path that changes who holds a place
+    # takes this lock first.
+    locked = (await conn.execute(_LOCK_AND_NUMBER)).first()
+    if locked is None:
+        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
+    conference_id, capacity, registration_open, number = locked
     if idempotency_key:
+        # Under the lock, so a retry racing its own first attempt waits for it and then replays its answer.
+        # (A replay leaves a gap in the numbers; they only order the waiting list.)
         replay = await _replay(db, secret, idempotency_key, fingerprint)
         if replay is not None:
             return replay
-    if not conference.registration_open:
+    if not registration_open:
         raise errors.RegistrationClosed()
-    if ticket is None or ticket.conference_id != conference.id or not ticket.public:
+    if ticket is None or ticket.conference_id != conference_id or not ticket.public:
         raise errors.InvalidInput(
             fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
         )
-    email_key = data.email.lower()
-    duplicate = await db.execute(
-        sa.select(Registration.id).where(
-            Registration.conference_id == conference.id,
-            Registration.email_key == email_key,
-            Registration.status != Status.cancelled,
-        )
-    )
-    if duplicate.first() is not None:
-        raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."})
-
     if not unsafe:
-        seen = await availability(db, conference)
-    has_place = seen.registered < conference.capacity
-    if has_place and ticket.cap is not None and await _held_by_type(db, ticket.id) >= ticket.cap:
+        seen = await _availability(db, conference_id, capacity)
+    has_place = seen.registered < capacity
+    if has_place and ticket.cap is not None and await _held_by_type(db, data.ticket_type_id) >= ticket.cap:
         raise errors.TicketTypeUnavailable()
+    email_key = data.email.lower()
     status = _status_with_place(ticket, email_key) if has_place else Status.waitlisted
+    # Under the lock this registration has the highest number, so it joins the end of the waiting list.
+    position = seen.waitlisted + 1 if status == Status.waitlisted else None
 
-    conference.registration_seq += 1
+    registration_id = uuid.uuid4()
+    token = manage_token(secret, registration_id, 1)
     now = utcnow()
-    registration = Registration(
-        id=uuid.uuid4(),
-        conference_id=conference.id,  # type: ignore[arg-type]
-        ticket_type_id=ticket.id,
-        number=conference.registration_seq,
-        reference=new_reference(),
-        status=status,
-        email=str(data.email),
-        email_key=email_key,
-        manage_token_hash="",
-        consent_at=now,
-        **data.model_dump(exclude={"email", "consent", "ticket_type_id"}),
-    )
-    token = manage_token(secret, registration.id, registration.token_version)
-    registration.manage_token_hash = hash_token(token)
-    db.add(registration)
-    await db.flush()
-    position = await waitlist_position(db, registration)
-    queue_email(
-        db, settings, kind="registration", to=registration.email, registration_id=registration.id,
-        status=status.value, position=position,
-    )
-    await audit.record(
-        db, "conference.registration.created", actor=actor, subject=registration.reference, status=status.value
-    )
-    result = Registered(registration, token, position)
+    row = {
+        **data.model_dump(exclude={"email", "consent"}),
+        "id": registration_id, "conference_id": conference_id, "number": number, "reference": new_reference(),
+        "status": status, "email": str(data.email), "email_key": email_key,
+        "manage_token_hash": hash_token(token), "token_version": 1,
+        "consent_at": now, "created_at": now, "updated_at": now, "cancelled_at": None,
+    }
+    try:
+        await conn.execute(_INSERT_REGISTRATION, row)
+    except IntegrityError as exc:
+        if "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig):
+            raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."}) from None
+        raise
+    email = outbox_row(settings, kind="registration", to=row["email"], registration_id=registration_id,
+                       status=status.value, position=position)
+    await conn.execute(_INSERT_OUTBOX, email)
+    await conn.execute(_INSERT_AUDIT, {
+        "actor": actor.label, "action": "conference.registration.created", "subject": row["reference"],
+        "data": {"status": status.value},
+    })
+    result = Registered(row, token, position)
     if idempotency_key:
         public = result.public()
         public.pop("manage_token")
-        db.add(
-            IdempotencyKey(
-                key=idempotency_key, request_hash=fingerprint, status_code=201, response=public,
-                registration_id=registration.id,
-            )
-        )
-        await db.flush()
+        await conn.execute(sa.insert(IdempotencyKey.__table__), {  # type: ignore[attr-defined]
+            "key": idempotency_key, "request_hash": fingerprint, "status_code": 201, "response": public,
+            "registration_id": registration_id,
+        })
     return result
 
 
@@ -262,7 +286,8 @@ async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> 
     assert registration is not None
     token = manage_token(secret, registration.id, registration.token_version)
     position = stored.response.get("waitlist_position")
-    return Registered(registration, token, position, replayed_response=stored.response)
+    row = {column.name: getattr(registration, column.name) for column in Registration.__table__.columns}
+    return Registered(row, token, position, replayed_response=stored.response)
 
 
 async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
