@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,19 +13,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import audit, errors, hooks, registration
+from conference import audit, errors, hooks, payments, registration
 from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
 from conference.models import (
     ConferenceUpdate,
     OutboxEmail,
+    PaymentMethod,
     Registration,
     RegistrationCreate,
     ResendLink,
     Status,
     TicketType,
 )
-from conference.web import database, mail, path_uuid, rate_limit, read_json, settings, validate
+from conference.web import database, mail, path_uuid, payment_gateway, rate_limit, read_json, settings, validate
 
 
 async def _actor(request: Request) -> Actor:
@@ -69,15 +71,19 @@ async def patch_conference(request: Request) -> Response:
     return JSONResponse(conference_public(conf, seen))
 
 
-def ticket_type_public(t: TicketType, available: bool) -> dict[str, Any]:
+def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> dict[str, Any]:
+    methods = [] if t.price_pence == 0 else [m for m, ok in (("card", card), ("invoice", t.invoice_allowed)) if ok]
     return {
         "id": str(t.id),
         "name": t.name,
         "description": t.description,
-        "price_pence": t.price_pence,
+        "price_pence": t.price_pence,  # net of VAT
+        "vat_rate_percent": t.vat_rate_percent,
+        "total_pence": payments.gross_pence(t),  # what a card payment or an invoice charges
         "currency": t.currency,
         "available": available,
         "requires_approval": t.approval.value != "none",
+        "payment_methods": methods,
     }
 
 
@@ -85,7 +91,8 @@ async def list_ticket_types(request: Request) -> Response:
     async with database(request).read() as db:
         conf = await registration.get_conference(db)
         types = await registration.ticket_types_with_availability(db, conf)
-    return JSONResponse([ticket_type_public(t, ok) for t, ok in types])
+    card = payments.card_available(settings(request))
+    return JSONResponse([ticket_type_public(t, ok, card) for t, ok in types])
 
 
 async def create_registration(request: Request) -> Response:
@@ -115,6 +122,9 @@ async def register(
             database=database(request),
         )
     mail(request).wake()
+    if result.row["status"] == Status.pending_payment and result.row["payment_method"] == PaymentMethod.card:
+        checkout = await payment_gateway(request).checkout(database(request), s, result.row["id"])
+        result = dataclasses.replace(result, checkout_url=checkout.url, payment_error=checkout.error)
     return result
 
 

@@ -17,13 +17,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import sessions
-from conference import api, console, errors, pages
+from conference import api, console, errors, invoice_api, pages, payment_api
 from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
 from conference.db import Database, is_unavailable
 from conference.middleware import BodyLimit, SecurityHeaders
 from conference.outbox import MailWorker
+from conference.payments import PaymentWorker
 from conference.ratelimit import RateLimit
 from conference.settings import Settings, load_settings
 
@@ -82,12 +83,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
         worker = MailWorker(database, settings)
+        payment_worker = PaymentWorker(database, settings)
         app.state.database = database
         app.state.mail = worker
+        app.state.payments = payment_worker
         worker.start()
+        payment_worker.start()
         try:
             yield
         finally:
+            await payment_worker.stop()
             await worker.stop()
             await database.dispose()
 
@@ -95,7 +100,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=[
             Route("/healthz", healthz, name="healthz"),
-            Mount("/api/v1", routes=[*api.routes, *sessions_api.routes]),
+            *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes]),
+            *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
             *console.routes,

@@ -29,5 +29,9 @@ ANONYMOUS = Actor("anonymous")
 
 
 async def record(db: AsyncSession, action: str, *, actor: Actor, subject: str = "", **data: Any) -> None:
+    db.add(entry(action, actor=actor, subject=subject, **data))
+
+
+def entry(action: str, *, actor: Actor, subject: str = "", **data: Any) -> AuditEntry:
     # No personal data here: subjects are ids and references, data holds states and counts.
-    db.add(AuditEntry(actor=actor.label, action=action, subject=subject, data=data))
+    return AuditEntry(actor=actor.label, action=action, subject=subject, data=data)

@@ -13,6 +13,7 @@
     ├── IdempotencyKeyReused (422)
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)
+    ├── InvalidSignature (400, a Stripe webhook)
     └── ServiceUnavailable (503)
 
 Handlers in `conference/app.py` map them once: JSON `{"error": {"code", "message", "fields"?}}` (API.md).
@@ -114,6 +115,12 @@ class RateLimited(DomainError):
     message = "Too many requests from your address; wait a minute and try again."
 
 
+class InvalidSignature(DomainError):
+    status_code = 400
+    code = "invalid_signature"
+    message = "The Stripe-Signature header does not match this body, or it is too old."
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
@@ -145,7 +152,7 @@ def from_validation_error(exc: ValidationError) -> InvalidInput:
             text = f"Choose one of: {err['ctx']['expected']}."
         elif kind == "value_error":
             text = str(err["msg"]).removeprefix("Value error, ")
-            if name == "email":
+            if name.endswith("email"):
                 text = "Enter an email address like name@council.gov.uk."
         elif kind in ("greater_than_equal", "less_than_equal"):
             text = str(err["msg"]).capitalize() + "."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from email.message import EmailMessage
 from datetime import datetime
 from email.utils import make_msgid
@@ -9,11 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference.models import Conference, OutboxEmail, Registration, Status
+from conference.invoice_pdf import money
+from conference.models import Conference, Invoice, OutboxEmail, Registration, Status
 from conference.security import manage_token
 from conference.settings import Settings
 
-KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed", "allocation"}
+KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed", "allocation",
+         "payment_confirmed", "invoice", "credit_note",
+         "hold_expired", "payment_failed", "refunded", "late_payment_refunded"}
+# Sent to the paying organisation's billing contact, with the document attached as a PDF.
+INVOICE_KINDS = {"invoice", "credit_note"}
 
 _STATUS_LINES = {
     Status.confirmed: "Your place is confirmed.",
@@ -40,14 +46,64 @@ def manage_url(settings: Settings, registration: Registration) -> str:
 async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> EmailMessage:
     registration = await db.get(Registration, row.registration_id) if row.registration_id else None
     conference = await db.get(Conference, registration.conference_id) if registration else None
-    subject, body = _compose(settings, row, registration, conference)
+    attachment: tuple[str, bytes] | None = None
+    if row.kind in INVOICE_KINDS:
+        # Imported here: invoicing queues its emails through the outbox, which imports this module.
+        from conference.invoicing import pdf_for
+
+        invoice, pdf = await pdf_for(db, settings, uuid.UUID(row.context["invoice_id"]))
+        subject, body = _compose_invoice(row, invoice, registration, conference)
+        attachment = (f"{invoice.number}.pdf", pdf)
+    else:
+        subject, body = _compose(settings, row, registration, conference)
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row.to_address
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(idstring=str(row.id), domain="conference.local")
     message.set_content(body)
+    if attachment is not None:
+        filename, content = attachment
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     return message
+
+
+def _compose_invoice(
+    row: OutboxEmail, invoice: Invoice, reg: Registration | None, conf: Conference | None
+) -> tuple[str, str]:
+    # To the billing contact, who is not the delegate: no manage link, which would let them change the booking.
+    if reg is None or conf is None:
+        raise LookupError("registration behind this email no longer exists")
+    event = conf.name
+    greeting = f"Dear {invoice.billing_contact},\n\n"
+    details = (
+        f"Delegate: {reg.name}\n"
+        f"Booking reference: {reg.reference}\n"
+        f"Purchase order: {invoice.purchase_order}\n"
+    )
+    what = "credit note" if row.kind == "credit_note" else "invoice"
+    footer = f"\nIf you have a question about this {what}, reply to this email.\n\n{event}\n"
+    gross = money(invoice.gross_pence, invoice.currency)
+    vat = money(invoice.vat_pence, invoice.currency)
+    if row.kind == "invoice":
+        due = f"Due date: {invoice.due_on.day} {invoice.due_on:%B %Y}\n" if invoice.due_on else ""
+        return f"{event}: invoice {invoice.number} ({reg.reference})", (
+            greeting + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n" + details
+            + f"Amount due: {gross} (including VAT of {vat})\n" + due
+            + f"\nPlease pay by BACS, quoting {invoice.number} as the payment reference; the bank details are on "
+            "the invoice.\n" + footer
+        )
+    credited = row.context.get("credits", "")
+    reason = row.context.get("reason", "")
+    if row.context.get("was_paid"):
+        money_line = f"We will refund {gross} to the account invoice {credited} was paid from within 14 days.\n"
+    else:
+        money_line = f"Nothing is now due on invoice {credited}: please do not pay it.\n"
+    return f"{event}: credit note {invoice.number} for invoice {credited} ({reg.reference})", (
+        greeting + f"Please find attached credit note {invoice.number}, which cancels invoice {credited} "
+        f"({gross}) in full.\n\n" + (f"Reason: {reason}\n\n" if reason else "") + details + "\n" + money_line
+        + footer
+    )
 
 
 def _compose(
@@ -111,6 +167,30 @@ def _compose(
         return f"{event}: your workshop seats", (
             greeting + "Workshop places have been allocated from everybody's ranked choices. Your seats:\n\n"
             + seats + "\n" + more + footer
+        )
+    if row.kind == "payment_confirmed":
+        number = row.context.get("number")
+        paid = f"Payment of invoice {number} has arrived" if number else "We have received your payment"
+        return f"{event}: payment received, your place is confirmed ({reg.reference})", (
+            greeting + f"{paid}, so your place at {event} is confirmed.\n" + footer
+        )
+    if row.kind in {"hold_expired", "payment_failed"}:
+        why = ("The time we held your place for the card payment has run out"
+               if row.kind == "hold_expired" else "Your card payment did not go through")
+        return f"{event}: your place has been released ({reg.reference})", (
+            greeting + f"{why}, so the place has gone to the next person waiting. Nothing has been charged.\n"
+            "If you still want to come, register again from the conference page.\n"
+            + f"\nBooking reference: {reg.reference}\n"
+        )
+    if row.kind in {"refunded", "late_payment_refunded"}:
+        amount = row.context.get("amount_pence")
+        sum_ = f"£{amount / 100:,.2f}" if isinstance(amount, int) else "your payment"
+        why = ("Your payment arrived after the time we held your place had run out, and the conference is now "
+               "full, so we could not give you a place" if row.kind == "late_payment_refunded"
+               else "Your registration has been cancelled")
+        return f"{event}: refund of {sum_} ({reg.reference})", (
+            greeting + f"{why}. We are refunding {sum_} in full to the card you paid with; it usually shows "
+            "within 5 to 10 working days.\n" + f"\nBooking reference: {reg.reference}\n"
         )
     if row.kind == "manage_link":
         return f"{event}: your booking link ({reg.reference})", (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +106,12 @@ class Status(str, enum.Enum):
 HOLDING = (Status.confirmed, Status.pending_payment, Status.awaiting_approval)
 
 
+class PaymentMethod(str, enum.Enum):
+    none = "none"  # a free ticket
+    card = "card"  # Stripe Checkout
+    invoice = "invoice"  # the organisation pays an invoice against a purchase order
+
+
 class Approval(str, enum.Enum):
     none = "none"  # confirmed at once
     manual = "manual"  # an organiser approves every registration
@@ -126,6 +132,11 @@ class Conference(SQLModel, table=True):
     registration_open: bool = True
     # Incremented under the capacity lock: gives every registration its arrival number (waiting-list order).
     registration_seq: int = 0
+    # Gapless numbering of invoices and credit notes (incremented under the capacity lock, like the above).
+    invoice_seq: int = 0
+    credit_note_seq: int = 0
+    # Cancellation policy: a full refund (or credit) until this moment, none after it; None = always refund.
+    refund_full_until: datetime | None = _when(nullable=True, default=None)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -143,6 +154,12 @@ class TicketType(SQLModel, table=True):
     approval_domains: str = Field(default="", max_length=1000)
     public: bool = True  # offered on the public form and API
     position: int = 0
+    # Prices are net of VAT, as public bodies budget; a card payment or an invoice adds VAT at this rate.
+    vat_rate_percent: int = Field(default=20, ge=0, le=100)
+    invoice_allowed: bool = True  # the delegate's organisation may pay by invoice against a purchase order
+    # Invoice payment confirms the place at once (public bodies pay late but pay); off: the place is held
+    # as pending_payment until an organiser marks the invoice paid.
+    invoice_confirms: bool = True
 
 
 class Registration(SQLModel, table=True):
@@ -179,6 +196,14 @@ class Registration(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
     cancelled_at: datetime | None = _when(nullable=True, default=None)
+    # Why a cancelled registration was cancelled: delegate, organiser, hold_expired, payment_failed, credited.
+    cancel_reason: str = Field(default="", max_length=40)
+    payment_method: PaymentMethod = Field(default=PaymentMethod.none, sa_type=_enum(PaymentMethod, 16))
+    # While a card payment is outstanding the place is held until then; the expiry task releases it after.
+    hold_expires_at: datetime | None = _when(nullable=True, default=None, index=True)
+    # Invoice payers: the paying organisation (BillingDetails), kept so a waitlisted delegate is invoiced when
+    # promoted. Erased with the other personal fields.
+    billing: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -232,9 +257,93 @@ class AuditEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+class Payment(SQLModel, table=True):
+    """One Stripe Checkout Session opened for a registration (a delegate may need a second attempt)."""
+
+    __tablename__ = "payment"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    registration_id: uuid.UUID = Field(foreign_key="registration.id", index=True)
+    attempt: int = 1
+    checkout_session_id: str | None = Field(default=None, max_length=255, unique=True)
+    checkout_url: str | None = Field(default=None, max_length=2000)
+    payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
+    amount_pence: int
+    currency: str = Field(default="gbp", max_length=3)
+    status: str = Field(default="creating", max_length=16)  # creating | open | paid | expired | failed
+    refunded_pence: int = 0
+    expires_at: datetime = _when()
+    created_at: datetime = _when(default_factory=utcnow)
+    paid_at: datetime | None = _when(nullable=True, default=None)
+
+
+class Refund(SQLModel, table=True):
+    """A refund decided in our transaction and sent to Stripe after it (retried until Stripe answers)."""
+
+    __tablename__ = "refund"
+    __table_args__ = (sa.Index("ix_refund_due", "status", "next_attempt_at"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    payment_id: uuid.UUID = Field(foreign_key="payment.id", index=True)
+    registration_id: uuid.UUID = Field(foreign_key="registration.id", index=True)
+    amount_pence: int
+    reason: str = Field(max_length=40)  # cancelled | late_payment | organiser
+    status: str = Field(default="requested", max_length=16)  # requested | pending | succeeded | failed
+    stripe_refund_id: str | None = Field(default=None, max_length=255, unique=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class StripeEvent(SQLModel, table=True):
+    """Every Stripe event handled, inserted in the transaction that acts on it: a redelivery changes nothing."""
+
+    __tablename__ = "stripe_event"
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=80)
+    received_at: datetime = _when(default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice, or a credit note that cancels one (kind), for a registration paid by its organisation."""
+
+    __tablename__ = "invoice"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    number: str = Field(max_length=20, unique=True)
+    kind: str = Field(default="invoice", max_length=16)  # invoice | credit_note
+    registration_id: uuid.UUID = Field(foreign_key="registration.id", index=True)
+    credits_invoice_id: uuid.UUID | None = Field(default=None, foreign_key="invoice.id")
+    billing_organisation: str = Field(max_length=200)
+    billing_contact: str = Field(max_length=120)
+    billing_email: str = Field(max_length=254)
+    billing_address: str = Field(max_length=1000)
+    purchase_order: str = Field(max_length=60)
+    description: str = Field(max_length=300)
+    net_pence: int
+    vat_rate_percent: int
+    vat_pence: int
+    gross_pence: int
+    currency: str = Field(default="GBP", max_length=3)
+    status: str = Field(default="issued", max_length=16)  # issued | paid | credited
+    issued_on: date
+    due_on: date | None = None
+    paid_at: datetime | None = _when(nullable=True, default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
 # --- API shapes --------------------------------------------------------------------------------------------
 
 _STRIP = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+# The organisation that pays an invoice
+class BillingDetails(BaseModel):
+    model_config = _STRIP
+    organisation: str = PField(min_length=1, max_length=200)
+    contact_name: str = PField(min_length=1, max_length=120)
+    email: EmailStr = PField(max_length=254)
+    address: str = PField(min_length=5, max_length=1000)
+    purchase_order: str = PField(min_length=1, max_length=60)
 
 
 # Properties to receive on registration (the form and the JSON API share it)
@@ -250,6 +359,9 @@ class RegistrationCreate(BaseModel):
     region: str = PField(default="", max_length=60)
     dietary: str = PField(default="", max_length=500)
     access_needs: str = PField(default="", max_length=1000)
+    # Paid tickets only: "card" (Stripe Checkout) or "invoice" (with `billing`); free tickets ignore both.
+    payment_method: PaymentMethod | None = None
+    billing: BillingDetails | None = None
 
     @field_validator("consent")
     @classmethod
@@ -283,10 +395,11 @@ class ConferenceUpdate(BaseModel):
     venue: str | None = PField(default=None, max_length=300)
     capacity: int | None = PField(default=None, ge=0, le=100_000)
     registration_open: bool | None = None
+    refund_full_until: datetime | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
 
-    @field_validator("starts_at", "ends_at")
+    @field_validator("starts_at", "ends_at", "refund_full_until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -7,7 +7,9 @@ hidden field that is the HMAC of it) and re-render with an error summary that li
 from __future__ import annotations
 
 import secrets
+import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -17,12 +19,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from conference import errors, registration
+from conference import errors, invoicing, payments, registration
 from conference.api import register
 from conference.audit import Actor
 from conference.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
 from conference.security import csrf_token_for, csrf_valid
-from conference.web import database, mail, rate_limit, settings
+from conference.web import database, mail, payment_gateway, rate_limit, settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Packages built on this one add their own template folders (sessions.install()).
@@ -30,8 +32,9 @@ template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "te
 templates.env.loader = template_loader
 CSRF_COOKIE = "csrf"
 
-FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "dietary",
-               "access_needs", "consent"]
+FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "payment_method",
+               "billing_organisation", "billing_contact_name", "billing_email", "billing_address",
+               "billing_purchase_order", "dietary", "access_needs", "consent"]
 FIELD_LABELS = {
     "name": "Full name",
     "email": "Email address",
@@ -40,6 +43,12 @@ FIELD_LABELS = {
     "sector": "Sector",
     "region": "Region",
     "ticket_type_id": "Ticket type",
+    "payment_method": "Payment",
+    "billing_organisation": "Organisation to invoice",
+    "billing_contact_name": "Finance contact",
+    "billing_email": "Finance contact's email",
+    "billing_address": "Invoice address",
+    "billing_purchase_order": "Purchase order number",
     "dietary": "Dietary requirements",
     "access_needs": "Access needs",
     "consent": "Privacy notice",
@@ -85,7 +94,9 @@ async def _page_context(request: Request) -> dict[str, Any]:
         seen = await registration.availability(db, conf)
         types = await registration.ticket_types_with_availability(db, conf)
     return {"conference": conf, "seen": seen, "ticket_types": types, "sectors": SECTOR_LABELS,
-            "regions": REGIONS, "labels": FIELD_LABELS}
+            "regions": REGIONS, "labels": FIELD_LABELS, "gross": payments.gross_pence,
+            "paid_types": any(t.price_pence for t, _ in types), "card_available": payments.card_available(settings(request)),
+            "hold_minutes": settings(request).payment_hold_minutes}
 
 
 async def home(request: Request) -> Response:
@@ -95,8 +106,16 @@ async def home(request: Request) -> Response:
 async def register_form(request: Request) -> Response:
     await rate_limit(request).check(request, "registrations")
     values = await form_values(request)
-    data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER if k != "consent"}
+    data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER
+                            if k in RegistrationCreate.model_fields and k not in {"consent", "payment_method"}}
     data["consent"] = values.get("consent") == "yes"
+    context = await _page_context(request)
+    priced = {str(t.id) for t, _ in context["ticket_types"] if t.price_pence}
+    # The payment section only applies to a priced ticket (the page has no script to hide it otherwise).
+    if values.get("payment_method") and data["ticket_type_id"] in priced:
+        data["payment_method"] = values["payment_method"]
+        if values["payment_method"] == "invoice":
+            data["billing"] = {k: values.get(f"billing_{k}", "") for k in BILLING_FIELDS}
     problems: dict[str, str] = {}
     if not data["ticket_type_id"]:
         problems["ticket_type_id"] = "Choose a ticket type."
@@ -106,24 +125,36 @@ async def register_form(request: Request) -> Response:
         try:
             parsed = RegistrationCreate.model_validate(data)
         except ValidationError as exc:
-            problems = errors.from_validation_error(exc).fields or {}
+            problems = _form_fields(errors.from_validation_error(exc).fields or {})
     if not problems:
         try:
             result = await register(request, parsed)
         except errors.InvalidInput as exc:
-            problems = exc.fields or {}
+            problems = _form_fields(exc.fields or {})
         except errors.AlreadyRegistered:
-            context = await _page_context(request)
             return render(request, "conference/register.html",
                           {**context, "values": values, "errors": {"email": errors.AlreadyRegistered.message},
                            "already_registered": True}, status_code=409)
         else:
+            if result.checkout_url:
+                return RedirectResponse(result.checkout_url, 303)  # Stripe Checkout, then /payment/return
             token = result.manage_token
             return RedirectResponse(request.url_for("manage", token=token).include_query_params(new="1"), 303)
     ordered = {k: problems[k] for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)}
-    context = await _page_context(request)
+    context = await _page_context(request)  # again: the places left may have changed meanwhile
     return render(request, "conference/register.html", {**context, "values": values, "errors": ordered},
                   status_code=422)
+
+
+BILLING_FIELDS = ["organisation", "contact_name", "email", "address", "purchase_order"]
+
+
+def _form_fields(fields: dict[str, str]) -> dict[str, str]:
+    # Nested API names (billing.email) become the form's field names (billing_email).
+    named = {k.replace(".", "_"): v for k, v in fields.items()}
+    if "billing" in named:  # no billing details at all: point at the first one
+        named.setdefault("billing_organisation", named.pop("billing"))
+    return named
 
 
 async def resend_link_form(request: Request) -> Response:
@@ -157,8 +188,13 @@ async def by_token(request: Request) -> Any:
 
 async def manage(request: Request) -> Response:
     r, conf, position, ticket = await by_token(request)
+    async with database(request).read() as db:
+        money = await payments.payments_view(db, r.id)
+        invoices = await invoicing.invoices_for(db, r.id)
+    hold = r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B") if r.hold_expires_at else ""
     return render(request, "conference/manage.html", {
-        "r": r, "conference": conf, "position": position, "ticket": ticket,
+        "r": r, "conference": conf, "position": position, "ticket": ticket, "invoices": invoices,
+        "payments": money["payments"], "hold_until": hold,
         "status_text": STATUS_TEXT[r.status], "new": request.query_params.get("new") == "1",
         "token": request.path_params["token"], "sectors": SECTOR_LABELS,
     })
@@ -182,7 +218,34 @@ async def manage_cancel(request: Request) -> Response:
     return RedirectResponse(request.url_for("manage", token=request.path_params["token"]), 303)
 
 
+async def manage_pay(request: Request) -> Response:
+    r, _conf, _position, _ticket = await by_token(request)
+    await form_values(request)
+    checkout = await payment_gateway(request).checkout(database(request), settings(request), r.id)
+    if checkout.url is None:
+        return render(request, "conference/message.html", {
+            "title": "Card payment is unavailable", "text": checkout.error or "",
+            "back": str(request.url_for("manage", token=request.path_params["token"]))}, status_code=503)
+    return RedirectResponse(checkout.url, 303)
+
+
+async def manage_invoice_pdf(request: Request) -> Response:
+    r, _conf, _position, _ticket = await by_token(request)
+    try:
+        invoice_id = uuid.UUID(request.path_params["invoice_id"])
+    except ValueError:
+        raise errors.NotFound("No invoice has this id.") from None
+    async with database(request).read() as db:
+        invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
+    if invoice.registration_id != r.id:
+        raise errors.NotFound("No invoice has this id.")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'})
+
+
 routes = [
+    Route("/manage/{token}/pay", manage_pay, methods=["POST"], name="manage-pay"),
+    Route("/manage/{token}/invoices/{invoice_id}.pdf", manage_invoice_pdf, methods=["GET"], name="manage-invoice-pdf"),
     Route("/", home, methods=["GET"], name="home"),
     Route("/register", register_form, methods=["POST"], name="register"),
     Route("/resend-link", resend_link_form, methods=["POST"], name="resend-link"),

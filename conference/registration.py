@@ -11,6 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, errors, hooks
+from conference import audit, errors, hooks, invoicing, payments
 from conference.audit import Actor
 from conference.db import Database, lock_for_update
 from conference.models import (
@@ -28,6 +29,7 @@ from conference.models import (
     Conference,
     IdempotencyKey,
     OutboxEmail,
+    PaymentMethod,
     Registration,
     RegistrationCreate,
     Status,
@@ -57,6 +59,8 @@ class Registered:
     waitlist_position: int | None
     # On an idempotent replay: the first answer, as it was given.
     replayed_response: dict[str, Any] | None = None
+    checkout_url: str | None = None  # set by the web layer once Stripe has opened the Checkout page
+    payment_error: str | None = None
 
     @cached_property
     def registration(self) -> Registration:
@@ -69,15 +73,19 @@ class Registered:
 
     def public(self) -> dict[str, Any]:
         if self.replayed_response is not None:
-            return {**self.replayed_response, "manage_token": self.manage_token}
-        return {
+            answer = {**self.replayed_response, "manage_token": self.manage_token}
+            return {**answer, "checkout_url": self.checkout_url} if self.checkout_url else answer
+        answer = {
             "id": str(self.row["id"]),
             "reference": self.row["reference"],
             "status": self.row["status"].value,
             "manage_token": self.manage_token,
-            "checkout_url": None,
+            "checkout_url": self.checkout_url,
             "waitlist_position": self.waitlist_position,
         }
+        if self.payment_error:
+            answer["payment_error"] = self.payment_error
+        return answer
 
 
 async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
@@ -144,12 +152,57 @@ async def waitlist_position(db: AsyncSession, registration: Registration) -> int
     return int((await db.execute(stmt)).scalar_one())
 
 
-def _status_with_place(ticket: TicketType | sa.Row[Any], email: str) -> Status:
+def _status_with_place(ticket: TicketType | sa.Row[Any], email: str, method: PaymentMethod) -> Status:
     if ticket.approval == Approval.manual:
         return Status.awaiting_approval
     if ticket.approval == Approval.domain and not domain_approved(ticket, email):
         return Status.awaiting_approval
-    return Status.pending_payment if ticket.price_pence > 0 else Status.confirmed
+    return _status_approved(ticket, method)
+
+
+def _status_approved(ticket: TicketType | sa.Row[Any], method: PaymentMethod) -> Status:
+    if ticket.price_pence == 0 or (method == PaymentMethod.invoice and ticket.invoice_confirms):
+        return Status.confirmed
+    return Status.pending_payment
+
+
+def _needs_hold(status: Status, method: PaymentMethod) -> bool:
+    return status == Status.pending_payment and method == PaymentMethod.card
+
+
+def _hold_until(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(minutes=settings.payment_hold_minutes)
+
+
+def payment_method(settings: Settings, ticket: TicketType | sa.Row[Any], data: RegistrationCreate) -> PaymentMethod:
+    """How this registration pays: nothing for a free ticket; card (if Stripe is set up) or invoice otherwise."""
+    if ticket.price_pence == 0:
+        return PaymentMethod.none
+    card = payments.card_available(settings)
+    method = data.payment_method or (PaymentMethod.card if card else PaymentMethod.invoice)
+    if method == PaymentMethod.none:
+        raise errors.InvalidInput(fields={"payment_method": "This ticket has a price: choose card or invoice."})
+    if method == PaymentMethod.card and not card:
+        raise errors.InvalidInput(fields={"payment_method": "Card payment is not available; choose invoice."})
+    if method == PaymentMethod.invoice:
+        if not ticket.invoice_allowed:
+            raise errors.InvalidInput(fields={"payment_method": "This ticket cannot be paid by invoice; choose card."})
+        if data.billing is None:
+            raise errors.InvalidInput(fields={"billing": "Give the paying organisation, contact, email, address "
+                                                         "and purchase order number to be invoiced."})
+    return method
+
+
+async def _grant_place(
+    db: AsyncSession, settings: Settings, registration: Registration, ticket: TicketType, status: Status, actor: Actor
+) -> None:
+    """A waitlisted or approved registration now has a place: hold it for a card payment, or invoice it."""
+    registration.status, registration.updated_at = status, utcnow()
+    if _needs_hold(status, registration.payment_method):
+        registration.hold_expires_at = _hold_until(settings, registration.updated_at)
+    if registration.payment_method == PaymentMethod.invoice and status != Status.awaiting_approval:
+        await db.flush()
+        await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
 
 
 def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
@@ -165,7 +218,7 @@ def request_fingerprint(body: Any) -> str:
 # register()'s statements, built once: building a statement costs more than running it on SQLite.
 _TICKET = sa.select(
     TicketType.conference_id, TicketType.public, TicketType.cap, TicketType.approval,
-    TicketType.approval_domains, TicketType.price_pence,
+    TicketType.approval_domains, TicketType.price_pence, TicketType.invoice_allowed, TicketType.invoice_confirms,
 ).where(TicketType.id == sa.bindparam("ticket_type_id"))
 _LOCK_AND_NUMBER = (
     sa.update(Conference.__table__)  # type: ignore[attr-defined]
@@ -232,13 +285,14 @@ async def register(
         raise errors.InvalidInput(
             fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
         )
+    method = payment_method(settings, ticket, data)
     if not unsafe:
         seen = await _availability(db, conference_id, capacity)
     has_place = seen.registered < capacity
     if has_place and ticket.cap is not None and await _held_by_type(db, data.ticket_type_id) >= ticket.cap:
         raise errors.TicketTypeUnavailable()
     email_key = data.email.lower()
-    status = _status_with_place(ticket, email_key) if has_place else Status.waitlisted
+    status = _status_with_place(ticket, email_key, method) if has_place else Status.waitlisted
     # Under the lock this registration has the highest number, so it joins the end of the waiting list.
     position = seen.waitlisted + 1 if status == Status.waitlisted else None
 
@@ -246,7 +300,10 @@ async def register(
     token = manage_token(secret, registration_id, 1)
     now = utcnow()
     row = {
-        **data.model_dump(exclude={"email", "consent"}),
+        **data.model_dump(exclude={"email", "consent", "payment_method", "billing"}),
+        "payment_method": method,
+        "billing": data.billing.model_dump(mode="json") if method == PaymentMethod.invoice and data.billing else None,
+        "hold_expires_at": _hold_until(settings, now) if _needs_hold(status, method) else None,
         "id": registration_id, "conference_id": conference_id, "number": number, "reference": new_reference(),
         "status": status, "email": str(data.email), "email_key": email_key,
         "manage_token_hash": hash_token(token), "token_version": 1,
@@ -266,6 +323,10 @@ async def register(
         "data": {"status": status.value},
     })
     result = Registered(row, token, position)
+    if method == PaymentMethod.invoice and status in HOLDING and status != Status.awaiting_approval:
+        full_ticket = await db.get(TicketType, data.ticket_type_id)
+        assert full_ticket is not None
+        await invoicing.issue_invoice(db, settings, registration=result.registration, ticket=full_ticket, actor=actor)
     if idempotency_key:
         public = result.public()
         public.pop("manage_token")
@@ -313,6 +374,10 @@ async def cancel_registration(
     held_place = registration.status in HOLDING
     registration.status = Status.cancelled
     registration.cancelled_at = registration.updated_at = utcnow()
+    registration.cancel_reason = "delegate" if actor.kind == "attendee" else "organiser"
+    registration.hold_expires_at = None
+    await payments.refund_on_cancel(db, settings, registration)
+    await invoicing.credit_on_cancel(db, settings, registration, actor=actor)
     queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)
     await audit.record(db, "conference.registration.cancelled", actor=actor, subject=registration.reference)
     await db.flush()
@@ -349,8 +414,8 @@ async def promote_waitlist(db: AsyncSession, *, settings: Settings, conference: 
                 caps[ticket.id] = held
                 continue  # this type is full; the next person on the list may hold another type
             caps[ticket.id] = held + 1
-        registration.status = _status_with_place(ticket, registration.email_key)
-        registration.updated_at = utcnow()
+        await _grant_place(db, settings, registration, ticket,
+                           _status_with_place(ticket, registration.email_key, registration.payment_method), audit.SYSTEM)
         free -= 1
         promoted.append(registration)
         queue_email(
@@ -377,7 +442,7 @@ async def decide_approval(
     assert ticket is not None
     registration.updated_at = utcnow()
     if approve:
-        registration.status = Status.pending_payment if ticket.price_pence > 0 else Status.confirmed
+        await _grant_place(db, settings, registration, ticket, _status_approved(ticket, registration.payment_method), actor)
     else:
         registration.status = Status.cancelled
         registration.cancelled_at = registration.updated_at

@@ -38,6 +38,9 @@ class Settings:
     stripe_secret_key: Secret | None = None
     stripe_webhook_secret: Secret | None = None
     stripe_api_base: str | None = None
+    # A place bought by card is held this long for the payment (Stripe Checkout's own minimum is 30 minutes).
+    payment_hold_minutes: int = 35
+    payment_poll_seconds: float = 15.0  # how often the payment worker expires holds and sends refunds
     # Test-only: check availability outside the capacity lock, to prove the race tests can see an oversell.
     test_unsafe_no_capacity_lock: bool = False
     test_sleep_after_capacity_check_ms: int = 0
@@ -88,6 +91,8 @@ def load_settings(config: Config | None = None) -> Settings:
         stripe_secret_key=stripe_key,
         stripe_webhook_secret=webhook_secret,
         stripe_api_base=config("STRIPE_API_BASE", default=None) or None,
+        payment_hold_minutes=config("CONFERENCE_PAYMENT_HOLD_MINUTES", cast=int, default=35),
+        payment_poll_seconds=config("CONFERENCE_PAYMENT_POLL_SECONDS", cast=float, default=15.0),
         test_unsafe_no_capacity_lock=config("CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False),
         test_sleep_after_capacity_check_ms=config("CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0),
     )

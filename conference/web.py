@@ -28,6 +28,11 @@ def settings(request: Request) -> Settings:
     return s
 
 
+def payment_gateway(request: Request) -> PaymentWorker:
+    worker: PaymentWorker = request.app.state.payments
+    return worker
+
+
 def mail(request: Request) -> MailWorker:
     worker: MailWorker = request.app.state.mail
     return worker

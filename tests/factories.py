@@ -49,3 +49,14 @@ def registration_body(ticket_type_id: uuid.UUID | str, **overrides: Any) -> dict
     }
     body.update(overrides)
     return body
+
+
+BILLING = {
+    "organisation": "Leeds City Council", "contact_name": "Accounts Payable", "email": "ap@leeds.gov.uk",
+    "address": "Civic Hall, Calverley Street, Leeds LS1 1UR", "purchase_order": "PO-12345",
+}
+
+
+def invoice_body(ticket_type_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
+    """A registration for a priced ticket, paid by the organisation's invoice."""
+    return registration_body(ticket_type_id, payment_method="invoice", billing=dict(BILLING), **overrides)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from conference.auth import create_api_token
 from conference.db import Database
 from conference.models import AuditEntry, IdempotencyKey, OutboxEmail, Registration
-from tests.factories import registration_body
+from tests.factories import BILLING, invoice_body, registration_body
 
 
 async def register(client: httpx.AsyncClient, ticket: Any, **overrides: Any) -> dict[str, Any]:
@@ -69,7 +69,8 @@ async def test_statuses_follow_the_ticket_type_rules(client: httpx.AsyncClient, 
     assert (await register(client, tickets["public"], email="a.b@met.police.uk"))["status"] == "confirmed"
     assert (await register(client, tickets["public"], email="a.b@gmail.com"))["status"] == "awaiting_approval"
     assert (await register(client, tickets["press"]))["status"] == "awaiting_approval"
-    assert (await register(client, tickets["exhibitor"]))["status"] == "pending_payment"
+    # A priced ticket paid by invoice: confirmed at once (the type's default), with the invoice issued.
+    assert (await register(client, tickets["exhibitor"], payment_method="invoice", billing=BILLING))["status"] == "confirmed"
 
 
 async def test_private_ticket_type_cannot_be_chosen(client: httpx.AsyncClient, tickets: dict[str, Any]) -> None:
@@ -130,8 +131,8 @@ async def test_capacity_raise_promotes_at_once(client: httpx.AsyncClient, ticket
 
 async def test_ticket_type_cap_is_enforced(client: httpx.AsyncClient, tickets: dict[str, Any]) -> None:
     for _ in range(3):
-        await register(client, tickets["exhibitor"])
-    response = await client.post("/api/v1/registrations", json=registration_body(tickets["exhibitor"]))
+        await register(client, tickets["exhibitor"], payment_method="invoice", billing=BILLING)
+    response = await client.post("/api/v1/registrations", json=invoice_body(tickets["exhibitor"]))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "ticket_type_unavailable"
 
