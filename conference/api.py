@@ -171,6 +171,7 @@ async def cancel_registration(request: Request) -> Response:
             db, settings=settings(request), registration_id=registration_id, actor=actor
         )
         body = await registration_public(db, r)
+    await payment_gateway(request).close_checkouts(database(request), registration_id)
     mail(request).wake()
     return JSONResponse(body)
 

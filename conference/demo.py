@@ -11,7 +11,9 @@ from sqlmodel import SQLModel
 
 from conference import audit, errors, registration
 from conference.db import Database
-from conference.models import Approval, Conference, RegistrationCreate, Sector, TicketType, REGIONS
+from conference.models import (
+    REGIONS, Approval, BillingDetails, Conference, PaymentMethod, RegistrationCreate, Sector, TicketType,
+)
 from conference.settings import Settings
 
 LONDON = ZoneInfo("Europe/London")
@@ -97,10 +99,19 @@ def synthetic_delegate(rng: random.Random, n: int, ticket_ids: dict[str, str]) -
     local = f"{_slug(first)}.{_slug(last)}{n}"
     ticket = "Community and voluntary sector" if sector == Sector.community_faith else (
         "Commercial delegate" if sector == Sector.other else "Public sector delegate")
+    domain = domain_pattern.format(slug=_slug(place))
+    organisation = org_pattern.format(place=place)
+    # The demo has no Stripe keys, so the commercial delegates' companies are invoiced against a PO.
+    billing = BillingDetails(
+        organisation=organisation, contact_name="Accounts Payable", email=f"accounts@{domain}",
+        address=f"{rng.randint(1, 200)} High Street\n{place}", purchase_order=f"PO-{2026_0000 + n}",
+    ) if ticket == "Commercial delegate" else None
     return RegistrationCreate(
         name=f"{first} {last}",
-        email=f"{local}@{domain_pattern.format(slug=_slug(place))}",
-        organisation=org_pattern.format(place=place),
+        email=f"{local}@{domain}",
+        organisation=organisation,
+        payment_method=PaymentMethod.invoice if billing else None,
+        billing=billing,
         sector=sector,
         ticket_type_id=ticket_ids[ticket],  # type: ignore[arg-type]
         consent=True,

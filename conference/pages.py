@@ -214,6 +214,7 @@ async def manage_cancel(request: Request) -> Response:
                 db, settings=settings(request), registration_id=r.id,
                 actor=Actor("attendee", r.reference, r.id),
             )
+        await payment_gateway(request).close_checkouts(database(request), r.id)
         mail(request).wake()
     return RedirectResponse(request.url_for("manage", token=request.path_params["token"]), 303)
 

@@ -510,6 +510,22 @@ class PaymentWorker:
             return Checkout(None, "Card payment is not available; please contact the organisers.")
         return await start_checkout(database, settings, self.gateway, registration_id)
 
+    async def close_checkouts(self, database: Database, registration_id: uuid.UUID) -> None:
+        """After a cancellation: close any Checkout page still open, so nobody pays for a place they gave up.
+        Best effort: a page left open expires with its hold, and a payment made on it is refunded."""
+        if self.gateway is None:
+            return
+        async with database.read() as db:
+            open_ = [p.checkout_session_id for p in await _payments(db, registration_id)
+                     if p.status == "open" and p.checkout_session_id]
+        for session_id in open_:
+            try:
+                session = await _expire_quietly(self.gateway, session_id)
+            except stripe.StripeError as exc:
+                log.warning("could not close checkout for %s: %s", registration_id, type(exc).__name__)
+                continue
+            await fulfil(database, self.settings, self.gateway, session.id)
+
     async def tick(self) -> None:
         assert self.gateway is not None
         await expire_holds(self.database, self.settings, self.gateway)

@@ -4,6 +4,7 @@ them, holds that expire (also across a restart), late payments, refunds, and the
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 import uuid
@@ -15,15 +16,17 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from conference import payments
+from conference.auth import create_api_token
 from conference.app import create_app
 from conference.db import Database
 from conference.models import OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
 from conference.settings import Settings
 from tests import support
 from tests.conftest import make_settings
-from tests.factories import make_conference, registration_body
+from tests.factories import invoice_body, make_conference, registration_body
 from tests.stripe_fake import FakeStripe, event_body, sign
 
 GROSS = 54000  # the exhibitor ticket: £450 net + 20% VAT
@@ -416,3 +419,39 @@ async def status_of(url: str, registration_id: str) -> Status:
         return (await registration_row(database, registration_id)).status
     finally:
         await database.dispose()
+
+
+async def test_cancelling_a_pending_card_booking_closes_its_checkout_page(
+        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    client, _ = app_client
+    tickets = await make_conference(database, capacity=5)
+    created = await register_card(client, tickets["exhibitor"])
+    answer = await client.delete(f"/api/v1/registrations/{created['id']}",
+                                 headers={"authorization": f"Bearer {created['manage_token']}"})
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    assert stripe_fake.session(session_id(created["checkout_url"]))["status"] == "expired"
+    async with database.read() as db:
+        assert (await db.execute(sa.select(Payment.status))).scalar_one() == "expired"
+
+
+async def test_invoice_flow_end_to_end_through_the_api(client: httpx.AsyncClient, database: Database) -> None:
+    tickets = await make_conference(database, capacity=5)
+    created = await client.post("/api/v1/registrations", json=invoice_body(tickets["exhibitor"]))
+    assert created.status_code == 201 and created.json()["status"] == "confirmed"
+    delegate = {"authorization": f"Bearer {created.json()['manage_token']}"}
+    rid = created.json()["id"]
+    listed = (await client.get(f"/api/v1/registrations/{rid}/invoices", headers=delegate)).json()["data"]
+    assert [(i["number"], i["gross_pence"], i["purchase_order"]) for i in listed] == [("INV-000001", GROSS, "PO-12345")]
+    pdf = await client.get(f"/api/v1/invoices/{listed[0]['id']}.pdf", headers=delegate)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "INV-000001" in text and "PO-12345" in text and "£540.00" in text
+
+    async with database.transaction() as db:
+        organiser = {"authorization": f"Bearer {await create_api_token(db, role='organiser', name='Finance')}"}
+    credited = await client.post(f"/api/v1/invoices/{listed[0]['id']}/credit", headers=organiser, json={})
+    assert credited.status_code == 201, credited.text
+    view = (await client.get(f"/api/v1/registrations/{rid}/payments", headers=organiser)).json()
+    assert view["status"] == "cancelled"
+    assert sorted((i["number"], i["kind"], i["status"]) for i in view["invoices"]) == [
+        ("CN-000001", "credit_note", "issued"), ("INV-000001", "invoice", "credited")]
