@@ -58,15 +58,6 @@ __all__ = [
 UK = ZoneInfo("Europe/London")
 OPEN = ("issued", "paid")  # an invoice in one of these states can still be credited
 
-# The seller's details; Settings may carry them (invoice_seller_name, ...), else these apply.
-SELLER_NAME = "National Best Practice Conference Ltd"
-SELLER_ADDRESS = "Suite 4, 21 Park Row\nLeeds\nLS1 5JF"
-SELLER_CONTACT = "accounts@conference.example"
-SELLER_VAT_NUMBER = "GB123456789"
-BANK_DETAILS = "National Best Practice Conference Ltd, sort code 20-00-00, account 12345678"
-TERMS_DAYS = 30
-
-
 class AlreadyInvoiced(errors.DomainError):
     code = "already_invoiced"
     message = "This registration already has an invoice that has not been credited."
@@ -85,11 +76,6 @@ class AlreadyPaid(errors.DomainError):
 class AlreadyCredited(errors.DomainError):
     code = "invoice_already_credited"
     message = "This invoice has already been credited; it cannot be paid or credited again."
-
-
-def _setting(settings: Settings, name: str, default: Any) -> Any:
-    value = getattr(settings, name, None)
-    return default if value is None or value == "" else value
 
 
 def today() -> date:
@@ -164,7 +150,7 @@ async def issue_invoice(
         currency=ticket.currency,
         status="issued",
         issued_on=issued_on,
-        due_on=issued_on + timedelta(days=int(_setting(settings, "invoice_terms_days", TERMS_DAYS))),
+        due_on=issued_on + timedelta(days=int(settings.invoice_terms_days)),
     )
     # The sums come from the document the invoice prints as.
     sums = totals(document(invoice, registration, settings))
@@ -323,10 +309,10 @@ async def _credit(
 
 def _seller(settings: Settings) -> Party:
     return Party(
-        name=_setting(settings, "invoice_seller_name", SELLER_NAME),
-        address=_setting(settings, "invoice_seller_address", SELLER_ADDRESS),
-        contact=_setting(settings, "invoice_seller_contact", SELLER_CONTACT),
-        vat_number=_setting(settings, "invoice_seller_vat_number", SELLER_VAT_NUMBER),
+        name=settings.invoice_seller_name,
+        address=settings.invoice_seller_address,
+        contact=settings.invoice_seller_contact,
+        vat_number=settings.invoice_seller_vat_number,
     )
 
 
@@ -335,8 +321,8 @@ def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -
         return (f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
                 "please do not pay it. If it has, we will refund the amount to the account it was paid from "
                 "within 14 days.")
-    days = int(_setting(settings, "invoice_terms_days", TERMS_DAYS))
-    bank = _setting(settings, "invoice_bank_details", BANK_DETAILS)
+    days = int(settings.invoice_terms_days)
+    bank = settings.invoice_bank_details
     due = f" (by {invoice.due_on.day} {invoice.due_on:%B %Y})" if invoice.due_on else ""
     return (f"Payment is due within {days} days of the invoice date{due}. Please pay by BACS to {bank}, "
             f"quoting the invoice number {invoice.number} as the payment reference.")

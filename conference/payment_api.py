@@ -70,6 +70,10 @@ async def payment_return(request: Request) -> Response:
     session_id = request.query_params.get("session_id", "")
     if not session_id.startswith("cs_") or len(session_id) > 255:
         raise errors.InvalidInput(fields={"session_id": "Follow the link from the payment page again."})
+    async with database(request).read() as db:
+        known = await payments.payment_for(db, session_id) is not None
+    if not known:  # only our own sessions cost a call to Stripe
+        raise errors.NotFound("This payment page is not known; follow the link from your email.")
     try:
         outcome = await payments.fulfil(database(request), settings(request), _gateway(request), session_id)
     except stripe.InvalidRequestError:
@@ -77,6 +81,8 @@ async def payment_return(request: Request) -> Response:
     except stripe.StripeError:
         raise errors.ServiceUnavailable("We could not reach the card processor; please refresh in a moment.") from None
     mail(request).wake()
+    if outcome.registration_id is None:
+        raise errors.NotFound("This payment page is not known; follow the link from your email.")
     manage, still_open = None, False
     if outcome.registration_id is not None:
         async with database(request).read() as db:

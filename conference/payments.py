@@ -73,11 +73,12 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         assert settings.stripe_secret_key is not None
         base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        self.http = stripe.HTTPXClient()  # async, on the httpx the service already depends on
         self.client = stripe.StripeClient(
             str(settings.stripe_secret_key),
             base_addresses=base,  # type: ignore[arg-type]
             max_network_retries=2,  # connection errors, 409 and 5xx; our idempotency keys make retries safe
-            http_client=stripe.HTTPXClient(),
+            http_client=self.http,
         )
 
     async def create_checkout(self, params: dict[str, Any], idempotency_key: str) -> Any:
@@ -97,10 +98,7 @@ class Gateway:
         )
 
     async def close(self) -> None:
-        http = getattr(self.client, "_requestor", None)
-        client = getattr(getattr(http, "_client", None), "close_async", None)
-        if client is not None:
-            await client()
+        await self.http.close_async()  # type: ignore[no-untyped-call]
 
 
 # --- Checkout ----------------------------------------------------------------------------------------------
@@ -220,7 +218,7 @@ async def fulfil(
     async with database.transaction() as db:
         if event is not None and not await _first_delivery(db, event):
             return Outcome("duplicate")
-        payment = await _payment_for(db, session_id)
+        payment = await payment_for(db, session_id)
         if payment is None:
             log.info("checkout session %s is not one of ours", session_id)
             return Outcome("ignored")
@@ -234,7 +232,8 @@ async def fulfil(
         if payment.status == "paid":
             return Outcome(_state(registration), registration.id)
         payment.status, payment.paid_at = "paid", utcnow()
-        payment.payment_intent_id = session.payment_intent if isinstance(session.payment_intent, str) else session.payment_intent.id
+        intent = session.payment_intent
+        payment.payment_intent_id = intent if intent is None or isinstance(intent, str) else intent.id
         await audit.record(db, "conference.payment.received", actor=audit.SYSTEM, subject=registration.reference,
                            amount_pence=payment.amount_pence)
         if registration.status == Status.pending_payment:
@@ -252,9 +251,10 @@ async def fulfil(
             queue_email(db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id)
             await audit.record(db, "conference.registration.reinstated", actor=audit.SYSTEM, subject=registration.reference)
             return Outcome("confirmed", registration.id)
-        _request_refund(db, payment, registration, reason="late_payment")
-        queue_email(db, settings, kind="late_payment_refunded", to=registration.email, registration_id=registration.id,
-                    amount_pence=payment.amount_pence)
+        # Paid after the hold was released and the event is full, or after the delegate cancelled: refund it all.
+        _request_refund(db, payment, registration, reason="late_payment" if late else "cancelled")
+        queue_email(db, settings, kind="late_payment_refunded" if late else "refunded", to=registration.email,
+                    registration_id=registration.id, amount_pence=payment.amount_pence)
         return Outcome("refunding", registration.id)
 
 
@@ -331,7 +331,7 @@ async def _payments(db: AsyncSession, registration_id: uuid.UUID) -> list[Paymen
     return list((await db.execute(stmt)).scalars())
 
 
-async def _payment_for(db: AsyncSession, session_id: str) -> Payment | None:
+async def payment_for(db: AsyncSession, session_id: str) -> Payment | None:
     return (await db.execute(sa.select(Payment).where(Payment.checkout_session_id == session_id))).scalar_one_or_none()
 
 

@@ -15,6 +15,9 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./conference.db"
 _DEV_SECRET = "dev-insecure-secret-key-change-me"
 
 
+EXAMPLE_BANK_DETAILS = "National Best Practice Conference Ltd, sort code 20-00-00, account 12345678 (example)"
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or unsafe."""
 
@@ -41,6 +44,14 @@ class Settings:
     # A place bought by card is held this long for the payment (Stripe Checkout's own minimum is 30 minutes).
     payment_hold_minutes: int = 35
     payment_poll_seconds: float = 15.0  # how often the payment worker expires holds and sends refunds
+    # Who invoices, and how to pay them (printed on every invoice and credit note). The defaults are examples
+    # for the demo; production refuses to start with the example bank details.
+    invoice_seller_name: str = "National Best Practice Conference Ltd"
+    invoice_seller_address: str = "Suite 4, 21 Park Row\nLeeds\nLS1 5JF"
+    invoice_seller_contact: str = "accounts@conference.example"
+    invoice_seller_vat_number: str = "GB123456789"
+    invoice_bank_details: str = EXAMPLE_BANK_DETAILS
+    invoice_terms_days: int = 30
     # Test-only: check availability outside the capacity lock, to prove the race tests can see an oversell.
     test_unsafe_no_capacity_lock: bool = False
     test_sleep_after_capacity_check_ms: int = 0
@@ -72,6 +83,9 @@ def load_settings(config: Config | None = None) -> Settings:
         secret = Secret(_DEV_SECRET)
     elif environment == "production" and len(str(secret)) < 32:
         raise SettingsError("CONFERENCE_SECRET_KEY must be at least 32 characters in production.")
+    bank = config("CONFERENCE_INVOICE_BANK_DETAILS", default=EXAMPLE_BANK_DETAILS)
+    if environment == "production" and bank == EXAMPLE_BANK_DETAILS:
+        raise SettingsError("CONFERENCE_INVOICE_BANK_DETAILS must be set in production: it is printed on invoices.")
     stripe_key = config("STRIPE_SECRET_KEY", cast=Secret, default=None)
     webhook_secret = config("STRIPE_WEBHOOK_SECRET", cast=Secret, default=None)
     return Settings(
@@ -93,6 +107,13 @@ def load_settings(config: Config | None = None) -> Settings:
         stripe_api_base=config("STRIPE_API_BASE", default=None) or None,
         payment_hold_minutes=config("CONFERENCE_PAYMENT_HOLD_MINUTES", cast=int, default=35),
         payment_poll_seconds=config("CONFERENCE_PAYMENT_POLL_SECONDS", cast=float, default=15.0),
+        invoice_seller_name=config("CONFERENCE_INVOICE_SELLER_NAME", default=Settings.invoice_seller_name),
+        invoice_seller_address=config("CONFERENCE_INVOICE_SELLER_ADDRESS",
+                                      default=Settings.invoice_seller_address).replace("\\n", "\n"),
+        invoice_seller_contact=config("CONFERENCE_INVOICE_SELLER_CONTACT", default=Settings.invoice_seller_contact),
+        invoice_seller_vat_number=config("CONFERENCE_INVOICE_VAT_NUMBER", default=Settings.invoice_seller_vat_number),
+        invoice_bank_details=bank,
+        invoice_terms_days=config("CONFERENCE_INVOICE_TERMS_DAYS", cast=int, default=30),
         test_unsafe_no_capacity_lock=config("CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False),
         test_sleep_after_capacity_check_ms=config("CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0),
     )
