@@ -455,3 +455,26 @@ async def test_invoice_flow_end_to_end_through_the_api(client: httpx.AsyncClient
     assert view["status"] == "cancelled"
     assert sorted((i["number"], i["kind"], i["status"]) for i in view["invoices"]) == [
         ("CN-000001", "credit_note", "issued"), ("INV-000001", "invoice", "credited")]
+
+
+async def test_delayed_payment_failure_releases_the_place_and_success_confirms(
+        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    client, _ = app_client
+    tickets = await make_conference(database, capacity=2)
+    failing = await register_card(client, tickets["exhibitor"])
+    clearing = await register_card(client, tickets["exhibitor"])
+    waiting = (await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).json()
+
+    stripe_fake.pay(session_id(failing["checkout_url"]), outcome="async_fail")
+    stripe_fake.pay(session_id(clearing["checkout_url"]), outcome="async_ok")
+    # Deliver everything in the order Stripe emitted it: completed (still unpaid), then the bank's answer.
+    outcomes = [(e["type"], (await deliver(client, stripe_fake, e)).json()["outcome"]) for e in stripe_fake.events]
+    assert ("checkout.session.completed", "confirming") in outcomes
+    assert ("checkout.session.async_payment_failed", "released") in outcomes
+    assert ("checkout.session.async_payment_succeeded", "confirmed") in outcomes
+
+    failed = await registration_row(database, failing["id"])
+    assert (failed.status, failed.cancel_reason) == (Status.cancelled, "payment_failed")
+    assert (await registration_row(database, clearing["id"])).status == Status.confirmed
+    assert (await registration_row(database, waiting["id"])).status == Status.confirmed
+    assert "payment_failed" in await emails(database, failing["id"])
