@@ -204,6 +204,9 @@ class Registration(SQLModel, table=True):
     # Invoice payers: the paying organisation (BillingDetails), kept so a waitlisted delegate is invoiced when
     # promoted. Erased with the other personal fields.
     billing: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # The badge's QR code carries this; reissuing a badge bumps it, so the old code stops working.
+    badge_version: int = 1
+    badge_printed_at: datetime | None = _when(nullable=True, default=None)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -329,6 +332,31 @@ class Invoice(SQLModel, table=True):
     due_on: date | None = None
     paid_at: datetime | None = _when(nullable=True, default=None)
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class Checkin(SQLModel, table=True):
+    """One scan at a door or a workshop room, whatever it answered (the audit of who came in, and who tried)."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (
+        # At most one admission per delegate per list, however many scanners race (an offline device that let
+        # someone in twice is recorded as already_checked_in, flagged).
+        sa.Index("uq_checkin_admitted", "registration_id", "list", unique=True,
+                 sqlite_where=sa.text("result = 'ok'"), postgresql_where=sa.text("result = 'ok'")),
+        sa.Index("ix_checkin_list_at", "list", "scanned_at"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    registration_id: uuid.UUID | None = Field(default=None, foreign_key="registration.id", index=True)
+    list: str = Field(max_length=64)  # "door" or a session id
+    result: str = Field(max_length=24)  # ok | already_checked_in | invalid | cancelled | unpaid | not_booked
+    device: str = Field(default="", max_length=100)
+    staff: str = Field(default="", max_length=120)  # the actor's label
+    scanned_at: datetime = _when()  # on the device (offline scans arrive later)
+    received_at: datetime = _when(default_factory=utcnow)
+    offline: bool = False
+    # An offline device showed green for a delegate somebody else had already let in: for the organisers.
+    conflict: bool = False
+    reason: str = Field(default="", max_length=200)  # why an invalid code was refused (no code text stored)
 
 
 # --- API shapes --------------------------------------------------------------------------------------------

@@ -52,6 +52,9 @@ class Settings:
     invoice_seller_vat_number: str = "GB123456789"
     invoice_bank_details: str = EXAMPLE_BANK_DETAILS
     invoice_terms_days: int = 30
+    # Ed25519 seed (32 bytes, base64url) that signs badge QR codes; without it one is derived from the secret
+    # key, so a single-secret deployment still gets stable badges.
+    badge_signing_key: Secret | None = None
     # Test-only: check availability outside the capacity lock, to prove the race tests can see an oversell.
     test_unsafe_no_capacity_lock: bool = False
     test_sleep_after_capacity_check_ms: int = 0
@@ -114,6 +117,7 @@ def load_settings(config: Config | None = None) -> Settings:
         invoice_seller_vat_number=config("CONFERENCE_INVOICE_VAT_NUMBER", default=Settings.invoice_seller_vat_number),
         invoice_bank_details=bank,
         invoice_terms_days=config("CONFERENCE_INVOICE_TERMS_DAYS", cast=int, default=30),
+        badge_signing_key=config("CONFERENCE_BADGE_SIGNING_KEY", cast=Secret, default=None),
         test_unsafe_no_capacity_lock=config("CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False),
         test_sleep_after_capacity_check_ms=config("CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0),
     )
