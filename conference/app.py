@@ -24,7 +24,7 @@ from sessions import pages as sessions_pages
 from conference.db import Database, is_unavailable
 from conference.middleware import BodyLimit, SecurityHeaders
 from conference.outbox import MailWorker
-from conference.payments import PaymentWorker
+from conference.payments import PaymentWorker, checkout_origins
 from conference.ratelimit import RateLimit
 from conference.settings import Settings, load_settings
 
@@ -110,7 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *sessions_console.routes,
         ],
         middleware=[
-            Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https")),
+            Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https"),
+                       form_targets=checkout_origins(settings)),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
             Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",

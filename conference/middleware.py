@@ -7,24 +7,29 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    # Manage links carry a token in the path: never leak it to another site.
-    (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-    ),
-    (b"permissions-policy", b"geolocation=(), microphone=()"),
-]
+def security_headers(form_targets: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    # form-action also governs where a form's redirect may go: the registration form and "Pay now" answer with
+    # a redirect to Stripe Checkout, so its origin is allowed there (and nowhere else).
+    form_action = " ".join(("'self'", *form_targets))
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        # Manage links carry a token in the path: never leak it to another site.
+        (b"referrer-policy", b"no-referrer"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            b"frame-ancestors 'none'; form-action " + form_action.encode() + b"; base-uri 'none'; object-src 'none'",
+        ),
+        (b"permissions-policy", b"geolocation=(), microphone=()"),
+    ]
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
         self.hsts = hsts
+        self.headers = security_headers(form_targets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,7 +42,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for key, value in SECURITY_HEADERS:
+                for key, value in self.headers:
                     if key not in present:
                         headers.append((key, value))
                 headers.append((b"x-request-id", request_id.encode()))

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import stripe
@@ -65,6 +66,16 @@ def gross_pence(ticket: TicketType) -> int:
 
 def card_available(settings: Settings) -> bool:
     return settings.stripe_secret_key is not None
+
+
+def checkout_origins(settings: Settings) -> tuple[str, ...]:
+    """Where the registration form may send the delegate to pay (the pages' Content-Security-Policy)."""
+    if not card_available(settings):
+        return ()
+    if settings.stripe_api_base:  # a local stand-in for Stripe (tests, demos) serves the page itself
+        parts = urlsplit(settings.stripe_api_base)
+        return (f"{parts.scheme}://{parts.netloc}",)
+    return ("https://checkout.stripe.com",)
 
 
 class Gateway:
