@@ -17,7 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import sessions
-from conference import api, console, errors, invoice_api, pages, payment_api
+from badges import checkin_api
+from conference import api, console, console_registrations, errors, invoice_api, pages, payment_api
 from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
@@ -101,11 +102,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes]),
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *checkin_api.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
             *console.routes,
+            *console_registrations.routes,
             *sessions_pages.routes,
             *sessions_console.routes,
         ],

@@ -1,0 +1,243 @@
+"""Check-in: a scan at the door or a workshop room answers in one short write, and every scan is recorded.
+
+A scan reads what it needs on the read pool, then writes one `checkin` row. The unique index on admissions
+(`uq_checkin_admitted`: one `ok` per delegate per list) decides races between scanners: the loser's insert
+fails, and it answers `already_checked_in` with the winner's time and place. Offline scanners upload their
+queue later (`sync`): scans are merged in the order they were made, and a delegate that an offline device
+let in although somebody else already had is flagged (`conflict`) for the organisers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from badges.codes import BadgeSigner, InvalidBadge
+from conference import audit, errors
+from conference.audit import Actor
+from conference.db import Database, lock_for_update
+from conference.models import Checkin, Registration, Status, utcnow
+from sessions.models import ProgrammeSession, SeatBooking, SeatStatus
+
+DOOR = "door"
+# What a scan can answer (API.md), plus `no_place` for a delegate on the waiting list or awaiting approval.
+RESULTS = ("ok", "already_checked_in", "invalid", "cancelled", "unpaid", "not_booked", "no_place")
+REFUSALS = {
+    "invalid": "This is not a valid badge for this conference.",
+    "cancelled": "This registration is cancelled.",
+    "unpaid": "Payment for this place has not arrived.",
+    "not_booked": "This delegate has no seat in this session.",
+    "no_place": "This delegate has no place yet (waiting list or awaiting approval).",
+}
+
+# Built once: on the scan path, building a statement costs more than SQLite takes to run it.
+_REGISTRATION = sa.select(
+    Registration.id, Registration.reference, Registration.name, Registration.organisation, Registration.status,
+    Registration.badge_version,
+).where(Registration.reference == sa.bindparam("reference"))
+_ADMISSION = sa.select(Checkin.scanned_at, Checkin.device, Checkin.staff).where(
+    Checkin.registration_id == sa.bindparam("registration_id"), Checkin.list == sa.bindparam("list"),
+    Checkin.result == "ok",
+)
+_SEAT = sa.select(SeatBooking.status).where(
+    SeatBooking.session_id == sa.bindparam("session_id"), SeatBooking.registration_id == sa.bindparam("registration_id"),
+    SeatBooking.status != SeatStatus.cancelled,
+)
+_INSERT = sa.insert(Checkin.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan as a device reports it. `code` is the QR text; `reference` is a manual look-up instead."""
+
+    list: str
+    code: str = ""
+    reference: str = ""
+    device: str = ""
+    scanned_at: datetime | None = None
+    offline: bool = False
+    shown: str = ""  # what an offline device showed ("ok" when it let the delegate in)
+
+
+@dataclass
+class ScanResult:
+    result: str
+    attendee: dict[str, str] | None = None
+    checked_in_at: datetime | None = None
+    first: dict[str, Any] | None = None  # for already_checked_in: when, where and by whom the first admission was
+    reason: str = ""
+    conflict: bool = False
+    registration_id: uuid.UUID | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "result": self.result,
+            "attendee": self.attendee,
+            "checked_in_at": self.checked_in_at.isoformat() if self.checked_in_at else None,
+        }
+        if self.first is not None:
+            body["first_checkin"] = self.first
+        if self.result != "ok":
+            body["message"] = self.reason or REFUSALS.get(self.result, "")
+        if self.conflict:
+            body["conflict"] = True
+        return body
+
+
+async def resolve_list(db: AsyncSession, name: str) -> str:
+    """`door`, or the id of a session that exists (as its canonical text)."""
+    if name == DOOR:
+        return DOOR
+    try:
+        session_id = uuid.UUID(name)
+    except (ValueError, AttributeError):
+        raise errors.InvalidInput(fields={"list": 'Use "door" or the id of a session from /api/v1/sessions.'}) from None
+    if await db.get(ProgrammeSession, session_id) is None:
+        raise errors.InvalidInput(fields={"list": "No session has this id; check the list in /api/v1/sessions."})
+    return str(session_id)
+
+
+async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
+    """Answer one scan and record it. The list must already be resolved (`resolve_list`)."""
+    async with database.read() as db:
+        outcome, registration_id = await judge(db, signer, scan)
+    return await record(database, scan, outcome, registration_id, actor)
+
+
+async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[ScanResult, uuid.UUID | None]:
+    """What this scan should answer, read in the caller's (read) transaction."""
+    reference, version = scan.reference.strip().upper(), None
+    if not reference:
+        try:
+            claim = signer.verify(scan.code)
+        except InvalidBadge as exc:
+            return ScanResult("invalid", reason=f"Not a valid badge ({exc.reason})."), None
+        reference, version = claim.reference, claim.version
+    conn = await db.connection()
+    row = (await conn.execute(_REGISTRATION, {"reference": reference})).first()
+    if row is None:
+        return ScanResult("invalid", reason="No registration has this badge."), None
+    attendee = {"name": row.name, "organisation": row.organisation, "reference": row.reference}
+    if version is not None and version != row.badge_version:
+        return ScanResult("invalid", attendee, reason="This badge was replaced by a newer one; use the new badge."), row.id
+    refusal = {Status.cancelled: "cancelled", Status.pending_payment: "unpaid",
+               Status.waitlisted: "no_place", Status.awaiting_approval: "no_place"}.get(row.status)
+    if refusal is not None:
+        return ScanResult(refusal, attendee), row.id
+    if scan.list != DOOR:
+        seat = (await conn.execute(_SEAT, {"session_id": uuid.UUID(scan.list), "registration_id": row.id})).first()
+        if seat is None or seat.status != SeatStatus.booked:
+            return ScanResult("not_booked", attendee), row.id
+    first = (await conn.execute(_ADMISSION, {"registration_id": row.id, "list": scan.list})).first()
+    if first is not None:
+        return _already(attendee, first), row.id
+    return ScanResult("ok", attendee), row.id
+
+
+def _already(attendee: dict[str, str], first: Any) -> ScanResult:
+    where = {"at": first.scanned_at.isoformat(), "device": first.device, "staff": first.staff}
+    return ScanResult("already_checked_in", attendee, first.scanned_at, where)
+
+
+async def record(
+    database: Database, scan: Scan, outcome: ScanResult, registration_id: uuid.UUID | None, actor: Actor
+) -> ScanResult:
+    now = utcnow()
+    scanned_at = scan.scanned_at or now
+    row = {
+        "id": uuid.uuid4(), "registration_id": registration_id, "list": scan.list, "result": outcome.result,
+        "device": scan.device[:100], "staff": actor.label[:120], "scanned_at": scanned_at, "received_at": now,
+        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200],
+    }
+    if outcome.result == "ok":
+        try:
+            async with database.transaction() as db:
+                await (await db.connection()).execute(_INSERT, row)
+            outcome.checked_in_at = scanned_at
+            outcome.registration_id = registration_id
+            return outcome
+        except IntegrityError:
+            # Another scanner admitted this delegate a moment ago: answer with their admission.
+            async with database.read() as db:
+                first = (await db.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})).first()
+            assert first is not None and outcome.attendee is not None
+            outcome = _already(outcome.attendee, first)
+            row["result"] = outcome.result
+    if outcome.result == "already_checked_in" and scan.offline and scan.shown == "ok":
+        outcome.conflict = row["conflict"] = True
+    async with database.transaction() as db:
+        await (await db.connection()).execute(_INSERT, row)
+    outcome.registration_id = registration_id
+    return outcome
+
+
+async def sync(database: Database, signer: BadgeSigner, scans: Sequence[Scan], *, actor: Actor) -> list[ScanResult]:
+    """An offline scanner's queue, merged in the order the scans were made (then in the order given)."""
+    order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at or utcnow(), i))
+    results: dict[int, ScanResult] = {}
+    for i in order:
+        results[i] = await check_in(database, signer, scans[i], actor=actor)
+    return [results[i] for i in range(len(scans))]
+
+
+async def door_list(database: Database, signer: BadgeSigner, list_name: str) -> dict[str, Any]:
+    """What a scanner keeps to work offline: who may come in (and their badge version), and who already has."""
+    async with database.read() as db:
+        stmt = sa.select(Registration.reference, Registration.name, Registration.organisation, Registration.status,
+                         Registration.badge_version, Registration.id)
+        if list_name != DOOR:
+            stmt = stmt.join(SeatBooking, SeatBooking.registration_id == Registration.id).where(
+                SeatBooking.session_id == uuid.UUID(list_name), SeatBooking.status == SeatStatus.booked)
+        rows = (await db.execute(stmt.order_by(Registration.reference))).all()
+        admitted = dict((await db.execute(
+            sa.select(Checkin.registration_id, Checkin.scanned_at).where(Checkin.list == list_name, Checkin.result == "ok")
+        )).all())
+    entries = [{
+        "reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value,
+        "badge_version": r.badge_version,
+        "checked_in_at": admitted[r.id].isoformat() if r.id in admitted else None,
+    } for r in rows]
+    digest = hashlib.sha256(repr([(e["reference"], e["status"], e["badge_version"], e["checked_in_at"])
+                                  for e in entries]).encode()).hexdigest()[:16]
+    return {"list": list_name, "generated_at": utcnow().isoformat(), "algorithm": "Ed25519",
+            "public_key": signer.public_key_b64, "version": digest, "entries": entries}
+
+
+async def search(database: Database, query: str, *, limit: int = 20) -> list[dict[str, str]]:
+    """Delegates without their badge: find them by name, reference or organisation."""
+    q = query.strip()
+    if len(q) < 2:
+        raise errors.InvalidInput(fields={"q": "Type at least two letters of the name or the reference."})
+    pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with database.read() as db:
+        rows = (await db.execute(
+            sa.select(Registration.reference, Registration.name, Registration.organisation, Registration.status)
+            .where(sa.or_(sa.func.lower(Registration.name).like(pattern, escape="\\"),
+                          sa.func.lower(Registration.reference).like(pattern, escape="\\"),
+                          sa.func.lower(Registration.organisation).like(pattern, escape="\\")))
+            .order_by(Registration.name).limit(limit)
+        )).all()
+    return [{"reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value}
+            for r in rows]
+
+
+async def reissue(database: Database, registration_id: uuid.UUID, *, actor: Actor) -> int:
+    """A new badge (lost, name corrected, substitution): the old code stops working at once."""
+    async with database.transaction() as db:
+        if await db.get(Registration, registration_id) is None:
+            raise errors.NotFound("No registration has this id.")
+        registration = await lock_for_update(db, Registration, registration_id)
+        registration.badge_version += 1
+        registration.badge_printed_at = None
+        registration.updated_at = utcnow()
+        await audit.record(db, "badges.badge.reissued", actor=actor, subject=registration.reference,
+                           version=registration.badge_version)
+        return registration.badge_version

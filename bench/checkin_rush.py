@@ -1,0 +1,149 @@
+"""Door rush: badge scans (`POST /api/v1/checkins`) from S concurrent scanners against a real `conference serve`.
+
+    .venv/bin/python bench/checkin_rush.py                          # SQLite, 1 worker, 20 scanners
+    .venv/bin/python bench/checkin_rush.py --database postgresql    # PostgreSQL, 2 workers
+
+Seeds a conference with N confirmed delegates (inserted directly, not through the API) and a staff token,
+signs each delegate's badge code with the deployment's key, and sends one door scan per badge (every answer
+should be `ok`), then the same badges again (every answer `already_checked_in`): the morning rush and the
+re-scans at a second door. Closed loop, keep-alive, requests encoded in advance (the client of
+registration_rush.py). Prints scans/s and latency percentiles for both rounds, and the same run's baseline
+(single-row insert + commit through `Database.transaction()`) with the ratio. Always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from starlette.datastructures import Secret
+
+from badges.codes import BadgeSigner
+from conference.auth import create_api_token
+from conference.db import Database
+from conference.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
+from conference.settings import Settings
+from registration_rush import (  # the same directory: run as a script from the repository root
+    SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, run_loop, rush, server, settings_for,
+)
+
+TARGET_RATE = 500.0  # scans per second
+TARGET_P99_MS = 50.0
+
+
+async def seed(url: str, delegates: int) -> tuple[list[str], str]:
+    """(badge codes, staff token): N confirmed delegates in one conference."""
+    settings = settings_for(url)
+    database = Database.from_settings(settings)
+    try:
+        async with database.transaction() as db:
+            conference = Conference(
+                name="Bench Conference", venue="Bench Hall", capacity=delegates, registration_open=True,
+                starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+                registration_seq=delegates,
+            )
+            db.add(conference)
+            await db.flush()
+            assert conference.id is not None
+            ticket = TicketType(conference_id=conference.id, name="Delegate", position=1)
+            db.add(ticket)
+            await db.flush()
+            now = utcnow()
+            rows = [{
+                "id": uuid.uuid4(), "conference_id": conference.id, "ticket_type_id": ticket.id, "number": n + 1,
+                "reference": f"NC-B{n:05d}", "status": Status.confirmed, "name": f"Bench Delegate {n}",
+                "email": f"bench{n}@leeds.gov.uk", "email_key": f"bench{n}@leeds.gov.uk",
+                "organisation": "Leeds City Council", "sector": Sector.local_authority,
+                "manage_token_hash": uuid.uuid4().hex, "consent_at": now,
+            } for n in range(delegates)]
+            await db.execute(sa.insert(Registration.__table__), rows)  # type: ignore[attr-defined]
+            token = await create_api_token(db, role="staff", name="Bench door")
+    finally:
+        await database.dispose()
+    # The server signs with the key derived from the same secret (no CONFERENCE_BADGE_SIGNING_KEY set).
+    signer = BadgeSigner.from_settings(Settings(database_url=url, secret_key=Secret(SECRET)))
+    return [signer.code_for(r["reference"], 1) for r in rows], token
+
+
+def scans(base: str, codes: list[str], token: str, device: str) -> list[bytes]:
+    host = urlsplit(base).netloc
+    headers = {"Authorization": f"Bearer {token}"}
+    return [encode_request("POST", "/api/v1/checkins", host, {"code": c, "list": "door", "device": device}, headers)
+            for c in codes]
+
+
+def report(name: str, wall: float, latencies: list[float], codes: Counter[int], expected: str) -> tuple[float, float]:
+    ok = codes.get(200, 0)
+    rate = ok / wall if wall > 0 else 0.0
+    lat = sorted(x * 1000 for x in latencies)
+    p50, p90, p99 = (percentile(lat, p) for p in (50, 90, 99))
+    print(f"  {name:<22} {rate:8.1f} scans/s   p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1]:.1f} ms"
+          f"   ({expected}; non-200: {sum(n for c, n in codes.items() if c != 200)})")
+    return rate, p99
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--delegates", type=int, default=1000)
+    parser.add_argument("--scanners", type=int, default=20, help="concurrent keep-alive scanners (default 20)")
+    parser.add_argument("--workers", type=int, default=None, help="default 1 on SQLite, 2 on PostgreSQL")
+    args = parser.parse_args(argv)
+    workers = args.workers or (1 if args.database == "sqlite" else 2)
+
+    workdir = Path(tempfile.mkdtemp(prefix="checkin-rush-"))
+    try:
+        with fresh_database(args.database, workdir) as url:
+            codes, token = asyncio.run(seed(url, args.delegates))
+            base_before = asyncio.run(baseline(url))
+            with server(url, workers, workdir / "server.log") as srv:
+                first = scans(srv.base, codes, token, "door-a")
+                again = scans(srv.base, codes, token, "door-b")
+                cpu0 = cpu_seconds(srv.pid)
+                wall1, lat1, codes1 = run_loop(rush(srv.base, first, clients=args.scanners))
+                wall2, lat2, codes2 = run_loop(rush(srv.base, again, clients=args.scanners))
+                cpu1 = cpu_seconds(srv.pid)
+            base_after = asyncio.run(baseline(url))
+            admitted = asyncio.run(count_admitted(url))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"door rush: {args.database}, {workers} worker(s), {args.delegates} badges, {args.scanners} scanners "
+          f"(closed loop, keep-alive)")
+    rate, p99 = report("first scans", wall1, lat1, codes1, "ok")
+    report("second door, re-scans", wall2, lat2, codes2, "already_checked_in")
+    print(f"  admitted               {admitted} of {args.delegates}")
+    if cpu0 is not None and cpu1 is not None:
+        print(f"  server CPU             {(cpu1 - cpu0) / (2 * args.delegates) * 1000:.2f} ms per scan")
+    raw = (base_before + base_after) / 2
+    print("baseline: single-row insert + commit via Database.transaction(), one connection, same database")
+    print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
+    print(f"  ratio                {rate / raw:8.3f}   first scans/s ÷ insert+commit/s")
+    print("targets (with this load):")
+    print(f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  scans/s >= {TARGET_RATE:.0f}   ({rate:.1f})")
+    print(f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)")
+    print(f"  {'PASS' if admitted == args.delegates else 'MISS'}  every badge admitted once   ({admitted})")
+    return 0
+
+
+async def count_admitted(url: str) -> int:
+    database = Database.from_settings(settings_for(url))
+    try:
+        async with database.read() as db:
+            return int((await db.execute(
+                sa.select(sa.func.count()).select_from(Checkin).where(Checkin.result == "ok"))).scalar_one())
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
