@@ -11,7 +11,7 @@ from starlette.requests import Request
 from conference import errors
 from conference.audit import ANONYMOUS, Actor
 from conference.models import ApiToken, Registration, utcnow
-from conference.security import ROLES, hash_token, new_api_token
+from conference.security import CSRF_COOKIE, ROLES, csrf_valid, hash_token, new_api_token
 
 
 def bearer(request: Request) -> str | None:
@@ -44,10 +44,16 @@ async def authenticate(db: AsyncSession, request: Request) -> Actor:
     raise errors.Unauthorised("This token is not valid; check it was copied whole.")
 
 
+CSRF_HEADER = "x-csrf-token"
+
+
 async def _console_session(db: AsyncSession, request: Request) -> Actor:
-    # A signed-in organiser's browser may read (never write) the API, e.g. to download a room sheet: cookies
-    # ride along on cross-site requests, so unsafe methods still need a bearer token.
-    if request.method not in ("GET", "HEAD") or "session" not in request.scope:
+    # A signed-in browser may read the API (e.g. download a room sheet). Cookies ride along on cross-site
+    # requests, so an unsafe method also needs the page's CSRF token in a header (the scanner page posts scans
+    # this way); a bearer token needs neither.
+    if "session" not in request.scope:
+        return ANONYMOUS
+    if request.method not in ("GET", "HEAD") and not _csrf_header_valid(request):
         return ANONYMOUS
     digest = request.session.get("token_hash")
     if not digest:
@@ -81,3 +87,8 @@ async def create_api_token(db: AsyncSession, *, role: str, name: str) -> str:
     token = new_api_token()
     db.add(ApiToken(name=name, role=role, token_hash=hash_token(token), created_at=utcnow()))
     return token
+
+
+def _csrf_header_valid(request: Request) -> bool:
+    secret = str(request.app.state.settings.secret_key)
+    return csrf_valid(secret, request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER))

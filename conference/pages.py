@@ -23,14 +23,13 @@ from conference import errors, invoicing, payments, registration
 from conference.api import register
 from conference.audit import Actor
 from conference.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
-from conference.security import csrf_token_for, csrf_valid
+from conference.security import CSRF_COOKIE, csrf_token_for, csrf_valid
 from conference.web import database, mail, payment_gateway, rate_limit, settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Packages built on this one add their own template folders (sessions.install()).
 template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates"))])
 templates.env.loader = template_loader
-CSRF_COOKIE = "csrf"
 
 FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "payment_method",
                "billing_organisation", "billing_contact_name", "billing_email", "billing_address",

@@ -44,6 +44,9 @@ def csrf_token_for(secret: str, nonce: str) -> str:
     return base64.urlsafe_b64encode(_hmac(secret, f"csrf:{nonce}")).rstrip(b"=").decode()
 
 
+CSRF_COOKIE = "csrf"  # the double-submit cookie; its signed value goes in forms (and the scanner's header)
+
+
 def csrf_valid(secret: str, nonce: str | None, submitted: str | None) -> bool:
     if not nonce or not submitted:
         return False
