@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.codes import BadgeSigner, InvalidBadge
@@ -52,6 +52,13 @@ _SEAT = sa.select(SeatBooking.status).where(
     SeatBooking.status != SeatStatus.cancelled,
 )
 _INSERT = sa.insert(Checkin.__table__)  # type: ignore[attr-defined]
+# INSERT ... ON CONFLICT DO NOTHING against the partial unique index of admissions (both dialects have it).
+_ADMIT = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Checkin.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["registration_id", "list"], index_where=sa.text("result = 'ok'"))
+    .returning(Checkin.id)
+    for dialect in (sqlite, postgresql)
+}
 
 
 @dataclass(frozen=True)
@@ -106,14 +113,46 @@ async def resolve_list(db: AsyncSession, name: str) -> str:
 
 
 async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
-    """Answer one scan and record it. The list must already be resolved (`resolve_list`)."""
-    async with database.read() as db:
-        outcome, registration_id = await judge(db, signer, scan)
-    return await record(database, scan, outcome, registration_id, actor)
+    """Answer one scan and record it, in one short write transaction. The list must be resolved already."""
+    async with database.transaction() as db:
+        return await scan_in(db, signer, scan, actor=actor)
+
+
+async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
+    """Judge and record one scan in the caller's write transaction.
+
+    An admission is an INSERT that does nothing when the delegate is already in (the unique index on `ok` rows):
+    no read-then-write race, and a first scan costs a single statement after the badge's lookup.
+    """
+    outcome, registration_id = await judge(db, signer, scan)
+    conn = await db.connection()
+    now = utcnow()
+    scanned_at = scan.scanned_at or now
+    row = {
+        "id": uuid.uuid4(), "registration_id": registration_id, "list": scan.list, "result": outcome.result,
+        "device": scan.device[:100], "staff": actor.label[:120], "scanned_at": scanned_at, "received_at": now,
+        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200],
+    }
+    outcome.registration_id = registration_id
+    if outcome.result == "ok":
+        if (await conn.execute(_ADMIT[conn.dialect.name], row)).first() is not None:
+            outcome.checked_in_at = scanned_at
+            return outcome
+        # Already in (perhaps a moment ago, at another door): answer with that admission.
+        first = (await conn.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})).first()
+        assert first is not None and outcome.attendee is not None
+        outcome = _already(outcome.attendee, first)
+        outcome.registration_id = registration_id
+        row["result"] = outcome.result
+        if scan.offline and scan.shown == "ok":
+            # An offline device let this delegate in although somebody else already had: flag it.
+            outcome.conflict = row["conflict"] = True
+    await conn.execute(_INSERT, row)
+    return outcome
 
 
 async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[ScanResult, uuid.UUID | None]:
-    """What this scan should answer, read in the caller's (read) transaction."""
+    """What this scan should answer, short of whether the delegate is already in (the admission decides)."""
     reference, version = scan.reference.strip().upper(), None
     if not reference:
         try:
@@ -136,47 +175,12 @@ async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[Scan
         seat = (await conn.execute(_SEAT, {"session_id": uuid.UUID(scan.list), "registration_id": row.id})).first()
         if seat is None or seat.status != SeatStatus.booked:
             return ScanResult("not_booked", attendee), row.id
-    first = (await conn.execute(_ADMISSION, {"registration_id": row.id, "list": scan.list})).first()
-    if first is not None:
-        return _already(attendee, first), row.id
     return ScanResult("ok", attendee), row.id
 
 
 def _already(attendee: dict[str, str], first: Any) -> ScanResult:
     where = {"at": first.scanned_at.isoformat(), "device": first.device, "staff": first.staff}
     return ScanResult("already_checked_in", attendee, first.scanned_at, where)
-
-
-async def record(
-    database: Database, scan: Scan, outcome: ScanResult, registration_id: uuid.UUID | None, actor: Actor
-) -> ScanResult:
-    now = utcnow()
-    scanned_at = scan.scanned_at or now
-    row = {
-        "id": uuid.uuid4(), "registration_id": registration_id, "list": scan.list, "result": outcome.result,
-        "device": scan.device[:100], "staff": actor.label[:120], "scanned_at": scanned_at, "received_at": now,
-        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200],
-    }
-    if outcome.result == "ok":
-        try:
-            async with database.transaction() as db:
-                await (await db.connection()).execute(_INSERT, row)
-            outcome.checked_in_at = scanned_at
-            outcome.registration_id = registration_id
-            return outcome
-        except IntegrityError:
-            # Another scanner admitted this delegate a moment ago: answer with their admission.
-            async with database.read() as db:
-                first = (await db.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})).first()
-            assert first is not None and outcome.attendee is not None
-            outcome = _already(outcome.attendee, first)
-            row["result"] = outcome.result
-    if outcome.result == "already_checked_in" and scan.offline and scan.shown == "ok":
-        outcome.conflict = row["conflict"] = True
-    async with database.transaction() as db:
-        await (await db.connection()).execute(_INSERT, row)
-    outcome.registration_id = registration_id
-    return outcome
 
 
 async def sync(database: Database, signer: BadgeSigner, scans: Sequence[Scan], *, actor: Actor) -> list[ScanResult]:
