@@ -167,12 +167,15 @@ def verify_with(public_key_b64: str, code: str) -> BadgeClaim:
 
 def parse(code: str) -> tuple[BadgeClaim, bytes]:
     """The claim and the signature bytes, checked for form only (no key): raises InvalidBadge."""
-    if not isinstance(code, str) or not code:
+    if not isinstance(code, str):
+        raise InvalidBadge("unreadable")
+    if not code:
         raise InvalidBadge("empty")
     if len(code) > MAX_CODE_LENGTH:
         raise InvalidBadge("too long")
     if not _QR_ALPHANUMERIC.issuperset(code):
-        raise InvalidBadge("lowercase" if any("a" <= c <= "z" for c in code) else "unreadable")
+        # "lowercase" when upper case alone would have made it readable (a scanner or a person lowered it).
+        raise InvalidBadge("lowercase" if _QR_ALPHANUMERIC.issuperset(code.upper()) else "unreadable")
     parts = code.split(".")
     if len(parts) != 3:
         # A reference and version without the signature is a code cut short; anything else is not ours.

@@ -1,4 +1,4 @@
-"""The `conference` command: serve, demo, db upgrade, token create."""
+"""The `conference` command: serve, demo, db upgrade, token create, badges print."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from conference.settings import load_settings
 
@@ -83,6 +84,47 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _badges_print(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from badges.codes import signer_for
+    from badges.printing import badge_data, mark_printed
+    from badges.render import LAYOUTS, render_badges
+    from conference import audit
+    from conference.db import Database
+    from conference.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    signer = signer_for(settings)
+    layout = LAYOUTS[args.layout]
+
+    async def run() -> int:
+        database = Database.from_settings(settings)
+        try:
+            async with database.read() as db:
+                badges = await badge_data(db, signer, ticket_type=args.ticket_type, organisation=args.organisation,
+                                          not_printed=args.not_printed)
+            if not badges:
+                print("no confirmed registrations match: nothing to print", file=sys.stderr)
+                return 1
+            # Rendering blocks the loop, which has nothing else to do here.
+            with tqdm(total=len(badges), unit="badge", desc="badges", file=sys.stderr) as bar:
+                pdf = render_badges(badges, layout=layout.name, progress=bar.update)
+            Path(args.out).write_bytes(pdf)
+            async with database.transaction() as db:
+                marked = await mark_printed(db, [b.registration_id for b in badges if b.registration_id],
+                                            actor=audit.Actor("cli"))
+        finally:
+            await database.dispose()
+        pages = -(-len(badges) // layout.per_page)
+        print(f"{len(badges)} badges on {pages} pages written to {args.out}; {marked} marked printed",
+              file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conference", description="National conference registration and programme.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["staff", "organiser"])
     create.add_argument("--name", default="")
     create.set_defaults(func=_token_create)
+
+    badges = commands.add_parser("badges", help="badge print runs").add_subparsers(dest="badges_command", required=True)
+    bprint = badges.add_parser("print", help="render confirmed delegates' badges to a PDF, sorted by surname, "
+                                             "and mark them printed")
+    bprint.add_argument("--out", required=True, help="the PDF file to write")
+    bprint.add_argument("--ticket-type", default=None, help="only this ticket type (its name, any case)")
+    bprint.add_argument("--organisation", default=None, help="only this organisation (exact, any case)")
+    bprint.add_argument("--not-printed", action="store_true", help="only badges not printed before")
+    bprint.add_argument("--layout", choices=["a4-8", "a6-4"], default="a4-8",
+                        help="a4-8: 8 badges of 90x55 mm per A4; a6-4: 4 A6 badges per A4")
+    bprint.set_defaults(func=_badges_print)
     return parser
 
 
