@@ -1,7 +1,7 @@
 """Badge sheets at conference size: 1,000 synthetic badges into one PDF, beside the cost of one QR code.
 
-    .venv/bin/python bench/badges.py                        # 1,000 badges, a4-8, median of 3
-    .venv/bin/python bench/badges.py --badges 2000 --layout a6-4 --repeat 5
+    .venv/bin/python bench/badge_sheets.py                        # 1,000 badges, a4-8, median of 3
+    .venv/bin/python bench/badge_sheets.py --badges 2000 --layout a6-4 --repeat 5
 
 Makes the badges (names from the demo's lists plus Unicode and over-long ones, references, signed codes),
 then in the same run measures the baseline: one QR code's matrix with qrcode's automatic mask search (what
