@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from conference.db import Database
 from conference.models import HOLDING, AuditEntry, IdempotencyKey, Registration, Status
-from tests import conftest, support
+from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
 
@@ -30,29 +29,6 @@ CAPACITY = 100
 RUSH = 300
 HOLDING_VALUES = {s.value for s in HOLDING}
 UNSAFE_ENV = {"CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK": "1", "CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS": "50"}
-
-
-# --- databases ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sqlite_databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> support.DatabaseFactory:
-    """The suite's own factory when it is on SQLite, else one just for this module (SQLite needs no cleanup)."""
-    if conftest.KIND == "sqlite":
-        factory: support.DatabaseFactory = request.getfixturevalue("databases")
-        return factory
-    return support.DatabaseFactory("sqlite", tmp_path_factory.mktemp("race-sqlite"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def race_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh migrated database of each kind (PostgreSQL from the session's pg_databases factory)."""
-    factory: support.DatabaseFactory = request.getfixturevalue(
-        "pg_databases" if request.param == "postgresql" else "sqlite_databases"
-    )
-    url = factory.new()
-    yield url
-    factory.drop(url)
 
 
 async def _seed(url: str, capacity: int = CAPACITY) -> uuid.UUID:
