@@ -17,7 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import sessions
-from badges import checkin_api
+from badges import api as badges_api
+from badges import checkin_api, scanner
 from conference import api, console, console_registrations, errors, invoice_api, pages, payment_api
 from sessions import api as sessions_api
 from sessions import console as sessions_console
@@ -79,6 +80,7 @@ async def healthz(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     sessions.install()
+    scanner.install()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -102,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *checkin_api.routes]),
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *checkin_api.routes, *badges_api.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
@@ -110,10 +112,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *console_registrations.routes,
             *sessions_pages.routes,
             *sessions_console.routes,
+            *scanner.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https"),
-                       form_targets=checkout_origins(settings)),
+                       form_targets=checkout_origins(settings), wasm_paths=(scanner.SCANNER_PATH,)),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
             Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",

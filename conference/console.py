@@ -75,7 +75,8 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session[SESSION_KEY] = token.token_hash
     if token.role != "organiser":
-        return render(request, "conference/message.html", {"title": "You are signed in as door staff", "text": ""})
+        # Door staff have one page: the scanner (organisers may open it too, at /scan).
+        return RedirectResponse("/scan", 303)
     return RedirectResponse(target, 303)
 
 

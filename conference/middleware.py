@@ -7,10 +7,14 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-def security_headers(form_targets: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+
+def security_headers(
+    form_targets: tuple[str, ...] = (), script_sources: tuple[str, ...] = ()
+) -> list[tuple[bytes, bytes]]:
     # form-action also governs where a form's redirect may go: the registration form and "Pay now" answer with
     # a redirect to Stripe Checkout, so its origin is allowed there (and nowhere else).
     form_action = " ".join(("'self'", *form_targets))
+    script_src = " ".join(("'self'", *script_sources))
     return [
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
@@ -18,7 +22,8 @@ def security_headers(form_targets: tuple[str, ...] = ()) -> list[tuple[bytes, by
         (b"referrer-policy", b"no-referrer"),
         (
             b"content-security-policy",
-            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            b"script-src " + script_src.encode() + b"; "
             b"frame-ancestors 'none'; form-action " + form_action.encode() + b"; base-uri 'none'; object-src 'none'",
         ),
         (b"permissions-policy", b"geolocation=(), microphone=()"),
@@ -26,10 +31,15 @@ def security_headers(form_targets: tuple[str, ...] = ()) -> list[tuple[bytes, by
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False, form_targets: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, form_targets: tuple[str, ...] = (),
+                 wasm_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.hsts = hsts
         self.headers = security_headers(form_targets)
+        # Pages that compile WebAssembly (the scanner's QR reader) need 'wasm-unsafe-eval' in script-src. It
+        # allows WebAssembly compilation only (not JavaScript eval), and only on these exact paths.
+        self.wasm_paths = frozenset(wasm_paths)
+        self.wasm_headers = security_headers(form_targets, ("'wasm-unsafe-eval'",))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +52,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for key, value in self.headers:
+                for key, value in (self.wasm_headers if scope["path"] in self.wasm_paths else self.headers):
                     if key not in present:
                         headers.append((key, value))
                 headers.append((b"x-request-id", request_id.encode()))

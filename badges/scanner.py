@@ -1,0 +1,107 @@
+"""The door scanner page (`/scan`) for staff and organisers, and the files it needs.
+
+The page decodes badge QR codes itself (the browser's BarcodeDetector where there is one, else ZXing-C++
+compiled to WebAssembly from the npm package `zxing-wasm`), posts scans to the check-in API with the console
+session and the page's CSRF token, and keeps working offline: it holds the door list and the badge public key,
+verifies signatures with WebCrypto, and queues scans for `/api/v1/checkins/sync` (docs/api.md, "The scanner").
+
+zxing-wasm is an npm dependency (package.json, pinned, with its lockfile): `npm ci` at the repository root
+installs it, and `/scan/vendor/{name}` serves its two files from node_modules. Nothing third-party is copied
+in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from jinja2 import FileSystemLoader
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from conference import errors, pages, registration
+from conference.console import require_console
+from conference.models import Registration
+from conference.web import database
+from sessions import programme
+
+__all__ = ["NODE_MODULES", "SCANNER_PATH", "VENDOR", "install", "routes"]
+
+HERE = Path(__file__).resolve().parent
+NODE_MODULES = HERE.parent / "node_modules"
+# The page that may compile WebAssembly (conference.middleware gives it 'wasm-unsafe-eval').
+SCANNER_PATH = "/scan"
+# The only files served from node_modules: ZXing's reader as a classic script (defines the global ZXingWASM)
+# and its WebAssembly, under the name the script asks for (locateFile maps it to
+# /scan/vendor/zxing_reader.wasm).
+VENDOR: dict[str, tuple[str, str]] = {
+    "zxing-reader.js": ("zxing-wasm/dist/iife/reader/index.js", "text/javascript; charset=utf-8"),
+    "zxing_reader.wasm": ("zxing-wasm/dist/reader/zxing_reader.wasm", "application/wasm"),
+}
+_TEMPLATES = str(HERE / "templates")
+
+
+def install() -> None:
+    """Add this package's templates to the pages' loader (called by the app factory)."""
+    loaders = pages.template_loader.loaders
+    if not any(getattr(loader, "searchpath", None) == [_TEMPLATES] for loader in loaders):
+        loaders.append(FileSystemLoader(_TEMPLATES))
+
+
+async def scan_page(request: Request) -> Response:
+    actor = await require_console(request, "staff", "organiser")
+    async with database(request).read() as db:
+        conference = await registration.get_conference(db)
+        sessions = await programme.sessions_public(db)
+    # Only workshops have seats to check against (a plenary or a talk would refuse everybody as not booked).
+    lists = [{"id": s["id"], "label": _session_label(s)} for s in sessions if s["kind"] == "workshop"]
+    return pages.render(request, "badges/scan.html", {
+        "conference": conference, "lists": lists, "organiser": actor.kind == "organiser", "actor": actor,
+    })
+
+
+def _session_label(s: dict[str, Any]) -> str:
+    # "Tue 8 Dec 11:00 · Data sharing in safeguarding (Room 1)": the start is already London time.
+    starts = datetime.fromisoformat(s["starts_at"])
+    when = f"{starts:%a} {starts.day} {starts:%b %H:%M}"
+    room = f" ({s['room']})" if s.get("room") else ""
+    return f"{when} · {s['title']}{room}"
+
+
+async def vendor_file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in VENDOR:
+        raise errors.NotFound("The scanner serves only zxing-reader.js and zxing_reader.wasm here.")
+    relative, media_type = VENDOR[name]
+    path = NODE_MODULES / relative
+    if not path.is_file():
+        return PlainTextResponse(
+            f"The scanner's QR reader is not installed ({relative} is missing). Run `npm ci` in the "
+            "repository root (./scripts/demo and ./scripts/test do it for you).", status_code=503,
+            headers={"cache-control": "no-store"})
+    # An hour: the pinned version changes only with a deploy; a phone at the door keeps it between reloads.
+    return FileResponse(path, media_type=media_type, headers={"cache-control": "public, max-age=3600"})
+
+
+async def badge_pdf(request: Request) -> Response:
+    """Print a badge for a delegate who came without one: organisers only, as the badge API allows."""
+    await require_console(request, "organiser")
+    reference = request.path_params["reference"].strip().upper()
+    async with database(request).read() as db:
+        registration_id = (await db.execute(
+            sa.select(Registration.id).where(Registration.reference == reference))).scalar_one_or_none()
+    if registration_id is None:
+        raise errors.NotFound("No registration has this reference.")
+    return RedirectResponse(f"/api/v1/registrations/{registration_id}/badge.pdf", 303)
+
+
+routes = [
+    Route(SCANNER_PATH, scan_page, methods=["GET"], name="scan"),
+    Route("/scan/vendor/{name}", vendor_file, methods=["GET"], name="scan-vendor"),
+    Route("/scan/badge/{reference}.pdf", badge_pdf, methods=["GET"], name="scan-badge-pdf"),
+    Mount("/scan/static", StaticFiles(directory=HERE / "static"), name="scan-static"),
+]
