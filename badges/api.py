@@ -39,11 +39,12 @@ def _layout(request: Request, default: str) -> str:
 
 
 async def _attendee_or_organiser(request: Request, registration_id: uuid.UUID) -> tuple[Actor, BadgeData]:
+    # Door staff too: a delegate who arrives without a badge gets one printed at the desk.
     async with database(request).read() as db:
         actor = await authenticate(db, request)
-        require_registration_access(actor, registration_id, "organiser")
+        require_registration_access(actor, registration_id, "staff", "organiser")
         badge = await printing.badge_for(db, signer_for(settings(request)), registration_id)
-    if actor.kind == "organiser":
+    if actor.kind in {"staff", "organiser"}:
         async with database(request).transaction() as db:
             await audit.record(db, "badges.badge.downloaded", actor=actor, subject=badge.reference)
     return actor, badge

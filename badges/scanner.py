@@ -88,8 +88,8 @@ async def vendor_file(request: Request) -> Response:
 
 
 async def badge_pdf(request: Request) -> Response:
-    """Print a badge for a delegate who came without one: organisers only, as the badge API allows."""
-    await require_console(request, "organiser")
+    """Print a badge for a delegate who came without one (staff at the desk, or organisers)."""
+    await require_console(request, "staff", "organiser")
     reference = request.path_params["reference"].strip().upper()
     async with database(request).read() as db:
         registration_id = (await db.execute(

@@ -13,7 +13,6 @@
   if (!root) return;
 
   const CSRF = root.dataset.csrfToken || "";
-  const ORGANISER = root.dataset.organiser === "yes";
   const REFRESH_MS = 30000; // the door list, while online
   const RETRY_MS = 10000; // the queue, while scans wait
   const DEBOUNCE_MS = 3000; // the camera ignores a code it has seen within this time
@@ -771,7 +770,7 @@
         focusCode(true);
       });
       actions.append(button);
-      if (ORGANISER && person.status === "confirmed") {
+      if (person.status === "confirmed") {
         const link = document.createElement("a");
         link.href = `/scan/badge/${encodeURIComponent(person.reference)}.pdf`;
         link.className = "search-print";

@@ -94,9 +94,11 @@ async def test_staff_land_on_the_scanner_after_signing_in(
     assert script.status_code == 200 and script.headers["content-type"].startswith(("text/javascript",
                                                                                      "application/javascript"))
     assert (await client.get("/scan/static/scanner.css")).headers["content-type"].startswith("text/css")
-    # Staff cannot download badges, so the page offers them no "Print badge" link.
+    # Staff print a badge at the desk for a delegate who came without one.
     reference = delegate["reference"]
-    assert (await client.get(f"/scan/badge/{reference}.pdf", headers=HTML)).status_code == 403
+    printed = await client.get(f"/scan/badge/{reference}.pdf", headers=HTML)
+    assert printed.status_code == 303 and printed.headers["location"].endswith("/badge.pdf")
+    assert (await client.get(printed.headers["location"], headers=HTML)).headers["content-type"] == "application/pdf"
 
 
 async def test_organisers_may_open_the_scanner_and_print_a_badge(
