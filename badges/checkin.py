@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.codes import BadgeSigner, InvalidBadge
@@ -52,6 +53,10 @@ _SEAT = sa.select(SeatBooking.status).where(
     SeatBooking.status != SeatStatus.cancelled,
 )
 _INSERT = sa.insert(Checkin.__table__)  # type: ignore[attr-defined]
+_BY_SCAN_ID = sa.select(Checkin.result, Checkin.registration_id, Checkin.list, Checkin.scanned_at, Checkin.reason,
+                        Checkin.conflict).where(Checkin.scan_id == sa.bindparam("scan_id"))
+_ATTENDEE = sa.select(Registration.name, Registration.organisation, Registration.reference).where(
+    Registration.id == sa.bindparam("registration_id"))
 # INSERT ... ON CONFLICT DO NOTHING against the partial unique index of admissions (both dialects have it).
 _ADMIT = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Checkin.__table__)  # type: ignore[attr-defined]
@@ -72,6 +77,7 @@ class Scan:
     scanned_at: datetime | None = None
     offline: bool = False
     shown: str = ""  # what an offline device showed ("ok" when it let the delegate in)
+    scan_id: str = ""  # the device's id for this scan: a repeat is answered from the first record
 
 
 @dataclass
@@ -114,8 +120,15 @@ async def resolve_list(db: AsyncSession, name: str) -> str:
 
 async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
     """Answer one scan and record it, in one short write transaction. The list must be resolved already."""
-    async with database.transaction() as db:
-        return await scan_in(db, signer, scan, actor=actor)
+    try:
+        async with database.transaction() as db:
+            return await scan_in(db, signer, scan, actor=actor)
+    except IntegrityError:
+        if not scan.scan_id:
+            raise
+        # The same scan id arrived twice at once (a retry overtaking its first attempt): answer as the first.
+        async with database.transaction() as db:
+            return await scan_in(db, signer, scan, actor=actor)
 
 
 async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
@@ -124,14 +137,18 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     An admission is an INSERT that does nothing when the delegate is already in (the unique index on `ok` rows):
     no read-then-write race, and a first scan costs a single statement after the badge's lookup.
     """
-    outcome, registration_id = await judge(db, signer, scan)
     conn = await db.connection()
+    if scan.scan_id:
+        seen = (await conn.execute(_BY_SCAN_ID, {"scan_id": scan.scan_id})).first()
+        if seen is not None:
+            return await _replay(conn, seen)
+    outcome, registration_id = await judge(db, signer, scan)
     now = utcnow()
     scanned_at = scan.scanned_at or now
     row = {
         "id": uuid.uuid4(), "registration_id": registration_id, "list": scan.list, "result": outcome.result,
         "device": scan.device[:100], "staff": actor.label[:120], "scanned_at": scanned_at, "received_at": now,
-        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200],
+        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200], "scan_id": scan.scan_id or None,
     }
     outcome.registration_id = registration_id
     if outcome.result == "ok":
@@ -176,6 +193,24 @@ async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[Scan
         if seat is None or seat.status != SeatStatus.booked:
             return ScanResult("not_booked", attendee), row.id
     return ScanResult("ok", attendee), row.id
+
+
+async def _replay(conn: Any, seen: Any) -> ScanResult:
+    """The answer a recorded scan was given (for a repeat of the same scan id)."""
+    attendee = None
+    if seen.registration_id is not None:
+        person = (await conn.execute(_ATTENDEE, {"registration_id": seen.registration_id})).first()
+        attendee = {"name": person.name, "organisation": person.organisation, "reference": person.reference}
+    result = ScanResult(seen.result, attendee, reason=seen.reason, conflict=seen.conflict,
+                        registration_id=seen.registration_id)
+    if seen.result == "ok":
+        result.checked_in_at = seen.scanned_at
+    elif seen.result == "already_checked_in" and attendee is not None:
+        first = (await conn.execute(_ADMISSION, {"registration_id": seen.registration_id, "list": seen.list})).first()
+        if first is not None:
+            result = _already(attendee, first)
+            result.conflict, result.registration_id = seen.conflict, seen.registration_id
+    return result
 
 
 def _already(attendee: dict[str, str], first: Any) -> ScanResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic import Field as PField
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,6 +35,9 @@ class ScanIn(BaseModel):
     reference: str = PField(default="", max_length=16)
     list: str = PField(min_length=1, max_length=64)
     device: str = PField(default="", max_length=100)
+    # The scanner's id for this scan (e.g. a UUID), so a retry or the offline copy of a scan whose answer was
+    # lost is answered from the first record instead of being counted again.
+    scan_id: str = PField(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
 
     @model_validator(mode="after")
     def _code_or_reference(self) -> ScanIn:
@@ -75,13 +79,21 @@ async def create_checkin(request: Request) -> Response:
     body = await read_json(request)
     # Who is asking, which list, what the badge says and the admission: one short transaction (the door's
     # queue is as fast as this).
-    async with database(request).transaction() as db:
-        actor = await authenticate(db, request)
-        require(actor, "staff", "organiser")
-        data = validate(ScanIn, body)
-        scan = checkin.Scan(list=await checkin.resolve_list(db, data.list), code=data.code, reference=data.reference,
-                            device=_device(request, data.device))
-        result = await checkin.scan_in(db, signer(request), scan, actor=actor)
+    for attempt in (1, 2):
+        try:
+            async with database(request).transaction() as db:
+                actor = await authenticate(db, request)
+                require(actor, "staff", "organiser")
+                data = validate(ScanIn, body)
+                scan = checkin.Scan(list=await checkin.resolve_list(db, data.list), code=data.code,
+                                    reference=data.reference, device=_device(request, data.device),
+                                    scan_id=data.scan_id)
+                result = await checkin.scan_in(db, signer(request), scan, actor=actor)
+            break
+        except IntegrityError:
+            if attempt == 2 or not body.get("scan_id"):
+                raise
+            # The same scan id arrived twice at once: the second attempt answers from the first's record.
     return JSONResponse(result.public())
 
 
@@ -96,7 +108,7 @@ async def sync_checkins(request: Request) -> Response:
                 lists[item.list] = await checkin.resolve_list(db, item.list)
         scans.append(checkin.Scan(list=lists[item.list], code=item.code, reference=item.reference,
                                   device=_device(request, item.device or data.device), scanned_at=item.scanned_at,
-                                  offline=True, shown=item.shown))
+                                  offline=True, shown=item.shown, scan_id=item.scan_id))
     results = await checkin.sync(database(request), signer(request), scans, actor=actor)
     return JSONResponse({"results": [r.public() for r in results],
                          "conflicts": sum(1 for r in results if r.conflict)})

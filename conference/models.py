@@ -344,6 +344,7 @@ class Checkin(SQLModel, table=True):
         sa.Index("uq_checkin_admitted", "registration_id", "list", unique=True,
                  sqlite_where=sa.text("result = 'ok'"), postgresql_where=sa.text("result = 'ok'")),
         sa.Index("ix_checkin_list_at", "list", "scanned_at"),
+        sa.Index("uq_checkin_scan_id", "scan_id", unique=True),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     registration_id: uuid.UUID | None = Field(default=None, foreign_key="registration.id", index=True)
@@ -357,6 +358,9 @@ class Checkin(SQLModel, table=True):
     # An offline device showed green for a delegate somebody else had already let in: for the organisers.
     conflict: bool = False
     reason: str = Field(default="", max_length=200)  # why an invalid code was refused (no code text stored)
+    # The scanner's own id for this scan: a retry (or the offline copy of a scan whose answer was lost) is
+    # answered from the first record instead of counting twice.
+    scan_id: str | None = Field(default=None, max_length=64)
 
 
 # --- API shapes --------------------------------------------------------------------------------------------

@@ -407,6 +407,11 @@
   // --- one scan, from the camera, the handheld scanner or a search result ----------------------------------
 
   let chain = Promise.resolve();
+  function newScanId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   function scan(item) {
     const read = { ...item, scannedAt: new Date().toISOString() }; // when it was read, not when its turn came
     chain = chain.then(() => handleScan(read)).catch((e) => {
@@ -419,6 +424,9 @@
     const name = list;
     const scannedAt = item.scannedAt;
     const what = item.reference ? { reference: item.reference } : { code: item.code.slice(0, 2000) };
+    // One id per scan, sent live and again in the offline queue: if the live answer was lost on the way
+    // back, the server recognises the queued copy instead of counting a second admission.
+    what.scan_id = newScanId();
     let unreachable = false;
     // Earlier offline scans go first, so the server sees them in the order they were made.
     if (queue().length && (await syncQueue()) === "offline") unreachable = true;

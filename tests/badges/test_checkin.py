@@ -209,3 +209,23 @@ async def test_search_and_manual_check_in(client: httpx.AsyncClient, people: dic
     manual = await client.post("/api/v1/checkins", json={"reference": people["ada"]["reference"], "list": "door"},
                                headers=staff)
     assert manual.json()["result"] == "ok"
+
+
+async def test_a_repeated_scan_id_is_answered_from_the_first_record(
+        client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
+        staff: dict[str, str]) -> None:
+    ada = code_for(settings, people["ada"])
+    body = {"code": ada, "list": "door", "device": "door-a", "scan_id": "3f2a9c1e-5b7d-4c8e-9a0b-1c2d3e4f5a6b"}
+    first = (await client.post("/api/v1/checkins", json=body, headers=staff)).json()
+    retried = (await client.post("/api/v1/checkins", json=body, headers=staff)).json()
+    assert first["result"] == retried["result"] == "ok" and first["checked_in_at"] == retried["checked_in_at"]
+    # The live answer was lost on the way back, so the device also queued the scan offline: no false conflict.
+    synced = await client.post("/api/v1/checkins/sync", headers=staff, json={"device": "door-a", "scans": [
+        {**body, "scanned_at": first["checked_in_at"], "shown": "ok"}]})
+    assert synced.json()["results"][0]["result"] == "ok" and synced.json()["conflicts"] == 0
+    assert len(await scans_recorded(database)) == 1
+    # A different scan of the same badge is a new scan.
+    other = (await client.post("/api/v1/checkins", json={**body, "scan_id": "another-scan"}, headers=staff)).json()
+    assert other["result"] == "already_checked_in" and len(await scans_recorded(database)) == 2
+    bad = await client.post("/api/v1/checkins", json={**body, "scan_id": "no spaces; please"}, headers=staff)
+    assert bad.status_code == 422 and "scan_id" in bad.json()["error"]["fields"]
