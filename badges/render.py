@@ -17,13 +17,11 @@ Layouts (`LAYOUTS`):
 from __future__ import annotations
 
 import io
-import os
 import unicodedata
 import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import qrcode  # type: ignore[import-untyped]
 from fpdf import FPDF
@@ -31,15 +29,14 @@ from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]
 from qrcode.image.pil import PilImage  # type: ignore[import-untyped]
 from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[import-untyped]
 
+from conference.pdf_fonts import add_body_font
+
 __all__ = ["LAYOUTS", "QR_BORDER", "QR_MASK", "BadgeData", "Layout", "draw_qr", "qr_matrix", "qr_png",
            "render_badges"]
 
 QR_MASK = 0  # any fixed mask reads everywhere; see the module docstring for why we do not search
 QR_BORDER = 4  # the quiet zone ISO/IEC 18004 asks for, in modules
 
-# The same font lookup as the room sheets and invoices (sessions/roomsheet.py): a Unicode TTF if the machine
-# has one (Debian: fonts-dejavu-core), else a PDF core font with Latin-1 only.
-_FONT_CANDIDATES = [os.environ.get("CONFERENCE_PDF_FONT", ""), "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
 _PT = 25.4 / 72  # millimetres per point
 
 
@@ -198,14 +195,7 @@ def _fill_black(pdf: FPDF, rects: list[tuple[float, float, float, float]]) -> No
 class _Fonts:
     def __init__(self, pdf: FPDF) -> None:
         self.pdf = pdf
-        self.family, self.unicode = "helvetica", False
-        for candidate in _FONT_CANDIDATES:
-            if candidate and Path(candidate).exists():
-                bold = Path(candidate).with_name(Path(candidate).stem + "-Bold.ttf")
-                pdf.add_font("body", "", candidate)
-                pdf.add_font("body", "B", str(bold) if bold.exists() else candidate)
-                self.family, self.unicode = "body", True
-                break
+        self.family, self.unicode = add_body_font(pdf)
         self.ellipsis = "…" if self.unicode else "..."
         self._widths: dict[tuple[str, str], float] = {}
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import shutil
 import tempfile
-import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone

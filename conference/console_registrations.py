@@ -375,16 +375,9 @@ async def credit_invoice(request: Request) -> Response:
             raise errors.InvalidInput(fields={"reason": f"Use at most {MAX_REASON} characters."})
         cancel = values.get("cancel_registration", "yes") != "no"
         await _own_invoice(db, registration_id, invoice_id)
-        await invoicing.credit_invoice(db, s, invoice_id=invoice_id, actor=actor, reason=reason)
-        r = await db.get(Registration, registration_id)
-        assert r is not None
-        if not cancel or r.status == Status.cancelled:
-            return "credited"
-        # After the credit, so the cancellation (which credits open invoices itself) finds none left.
-        r = await bookings.cancel_registration(db, settings=s, registration_id=registration_id, actor=actor)
-        r.cancel_reason = "credited"
-        await db.flush()
-        return "credited_cancelled"
+        _note, _r, cancelled = await bookings.credit_invoice(
+            db, settings=s, invoice_id=invoice_id, actor=actor, reason=reason, cancel=cancel)
+        return "credited_cancelled" if cancelled else "credited"
 
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if isinstance(exc, errors.InvalidInput) and exc.fields and set(exc.fields) <= {"reason"}:

@@ -18,7 +18,7 @@ from conference import audit, errors, invoicing, registration
 from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
 from conference.invoicing import invoice_public
-from conference.models import Invoice, Registration, Status
+from conference.models import Invoice, Registration
 from conference.web import database, mail, read_json, settings, validate
 
 
@@ -95,14 +95,8 @@ async def credit(request: Request) -> Response:
     data = validate(CreditRequest, await read_json(request)) if raw.strip() else CreditRequest()
     s = settings(request)
     async with database(request).transaction() as db:
-        note = await invoicing.credit_invoice(db, s, invoice_id=invoice_id, actor=actor, reason=data.reason)
-        r = await db.get(Registration, note.registration_id)
-        assert r is not None
-        if data.cancel_registration and r.status != Status.cancelled:
-            # After the credit, so a cancellation that credits open invoices itself finds none left.
-            r = await registration.cancel_registration(db, settings=s, registration_id=r.id, actor=actor)
-            r.cancel_reason = "credited"
-            await db.flush()
+        note, r, _cancelled = await registration.credit_invoice(
+            db, settings=s, invoice_id=invoice_id, actor=actor, reason=data.reason, cancel=data.cancel_registration)
         original = await db.get(Invoice, note.credits_invoice_id)
         assert original is not None
         body = {

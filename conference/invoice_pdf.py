@@ -10,22 +10,14 @@ amounts as the invoice it cancels; only its title and wording say that it is a c
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from fpdf import FPDF, FontFace
 
-__all__ = ["InvoiceDocument", "Line", "Party", "Totals", "money", "render", "totals"]
+from conference.pdf_fonts import add_body_font
 
-# The same font lookup as the room sheets (sessions/roomsheet.py): a Unicode TTF if the machine has one
-# (Debian: fonts-dejavu-core), else a PDF core font (Windows-1252 here). Copied rather than imported, so that
-# this module does not pull in the sessions package and its models.
-_FONT_CANDIDATES = [
-    os.environ.get("CONFERENCE_PDF_FONT", ""),
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-]
+__all__ = ["InvoiceDocument", "Line", "Party", "Totals", "money", "render", "totals"]
 
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -120,16 +112,6 @@ def _validate(doc: InvoiceDocument) -> None:
             raise ValueError(f"{where}: VAT rate must be from 0 to 100 percent, not {line.vat_rate_percent}")
 
 
-def _font(pdf: FPDF) -> tuple[str, bool]:
-    for candidate in _FONT_CANDIDATES:
-        if candidate and Path(candidate).exists():
-            bold = Path(candidate).with_name(Path(candidate).stem + "-Bold.ttf")
-            pdf.add_font("body", "", candidate)
-            pdf.add_font("body", "B", str(bold) if bold.exists() else candidate)
-            return "body", True
-    return "helvetica", False
-
-
 def _date(day: datetime.date) -> str:
     return f"{day.day} {day:%B %Y}"  # GOV.UK style: 3 March 2025
 
@@ -157,7 +139,7 @@ def render(doc: InvoiceDocument) -> bytes:
     pdf = _Document(format="A4")
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(auto=True, margin=18)
-    family, unicode_ok = _font(pdf)
+    family, unicode_ok = add_body_font(pdf)  # without a TTF, text is encoded as Windows-1252 below
     # Without a TTF the core fonts are WinAnsi-encoded, which (unlike Latin-1) has €, – and …; else "?".
     pdf.core_fonts_encoding = "windows-1252"
 

@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import audit, errors, hooks
-from conference.audit import Actor
 from conference.db import Database, lock_for_update
 from conference.models import (
     HOLDING,

@@ -28,6 +28,7 @@ from conference.models import (
     AuditEntry,
     Conference,
     IdempotencyKey,
+    Invoice,
     OutboxEmail,
     PaymentMethod,
     Registration,
@@ -385,6 +386,22 @@ async def cancel_registration(
     if held_place:
         await promote_waitlist(db, settings=settings, conference=conference)
     return registration
+
+
+async def credit_invoice(
+    db: AsyncSession, *, settings: Settings, invoice_id: uuid.UUID, actor: Actor, reason: str = "", cancel: bool = True
+) -> tuple[Invoice, Registration, bool]:
+    """Credit an invoice and, unless told not to, cancel its registration: (credit note, registration, cancelled)."""
+    note = await invoicing.credit_invoice(db, settings, invoice_id=invoice_id, actor=actor, reason=reason)
+    registration = await db.get(Registration, note.registration_id)
+    assert registration is not None
+    if not cancel or registration.status == Status.cancelled:
+        return note, registration, False
+    # After the credit, so the cancellation (which credits open invoices itself) finds none left.
+    registration = await cancel_registration(db, settings=settings, registration_id=registration.id, actor=actor)
+    registration.cancel_reason = "credited"
+    await db.flush()
+    return note, registration, True
 
 
 async def promote_waitlist(db: AsyncSession, *, settings: Settings, conference: Conference) -> list[Registration]:

@@ -15,7 +15,6 @@ from starlette.routing import Route
 from conference import audit, errors
 from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
-from conference.models import Registration
 from conference.registration import get_conference
 from conference.web import database, mail, path_uuid, read_json, settings, validate
 from sessions import agenda, capacity, choices, programme

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
 from conference.models import Conference, Registration
+from conference.pdf_fonts import add_body_font
 from sessions.models import ProgrammeSession, Room
-
-# A Unicode TTF if the machine has one (Debian: fonts-dejavu-core); otherwise the PDF core font with Latin-1.
-_FONT_CANDIDATES = [os.environ.get("CONFERENCE_PDF_FONT", ""), "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
-
-
-def _font(pdf: FPDF) -> tuple[str, bool]:
-    for candidate in _FONT_CANDIDATES:
-        if candidate and Path(candidate).exists():
-            bold = Path(candidate).with_name(Path(candidate).stem + "-Bold.ttf")
-            pdf.add_font("body", "", candidate)
-            pdf.add_font("body", "B", str(bold) if bold.exists() else candidate)
-            return "body", True
-    return "helvetica", False
-
 
 def room_sheet_pdf(conference: Conference, session: ProgrammeSession, room: Room | None,
                    delegates: Sequence[Registration]) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    family, unicode_ok = _font(pdf)
+    family, unicode_ok = add_body_font(pdf)
 
     def text(value: str) -> str:
         return value if unicode_ok else value.encode("latin-1", "replace").decode("latin-1")

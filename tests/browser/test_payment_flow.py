@@ -34,15 +34,6 @@ if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install sk
 
 pytestmark = pytest.mark.browser
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GROSS = 54000  # the Exhibitor ticket: £450.00 net + 20% VAT
 SESSION_ID = r"cs_test_[A-Za-z0-9]+"
 MANAGE_URL = r"/manage/m_[A-Za-z0-9_-]+"
@@ -91,23 +82,6 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
                "CONFERENCE_PAYMENT_POLL_SECONDS": "3600"}  # no hold expiry or refund run during a test
         with support.live_server(database_url, env=env, log_path=tmp_path / "server.log") as base:
             yield Live(base, tickets, fake, database_url)
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator["Page"]:
-    support.require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=support.CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB",
-                                          accept_downloads=True)
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
 
 
 def _fill_delegate(page: "Page", name: str, email: str) -> None:

@@ -26,15 +26,6 @@ if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install sk
 
 pytestmark = pytest.mark.browser
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REFERENCE = re.compile(r"NC-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}")
 
 
@@ -52,22 +43,6 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, u
     tickets = asyncio.run(_seed(database_url))
     with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
         yield base, tickets
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator["Page"]:
-    support.require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=support.CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
 
 
 def test_form_errors_are_summarised_kept_and_fixed(

@@ -30,6 +30,7 @@ from conference.auth import create_api_token
 from conference.db import Database
 from conference.models import Checkin
 from tests import support
+from tests.browser.conftest import CONTEXT, LAUNCH_ARGS
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
 
@@ -38,15 +39,6 @@ if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install sk
 
 pytestmark = pytest.mark.browser
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FRAME = (640, 480)
 
 
@@ -119,7 +111,7 @@ def browser_for(tmp_path: Path) -> Iterator[Any]:
                          f"--use-file-for-fake-video-capture={camera}"]
             browser = p.chromium.launch(executable_path=support.CHROMIUM, args=args)
             browsers.append(browser)
-            context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
+            context = browser.new_context(**CONTEXT)
             context.set_default_timeout(10_000)
             return context
 

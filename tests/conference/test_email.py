@@ -10,7 +10,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -28,7 +28,6 @@ from conference.auth import create_api_token
 from conference.db import Database
 from conference.models import OutboxEmail, Registration
 from conference.security import hash_token
-from tests import support
 from tests.conftest import make_settings
 from tests.factories import registration_body
 
@@ -74,23 +73,6 @@ def start_smtp(mailbox: Mailbox, port: int) -> Controller:
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     return controller
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return support.free_port()
-
-
-@pytest.fixture
-def smtp_server(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
-    controller = start_smtp(mailbox, smtp_port)
-    yield controller
-    controller.stop()
 
 
 # --- the app --------------------------------------------------------------------------------------------------

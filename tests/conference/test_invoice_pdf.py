@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conference import invoice_pdf
+from conference import pdf_fonts
 from conference.invoice_pdf import InvoiceDocument, Line, Party, Totals, money, render, totals
 
 SELLER = Party(
@@ -227,7 +227,7 @@ def test_credit_note_pdf_says_credit_and_names_the_invoice() -> None:
 
 
 def test_names_outside_latin_1_render_with_the_unicode_font() -> None:
-    if not any(c and Path(c).exists() for c in invoice_pdf._FONT_CANDIDATES):
+    if not any(c and Path(c).exists() for c in pdf_fonts.FONT_CANDIDATES):
         pytest.skip("no Unicode TTF font (apt-get install fonts-dejavu-core, or set CONFERENCE_PDF_FONT)")
     raw, _ = pdf_text(render(invoice(delegate_name="Łucja Wąsowska-Nguyễn",
                                      buyer=dataclasses.replace(BUYER, contact="Siôn Çelik – finance"))))
@@ -237,7 +237,7 @@ def test_names_outside_latin_1_render_with_the_unicode_font() -> None:
 
 
 def test_without_a_ttf_font_the_core_font_still_renders(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(invoice_pdf, "_FONT_CANDIDATES", [])
+    monkeypatch.setattr(pdf_fonts, "FONT_CANDIDATES", [])
     raw, _ = pdf_text(render(invoice(delegate_name="Zoë Łukasiewicz", currency="EUR")))
     text = flat(raw)
     assert "Delegate Zoë ?ukasiewicz" in text  # Windows-1252 has ë and €, not Ł

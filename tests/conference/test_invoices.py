@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from email.message import EmailMessage
@@ -41,8 +41,7 @@ from conference.models import (
 from conference.registration import cancel_registration, get_conference
 from conference.security import hash_token, manage_token, new_reference
 from conference.settings import Settings
-from tests import support
-from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env, start_smtp
+from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env
 from tests.conference.test_invoice_pdf import flat, pdf_text
 from tests.conftest import make_settings
 from tests.factories import make_conference
@@ -523,23 +522,6 @@ async def test_cancelling_credits_the_open_invoice_until_the_refund_date(
 
 
 # --- email through a real SMTP server -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return support.free_port()
-
-
-@pytest.fixture
-def smtp_server(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
-    controller = start_smtp(mailbox, smtp_port)
-    yield controller
-    controller.stop()
 
 
 async def test_invoice_and_credit_note_are_delivered_with_their_pdfs(
