@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     upgrade(load_settings().database_url)
     uvicorn.run(
-        "conference.app:create_app",
+        "conference.app:serve_app",
         factory=True,
         host=args.host,
         port=args.port,

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from conference import sqlite_inline
 from conference.settings import Settings
 
 T = TypeVar("T")
@@ -29,13 +30,15 @@ UNAVAILABLE = (OperationalError, InterfaceError, ConnectionError, OSError, Timeo
 
 
 def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: int) -> AsyncEngine:
+    path = make_url(url).database or ":memory:"
     engine = create_async_engine(
         url,
+        # Statements run on the event loop's thread, not aiosqlite's (see conference/sqlite_inline.py).
+        async_creator=sqlite_inline.connector(path, busy_timeout=30),
         poolclass=AsyncAdaptedQueuePool,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=30,
-        connect_args={"timeout": 30},
         hide_parameters=True,  # bound values (names, emails) never reach logs or error text
     )
 
@@ -47,7 +50,7 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: in
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it, off the event loop
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -62,6 +65,7 @@ class Database:
     settings: Settings
     writer: AsyncEngine
     reader: AsyncEngine
+    checkpointer: sqlite_inline.Checkpointer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -72,7 +76,9 @@ class Database:
                 raise ValueError("CONFERENCE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
             writer = _sqlite_engine(url, synchronous=sync, immediate=True, pool_size=1)
             reader = _sqlite_engine(url, synchronous=sync, immediate=False, pool_size=4)
-            return cls(settings, writer, reader)
+            path = make_url(url).database
+            checkpointer = sqlite_inline.Checkpointer(path) if path and path != ":memory:" else None
+            return cls(settings, writer, reader, checkpointer)
         engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
@@ -102,7 +108,19 @@ class Database:
             async with db.begin():
                 yield db
 
+    async def warm_up(self) -> None:
+        """Open the pools' first connections before the first request, so it doesn't wait for them."""
+        try:
+            async with self.transaction() as db:
+                await db.execute(sa.text("SELECT 1"))
+            async with self.read() as db:
+                await db.execute(sa.text("SELECT 1"))
+        except UNAVAILABLE:
+            pass  # not reachable yet: /readyz says so, and requests answer 503 until it is
+
     async def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
