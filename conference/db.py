@@ -9,15 +9,16 @@ the writer). PostgreSQL uses one pooled engine for both, and `lock_for_update` t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from conference import sqlite_inline
@@ -66,6 +67,7 @@ class Database:
     writer: AsyncEngine
     reader: AsyncEngine
     checkpointer: sqlite_inline.Checkpointer | None = None
+    _queues: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -100,6 +102,21 @@ class Database:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         async with AsyncSession(self.writer, expire_on_commit=False) as db:
             async with db.begin():
+                yield db
+
+    @asynccontextmanager
+    async def queued_transaction(self, queue: str) -> AsyncIterator[AsyncSession]:
+        """A write transaction that first waits its turn among this process's transactions on the same queue.
+
+        For use-cases that all lock one hot row (the capacity lock): without the queue, a rush parks dozens of
+        transactions in the database's lock queue, each holding a pooled connection, and the one holding the
+        lock shares the event loop with all of them, so it holds the lock longer. Measured on PostgreSQL with
+        2 workers and 100 clients: the lock was held 7 ms per registration without the queue, 2.5 ms with it
+        (bench/README.md). Across processes the database's own lock still decides.
+        """
+        lock = self._queues.setdefault(queue, asyncio.Lock())
+        async with lock:
+            async with self.transaction() as db:
                 yield db
 
     @asynccontextmanager
@@ -156,3 +173,40 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
         return bool(getattr(exc, "connection_invalidated", False))
     return isinstance(exc, UNAVAILABLE)
+
+
+def _with_defaults(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for column in table.c:
+        if column.name not in out and column.default is not None:
+            default: Any = column.default
+            out[column.name] = default.arg(None) if default.is_callable else default.arg
+    return out
+
+
+_TOGETHER: dict[tuple[tuple[str, tuple[str, ...]], ...], sa.Insert] = {}
+
+
+async def insert_rows(conn: AsyncConnection, rows: list[tuple[sa.Table, dict[str, Any]]]) -> None:
+    """Insert one row into each of several tables, in one round trip on PostgreSQL.
+
+    PostgreSQL runs them as one statement of data-modifying CTEs, which matters on paths that hold the capacity
+    lock: each round trip there is time every other registration waits. SQLite (no INSERT in a CTE, and no
+    round trips to save) runs them one by one. An IntegrityError names the violated constraint either way.
+    """
+    if conn.dialect.name != "postgresql" or len(rows) == 1:
+        for table, row in rows:
+            await conn.execute(sa.insert(table), row)
+        return
+    full = [(table, _with_defaults(table, row)) for table, row in rows]
+    shape = tuple((table.name, tuple(sorted(row))) for table, row in full)
+    stmt = _TOGETHER.get(shape)
+    if stmt is None:
+        inserts = [
+            sa.insert(table).values({name: sa.bindparam(f"p{i}_{name}", type_=table.c[name].type) for name in row})
+            for i, (table, row) in enumerate(full)
+        ]
+        stmt = inserts[-1].add_cte(*(insert.cte(f"row{i}") for i, insert in enumerate(inserts[:-1])))
+        _TOGETHER[shape] = stmt
+    params = {f"p{i}_{name}": value for i, (_table, row) in enumerate(full) for name, value in row.items()}
+    await conn.execute(stmt, params)

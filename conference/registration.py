@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import audit, errors, hooks, invoicing, payments
 from conference.audit import Actor
-from conference.db import Database, lock_for_update
+from conference.db import Database, insert_rows, lock_for_update
 from conference.models import (
     HOLDING,
     Approval,
@@ -227,9 +227,9 @@ _LOCK_AND_NUMBER = (
     .where(Conference.id == sa.select(sa.func.min(Conference.id)).scalar_subquery())
     .returning(Conference.id, Conference.capacity, Conference.registration_open, Conference.registration_seq)
 )
-_INSERT_REGISTRATION = sa.insert(Registration.__table__)  # type: ignore[attr-defined]
-_INSERT_OUTBOX = sa.insert(OutboxEmail.__table__)  # type: ignore[attr-defined]
-_INSERT_AUDIT = sa.insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+_REGISTRATION_TABLE: sa.Table = Registration.__table__  # type: ignore[attr-defined]
+_OUTBOX_TABLE: sa.Table = OutboxEmail.__table__  # type: ignore[attr-defined]
+_AUDIT_TABLE: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _COUNTS = (
     sa.select(Registration.status, sa.func.count())
     .where(Registration.conference_id == sa.bindparam("conference_id"))
@@ -310,19 +310,17 @@ async def register(
         "manage_token_hash": hash_token(token), "token_version": 1,
         "consent_at": now, "created_at": now, "updated_at": now, "cancelled_at": None,
     }
+    email = outbox_row(settings, kind="registration", to=row["email"], registration_id=registration_id,
+                       status=status.value, position=position)
+    entry = {"actor": actor.label, "action": "conference.registration.created", "subject": row["reference"],
+             "data": {"status": status.value}}
     try:
-        await conn.execute(_INSERT_REGISTRATION, row)
+        # One round trip on PostgreSQL for the three rows: the capacity lock is held until commit.
+        await insert_rows(conn, [(_REGISTRATION_TABLE, row), (_OUTBOX_TABLE, email), (_AUDIT_TABLE, entry)])
     except IntegrityError as exc:
         if "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig):
             raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."}) from None
         raise
-    email = outbox_row(settings, kind="registration", to=row["email"], registration_id=registration_id,
-                       status=status.value, position=position)
-    await conn.execute(_INSERT_OUTBOX, email)
-    await conn.execute(_INSERT_AUDIT, {
-        "actor": actor.label, "action": "conference.registration.created", "subject": row["reference"],
-        "data": {"status": status.value},
-    })
     result = Registered(row, token, position)
     if method == PaymentMethod.invoice and status in HOLDING and status != Status.awaiting_approval:
         full_ticket = await db.get(TicketType, data.ticket_type_id)
