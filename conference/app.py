@@ -26,6 +26,7 @@ from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
 from conference.db import Database, is_unavailable
+from conference.group_commit import RegistrationQueue
 from conference.middleware import BodyLimit, SecurityHeaders
 from conference.outbox import MailWorker
 from conference.payments import PaymentWorker, checkout_origins
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         worker = MailWorker(database, settings)
         payment_worker = PaymentWorker(database, settings)
         app.state.database = database
+        app.state.registrations = RegistrationQueue(database, settings)
         app.state.mail = worker
         app.state.payments = payment_worker
         app.state.badge_signer = signer_for(settings)

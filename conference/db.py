@@ -9,10 +9,9 @@ the writer). PostgreSQL uses one pooled engine for both, and `lock_for_update` t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -67,7 +66,6 @@ class Database:
     writer: AsyncEngine
     reader: AsyncEngine
     checkpointer: sqlite_inline.Checkpointer | None = None
-    _queues: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -102,21 +100,6 @@ class Database:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         async with AsyncSession(self.writer, expire_on_commit=False) as db:
             async with db.begin():
-                yield db
-
-    @asynccontextmanager
-    async def queued_transaction(self, queue: str) -> AsyncIterator[AsyncSession]:
-        """A write transaction that first waits its turn among this process's transactions on the same queue.
-
-        For use-cases that all lock one hot row (the capacity lock): without the queue, a rush parks dozens of
-        transactions in the database's lock queue, each holding a pooled connection, and the one holding the
-        lock shares the event loop with all of them, so it holds the lock longer. Measured on PostgreSQL with
-        2 workers and 100 clients: the lock was held 7 ms per registration without the queue, 2.5 ms with it
-        (bench/README.md). Across processes the database's own lock still decides.
-        """
-        lock = self._queues.setdefault(queue, asyncio.Lock())
-        async with lock:
-            async with self.transaction() as db:
                 yield db
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -216,16 +216,21 @@ def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-# register()'s statements, built once: building a statement costs more than running it on SQLite.
-_TICKET = sa.select(
-    TicketType.conference_id, TicketType.public, TicketType.cap, TicketType.approval,
+# register_many()'s statements, built once: building a statement costs more than running it on SQLite.
+_TICKETS = sa.select(
+    TicketType.id, TicketType.conference_id, TicketType.public, TicketType.cap, TicketType.approval,
     TicketType.approval_domains, TicketType.price_pence, TicketType.invoice_allowed, TicketType.invoice_confirms,
-).where(TicketType.id == sa.bindparam("ticket_type_id"))
+).where(TicketType.id.in_(sa.bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
 _LOCK_AND_NUMBER = (
     sa.update(Conference.__table__)  # type: ignore[attr-defined]
-    .values(registration_seq=Conference.registration_seq + 1)
+    .values(registration_seq=Conference.registration_seq + sa.bindparam("count"))
     .where(Conference.id == sa.select(sa.func.min(Conference.id)).scalar_subquery())
     .returning(Conference.id, Conference.capacity, Conference.registration_open, Conference.registration_seq)
+)
+_LIVE_EMAILS = sa.select(Registration.email_key).where(
+    Registration.conference_id == sa.bindparam("conference_id"),
+    Registration.email_key.in_(sa.bindparam("emails", expanding=True)),  # type: ignore[attr-defined]
+    Registration.status != Status.cancelled,
 )
 _REGISTRATION_TABLE: sa.Table = Registration.__table__  # type: ignore[attr-defined]
 _OUTBOX_TABLE: sa.Table = OutboxEmail.__table__  # type: ignore[attr-defined]
@@ -235,6 +240,32 @@ _COUNTS = (
     .where(Registration.conference_id == sa.bindparam("conference_id"))
     .group_by(Registration.status)
 )
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """One delegate's registration, as the web layer hands it over."""
+
+    data: RegistrationCreate
+    actor: Actor
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass
+class _UnderLock:
+    """What the capacity lock's holder knows, kept current as it registers delegates one after another."""
+
+    conference_id: int
+    capacity: int
+    registration_open: bool
+    next_number: int
+    registered: int
+    waitlisted: int
+    tickets: dict[uuid.UUID, sa.Row[Any]]
+    single: bool
+    held_by_type: dict[uuid.UUID, int] = field(default_factory=dict)
+    live_emails: set[str] = field(default_factory=set)
 
 
 async def register(
@@ -247,55 +278,102 @@ async def register(
     fingerprint: str = "",
     database: Database | None = None,
 ) -> Registered:
-    """Take a place (or a waiting-list position) for one delegate.
-
-    This is the hottest write path on the day registration opens, so it is written in SQLAlchemy Core with as
-    few statements as possible: one UPDATE both takes the capacity lock and numbers the registration, the
-    one-live-registration-per-email rule is the unique index's job (no SELECT to look for a duplicate), and
-    the waiting-list position follows from the count taken under the lock.
-    """
-    assert db.in_transaction()
-    secret = str(settings.secret_key)
-    unsafe = settings.test_unsafe_no_capacity_lock
-    if unsafe:
+    """Take a place (or a waiting-list position) for one delegate, in the caller's transaction."""
+    snapshot = None
+    if settings.test_unsafe_no_capacity_lock:
         # Negative control for the race tests: the classic bug, availability checked before (outside) the
         # write transaction and its lock. Nothing has run on `db` yet, so its transaction has not begun.
         assert database is not None
-        async with database.read() as snapshot:
-            seen = await availability(snapshot, await get_conference(snapshot))
+        async with database.read() as read:
+            snapshot = await availability(read, await get_conference(read))
         await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
-    # Read before the lock what needs no lock, so the capacity lock is held for as short a time as possible.
+    request = RegistrationRequest(data, actor, idempotency_key, fingerprint)
+    outcome = (await register_many(db, settings=settings, requests=[request], snapshot=snapshot))[0]
+    if isinstance(outcome, errors.DomainError):
+        raise outcome
+    return outcome
+
+
+async def register_many(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    requests: list[RegistrationRequest],
+    snapshot: Availability | None = None,
+) -> list[Registered | errors.DomainError]:
+    """Register delegates in the order given, under one capacity lock, in the caller's transaction.
+
+    This is the hottest write path on the day registration opens. Several registrations that arrive together
+    share one transaction (conference/group_commit.py): one UPDATE both takes the capacity lock and numbers
+    them, one count of places follows, and the counts are then kept in memory as each delegate gets a place or
+    a waiting-list position, so each registration costs little more than its own INSERT.
+
+    A request refused for a reason of its own (registration closed, an unknown or full ticket type, an email
+    already registered, a reused idempotency key) gets its error in the list, decided before any of its rows
+    are written, and the others go on. A database error aborts the whole transaction: the caller then writes
+    the requests one by one, so that only the one at fault fails.
+    """
+    assert db.in_transaction()
     conn = await db.connection()
-    ticket = (await conn.execute(_TICKET, {"ticket_type_id": data.ticket_type_id})).first()
+    # Read before the lock what needs no lock, so the capacity lock is held for as short a time as possible.
+    ids = list({r.data.ticket_type_id for r in requests})
+    tickets = {row.id: row for row in (await conn.execute(_TICKETS, {"ids": ids})).all()}
     # The capacity lock: on PostgreSQL the UPDATE holds the conference row until commit; on SQLite the
     # transaction already holds the write lock (BEGIN IMMEDIATE). Every path that changes who holds a place
     # takes this lock first.
-    locked = (await conn.execute(_LOCK_AND_NUMBER)).first()
+    locked = (await conn.execute(_LOCK_AND_NUMBER, {"count": len(requests)})).first()
     if locked is None:
         raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
-    conference_id, capacity, registration_open, number = locked
-    if idempotency_key:
+    conference_id, capacity, registration_open, last_number = locked
+    seen = snapshot or await _availability(db, conference_id, capacity)
+    state = _UnderLock(
+        conference_id=conference_id, capacity=capacity, registration_open=registration_open,
+        next_number=last_number - len(requests) + 1, registered=seen.registered, waitlisted=seen.waitlisted,
+        tickets=tickets, single=len(requests) == 1,
+    )
+    if not state.single:
+        # One registration alone lets the unique index find a duplicate; in a batch that would abort the
+        # others too, so their emails are looked up first (under the lock, so none can appear meanwhile).
+        emails = [r.data.email.lower() for r in requests]
+        found = await conn.execute(_LIVE_EMAILS, {"conference_id": conference_id, "emails": emails})
+        state.live_emails.update(found.scalars())
+    outcomes: list[Registered | errors.DomainError] = []
+    for request in requests:
+        try:
+            outcomes.append(await _register_one(db, settings, state, request))
+        except errors.DomainError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+async def _register_one(db: AsyncSession, settings: Settings, state: _UnderLock, request: RegistrationRequest) -> Registered:
+    data, secret = request.data, str(settings.secret_key)
+    conn = await db.connection()
+    if request.idempotency_key:
         # Under the lock, so a retry racing its own first attempt waits for it and then replays its answer.
-        # (A replay leaves a gap in the numbers; they only order the waiting list.)
-        replay = await _replay(db, secret, idempotency_key, fingerprint)
+        replay = await _replay(db, secret, request.idempotency_key, request.fingerprint)
         if replay is not None:
             return replay
-    if not registration_open:
+    if not state.registration_open:
         raise errors.RegistrationClosed()
-    if ticket is None or ticket.conference_id != conference_id or not ticket.public:
+    ticket = state.tickets.get(data.ticket_type_id)
+    if ticket is None or ticket.conference_id != state.conference_id or not ticket.public:
         raise errors.InvalidInput(
             fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
         )
     method = payment_method(settings, ticket, data)
-    if not unsafe:
-        seen = await _availability(db, conference_id, capacity)
-    has_place = seen.registered < capacity
-    if has_place and ticket.cap is not None and await _held_by_type(db, data.ticket_type_id) >= ticket.cap:
-        raise errors.TicketTypeUnavailable()
     email_key = data.email.lower()
+    if email_key in state.live_emails:
+        raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."})
+    has_place = state.registered < state.capacity
+    if has_place and ticket.cap is not None:
+        if ticket.id not in state.held_by_type:
+            state.held_by_type[ticket.id] = await _held_by_type(db, ticket.id)
+        if state.held_by_type[ticket.id] >= ticket.cap:
+            raise errors.TicketTypeUnavailable()
     status = _status_with_place(ticket, email_key, method) if has_place else Status.waitlisted
     # Under the lock this registration has the highest number, so it joins the end of the waiting list.
-    position = seen.waitlisted + 1 if status == Status.waitlisted else None
+    position = state.waitlisted + 1 if status == Status.waitlisted else None
 
     registration_id = uuid.uuid4()
     token = manage_token(secret, registration_id, 1)
@@ -305,33 +383,43 @@ async def register(
         "payment_method": method,
         "billing": data.billing.model_dump(mode="json") if method == PaymentMethod.invoice and data.billing else None,
         "hold_expires_at": _hold_until(settings, now) if _needs_hold(status, method) else None,
-        "id": registration_id, "conference_id": conference_id, "number": number, "reference": new_reference(),
-        "status": status, "email": str(data.email), "email_key": email_key,
+        "id": registration_id, "conference_id": state.conference_id, "number": state.next_number,
+        "reference": new_reference(), "status": status, "email": str(data.email), "email_key": email_key,
         "manage_token_hash": hash_token(token), "token_version": 1,
         "consent_at": now, "created_at": now, "updated_at": now, "cancelled_at": None,
     }
+    state.next_number += 1
     email = outbox_row(settings, kind="registration", to=row["email"], registration_id=registration_id,
                        status=status.value, position=position)
-    entry = {"actor": actor.label, "action": "conference.registration.created", "subject": row["reference"],
+    entry = {"actor": request.actor.label, "action": "conference.registration.created", "subject": row["reference"],
              "data": {"status": status.value}}
     try:
         # One round trip on PostgreSQL for the three rows: the capacity lock is held until commit.
         await insert_rows(conn, [(_REGISTRATION_TABLE, row), (_OUTBOX_TABLE, email), (_AUDIT_TABLE, entry)])
     except IntegrityError as exc:
-        if "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig):
+        duplicate = "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig)
+        if duplicate and state.single:
             raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."}) from None
         raise
+    state.live_emails.add(email_key)
+    if status == Status.waitlisted:
+        state.waitlisted += 1
+    else:
+        state.registered += 1
+        if ticket.id in state.held_by_type:
+            state.held_by_type[ticket.id] += 1
     result = Registered(row, token, position)
     if method == PaymentMethod.invoice and status in HOLDING and status != Status.awaiting_approval:
         full_ticket = await db.get(TicketType, data.ticket_type_id)
         assert full_ticket is not None
-        await invoicing.issue_invoice(db, settings, registration=result.registration, ticket=full_ticket, actor=actor)
-    if idempotency_key:
+        await invoicing.issue_invoice(db, settings, registration=result.registration, ticket=full_ticket,
+                                      actor=request.actor)
+    if request.idempotency_key:
         public = result.public()
         public.pop("manage_token")
         await conn.execute(sa.insert(IdempotencyKey.__table__), {  # type: ignore[attr-defined]
-            "key": idempotency_key, "request_hash": fingerprint, "status_code": 201, "response": public,
-            "registration_id": registration_id,
+            "key": request.idempotency_key, "request_hash": request.fingerprint, "status_code": 201,
+            "response": public, "registration_id": registration_id,
         })
     return result
 

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from conference import sqlite_inline
 
-pytestmark = pytest.mark.anyio
 
 METADATA = sa.MetaData()
 ITEM = sa.Table("item", METADATA, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
