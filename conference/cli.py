@@ -1,4 +1,4 @@
-"""The `conference` command: serve, demo, db upgrade, token create, badges print."""
+"""The `conference` command: serve, demo, db upgrade, token create, badges print, schedule solve."""
 
 from __future__ import annotations
 
@@ -125,6 +125,32 @@ def _badges_print(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _schedule_solve(args: argparse.Namespace) -> int:
+    import json
+
+    from sessions import scheduler
+    from sessions.schedule_instance import load_problem, placement_from_json, schedule_to_json
+
+    try:
+        problem = load_problem(args.instance)
+    except (ValueError, KeyError) as error:  # ProblemError is a ValueError; a missing field a KeyError
+        print(f"{args.instance}: not a usable instance: {error!r}", file=sys.stderr)
+        return 2
+    previous = placement_from_json(json.loads(Path(args.previous).read_text())) if args.previous else None
+    result = scheduler.solve(problem, time_limit=args.time_limit, threads=args.threads, previous=previous,
+                             stability=not args.no_stability, seed=args.seed, bound=not args.no_bound)
+    if result.status == "infeasible" or not result.placement:
+        print(f"no schedule ({result.status}):", *result.explanation, sep="\n  ", file=sys.stderr)
+        return 1
+    Path(args.out).write_text(json.dumps(schedule_to_json(result), indent=1) + "\n")
+    gap = "n/a" if result.gap is None else f"{result.gap:.1%}"
+    print(f"{result.status}: {result.objective} attendee clash pairs, lower bound {result.bound}, gap {gap}, "
+          f"{result.seconds:.1f} s; clash pairs per delegate mean {result.clashes_mean:.2f} max "
+          f"{result.clashes_max}; rooms over capacity {len(result.over_capacity)}"
+          f"{f'; {len(result.moved)} sessions moved' if previous else ''}; written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conference", description="National conference registration and programme.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     bprint.add_argument("--layout", choices=["a4-8", "a6-4"], default="a4-8",
                         help="a4-8: 8 badges of 90x55 mm per A4; a6-4: 4 A6 badges per A4")
     bprint.set_defaults(func=_badges_print)
+
+    schedule = commands.add_parser("schedule", help="the programme scheduler").add_subparsers(
+        dest="schedule_command", required=True)
+    ssolve = schedule.add_parser("solve", help="schedule a problem in the benchmark JSON format "
+                                               "(conference-scheduling-instance/1) and write the placement")
+    ssolve.add_argument("--instance", required=True, help="the instance JSON")
+    ssolve.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    ssolve.add_argument("--threads", type=int, default=2, help="CP-SAT workers (default 2)")
+    ssolve.add_argument("--seed", type=int, default=1)
+    ssolve.add_argument("--previous", help="a published placement (JSON): move as few sessions as possible")
+    ssolve.add_argument("--no-stability", action="store_true", help="with --previous: optimise freely")
+    ssolve.add_argument("--no-bound", action="store_true", help="skip the lower bound (all time to the search)")
+    ssolve.add_argument("-o", "--out", required=True, help="the placement JSON (evaluate.py reads it)")
+    ssolve.set_defaults(func=_schedule_solve)
     return parser
 
 
