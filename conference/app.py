@@ -25,6 +25,7 @@ from conference import api, console, console_registrations, errors, invoice_api,
 from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
+from sessions import proposals_api, proposals_console, proposals_pages
 from conference.db import Database, is_unavailable
 from conference.group_commit import RegistrationQueue
 from conference.middleware import BodyLimit, SecurityHeaders
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *checkin_api.routes, *badges_api.routes]),
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *checkin_api.routes, *badges_api.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *console_registrations.routes,
             *sessions_pages.routes,
             *sessions_console.routes,
+            *proposals_pages.routes,
+            *proposals_console.routes,
             *scanner.routes,
         ],
         middleware=[

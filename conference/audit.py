@@ -13,11 +13,13 @@ from conference.models import AuditEntry
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: kind is anonymous, attendee, staff, organiser or system."""
+    """Who is acting: kind is anonymous, attendee, staff, organiser, reviewer, speaker or system."""
 
     kind: str
     name: str = ""
     registration_id: uuid.UUID | None = None
+    # A private-link token's subject: the reviewer (kind reviewer) or the proposal (kind speaker) it is for.
+    scope_id: uuid.UUID | None = None
 
     @property
     def label(self) -> str:

@@ -1,4 +1,5 @@
-"""Who is calling: bearer tokens for attendees (manage tokens) and for staff and organisers (API tokens)."""
+"""Who is calling: bearer tokens for attendees (manage tokens), for staff and organisers (API tokens), and the
+kinds other packages add by prefix (hooks.bearer_tokens: reviewers' and speakers' private links)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from conference import errors
+from conference import errors, hooks
 from conference.audit import ANONYMOUS, Actor
 from conference.models import ApiToken, Registration, utcnow
 from conference.security import CSRF_COOKIE, ROLES, csrf_valid, hash_token, new_api_token
@@ -44,6 +45,10 @@ async def authenticate(db: AsyncSession, request: Request) -> Actor:
         registration_id = (await db.execute(_MANAGE_TOKEN, {"digest": digest})).scalar_one_or_none()
         if registration_id is not None:
             return Actor("attendee", str(registration_id)[:8], registration_id)
+    elif (resolver := hooks.bearer_tokens.get(token[:2])) is not None:
+        actor = await resolver(db, digest)
+        if actor is not None:
+            return actor
     raise errors.Unauthorised("This token is not valid; check it was copied whole.")
 
 

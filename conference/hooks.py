@@ -3,6 +3,8 @@
 `registration_released` hooks run inside the transaction, under the capacity lock, whenever a registration
 stops being confirmed (cancelled, rejected); sessions uses it to give up the delegate's seats.
 `registration_details` hooks add fields to a registration's API view (sessions adds the booked `sessions`).
+`bearer_tokens` resolve bearer tokens of other kinds by their prefix (sessions: reviewers' and speakers' private
+links) from the token's hash to an Actor, or None when no such token exists.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conference.audit import Actor
 from conference.models import Registration
 from conference.settings import Settings
 
@@ -19,8 +22,15 @@ Hook = Callable[[AsyncSession, Settings, Registration], Awaitable[None]]
 
 Details = Callable[[AsyncSession, Registration], Awaitable[dict[str, Any]]]
 
+TokenResolver = Callable[[AsyncSession, str], Awaitable[Actor | None]]
+
 registration_released: list[Hook] = []
 registration_details: list[Details] = []
+bearer_tokens: dict[str, TokenResolver] = {}
+
+
+def on_bearer_token(prefix: str, resolver: TokenResolver) -> None:
+    bearer_tokens[prefix] = resolver
 
 
 def on_registration_released(hook: Hook) -> None:

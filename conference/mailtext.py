@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from datetime import datetime
 from email.utils import make_msgid
@@ -20,6 +21,15 @@ KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "re
          "hold_expired", "payment_failed", "refunded", "late_payment_refunded"}
 # Sent to the paying organisation's billing contact, with the document attached as a PDF.
 INVOICE_KINDS = {"invoice", "credit_note"}
+
+# Kinds that packages built on this one compose themselves (sessions: the call for talks), not about a registration.
+Composer = Callable[[AsyncSession, Settings, OutboxEmail], Awaitable[tuple[str, str]]]
+COMPOSERS: dict[str, Composer] = {}
+
+
+def register_kind(kind: str, composer: Composer) -> None:
+    KINDS.add(kind)
+    COMPOSERS[kind] = composer
 
 _STATUS_LINES = {
     Status.confirmed: "Your place is confirmed.",
@@ -47,7 +57,9 @@ async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> Emai
     registration = await db.get(Registration, row.registration_id) if row.registration_id else None
     conference = await db.get(Conference, registration.conference_id) if registration else None
     attachment: tuple[str, bytes] | None = None
-    if row.kind in INVOICE_KINDS:
+    if row.kind in COMPOSERS:
+        subject, body = await COMPOSERS[row.kind](db, settings, row)
+    elif row.kind in INVOICE_KINDS:
         # Imported here: invoicing queues its emails through the outbox, which imports this module.
         from conference.invoicing import pdf_for
 

@@ -8,7 +8,10 @@ import hmac
 import secrets
 import uuid
 
-ROLES = ("organiser", "staff")
+ROLES = ("organiser", "staff")  # API tokens (`conference token create`)
+# Invited reviewers hold a private-link token (sessions/review.py) instead of an API token: the role only reads
+# proposals and scores them, and can be revoked per person.
+REVIEWER = "reviewer"
 # Unambiguous letters and digits for references read over the phone (no 0/O, 1/I/L).
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
@@ -29,6 +32,13 @@ def manage_token(secret: str, registration_id: uuid.UUID, version: int) -> str:
     """
     raw = _hmac(secret, f"manage:{registration_id}:{version}")
     return "m_" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def derived_token(secret: str, purpose: str, prefix: str, subject_id: uuid.UUID, version: int) -> str:
+    """A private link's token (like `manage_token`, for other purposes): re-derivable, so emails rendered at send
+    time can carry it while the database keeps only its hash; bumping `version` revokes it."""
+    raw = _hmac(secret, f"{purpose}:{subject_id}:{version}")
+    return prefix + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def new_api_token() -> str:

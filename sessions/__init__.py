@@ -1,4 +1,5 @@
-"""Workshops and seats: rooms, time slots, sessions, seat booking, ranked choices and the fair allocation."""
+"""Workshops and seats: rooms, time slots, sessions, seat booking, ranked choices and the fair allocation; the
+call for talks, its review and delegates' stars."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ def install() -> None:
 
     from jinja2 import FileSystemLoader
 
-    from conference import hooks, pages
+    from conference import hooks, mailtext, pages
+    from sessions import proposal_mail, proposals, review
     from sessions.agenda import registration_sessions
     from sessions.capacity import release_all_seats
 
     hooks.on_registration_released(release_all_seats)
     hooks.on_registration_details(registration_sessions)
+    hooks.on_bearer_token(proposals.TOKEN_PREFIX, proposals.speaker_actor)
+    hooks.on_bearer_token(review.TOKEN_PREFIX, review.reviewer_actor)
+    for kind, composer in proposal_mail.COMPOSERS.items():
+        mailtext.register_kind(kind, composer)
     folder = str(Path(__file__).parent / "templates")
     if not any(getattr(loader, "searchpath", None) == [folder] for loader in pages.template_loader.loaders):
         pages.template_loader.loaders.append(FileSystemLoader(folder))

@@ -83,7 +83,18 @@ def _at(day: datetime, t: time) -> datetime:
 
 
 async def load_demo_programme(database: Database) -> int:
-    """Rooms, slots and sessions, once. Returns how many sessions exist afterwards."""
+    """Rooms, slots and sessions, once, then the call for talks (sessions/call_demo.py) with the delegates' stars.
+    Returns how many sessions exist afterwards."""
+    from conference.settings import load_settings
+    from sessions.call_demo import load_demo_call
+
+    count = await _load_venue_and_sessions(database)
+    # The same environment `conference demo` read its settings from (the call's emails are queued, or kept).
+    await load_demo_call(database, load_settings())
+    return count
+
+
+async def _load_venue_and_sessions(database: Database) -> int:
     async with database.transaction() as db:
         if (await db.execute(sa.select(Room.id).limit(1))).first() is not None:
             return int((await db.execute(sa.text("SELECT count(*) FROM programme_session"))).scalar_one())

@@ -87,7 +87,7 @@ class DatabaseFactory:
             self.template = workdir / "template.db"
             upgrade(f"sqlite+aiosqlite:///{self.template}")
         else:
-            self.template_name = f"conference_tmpl_{os.getpid()}"
+            self.template_name = f"conference_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"  # one per factory
             asyncio.run(_pg([f'DROP DATABASE IF EXISTS "{self.template_name}"',
                              f'CREATE DATABASE "{self.template_name}"']))
             upgrade(_with_db(PG_ADMIN_URL, self.template_name).replace("postgresql://", "postgresql+asyncpg://"))
