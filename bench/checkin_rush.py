@@ -32,7 +32,8 @@ from conference.db import Database
 from conference.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
 from conference.settings import Settings
 from registration_rush import (  # the same directory: run as a script from the repository root
-    SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, run_loop, rush, server, settings_for,
+    SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, print_sqlite_references, run_loop,
+    rush, server, settings_for, sqlite_references,
 )
 
 TARGET_RATE = 500.0  # scans per second
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 wall2, lat2, codes2 = run_loop(rush(srv.base, again, clients=args.scanners))
                 cpu1 = cpu_seconds(srv.pid)
             base_after = asyncio.run(baseline(url))
+            references = asyncio.run(sqlite_references(url)) if args.database == "sqlite" else None
             admitted = asyncio.run(count_admitted(url))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print("baseline: single-row insert + commit via Database.transaction(), one connection, same database")
     print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
     print(f"  ratio                {rate / raw:8.3f}   first scans/s ÷ insert+commit/s")
+    print_sqlite_references(references, rate, "first scans/s")
     print("targets (with this load):")
     print(f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  scans/s >= {TARGET_RATE:.0f}   ({rate:.1f})")
     print(f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)")

@@ -129,6 +129,60 @@ async def baseline(url: str, *, seconds: float = 2.0, at_least: int = 300) -> fl
         await database.dispose()
 
 
+async def sqlite_references(url: str, *, seconds: float = 1.0) -> tuple[float, float]:
+    """SQLite only: the baseline's insert+commit through SQLAlchemy's stock aiosqlite adapter (each statement
+    on aiosqlite's thread: what Database did before conference/sqlite_inline.py), and through bare sqlite3
+    (the floor under any stack). Same file, same pragmas, same BEGIN IMMEDIATE."""
+    import sqlite3
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    path = sa.make_url(url).database
+    assert path
+    engine = create_async_engine(url)
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    insert = sa.insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+    try:
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            async with engine.begin() as conn:
+                await conn.execute(insert, {"actor": "bench", "action": "bench.aiosqlite", "subject": str(n),
+                                            "at": datetime.now(timezone.utc), "data": {}})
+            n += 1
+        threaded = n / (time.perf_counter() - start)
+    finally:
+        await engine.dispose()
+    bare = sqlite3.connect(path, isolation_level=None)
+    try:
+        bare.execute("PRAGMA synchronous=NORMAL")
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            bare.execute("BEGIN IMMEDIATE")
+            bare.execute("INSERT INTO audit_entry (at, actor, action, subject, data) VALUES (?, ?, ?, ?, ?)",
+                          (datetime.now(timezone.utc).isoformat(), "bench", "bench.bare", str(n), "{}"))
+            bare.execute("COMMIT")
+            n += 1
+        return threaded, n / (time.perf_counter() - start)
+    finally:
+        bare.close()
+
+
+def print_sqlite_references(references: tuple[float, float] | None, rate: float, what: str) -> None:
+    if references is None:
+        return
+    threaded, bare = references
+    print(f"  for reference: insert+commit/s through aiosqlite's thread {threaded:.1f} "
+          f"({what} ÷ it = {rate / threaded:.2f}), through bare sqlite3 {bare:.1f}")
+
+
 async def outcome(url: str) -> tuple[int, int]:
     """(registrations stored, places held) after the rush."""
     database = Database.from_settings(settings_for(url))
@@ -410,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                 wall, latencies, codes = run_loop(rush(srv.base, raws, clients=args.clients))
                 server_cpu1, client_cpu1 = cpu_seconds(srv.pid), time.process_time()
             base_after = asyncio.run(baseline(url))
+            references = asyncio.run(sqlite_references(url)) if args.database == "sqlite" else None
             stored, held = asyncio.run(outcome(url))
     finally:
         if args.keep:
@@ -441,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline: single-row insert + commit via Database.transaction(), one connection, same database")
     print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
     print(f"  ratio                {rate / raw:8.3f}   registrations/s ÷ insert+commit/s")
+    print_sqlite_references(references, rate, "registrations/s")
     if max(base_before, base_after) > 2 * min(base_before, base_after):
         print("  note: the baseline moved more than 2x during the run (the disk's flush rate changed?); rerun")
     print("targets (with this load):")

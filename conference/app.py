@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 import sessions
 from badges import api as badges_api
-from badges import checkin_api, scanner
+from badges import checkin, checkin_api, scanner
 from badges.codes import signer_for
 from conference import api, console, console_registrations, errors, invoice_api, pages, payment_api
 from sessions import api as sessions_api
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.payments = payment_worker
         app.state.badge_signer = signer_for(settings)
         await database.warm_up()
+        await checkin.warm_up(database, app.state.badge_signer)
         worker.start()
         payment_worker.start()
         try:
