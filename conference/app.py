@@ -26,6 +26,8 @@ from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
 from sessions import proposals_api, proposals_console, proposals_pages
+from sessions import schedule_api, schedule_console
+from sessions import published_web
 from conference.db import Database, is_unavailable
 from conference.group_commit import RegistrationQueue
 from conference.middleware import BodyLimit, SecurityHeaders
@@ -112,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *checkin_api.routes, *badges_api.routes]),
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
@@ -121,7 +123,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *sessions_pages.routes,
             *sessions_console.routes,
             *proposals_pages.routes,
+            *published_web.routes,
             *proposals_console.routes,
+            *schedule_console.routes,
             *scanner.routes,
         ],
         middleware=[

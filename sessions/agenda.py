@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import icalendar
@@ -62,38 +62,50 @@ async def agenda(db: AsyncSession, registration: Registration) -> list[tuple[Pro
     return rows
 
 
-def agenda_ics(conference: Conference, registration: Registration, rows: list[tuple[ProgrammeSession, Room | None, str]],
-               *, base_url: str) -> bytes:
-    """An iCalendar feed (RFC 5545): stable UIDs and SEQUENCE so subscribed calendars update in place."""
+def new_calendar(conference: Conference, name: str) -> icalendar.Calendar:
     cal = icalendar.Calendar()
     cal.add("prodid", "-//National Conference//Agenda//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"{conference.name}: my agenda")
+    cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", conference.timezone)
     cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    return cal
+
+
+def session_event(conference: Conference, session: ProgrammeSession, room: Room | None, *, base_url: str,
+                  stamp: datetime, description: str, tz: tzinfo | None = None) -> icalendar.Event:
+    """One session as a VEVENT; the UID is the session's, so every feed that carries it names the same event."""
+    event = icalendar.Event()
+    event.add("uid", f"{session.id}@{base_url.split('://')[-1]}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", session.starts_at.astimezone(tz) if tz else session.starts_at)
+    event.add("dtend", session.ends_at.astimezone(tz) if tz else session.ends_at)
+    event.add("summary", session.title)
+    if room is not None:
+        event.add("location", f"{room.name}, {conference.venue}" if conference.venue else room.name)
+    if description:
+        event.add("description", description)
+    event.add("sequence", int(session.updated_at.timestamp()) % 2_000_000_000)
+    event.add("last-modified", session.updated_at)
+    event.add("status", "CONFIRMED")
+    return event
+
+
+def agenda_ics(conference: Conference, registration: Registration, rows: list[tuple[ProgrammeSession, Room | None, str]],
+               *, base_url: str) -> bytes:
+    """An iCalendar feed (RFC 5545): stable UIDs and SEQUENCE so subscribed calendars update in place."""
+    cal = new_calendar(conference, f"{conference.name}: my agenda")
     stamp = datetime.now(timezone.utc)
     for session, room, why in rows:
         if why == "waitlisted":
             continue  # not a seat yet; it appears when the delegate moves up
-        event = icalendar.Event()
-        event.add("uid", f"{session.id}@{base_url.split('://')[-1]}")
-        event.add("dtstamp", stamp)
-        event.add("dtstart", session.starts_at)
-        event.add("dtend", session.ends_at)
-        event.add("summary", session.title)
-        if room is not None:
-            event.add("location", f"{room.name}, {conference.venue}" if conference.venue else room.name)
         description = session.description
         if session.speakers:
             description = f"{session.speakers}\n\n{description}".strip()
-        if description:
-            event.add("description", description)
-        event.add("sequence", int(session.updated_at.timestamp()) % 2_000_000_000)
-        event.add("last-modified", session.updated_at)
-        event.add("status", "CONFIRMED")
-        cal.add_component(event)
+        cal.add_component(session_event(conference, session, room, base_url=base_url, stamp=stamp,
+                                        description=description))
     return cal.to_ical()
 
 

@@ -1,4 +1,4 @@
-"""The demo event's call for talks: ~50 best-practice proposals from councils, police forces, schools, health and
+"""The demo event's call for talks: ~60 best-practice proposals from councils, police forces, schools, health and
 community groups, reviewed by five reviewers, decided, mostly confirmed, and starred by the synthetic delegates.
 
 Everything goes through the same services as the web (one transaction per step), so the demo's data is what
@@ -91,6 +91,14 @@ PROPOSALS: list[tuple[str, list[str], str, int, str, str]] = [
     ("Peer review between safeguarding partnerships", ["evaluation", "partnership working"], "talk", 20, "{place} Youth Justice Service", "{slug}.gov.uk"),
     ("Bystander training in further education colleges", ["education", "community engagement"], "talk", 20, "University of {place}", "{slug}.ac.uk"),
     ("Night-time economy safety: councils, venues and police together", ["partnership working", "community engagement"], "talk", 30, "{place} City Council", "{slug}.gov.uk"),
+    ("Joint inspections: what a good multi-agency response looks like", ["partnership working", "evaluation"], "panel", 60, "{place} City Council", "{slug}.gov.uk"),
+    ("Safer streets funding: bidding, delivering and proving it worked", ["evaluation", "community engagement"], "panel", 60, "{place} Police", "{slug}.police.uk"),
+    ("Schools, police and parents on knife crime: one conversation", ["education", "community engagement"], "panel", 60, "{place} Academy", "{slug}academy.sch.uk"),
+    ("Hands-on: a chronology that every agency can read", ["information sharing"], "workshop", 60, "{place} Youth Justice Service", "{slug}.gov.uk"),
+    ("Hands-on: co-producing a safeguarding leaflet with young people", ["community engagement", "education"], "workshop", 60, "{place} Community Trust", "{slug}community.org.uk"),
+    ("Hands-on: running a strategy discussion in forty minutes", ["information sharing", "partnership working"], "workshop", 60, "{place} City Council", "{slug}.gov.uk"),
+    ("Hands-on: tabletop exercise, a missing child across three areas", ["partnership working", "information sharing"], "workshop", 120, "{place} Police", "{slug}.police.uk"),
+    ("Hands-on: planning a digital safety assembly that lands", ["online safety", "education"], "workshop", 120, "{place} Academy", "{slug}academy.sch.uk"),
 ]
 REVIEWERS = [("Dr Helen Marsh", "helen.marsh@whatworks.example.org"), ("Superintendent Raj Patel", "raj.patel@review.police.uk"),
              ("Carol Osei", "carol.osei@safeguarding.example.org"), ("Prof. Martin Kerr", "martin.kerr@review.ac.uk"),
@@ -110,7 +118,7 @@ SECTOR_THEMES: dict[Sector, tuple[str, ...]] = {
     Sector.central_government: ("evaluation", "information sharing"),
     Sector.other: ("evaluation",),
 }
-ACCEPT = 36  # enough talks to fill the workshop rooms' free slots
+ACCEPT = 46  # enough talks to fill the workshop rooms' free slots once short talks share a slot
 
 
 def _slug(text: str) -> str:

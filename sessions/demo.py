@@ -1,6 +1,5 @@
-"""The demo event's venue and hand-made programme: rooms, two days of slots, plenaries and workshops.
-
-(Until the scheduler builds the programme from accepted talks, this is the programme organisers typed in.)
+"""The demo event's venue and programme: rooms, two days of slots and the plenaries organisers place by hand;
+the workshops are built by the scheduler from the demo call's accepted talks and published (version 1).
 """
 
 from __future__ import annotations
@@ -19,7 +18,16 @@ from conference.models import Registration, Status
 from conference.registration import get_conference
 from conference.settings import Settings
 from sessions import capacity, programme
-from sessions.models import Kind, Room, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.models import (
+    Kind,
+    ProgrammeSession,
+    Room,
+    RoomCreate,
+    ScheduleState,
+    ScheduleVersion,
+    SessionCreate,
+    TimeSlotCreate,
+)
 
 LONDON = ZoneInfo("Europe/London")
 DEMO = Actor("cli", "demo")
@@ -41,41 +49,6 @@ PLENARIES = [
     (1, 4, "Closing plenary: commitments for the year ahead", "Partners from every sector say what they will do next."),
 ]
 THEMES = ["information sharing", "partnership working", "community engagement", "education", "online safety", "evaluation"]
-WORKSHOPS = [
-    ("Contextual safeguarding: mapping the places young people meet", "partnership working"),
-    ("Multi-agency safeguarding hubs that actually share information", "information sharing"),
-    ("Reducing school exclusions through early help", "education"),
-    ("Trauma-informed practice in custody suites", "partnership working"),
-    ("County lines: a police and youth offending team joint approach", "partnership working"),
-    ("Co-designing services with care-experienced young people", "community engagement"),
-    ("Online harms: what teachers need to know in 2026", "online safety"),
-    ("Evaluating small community projects on a small budget", "evaluation"),
-    ("Data protection and lawful information sharing, in plain English", "information sharing"),
-    ("Mentoring schemes that reduce reoffending", "community engagement"),
-    ("Faith groups as safeguarding partners", "community engagement"),
-    ("Fire and rescue home visits as a safeguarding route", "partnership working"),
-    ("Mental health first response: police and NHS street triage", "partnership working"),
-    ("Serious violence duty: a year in", "evaluation"),
-    ("Digital resilience clubs in primary schools", "online safety"),
-    ("Transitions from youth to adult probation", "partnership working"),
-    ("Measuring what matters: outcome frameworks", "evaluation"),
-    ("Neighbourhood policing and community trust", "community engagement"),
-    ("Family hubs: one front door for families", "information sharing"),
-    ("Sextortion and image abuse: responding well", "online safety"),
-    ("Prison leavers and housing: a partnership that works", "partnership working"),
-    ("Youth voice in local safeguarding partnerships", "community engagement"),
-    ("Attendance, inclusion and the role of colleges", "education"),
-    ("Using shared case records across agencies", "information sharing"),
-    ("Domestic abuse: learning from reviews", "evaluation"),
-    ("University partnerships for local evidence", "evaluation"),
-    ("Restorative practice in schools and children's homes", "education"),
-    ("Online radicalisation: spotting the signs", "online safety"),
-    ("Volunteers as part of the safeguarding workforce", "community engagement"),
-    ("Hospital-based youth violence intervention", "partnership working"),
-    ("Cross-border information sharing between forces", "information sharing"),
-    ("Exploitation screening tools: do they work?", "evaluation"),
-]
-HANDS_ON = {"Co-designing services with care-experienced young people", "Evaluating small community projects on a small budget"}
 
 
 def _at(day: datetime, t: time) -> datetime:
@@ -88,10 +61,29 @@ async def load_demo_programme(database: Database) -> int:
     from conference.settings import load_settings
     from sessions.call_demo import load_demo_call
 
-    count = await _load_venue_and_sessions(database)
+    await _load_venue_and_sessions(database)
     # The same environment `conference demo` read its settings from (the call's emails are queued, or kept).
-    await load_demo_call(database, load_settings())
-    return count
+    settings = load_settings()
+    await load_demo_call(database, settings)
+    await publish_demo_programme(database, settings)
+    async with database.read() as db:
+        return int((await db.execute(sa.select(sa.func.count()).select_from(ProgrammeSession).where(
+            ProgrammeSession.cancelled.is_(False)))).scalar_one())  # type: ignore[attr-defined]
+
+
+async def publish_demo_programme(database: Database, settings: Settings, *, time_limit: float = 5.0) -> str:
+    """Build the workshops from the accepted talks and publish them, once (a rerun keeps what is published)."""
+    from sessions import schedule_build
+
+    async with database.read() as db:
+        if (await db.execute(sa.select(ScheduleVersion.id).where(ScheduleVersion.state == ScheduleState.published))).first():
+            return "demo: the programme was already published"
+    draft = await schedule_build.build_draft(database, time_limit=time_limit, actor=DEMO)
+    if not draft.placement:
+        return "demo: no programme keeps every rule: " + " ".join(draft.figures.get("explanation", []))
+    async with database.transaction() as db:
+        version = await schedule_build.publish(db, settings=settings, draft_id=draft.id, actor=DEMO)  # type: ignore[arg-type]
+    return f"demo: programme version {version.number} published ({draft.figures.get('workshops')} workshops)"
 
 
 async def _load_venue_and_sessions(database: Database) -> int:
@@ -114,25 +106,6 @@ async def _load_venue_and_sessions(database: Database) -> int:
                 title=title, description=description, kind=Kind.plenary, room_id=rooms[0].id,
                 start_slot_id=slots[d][i].id), actor=DEMO)  # type: ignore[attr-defined]
             count += 1
-        workshop_rooms = rooms[1:]
-        free = [(d, i) for d in range(2) for i in range(5) if (d, i) not in {(p[0], p[1]) for p in PLENARIES}]
-        titles = iter(WORKSHOPS)
-        busy: set[tuple[int, int, int]] = set()
-        for d, i in free:
-            for r, room in enumerate(workshop_rooms):
-                if (d, i, r) in busy:
-                    continue
-                title, theme = next(titles, (None, None))
-                if title is None:
-                    break
-                span = 2 if title in HANDS_ON and (d, i + 1) in free else 1
-                for k in range(span):
-                    busy.add((d, i + k, r))
-                await programme.create_session(db, data=SessionCreate(
-                    title=title, theme=theme or "", kind=Kind.workshop, room_id=room.id, start_slot_id=slots[d][i].id,  # type: ignore[attr-defined]
-                    slot_count=span, description=f"A best-practice workshop on {theme}.",
-                    speakers="Practitioners from councils, police and community partners"), actor=DEMO)
-                count += 1
         return count
 
 
