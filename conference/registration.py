@@ -339,9 +339,12 @@ async def register_many(
         state.live_emails.update(found.scalars())
     outcomes: list[Registered | errors.DomainError] = []
     for request in requests:
+        numbered = state.next_number
         try:
             outcomes.append(await _register_one(db, settings, state, request))
         except errors.DomainError as exc:
+            if state.next_number != numbered:
+                raise  # refused after its rows were (being) written: only rolling back the transaction undoes them
             outcomes.append(exc)
     return outcomes
 

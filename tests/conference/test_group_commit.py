@@ -148,3 +148,25 @@ async def test_a_caller_that_goes_away_still_gets_its_place(
             break
         await asyncio.sleep(0.01)
     assert "gone@leeds.gov.uk" in [r.email_key for r in regs]
+
+
+async def test_a_refusal_after_its_rows_were_written_rolls_them_back(
+        database: Database, settings: Settings, tickets: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refusals are meant to come before any row is written; if one ever comes after (here: invoicing fails),
+    the batch is rolled back and rewritten one by one, so that request leaves nothing behind."""
+    from conference import invoicing
+    from tests.factories import invoice_body
+
+    async def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise errors.DomainError("Invoicing is switched off in this test.")
+
+    monkeypatch.setattr(invoicing, "issue_invoice", refuse)
+    invoiced = RegistrationRequest(RegistrationCreate(**invoice_body(tickets["exhibitor"], email="inv@leeds.gov.uk")),
+                                   Actor("anonymous"))
+    queue = RegistrationQueue(database, settings)
+    results = await together(queue, [request(tickets["delegate"], email="a@leeds.gov.uk"), invoiced,
+                                     request(tickets["delegate"], email="c@leeds.gov.uk")])
+    assert [type(r).__name__ for r in results] == ["Registered", "DomainError", "Registered"]
+    regs, mails, audits = await rows(database)
+    assert sorted(r.email_key for r in regs) == ["a@leeds.gov.uk", "c@leeds.gov.uk"]
+    assert mails == audits == 2
