@@ -129,6 +129,9 @@ async def register(
     return result
 
 
+STAFF_VIEW = ("id", "reference", "status", "name", "organisation", "ticket_type", "waitlist_position", "sessions")
+
+
 async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
     ticket = await db.get(TicketType, r.ticket_type_id)
     return {
@@ -160,7 +163,11 @@ async def get_registration(request: Request) -> Response:
         r = await db.get(Registration, registration_id)
         if r is None:
             raise errors.NotFound("No registration has this id.")
-        return JSONResponse(await registration_public(db, r))
+        body = await registration_public(db, r)
+        if actor.kind == "staff":
+            # Staff see what check-in needs, not the delegate's contact details, dietary or access needs.
+            body = {name: body[name] for name in STAFF_VIEW}
+        return JSONResponse(body)
 
 
 async def cancel_registration(request: Request) -> Response:
