@@ -12,9 +12,8 @@ from starlette.routing import Route
 
 from badges import checkin
 from badges.codes import BadgeSigner
-from conference.audit import Actor
 from conference.auth import authenticate, require
-from conference.web import database, path_uuid, read_json, settings, validate
+from conference.web import caller, database, path_uuid, read_json, settings, validate
 
 MAX_SYNC = 500
 
@@ -64,13 +63,6 @@ class SyncIn(BaseModel):
     scans: list[OfflineScan] = PField(max_length=MAX_SYNC)
 
 
-async def _staff(request: Request) -> Actor:
-    async with database(request).read() as db:
-        actor = await authenticate(db, request)
-    require(actor, "staff", "organiser")
-    return actor
-
-
 def _device(request: Request, given: str) -> str:
     return (given or request.headers.get("x-device-id", ""))[:100]
 
@@ -98,7 +90,7 @@ async def create_checkin(request: Request) -> Response:
 
 
 async def sync_checkins(request: Request) -> Response:
-    actor = await _staff(request)
+    actor = await caller(request, "staff", "organiser")
     data = validate(SyncIn, await read_json(request))
     lists: dict[str, str] = {}
     scans = []
@@ -115,7 +107,7 @@ async def sync_checkins(request: Request) -> Response:
 
 
 async def get_door_list(request: Request) -> Response:
-    await _staff(request)
+    await caller(request, "staff", "organiser")
     async with database(request).read() as db:
         list_name = await checkin.resolve_list(db, request.query_params.get("list", checkin.DOOR))
     body = await checkin.door_list(database(request), signer(request), list_name)
@@ -123,7 +115,7 @@ async def get_door_list(request: Request) -> Response:
 
 
 async def search_delegates(request: Request) -> Response:
-    await _staff(request)
+    await caller(request, "staff", "organiser")
     found = await checkin.search(database(request), request.query_params.get("q", ""))
     return JSONResponse({"data": found}, headers={"cache-control": "no-store"})
 

@@ -27,12 +27,9 @@ from conference.models import (
     Status,
     TicketType,
 )
-from conference.web import database, mail, path_uuid, payment_gateway, rate_limit, read_json, settings, validate
-
-
-async def _actor(request: Request) -> Actor:
-    async with database(request).read() as db:
-        return await authenticate(db, request)
+from conference.web import (
+    caller, database, mail, path_uuid, payment_gateway, rate_limit, read_json, settings, validate,
+)
 
 
 def conference_public(conf: Any, seen: registration.Availability) -> dict[str, Any]:
@@ -59,7 +56,7 @@ async def get_conference(request: Request) -> Response:
 
 
 async def patch_conference(request: Request) -> Response:
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     changes = validate(ConferenceUpdate, await read_json(request)).model_dump(exclude_unset=True)
     for name in ("name", "capacity", "registration_open"):
@@ -172,7 +169,7 @@ async def get_registration(request: Request) -> Response:
 
 async def cancel_registration(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).transaction() as db:
         r = await registration.cancel_registration(
@@ -186,7 +183,7 @@ async def cancel_registration(request: Request) -> Response:
 
 async def decide(request: Request, approve: bool) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     async with database(request).transaction() as db:
         r = await registration.decide_approval(
@@ -210,7 +207,7 @@ CSV_COLUMNS = ["reference", "status", "name", "email", "organisation", "sector",
 
 
 async def list_registrations(request: Request) -> Response:
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     status = request.query_params.get("status")
     if status is not None and status not in {s.value for s in Status}:
@@ -263,7 +260,7 @@ async def resend_link(request: Request) -> Response:
 
 
 async def list_outbox(request: Request) -> Response:
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     async with database(request).read() as db:
         rows = (await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(500))).scalars()  # type: ignore[attr-defined]

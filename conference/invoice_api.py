@@ -15,11 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference import audit, errors, invoicing, registration
-from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
 from conference.invoicing import invoice_public
 from conference.models import Invoice, Registration
-from conference.web import database, mail, read_json, settings, validate
+from conference.web import caller, database, mail, read_json, settings, validate
 
 
 # Properties to receive when an organiser credits an invoice
@@ -34,11 +33,6 @@ def _uuid(request: Request, name: str) -> uuid.UUID:
     value = request.path_params[name]  # the route's uuid convertor has parsed it
     assert isinstance(value, uuid.UUID)
     return value
-
-
-async def _actor(request: Request) -> Actor:
-    async with database(request).read() as db:
-        return await authenticate(db, request)
 
 
 async def list_invoices(request: Request) -> Response:
@@ -75,7 +69,7 @@ async def invoice_pdf(request: Request) -> Response:
 
 async def mark_paid(request: Request) -> Response:
     invoice_id = _uuid(request, "invoice_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     async with database(request).transaction() as db:
         invoice = await invoicing.mark_paid(db, settings(request), invoice_id=invoice_id, actor=actor)
@@ -88,7 +82,7 @@ async def mark_paid(request: Request) -> Response:
 
 async def credit(request: Request) -> Response:
     invoice_id = _uuid(request, "invoice_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, "organiser")
     # The body is optional: no body credits the invoice and cancels the registration.
     raw = await request.body()

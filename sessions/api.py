@@ -13,10 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference import audit, errors
-from conference.audit import Actor
-from conference.auth import authenticate, require, require_registration_access
+from conference.auth import require_registration_access
 from conference.registration import get_conference
-from conference.web import database, mail, path_uuid, read_json, settings, validate
+from conference.web import caller, database, mail, path_uuid, read_json, settings, validate
 from sessions import agenda, capacity, choices, programme
 from sessions.roomsheet import room_sheet_pdf
 from sessions.models import (
@@ -32,17 +31,6 @@ from sessions.models import (
     TimeSlot,
     TimeSlotCreate,
 )
-
-
-async def _actor(request: Request) -> Actor:
-    async with database(request).read() as db:
-        return await authenticate(db, request)
-
-
-async def _organiser(request: Request) -> Actor:
-    actor = await _actor(request)
-    require(actor, "organiser")
-    return actor
 
 
 def room_public(r: Room) -> dict[str, Any]:
@@ -63,7 +51,7 @@ async def list_rooms(request: Request) -> Response:
 
 
 async def create_room(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(RoomCreate, await read_json(request))
     async with database(request).transaction() as db:
         room = await programme.create_room(db, data=data, actor=actor)
@@ -71,7 +59,7 @@ async def create_room(request: Request) -> Response:
 
 
 async def update_room(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     room_id = path_uuid(request, "room_id")
     data = validate(RoomUpdate, await read_json(request))
     async with database(request).transaction() as db:
@@ -81,7 +69,7 @@ async def update_room(request: Request) -> Response:
 
 
 async def delete_room(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     room_id = path_uuid(request, "room_id")
     async with database(request).transaction() as db:
         await programme.delete_room(db, room_id=room_id, actor=actor)
@@ -95,7 +83,7 @@ async def list_slots(request: Request) -> Response:
 
 
 async def create_slot(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(TimeSlotCreate, await read_json(request))
     async with database(request).transaction() as db:
         slot = await programme.create_slot(db, data=data, actor=actor)
@@ -103,7 +91,7 @@ async def create_slot(request: Request) -> Response:
 
 
 async def delete_slot(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     slot_id = path_uuid(request, "slot_id")
     async with database(request).transaction() as db:
         await programme.delete_slot(db, slot_id=slot_id, actor=actor)
@@ -133,7 +121,7 @@ async def get_session(request: Request) -> Response:
 
 
 async def create_session(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(SessionCreate, await read_json(request))
     async with database(request).transaction() as db:
         s = await programme.create_session(db, data=data, actor=actor)
@@ -142,7 +130,7 @@ async def create_session(request: Request) -> Response:
 
 
 async def update_session(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     session_id = path_uuid(request, "session_id")
     data = validate(SessionUpdate, await read_json(request))
     async with database(request).transaction() as db:
@@ -153,7 +141,7 @@ async def update_session(request: Request) -> Response:
 
 
 async def delete_session(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     session_id = path_uuid(request, "session_id")
     async with database(request).transaction() as db:
         await programme.delete_session(db, session_id=session_id, actor=actor)
@@ -164,7 +152,7 @@ async def delete_session(request: Request) -> Response:
 
 async def book_seat(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     data = validate(SeatRequest, await read_json(request))
     async with database(request).transaction() as db:
@@ -180,7 +168,7 @@ async def book_seat(request: Request) -> Response:
 async def give_up_seat(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
     session_id = path_uuid(request, "session_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).transaction() as db:
         await capacity.give_up_seat(db, settings=settings(request), registration_id=registration_id,
@@ -193,7 +181,7 @@ async def give_up_seat(request: Request) -> Response:
 
 async def get_choices(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).read() as db:
         return JSONResponse({"choices": await choices.choices_public(db, registration_id)})
@@ -201,7 +189,7 @@ async def get_choices(request: Request) -> Response:
 
 async def put_choices(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     data = validate(ChoiceRanking, await read_json(request))
     async with database(request).transaction() as db:
@@ -220,7 +208,7 @@ async def get_phase(request: Request) -> Response:
 
 
 async def patch_phase(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     changes = validate(BookingPhaseUpdate, await read_json(request)).model_dump(exclude_unset=True)
     async with database(request).transaction() as db:
         current = await choices.set_phase(db, changes=changes, actor=actor)
@@ -228,7 +216,7 @@ async def patch_phase(request: Request) -> Response:
 
 
 async def run_allocation(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     body = await read_json(request)
     seed = body.get("seed", 1)
     apply = body.get("apply", False)
@@ -260,7 +248,7 @@ def _surname_key(name: str) -> tuple[str, str]:
 
 
 async def room_sheet(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     session_id = path_uuid(request, "session_id")
     fmt = request.path_params["fmt"]
     if fmt not in {"csv", "pdf"}:

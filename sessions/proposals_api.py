@@ -12,9 +12,9 @@ from starlette.routing import Route
 
 from conference import audit, errors
 from conference.audit import ANONYMOUS, Actor
-from conference.auth import authenticate, require, require_registration_access
+from conference.auth import require, require_registration_access
 from conference.security import REVIEWER
-from conference.web import database, mail, path_uuid, rate_limit, read_json, settings, validate
+from conference.web import caller, database, mail, path_uuid, rate_limit, read_json, settings, validate
 from sessions import call as calls
 from sessions import proposals, review, stars
 from sessions.models import (
@@ -31,19 +31,8 @@ from sessions.models import (
 )
 
 
-async def _actor(request: Request) -> Actor:
-    async with database(request).read() as db:
-        return await authenticate(db, request)
-
-
-async def _organiser(request: Request) -> Actor:
-    actor = await _actor(request)
-    require(actor, "organiser")
-    return actor
-
-
 async def _reviewer(request: Request) -> Actor:
-    actor = await _actor(request)
+    actor = await caller(request)
     require(actor, REVIEWER)
     assert actor.scope_id is not None
     return actor
@@ -72,7 +61,7 @@ async def get_call(request: Request) -> Response:
 
 
 async def patch_call(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(CallUpdate, await read_json(request))
     async with database(request).transaction() as db:
         await calls.update_call(db, data=data, actor=actor)
@@ -110,7 +99,7 @@ async def create_proposal(request: Request) -> Response:
 
 
 async def list_proposals(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     status = request.query_params.get("status")
     if status is not None and status not in {s.value for s in ProposalStatus}:
         raise errors.InvalidInput(fields={"status": "Use one of: " + ", ".join(s.value for s in ProposalStatus) + "."})
@@ -130,7 +119,7 @@ async def list_proposals(request: Request) -> Response:
 
 async def get_proposal(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     async with database(request).read() as db:
         if actor.kind == REVIEWER:
             p = await proposals.get_proposal(db, proposal_id)
@@ -162,7 +151,7 @@ async def _own_proposal_body(db: AsyncSession, proposal_id: uuid.UUID) -> dict[s
 
 async def patch_proposal(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_speaker(actor, proposal_id)
     data = validate(ProposalUpdate, await read_json(request))
     async with database(request).transaction() as db:
@@ -173,7 +162,7 @@ async def patch_proposal(request: Request) -> Response:
 
 async def _speaker_action(request: Request, action: str) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_speaker(actor, proposal_id)
     async with database(request).transaction() as db:
         if action == "withdraw":
@@ -206,18 +195,18 @@ async def _decide(request: Request, ids: list[uuid.UUID], decision: Decision, ac
 
 async def accept_proposal(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     return JSONResponse((await _decide(request, [proposal_id], Decision.accept, actor))[0])
 
 
 async def reject_proposal(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     return JSONResponse((await _decide(request, [proposal_id], Decision.reject, actor))[0])
 
 
 async def bulk_decision(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(DecisionBulk, await read_json(request))
     rows = await _decide(request, data.proposal_ids, data.decision, actor)
     return JSONResponse({"data": rows, "count": len(rows)})
@@ -232,14 +221,14 @@ def reviewer_public(r: Any, count: int) -> dict[str, Any]:
 
 
 async def list_reviewers(request: Request) -> Response:
-    await _organiser(request)
+    await caller(request, "organiser")
     async with database(request).read() as db:
         data = [reviewer_public(r, n) for r, n in await review.reviewers_with_counts(db)]
     return JSONResponse({"data": data, "count": len(data)})
 
 
 async def invite_reviewer(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(ReviewerInvite, await read_json(request))
     async with database(request).transaction() as db:
         r = await review.invite_reviewer(db, settings=settings(request), data=data, actor=actor)
@@ -249,7 +238,7 @@ async def invite_reviewer(request: Request) -> Response:
 
 async def revoke_reviewer(request: Request) -> Response:
     reviewer_id = path_uuid(request, "reviewer_id")
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     async with database(request).transaction() as db:
         await review.revoke_reviewer(db, reviewer_id=reviewer_id, actor=actor)
     return Response(status_code=204)
@@ -289,7 +278,7 @@ async def put_my_review(request: Request) -> Response:
 
 async def get_stars(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).read() as db:
         return JSONResponse(stars.stars_public(await stars.stars_of(db, registration_id)))
@@ -297,7 +286,7 @@ async def get_stars(request: Request) -> Response:
 
 async def put_stars(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
-    actor = await _actor(request)
+    actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     data = validate(StarsIn, await read_json(request))
     async with database(request).transaction() as db:
@@ -306,7 +295,7 @@ async def put_stars(request: Request) -> Response:
 
 
 async def get_demand(request: Request) -> Response:
-    await _organiser(request)
+    await caller(request, "organiser")
     async with database(request).read() as db:
         return JSONResponse(await stars.demand(db))
 

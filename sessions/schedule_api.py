@@ -18,9 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference import errors
-from conference.audit import Actor
-from conference.auth import authenticate, require
-from conference.web import database, mail, read_json, settings, validate
+from conference.web import caller, database, mail, read_json, settings, validate
 from sessions import schedule_build
 from sessions.schedule_build import MAX_TIME_LIMIT, Pin
 
@@ -57,13 +55,6 @@ class SchedulePublish(BaseModel):
     draft_id: int = PField(ge=1)
 
 
-async def _organiser(request: Request) -> Actor:
-    async with database(request).read() as db:
-        actor = await authenticate(db, request)
-    require(actor, "organiser")
-    return actor
-
-
 def _version_id(request: Request) -> int:
     raw = request.path_params["version_id"]
     if not raw.isdigit():
@@ -72,7 +63,7 @@ def _version_id(request: Request) -> int:
 
 
 async def build(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(ScheduleBuild, await read_json(request))
     pins = [Pin(p.talk_id, p.slot_id, p.room_id) for p in data.pins]
     draft = await schedule_build.build_draft(database(request), time_limit=data.time_limit, stability=data.stability,
@@ -83,14 +74,14 @@ async def build(request: Request) -> Response:
 
 
 async def get_draft(request: Request) -> Response:
-    await _organiser(request)
+    await caller(request, "organiser")
     async with database(request).read() as db:
         version = await schedule_build.get_version(db, _version_id(request))
         return JSONResponse(schedule_build.version_public(version, await schedule_build.load_context(db)))
 
 
 async def move(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(WorkshopMove, await read_json(request))
     async with database(request).transaction() as db:
         draft, warnings = await schedule_build.move_workshop(
@@ -102,7 +93,7 @@ async def move(request: Request) -> Response:
 
 
 async def publish(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await caller(request, "organiser")
     data = validate(SchedulePublish, await read_json(request))
     async with database(request).transaction() as db:
         version = await schedule_build.publish(db, settings=settings(request), draft_id=data.draft_id, actor=actor)
@@ -113,7 +104,7 @@ async def publish(request: Request) -> Response:
 
 
 async def versions(request: Request) -> Response:
-    await _organiser(request)
+    await caller(request, "organiser")
     async with database(request).read() as db:
         ctx = await schedule_build.load_context(db)
         data = [schedule_build.version_public(v, ctx, detail=False) for v in await schedule_build.list_versions(db)]
