@@ -137,6 +137,8 @@ class Conference(SQLModel, table=True):
     credit_note_seq: int = 0
     # Cancellation policy: a full refund (or credit) until this moment, none after it; None = always refund.
     refund_full_until: datetime | None = _when(nullable=True, default=None)
+    # Personal data is erased this many days after the event ends (None: kept until an organiser decides).
+    retention_days: int | None = Field(default=None, ge=0)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -207,6 +209,10 @@ class Registration(SQLModel, table=True):
     # The badge's QR code carries this; reissuing a badge bumps it, so the old code stops working.
     badge_version: int = 1
     badge_printed_at: datetime | None = _when(nullable=True, default=None)
+    # Personal data erased (on the delegate's request, or by the retention rule): the row stays for the counts,
+    # payments and invoices the law requires us to keep.
+    erasure_requested_at: datetime | None = _when(nullable=True, default=None)
+    erased_at: datetime | None = _when(nullable=True, default=None)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -227,6 +233,7 @@ class OutboxEmail(SQLModel, table=True):
     kind: str = Field(max_length=60)
     to_address: str = Field(max_length=254)
     registration_id: uuid.UUID | None = Field(default=None, index=True)
+    broadcast_id: uuid.UUID | None = Field(default=None, foreign_key="broadcast.id", index=True)
     # What the message needs that may change later (status, position); rendered when sent, so no
     # secret (manage links) is ever stored in the database.
     context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
@@ -245,9 +252,60 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=100)
     role: str = Field(max_length=20)
     token_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(default="", max_length=120)  # the actor's label; "" = the command line
     created_at: datetime = _when(default_factory=utcnow)
     last_used_at: datetime | None = _when(nullable=True, default=None)
     revoked_at: datetime | None = _when(nullable=True, default=None)
+
+
+class UserAccount(SQLModel, table=True):
+    """An organiser or a member of staff who signs in to the console with an email and a password."""
+
+    __tablename__ = "user_account"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254)
+    email_key: str = Field(max_length=254, unique=True)  # lower-cased
+    name: str = Field(default="", max_length=120)
+    role: str = Field(max_length=20)  # organiser | staff
+    password_hash: str = Field(default="", max_length=255)  # argon2id; "" = no password set yet
+    # The TOTP secret, encrypted with a key derived from the server secret (a database dump alone can't mint
+    # codes); confirmed once the user has typed a first valid code.
+    totp_secret: str = Field(default="", max_length=255)
+    totp_enabled_at: datetime | None = _when(nullable=True, default=None)
+    totp_last_step: int = 0  # the last time step accepted: a code is good once
+    failed_logins: int = 0
+    locked_until: datetime | None = _when(nullable=True, default=None)
+    # In every session cookie; bumped by a password change, a reset or "sign out everywhere", ending the others.
+    session_version: int = 1
+    created_at: datetime = _when(default_factory=utcnow)
+    last_login_at: datetime | None = _when(nullable=True, default=None)
+    disabled_at: datetime | None = _when(nullable=True, default=None)
+
+
+class PasswordReset(SQLModel, table=True):
+    __tablename__ = "password_reset"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True, default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Broadcast(SQLModel, table=True):
+    """A message organisers sent to a segment of delegates; each recipient's copy is an outbox email."""
+
+    __tablename__ = "broadcast"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    segment: str = Field(max_length=40)  # all | ticket_type | session | waitlist
+    segment_ref: str = Field(default="", max_length=64)  # the ticket type's or the session's id
+    segment_label: str = Field(default="", max_length=300)
+    subject: str = Field(max_length=200)
+    body: str = Field(max_length=10_000)
+    recipients: int = 0
+    per_minute: int = 60
+    created_by: str = Field(max_length=120)
+    created_at: datetime = _when(default_factory=utcnow)
 
 
 class AuditEntry(SQLModel, table=True):
