@@ -4,6 +4,7 @@ kinds other packages add by prefix (hooks.bearer_tokens: reviewers' and speakers
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from starlette.requests import Request
 
 from conference import errors, hooks
 from conference.audit import ANONYMOUS, Actor
-from conference.models import ApiToken, Registration, utcnow
+from conference.models import ApiToken, Registration, UserAccount, utcnow
 from conference.security import CSRF_COOKIE, ROLES, csrf_valid, hash_token, new_api_token
 
 
@@ -63,13 +64,33 @@ async def _console_session(db: AsyncSession, request: Request) -> Actor:
         return ANONYMOUS
     if request.method not in ("GET", "HEAD") and not _csrf_header_valid(request):
         return ANONYMOUS
-    digest = request.session.get("token_hash")
-    if not digest:
-        return ANONYMOUS
-    api = (
-        await db.execute(sa.select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))  # type: ignore[union-attr]
-    ).scalar_one_or_none()
-    return Actor(api.role, api.name) if api is not None else ANONYMOUS
+    return await session_actor(db, request.session) or ANONYMOUS
+
+
+# What a console session cookie holds: an account (its id and session version) or, for door devices and scripts
+# that sign in with an API token, the token's hash. Either way the database is asked on every request, so
+# disabling an account, changing its password or revoking a token ends its sessions at once.
+SESSION_USER, SESSION_VERSION, SESSION_TOKEN = "user_id", "sv", "token_hash"
+
+
+async def session_actor(db: AsyncSession, session: dict[str, Any]) -> Actor | None:
+    if user_id := session.get(SESSION_USER):
+        uid = _uuid(user_id)
+        user = await db.get(UserAccount, uid) if uid is not None else None
+        if user is None or user.disabled_at is not None or user.session_version != session.get(SESSION_VERSION):
+            return None
+        return Actor(user.role, user.email)
+    if digest := session.get(SESSION_TOKEN):
+        api = (await db.execute(_API_TOKEN, {"digest": digest})).first()
+        return Actor(api.role, api.name) if api is not None else None
+    return None
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def require(actor: Actor, *roles: str) -> None:
@@ -89,11 +110,11 @@ def require_registration_access(actor: Actor, registration_id: uuid.UUID, *roles
     require(actor, *roles)
 
 
-async def create_api_token(db: AsyncSession, *, role: str, name: str) -> str:
+async def create_api_token(db: AsyncSession, *, role: str, name: str, created_by: str = "") -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = new_api_token()
-    db.add(ApiToken(name=name, role=role, token_hash=hash_token(token), created_at=utcnow()))
+    db.add(ApiToken(name=name, role=role, token_hash=hash_token(token), created_at=utcnow(), created_by=created_by))
     return token
 
 

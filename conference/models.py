@@ -488,12 +488,22 @@ class ConferenceUpdate(BaseModel):
     refund_full_until: datetime | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    # Personal data is erased this many days after the conference ends; null: kept until organisers decide.
+    retention_days: int | None = PField(default=None, strict=True)
 
     @field_validator("starts_at", "ends_at", "refund_full_until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("Give the time with its offset, e.g. 2026-12-08T09:00:00+00:00.")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _days(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 3650:
+            raise ValueError("Give a number of days from 0 to 3650 (ten years), or null to keep personal data "
+                             "until an organiser decides.")
         return value
 
 
