@@ -27,6 +27,11 @@ Composer = Callable[[AsyncSession, Settings, OutboxEmail], Awaitable[tuple[str, 
 COMPOSERS: dict[str, Composer] = {}
 
 
+class Undeliverable(Exception):
+    """Raised by a composer when the message can never be sent (e.g. its recipient's data was erased): the mail
+    queue gives up at once instead of retrying."""
+
+
 def register_kind(kind: str, composer: Composer) -> None:
     KINDS.add(kind)
     COMPOSERS[kind] = composer
@@ -136,8 +141,14 @@ def _compose(
         f"\n{event}\n"
     )
     if row.kind == "registration":
+        if row.context.get("transferred"):  # an organiser moved a colleague's place to this delegate
+            opening = f"A colleague's place at {event} has been transferred to you."
+        elif row.context.get("resent"):
+            opening = f"Here is your registration for {event} again."
+        else:
+            opening = f"Thank you for registering for {event}."
         return f"{event}: registration {reg.reference}", (
-            greeting + f"Thank you for registering for {event}.\n\n{status_line}\n" + footer
+            greeting + f"{opening}\n\n{status_line}\n" + footer
         )
     if row.kind == "promoted":
         return f"{event}: a place has come up for you ({reg.reference})", (
@@ -209,3 +220,27 @@ def _compose(
             greeting + "You asked for the link to your booking again.\n\n" + status_line + "\n" + footer
         )
     raise ValueError(f"unknown email kind {row.kind!r}")
+
+
+# An organiser transferred the place to a colleague (conference/delegates.py): to the previous delegate, named from
+# the context (the registration now holds the colleague's details, none of which this email may show).
+PLACE_TRANSFERRED = "place_transferred"
+
+
+async def _place_transferred(db: AsyncSession, settings: Settings, row: OutboxEmail) -> tuple[str, str]:
+    registration = await db.get(Registration, row.registration_id) if row.registration_id else None
+    conference = await db.get(Conference, registration.conference_id) if registration else None
+    if registration is None or conference is None:
+        raise LookupError("registration behind this email no longer exists")
+    name = str(row.context.get("name", ""))
+    event = conference.name
+    return f"{event}: your place has been transferred ({registration.reference})", (
+        (f"Dear {name},\n\n" if name else "Hello,\n\n")
+        + f"An organiser has transferred your place at {event} (booking reference {registration.reference}) to "
+        "a colleague.\n\nThe link you had to manage the booking and your badge no longer work, and we will not "
+        "email you about this booking again.\nIf you did not expect this, reply to this email.\n"
+        f"\n{event}\n"
+    )
+
+
+register_kind(PLACE_TRANSFERRED, _place_transferred)

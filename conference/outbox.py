@@ -136,7 +136,10 @@ async def _failed(database: Database, settings: Settings, row_id: uuid.UUID, att
     code = getattr(exc, "code", None)
     if code:
         error += f" (SMTP {code})"
-    final = attempts >= settings.mail_max_attempts
+    # Retrying can't help a message that can't be composed, or an address every server refused for good (5xx).
+    refused = isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(
+        500 <= r.code < 600 for r in exc.recipients)
+    final = attempts >= settings.mail_max_attempts or isinstance(exc, mailtext.Undeliverable) or refused
     delay = min(settings.mail_retry_base_seconds * 2 ** (attempts - 1), 3600)
     log.warning("email %s attempt %d failed: %s%s", row_id, attempts, error, "; giving up" if final else "")
     async with database.transaction() as db:

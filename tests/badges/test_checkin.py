@@ -8,41 +8,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
 from conference.audit import Actor
 from conference.auth import create_api_token
 from conference.db import Database
-from conference.models import Checkin, Registration, Status
+from conference.models import Checkin
 from conference.settings import Settings
 from sessions import programme
 from sessions.models import RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from tests.conftest import make_settings
-from tests.factories import make_conference, registration_body
-
-
-@pytest.fixture
-async def people(client: httpx.AsyncClient, database: Database) -> dict[str, dict[str, Any]]:
-    tickets = await make_conference(database, capacity=4)
-    made = {}
-    for who in ("ada", "grace", "cancelled", "unpaid", "extra", "waiting"):
-        body = registration_body(tickets["delegate"], name=f"{who.title()} Delegate")
-        made[who] = {**(await client.post("/api/v1/registrations", json=body)).json(), "name": body["name"]}
-    async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(Registration.id == uuid.UUID(made["unpaid"]["id"]))
-                         .values(status=Status.pending_payment))
-    await client.delete(f"/api/v1/registrations/{made['cancelled']['id']}",
-                        headers={"authorization": f"Bearer {made['cancelled']['manage_token']}"})
-    # The cancellation moved "extra" up; "waiting" stays on the waiting list.
-    return made
-
-
-@pytest.fixture
-async def staff(database: Database) -> dict[str, str]:
-    async with database.transaction() as db:
-        return {"authorization": f"Bearer {await create_api_token(db, role='staff', name='Door A')}"}
 
 
 def code_for(settings: Settings, person: dict[str, Any], version: int = 1) -> str:

@@ -1,0 +1,93 @@
+"""The check-in log for organisers: every scan at every door and workshop room, who scanned it and what it answered.
+
+Scans are the busiest writes of the event day, so they are not copied into audit_entry (an extra row a scan on
+the door path); the `checkin` table is their audit trail, and this page reads it with the audit log's filters
+(who, from, to) plus the list and the answer. Viewing it is audited: it shows delegates' references.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from badges.checkin import DOOR, RESULTS
+from conference import audit
+from conference.console_audit import parse_filters, uk_midnight
+from conference.console_registrations import when
+from conference.console import LoginRequired, require_console
+from conference.models import Checkin, Registration
+from conference.pages import render
+from conference.web import database
+from sessions.models import ProgrammeSession
+
+PER_PAGE = 100
+RESULT_LABELS = {
+    "ok": "Admitted", "already_checked_in": "Already checked in", "invalid": "Not a valid badge",
+    "cancelled": "Cancelled", "unpaid": "Unpaid", "not_booked": "No seat in this session", "no_place": "No place yet",
+}
+assert set(RESULT_LABELS) == set(RESULTS)
+
+
+async def checkin_log(request: Request) -> Response:
+    try:
+        actor = await require_console(request, "organiser")
+    except LoginRequired:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
+    params = request.query_params
+    f = parse_filters(params)  # actor (the scanning staff), from, to, page
+    result = params.get("result", "")
+    if result and result not in RESULT_LABELS:
+        f.errors["result"] = "Choose an answer from the list."
+    where: list[Any] = []
+    if f.actor:
+        where.append(sa.func.lower(Checkin.staff).contains(f.actor.lower(), autoescape=True))
+    if result and not f.errors:
+        where.append(col(Checkin.result) == result)
+    if f.from_:
+        where.append(col(Checkin.scanned_at) >= uk_midnight(f.from_))
+    if f.to:
+        where.append(col(Checkin.scanned_at) < uk_midnight(f.to + timedelta(days=1)))
+    rows: list[Any] = []
+    total, pages = 0, 1
+    async with database(request).read() as db:
+        if not f.errors:
+            total = int((await db.execute(sa.select(sa.func.count()).select_from(Checkin).where(*where))).scalar_one())
+            pages = max(1, math.ceil(total / PER_PAGE))
+            f.page = min(f.page, pages)
+            rows = list((await db.execute(
+                sa.select(Checkin, Registration.reference)
+                .outerjoin(Registration, col(Registration.id) == Checkin.registration_id)
+                .where(*where).order_by(col(Checkin.scanned_at).desc(), col(Checkin.id))
+                .limit(PER_PAGE).offset((f.page - 1) * PER_PAGE)
+            )).all())
+        session_ids = {c.list for c, _ in rows if c.list != DOOR}
+        titles = {str(s.id): s.title for s in (await db.execute(sa.select(ProgrammeSession).where(
+            sa.cast(ProgrammeSession.id, sa.String).in_(session_ids)))).scalars()} if session_ids else {}
+    async with database(request).transaction() as db:
+        await audit.record(db, "badges.checkins.viewed", actor=actor, shown=len(rows), total=total,
+                           result=result or None, page=f.page)
+    query = {k: v for k, v in {**f.raw, "result": result}.items() if v and k in ("actor", "from", "to", "result")}
+
+    def page_url(page: int) -> str:
+        return "?" + urlencode({**query, **({"page": str(page)} if page > 1 else {})})
+
+    first = (f.page - 1) * PER_PAGE + 1 if rows else 0
+    return render(request, "console/checkins.html", {
+        "rows": rows, "titles": titles, "labels": RESULT_LABELS, "filters": f, "result": result,
+        "values": {**f.raw, "result": result}, "errors": f.errors, "total": total, "pages": pages, "first": first,
+        "last": first + len(rows) - 1 if rows else 0, "when": when, "filtered": bool(query),
+        "previous_url": page_url(f.page - 1) if f.page > 1 else None,
+        "next_url": page_url(f.page + 1) if f.page < pages else None,
+        "field_labels": {"actor": "Scanned by", "from": "From", "to": "To", "result": "Answer"},
+    }, status_code=422 if f.errors else 200)
+
+
+routes = [Route("/console/checkins", checkin_log, methods=["GET"], name="console-checkins")]
