@@ -11,12 +11,14 @@ def install() -> None:
     from jinja2 import FileSystemLoader
 
     from conference import hooks, mailtext, pages
-    from sessions import proposal_mail, proposals, review
+    from sessions import personal_data, proposal_mail, proposals, review
     from sessions.agenda import registration_sessions
     from sessions.capacity import release_all_seats
 
     hooks.on_registration_released(release_all_seats)
     hooks.on_registration_details(registration_sessions)
+    hooks.on_personal_data(personal_data.export_sessions)
+    hooks.on_registration_erased(personal_data.erase_sessions)
     hooks.on_bearer_token(proposals.TOKEN_PREFIX, proposals.speaker_actor)
     hooks.on_bearer_token(review.TOKEN_PREFIX, review.reviewer_actor)
     for kind, composer in proposal_mail.COMPOSERS.items():

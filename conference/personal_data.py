@@ -1,0 +1,353 @@
+"""A delegate's personal data: the copy they may download, its erasure, and the retention rule that erases it.
+
+- `export_for` gathers everything held about one registration as JSON (packages built on this one add their
+  part through `hooks.personal_data`: sessions adds seats, agenda, choices, stars and proposals).
+- `erase` replaces the personal fields of a registration with placeholders and removes what only identifies
+  the person (unsent emails, addresses of sent ones, stars and ranked choices), keeping what the counts and the
+  law need: sector, ticket type, status, check-ins, payments, refunds and invoices. Invoices keep their billing
+  fields: accounting law (HMRC: six years) requires us to keep the invoices we issued as issued.
+- `erase_expired` applies the conference's `retention_days`: every registration not yet erased is erased once
+  the conference ended that many days ago. `RetentionWorker` runs it hourly in every server process; each
+  registration is erased in its own transaction under the capacity lock and re-checked there, so several
+  processes (or the `conference erase-expired` command) can run it at once without doing anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference import audit, errors, hooks
+from conference.audit import Actor
+from conference.db import Database, lock_for_update
+from conference.mailtext import INVOICE_KINDS
+from conference.models import (
+    SECTOR_LABELS,
+    Checkin,
+    Conference,
+    Invoice,
+    OutboxEmail,
+    Payment,
+    Refund,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
+from conference.registration import cancel_registration, get_conference, waitlist_position
+from conference.security import hash_token
+from conference.settings import Settings
+
+log = logging.getLogger("conference.personal_data")
+
+FORMAT = "conference-personal-data/1"
+ERASED_NAME = "Erased delegate"
+# Why personal data was erased (the audit entry's `reason`).
+REASONS = ("delegate_request", "organiser", "retention")
+# Emails not (yet) delivered: deleted on erasure. Sent and kept ones lose their address and context only.
+UNSENT = ("queued", "sending", "failed")
+MAX_RETENTION_DAYS = 3650
+
+
+class AlreadyErased(errors.DomainError):
+    code = "already_erased"
+    message = "This registration's personal data has already been erased."
+
+
+def erased_email(registration_id: uuid.UUID) -> str:
+    """A unique address that can never be delivered (.invalid is reserved by RFC 2606)."""
+    return f"erased-{registration_id}@invalid"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- the export --------------------------------------------------------------------------------------------
+
+
+def retention_due_at(conference: Conference) -> datetime | None:
+    """From when the retention rule erases personal data (None: kept until an organiser decides)."""
+    if conference.retention_days is None:
+        return None
+    return conference.ends_at + timedelta(days=conference.retention_days)
+
+
+def _about(conference: Conference, now: datetime) -> dict[str, Any]:
+    due = retention_due_at(conference)
+    return {
+        "what": f"Everything {conference.name} holds about one registration: the details given when registering, "
+                "the booking's status and history, payments, refunds, invoices, check-ins, the emails we sent, "
+                "and workshop seats, choices and talk stars.",
+        "format": FORMAT,
+        "generated_at": now.isoformat(),
+        "conference": conference.name,
+        "notes": [
+            "Times are ISO 8601 with their offset; money is in pence with its currency.",
+            "Card details never reach us: card payments are taken by Stripe, which keeps its own records.",
+            "Talk proposals are listed when a speaker on them has this registration's email address; only your "
+            "own entry as a speaker is shown.",
+            "When personal data is erased, the sector, ticket type, status, check-ins, payments, refunds and "
+            "invoices stay (invoices with their billing details, as the law requires) for the organisers' "
+            "counts and accounts.",
+        ],
+        "retention": (f"Personal data is erased {conference.retention_days} days after the conference ends, on "
+                      f"{due.isoformat()}." if due is not None else
+                      "The organisers have not set a retention period yet."),
+    }
+
+
+async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[str, Any]:
+    """Everything held about the registration's delegate, as JSON-ready data (no Stripe ids or secrets)."""
+    r = await db.get(Registration, registration_id)
+    if r is None:
+        raise errors.NotFound("No registration has this id.")
+    conference = await db.get(Conference, r.conference_id)
+    ticket = await db.get(TicketType, r.ticket_type_id)
+    assert conference is not None and ticket is not None
+    by_registration = {"registration_id": r.id}
+    checkins = (await db.execute(sa.select(Checkin).filter_by(**by_registration).order_by(Checkin.scanned_at))).scalars()
+    payments = (await db.execute(sa.select(Payment).filter_by(**by_registration).order_by(Payment.attempt))).scalars()
+    refunds = (await db.execute(sa.select(Refund).filter_by(**by_registration).order_by(Refund.created_at))).scalars()
+    invoices = list((await db.execute(
+        sa.select(Invoice).filter_by(**by_registration).order_by(Invoice.created_at, Invoice.number))).scalars())
+    numbers = {i.id: i.number for i in invoices}
+    emails = (await db.execute(
+        sa.select(OutboxEmail).filter_by(**by_registration).order_by(OutboxEmail.created_at))).scalars()
+    return {
+        "about": _about(conference, utcnow()),
+        "registration": {
+            "id": str(r.id), "reference": r.reference, "status": r.status.value,
+            "name": r.name, "email": r.email, "organisation": r.organisation,
+            "sector": r.sector.value, "sector_label": SECTOR_LABELS[r.sector], "job_title": r.job_title,
+            "region": r.region, "dietary": r.dietary, "access_needs": r.access_needs,
+            "payment_method": r.payment_method.value, "waitlist_position": await waitlist_position(db, r),
+            "consent_at": _iso(r.consent_at), "created_at": _iso(r.created_at), "updated_at": _iso(r.updated_at),
+            "cancelled_at": _iso(r.cancelled_at), "cancel_reason": r.cancel_reason,
+            "hold_expires_at": _iso(r.hold_expires_at), "badge_printed_at": _iso(r.badge_printed_at),
+            "erasure_requested_at": _iso(r.erasure_requested_at), "erased_at": _iso(r.erased_at),
+        },
+        "ticket_type": {"id": str(ticket.id), "name": ticket.name, "price_pence": ticket.price_pence,
+                        "vat_rate_percent": ticket.vat_rate_percent, "currency": ticket.currency},
+        "billing": r.billing,
+        "check_ins": [{"list": c.list, "result": c.result, "scanned_at": _iso(c.scanned_at),
+                       "recorded_at": _iso(c.received_at), "offline": c.offline} for c in checkins],
+        "payments": [{"attempt": p.attempt, "status": p.status, "amount_pence": p.amount_pence,
+                      "currency": p.currency.upper(), "refunded_pence": p.refunded_pence,
+                      "created_at": _iso(p.created_at), "paid_at": _iso(p.paid_at)} for p in payments],
+        "refunds": [{"amount_pence": f.amount_pence, "reason": f.reason, "status": f.status,
+                     "created_at": _iso(f.created_at), "updated_at": _iso(f.updated_at)} for f in refunds],
+        "invoices": [{
+            "number": i.number, "kind": i.kind, "status": i.status,
+            "credits_invoice": numbers.get(i.credits_invoice_id) if i.credits_invoice_id else None,
+            "billing_organisation": i.billing_organisation, "billing_contact": i.billing_contact,
+            "billing_email": i.billing_email, "billing_address": i.billing_address,
+            "purchase_order": i.purchase_order, "description": i.description, "net_pence": i.net_pence,
+            "vat_rate_percent": i.vat_rate_percent, "vat_pence": i.vat_pence, "gross_pence": i.gross_pence,
+            "currency": i.currency, "issued_on": _iso(i.issued_on), "due_on": _iso(i.due_on),
+            "paid_at": _iso(i.paid_at),
+        } for i in invoices],
+        "emails": [{"kind": e.kind, "to": e.to_address, "status": e.status, "created_at": _iso(e.created_at),
+                    "sent_at": _iso(e.sent_at)} for e in emails],
+        **await hooks.collect_personal_data(db, r),
+    }
+
+
+async def record_download(db: AsyncSession, *, registration_id: uuid.UUID, actor: Actor, via: str) -> None:
+    """Every download of a delegate's data is in the audit trail (who, which registration, from where)."""
+    r = await db.get(Registration, registration_id)
+    if r is None:
+        raise errors.NotFound("No registration has this id.")
+    await audit.record(db, "conference.personal_data.downloaded", actor=actor, subject=r.reference, via=via)
+
+
+# --- erasure -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Erasure:
+    registration_id: uuid.UUID
+    reference: str
+    status: Status
+    erased_at: datetime
+    already: bool = False  # erased before: nothing was changed
+    cancelled: bool = False  # the place (or waiting-list entry) was given up first
+    refund_pence: int = 0  # card refunds the cancellation's policy decided
+    credit_notes: int = 0  # invoices the cancellation's policy credited
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": str(self.registration_id), "reference": self.reference, "status": self.status.value,
+            "erased_at": self.erased_at.isoformat(), "already_erased": self.already, "cancelled": self.cancelled,
+            "refund_pence": self.refund_pence, "credit_notes": self.credit_notes,
+            "message": ("This registration's personal data had already been erased; nothing changed."
+                        if self.already else "The personal data is erased."),
+        }
+
+
+async def _money_decided(db: AsyncSession, registration_id: uuid.UUID) -> tuple[int, int]:
+    refunded = await db.scalar(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_pence), 0))
+                               .where(Refund.registration_id == registration_id))
+    notes = await db.scalar(sa.select(sa.func.count()).select_from(Invoice)
+                            .where(Invoice.registration_id == registration_id, Invoice.kind == "credit_note"))
+    return int(refunded or 0), int(notes or 0)
+
+
+async def erase(
+    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor, reason: str,
+    at: datetime | None = None,
+) -> Erasure:
+    """Erase one delegate's personal data, in the caller's transaction. Erasing twice changes nothing.
+
+    A registration that still holds a place or a waiting-list entry is cancelled first, through
+    `cancel_registration`, so its place and seats are freed, the waiting list moves up and the cancellation
+    policy refunds or credits (the delegate's policy when the actor is the delegate). Once the conference has
+    ended there is no place left to free: a confirmed registration keeps its status (the record that the place
+    was taken, for the counts), and nothing is refunded or promoted; a registration still waiting (list,
+    approval or payment) is closed as cancelled (`cancel_reason` "erased"), with no refund or promotion.
+
+    Kept, with no personal data in them: sector, ticket type, status, check-ins, seat bookings, payments,
+    refunds and invoices. Invoices and credit notes keep their billing fields, and their emails to the paying
+    organisation stay: the law requires us to keep the invoices we issued (HMRC: six years).
+
+    `at` (default: the clock) decides whether the conference has ended; the retention run passes its own.
+    """
+    if reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}")
+    assert db.in_transaction()
+    # Lock order, as every path that changes who holds a place: the conference (capacity) → the registration.
+    conference = await get_conference(db, for_update=True)
+    if await db.get(Registration, registration_id) is None:
+        raise errors.NotFound("No registration has this id.")
+    r = await lock_for_update(db, Registration, registration_id)
+    if r.erased_at is not None:  # re-read under the lock: another process may have just erased it
+        return Erasure(r.id, r.reference, r.status, r.erased_at, already=True)
+    now = utcnow()
+    ended = (at or now) >= conference.ends_at
+    cancelled = False
+    refunded_before, notes_before = await _money_decided(db, r.id)
+    if r.status != Status.cancelled:
+        if not ended:
+            r = await cancel_registration(db, settings=settings, registration_id=r.id, actor=actor)
+            cancelled = True
+        elif r.status != Status.confirmed:
+            r.status, r.cancelled_at, r.cancel_reason, r.hold_expires_at = Status.cancelled, now, "erased", None
+            await audit.record(db, "conference.registration.cancelled", actor=actor, subject=r.reference,
+                               reason="erased_after_event")
+            await db.flush()
+            await hooks.run_registration_released(db, settings, r)
+            cancelled = True
+    refunded_after, notes_after = await _money_decided(db, r.id)
+
+    r.name = ERASED_NAME
+    r.email = r.email_key = erased_email(r.id)
+    r.organisation = r.job_title = r.region = r.dietary = r.access_needs = ""
+    r.billing = None
+    # Old manage links and badges stop working: the link's hash matches no token anyone holds, and the badge's
+    # version moves on so its QR code scans as invalid.
+    r.token_version += 1
+    r.manage_token_hash = hash_token(secrets.token_urlsafe(32))
+    r.badge_version += 1
+    if reason == "delegate_request" and r.erasure_requested_at is None:
+        r.erasure_requested_at = now
+    r.erased_at = r.updated_at = now
+
+    mine = OutboxEmail.registration_id == r.id
+    not_invoices = OutboxEmail.kind.not_in(sorted(INVOICE_KINDS))  # type: ignore[attr-defined]
+    deleted = (await db.execute(
+        sa.delete(OutboxEmail).where(mine, not_invoices, OutboxEmail.status.in_(UNSENT))  # type: ignore[attr-defined]
+    )).rowcount
+    blanked = (await db.execute(
+        sa.update(OutboxEmail).where(mine, not_invoices).values(to_address="", context={})
+    )).rowcount
+    await hooks.run_registration_erased(db, settings, r)
+    await audit.record(db, "conference.registration.erased", actor=actor, subject=r.reference, reason=reason,
+                       cancelled=cancelled, emails_deleted=deleted, emails_blanked=blanked)
+    await db.flush()
+    return Erasure(r.id, r.reference, r.status, now, cancelled=cancelled,
+                   refund_pence=refunded_after - refunded_before, credit_notes=notes_after - notes_before)
+
+
+# --- retention ---------------------------------------------------------------------------------------------
+
+
+async def erase_expired(database: Database, settings: Settings, *, now: datetime | None = None) -> int:
+    """Erase every registration not yet erased once `now` is past the conference's end + `retention_days`.
+
+    Returns how many were erased by this call. Each registration is erased in its own short transaction (the
+    capacity lock is not held across thousands of them), and `erase` re-checks `erased_at` under the lock, so
+    runs in several processes at once never erase (or audit) one twice.
+    """
+    now = now or utcnow()
+    async with database.read() as db:
+        conference = await get_conference(db)
+        due = retention_due_at(conference)
+        if due is None or now <= due:
+            return 0
+        ids = list((await db.execute(
+            sa.select(Registration.id).where(Registration.conference_id == conference.id,
+                                             Registration.erased_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Registration.number)
+        )).scalars())
+    erased = 0
+    for registration_id in ids:
+        async with database.transaction() as db:
+            result = await erase(db, settings=settings, registration_id=registration_id, actor=audit.SYSTEM,
+                                 reason="retention", at=now)
+        erased += not result.already
+    if erased:
+        log.info("retention: erased the personal data of %d registrations", erased)
+    return erased
+
+
+def will_cancel(registration: Registration, conference: Conference, now: datetime | None = None) -> bool:
+    """Whether erasing now would first give up a place or a waiting-list entry (for the confirmation pages)."""
+    if registration.status == Status.cancelled or registration.erased_at is not None:
+        return False
+    return (now or utcnow()) < conference.ends_at or registration.status != Status.confirmed
+
+
+def refund_policy_applies(conference: Conference, now: datetime | None = None) -> bool:
+    """Whether a cancellation now still refunds card payments and credits invoices (`refund_full_until`)."""
+    return conference.refund_full_until is None or (now or utcnow()) <= conference.refund_full_until
+
+
+class RetentionWorker:
+    """One per process: applies the retention rule every `interval` seconds (first after `delay`)."""
+
+    def __init__(self, database: Database, settings: Settings, *, interval: float = 3600.0, delay: float = 60.0) -> None:
+        self.database, self.settings = database, settings
+        self.interval, self.delay = interval, delay
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="retention-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self.delay)
+        while True:
+            try:
+                await erase_expired(self.database, self.settings)
+            except asyncio.CancelledError:
+                raise
+            except errors.NotFound:
+                pass  # no conference set up yet
+            except Exception as exc:  # noqa: BLE001 - the database may be down; the next tick retries
+                log.warning("retention tick failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.interval)
