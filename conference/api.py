@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import audit, errors, hooks, payments, registration
+from conference import audit, errors, hooks, payments, personal_data, registration
 from conference.audit import Actor
 from conference.auth import authenticate, require, require_registration_access
 from conference.group_commit import RegistrationQueue
@@ -45,6 +45,7 @@ def conference_public(conf: Any, seen: registration.Availability) -> dict[str, A
         "remaining": seen.remaining,
         "waitlisted": seen.waitlisted,
         "registration_open": conf.registration_open,
+        "retention_days": conf.retention_days,
     }
 
 
@@ -281,6 +282,35 @@ async def list_outbox(request: Request) -> Response:
     return JSONResponse({"data": data, "count": len(data)})
 
 
+async def get_personal_data(request: Request) -> Response:
+    """Everything held about the delegate (the attendee themselves, or an organiser); every download is audited."""
+    registration_id = path_uuid(request, "registration_id")
+    actor = await caller(request)
+    require_registration_access(actor, registration_id, "organiser")
+    if actor.kind == "attendee":
+        await rate_limit(request).check(request, "personal-data")
+    async with database(request).read() as db:
+        data = await personal_data.export_for(db, registration_id=registration_id)
+    async with database(request).transaction() as db:
+        await personal_data.record_download(db, registration_id=registration_id, actor=actor, via="api")
+    return JSONResponse(data, headers={"cache-control": "no-store"})
+
+
+async def erase_personal_data(request: Request) -> Response:
+    """Erase the delegate's personal data (cancelling a place still held); a second call changes nothing."""
+    registration_id = path_uuid(request, "registration_id")
+    actor = await caller(request)
+    require_registration_access(actor, registration_id, "organiser")
+    reason = "delegate_request" if actor.kind == "attendee" else "organiser"
+    async with database(request).transaction() as db:
+        result = await personal_data.erase(db, settings=settings(request), registration_id=registration_id,
+                                           actor=actor, reason=reason)
+    if result.cancelled:
+        await payment_gateway(request).close_checkouts(database(request), registration_id)
+    mail(request).wake()
+    return JSONResponse(result.public())
+
+
 routes = [
     Route("/conference", get_conference, methods=["GET"], name="api-conference"),
     Route("/conference", patch_conference, methods=["PATCH"], name="api-conference-update"),
@@ -293,4 +323,8 @@ routes = [
     Route("/registrations/{registration_id}/approve", approve_registration, methods=["POST"], name="api-registration-approve"),
     Route("/registrations/{registration_id}/reject", reject_registration, methods=["POST"], name="api-registration-reject"),
     Route("/outbox", list_outbox, methods=["GET"], name="api-outbox"),
+    Route("/registrations/{registration_id}/personal-data", get_personal_data, methods=["GET"],
+          name="api-personal-data"),
+    Route("/registrations/{registration_id}/erasure", erase_personal_data, methods=["POST"],
+          name="api-personal-data-erasure"),
 ]

@@ -19,9 +19,14 @@ from starlette.staticfiles import StaticFiles
 
 import sessions
 from badges import api as badges_api
-from badges import checkin, checkin_api, scanner
+from badges import checkin, checkin_api, checkin_log, scanner
 from badges.codes import signer_for
-from conference import api, console, console_registrations, errors, invoice_api, pages, payment_api
+from conference import api, console, console_accounts, console_registrations, errors, invoice_api, pages, payment_api
+from conference import console_dashboard
+from conference import console_settings
+from conference.personal_data import RetentionWorker
+from conference import console_delegates
+from conference import console_audit, console_messages
 from sessions import api as sessions_api
 from sessions import console as sessions_console
 from sessions import pages as sessions_pages
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         database = Database.from_settings(settings)
         worker = MailWorker(database, settings)
         payment_worker = PaymentWorker(database, settings)
+        retention_worker = RetentionWorker(database, settings)  # erases personal data past conference.retention_days
         app.state.database = database
         app.state.registrations = RegistrationQueue(database, settings)
         app.state.mail = worker
@@ -102,9 +108,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await checkin.warm_up(database, app.state.badge_signer)
         worker.start()
         payment_worker.start()
+        retention_worker.start()
         try:
             yield
         finally:
+            await retention_worker.stop()
             await payment_worker.stop()
             await worker.stop()
             await database.dispose()
@@ -114,12 +122,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
+            *console_dashboard.api_routes,  # /api/v1/dashboard, likewise
             Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
             *console.routes,
+            *console_accounts.routes,
+            *console_dashboard.routes,
             *console_registrations.routes,
+            *console_settings.routes,
+            *console_delegates.routes,
+            *console_messages.routes,
+            *console_audit.routes,
+            *checkin_log.routes,
             *sessions_pages.routes,
             *sessions_console.routes,
             *proposals_pages.routes,

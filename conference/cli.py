@@ -1,4 +1,4 @@
-"""The `conference` command: serve, demo, db upgrade, token create, badges print, schedule solve."""
+"""The `conference` command: serve, demo, db upgrade, token create, user add, badges print, schedule solve."""
 
 from __future__ import annotations
 
@@ -39,6 +39,74 @@ def _token_create(args: argparse.Namespace) -> int:
             await database.dispose()
 
     print(asyncio.run(run()))
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    """The first organiser's account (and any other): with --password-stdin the password is read from standard
+    input (scripts); otherwise an invitation link is printed, and emailed when a mail server is configured."""
+    from conference import accounts, audit, errors
+    from conference.db import Database
+    from conference.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if password is not None and (problem := accounts.password_problem(password, email=args.email)):
+        print(f"error: password: {problem}", file=sys.stderr)
+        return 2
+
+    async def run() -> str | None:
+        database = Database.from_settings(settings)
+        try:
+            async with database.transaction() as db:
+                actor = audit.Actor("cli")
+                user = await accounts.add_user(db, settings, email=args.email, role=args.role, name=args.name,
+                                               actor=actor, invite=password is None)
+                if password is not None:
+                    await accounts.set_password(db, user, password, actor=actor)
+                    return None
+                reset = await accounts.latest_reset(db, user.id)
+                return accounts.reset_url(settings, reset.id) if reset is not None else None
+        finally:
+            await database.dispose()
+
+    try:
+        link = asyncio.run(run())
+    except errors.InvalidInput as exc:
+        for field, message in (exc.fields or {}).items():
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    if link:
+        print(f"{args.email} ({args.role}) can choose a password here within 48 hours:\n{link}")
+    else:
+        print(f"{args.email} ({args.role}) can sign in at {settings.base_url}/login")
+    return 0
+
+
+def _erase_expired(_args: argparse.Namespace) -> int:
+    """The retention rule now (servers also run it hourly): erase personal data past conference.retention_days."""
+    from conference import errors
+    from conference.db import Database
+    from conference.migrate import upgrade
+    from conference.personal_data import erase_expired
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> int:
+        database = Database.from_settings(settings)
+        try:
+            return await erase_expired(database, settings)
+        finally:
+            await database.dispose()
+
+    try:
+        erased = asyncio.run(run())
+    except errors.NotFound as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"erased the personal data of {erased} registration{'' if erased == 1 else 's'}")
     return 0
 
 
@@ -176,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["staff", "organiser"])
     create.add_argument("--name", default="")
     create.set_defaults(func=_token_create)
+
+    user = commands.add_parser("user", help="console accounts").add_subparsers(dest="user_command", required=True)
+    uadd = user.add_parser("add", help="make an organiser's or staff account; prints a link to choose its password")
+    uadd.add_argument("email")
+    uadd.add_argument("--role", required=True, choices=["organiser", "staff"])
+    uadd.add_argument("--name", default="")
+    uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input instead")
+    uadd.set_defaults(func=_user_add)
+
+    commands.add_parser("erase-expired", help="erase delegates' personal data once the conference's retention period "
+                                              "has passed (servers also do this hourly)").set_defaults(func=_erase_expired)
 
     badges = commands.add_parser("badges", help="badge print runs").add_subparsers(dest="badges_command", required=True)
     bprint = badges.add_parser("print", help="render confirmed delegates' badges to a PDF, sorted by surname, "

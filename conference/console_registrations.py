@@ -11,6 +11,7 @@ Mount `routes` in the app next to `console.routes`.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import audit, errors, invoicing, payments
+from conference import audit, delegates, errors, invoicing, payments, personal_data
 from conference import registration as bookings
 from conference.audit import Actor
 from conference.console import LoginRequired, require_console
@@ -34,6 +35,7 @@ from conference.models import (
     Invoice,
     Payment,
     PaymentMethod,
+    SECTOR_LABELS,
     Refund,
     Registration,
     Status,
@@ -74,7 +76,16 @@ DONE = {
     "approved": "The registration is approved and the delegate emailed.",
     "rejected": "The registration is rejected and the delegate emailed.",
     "cancelled": "The registration is cancelled: the refund policy has been applied and the delegate emailed.",
+    "erased": "The delegate's personal data is erased; payments, invoices and anonymous counts are kept.",
+    "edited": "The delegate's details are saved.",
+    "unchanged": "Nothing was changed: the details were already as given.",
+    "substituted": "The place is transferred: the new delegate has been emailed the confirmation with a new manage "
+                   "link, and the previous delegate told; the old link and badge no longer work.",
+    "resent_confirmation": "The confirmation, with the manage link, is on its way to the delegate again.",
+    "resent_invoice": "The latest invoice is on its way to the billing contact again.",
 }
+_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,40}")
+_WHY = re.compile(r"[a-z_]{1,40}")
 
 
 # --- formatting -------------------------------------------------------------------------------------------
@@ -105,7 +116,8 @@ def day(value: date | str | None) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-FORMAT = {"money": money, "when": when, "day": day, "status_labels": STATUS_LABELS, "method_labels": METHOD_LABELS}
+FORMAT = {"money": money, "when": when, "day": day, "status_labels": STATUS_LABELS, "method_labels": METHOD_LABELS,
+          "sector_labels": SECTOR_LABELS}
 
 
 # --- access -----------------------------------------------------------------------------------------------
@@ -231,7 +243,27 @@ def _page_url(f: dict[str, Any], page: int) -> str:
     return "/console/registrations" + (f"?{urlencode(query)}" if query else "")
 
 
-async def registrations_page(request: Request) -> Response:
+def bulk_notice(params: Any) -> dict[str, Any] | None:
+    """What the list says after a bulk decision (console_delegates.decide_many's redirect): how many, which not."""
+    decided = params.get("decided", "")
+    if decided not in ("approved", "rejected"):
+        return None
+    try:
+        count = max(0, int(params.get("count", "0")))
+    except ValueError:
+        count = 0
+    refused = []
+    for item in params.get("refused", "").split(",")[:delegates.MAX_BULK]:
+        reference, _, why = item.partition(":")
+        if _REFERENCE.fullmatch(reference) and _WHY.fullmatch(why):
+            label = STATUS_LABELS.get(why)
+            refused.append({"reference": reference, "why": f"now {label.lower()}" if label else
+                            "not found" if why == "missing" else why.replace("_", " ")})
+    return {"decided": decided, "count": count, "refused": refused}
+
+
+async def registrations_page(request: Request, *, problem: errors.DomainError | None = None,
+                             status_code: int = 200) -> Response:
     actor = await _organiser(request)
     f = _filters(request)
     async with database(request).read() as db:
@@ -251,6 +283,9 @@ async def registrations_page(request: Request) -> Response:
         )
         rows = [{"r": r, "ticket": t, "outstanding": outstanding_pence(r, t, issued)}
                 for r, t, issued in (await db.execute(stmt)).all()]
+        awaiting = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
+            col(Registration.conference_id) == conference.id,
+            col(Registration.status) == Status.awaiting_approval))).scalar_one())
     async with database(request).transaction() as db:
         # Which filters, never what was searched for (a name or an email is personal data).
         await audit.record(db, "conference.registrations.viewed", actor=actor, status=f["status"] or None,
@@ -262,7 +297,9 @@ async def registrations_page(request: Request) -> Response:
         "first": first, "last": first + len(rows) - 1 if rows else 0, "payment_states": PAYMENT_STATES,
         "previous_url": _page_url(f, f["page"] - 1) if f["page"] > 1 else None,
         "next_url": _page_url(f, f["page"] + 1) if f["page"] < pages else None,
-    })
+        "awaiting": awaiting, "bulk": bulk_notice(request.query_params), "problem": problem,
+        "export_query": urlencode({k: f[k] for k in ("q", "status", "payment") if f[k]}),
+    }, status_code=status_code)
 
 
 # --- one registration --------------------------------------------------------------------------------------
@@ -432,6 +469,31 @@ async def cancel(request: Request) -> Response:
     return await _act(request, action)
 
 
+async def erase_confirm(request: Request) -> Response:
+    registration_id = _registration_id(request)
+    await _organiser(request, _detail_path(registration_id))
+    async with database(request).read() as db:
+        context = await _registration_context(db, registration_id)
+    if context["r"].erased_at is not None:
+        return await registration_page(request, problem=personal_data.AlreadyErased(), status_code=409)
+    return render(request, "console/erase.html", {
+        **context, "will_cancel": personal_data.will_cancel(context["r"], context["conference"]),
+        "policy_applies": personal_data.refund_policy_applies(context["conference"]),
+    })
+
+
+async def erase(request: Request) -> Response:
+    registration_id = _registration_id(request)
+
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
+        result = await personal_data.erase(db, settings=settings(request), registration_id=registration_id,
+                                           actor=actor, reason="organiser")
+        if result.already:
+            raise personal_data.AlreadyErased()
+        return "erased"
+    return await _act(request, action)
+
+
 async def invoice_pdf(request: Request) -> Response:
     invoice_id = _invoice_id(request)
     actor = await _organiser(request)
@@ -455,6 +517,8 @@ routes = [
     Route(_ONE + "/reject", reject, methods=["POST"], name="console-registration-reject"),
     Route(_ONE + "/cancel", cancel_confirm, methods=["GET"], name="console-registration-cancel-confirm"),
     Route(_ONE + "/cancel", cancel, methods=["POST"], name="console-registration-cancel"),
+    Route(_ONE + "/erase", erase_confirm, methods=["GET"], name="console-registration-erase-confirm"),
+    Route(_ONE + "/erase", erase, methods=["POST"], name="console-registration-erase"),
     Route(_INVOICE + "/paid", mark_invoice_paid, methods=["POST"], name="console-invoice-paid"),
     Route(_INVOICE + "/credit", credit_invoice_confirm, methods=["GET"], name="console-invoice-credit-confirm"),
     Route(_INVOICE + "/credit", credit_invoice, methods=["POST"], name="console-invoice-credit"),

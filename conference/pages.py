@@ -6,6 +6,7 @@ hidden field that is the HMAC of it) and re-render with an error summary that li
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from pathlib import Path
@@ -19,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from conference import errors, invoicing, payments, registration
+from conference import errors, invoicing, payments, personal_data, registration
 from conference.api import register
 from conference.audit import Actor
 from conference.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
@@ -243,6 +244,42 @@ async def manage_invoice_pdf(request: Request) -> Response:
                     headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'})
 
 
+async def manage_data(request: Request) -> Response:
+    """The "Download my data" link: everything held about the delegate, as a JSON file (audited, rate limited)."""
+    await rate_limit(request).check(request, "personal-data")
+    r, _conf, _position, _ticket = await by_token(request)
+    actor = Actor("attendee", r.reference, r.id)
+    async with database(request).read() as db:
+        data = await personal_data.export_for(db, registration_id=r.id)
+    async with database(request).transaction() as db:
+        await personal_data.record_download(db, registration_id=r.id, actor=actor, via="manage")
+    return Response(json.dumps(data, indent=2, ensure_ascii=False), media_type="application/json", headers={
+        "content-disposition": f'attachment; filename="personal-data-{r.reference}.json"',
+        "cache-control": "no-store",
+    })
+
+
+async def manage_erase_confirm(request: Request) -> Response:
+    r, conf, _position, _ticket = await by_token(request)
+    return render(request, "conference/erase.html", {
+        "r": r, "conference": conf, "token": request.path_params["token"],
+        "will_cancel": personal_data.will_cancel(r, conf), "policy_applies": personal_data.refund_policy_applies(conf),
+    })
+
+
+async def manage_erase(request: Request) -> Response:
+    """Erase the delegate's personal data (cancelling the place first); the link stops working afterwards."""
+    r, conf, _position, _ticket = await by_token(request)
+    await form_values(request)
+    async with database(request).transaction() as db:
+        result = await personal_data.erase(db, settings=settings(request), registration_id=r.id,
+                                           actor=Actor("attendee", r.reference, r.id), reason="delegate_request")
+    if result.cancelled:
+        await payment_gateway(request).close_checkouts(database(request), r.id)
+    mail(request).wake()
+    return render(request, "conference/erased.html", {"result": result, "conference": conf})
+
+
 routes = [
     Route("/manage/{token}/pay", manage_pay, methods=["POST"], name="manage-pay"),
     Route("/manage/{token}/invoices/{invoice_id}.pdf", manage_invoice_pdf, methods=["GET"], name="manage-invoice-pdf"),
@@ -252,4 +289,7 @@ routes = [
     Route("/manage/{token}", manage, methods=["GET"], name="manage"),
     Route("/manage/{token}/cancel", manage_cancel_confirm, methods=["GET"], name="manage-cancel-confirm"),
     Route("/manage/{token}/cancel", manage_cancel, methods=["POST"], name="manage-cancel"),
+    Route("/manage/{token}/data.json", manage_data, methods=["GET"], name="manage-data"),
+    Route("/manage/{token}/erase", manage_erase_confirm, methods=["GET"], name="manage-erase-confirm"),
+    Route("/manage/{token}/erase", manage_erase, methods=["POST"], name="manage-erase"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -16,6 +16,9 @@ from conference.db import Database
 from conference.outbox import MailWorker
 from conference.ratelimit import RateLimit
 from conference.settings import Settings
+
+if TYPE_CHECKING:  # payments imports this module
+    from conference.payments import PaymentWorker
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -31,6 +31,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from conference import broadcasts
 from conference.app import create_app
 from conference.auth import create_api_token
 from conference.db import Database
@@ -66,6 +67,27 @@ EXPECTED: E = {
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,  # its own 401 means "wrong token" (see REFUSED_ONLY_BY_403)
     ("POST", "/logout"): ANYONE,
+    ("GET", "/login/code"): ANYONE,  # without a right password first, it sends the browser back to /login
+    ("POST", "/login/code"): ANYONE,  # its own 401 means "no password step" (see REFUSED_ONLY_BY_403)
+    ("GET", "/password/forgot"): ANYONE,
+    ("POST", "/password/forgot"): ANYONE,
+    ("GET", "/password/reset/{token}"): ANYONE,  # the link is the credential; a wrong one is 404
+    ("POST", "/password/reset/{token}"): ANYONE,
+    # --- your own account: organisers and staff ----------------------------------------------------------
+    ("GET", "/console/account"): STAFF,
+    ("POST", "/console/account/password"): STAFF,
+    ("POST", "/console/account/totp"): STAFF,
+    ("POST", "/console/account/totp/confirm"): STAFF,
+    ("POST", "/console/account/totp/disable"): STAFF,
+    ("POST", "/console/account/sessions"): STAFF,
+    # --- people and API tokens: organisers --------------------------------------------------------------
+    ("GET", "/console/checkins"): ORG,
+    ("GET", "/console/users"): ORG,
+    ("POST", "/console/users"): ORG,
+    ("POST", "/console/users/{user_id:uuid}/disable"): ORG,
+    ("POST", "/console/users/{user_id:uuid}/enable"): ORG,
+    ("POST", "/console/tokens"): ORG,
+    ("POST", "/console/tokens/{token_id:uuid}/revoke"): ORG,
     ("GET", "/call"): ANYONE,
     ("POST", "/call"): ANYONE,
     ("GET", "/programme"): ANYONE,
@@ -73,6 +95,7 @@ EXPECTED: E = {
     ("POST", "/stripe/webhook"): ANYONE,
     ("GET", "/payment/return"): ANYONE,
     ("GET", "/scan/vendor/{name}"): ANYONE,  # the scanner's third-party script and wasm
+    ("GET", "/console/vendor/{name}"): ANYONE,  # the dashboard's third-party script (Chart.js)
     ("GET", "/api/v1/conference"): ANYONE,
     ("GET", "/api/v1/ticket-types"): ANYONE,
     ("POST", "/api/v1/registrations"): ANYONE,
@@ -101,6 +124,9 @@ EXPECTED: E = {
     ("POST", "/manage/{token}/choices"): LINK_ONLY,
     ("GET", "/manage/{token}/talks"): LINK_ONLY,
     ("POST", "/manage/{token}/talks"): LINK_ONLY,
+    ("GET", "/manage/{token}/data.json"): LINK_ONLY,
+    ("GET", "/manage/{token}/erase"): LINK_ONLY,
+    ("POST", "/manage/{token}/erase"): LINK_ONLY,  # run last of A's link routes: the link stops working
     # --- the speakers' and reviewers' private links -------------------------------------------------------
     ("GET", "/proposal/{token}"): LINK_ONLY,
     ("GET", "/proposal/{token}/edit"): LINK_ONLY,
@@ -124,6 +150,8 @@ EXPECTED: E = {
     ("PUT", "/api/v1/registrations/{registration_id}/choices"): ORG,
     ("GET", "/api/v1/registrations/{registration_id}/stars"): ORG,
     ("PUT", "/api/v1/registrations/{registration_id}/stars"): ORG,
+    ("GET", "/api/v1/registrations/{registration_id}/personal-data"): ORG,
+    ("POST", "/api/v1/registrations/{registration_id}/erasure"): ORG,
     # --- a proposal's own resources: P's, so speaker Q is refused -----------------------------------------
     # A reviewer reads a reviewable proposal without its speakers when review is anonymous.
     ("GET", "/api/v1/proposals/{proposal_id}"): frozenset({"reviewer", "organiser"}),
@@ -151,6 +179,7 @@ EXPECTED: E = {
     ("POST", "/api/v1/registrations/{registration_id}/approve"): ORG,
     ("POST", "/api/v1/registrations/{registration_id}/reject"): ORG,
     ("GET", "/api/v1/outbox"): ORG,
+    ("GET", "/api/v1/dashboard"): ORG,  # counts only, but the organisers' business
     ("GET", "/api/v1/invoices/{invoice_id:uuid}.pdf"): ORG,
     ("POST", "/api/v1/invoices/{invoice_id:uuid}/paid"): ORG,
     ("POST", "/api/v1/invoices/{invoice_id:uuid}/credit"): ORG,
@@ -183,16 +212,30 @@ EXPECTED: E = {
     ("GET", "/api/v1/sessions/{session_id}/delegates.{fmt:str}"): ORG,  # the room sheet: every delegate's name
     # --- organisers only: the console ---------------------------------------------------------------------
     ("GET", "/console"): ORG,
+    ("GET", "/console/dashboard"): ORG,
     ("GET", "/console/registrations"): ORG,
     ("GET", "/console/registrations/{registration_id:uuid}"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/approve"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/reject"): ORG,
     ("GET", "/console/registrations/{registration_id:uuid}/cancel"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/cancel"): ORG,
+    ("GET", "/console/registrations/{registration_id:uuid}/erase"): ORG,
+    ("POST", "/console/registrations/{registration_id:uuid}/erase"): ORG,
+    ("GET", "/console/settings/retention"): ORG,
+    ("POST", "/console/settings/retention"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/paid"): ORG,
     ("GET", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
     ("GET", "/console/invoices/{invoice_id:uuid}.pdf"): ORG,
+    ("POST", "/console/registrations/decisions"): ORG,
+    ("GET", "/console/registrations/{registration_id:uuid}/edit"): ORG,
+    ("POST", "/console/registrations/{registration_id:uuid}/edit"): ORG,
+    ("GET", "/console/registrations/{registration_id:uuid}/substitute"): ORG,
+    ("POST", "/console/registrations/{registration_id:uuid}/substitute"): ORG,
+    ("POST", "/console/registrations/{registration_id:uuid}/resend"): ORG,
+    ("GET", "/console/exports/delegates.{fmt:str}"): ORG,  # every delegate's name and email
+    ("GET", "/console/exports/dietary.{fmt:str}"): ORG,
+    ("GET", "/console/exports/attendance.{fmt:str}"): ORG,
     ("GET", "/console/programme"): ORG,
     ("POST", "/console/programme/rooms"): ORG,
     ("POST", "/console/programme/slots"): ORG,
@@ -213,10 +256,17 @@ EXPECTED: E = {
     ("POST", "/console/programme/schedule/build"): ORG,
     ("POST", "/console/programme/schedule/{version_id}/move"): ORG,
     ("POST", "/console/programme/schedule/{version_id}/publish"): ORG,
+    ("GET", "/console/messages"): ORG,
+    ("POST", "/console/messages"): ORG,
+    ("GET", "/console/messages/new"): ORG,
+    ("POST", "/console/messages/preview"): ORG,
+    ("GET", "/console/messages/{broadcast_id:uuid}"): ORG,
+    ("GET", "/console/audit"): ORG,
+    ("GET", "/console/audit.csv"): ORG,
 }
 
 # Routes whose own answer to a wrong credential in the body is 401 (the login form): only 403 means refused.
-REFUSED_ONLY_BY_403 = {("POST", "/login")}
+REFUSED_ONLY_BY_403 = {("POST", "/login"), ("POST", "/login/code")}
 
 # Bodies other than `{}` / a bare CSRF field: builds must stay short; the login form must not sign anyone in.
 JSON_BODIES: dict[tuple[str, str], dict[str, Any]] = {("POST", "/api/v1/schedule/build"): {"time_limit": 1}}
@@ -240,6 +290,10 @@ LAST = [
     ("POST", "/console/registrations/{registration_id:uuid}/cancel"),
     ("DELETE", "/api/v1/registrations/{registration_id}"),
     ("POST", "/manage/{token}/cancel"),
+    # Erasing A ends its manage link, so after every route that uses it (a repeat answers "already erased").
+    ("POST", "/manage/{token}/erase"),
+    ("POST", "/api/v1/registrations/{registration_id}/erasure"),
+    ("POST", "/console/registrations/{registration_id:uuid}/erase"),
     ("POST", "/logout"),
 ]
 # Within a route, the roles expected to be refused go first, so an allowed destructive call cannot skew them.
@@ -314,12 +368,17 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         assert draft["workshops"], draft
         await ok(await setup.post(f"/api/v1/registrations/{a['id']}/sessions", headers=org_h,
                                   json={"session_id": str(session.id)}), 201)
+    async with database.transaction() as db:
+        broadcast = await broadcasts.send(db, settings=settings, segment="all", ref="", subject="Route check",
+                                          body="Hello {name}", actor=ORGANISER)
 
     params = {
         "registration_id": a["id"], "invoice_id": invoice_id, "session_id": str(session.id), "room_id": str(room.id),
         "slot_id": str(slot.id), "proposal_id": p["id"], "reviewer_id": str(other_reviewer),
         "version_id": str(draft["id"]), "key": draft["workshops"][0]["key"], "fmt": "csv",
-        "reference": a["reference"], "name": "zxing-reader.js",
+        "reference": a["reference"], "name": "zxing-reader.js", "broadcast_id": str(broadcast.id),
+        # Ids that match nothing: the role check comes first, so an organiser's 404 still counts as let in.
+        "user_id": str(uuid.uuid4()), "token_id": str(uuid.uuid4()),
     }
     links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link}
     world = World(params, links)
