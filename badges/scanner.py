@@ -19,11 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from jinja2 import FileSystemLoader
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from conference import errors, pages, registration
+from conference import errors, pages, registration, vendor
 from conference.console import require_console
 from conference.models import Registration
 from conference.web import database
@@ -32,7 +32,7 @@ from sessions import programme
 __all__ = ["NODE_MODULES", "SCANNER_PATH", "VENDOR", "install", "routes"]
 
 HERE = Path(__file__).resolve().parent
-NODE_MODULES = HERE.parent / "node_modules"
+NODE_MODULES = vendor.NODE_MODULES  # a module attribute, so a test can point it elsewhere
 # The page that may compile WebAssembly (conference.middleware gives it 'wasm-unsafe-eval').
 SCANNER_PATH = "/scan"
 # The only files served from node_modules: ZXing's reader as a classic script (defines the global ZXingWASM)
@@ -73,18 +73,7 @@ def _session_label(s: dict[str, Any]) -> str:
 
 
 async def vendor_file(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in VENDOR:
-        raise errors.NotFound("The scanner serves only zxing-reader.js and zxing_reader.wasm here.")
-    relative, media_type = VENDOR[name]
-    path = NODE_MODULES / relative
-    if not path.is_file():
-        return PlainTextResponse(
-            f"The scanner's QR reader is not installed ({relative} is missing). Run `npm ci` in the "
-            "repository root (./scripts/demo and ./scripts/test do it for you).", status_code=503,
-            headers={"cache-control": "no-store"})
-    # An hour: the pinned version changes only with a deploy; a phone at the door keeps it between reloads.
-    return FileResponse(path, media_type=media_type, headers={"cache-control": "public, max-age=3600"})
+    return vendor.serve(request, VENDOR, NODE_MODULES, "The scanner's QR reader")
 
 
 async def badge_pdf(request: Request) -> Response:

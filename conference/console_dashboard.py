@@ -15,21 +15,20 @@ there; 503 saying "run npm ci" when node_modules is missing.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import dashboard, errors
+from conference import dashboard, vendor
 from conference.console import require_console
 from conference.console_registrations import STATUS_LABELS, day, money
 from conference.pages import render
 from conference.web import caller, database
 
 POLL_SECONDS = 5
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+NODE_MODULES = vendor.NODE_MODULES  # a module attribute, so a test can point it elsewhere
 # The only file served from node_modules here: Chart.js's UMD build (defines the global Chart).
 VENDOR: dict[str, tuple[str, str]] = {
     "chart.umd.js": ("chart.js/dist/chart.umd.js", "text/javascript; charset=utf-8"),
@@ -57,18 +56,7 @@ async def dashboard_api(request: Request) -> Response:
 
 
 async def vendor_file(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in VENDOR:
-        raise errors.NotFound("The console serves only chart.umd.js here.")
-    relative, media_type = VENDOR[name]
-    path = NODE_MODULES / relative
-    if not path.is_file():
-        return PlainTextResponse(
-            f"The dashboard's charts are not installed ({relative} is missing). Run `npm ci` in the repository "
-            "root (./scripts/demo and ./scripts/test do it for you).", status_code=503,
-            headers={"cache-control": "no-store"})
-    # An hour: the pinned version changes only with a deploy.
-    return FileResponse(path, media_type=media_type, headers={"cache-control": "public, max-age=3600"})
+    return vendor.serve(request, VENDOR, NODE_MODULES, "The dashboard's charts library")
 
 
 routes = [

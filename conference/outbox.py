@@ -20,14 +20,14 @@ import aiosmtplib
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import mailtext
+from conference import background, mailtext
 from conference.db import Database
 from conference.models import OutboxEmail, utcnow
 from conference.settings import Settings
 
 log = logging.getLogger("conference.outbox")
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # the default of settings.mail_lease_seconds (CONFERENCE_MAIL_LEASE_SECONDS)
 BATCH = 20
 
 
@@ -61,7 +61,7 @@ def outbox_row(
     }
 
 
-async def claim_due(database: Database, *, limit: int = BATCH) -> list[OutboxEmail]:
+async def claim_due(database: Database, *, limit: int = BATCH, lease: timedelta = LEASE) -> list[OutboxEmail]:
     now = utcnow()
     async with database.transaction() as db:
         due = sa.or_(
@@ -78,7 +78,7 @@ async def claim_due(database: Database, *, limit: int = BATCH) -> list[OutboxEma
         rows = list((await db.execute(stmt)).scalars())
         for row in rows:
             row.status = "sending"
-            row.lease_until = now + LEASE
+            row.lease_until = now + lease
             row.attempts += 1
         return rows
 
@@ -110,7 +110,7 @@ class SmtpTransport:
 
 async def deliver_due(database: Database, settings: Settings, transport: SmtpTransport) -> int:
     """Send what is due; returns how many were sent."""
-    rows = await claim_due(database)
+    rows = await claim_due(database, lease=timedelta(seconds=settings.mail_lease_seconds))
     sent = 0
     for row in rows:
         try:
@@ -174,12 +174,7 @@ class MailWorker:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await background.stop(self._task)
 
     async def _run(self) -> None:
         assert self.transport is not None

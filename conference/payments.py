@@ -27,7 +27,7 @@ import stripe
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, errors, hooks
+from conference import audit, background, errors, hooks
 from conference.db import Database, lock_for_update
 from conference.models import (
     HOLDING,
@@ -506,12 +506,7 @@ class PaymentWorker:
             self._task = asyncio.create_task(self._run(), name="payment-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await background.stop(self._task)
         if self.gateway is not None:
             await self.gateway.close()
 

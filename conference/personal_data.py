@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, errors, hooks
+from conference import audit, background, errors, hooks
 from conference.audit import Actor
 from conference.db import Database, lock_for_update
 from conference.mailtext import INVOICE_KINDS
@@ -332,12 +332,7 @@ class RetentionWorker:
         self._task = asyncio.create_task(self._run(), name="retention-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await background.stop(self._task)
 
     async def _run(self) -> None:
         await asyncio.sleep(self.delay)

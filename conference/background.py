@@ -1,0 +1,16 @@
+"""What the per-process background workers (mail, payments, retention) share."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a worker's loop and wait until it has stopped (at shutdown)."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
