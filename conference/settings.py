@@ -33,6 +33,9 @@ class Settings:
     mail_from: str = "National Conference <registrations@conference.example>"
     mail_retry_base_seconds: float = 5.0
     mail_max_attempts: int = 12
+    # How long a sender owns the emails it claimed; a crashed sender's claims become due again after it. Must be
+    # well above the time to send one batch (outbox.BATCH), or a slow batch is claimed and sent twice.
+    mail_lease_seconds: float = 120.0
     # "N/period" per client address for the public write endpoints; "" switches limiting off.
     rate_limit_registrations: str = "20/minute"
     max_body_bytes: int = 64 * 1024
@@ -101,6 +104,7 @@ def load_settings(config: Config | None = None) -> Settings:
         mail_from=config("CONFERENCE_MAIL_FROM", default=Settings.mail_from),
         mail_retry_base_seconds=config("CONFERENCE_MAIL_RETRY_SECONDS", cast=float, default=5.0),
         mail_max_attempts=config("CONFERENCE_MAIL_MAX_ATTEMPTS", cast=int, default=12),
+        mail_lease_seconds=config("CONFERENCE_MAIL_LEASE_SECONDS", cast=float, default=120.0),
         rate_limit_registrations=config("CONFERENCE_RATE_LIMIT", default="20/minute"),
         max_body_bytes=config("CONFERENCE_MAX_BODY_BYTES", cast=int, default=64 * 1024),
         sqlite_synchronous=config("CONFERENCE_SQLITE_SYNCHRONOUS", default="NORMAL").upper(),
