@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -25,8 +26,14 @@ from conference.settings import Settings
 
 T = TypeVar("T")
 
-# Exceptions that mean "the database is not reachable or too busy right now", answered with 503.
-UNAVAILABLE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+# Exceptions that mean "the database is not reachable or too busy right now", answered with 503. PoolTimeout:
+# every pooled connection stayed busy for pool_timeout (SQLAlchemy's own TimeoutError, not the builtin one).
+UNAVAILABLE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError, PoolTimeout)
+# SQLSTATEs of a server that is going away, starting up, or full (asyncpg raises them as plain PostgresErrors,
+# which SQLAlchemy wraps as a bare DBAPIError): 08xxx connection exceptions, 57P01 admin_shutdown,
+# 57P02 crash_shutdown, 57P03 cannot_connect_now ("the database system is starting up"), 53300
+# too_many_connections.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: int) -> AsyncEngine:
@@ -115,8 +122,10 @@ class Database:
                 await db.execute(sa.text("SELECT 1"))
             async with self.read() as db:
                 await db.execute(sa.text("SELECT 1"))
-        except UNAVAILABLE:
-            pass  # not reachable yet: /readyz says so, and requests answer 503 until it is
+        except Exception as exc:  # noqa: BLE001 - filtered just below
+            if not is_unavailable(exc):  # e.g. "the database system is starting up" (a bare DBAPIError)
+                raise
+            # not reachable yet: /readyz says so, and requests answer 503 until it is
 
     async def dispose(self) -> None:
         if self.checkpointer is not None:
@@ -154,7 +163,10 @@ async def try_lock(db: AsyncSession, model: type[T], ident: Any) -> T | None:
 
 def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
-        return bool(getattr(exc, "connection_invalidated", False))
+        if getattr(exc, "connection_invalidated", False):
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
     return isinstance(exc, UNAVAILABLE)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,9 +119,56 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServerGroup:
+    """A `conference serve` started in a session of its own, so that its whole process group (the uvicorn parent
+    and its workers) can be killed at once, as a crash or the OOM killer would (`kill_group`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], base: str) -> None:
+        self.proc, self.base = proc, base
+
+    def pids(self) -> list[int]:
+        """The uvicorn parent and its descendants (workers), from /proc."""
+        found, pending = [], [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            found.append(pid)
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
+    @staticmethod
+    def alive(pid: int) -> bool:
+        """Running (a killed worker stays a zombie until whoever inherited it reaps it)."""
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in {"Z", "X"}
+
+    def kill_group(self) -> None:
+        """SIGKILL to every process of the group, at once: no shutdown code runs, open transactions die."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+@contextmanager
+def server_group(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
+                 log_path: Path | None = None) -> Iterator[ServerGroup]:
+    """Like live_server, in a new session (its own process group); yields a ServerGroup. On exit the parent gets
+    SIGTERM as usual, then whatever is left of the group SIGKILL."""
+    with live_server(database_url, workers=workers, env=env, log_path=log_path, _new_session=True) as group:
+        yield group  # type: ignore[misc]
+
+
 @contextmanager
 def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
-                log_path: Path | None = None) -> Iterator[str]:
+                log_path: Path | None = None, _new_session: bool = False) -> Iterator[str]:
     """`conference serve` in a real process (uvicorn, N workers); yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -135,7 +183,7 @@ def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | No
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "conference.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=_new_session,
     )
     try:
         deadline = time.monotonic() + 30
@@ -150,13 +198,19 @@ def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | No
             if time.monotonic() > deadline:
                 raise RuntimeError("conference serve did not start in 30 s")
             time.sleep(0.1)
-        yield base
+        yield ServerGroup(proc, base) if _new_session else base  # type: ignore[misc]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if _new_session:  # whatever of the group outlived its parent
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if log_path:
             log.close()  # type: ignore[union-attr]
