@@ -60,7 +60,8 @@ async def patch_conference(request: Request) -> Response:
     actor = await caller(request)
     require(actor, "organiser")
     changes = validate(ConferenceUpdate, await read_json(request)).model_dump(exclude_unset=True)
-    for name in ("name", "capacity", "registration_open"):
+    # Only refund_full_until and retention_days may be cleared; null elsewhere is a mistake, not a 500.
+    for name in ("name", "venue", "capacity", "registration_open", "starts_at", "ends_at"):
         if name in changes and changes[name] is None:
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
     async with database(request).transaction() as db:

@@ -424,6 +424,11 @@ class Checkin(SQLModel, table=True):
 # --- API shapes --------------------------------------------------------------------------------------------
 
 _STRIP = ConfigDict(str_strip_whitespace=True, extra="forbid")
+# Times given to the API lie in these years: far outside them Europe/London's offset is local mean time
+# (-00:01:15 before 1847), which is not a valid RFC 3339 offset in the answers (found by tests/fuzz/).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+# The largest id or number a client may give for an integer column (PostgreSQL's integer; SQLite's is wider).
+MAX_INT = 2**31 - 1
 
 
 # The organisation that pays an invoice
@@ -496,6 +501,8 @@ class ConferenceUpdate(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("Give the time with its offset, e.g. 2026-12-08T09:00:00+00:00.")
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValueError(f"Give a time between the years {MIN_YEAR} and {MAX_YEAR}.")
         return value
 
     @field_validator("retention_days")

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from conference import audit, errors
 from conference.auth import require_registration_access
+from conference.models import MAX_INT
 from conference.registration import get_conference
 from conference.web import caller, database, mail, path_uuid, read_json, settings, validate
 from sessions import agenda, capacity, choices, programme
@@ -222,8 +223,8 @@ async def run_allocation(request: Request) -> Response:
     apply = body.get("apply", False)
     time_limit = body.get("time_limit_seconds", 20)
     problems = {}
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        problems["seed"] = "Give a whole number."
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_INT:
+        problems["seed"] = f"Give a whole number from 0 to {MAX_INT}."
     if not isinstance(apply, bool):
         problems["apply"] = "Give true or false."
     if not isinstance(time_limit, (int, float)) or isinstance(time_limit, bool) or not 1 <= time_limit <= 120:

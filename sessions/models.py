@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
-from conference.models import UTCDateTime, utcnow
+from conference.models import MAX_INT, MAX_YEAR, MIN_YEAR, UTCDateTime, utcnow
 
 
 def _when(nullable: bool = False, **kw: Any) -> Any:
@@ -128,6 +128,8 @@ _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("Give the time with its offset, e.g. 2026-12-08T09:00:00+00:00.")
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"Give a time between the years {MIN_YEAR} and {MAX_YEAR}.")
     return value
 
 
@@ -137,7 +139,7 @@ class RoomCreate(BaseModel):
     name: str = PField(min_length=1, max_length=100)
     capacity: int = PField(ge=0, le=10_000)
     accessibility: str = PField(default="", max_length=500)
-    position: int = 0
+    position: int = PField(default=0, ge=-MAX_INT, le=MAX_INT)
 
 
 # Properties to receive on room update (all optional)
@@ -146,7 +148,7 @@ class RoomUpdate(BaseModel):
     name: str | None = PField(default=None, min_length=1, max_length=100)
     capacity: int | None = PField(default=None, ge=0, le=10_000)
     accessibility: str | None = PField(default=None, max_length=500)
-    position: int | None = None
+    position: int | None = PField(default=None, ge=-MAX_INT, le=MAX_INT)
 
 
 # Properties to receive on slot creation

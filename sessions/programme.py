@@ -185,17 +185,21 @@ async def update_session(
         raise errors.NotFound("No session has this id.")
     session = await lock_for_update(db, ProgrammeSession, session_id)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("title", "start_slot_id", "slot_count", "cancelled"):
+    # Only room_id and capacity may be cleared (no room; the room's seats); null elsewhere is a 422, not a 500.
+    for name in ("title", "description", "theme", "speakers", "start_slot_id", "slot_count", "cancelled"):
         if name in changes and changes[name] is None:
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
     before = (session.starts_at, session.ends_at, session.room_id)
     old_room = await db.get(Room, session.room_id) if session.room_id else None
     if "capacity" in changes:
         session.capacity_limit = changes.pop("capacity")
-    for name, value in changes.items():
-        setattr(session, name, value)
-    session.starts_at, session.ends_at = await _span(db, session.conference_id, session.start_slot_id, session.slot_count)
-    room = await _check_room(db, session)
+    # No flush until the slot and room are checked: an unknown id is their 422, not a foreign key failure.
+    with db.no_autoflush:
+        for name, value in changes.items():
+            setattr(session, name, value)
+        session.starts_at, session.ends_at = await _span(db, session.conference_id, session.start_slot_id,
+                                                         session.slot_count)
+        room = await _check_room(db, session)
     counts = await capacity.seat_counts(db, [session.id])
     booked = counts.get(session.id, {}).get("booked", 0)
     if session.kind == Kind.workshop and not session.cancelled and capacity.seats_in(session, room) < booked:

@@ -193,16 +193,23 @@ async def _decide(request: Request, ids: list[uuid.UUID], decision: Decision, ac
     return [{"id": str(p.id), "status": p.status.value} for p in decided]
 
 
-async def accept_proposal(request: Request) -> Response:
+async def _decide_one(request: Request, decision: Decision) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
     actor = await caller(request, "organiser")
-    return JSONResponse((await _decide(request, [proposal_id], Decision.accept, actor))[0])
+    try:
+        decided = await _decide(request, [proposal_id], decision, actor)
+    except errors.InvalidInput:
+        # The bulk form names an unknown id as a field (422); here the id is the address: 404.
+        raise errors.NotFound("No proposal has this id.") from None
+    return JSONResponse(decided[0])
+
+
+async def accept_proposal(request: Request) -> Response:
+    return await _decide_one(request, Decision.accept)
 
 
 async def reject_proposal(request: Request) -> Response:
-    proposal_id = path_uuid(request, "proposal_id")
-    actor = await caller(request, "organiser")
-    return JSONResponse((await _decide(request, [proposal_id], Decision.reject, actor))[0])
+    return await _decide_one(request, Decision.reject)
 
 
 async def bulk_decision(request: Request) -> Response:

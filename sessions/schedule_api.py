@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference import errors
+from conference.models import MAX_INT
 from conference.web import caller, database, mail, read_json, settings, validate
 from sessions import schedule_build
 from sessions.schedule_build import MAX_TIME_LIMIT, Pin
@@ -52,12 +53,12 @@ class WorkshopMove(BaseModel):
 # Properties to receive on publication
 class SchedulePublish(BaseModel):
     model_config = _STRICT
-    draft_id: int = PField(ge=1)
+    draft_id: int = PField(ge=1, le=MAX_INT)
 
 
 def _version_id(request: Request) -> int:
     raw = request.path_params["version_id"]
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > MAX_INT:
         raise errors.NotFound("No draft or version has this id; see GET /api/v1/schedule/versions.")
     return int(raw)
 
