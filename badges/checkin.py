@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.codes import BadgeSigner, InvalidBadge
-from conference import audit, errors
+from conference import audit, errors, metrics
 from conference.audit import Actor
 from conference.db import UNAVAILABLE, Database, lock_for_update
 from conference.models import Checkin, Registration, Status, utcnow
@@ -122,13 +122,15 @@ async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor
     """Answer one scan and record it, in one short write transaction. The list must be resolved already."""
     try:
         async with database.transaction() as db:
-            return await scan_in(db, signer, scan, actor=actor)
+            outcome = await scan_in(db, signer, scan, actor=actor)
     except IntegrityError:
         if not scan.scan_id:
             raise
         # The same scan id arrived twice at once (a retry overtaking its first attempt): answer as the first.
         async with database.transaction() as db:
-            return await scan_in(db, signer, scan, actor=actor)
+            outcome = await scan_in(db, signer, scan, actor=actor)
+    metrics.CHECKINS.labels(outcome.result).inc()  # committed
+    return outcome
 
 
 async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:

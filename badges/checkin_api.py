@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from badges import checkin
 from badges.codes import BadgeSigner
+from conference import metrics
 from conference.auth import authenticate, require
 from conference.web import caller, database, path_uuid, read_json, settings, validate
 
@@ -86,6 +87,7 @@ async def create_checkin(request: Request) -> Response:
             if attempt == 2 or not body.get("scan_id"):
                 raise
             # The same scan id arrived twice at once: the second attempt answers from the first's record.
+    metrics.CHECKINS.labels(result.result).inc()  # committed
     return JSONResponse(result.public())
 
 

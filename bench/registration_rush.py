@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     client = client_cpu1 - client_cpu0
     print(f"  client CPU           {client:.2f} s = {client / args.requests * 1000:.2f} ms per request "
           f"(this load generator shares the machine)")
-    print(f"baseline: single-row insert + commit via Database.transaction(), one connection, same database")
+    print("baseline: single-row insert + commit via Database.transaction(), one connection, same database")
     print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
     print(f"  ratio                {rate / raw:8.3f}   registrations/s ÷ insert+commit/s")
     print_sqlite_references(references, rate, "registrations/s")

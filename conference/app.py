@@ -23,6 +23,7 @@ from badges import checkin, checkin_api, checkin_log, scanner
 from badges.codes import signer_for
 from conference import api, console, console_accounts, console_registrations, errors, invoice_api, pages, payment_api
 from conference import console_dashboard
+from conference import openapi
 from conference import console_settings
 from conference.personal_data import RetentionWorker
 from conference import console_delegates
@@ -34,8 +35,11 @@ from sessions import proposals_api, proposals_console, proposals_pages
 from sessions import schedule_api, schedule_console
 from sessions import published_web
 from conference.db import Database, is_unavailable
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from conference.group_commit import RegistrationQueue
-from conference.middleware import BodyLimit, SecurityHeaders
+from conference import metrics, readiness
+from conference.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
 from conference.outbox import MailWorker
 from conference.payments import PaymentWorker, checkout_origins
 from conference.ratelimit import RateLimit
@@ -78,10 +82,21 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
         return _error_response(request, errors.ServiceUnavailable())
     # The class name only: exception text can quote personal data.
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    # The route's template, not the path: paths hold private links.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope))
     error = errors.DomainError("Something went wrong on our side; it has been logged. Please try again.")
     error.status_code, error.code = 500, "internal_error"
     return _error_response(request, error)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database going away is answered here, not by unexpected_error: Starlette's outermost handler (the one
+    for Exception) re-raises after answering, and uvicorn then closes the connection, so a keep-alive client's
+    next request on it is cut off with no answer at all. Anything else is a bug: on to the 500 handler."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return _error_response(request, errors.ServiceUnavailable())
 
 
 async def healthz(request: Request) -> Response:
@@ -104,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.mail = worker
         app.state.payments = payment_worker
         app.state.badge_signer = signer_for(settings)
+        readiness.revisions()  # read the migration scripts once, before /readyz is first asked
         await database.warm_up()
         await checkin.warm_up(database, app.state.badge_signer)
         worker.start()
@@ -116,14 +132,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await payment_worker.stop()
             await worker.stop()
             await database.dispose()
+            metrics.worker_stopped()
 
     app = Starlette(
         debug=False,
         routes=[
             Route("/healthz", healthz, name="healthz"),
+            Route("/readyz", readiness.readyz, name="readyz"),
+            Route("/metrics", metrics.metrics_endpoint, name="metrics"),  # off unless CONFERENCE_METRICS_TOKEN
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
             *console_dashboard.api_routes,  # /api/v1/dashboard, likewise
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes]),
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes, *openapi.routes]),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
             *pages.routes,
@@ -145,9 +164,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *scanner.routes,
         ],
         middleware=[
+            Middleware(RequestContext),  # request id, request log, HTTP metrics: outermost, so it sees every answer
             Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https"),
                        form_targets=checkout_origins(settings), wasm_paths=(scanner.SCANNER_PATH,)),
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds),
             # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
             Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",
                        max_age=12 * 3600, same_site="lax", https_only=settings.base_url.startswith("https")),
@@ -155,6 +175,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             errors.DomainError: domain_error,
             HTTPException: http_error,
+            DBAPIError: database_error,
+            PoolTimeout: database_error,
+            OSError: database_error,
             Exception: unexpected_error,
         },
         lifespan=lifespan,

@@ -1,4 +1,5 @@
-"""The `conference` command: serve, demo, db upgrade, token create, user add, badges print, schedule solve."""
+"""The `conference` command: serve, demo, db upgrade, token create, user add, backup, restore, badges print,
+schedule solve."""
 
 from __future__ import annotations
 
@@ -110,22 +111,90 @@ def _erase_expired(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_command(args: argparse.Namespace) -> int:
+    """A consistent copy of the whole database while the servers run (docs/deploy.md#backups)."""
+    from conference import backup
+
+    settings = load_settings()
+    try:
+        result = backup.backup(settings.database_url, Path(args.out))
+    except backup.BackupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2 if exc.usage else 1
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"error: backup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up the {result.kind} database {result.detail} (schema {result.revision}) to {result.path}: "
+          f"{result.size:,} bytes", file=sys.stderr)
+    return 0
+
+
+def _restore_command(args: argparse.Namespace) -> int:
+    """Replace the configured database with a backup, then migrate it to the current schema."""
+    from conference import backup
+
+    settings = load_settings()
+    try:
+        result = backup.restore(settings.database_url, Path(args.file), force=args.force)
+    except backup.BackupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2 if exc.usage else 1
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"error: restore failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.file} into the {result.kind} database {result.detail}; schema now at {result.revision}",
+          file=sys.stderr)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
+    from conference.logs import log_config
     from conference.migrate import upgrade
 
-    upgrade(load_settings().database_url)
-    uvicorn.run(
-        "conference.app:serve_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        access_log=args.access_log,
-        log_level="info",
-    )
+    # Metrics from every worker process (conference/metrics.py): a fresh directory for this instance, named in
+    # the environment before anything imports prometheus_client and before uvicorn starts the workers, which
+    # inherit it. Stale files from an earlier run would add old counts, so it is never reused; directories
+    # left by instances that were killed outright (their pid is in the name) are removed.
+    for stale in Path(tempfile.gettempdir()).glob("conference-metrics-*-*"):
+        pid = stale.name.split("-")[2]
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, OSError):
+            pass  # not one of ours, or a live process of another user
+    metrics_dir = tempfile.mkdtemp(prefix=f"conference-metrics-{os.getpid()}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        upgrade(load_settings().database_url)
+        uvicorn.run(
+            "conference.app:serve_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            log_config=log_config(args.log_level),  # every log line one JSON object (conference/logs.py)
+            log_level=args.log_level,
+            access_log=args.access_log,
+            # Slow and greedy clients. httptools plus what it lacks (conference/httpguard.py): a request's line
+            # and headers must arrive within 10 s and fit in 16 KiB (h11's own limit; uvicorn's
+            # h11_max_incomplete_event_size does nothing under httptools). Idle keep-alive connections close
+            # after --timeout-keep-alive; over --limit-concurrency connections or requests at once a worker
+            # answers 503 at once instead of queueing without bound; a stop waits at most 30 s for requests.
+            http="conference.httpguard:GuardedHttpToolsProtocol",
+            timeout_keep_alive=args.timeout_keep_alive,
+            limit_concurrency=args.limit_concurrency or None,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -227,7 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--access-log", action="store_true", help="log every request (paths carry no personal data)")
+    serve.add_argument("--access-log", action="store_true",
+                       help="also uvicorn's own access log (raw paths, which hold private links, and client "
+                            "addresses): for debugging only; the JSON request log is always on at info level")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                       help="info (default) logs one line per request; warning leaves only problems")
+    serve.add_argument("--limit-concurrency", type=int, default=1000, metavar="N",
+                       help="per worker: over N connections or requests at once, answer 503 (default 1000; 0: "
+                            "no limit)")
+    serve.add_argument("--timeout-keep-alive", type=int, default=5, metavar="SECONDS",
+                       help="close an idle keep-alive connection after this (default 5)")
     serve.set_defaults(func=_serve)
 
     demo = commands.add_parser("demo", help="load the demo event: the two-day national conference in December")
@@ -252,6 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--name", default="")
     uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input instead")
     uadd.set_defaults(func=_user_add)
+
+    bkp = commands.add_parser("backup", help="copy the whole database to one file, consistently, while the "
+                                             "servers run (SQLite: online backup; PostgreSQL: pg_dump -Fc)")
+    bkp.add_argument("--out", required=True, help="the backup file to write (replaced atomically)")
+    bkp.set_defaults(func=_backup_command)
+    rst = commands.add_parser("restore", help="replace the configured database with a backup, then migrate it "
+                                              "(stop the servers first)")
+    rst.add_argument("file", help="a file written by `conference backup`")
+    rst.add_argument("--force", action="store_true", help="replace a database that already holds data")
+    rst.set_defaults(func=_restore_command)
 
     commands.add_parser("erase-expired", help="erase delegates' personal data once the conference's retention period "
                                               "has passed (servers also do this hourly)").set_defaults(func=_erase_expired)

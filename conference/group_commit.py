@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from conference import metrics
 from conference.db import Database
 from conference.registration import Registered, RegistrationRequest, register_many
 from conference.settings import Settings
@@ -47,6 +48,7 @@ class RegistrationQueue:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             outcomes = await self._write([request for request, _ in batch])
+            metrics.count_registrations(outcomes)  # committed, whether or not their callers are still there
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():  # its caller went away
                     continue

@@ -2,7 +2,8 @@
 
 A message is rendered only when it is sent (from its kind and context), so manage links never sit in the
 database. Delivery is at-least-once with a lease: a sender claims due rows for a while, and a crashed
-sender's rows become due again when the lease runs out. On PostgreSQL claims skip rows another instance
+sender's rows become due again when the lease runs out (a row it had already handed to the mail server is
+then sent twice, with the same Message-ID: tests/resilience/test_crash.py). On PostgreSQL claims skip rows another instance
 holds (FOR UPDATE SKIP LOCKED); SQLite's write lock makes claims single-writer anyway.
 """
 
@@ -20,7 +21,7 @@ import aiosmtplib
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import background, mailtext
+from conference import background, mailtext, metrics
 from conference.db import Database
 from conference.models import OutboxEmail, utcnow
 from conference.settings import Settings
@@ -116,6 +117,10 @@ async def deliver_due(database: Database, settings: Settings, transport: SmtpTra
         try:
             async with database.read() as db:
                 message = await mailtext.render(db, settings, row)
+            # The same Message-ID on every attempt at one row: delivery is at-least-once (a sender that dies
+            # between the server's 250 and marking the row `sent` sends it again once its lease runs out), and a
+            # copy with the same Message-ID is the same message to mail stores and clients, which drop it.
+            message.replace_header("Message-ID", f"<{row.id}@conference.local>")
             await transport.send(message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
             await _failed(database, settings, row.id, row.attempts, exc)
@@ -126,6 +131,7 @@ async def deliver_due(database: Database, settings: Settings, transport: SmtpTra
                 .where(OutboxEmail.id == row.id)
                 .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
             )
+        metrics.MAIL_SENT.inc()
         sent += 1
     return sent
 
@@ -142,6 +148,7 @@ async def _failed(database: Database, settings: Settings, row_id: uuid.UUID, att
     final = attempts >= settings.mail_max_attempts or isinstance(exc, mailtext.Undeliverable) or refused
     delay = min(settings.mail_retry_base_seconds * 2 ** (attempts - 1), 3600)
     log.warning("email %s attempt %d failed: %s%s", row_id, attempts, error, "; giving up" if final else "")
+    metrics.MAIL_FAILED.labels("gave_up" if final else "retry").inc()
     async with database.transaction() as db:
         await db.execute(
             sa.update(OutboxEmail)

@@ -39,6 +39,10 @@ class Settings:
     # "N/period" per client address for the public write endpoints; "" switches limiting off.
     rate_limit_registrations: str = "20/minute"
     max_body_bytes: int = 64 * 1024
+    # A request body must arrive within this many seconds (a slow trickle holds a worker's memory and a slot).
+    body_timeout_seconds: float = 30.0
+    # GET /metrics answers only with this bearer token; unset, /metrics is off (404). docs/operations.md.
+    metrics_token: Secret | None = None
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
     stripe_secret_key: Secret | None = None
@@ -107,6 +111,8 @@ def load_settings(config: Config | None = None) -> Settings:
         mail_lease_seconds=config("CONFERENCE_MAIL_LEASE_SECONDS", cast=float, default=120.0),
         rate_limit_registrations=config("CONFERENCE_RATE_LIMIT", default="20/minute"),
         max_body_bytes=config("CONFERENCE_MAX_BODY_BYTES", cast=int, default=64 * 1024),
+        body_timeout_seconds=config("CONFERENCE_BODY_TIMEOUT_SECONDS", cast=float, default=30.0),
+        metrics_token=Secret(token) if (token := config("CONFERENCE_METRICS_TOKEN", default="")) else None,
         sqlite_synchronous=config("CONFERENCE_SQLITE_SYNCHRONOUS", default="NORMAL").upper(),
         db_pool_size=config("CONFERENCE_DB_POOL_SIZE", cast=int, default=10),
         stripe_secret_key=stripe_key,

@@ -184,15 +184,19 @@ class Checkpointer:
         self._thread.start()
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+        connection: sqlite3.Connection | None = None
         try:
             while not self._stop.wait(self._interval):
                 try:
+                    if connection is None:  # here, not before the loop: the file may not be reachable yet
+                        connection = sqlite3.connect(self._path, timeout=0, isolation_level=None,
+                                                     check_same_thread=False)
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
-                    pass  # busy or not yet a WAL database: the next round tries again
+                    pass  # busy, not yet a WAL database, or not reachable: the next round tries again
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def stop(self) -> None:
         self._stop.set()

@@ -39,6 +39,7 @@ from conference.security import CSRF_COOKIE, csrf_token_for, derived_token, mana
 from conference.settings import Settings
 from sessions import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body
 from tests.sessions.call_support import ORGANISER, invite, proposal_body, set_call
 
@@ -61,6 +62,10 @@ E = dict[tuple[str, str], frozenset[str]]
 EXPECTED: E = {
     # --- public -------------------------------------------------------------------------------------------
     ("GET", "/healthz"): ANYONE,
+    ("GET", "/readyz"): ANYONE,  # the load balancer's probe: database reachable and migrated
+    # Prometheus: only the CONFERENCE_METRICS_TOKEN bearer (set in `settings` below), which no role holds, so
+    # every role is refused (401); without the setting it is 404 for everyone.
+    ("GET", "/metrics"): NOBODY,
     ("GET", "/"): ANYONE,
     ("POST", "/register"): ANYONE,
     ("POST", "/resend-link"): ANYONE,
@@ -111,6 +116,7 @@ EXPECTED: E = {
     ("GET", "/api/v1/sessions"): ANYONE,
     ("GET", "/api/v1/sessions/{session_id}"): ANYONE,
     ("GET", "/api/v1/seat-booking"): ANYONE,
+    ("GET", "/api/v1/openapi.json"): ANYONE,  # the API's OpenAPI document
     # --- the delegate's private link ----------------------------------------------------------------------
     ("GET", "/manage/{token}"): LINK_ONLY,
     ("GET", "/manage/{token}/cancel"): LINK_ONLY,
@@ -436,6 +442,12 @@ async def attempt(world: World, settings: Settings, role: str, method: str, path
         return await client.request(method, url, json=JSON_BODIES.get(key, {}))
     csrf = csrf_token_for(str(settings.secret_key), client.cookies[CSRF_COOKIE])
     return await client.request(method, url, data={"csrf_token": csrf, **FORM_FIELDS.get(key, {})})
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The suite's settings with /metrics switched on, so that its token check is what refuses every role."""
+    return make_settings(database_url, CONFERENCE_METRICS_TOKEN="metrics-token-no-role-holds-0123456789")
 
 
 @pytest.fixture
