@@ -379,6 +379,9 @@ class Invoice(SQLModel, table=True):
     billing_email: str = Field(max_length=254)
     billing_address: str = Field(max_length=1000)
     purchase_order: str = Field(max_length=60)
+    # The delegate named on the document when it was issued: an invoice prints the same ever after, through a
+    # transfer of the place or an erasure of the delegate's record ("" on rows from before migration 0009).
+    delegate_name: str = Field(default="", max_length=120)
     description: str = Field(max_length=300)
     net_pence: int
     vat_rate_percent: int

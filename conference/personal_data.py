@@ -150,7 +150,7 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
             "credits_invoice": numbers.get(i.credits_invoice_id) if i.credits_invoice_id else None,
             "billing_organisation": i.billing_organisation, "billing_contact": i.billing_contact,
             "billing_email": i.billing_email, "billing_address": i.billing_address,
-            "purchase_order": i.purchase_order, "description": i.description, "net_pence": i.net_pence,
+            "purchase_order": i.purchase_order, "delegate_name": i.delegate_name, "description": i.description, "net_pence": i.net_pence,
             "vat_rate_percent": i.vat_rate_percent, "vat_pence": i.vat_pence, "gross_pence": i.gross_pence,
             "currency": i.currency, "issued_on": _iso(i.issued_on), "due_on": _iso(i.due_on),
             "paid_at": _iso(i.paid_at),

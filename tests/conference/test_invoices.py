@@ -583,3 +583,39 @@ async def test_the_app_routes_answer_json_errors_for_bad_ids(
     assert response.status_code == 404 and error_code(response) == "not_found"
     async with database.read() as db:
         assert (await db.execute(sa.select(sa.func.count()).select_from(Conference))).scalar_one() == 1
+
+
+async def test_an_issued_invoice_keeps_its_delegate_through_a_transfer_and_an_erasure(
+    client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
+) -> None:
+    from conference import delegates, personal_data
+    from tests.conference.test_invoice_pdf import flat, pdf_text
+    from tests.factories import invoice_body
+
+    made = (await client.post("/api/v1/registrations", json=invoice_body(
+        tickets["exhibitor"], name="Original Delegate"))).json()
+    registration_id = uuid.UUID(made["id"])
+    async with database.read() as db:
+        [invoice] = await invoicing.invoices_for(db, registration_id)
+    assert invoice.delegate_name == "Original Delegate"
+
+    organiser = Actor("organiser", "test")
+    details = {"name": "Colleague Person", "email": "colleague@leeds.gov.uk", "organisation": "Leeds City Council",
+               "job_title": "", "sector": "local_authority", "region": "", "dietary": "", "access_needs": ""}
+    async with database.transaction() as db:
+        await delegates.substitute(db, settings=settings, registration_id=registration_id,
+                                   details=delegates.parse_details(details), actor=organiser)
+    async with database.read() as db:
+        _invoice, pdf = await invoicing.pdf_for(db, settings, invoice.id)
+    text = flat(pdf_text(pdf)[0])
+    assert "Original Delegate" in text and "Colleague Person" not in text
+
+    async with database.transaction() as db:
+        await personal_data.erase(db, settings=settings, registration_id=registration_id, actor=organiser,
+                                  reason="organiser")
+    async with database.read() as db:
+        _invoice, pdf = await invoicing.pdf_for(db, settings, invoice.id)
+        notes = [i for i in await invoicing.invoices_for(db, registration_id) if i.kind == "credit_note"]
+    assert "Original Delegate" in flat(pdf_text(pdf)[0])  # the law keeps invoices as issued
+    for note in notes:  # the erasure cancelled the place before the event: its credit note names the same delegate
+        assert note.delegate_name == "Original Delegate"
