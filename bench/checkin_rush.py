@@ -21,15 +21,18 @@ import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Secret
 
 from badges.codes import BadgeSigner
 from conference.auth import create_api_token
 from conference.db import Database
 from conference.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
+from conference.security import hash_token, manage_token
 from conference.settings import Settings
 from registration_rush import (  # the same directory: run as a script from the repository root
     SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, print_sqlite_references, run_loop,
@@ -40,38 +43,52 @@ TARGET_RATE = 500.0  # scans per second
 TARGET_P99_MS = 50.0
 
 
+async def seed_delegates(db: AsyncSession, delegates: int, *, label: str = "Bench",
+                         capacity: int | None = None) -> tuple[TicketType, list[dict[str, Any]], list[str]]:
+    """One conference, one ticket type and N confirmed delegates written in one INSERT (the soak bench seeds the
+    same way); returns the ticket type, the rows and the delegates' manage tokens."""
+    conference = Conference(
+        name=f"{label} Conference", venue=f"{label} Hall", capacity=delegates if capacity is None else capacity,
+        registration_open=True, registration_seq=delegates,
+        starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+    )
+    db.add(conference)
+    await db.flush()
+    assert conference.id is not None
+    ticket = TicketType(conference_id=conference.id, name="Delegate", position=1)
+    db.add(ticket)
+    await db.flush()
+    now = utcnow()
+    ids = [uuid.uuid4() for _ in range(delegates)]
+    tokens = [manage_token(SECRET, rid, 1) for rid in ids]
+    tag = label.lower()
+    rows = [{
+        "id": rid, "conference_id": conference.id, "ticket_type_id": ticket.id, "number": n + 1,
+        "reference": f"NC-{label[0].upper()}{n:05d}", "status": Status.confirmed, "name": f"{label} Delegate {n}",
+        "email": f"{tag}{n}@leeds.gov.uk", "email_key": f"{tag}{n}@leeds.gov.uk",
+        "organisation": "Leeds City Council", "sector": Sector.local_authority,
+        "manage_token_hash": hash_token(token), "consent_at": now,
+    } for n, (rid, token) in enumerate(zip(ids, tokens, strict=True))]
+    await db.execute(sa.insert(Registration.__table__), rows)  # type: ignore[attr-defined]
+    return ticket, rows, tokens
+
+
+def badge_codes(url: str, rows: list[dict[str, Any]]) -> list[str]:
+    # The server signs with the key derived from the same secret (no CONFERENCE_BADGE_SIGNING_KEY set).
+    signer = BadgeSigner.from_settings(Settings(database_url=url, secret_key=Secret(SECRET)))
+    return [signer.code_for(r["reference"], 1) for r in rows]
+
+
 async def seed(url: str, delegates: int) -> tuple[list[str], str]:
     """(badge codes, staff token): N confirmed delegates in one conference."""
-    settings = settings_for(url)
-    database = Database.from_settings(settings)
+    database = Database.from_settings(settings_for(url))
     try:
         async with database.transaction() as db:
-            conference = Conference(
-                name="Bench Conference", venue="Bench Hall", capacity=delegates, registration_open=True,
-                starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
-                registration_seq=delegates,
-            )
-            db.add(conference)
-            await db.flush()
-            assert conference.id is not None
-            ticket = TicketType(conference_id=conference.id, name="Delegate", position=1)
-            db.add(ticket)
-            await db.flush()
-            now = utcnow()
-            rows = [{
-                "id": uuid.uuid4(), "conference_id": conference.id, "ticket_type_id": ticket.id, "number": n + 1,
-                "reference": f"NC-B{n:05d}", "status": Status.confirmed, "name": f"Bench Delegate {n}",
-                "email": f"bench{n}@leeds.gov.uk", "email_key": f"bench{n}@leeds.gov.uk",
-                "organisation": "Leeds City Council", "sector": Sector.local_authority,
-                "manage_token_hash": uuid.uuid4().hex, "consent_at": now,
-            } for n in range(delegates)]
-            await db.execute(sa.insert(Registration.__table__), rows)  # type: ignore[attr-defined]
+            _ticket, rows, _tokens = await seed_delegates(db, delegates)
             token = await create_api_token(db, role="staff", name="Bench door")
     finally:
         await database.dispose()
-    # The server signs with the key derived from the same secret (no CONFERENCE_BADGE_SIGNING_KEY set).
-    signer = BadgeSigner.from_settings(Settings(database_url=url, secret_key=Secret(SECRET)))
-    return [signer.code_for(r["reference"], 1) for r in rows], token
+    return badge_codes(url, rows), token
 
 
 def scans(base: str, codes: list[str], token: str, device: str) -> list[bytes]:

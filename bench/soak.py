@@ -35,18 +35,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from starlette.datastructures import Secret
 
-from badges.codes import BadgeSigner
 from conference.audit import Actor
 from conference.auth import create_api_token
 from conference.db import Database
-from conference.models import Conference, OutboxEmail, Registration, Sector, Status, TicketType, utcnow
-from conference.security import hash_token, manage_token
-from conference.settings import Settings
+from conference.models import OutboxEmail
 from registration_rush import (  # the same directory: run as a script from the repository root
-    SECRET, encode_request, fresh_database, percentile, server, settings_for,
+    encode_request, fresh_database, percentile, server, settings_for,
 )
+from checkin_rush import badge_codes, seed_delegates  # the same directory, like registration_rush
 from sessions import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 
@@ -76,28 +73,8 @@ async def seed(url: str, delegates: int) -> Seed:
     database = Database.from_settings(settings_for(url))
     try:
         async with database.transaction() as db:
-            conference = Conference(
-                name="Soak Conference", venue="Soak Hall", capacity=1_000_000, registration_open=True,
-                starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
-                registration_seq=delegates,
-            )
-            db.add(conference)
-            await db.flush()
-            assert conference.id is not None
-            ticket = TicketType(conference_id=conference.id, name="Delegate", position=1)
-            db.add(ticket)
-            await db.flush()
-            now = utcnow()
-            ids = [uuid.uuid4() for _ in range(delegates)]
-            tokens = [manage_token(SECRET, rid, 1) for rid in ids]
-            rows = [{
-                "id": rid, "conference_id": conference.id, "ticket_type_id": ticket.id, "number": n + 1,
-                "reference": f"NC-S{n:05d}", "status": Status.confirmed, "name": f"Soak Delegate {n}",
-                "email": f"soak{n}@leeds.gov.uk", "email_key": f"soak{n}@leeds.gov.uk",
-                "organisation": "Leeds City Council", "sector": Sector.local_authority,
-                "manage_token_hash": hash_token(token), "consent_at": now,
-            } for n, (rid, token) in enumerate(zip(ids, tokens, strict=True))]
-            await db.execute(sa.insert(Registration.__table__), rows)  # type: ignore[attr-defined]
+            ticket, rows, tokens = await seed_delegates(db, delegates, label="Soak", capacity=1_000_000)
+            ids = [r["id"] for r in rows]
             staff = await create_api_token(db, role="staff", name="Soak door")
         actor = Actor("organiser", "soak")
         sessions = []
@@ -116,9 +93,7 @@ async def seed(url: str, delegates: int) -> Seed:
                     sessions.append(session.id)
     finally:
         await database.dispose()
-    signer = BadgeSigner.from_settings(Settings(database_url=url, secret_key=Secret(SECRET)))
-    badges = [signer.code_for(r["reference"], 1) for r in rows]
-    return Seed(ticket.id, tokens, ids, badges, staff, sessions)
+    return Seed(ticket.id, tokens, ids, badge_codes(url, rows), staff, sessions)
 
 
 # --- the mail sink --------------------------------------------------------------------------------------------
