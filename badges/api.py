@@ -16,10 +16,10 @@ from starlette.routing import Route
 from badges import printing
 from badges.codes import signer_for
 from badges.render import LAYOUTS, BadgeData, qr_png, render_badges
-from conference import audit, errors
-from conference.audit import Actor
-from conference.auth import authenticate, require, require_registration_access
-from conference.web import database, settings
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.web.auth import authenticate, require, require_registration_access
+from conference.web.request import database, settings
 
 _NO_STORE = {"cache-control": "private, no-store"}  # a badge code is a credential: keep it out of caches
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}

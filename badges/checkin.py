@@ -22,10 +22,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.codes import BadgeSigner, InvalidBadge
-from conference import audit, errors, metrics
-from conference.audit import Actor
-from conference.db import UNAVAILABLE, Database, lock_for_update
-from conference.models import Checkin, Registration, Status, utcnow
+from conference.core import audit, errors, metrics
+from conference.core.audit import Actor
+from conference.core.db import UNAVAILABLE, Database, lock_for_update
+from conference.core.models import Checkin, Registration, Status, utcnow
 from sessions.models import ProgrammeSession, SeatBooking, SeatStatus
 
 DOOR = "door"

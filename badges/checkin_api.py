@@ -12,9 +12,9 @@ from starlette.routing import Route
 
 from badges import checkin
 from badges.codes import BadgeSigner
-from conference import metrics
-from conference.auth import authenticate, require
-from conference.web import caller, database, path_uuid, read_json, settings, validate
+from conference.core import metrics
+from conference.web.auth import authenticate, require
+from conference.web.request import caller, database, path_uuid, read_json, settings, validate
 
 MAX_SYNC = 500
 

@@ -19,13 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from badges.checkin import DOOR, RESULTS
-from conference import audit
-from conference.console_audit import parse_filters, uk_midnight
-from conference.console_registrations import when
-from conference.console import LoginRequired, require_console
-from conference.models import Checkin, Registration
-from conference.pages import render
-from conference.web import database
+from conference.core import audit
+from conference.console.audit import parse_filters, uk_midnight
+from conference.console.registrations import when
+from conference.console.login import LoginRequired, require_console
+from conference.core.models import Checkin, Registration
+from conference.pages.registration import render
+from conference.web.request import database
 from sessions.models import ProgrammeSession
 
 PER_PAGE = 100

@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from conference.settings import Settings, SettingsError
+from conference.core.settings import Settings, SettingsError
 
 __all__ = [
     "MAX_CODE_LENGTH",

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.codes import BadgeSigner
 from badges.render import BadgeData
-from conference import audit, errors
-from conference.audit import SYSTEM, Actor
-from conference.models import Registration, Status, TicketType, utcnow
+from conference.core import audit, errors
+from conference.core.audit import SYSTEM, Actor
+from conference.core.models import Registration, Status, TicketType, utcnow
 
 __all__ = ["PRINTABLE", "NoBadges", "NoPlace", "badge_data", "badge_for", "mark_printed", "surname_key"]
 

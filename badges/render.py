@@ -29,7 +29,7 @@ from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]
 from qrcode.image.pil import PilImage  # type: ignore[import-untyped]
 from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[import-untyped]
 
-from conference.pdf_fonts import add_body_font
+from conference.core.pdf_fonts import add_body_font
 
 __all__ = ["LAYOUTS", "QR_BORDER", "QR_MASK", "BadgeData", "Layout", "draw_qr", "qr_matrix", "qr_png",
            "render_badges"]

@@ -23,11 +23,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from conference import errors, pages, registration, vendor
-from conference.console import require_console
-from conference.models import Registration
-from conference.web import database
-from sessions import programme
+from conference import registration
+from conference.core import errors
+from conference.pages import registration as pages
+from conference.web import vendor
+from conference.console.login import require_console
+from conference.core.models import Registration
+from conference.web.request import database
+from sessions.workshops import programme
 
 __all__ = ["NODE_MODULES", "SCANNER_PATH", "VENDOR", "install", "routes"]
 

@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from sessions import allocation, synthetic
+from sessions.workshops import allocation, synthetic
 
 ROWS = [
     ("seats_given", "seats given", "{}"),

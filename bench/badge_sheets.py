@@ -27,7 +27,7 @@ from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from badges.codes import BadgeSigner
 from badges.render import BadgeData, qr_matrix, render_badges
-from conference.demo import FIRST, LAST, PLACES
+from conference.server.demo import FIRST, LAST, PLACES
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # conference.security's reference alphabet
 TYPES = [("Delegate", 80), ("Public sector", 5), ("Speaker", 6), ("Exhibitor", 4), ("Press", 2), ("Organiser", 3)]

@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Secret
 
 from badges.codes import BadgeSigner
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
-from conference.security import hash_token, manage_token
-from conference.settings import Settings
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
+from conference.core.security import hash_token, manage_token
+from conference.core.settings import Settings
 from registration_rush import (  # the same directory: run as a script from the repository root
     SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, print_sqlite_references, run_loop,
     rush, server, settings_for, sqlite_references,

@@ -38,10 +38,10 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.migrate import upgrade
-from conference.models import HOLDING, AuditEntry, Conference, Registration, TicketType
-from conference.settings import Settings, normalise_database_url
+from conference.core.db import Database
+from conference.core.migrate import upgrade
+from conference.core.models import HOLDING, AuditEntry, Conference, Registration, TicketType
+from conference.core.settings import Settings, normalise_database_url
 
 TARGET_RATE = 300.0  # registrations per second
 TARGET_P99_MS = 250.0
@@ -131,7 +131,7 @@ async def baseline(url: str, *, seconds: float = 2.0, at_least: int = 300) -> fl
 
 async def sqlite_references(url: str, *, seconds: float = 1.0) -> tuple[float, float]:
     """SQLite only: the baseline's insert+commit through SQLAlchemy's stock aiosqlite adapter (each statement
-    on aiosqlite's thread: what Database did before conference/sqlite_inline.py), and through bare sqlite3
+    on aiosqlite's thread: what Database did before conference/core/sqlite_inline.py), and through bare sqlite3
     (the floor under any stack). Same file, same pragmas, same BEGIN IMMEDIATE."""
     import sqlite3
 
@@ -242,7 +242,7 @@ def server(url: str, workers: int, log_path: Path) -> Iterator[Server]:
     }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "conference.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            [sys.executable, "-m", "conference.server.cli", "serve", "--port", str(port), "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

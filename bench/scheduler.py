@@ -48,7 +48,7 @@ def evaluate(instance: Path, schedule: Path) -> dict[str, Any]:
 
 def run_ours(instance: Path, out: Path, time_limit: float, threads: int) -> dict[str, Any]:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "conference.cli", "schedule", "solve", "--instance", str(instance),
+    subprocess.run([sys.executable, "-m", "conference.server.cli", "schedule", "solve", "--instance", str(instance),
                     "--time-limit", str(time_limit), "--threads", str(threads), "-o", str(out)],
                    check=True, cwd=ROOT, capture_output=True)
     wall = time.perf_counter() - started

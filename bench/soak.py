@@ -36,15 +36,15 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import OutboxEmail
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import OutboxEmail
 from registration_rush import (  # the same directory: run as a script from the repository root
     encode_request, fresh_database, percentile, server, settings_for,
 )
 from checkin_rush import badge_codes, seed_delegates  # the same directory, like registration_rush
-from sessions import programme
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 
 # The mix, as weights: a morning when registration is open, delegates book workshops and look at their pages,

@@ -25,12 +25,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference import audit, errors, mailtext
-from conference.audit import Actor
-from conference.models import OutboxEmail, PasswordReset, UserAccount, utcnow
-from conference.outbox import queue_email
-from conference.security import ROLES, derived_token, hash_token
-from conference.settings import Settings
+from conference.core import audit, errors
+from conference.mail import mailtext
+from conference.core.audit import Actor
+from conference.core.models import OutboxEmail, PasswordReset, UserAccount, utcnow
+from conference.mail.outbox import queue_email
+from conference.core.security import ROLES, derived_token, hash_token
+from conference.core.settings import Settings
 
 MAX_FAILURES = 5  # in a row; the next failure locks the account
 LOCKOUT = timedelta(minutes=15)

@@ -35,21 +35,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference import audit, errors, mailtext
-from conference.audit import Actor
-from conference.models import (
-    HOLDING,
-    Broadcast,
-    Conference,
-    OutboxEmail,
-    Registration,
-    Status,
-    TicketType,
-    utcnow,
-)
-from conference.outbox import outbox_row
+from conference.core import audit, errors
+from conference.mail import mailtext
+from conference.core.audit import Actor
+from conference.core.models import HOLDING, Broadcast, Conference, OutboxEmail, Registration, Status, TicketType, utcnow
+from conference.mail.outbox import outbox_row
 from conference.registration import get_conference
-from conference.settings import Settings
+from conference.core.settings import Settings
 
 KIND = "broadcast"
 

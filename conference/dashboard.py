@@ -27,20 +27,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from conference import registration as bookings
-from conference.console_registrations import _issued_invoices_pence, _payment_state_filter, outstanding_pence
-from conference.models import (
-    HOLDING,
-    REGIONS,
-    SECTOR_LABELS,
-    Checkin,
-    Conference,
-    Registration,
-    Sector,
-    Status,
-    TicketType,
-    utcnow,
-)
-from sessions import capacity
+from conference.console.registrations import _issued_invoices_pence, _payment_state_filter, outstanding_pence
+from conference.core.models import HOLDING, REGIONS, SECTOR_LABELS, Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
+from sessions.workshops import capacity
 from sessions.models import Kind, ProgrammeSession, Room, TimeSlot
 
 DOOR = "door"  # badges.checkin.DOOR (not imported: badges imports conference)

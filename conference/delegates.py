@@ -18,23 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference import audit, errors, invoicing, mailtext
+from conference.core import audit, errors
+from conference.payments import invoicing
+from conference.mail import mailtext
 from conference import registration as bookings
-from conference.audit import Actor
-from conference.db import lock_for_update
-from conference.models import (
-    Conference,
-    Invoice,
-    OutboxEmail,
-    PaymentMethod,
-    Registration,
-    RegistrationCreate,
-    Status,
-    utcnow,
-)
-from conference.outbox import queue_email
-from conference.security import hash_token, manage_token
-from conference.settings import Settings
+from conference.core.audit import Actor
+from conference.core.db import lock_for_update
+from conference.core.models import Conference, Invoice, OutboxEmail, PaymentMethod, Registration, RegistrationCreate, Status, utcnow
+from conference.mail.outbox import queue_email
+from conference.core.security import hash_token, manage_token
+from conference.core.settings import Settings
 
 # The delegate's own details, in the registration form's order; everything else (ticket, payment, invoices,
 # seats) belongs to the place, not to the person.

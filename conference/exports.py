@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.models import HOLDING, SECTOR_LABELS, Checkin, Conference, Registration, Status, TicketType
+from conference.core.models import HOLDING, SECTOR_LABELS, Checkin, Conference, Registration, Status, TicketType
 from sessions.models import ProgrammeSession
 
 FORMATS = {

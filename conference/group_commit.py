@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from conference import metrics
-from conference.db import Database
+from conference.core import metrics
+from conference.core.db import Database
 from conference.registration import Registered, RegistrationRequest, register_many
-from conference.settings import Settings
+from conference.core.settings import Settings
 
 MAX_BATCH = 64  # bounds one transaction's time holding the lock (about 0.3 ms per registration here)
 

@@ -25,26 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, background, errors, hooks
-from conference.audit import Actor
-from conference.db import Database, lock_for_update
-from conference.mailtext import INVOICE_KINDS
-from conference.models import (
-    SECTOR_LABELS,
-    Checkin,
-    Conference,
-    Invoice,
-    OutboxEmail,
-    Payment,
-    Refund,
-    Registration,
-    Status,
-    TicketType,
-    utcnow,
-)
+from conference.core import audit, background, errors, hooks
+from conference.core.audit import Actor
+from conference.core.db import Database, lock_for_update
+from conference.mail.mailtext import INVOICE_KINDS
+from conference.core.models import SECTOR_LABELS, Checkin, Conference, Invoice, OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
 from conference.registration import cancel_registration, get_conference, waitlist_position
-from conference.security import hash_token
-from conference.settings import Settings
+from conference.core.security import hash_token
+from conference.core.settings import Settings
 
 log = logging.getLogger("conference.personal_data")
 

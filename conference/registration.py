@@ -19,27 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference import audit, errors, hooks, invoicing, payments
-from conference.audit import Actor
-from conference.db import Database, insert_rows, lock_for_update
-from conference.models import (
-    HOLDING,
-    Approval,
-    AuditEntry,
-    Conference,
-    IdempotencyKey,
-    Invoice,
-    OutboxEmail,
-    PaymentMethod,
-    Registration,
-    RegistrationCreate,
-    Status,
-    TicketType,
-    utcnow,
-)
-from conference.outbox import outbox_row, queue_email
-from conference.security import hash_token, manage_token, new_reference
-from conference.settings import Settings
+from conference.core import audit, errors, hooks
+from conference.payments import invoicing, checkout as payments
+from conference.core.audit import Actor
+from conference.core.db import Database, insert_rows, lock_for_update
+from conference.core.models import HOLDING, Approval, AuditEntry, Conference, IdempotencyKey, Invoice, OutboxEmail, PaymentMethod, Registration, RegistrationCreate, Status, TicketType, utcnow
+from conference.mail.outbox import outbox_row, queue_email
+from conference.core.security import hash_token, manage_token, new_reference
+from conference.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -447,7 +434,7 @@ async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
 
 
 async def _lock_registration(db: AsyncSession, registration_id: uuid.UUID) -> Registration:
-    # Lock order: conference → this registration → its sessions (sessions/capacity.py).
+    # Lock order: conference → this registration → its sessions (sessions/workshops/capacity.py).
     if await db.get(Registration, registration_id) is None:
         raise errors.NotFound("No registration has this id.")
     return await lock_for_update(db, Registration, registration_id)

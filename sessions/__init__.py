@@ -10,10 +10,13 @@ def install() -> None:
 
     from jinja2 import FileSystemLoader
 
-    from conference import hooks, mailtext, pages
-    from sessions import personal_data, proposal_mail, proposals, review
-    from sessions.agenda import registration_sessions
-    from sessions.capacity import release_all_seats
+    from conference.core import hooks
+    from conference.mail import mailtext
+    from conference.pages import registration as pages
+    from sessions.workshops import personal_data
+    from sessions.call import proposal_mail, proposals, review
+    from sessions.workshops.agenda import registration_sessions
+    from sessions.workshops.capacity import release_all_seats
 
     hooks.on_registration_released(release_all_seats)
     hooks.on_registration_details(registration_sessions)

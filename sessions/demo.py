@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from conference import errors
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import Registration, Status
+from conference.core import errors
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import Registration, Status
 from conference.registration import get_conference
-from conference.settings import Settings
-from sessions import capacity, programme
+from conference.core.settings import Settings
+from sessions.workshops import capacity, programme
 from sessions.models import (
     Kind,
     ProgrammeSession,
@@ -56,10 +56,10 @@ def _at(day: datetime, t: time) -> datetime:
 
 
 async def load_demo_programme(database: Database) -> int:
-    """Rooms, slots and sessions, once, then the call for talks (sessions/call_demo.py) with the delegates' stars.
+    """Rooms, slots and sessions, once, then the call for talks (sessions/call/demo.py) with the delegates' stars.
     Returns how many sessions exist afterwards."""
-    from conference.settings import load_settings
-    from sessions.call_demo import load_demo_call
+    from conference.core.settings import load_settings
+    from sessions.call.demo import load_demo_call
 
     await _load_venue_and_sessions(database)
     # The same environment `conference demo` read its settings from (the call's emails are queued, or kept).
@@ -73,7 +73,7 @@ async def load_demo_programme(database: Database) -> int:
 
 async def publish_demo_programme(database: Database, settings: Settings, *, time_limit: float = 5.0) -> str:
     """Build the workshops from the accepted talks and publish them, once (a rerun keeps what is published)."""
-    from sessions import schedule_build
+    from sessions.schedule import build as schedule_build
 
     async with database.read() as db:
         if (await db.execute(sa.select(ScheduleVersion.id).where(ScheduleVersion.state == ScheduleState.published))).first():

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
-from conference.models import MAX_INT, MAX_YEAR, MIN_YEAR, UTCDateTime, utcnow
+from conference.core.models import MAX_INT, MAX_YEAR, MIN_YEAR, UTCDateTime, utcnow
 
 
 def _when(nullable: bool = False, **kw: Any) -> Any:
@@ -485,7 +485,7 @@ class StarsIn(BaseModel):
     proposal_ids: list[str] = PField(max_length=200)
 
 
-# --- building and publishing the workshop programme (sessions/schedule_build.py) --------------------------------
+# --- building and publishing the workshop programme (sessions/schedule/build.py) --------------------------------
 
 
 class ScheduleState(str, enum.Enum):

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from starlette.config import Config
 
-from conference.app import create_app
-from conference.db import Database
-from conference.settings import Settings, load_settings
+from conference.server.app import create_app
+from conference.core.db import Database
+from conference.core.settings import Settings, load_settings
 from tests import support
 from tests.factories import make_conference
 

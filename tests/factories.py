@@ -7,8 +7,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from conference.db import Database
-from conference.models import Approval, Conference, TicketType
+from conference.core.db import Database
+from conference.core.models import Approval, Conference, TicketType
 
 _counter = itertools.count(1)
 

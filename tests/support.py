@@ -79,7 +79,7 @@ class DatabaseFactory:
     """Fresh, migrated databases: SQLite files copied from a migrated template, PostgreSQL from a template DB."""
 
     def __init__(self, kind: str, workdir: Path) -> None:
-        from conference.migrate import upgrade
+        from conference.core.migrate import upgrade
 
         self.kind = kind
         self.workdir = workdir
@@ -182,7 +182,7 @@ def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | No
     }
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conference.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "conference.server.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=_new_session,
     )
     try:

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import conference.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import conference.core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import sessions.models  # noqa: F401
-from conference.settings import load_settings
+from conference.core.settings import load_settings
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Registration, Status
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Registration, Status
 from tests.factories import make_conference, registration_body
 
 

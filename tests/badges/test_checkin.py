@@ -11,12 +11,12 @@ import httpx
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Checkin
-from conference.settings import Settings
-from sessions import programme
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Checkin
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from tests.conftest import make_settings
 

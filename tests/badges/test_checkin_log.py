@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import AuditEntry
-from conference.settings import Settings
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import AuditEntry
+from conference.core.settings import Settings
 from tests.badges.test_checkin import code_for, scan
 from tests.conference.test_console_registrations import sign_in
 

@@ -21,7 +21,7 @@ from badges.codes import (
     signer_for,
     verify_with,
 )
-from conference.settings import Settings, SettingsError, load_settings
+from conference.core.settings import Settings, SettingsError, load_settings
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")

@@ -21,12 +21,12 @@ from starlette.routing import Route
 from badges import api as badges_api
 from badges.codes import BadgeClaim, signer_for, verify_with
 from badges.printing import badge_data, mark_printed
-from conference.app import create_app
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import AuditEntry, Registration, Status
-from conference.settings import Settings
+from conference.server.app import create_app
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Registration, Status
+from conference.core.settings import Settings
 from tests.badges.test_render import decode, pdf_text, raster
 from tests.factories import make_conference, registration_body
 
@@ -35,7 +35,7 @@ CONFIRMED_IN_ORDER = ["Zoë Adams", "Cher", "ann evans", "Siân Evans", "Łucja 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app, with the badge routes mounted here if conference/app.py does not mount them yet."""
+    """The app, with the badge routes mounted here if conference/server/app.py does not mount them yet."""
     app = create_app(settings)
     names = {getattr(r, "name", None) for r in app.router.routes}
     names |= {getattr(r, "name", None) for m in app.router.routes for r in getattr(m, "routes", [])}
@@ -332,7 +332,7 @@ def test_cli_prints_and_marks(tmp_path: Path, database_url: str) -> None:
            "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "conference.cli", "badges", "print", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "conference.server.cli", "badges", "print", *args], env=env,
                               capture_output=True, text=True, timeout=120, check=False)
 
     result = cli("--out", str(out), "--layout", "a6-4")

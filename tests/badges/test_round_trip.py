@@ -14,10 +14,10 @@ from PIL import Image
 
 from badges.codes import BadgeSigner
 from badges.render import qr_png
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Registration, Status
-from conference.settings import Settings
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Registration, Status
+from conference.core.settings import Settings
 from tests.badges.test_render import decode, raster
 from tests.factories import make_conference, registration_body
 

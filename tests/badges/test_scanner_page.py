@@ -13,11 +13,11 @@ import pytest
 
 from badges import scanner
 from badges.codes import BadgeSigner
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.settings import Settings
-from sessions import programme
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
 from tests.factories import make_conference, registration_body
 

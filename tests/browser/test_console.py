@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from conference import accounts
-from conference.audit import Actor
-from conference.db import Database
+from conference.core.audit import Actor
+from conference.core.db import Database
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body

@@ -20,12 +20,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from conference import console_dashboard
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Checkin, Registration
-from sessions import capacity, programme
+from conference.console import dashboard as console_dashboard
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Checkin, Registration
+from sessions.workshops import capacity, programme
 from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
 from tests import support
 from tests.conftest import make_settings

@@ -22,8 +22,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import OutboxEmail
+from conference.core.db import Database
+from conference.core.models import OutboxEmail
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import BILLING, make_conference

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from conference.db import Database
+from conference.core.db import Database
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body

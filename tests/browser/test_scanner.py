@@ -26,9 +26,9 @@ from PIL import Image
 from badges import scanner
 from badges.codes import BadgeSigner
 from badges.render import qr_png
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Checkin
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Checkin
 from tests import support
 from tests.browser.conftest import CONTEXT, LAUNCH_ARGS
 from tests.conftest import make_settings

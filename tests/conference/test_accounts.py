@@ -19,11 +19,12 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from conference import accounts, cli
-from conference.app import create_app
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import ApiToken, AuditEntry, UserAccount, utcnow
+from conference import accounts
+from conference.server import cli
+from conference.server.app import create_app
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import ApiToken, AuditEntry, UserAccount, utcnow
 from tests.conftest import make_settings
 from tests.conference.test_email import Mailbox, running_app, smtp_env
 

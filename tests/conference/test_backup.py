@@ -30,12 +30,12 @@ import pytest
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference import backup as backup_module
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.migrate import current_head
-from sessions import programme
+from conference.server import backup as backup_module
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.migrate import current_head
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests import conftest, support
 from tests.conftest import make_settings
@@ -51,7 +51,7 @@ CLIENTS = 4
 def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONFERENCE_DATABASE_URL": database_url,
            "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
-    return subprocess.run([sys.executable, "-m", "conference.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "conference.server.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -369,7 +369,7 @@ def test_restore_refuses_a_wrong_kind_file_and_a_non_empty_target(databases: sup
 
 def test_an_older_backup_is_migrated_on_restore(databases: support.DatabaseFactory, tmp_path: Path) -> None:
     """A backup from an earlier schema comes up to the current one, even over a database already at it."""
-    from conference.migrate import upgrade
+    from conference.core.migrate import upgrade
 
     if databases.kind == "sqlite":
         old_url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
@@ -414,7 +414,7 @@ def test_postgres_connection_goes_through_the_environment() -> None:
 
 def test_sqlite_restore_refuses_a_database_a_server_has_open(tmp_path: Path) -> None:
     """Renaming a file under a running server would lose its writes (and its WAL would corrupt the new file)."""
-    from conference.migrate import upgrade
+    from conference.core.migrate import upgrade
 
     source, target = tmp_path / "source.db", tmp_path / "target.db"
     upgrade(f"sqlite+aiosqlite:///{source}")

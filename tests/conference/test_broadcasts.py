@@ -17,14 +17,16 @@ import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import col
 
-from conference import broadcasts, errors, outbox
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import AuditEntry, Broadcast, OutboxEmail, Registration, Sector, Status
+from conference import broadcasts
+from conference.core import errors
+from conference.mail import outbox
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Broadcast, OutboxEmail, Registration, Sector, Status
 from conference.registration import get_conference
-from conference.security import hash_token, manage_token
-from conference.settings import Settings
-from sessions import programme
+from conference.core.security import hash_token, manage_token
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from tests.conference.test_console_registrations import csrf, sign_in
 from tests.conference.test_email import (

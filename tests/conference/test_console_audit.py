@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from conference.auth import create_api_token
-from conference.console_audit import uk_midnight
-from conference.db import Database
-from conference.models import AuditEntry
+from conference.web.auth import create_api_token
+from conference.console.audit import uk_midnight
+from conference.core.db import Database
+from conference.core.models import AuditEntry
 from tests import support
 from tests.conference.test_console_registrations import sign_in
 from tests.conftest import KIND, make_settings

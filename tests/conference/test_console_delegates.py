@@ -16,13 +16,14 @@ from aiosmtpd.controller import Controller
 from sqlmodel import col
 
 from badges.codes import signer_for
-from conference import delegates, errors
+from conference import delegates
+from conference.core import errors
 from conference import registration as bookings
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import AuditEntry, Invoice, OutboxEmail, Registration, Status
-from conference.settings import Settings
-from sessions import programme
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Invoice, OutboxEmail, Registration, Status
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
 from tests.conference.test_console_registrations import HTML, csrf, register, sign_in
 from tests.conference.test_email import MANAGE_LINK, Mailbox, running_app, smtp_env

@@ -13,18 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from conference.console_registrations import money, when
-from conference.db import Database
-from conference.models import (
-    AuditEntry,
-    Invoice,
-    Payment,
-    PaymentMethod,
-    Refund,
-    Registration,
-    Status,
-    TicketType,
-)
+from conference.console.registrations import money, when
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Invoice, Payment, PaymentMethod, Refund, Registration, Status, TicketType
 from conference.registration import get_conference
 from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, registration_body

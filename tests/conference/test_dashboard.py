@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import col
 
-from conference import console_dashboard, dashboard
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import AuditEntry, Checkin, Invoice, PaymentMethod, Registration, Status
-from sessions import capacity, programme
+from conference import dashboard
+from conference.console import dashboard as console_dashboard
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Checkin, Invoice, PaymentMethod, Registration, Status
+from sessions.workshops import capacity, programme
 from sessions.models import RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
 from tests.conference.test_console_registrations import sign_in
 from tests.conference.test_registration_api import organiser_token, staff_token

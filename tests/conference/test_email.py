@@ -23,11 +23,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import SQLModel
 
-from conference.app import create_app
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import OutboxEmail, Registration
-from conference.security import hash_token
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import OutboxEmail, Registration
+from conference.core.security import hash_token
 from tests.conftest import make_settings
 from tests.factories import registration_body
 

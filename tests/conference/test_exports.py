@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from conference import exports
-from conference.db import Database
-from conference.models import AuditEntry, Registration
-from sessions import programme
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Registration
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests.conference.test_console_registrations import HTML, register, sign_in
 from tests.conference.test_registration_api import organiser_token, staff_token

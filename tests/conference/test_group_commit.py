@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conference import errors
-from conference.audit import Actor
-from conference.db import Database
+from conference.core import errors
+from conference.core.audit import Actor
+from conference.core.db import Database
 from conference.group_commit import RegistrationQueue
-from conference.models import AuditEntry, OutboxEmail, Registration, RegistrationCreate, Status
+from conference.core.models import AuditEntry, OutboxEmail, Registration, RegistrationCreate, Status
 from conference.registration import Registered, RegistrationRequest
-from conference.settings import Settings
+from conference.core.settings import Settings
 from tests.factories import registration_body
 
 
@@ -154,7 +154,7 @@ async def test_a_refusal_after_its_rows_were_written_rolls_them_back(
         database: Database, settings: Settings, tickets: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Refusals are meant to come before any row is written; if one ever comes after (here: invoicing fails),
     the batch is rolled back and rewritten one by one, so that request leaves nothing behind."""
-    from conference import invoicing
+    from conference.payments import invoicing
     from tests.factories import invoice_body
 
     async def refuse(*_args: Any, **_kwargs: Any) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conference import pdf_fonts
-from conference.invoice_pdf import InvoiceDocument, Line, Party, Totals, money, render, totals
+from conference.core import pdf_fonts
+from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, Totals, money, render, totals
 
 SELLER = Party(
     name="Department for Public Conferences",

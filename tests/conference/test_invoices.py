@@ -21,26 +21,18 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
-from conference import errors, invoice_api, invoicing, mailtext
-from conference.app import create_app
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import (
-    AuditEntry,
-    Conference,
-    Invoice,
-    OutboxEmail,
-    PaymentMethod,
-    Registration,
-    Sector,
-    Status,
-    TicketType,
-    utcnow,
-)
+from conference.core import errors
+from conference.api import invoices as invoice_api
+from conference.payments import invoicing
+from conference.mail import mailtext
+from conference.server.app import create_app
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Conference, Invoice, OutboxEmail, PaymentMethod, Registration, Sector, Status, TicketType, utcnow
 from conference.registration import cancel_registration, get_conference
-from conference.security import hash_token, manage_token, new_reference
-from conference.settings import Settings
+from conference.core.security import hash_token, manage_token, new_reference
+from conference.core.settings import Settings
 from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env
 from tests.conference.test_invoice_pdf import flat, pdf_text
 from tests.conftest import make_settings

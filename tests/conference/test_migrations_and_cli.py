@@ -14,9 +14,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import conference.models  # noqa: F401
+import conference.core.models  # noqa: F401
 import sessions.models  # noqa: F401
-from conference.security import hash_token
+from conference.core.security import hash_token
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
@@ -35,7 +35,7 @@ def test_migrations_match_the_models(database_url: str) -> None:
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONFERENCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
            "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
-    return subprocess.run([sys.executable, "-m", "conference.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "conference.server.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
 
 

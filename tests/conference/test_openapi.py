@@ -1,4 +1,4 @@
-"""The OpenAPI document (conference/openapi.py) covers every /api/v1 route, is valid OpenAPI 3.1, and real answers
+"""The OpenAPI document (conference/server/openapi.py) covers every /api/v1 route, is valid OpenAPI 3.1, and real answers
 match it.
 
 A route added without a row in OPERATIONS fails `test_every_api_route_is_documented`; a documented answer that
@@ -17,12 +17,12 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from conference import openapi
-from conference.app import create_app
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.settings import Settings
-from sessions import programme
+from conference.server import openapi
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests.conference.test_route_roles import app_routes
 from tests.factories import registration_body
@@ -44,7 +44,7 @@ def test_every_api_route_is_documented(settings: Settings) -> None:
     routes, documented = api_routes(settings), documented_routes(openapi.document())
     missing = sorted(routes - documented)
     stale = sorted(documented - routes)
-    assert not missing, "routes missing from conference/openapi.py OPERATIONS: " + ", ".join(f"{m} {p}" for m, p in missing)
+    assert not missing, "routes missing from conference/server/openapi.py OPERATIONS: " + ", ".join(f"{m} {p}" for m, p in missing)
     assert not stale, "documented operations with no route: " + ", ".join(f"{m} {p}" for m, p in stale)
 
 
@@ -184,7 +184,7 @@ async def test_the_document_is_served_with_an_etag(client: httpx.AsyncClient) ->
 @pytest.mark.parametrize("status", sorted(openapi.ERROR_TEXT))
 def test_error_payloads_match_the_error_schema(status: int) -> None:
     """DomainError.payload, with and without `fields`, is what components.schemas.Error describes."""
-    from conference import errors
+    from conference.core import errors
 
     schema = {**openapi.RESPONSES["Error"]}
     error = errors.DomainError("Something", fields={"name": "This field is required."} if status == 422 else None)

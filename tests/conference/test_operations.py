@@ -28,14 +28,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from conference import logs, outbox, readiness
-from conference.app import create_app
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.migrate import alembic_config
-from conference.middleware import BodyLimit
-from conference.models import OutboxEmail
-from conference.settings import Settings
+from conference.core import logs
+from conference.mail import outbox
+from conference.server import readiness
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.migrate import alembic_config
+from conference.web.middleware import BodyLimit
+from conference.core.models import OutboxEmail
+from conference.core.settings import Settings
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -88,7 +90,7 @@ async def scrape(client: httpx.AsyncClient) -> str:
 
 @contextmanager
 def json_log() -> Iterator[io.StringIO]:
-    """Every log record made meanwhile, formatted (at once, as in production) by conference.logs.JsonFormatter."""
+    """Every log record made meanwhile, formatted (at once, as in production) by conference.core.logs.JsonFormatter."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
@@ -240,7 +242,7 @@ def test_exceptions_are_logged_without_their_text() -> None:
 def test_serve_log_config_routes_uvicorn_through_the_json_formatter() -> None:
     config = logs.log_config("warning")
     assert config["root"]["level"] == "WARNING"
-    assert config["formatters"]["json"]["()"] == "conference.logs.JsonFormatter"
+    assert config["formatters"]["json"]["()"] == "conference.core.logs.JsonFormatter"
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         assert config["loggers"][name] == {"handlers": [], "level": "WARNING", "propagate": True}
 
@@ -411,7 +413,7 @@ def _head_answer(port: int, head: bytes) -> bytes:
 def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
     """`conference serve --workers 2`: N requests, whichever worker answered each, scrape to N in total; a worker
     killed and restarted keeps its counts, and its live gauge is dropped. And the request head's limits:
-    too large is 431, too slow is closed (conference/httpguard.py)."""
+    too large is 431, too slow is closed (conference/web/httpguard.py)."""
     env = {"CONFERENCE_METRICS_TOKEN": METRICS_TOKEN, "TMPDIR": str(tmp_path),  # serve's metrics dir lands here
            "CONFERENCE_HEADER_TIMEOUT_SECONDS": "1"}
     # Left by a server killed outright (its pid is gone), and by one still running (this process): serve

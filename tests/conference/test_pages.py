@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import AuditEntry, OutboxEmail, Registration
+from conference.core.db import Database
+from conference.core.models import AuditEntry, OutboxEmail, Registration
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -18,12 +18,12 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from conference import payments
-from conference.auth import create_api_token
-from conference.app import create_app
-from conference.db import Database
-from conference.models import OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
-from conference.settings import Settings
+from conference.payments import checkout as payments
+from conference.web.auth import create_api_token
+from conference.server.app import create_app
+from conference.core.db import Database
+from conference.core.models import OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
+from conference.core.settings import Settings
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body

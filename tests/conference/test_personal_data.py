@@ -17,22 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import (
-    AuditEntry,
-    Checkin,
-    Conference,
-    Invoice,
-    OutboxEmail,
-    Payment,
-    Refund,
-    Registration,
-    Status,
-    utcnow,
-)
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import AuditEntry, Checkin, Conference, Invoice, OutboxEmail, Payment, Refund, Registration, Status, utcnow
 from conference.personal_data import ERASED_NAME, erase, erase_expired, erased_email
-from conference.settings import Settings
+from conference.core.settings import Settings
 from sessions.models import SeatBooking, SeatStatus, SessionChoice, Star
 from tests.conference.test_console_registrations import csrf, sign_in
 from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
@@ -166,7 +155,7 @@ async def test_download_holds_every_field_and_related_row_and_is_audited(
 
 
 async def test_download_is_rate_limited(database_url: str, tickets: dict[str, Any]) -> None:
-    from conference.app import create_app
+    from conference.server.app import create_app
     from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, CONFERENCE_RATE_LIMIT="2/minute"))
@@ -440,7 +429,7 @@ async def test_retention_runs_safely_in_two_processes_at_once(
 async def test_erase_service_rejects_an_unknown_reason_and_a_missing_registration(
     database: Database, settings: Settings, tickets: dict[str, Any]
 ) -> None:
-    from conference import errors
+    from conference.core import errors
 
     async with database.transaction() as db:
         with pytest.raises(ValueError):
@@ -460,7 +449,7 @@ async def test_cli_erase_expired(client: httpx.AsyncClient, database: Database, 
            "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
 
     def cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "conference.cli", "erase-expired"], env=env, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "conference.server.cli", "erase-expired"], env=env, capture_output=True,
                               text=True, timeout=120)
 
     first = await asyncio.to_thread(cli)

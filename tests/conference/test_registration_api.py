@@ -9,9 +9,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import AuditEntry, IdempotencyKey, OutboxEmail, Registration
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import AuditEntry, IdempotencyKey, OutboxEmail, Registration
 from tests.factories import BILLING, invoice_body, registration_body
 
 
@@ -325,7 +325,7 @@ async def test_security_headers(client: httpx.AsyncClient, tickets: dict[str, An
 
 
 async def test_registration_is_rate_limited_per_client(database_url: str, tickets: dict[str, Any], database: Database) -> None:
-    from conference.app import create_app
+    from conference.server.app import create_app
     from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, CONFERENCE_RATE_LIMIT="3/minute"))

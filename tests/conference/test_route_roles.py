@@ -32,12 +32,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from conference import broadcasts
-from conference.app import create_app
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.security import CSRF_COOKIE, csrf_token_for, derived_token, manage_token
-from conference.settings import Settings
-from sessions import programme
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.security import CSRF_COOKIE, csrf_token_for, derived_token, manage_token
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body

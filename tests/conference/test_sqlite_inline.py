@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from conference import sqlite_inline
+from conference.core import sqlite_inline
 
 
 METADATA = sa.MetaData()

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from conference.auth import create_api_token
-from conference.db import Database
-from sessions import programme
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests.sessions.call_support import ORGANISER
 

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conference.auth import create_api_token
-from conference.db import Database
-from sessions import programme
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from tests import support
 from tests.conftest import make_settings

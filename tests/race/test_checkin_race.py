@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference.audit import Actor
-from conference.auth import create_api_token
-from conference.db import Database
-from conference.models import Checkin, RegistrationCreate
+from conference.core.audit import Actor
+from conference.web.auth import create_api_token
+from conference.core.db import Database
+from conference.core.models import Checkin, RegistrationCreate
 from conference.registration import register
 from tests import support
 from tests.conftest import make_settings

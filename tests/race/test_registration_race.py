@@ -17,8 +17,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import HOLDING, AuditEntry, IdempotencyKey, Registration, Status
+from conference.core.db import Database
+from conference.core.models import HOLDING, AuditEntry, IdempotencyKey, Registration, Status
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body

@@ -12,11 +12,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import RegistrationCreate
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import RegistrationCreate
 from conference.registration import register
-from sessions import programme
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
 from tests import support
 from tests.conftest import make_settings

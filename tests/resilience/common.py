@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import HOLDING, AuditEntry, Conference, OutboxEmail, Registration, Status
-from sessions import programme
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import HOLDING, AuditEntry, Conference, OutboxEmail, Registration, Status
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body

@@ -14,8 +14,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.routing import Route
 
-from conference.app import create_app
-from conference.db import is_unavailable
+from conference.server.app import create_app
+from conference.core.db import is_unavailable
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.resilience

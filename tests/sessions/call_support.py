@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference import mailtext
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import OutboxEmail, utcnow
-from conference.settings import Settings
-from sessions import call as calls
-from sessions import review
+from conference.mail import mailtext
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import OutboxEmail, utcnow
+from conference.core.settings import Settings
+from sessions.call import call as calls
+from sessions.call import review
 from sessions.models import CallUpdate, ReviewerInvite
 
 ORGANISER = Actor("organiser", "tests")

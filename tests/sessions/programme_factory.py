@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from conference.audit import Actor
-from conference.db import Database
-from sessions import programme
+from conference.core.audit import Actor
+from conference.core.db import Database
+from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 
 ORGANISER = Actor("organiser", "tests")

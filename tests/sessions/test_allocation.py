@@ -9,10 +9,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import OutboxEmail
-from sessions import allocation, synthetic
-from sessions.allocation import Delegate, Instance, Workshop
+from conference.core.db import Database
+from conference.core.models import OutboxEmail
+from sessions.workshops import allocation, synthetic
+from sessions.workshops.allocation import Delegate, Instance, Workshop
 from sessions.models import AllocationRun, SeatBooking, SeatStatus
 from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
 from tests.factories import make_conference

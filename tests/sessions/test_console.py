@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conference.db import Database
+from conference.core.db import Database
 from tests.conference.test_registration_api import count_rows, organiser_token, staff_token
 from tests.factories import make_conference
 from tests.sessions.programme_factory import Programme, make_programme

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sessions.grouping import Talk, group_talks, workshop_key
+from sessions.schedule.grouping import Talk, group_talks, workshop_key
 
 
 def talk(id_: str, minutes: int = 20, themes: tuple[str, ...] = ("education",), speakers: tuple[str, ...] | None = None,

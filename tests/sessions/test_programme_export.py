@@ -15,11 +15,11 @@ import icalendar
 import pytest
 from lxml import etree
 
-from conference.db import Database
-from conference.demo import load_demo
+from conference.core.db import Database
+from conference.server.demo import load_demo
 from conference.registration import get_conference
-from conference.settings import Settings
-from sessions import programme
+from conference.core.settings import Settings
+from sessions.workshops import programme
 from sessions.demo import load_demo_programme
 from sessions.models import (
     AudienceLevel,

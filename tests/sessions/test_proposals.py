@@ -12,10 +12,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import AuditEntry, OutboxEmail
-from conference.security import hash_token
-from conference.settings import Settings
+from conference.core.db import Database
+from conference.core.models import AuditEntry, OutboxEmail
+from conference.core.security import hash_token
+from conference.core.settings import Settings
 from sessions.models import Proposal, ProposalSpeaker
 from tests.conference.conftest import mailbox, smtp_port, smtp_server  # noqa: F401  (fixtures)
 from tests.conference.test_email import Mailbox, all_sent, body_of, database_dump, mail_client  # noqa: F401

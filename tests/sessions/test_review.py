@@ -13,9 +13,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import AuditEntry, OutboxEmail
-from conference.settings import Settings
+from conference.core.db import Database
+from conference.core.models import AuditEntry, OutboxEmail
+from conference.core.settings import Settings
 from sessions.models import Proposal, Review
 from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
 from tests.factories import make_conference

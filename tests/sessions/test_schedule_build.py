@@ -13,11 +13,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.audit import Actor
-from conference.db import Database
-from conference.models import OutboxEmail, utcnow
+from conference.core.audit import Actor
+from conference.core.db import Database
+from conference.core.models import OutboxEmail, utcnow
 from conference.registration import get_conference
-from sessions import programme
+from sessions.workshops import programme
 from sessions.models import (
     Kind,
     ProgrammeSession,

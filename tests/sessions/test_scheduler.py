@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sessions import scheduler
-from sessions.schedule_instance import placement_to_json, problem_from_json
+from sessions.schedule import scheduler
+from sessions.schedule.instance import placement_to_json, problem_from_json
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "bench" / "scheduler"
 needs_shared = pytest.mark.skipif(not (SHARED / "make_instance.py").exists(),
@@ -294,7 +294,7 @@ def test_the_benchmark_small_instance_through_the_command_line(tmp_path: Path) -
     path, out = tmp_path / "small.json", tmp_path / "placement.json"
     subprocess.run([sys.executable, str(SHARED / "make_instance.py"), "--size", "small", "--seed", "3", "-o",
                     str(path)], check=True, capture_output=True)
-    from conference.cli import main
+    from conference.server.cli import main
 
     assert main(["schedule", "solve", "--instance", str(path), "--time-limit", "4", "--threads", "2",
                  "-o", str(out)]) == 0

@@ -10,8 +10,8 @@ import icalendar
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.models import OutboxEmail
+from conference.core.db import Database
+from conference.core.models import OutboxEmail
 from sessions.models import SeatBooking
 from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
 from tests.factories import make_conference

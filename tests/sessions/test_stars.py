@@ -11,12 +11,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.db import Database
-from conference.demo import load_demo
-from conference.models import AuditEntry, Registration
-from conference.settings import Settings
-from sessions.accepted_talks import accepted_talks, speaker_unavailability, star_sets
-from sessions.call_demo import SECTOR_THEMES, load_demo_call
+from conference.core.db import Database
+from conference.server.demo import load_demo
+from conference.core.models import AuditEntry, Registration
+from conference.core.settings import Settings
+from sessions.call.accepted_talks import accepted_talks, speaker_unavailability, star_sets
+from sessions.call.demo import SECTOR_THEMES, load_demo_call
 from sessions.models import Proposal, Review, Star
 from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
 from tests.factories import make_conference

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -28,15 +28,15 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
     )
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
@@ -52,12 +52,12 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('venue', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('starts_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('registration_open', sa.Boolean(), nullable=False),
     sa.Column('registration_seq', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('idempotency_key',
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('response', sa.JSON(), nullable=False),
     sa.Column('registration_id', sa.Uuid(), nullable=True),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key')
     )
     op.create_table('outbox_email',
@@ -77,11 +77,11 @@ def upgrade() -> None:
     sa.Column('context', sa.JSON(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox_email', schema=None) as batch_op:
@@ -124,10 +124,10 @@ def upgrade() -> None:
     sa.Column('access_needs', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('manage_token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('token_version', sa.Integer(), nullable=False),
-    sa.Column('consent_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.ForeignKeyConstraint(['ticket_type_id'], ['ticket_type.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -25,7 +25,7 @@ def upgrade() -> None:
 
     op.create_table('allocation_run',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('seed', sa.Integer(), nullable=False),
     sa.Column('applied', sa.Boolean(), nullable=False),
     sa.Column('figures', sa.JSON(), nullable=False),
@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('conference_id', sa.Integer(), nullable=False),
     sa.Column('choices_open', sa.Boolean(), nullable=False),
     sa.Column('booking_open', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.PrimaryKeyConstraint('conference_id')
     )
@@ -55,8 +55,8 @@ def upgrade() -> None:
     op.create_table('time_slot',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('conference_id', sa.Integer(), nullable=False),
-    sa.Column('starts_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -74,13 +74,13 @@ def upgrade() -> None:
     sa.Column('start_slot_id', sa.Uuid(), nullable=False),
     sa.Column('slot_count', sa.Integer(), nullable=False),
     sa.Column('capacity_limit', sa.Integer(), nullable=True),
-    sa.Column('starts_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('theme', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('speakers', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('cancelled', sa.Boolean(), nullable=False),
     sa.Column('booking_seq', sa.Integer(), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.ForeignKeyConstraint(['room_id'], ['room.id'], ),
     sa.ForeignKeyConstraint(['start_slot_id'], ['time_slot.id'], ),
@@ -98,8 +98,8 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('booked', 'waitlisted', 'cancelled', name='seatstatus', native_enum=False, length=16), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.ForeignKeyConstraint(['session_id'], ['programme_session.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -114,7 +114,7 @@ def upgrade() -> None:
     sa.Column('registration_id', sa.Uuid(), nullable=False),
     sa.Column('session_id', sa.Uuid(), nullable=False),
     sa.Column('rank', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.ForeignKeyConstraint(['session_id'], ['programme_session.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table('stripe_event',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('received_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('invoice',
@@ -48,8 +48,8 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('issued_on', sa.Date(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=True),
-    sa.Column('paid_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['credits_invoice_id'], ['invoice.id'], ),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -69,9 +69,9 @@ def upgrade() -> None:
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('refunded_pence', sa.Integer(), nullable=False),
-    sa.Column('expires_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('checkout_session_id')
@@ -89,10 +89,10 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('stripe_refund_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -106,12 +106,12 @@ def upgrade() -> None:
     with op.batch_alter_table('conference', schema=None) as batch_op:
         batch_op.add_column(sa.Column('invoice_seq', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('credit_note_seq', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('refund_full_until', conference.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('refund_full_until', conference.core.models.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cancel_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('payment_method', sa.Enum('none', 'card', 'invoice', name='paymentmethod', native_enum=False, length=16), nullable=False, server_default='none'))
-        batch_op.add_column(sa.Column('hold_expires_at', conference.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('hold_expires_at', conference.core.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('billing', sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f('ix_registration_hold_expires_at'), ['hold_expires_at'], unique=False)
 

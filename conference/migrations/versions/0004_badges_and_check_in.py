@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -29,8 +29,8 @@ def upgrade() -> None:
     sa.Column('result', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('device', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('staff', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('scanned_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scanned_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('offline', sa.Boolean(), nullable=False),
     sa.Column('conflict', sa.Boolean(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -44,7 +44,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.add_column(sa.Column('badge_version', sa.Integer(), nullable=False, server_default='1'))
-        batch_op.add_column(sa.Column('badge_printed_at', conference.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('badge_printed_at', conference.core.models.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -24,12 +24,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('call_for_talks',
     sa.Column('conference_id', sa.Integer(), nullable=False),
-    sa.Column('opens_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closes_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opens_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closes_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('themes', sa.JSON(), nullable=False),
     sa.Column('formats', sa.JSON(), nullable=False),
     sa.Column('anonymous_review', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.PrimaryKeyConstraint('conference_id')
     )
@@ -46,10 +46,10 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('submitted', 'accepted', 'confirmed', 'declined', 'rejected', 'withdrawn', name='proposalstatus', native_enum=False, length=16), nullable=False),
     sa.Column('edit_token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('token_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('answered_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('edit_token_hash')
@@ -65,8 +65,8 @@ def upgrade() -> None:
     sa.Column('email_key', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('token_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['conference_id'], ['conference.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('conference_id', 'email_key'),
@@ -97,8 +97,8 @@ def upgrade() -> None:
     sa.Column('impact', sa.Integer(), nullable=False),
     sa.Column('transferability', sa.Integer(), nullable=False),
     sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ),
     sa.ForeignKeyConstraint(['reviewer_id'], ['reviewer.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -111,7 +111,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('registration_id', sa.Uuid(), nullable=False),
     sa.Column('proposal_id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.PrimaryKeyConstraint('id'),

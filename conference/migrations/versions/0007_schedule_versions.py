@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -28,9 +28,9 @@ def upgrade() -> None:
     sa.Column('number', sa.Integer(), nullable=True),
     sa.Column('state', sa.Enum('building', 'draft', 'published', 'superseded', 'discarded', name='schedulestate', native_enum=False, length=16), nullable=False),
     sa.Column('base_version_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('published_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('published_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('time_limit', sa.Float(), nullable=False),
     sa.Column('figures', sa.JSON(), nullable=False),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 
 
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('recipients', sa.Integer(), nullable=False),
     sa.Column('per_minute', sa.Integer(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('user_account',
@@ -44,14 +44,14 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('totp_secret', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('totp_enabled_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('totp_enabled_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('totp_last_step', sa.Integer(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('disabled_at', conference.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email_key')
     )
@@ -59,9 +59,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('expires_at', conference.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', conference.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', conference.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', conference.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', conference.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
@@ -81,8 +81,8 @@ def upgrade() -> None:
         batch_op.create_foreign_key('fk_outbox_email_broadcast_id', 'broadcast', ['broadcast_id'], ['id'])
 
     with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('erasure_requested_at', conference.models.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('erased_at', conference.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('erasure_requested_at', conference.core.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('erased_at', conference.core.models.UTCDateTime(timezone=True), nullable=True))
 
     # The audit trail is append-only in the database itself, not only by convention in the code: an UPDATE or a
     # DELETE of an entry fails, whoever sends it.

@@ -1,0 +1,121 @@
+"""Payment endpoints: Stripe's webhook, (re)opening Checkout, what a registration has paid, the return page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conference.core import errors
+from conference.payments import invoicing, checkout as payments
+from conference.pages import registration as pages
+from conference.web.auth import authenticate, require_registration_access
+from conference.mail.mailtext import manage_url
+from conference.core.models import Registration, Status
+from conference.web.request import database, mail, path_uuid, payment_gateway, settings
+
+
+def _gateway(request: Request) -> payments.Gateway:
+    gateway = payment_gateway(request).gateway
+    if gateway is None:
+        raise errors.NotFound("Card payments are not set up on this service.")
+    return gateway
+
+
+async def stripe_webhook(request: Request) -> Response:
+    # The signature covers the exact bytes Stripe sent: read them before anything parses the body.
+    payload = await request.body()
+    event = payments.verify(settings(request), payload, request.headers.get("stripe-signature", ""))
+    try:
+        outcome = await payments.handle_event(database(request), settings(request), _gateway(request), event)
+    except stripe.StripeError:
+        raise errors.ServiceUnavailable("Stripe could not be reached to check this event; deliver it again.") from None
+    mail(request).wake()
+    return JSONResponse({"received": True, "outcome": outcome.state})
+
+
+async def open_checkout(request: Request) -> Response:
+    registration_id = path_uuid(request, "registration_id")
+    async with database(request).read() as db:
+        actor = await authenticate(db, request)
+    require_registration_access(actor, registration_id, "organiser")
+    checkout = await payment_gateway(request).checkout(database(request), settings(request), registration_id)
+    if checkout.url is None:
+        error = errors.ServiceUnavailable(checkout.error)
+        raise error
+    return JSONResponse({"checkout_url": checkout.url})
+
+
+async def registration_payments(request: Request) -> Response:
+    registration_id = path_uuid(request, "registration_id")
+    async with database(request).read() as db:
+        actor = await authenticate(db, request)
+        require_registration_access(actor, registration_id, "organiser")
+        registration = await db.get(Registration, registration_id)
+        if registration is None:
+            raise errors.NotFound("No registration has this id.")
+        body: dict[str, Any] = {
+            "status": registration.status.value,
+            "payment_method": registration.payment_method.value,
+            "hold_expires_at": registration.hold_expires_at.isoformat() if registration.hold_expires_at else None,
+            **await payments.payments_view(db, registration_id),
+            "invoices": await invoicing.invoices_public(db, registration_id),
+        }
+    return JSONResponse(body)
+
+
+async def payment_return(request: Request) -> Response:
+    """Where Stripe sends the delegate back. The webhook may not have arrived yet, so ask Stripe ourselves."""
+    session_id = request.query_params.get("session_id", "")
+    if not session_id.startswith("cs_") or len(session_id) > 255:
+        raise errors.InvalidInput(fields={"session_id": "Follow the link from the payment page again."})
+    async with database(request).read() as db:
+        known = await payments.payment_for(db, session_id) is not None
+    if not known:  # only our own sessions cost a call to Stripe
+        raise errors.NotFound("This payment page is not known; follow the link from your email.")
+    try:
+        outcome = await payments.fulfil(database(request), settings(request), _gateway(request), session_id)
+    except stripe.InvalidRequestError:
+        raise errors.NotFound("This payment page is not known; follow the link from your email.") from None
+    except stripe.StripeError:
+        raise errors.ServiceUnavailable("We could not reach the card processor; please refresh in a moment.") from None
+    mail(request).wake()
+    if outcome.registration_id is None:
+        raise errors.NotFound("This payment page is not known; follow the link from your email.")
+    manage, still_open = None, False
+    if outcome.registration_id is not None:
+        async with database(request).read() as db:
+            registration = await db.get(Registration, outcome.registration_id)
+            if registration is not None:
+                manage = manage_url(settings(request), registration)
+                still_open = registration.status == Status.pending_payment
+    texts = {
+        "confirmed": ("Payment received", "Your place is confirmed. We have emailed you the details and your badge link."),
+        "refunding": ("Payment refunded", "Your payment arrived after your place was released and the conference is "
+                      "now full, so we are refunding it in full. We have emailed you."),
+        "released": ("Payment not completed", "Your payment did not go through and the place has been released."),
+    }
+    if outcome.state in texts:
+        title, text = texts[outcome.state]
+        refresh = False
+    elif request.query_params.get("cancelled") and manage and still_open:
+        title, text, refresh = ("Payment not made", "You left the payment page. Your place is held for a while: "
+                                "you can pay from your booking page.", False)
+    else:
+        title, text, refresh = ("Confirming your payment", "We are confirming your payment with the bank. "
+                                "This page refreshes by itself.", True)
+    return pages.render(request, "conference/payment_return.html",
+                        {"title": title, "text": text, "manage": manage, "refresh": refresh})
+
+
+api_routes = [
+    Route("/registrations/{registration_id}/checkout", open_checkout, methods=["POST"], name="api-registration-checkout"),
+    Route("/registrations/{registration_id}/payments", registration_payments, methods=["GET"], name="api-registration-payments"),
+]
+routes = [
+    Route("/stripe/webhook", stripe_webhook, methods=["POST"], name="stripe-webhook"),
+    Route("/payment/return", payment_return, methods=["GET"], name="payment-return"),
+]

@@ -1,0 +1,249 @@
+"""The console's account pages: your own account (password, two-factor, sign out everywhere) for organisers and
+staff; users and API tokens (add, disable, revoke) for organisers."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+import sqlalchemy as sa
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from conference import accounts
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
+from conference.console.login import require_console
+from conference.console.registrations import when
+from conference.core.models import ApiToken, UserAccount, utcnow
+from conference.pages.registration import form_values, render
+from conference.core.security import ROLES
+from conference.web.request import database, mail, settings
+
+DONE = {
+    "password": "Your password is changed. Other browsers signed in to your account have been signed out.",
+    "totp_on": "Two-factor sign-in is on. You'll be asked for a code from your app each time you sign in.",
+    "totp_off": "Two-factor sign-in is off.",
+    "sessions": "Every other browser signed in to your account has been signed out.",
+    "user_added": "The account is made and a link to choose a password has been emailed to it.",
+    "user_disabled": "The account is disabled and signed out everywhere.",
+    "user_enabled": "The account is enabled again.",
+    "token_revoked": "The token is revoked: it no longer works, and browsers signed in with it are signed out.",
+}
+MAX_NAME = 100
+
+
+async def _me(request: Request) -> tuple[Actor, uuid.UUID | None]:
+    """The signed-in person and their account id (None when signed in with an API token)."""
+    actor = await require_console(request, "organiser", "staff")
+    raw = request.session.get(SESSION_USER)
+    return actor, uuid.UUID(raw) if raw else None
+
+
+async def _account_page(request: Request, *, errors_: dict[str, str] | None = None, totp_secret: str | None = None,
+                        status_code: int = 200) -> Response:
+    actor, user_id = await _me(request)
+    user = None
+    if user_id is not None:
+        async with database(request).read() as db:
+            user = await db.get(UserAccount, user_id)
+    qr = None
+    if user is not None and totp_secret is None:
+        totp_secret = accounts.pending_totp_secret(settings(request), user)
+    if user is not None and totp_secret:
+        uri = accounts.totp_uri(settings(request), user) or ""
+        qr = _svg_data_uri(uri)
+    return render(request, "console/account.html", {
+        "actor": actor, "user": user, "errors": errors_ or {}, "values": {}, "totp_secret": totp_secret, "qr": qr,
+        "done": DONE.get(request.query_params.get("done", "")), "when": when,
+    }, status_code=status_code)
+
+
+def _svg_data_uri(text: str) -> str:
+    buffer = io.BytesIO()
+    qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2).save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def account_page(request: Request) -> Response:
+    return await _account_page(request)
+
+
+async def _with_my_account(request: Request, values: dict[str, str], action: Any) -> Response:
+    """Run `action(db, user, actor)` on the signed-in account, locked; a refusal re-renders the page."""
+    actor, user_id = await _me(request)
+    if user_id is None:
+        raise errors.DomainError("You signed in with an API token, which has no password or two-factor to change.")
+    try:
+        async with database(request).transaction() as db:
+            user = await db.get(UserAccount, user_id, with_for_update=True)
+            if user is None:
+                raise errors.NotFound("Your account no longer exists.")
+            done = await action(db, user, actor)
+            version = user.session_version
+    except errors.InvalidInput as exc:
+        return await _account_page(request, errors_=exc.fields or {}, status_code=422)
+    request.session[SESSION_VERSION] = version  # this browser stays signed in; the others are not
+    return RedirectResponse(request.url_for("console-account").include_query_params(done=done), 303)
+
+
+async def change_password(request: Request) -> Response:
+    values = await form_values(request)
+
+    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+        if not accounts.verify_password(user.password_hash, values.get("current_password", "")[:accounts.MAX_PASSWORD]):
+            raise errors.InvalidInput(fields={"current_password": "This is not your current password."})
+        if values.get("password", "") != values.get("password_again", ""):
+            raise errors.InvalidInput(fields={"password_again": "The two new passwords are not the same."})
+        await accounts.set_password(db, user, values.get("password", ""), actor=actor)
+        return "password"
+    return await _with_my_account(request, values, action)
+
+
+async def totp_start(request: Request) -> Response:
+    values = await form_values(request)
+    actor, user_id = await _me(request)
+    if user_id is None:
+        raise errors.DomainError("You signed in with an API token, which has no two-factor to set up.")
+    async with database(request).transaction() as db:
+        user = await db.get(UserAccount, user_id, with_for_update=True)
+        assert user is not None
+        if user.totp_enabled_at is not None:
+            raise errors.DomainError("Two-factor sign-in is already on. Turn it off first to move it to a new app.")
+        secret = accounts.begin_totp(settings(request), user)
+    del values
+    return await _account_page(request, totp_secret=secret)
+
+
+async def totp_confirm(request: Request) -> Response:
+    values = await form_values(request)
+
+    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+        await accounts.confirm_totp(db, settings(request), user, values.get("code", "")[:20], actor=actor)
+        return "totp_on"
+    return await _with_my_account(request, values, action)
+
+
+async def totp_disable(request: Request) -> Response:
+    values = await form_values(request)
+
+    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+        if not accounts.verify_password(user.password_hash, values.get("current_password", "")[:accounts.MAX_PASSWORD]):
+            raise errors.InvalidInput(fields={"disable_password": "This is not your current password."})
+        await accounts.disable_totp(db, user, actor=actor)
+        return "totp_off"
+    return await _with_my_account(request, values, action)
+
+
+async def sign_out_everywhere(request: Request) -> Response:
+    values = await form_values(request)
+
+    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+        user.session_version += 1
+        await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id))
+        return "sessions"
+    return await _with_my_account(request, values, action)
+
+
+# --- users and API tokens (organisers) ----------------------------------------------------------------------
+
+
+async def _users_page(request: Request, *, errors_: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                      new_token: str | None = None, status_code: int = 200) -> Response:
+    actor = await require_console(request, "organiser")
+    async with database(request).read() as db:
+        users = list((await db.execute(sa.select(UserAccount).order_by(col(UserAccount.email_key)))).scalars())
+        tokens = list((await db.execute(sa.select(ApiToken).order_by(col(ApiToken.created_at).desc()))).scalars())
+    return render(request, "console/users.html", {
+        "actor": actor, "users": users, "tokens": tokens, "roles": ROLES, "errors": errors_ or {},
+        "values": values or {}, "new_token": new_token, "done": DONE.get(request.query_params.get("done", "")),
+        "when": when,
+    }, status_code=status_code)
+
+
+async def users_page(request: Request) -> Response:
+    return await _users_page(request)
+
+
+async def add_user(request: Request) -> Response:
+    actor = await require_console(request, "organiser")
+    values = await form_values(request)
+    try:
+        async with database(request).transaction() as db:
+            await accounts.add_user(db, settings(request), email=values.get("email", "")[:300],
+                                    role=values.get("role", ""), name=values.get("name", "")[:120], actor=actor)
+    except errors.InvalidInput as exc:
+        return await _users_page(request, errors_=exc.fields or {}, values=values, status_code=422)
+    mail(request).wake()
+    return RedirectResponse(request.url_for("console-users").include_query_params(done="user_added"), 303)
+
+
+async def _set_disabled(request: Request, disabled: bool) -> Response:
+    actor = await require_console(request, "organiser")
+    await form_values(request)
+    async with database(request).transaction() as db:
+        await accounts.set_disabled(db, request.path_params["user_id"], disabled, actor=actor)
+    done = "user_disabled" if disabled else "user_enabled"
+    return RedirectResponse(request.url_for("console-users").include_query_params(done=done), 303)
+
+
+async def disable_user(request: Request) -> Response:
+    return await _set_disabled(request, True)
+
+
+async def enable_user(request: Request) -> Response:
+    return await _set_disabled(request, False)
+
+
+async def create_token(request: Request) -> Response:
+    actor = await require_console(request, "organiser")
+    values = await form_values(request)
+    name, role = values.get("token_name", "").strip(), values.get("token_role", "")
+    problems = {}
+    if not name or len(name) > MAX_NAME:
+        problems["token_name"] = f"Name the token (1 to {MAX_NAME} characters), e.g. \"Door 1 scanner\"."
+    if role not in ROLES:
+        problems["token_role"] = f"Choose one of: {', '.join(ROLES)}."
+    if problems:
+        return await _users_page(request, errors_=problems, values=values, status_code=422)
+    async with database(request).transaction() as db:
+        token = await create_api_token(db, role=role, name=name, created_by=actor.label)
+        await audit.record(db, "conference.token.created", actor=actor, subject=role)
+    # Shown once, on this response only: the database keeps its hash.
+    return await _users_page(request, new_token=token)
+
+
+async def revoke_token(request: Request) -> Response:
+    actor = await require_console(request, "organiser")
+    await form_values(request)
+    async with database(request).transaction() as db:
+        token = await db.get(ApiToken, request.path_params["token_id"], with_for_update=True)
+        if token is None:
+            raise errors.NotFound("No API token has this id.")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            await audit.record(db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role)
+    return RedirectResponse(request.url_for("console-users").include_query_params(done="token_revoked"), 303)
+
+
+routes = [
+    Route("/console/account", account_page, methods=["GET"], name="console-account"),
+    Route("/console/account/password", change_password, methods=["POST"], name="console-account-password"),
+    Route("/console/account/totp", totp_start, methods=["POST"], name="console-account-totp"),
+    Route("/console/account/totp/confirm", totp_confirm, methods=["POST"], name="console-account-totp-confirm"),
+    Route("/console/account/totp/disable", totp_disable, methods=["POST"], name="console-account-totp-disable"),
+    Route("/console/account/sessions", sign_out_everywhere, methods=["POST"], name="console-account-sessions"),
+    Route("/console/users", users_page, methods=["GET"], name="console-users"),
+    Route("/console/users", add_user, methods=["POST"], name="console-users-add"),
+    Route("/console/users/{user_id:uuid}/disable", disable_user, methods=["POST"], name="console-user-disable"),
+    Route("/console/users/{user_id:uuid}/enable", enable_user, methods=["POST"], name="console-user-enable"),
+    Route("/console/tokens", create_token, methods=["POST"], name="console-tokens-create"),
+    Route("/console/tokens/{token_id:uuid}/revoke", revoke_token, methods=["POST"], name="console-token-revoke"),
+]

@@ -1,0 +1,253 @@
+"""Organisers' and staff's browser sign-in, and the console's front door.
+
+People sign in with their account's email and password (conference/accounts.py), then a TOTP code if they set one
+up. Door devices and scripts may still sign in with an API token (`conference token create`). Either way the
+browser holds a signed session cookie (HttpOnly, SameSite=Lax, Secure behind HTTPS) that names the account and its
+session version, or the token by its hash, and is checked against the database on every request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from conference import accounts
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
+from conference.core.models import ApiToken, UserAccount
+from conference.pages.registration import form_values, render
+from conference.core.security import hash_token
+from conference.web.request import database, mail, rate_limit, settings
+
+PENDING_USER, PENDING_AT, PENDING_NEXT = "totp_user", "totp_at", "totp_next"
+TOTP_WINDOW = 300  # seconds between a right password and its TOTP code
+
+
+async def console_actor(request: Request) -> Actor | None:
+    if not request.session:
+        return None
+    async with database(request).read() as db:
+        actor = await session_actor(db, request.session)
+    if actor is None and (SESSION_USER in request.session or SESSION_TOKEN in request.session):
+        request.session.clear()  # a stale sign-in (revoked, disabled, signed out elsewhere); a pending TOTP stays
+    return actor
+
+
+async def require_console(request: Request, *roles: str) -> Actor:
+    actor = await console_actor(request)
+    if actor is None:
+        raise LoginRequired(request.url.path)
+    if actor.kind not in roles:
+        raise errors.Forbidden("Your role does not allow this page.")
+    return actor
+
+
+class LoginRequired(errors.Unauthorised):
+    def __init__(self, path: str) -> None:
+        super().__init__("Sign in to continue.")
+        self.path = path
+
+
+def _safe_next(value: str | None, default: str = "/console") -> str:
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def _landing(role: str, target: str) -> str:
+    # Door staff have the scanner and their own account page (organisers may open the scanner too, at /scan).
+    if role != "organiser" and not target.startswith(("/scan", "/console/account")):
+        return "/scan"
+    return target
+
+
+def _start_session(request: Request, *, user: UserAccount | None = None, token_hash: str | None = None) -> None:
+    request.session.clear()  # a fresh session at every sign-in: nothing carried over from before (fixation)
+    if user is not None:
+        request.session[SESSION_USER] = str(user.id)
+        request.session[SESSION_VERSION] = user.session_version
+    else:
+        request.session[SESSION_TOKEN] = token_hash
+
+
+def _login_page(request: Request, *, target: str, errors_: dict[str, str] | None = None,
+                values: dict[str, str] | None = None, status_code: int = 200, mode: str = "password") -> Response:
+    return render(request, "conference/login.html", {
+        "errors": errors_ or {}, "next": target, "values": values or {}, "mode": mode,
+    }, status_code=status_code)
+
+
+async def login_page(request: Request) -> Response:
+    target = _safe_next(request.query_params.get("next"))
+    mode = "token" if request.query_params.get("with") == "token" else "password"
+    return _login_page(request, target=target, mode=mode)
+
+
+async def login(request: Request) -> Response:
+    await rate_limit(request).check(request, "login")
+    values = await form_values(request)
+    target = _safe_next(values.get("next"))
+    if "token" in values:
+        return await _token_login(request, values, target)
+    email, password = values.get("email", "").strip(), values.get("password", "")
+    problems = {}
+    if not email:
+        problems["email"] = "Enter your email address."
+    if not password:
+        problems["password"] = "Enter your password."
+    if problems:
+        return _login_page(request, target=target, errors_=problems, values={"email": email[:254]}, status_code=422)
+    async with database(request).transaction() as db:
+        result = await accounts.check_password(db, email=email[:254], password=password[:accounts.MAX_PASSWORD])
+    if result is None:
+        return _login_page(request, target=target, errors_={"email": accounts.BAD_LOGIN},
+                           values={"email": email[:254]}, status_code=401)
+    user = result.user
+    if result.needs_totp:
+        request.session.clear()
+        request.session.update({PENDING_USER: str(user.id), PENDING_AT: int(time.time()), PENDING_NEXT: target})
+        return RedirectResponse(request.url_for("login-code"), 303)
+    _start_session(request, user=user)
+    return RedirectResponse(_landing(user.role, target), 303)
+
+
+async def _token_login(request: Request, values: dict[str, str], target: str) -> Response:
+    raw = values.get("token", "").strip()
+    async with database(request).transaction() as db:
+        token = (await db.execute(sa.select(ApiToken).where(
+            ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)))).scalar_one_or_none() if raw else None  # type: ignore[union-attr]
+        if token is None:
+            await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="token")
+        else:
+            await audit.record(db, "conference.login.succeeded", actor=Actor(token.role, token.name), token=True)
+    if token is None:
+        return _login_page(request, target=target, mode="token", status_code=401,
+                           errors_={"token": "This token is not valid. Check you copied all of it."})
+    _start_session(request, token_hash=token.token_hash)
+    return RedirectResponse(_landing(token.role, target), 303)
+
+
+def _pending(request: Request) -> uuid.UUID | None:
+    started = request.session.get(PENDING_AT)
+    if not isinstance(started, int) or time.time() - started > TOTP_WINDOW:
+        return None
+    try:
+        return uuid.UUID(str(request.session.get(PENDING_USER)))
+    except ValueError:
+        return None
+
+
+async def code_page(request: Request) -> Response:
+    if _pending(request) is None:
+        return RedirectResponse(request.url_for("login"), 303)
+    return render(request, "conference/login_code.html", {"errors": {}, "values": {}})
+
+
+async def code_submit(request: Request) -> Response:
+    await rate_limit(request).check(request, "login")
+    values = await form_values(request)
+    user_id = _pending(request)
+    if user_id is None:
+        for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
+            request.session.pop(key, None)
+        return _login_page(request, target="/console", status_code=401,
+                           errors_={"email": "Signing in took too long. Enter your email and password again."})
+    target = _safe_next(request.session.get(PENDING_NEXT))
+    async with database(request).transaction() as db:
+        user = await accounts.check_totp(db, settings(request), user_id=user_id, code=values.get("code", "")[:20])
+    if user == "code":
+        return render(request, "conference/login_code.html", {"errors": {"code": accounts.BAD_CODE}, "values": {}},
+                      status_code=401)
+    if not isinstance(user, UserAccount):
+        for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
+            request.session.pop(key, None)
+        return _login_page(request, target=target, errors_={"email": accounts.BAD_LOGIN}, status_code=401)
+    _start_session(request, user=user)
+    return RedirectResponse(_landing(user.role, target), 303)
+
+
+async def logout(request: Request) -> Response:
+    await form_values(request)
+    actor = await console_actor(request)
+    if actor is not None:
+        async with database(request).transaction() as db:
+            await audit.record(db, "conference.logout", actor=actor)
+    request.session.clear()
+    return RedirectResponse("/login", 303)
+
+
+# --- forgotten passwords ------------------------------------------------------------------------------------
+
+
+async def forgot_page(request: Request) -> Response:
+    return render(request, "conference/password_forgot.html", {"errors": {}, "sent": False, "values": {}})
+
+
+async def forgot_submit(request: Request) -> Response:
+    await rate_limit(request).check(request, "password-reset")
+    values = await form_values(request)
+    email = values.get("email", "").strip()
+    if not email or "@" not in email or len(email) > 254:
+        return render(request, "conference/password_forgot.html", {
+            "errors": {"email": "Enter your email address, like name@example.org."}, "sent": False,
+            "values": {"email": email[:254]}}, status_code=422)
+    async with database(request).transaction() as db:
+        await accounts.request_reset(db, settings(request), email=email)
+    mail(request).wake()
+    # The same page whether or not the address has an account.
+    return render(request, "conference/password_forgot.html", {"errors": {}, "sent": True, "values": {}})
+
+
+async def reset_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    async with database(request).read() as db:
+        await accounts.find_reset(db, token)
+    return render(request, "conference/password_reset.html", {"errors": {}, "values": {}})
+
+
+async def reset_submit(request: Request) -> Response:
+    await rate_limit(request).check(request, "password-reset")
+    token = request.path_params["token"]
+    values = await form_values(request)
+    password, again = values.get("password", ""), values.get("password_again", "")
+    if password != again:
+        return render(request, "conference/password_reset.html", {
+            "errors": {"password_again": "The two passwords are not the same. Type the same password twice."},
+            "values": {}},
+            status_code=422)
+    try:
+        async with database(request).transaction() as db:
+            user = await accounts.complete_reset(db, token, password)
+    except errors.InvalidInput as exc:
+        return render(request, "conference/password_reset.html", {"errors": exc.fields or {}, "values": {}}, status_code=422)
+    _start_session(request, user=user)
+    if user.totp_enabled_at is not None:
+        # A reset proves the mailbox, not the second factor: sign in again with the code.
+        request.session.clear()
+        return RedirectResponse(request.url_for("login").include_query_params(reset="done"), 303)
+    return RedirectResponse(_landing(user.role, "/console"), 303)
+
+
+async def console_home(request: Request) -> Response:
+    await require_console(request, "organiser")
+    return RedirectResponse("/console/dashboard", 303)
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"], name="login"),
+    Route("/login", login, methods=["POST"], name="login-submit"),
+    Route("/login/code", code_page, methods=["GET"], name="login-code"),
+    Route("/login/code", code_submit, methods=["POST"], name="login-code-submit"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/password/forgot", forgot_page, methods=["GET"], name="password-forgot"),
+    Route("/password/forgot", forgot_submit, methods=["POST"], name="password-forgot-submit"),
+    Route("/password/reset/{token}", reset_page, methods=["GET"], name="password-reset"),
+    Route("/password/reset/{token}", reset_submit, methods=["POST"], name="password-reset-submit"),
+    Route("/console", console_home, methods=["GET"], name="console"),
+]

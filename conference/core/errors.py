@@ -1,0 +1,162 @@
+"""Errors a client can cause, each with a machine code and a sentence a person can act on.
+
+    DomainError (409 unless stated)
+    ├── NotFound (404)
+    ├── Unauthorised (401)
+    ├── Forbidden (403)
+    ├── InvalidInput (422, with per-field messages)
+    │   └── MalformedRequest (400)
+    ├── AlreadyRegistered
+    ├── RegistrationClosed
+    ├── TicketTypeUnavailable
+    ├── AlreadyCancelled
+    ├── IdempotencyKeyReused (422)
+    ├── PayloadTooLarge (413)
+    ├── RateLimited (429)
+    ├── InvalidSignature (400, a Stripe webhook)
+    └── ServiceUnavailable (503)
+
+Handlers in `conference/server/app.py` map them once: JSON `{"error": {"code", "message", "fields"?}}` (API.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+
+
+class DomainError(Exception):
+    status_code = 409
+    code = "conflict"
+    message = "This conflicts with the current state."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None) -> None:
+        self.message = message or type(self).message
+        self.fields = fields
+        super().__init__(self.message)
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return {"error": body}
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(self.payload(), status_code=self.status_code, headers=headers)
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    message = "Nothing exists at this address."
+
+
+class Unauthorised(DomainError):
+    status_code = 401
+    code = "unauthorised"
+    message = "Send a valid token as 'Authorization: Bearer <token>'."
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    message = "Your role does not allow this."
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    code = "validation_error"
+    message = "Some fields need correcting."
+
+
+class MalformedRequest(InvalidInput):
+    status_code = 400
+    code = "malformed_request"
+    message = "The request body could not be read."
+
+
+class AlreadyRegistered(DomainError):
+    code = "already_registered"
+    message = "This email address is already registered. We can send the link to manage the booking again."
+
+
+class RegistrationClosed(DomainError):
+    code = "registration_closed"
+    message = "Registration is closed."
+
+
+class TicketTypeUnavailable(DomainError):
+    code = "ticket_type_unavailable"
+    message = "This ticket type is sold out; choose another."
+
+
+class AlreadyCancelled(DomainError):
+    code = "already_cancelled"
+    message = "This registration is already cancelled."
+
+
+class IdempotencyKeyReused(DomainError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used with a different request; use a new key for a new request."
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+    message = "Too many requests from your address; wait a minute and try again."
+
+
+class InvalidSignature(DomainError):
+    status_code = 400
+    code = "invalid_signature"
+    message = "The Stripe-Signature header does not match this body, or it is too old."
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "The service is briefly unavailable; please try again in a moment."
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "This field is required.",
+    "string_too_short": "This field is required.",
+    "bool_type": "Give true or false.",
+    "bool_parsing": "Give true or false.",
+    "uuid_parsing": "Give the id of one of the ticket types listed at /api/v1/ticket-types.",
+    "uuid_type": "Give the id of one of the ticket types listed at /api/v1/ticket-types.",
+    "extra_forbidden": "This field is not accepted; remove it.",
+    "string_type": "Give text here.",
+    "int_type": "Give a whole number.",
+    "int_parsing": "Give a whole number.",
+}
+
+
+def from_validation_error(exc: ValidationError) -> InvalidInput:
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "body"
+        kind = err["type"]
+        if kind == "string_too_long":
+            text = f"Use at most {err['ctx']['max_length']} characters."
+        elif kind == "enum":
+            text = f"Choose one of: {err['ctx']['expected']}."
+        elif kind == "value_error":
+            text = str(err["msg"]).removeprefix("Value error, ")
+            if name.endswith("email"):
+                text = "Enter an email address like name@council.gov.uk."
+        elif kind in ("greater_than_equal", "less_than_equal"):
+            text = str(err["msg"]).capitalize() + "."
+        else:
+            text = _PYDANTIC_MESSAGES.get(kind, str(err["msg"]))
+        fields.setdefault(name, text)
+    return InvalidInput(fields=fields)

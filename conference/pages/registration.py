@@ -1,0 +1,297 @@
+"""HTML pages for delegates: the event and its registration form, the confirmation, the manage page.
+
+They work without JavaScript. Forms carry a CSRF token (a signed double submit: a random cookie, and a
+hidden field that is the HMAC of it) and re-render with an error summary that links to each field.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from conference import personal_data, registration
+from conference.core import errors
+from conference.payments import invoicing, checkout as payments
+from conference.api.registrations import register
+from conference.core.audit import Actor
+from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
+from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
+from conference.web.request import database, mail, payment_gateway, rate_limit, settings
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+# Packages built on this one add their own template folders (sessions.install()).
+template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent.parent / "templates"))])
+templates.env.loader = template_loader
+
+FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "payment_method",
+               "billing_organisation", "billing_contact_name", "billing_email", "billing_address",
+               "billing_purchase_order", "dietary", "access_needs", "consent"]
+FIELD_LABELS = {
+    "name": "Full name",
+    "email": "Email address",
+    "organisation": "Organisation",
+    "job_title": "Job title",
+    "sector": "Sector",
+    "region": "Region",
+    "ticket_type_id": "Ticket type",
+    "payment_method": "Payment",
+    "billing_organisation": "Organisation to invoice",
+    "billing_contact_name": "Finance contact",
+    "billing_email": "Finance contact's email",
+    "billing_address": "Invoice address",
+    "billing_purchase_order": "Purchase order number",
+    "dietary": "Dietary requirements",
+    "access_needs": "Access needs",
+    "consent": "Privacy notice",
+}
+STATUS_TEXT = {
+    Status.confirmed: "Your place is confirmed",
+    Status.pending_payment: "We are holding your place until payment arrives",
+    Status.awaiting_approval: "Your registration is waiting for approval",
+    Status.waitlisted: "You are on the waiting list",
+    Status.cancelled: "This registration is cancelled",
+}
+
+
+def _csrf_nonce(request: Request) -> tuple[str, bool]:
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if nonce and 16 <= len(nonce) <= 64:
+        return nonce, False
+    return secrets.token_urlsafe(24), True
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    nonce, fresh = _csrf_nonce(request)
+    context = {**context, "csrf_token": csrf_token_for(str(settings(request).secret_key), nonce)}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["cache-control"] = "no-store"
+    if fresh:
+        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
+                            secure=settings(request).base_url.startswith("https"))
+    return response
+
+
+async def form_values(request: Request) -> dict[str, str]:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_valid(str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")):
+        raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
+    return values
+
+
+async def _page_context(request: Request) -> dict[str, Any]:
+    async with database(request).read() as db:
+        conf = await registration.get_conference(db)
+        seen = await registration.availability(db, conf)
+        types = await registration.ticket_types_with_availability(db, conf)
+    return {"conference": conf, "seen": seen, "ticket_types": types, "sectors": SECTOR_LABELS,
+            "regions": REGIONS, "labels": FIELD_LABELS, "gross": payments.gross_pence,
+            "paid_types": any(t.price_pence for t, _ in types), "card_available": payments.card_available(settings(request)),
+            "hold_minutes": settings(request).payment_hold_minutes}
+
+
+async def home(request: Request) -> Response:
+    return render(request, "conference/register.html", {**await _page_context(request), "values": {}, "errors": {}})
+
+
+async def register_form(request: Request) -> Response:
+    await rate_limit(request).check(request, "registrations")
+    values = await form_values(request)
+    data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER
+                            if k in RegistrationCreate.model_fields and k not in {"consent", "payment_method"}}
+    data["consent"] = values.get("consent") == "yes"
+    context = await _page_context(request)
+    priced = {str(t.id) for t, _ in context["ticket_types"] if t.price_pence}
+    # The payment section only applies to a priced ticket (the page has no script to hide it otherwise).
+    if values.get("payment_method") and data["ticket_type_id"] in priced:
+        data["payment_method"] = values["payment_method"]
+        if values["payment_method"] == "invoice":
+            data["billing"] = {k: values.get(f"billing_{k}", "") for k in BILLING_FIELDS}
+    problems: dict[str, str] = {}
+    if not data["ticket_type_id"]:
+        problems["ticket_type_id"] = "Choose a ticket type."
+    if not data["sector"]:
+        problems["sector"] = "Choose the sector you work in."
+    if not problems:
+        try:
+            parsed = RegistrationCreate.model_validate(data)
+        except ValidationError as exc:
+            problems = _form_fields(errors.from_validation_error(exc).fields or {})
+    if not problems:
+        try:
+            result = await register(request, parsed)
+        except errors.InvalidInput as exc:
+            problems = _form_fields(exc.fields or {})
+        except errors.AlreadyRegistered:
+            return render(request, "conference/register.html",
+                          {**context, "values": values, "errors": {"email": errors.AlreadyRegistered.message},
+                           "already_registered": True}, status_code=409)
+        else:
+            if result.checkout_url:
+                return RedirectResponse(result.checkout_url, 303)  # Stripe Checkout, then /payment/return
+            token = result.manage_token
+            return RedirectResponse(request.url_for("manage", token=token).include_query_params(new="1"), 303)
+    ordered = {k: problems[k] for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)}
+    context = await _page_context(request)  # again: the places left may have changed meanwhile
+    return render(request, "conference/register.html", {**context, "values": values, "errors": ordered},
+                  status_code=422)
+
+
+BILLING_FIELDS = ["organisation", "contact_name", "email", "address", "purchase_order"]
+
+
+def _form_fields(fields: dict[str, str]) -> dict[str, str]:
+    # Nested API names (billing.email) become the form's field names (billing_email).
+    named = {k.replace(".", "_"): v for k, v in fields.items()}
+    if "billing" in named:  # no billing details at all: point at the first one
+        named.setdefault("billing_organisation", named.pop("billing"))
+    return named
+
+
+async def resend_link_form(request: Request) -> Response:
+    await rate_limit(request).check(request, "resend-link")
+    values = await form_values(request)
+    try:
+        data = ResendLink.model_validate({"email": values.get("email", "")})
+    except ValidationError:
+        return render(request, "conference/message.html",
+                      {"title": "Check the email address", "text": "Enter an email address like name@council.gov.uk."},
+                      status_code=422)
+    async with database(request).transaction() as db:
+        await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
+    mail(request).wake()
+    return render(request, "conference/message.html", {
+        "title": "Check your email",
+        "text": "If that address is registered, we have sent the link to manage the booking to it.",
+    })
+
+
+async def by_token(request: Request) -> Any:
+    async with database(request).read() as db:
+        r = await registration.find_by_token(db, request.path_params["token"])
+        if r is None:
+            raise errors.NotFound("This booking link is not valid. Ask for a new one from the registration page.")
+        conf = await registration.get_conference(db)
+        position = await registration.waitlist_position(db, r)
+        ticket = await db.get(TicketType, r.ticket_type_id)
+    return r, conf, position, ticket
+
+
+async def manage(request: Request) -> Response:
+    r, conf, position, ticket = await by_token(request)
+    async with database(request).read() as db:
+        money = await payments.payments_view(db, r.id)
+        invoices = await invoicing.invoices_for(db, r.id)
+    hold = r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B") if r.hold_expires_at else ""
+    return render(request, "conference/manage.html", {
+        "r": r, "conference": conf, "position": position, "ticket": ticket, "invoices": invoices,
+        "payments": money["payments"], "hold_until": hold,
+        "status_text": STATUS_TEXT[r.status], "new": request.query_params.get("new") == "1",
+        "token": request.path_params["token"], "sectors": SECTOR_LABELS,
+    })
+
+
+async def manage_cancel_confirm(request: Request) -> Response:
+    r, conf, _position, _ticket = await by_token(request)
+    return render(request, "conference/cancel.html", {"r": r, "conference": conf, "token": request.path_params["token"]})
+
+
+async def manage_cancel(request: Request) -> Response:
+    r, _conf, _position, _ticket = await by_token(request)
+    await form_values(request)
+    if r.status != Status.cancelled:
+        async with database(request).transaction() as db:
+            await registration.cancel_registration(
+                db, settings=settings(request), registration_id=r.id,
+                actor=Actor("attendee", r.reference, r.id),
+            )
+        await payment_gateway(request).close_checkouts(database(request), r.id)
+        mail(request).wake()
+    return RedirectResponse(request.url_for("manage", token=request.path_params["token"]), 303)
+
+
+async def manage_pay(request: Request) -> Response:
+    r, _conf, _position, _ticket = await by_token(request)
+    await form_values(request)
+    checkout = await payment_gateway(request).checkout(database(request), settings(request), r.id)
+    if checkout.url is None:
+        return render(request, "conference/message.html", {
+            "title": "Card payment is unavailable", "text": checkout.error or "",
+            "back": str(request.url_for("manage", token=request.path_params["token"]))}, status_code=503)
+    return RedirectResponse(checkout.url, 303)
+
+
+async def manage_invoice_pdf(request: Request) -> Response:
+    r, _conf, _position, _ticket = await by_token(request)
+    try:
+        invoice_id = uuid.UUID(request.path_params["invoice_id"])
+    except ValueError:
+        raise errors.NotFound("No invoice has this id.") from None
+    async with database(request).read() as db:
+        invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
+    if invoice.registration_id != r.id:
+        raise errors.NotFound("No invoice has this id.")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'})
+
+
+async def manage_data(request: Request) -> Response:
+    """The "Download my data" link: everything held about the delegate, as a JSON file (audited, rate limited)."""
+    await rate_limit(request).check(request, "personal-data")
+    r, _conf, _position, _ticket = await by_token(request)
+    actor = Actor("attendee", r.reference, r.id)
+    async with database(request).read() as db:
+        data = await personal_data.export_for(db, registration_id=r.id)
+    async with database(request).transaction() as db:
+        await personal_data.record_download(db, registration_id=r.id, actor=actor, via="manage")
+    return Response(json.dumps(data, indent=2, ensure_ascii=False), media_type="application/json", headers={
+        "content-disposition": f'attachment; filename="personal-data-{r.reference}.json"',
+        "cache-control": "no-store",
+    })
+
+
+async def manage_erase_confirm(request: Request) -> Response:
+    r, conf, _position, _ticket = await by_token(request)
+    return render(request, "conference/erase.html", {
+        "r": r, "conference": conf, "token": request.path_params["token"],
+        "will_cancel": personal_data.will_cancel(r, conf), "policy_applies": personal_data.refund_policy_applies(conf),
+    })
+
+
+async def manage_erase(request: Request) -> Response:
+    """Erase the delegate's personal data (cancelling the place first); the link stops working afterwards."""
+    r, conf, _position, _ticket = await by_token(request)
+    await form_values(request)
+    async with database(request).transaction() as db:
+        result = await personal_data.erase(db, settings=settings(request), registration_id=r.id,
+                                           actor=Actor("attendee", r.reference, r.id), reason="delegate_request")
+    if result.cancelled:
+        await payment_gateway(request).close_checkouts(database(request), r.id)
+    mail(request).wake()
+    return render(request, "conference/erased.html", {"result": result, "conference": conf})
+
+
+routes = [
+    Route("/manage/{token}/pay", manage_pay, methods=["POST"], name="manage-pay"),
+    Route("/manage/{token}/invoices/{invoice_id}.pdf", manage_invoice_pdf, methods=["GET"], name="manage-invoice-pdf"),
+    Route("/", home, methods=["GET"], name="home"),
+    Route("/register", register_form, methods=["POST"], name="register"),
+    Route("/resend-link", resend_link_form, methods=["POST"], name="resend-link"),
+    Route("/manage/{token}", manage, methods=["GET"], name="manage"),
+    Route("/manage/{token}/cancel", manage_cancel_confirm, methods=["GET"], name="manage-cancel-confirm"),
+    Route("/manage/{token}/cancel", manage_cancel, methods=["POST"], name="manage-cancel"),
+    Route("/manage/{token}/data.json", manage_data, methods=["GET"], name="manage-data"),
+    Route("/manage/{token}/erase", manage_erase_confirm, methods=["GET"], name="manage-erase-confirm"),
+    Route("/manage/{token}/erase", manage_erase, methods=["POST"], name="manage-erase"),
+]

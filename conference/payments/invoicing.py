@@ -1,0 +1,398 @@
+"""Invoices and credit notes for places the delegate's organisation pays for against a purchase order.
+
+Every function runs inside the caller's transaction. Numbers are gapless and sequential (HMRC asks for a
+unique, sequential invoice number): the next one comes from an UPDATE ... RETURNING on the conference row, in
+the transaction that writes the invoice, so a rollback gives the number back and two transactions queue on the
+row lock. Lock order, as everywhere: conference → registration → its invoices.
+
+The amounts stored on an invoice are worked out by `invoice_pdf.totals` from the document it prints as, so
+the database, the email and the PDF never disagree. A credit note carries the same positive amounts as the
+invoice it cancels. PDFs are rendered when asked for (download, email), never stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.core.db import lock_for_update
+from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, render, totals
+from conference.core.models import BillingDetails, Conference, Invoice, PaymentMethod, Registration, Status, TicketType, utcnow
+from conference.mail.outbox import queue_email
+from conference.core.settings import Settings
+
+__all__ = [
+    "AlreadyCredited",
+    "AlreadyInvoiced",
+    "AlreadyPaid",
+    "NotAnInvoice",
+    "credit_for_cancellation",
+    "credit_invoice",
+    "credit_on_cancel",
+    "document",
+    "invoice_public",
+    "invoices_for",
+    "invoices_public",
+    "issue_invoice",
+    "mark_paid",
+    "pdf_for",
+]
+
+UK = ZoneInfo("Europe/London")
+OPEN = ("issued", "paid")  # an invoice in one of these states can still be credited
+
+class AlreadyInvoiced(errors.DomainError):
+    code = "already_invoiced"
+    message = "This registration already has an invoice that has not been credited."
+
+
+class NotAnInvoice(errors.DomainError):
+    code = "not_an_invoice"
+    message = "This is a credit note; only an invoice can be paid or credited."
+
+
+class AlreadyPaid(errors.DomainError):
+    code = "invoice_already_paid"
+    message = "This invoice is already marked paid."
+
+
+class AlreadyCredited(errors.DomainError):
+    code = "invoice_already_credited"
+    message = "This invoice has already been credited; it cannot be paid or credited again."
+
+
+def today() -> date:
+    return datetime.now(UK).date()
+
+
+async def _number(db: AsyncSession, column: str, prefix: str, conference_id: int) -> str:
+    """The next number of a gapless sequence kept on the conference row ("INV-000042")."""
+    seq = getattr(Conference, column)
+    stmt = (
+        sa.update(Conference)
+        .where(Conference.id == conference_id)  # type: ignore[arg-type]
+        .values({column: seq + 1})
+        .returning(seq)
+    )
+    value = (await db.execute(stmt)).scalar_one()
+    return f"{prefix}-{value:06d}"
+
+
+def _billing(registration: Registration) -> BillingDetails:
+    try:
+        return BillingDetails.model_validate(registration.billing or {})
+    except ValidationError as exc:
+        fields = {f"billing.{name}": text for name, text in errors.from_validation_error(exc).fields.items()}
+        raise errors.InvalidInput("The billing details are incomplete.", fields=fields) from None
+
+
+def _event_dates(conference: Conference) -> str:
+    starts = conference.starts_at.astimezone(ZoneInfo(conference.timezone)).date()
+    ends = conference.ends_at.astimezone(ZoneInfo(conference.timezone)).date()
+    if starts == ends:
+        return f"{starts.day} {starts:%B %Y}"
+    if (starts.year, starts.month) == (ends.year, ends.month):
+        return f"{starts.day}-{ends.day} {ends:%B %Y}"
+    return f"{starts.day} {starts:%B %Y} - {ends.day} {ends:%B %Y}"
+
+
+async def issue_invoice(
+    db: AsyncSession, settings: Settings, *, registration: Registration, ticket: TicketType, actor: Actor
+) -> Invoice:
+    """Invoice the registration's organisation for its place. Call with the conference (capacity) lock held.
+
+    `registration` may be a detached model (e.g. built from a Core insert in the same transaction): it is only
+    read. Emails the invoice to the billing contact.
+    """
+    assert db.in_transaction()
+    if registration.payment_method != PaymentMethod.invoice:
+        raise errors.DomainError("Only a registration paid by invoice can be invoiced.")
+    if ticket.price_pence <= 0:
+        raise errors.DomainError("A free ticket needs no invoice.")
+    billing = _billing(registration)
+    if await _open_invoice(db, registration.id) is not None:
+        raise AlreadyInvoiced()
+    conference = await db.get(Conference, registration.conference_id)
+    assert conference is not None and conference.id is not None
+    number = await _number(db, "invoice_seq", "INV", conference.id)
+    issued_on = today()
+    invoice = Invoice(
+        number=number,
+        kind="invoice",
+        registration_id=registration.id,
+        billing_organisation=billing.organisation,
+        billing_contact=billing.contact_name,
+        billing_email=str(billing.email),
+        billing_address=billing.address,
+        purchase_order=billing.purchase_order,
+        delegate_name=registration.name,
+        description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
+        net_pence=ticket.price_pence,
+        vat_rate_percent=ticket.vat_rate_percent,
+        vat_pence=0,
+        gross_pence=0,
+        currency=ticket.currency,
+        status="issued",
+        issued_on=issued_on,
+        due_on=issued_on + timedelta(days=int(settings.invoice_terms_days)),
+    )
+    # The sums come from the document the invoice prints as.
+    sums = totals(document(invoice, registration, settings))
+    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
+    db.add(invoice)
+    queue_email(db, settings, kind="invoice", to=invoice.billing_email, registration_id=registration.id,
+                invoice_id=str(invoice.id), number=number)
+    await audit.record(db, "conference.invoice.issued", actor=actor, subject=number,
+                       registration=registration.reference, gross_pence=invoice.gross_pence)
+    await db.flush()
+    return invoice
+
+
+async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice | None:
+    """The registration's invoice that is issued or paid and not credited (there is at most one); locked."""
+    stmt = (
+        sa.select(Invoice)
+        .where(
+            Invoice.registration_id == registration_id,
+            Invoice.kind == "invoice",
+            Invoice.status.in_(OPEN),  # type: ignore[attr-defined]
+        )
+        .order_by(Invoice.created_at)
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def _lock(db: AsyncSession, invoice_id: uuid.UUID) -> tuple[Invoice, Registration]:
+    # Lock order: conference → registration → invoice.
+    assert db.in_transaction()
+    invoice = await db.get(Invoice, invoice_id)
+    if invoice is None:
+        raise errors.NotFound("No invoice has this id.")
+    registration = await db.get(Registration, invoice.registration_id)
+    assert registration is not None
+    await lock_for_update(db, Conference, registration.conference_id)
+    registration = await lock_for_update(db, Registration, registration.id)
+    invoice = await lock_for_update(db, Invoice, invoice_id)
+    return invoice, registration
+
+
+def _check_open(invoice: Invoice) -> None:
+    if invoice.kind != "invoice":
+        raise NotAnInvoice()
+    if invoice.status == "credited":
+        raise AlreadyCredited()
+
+
+async def mark_paid(db: AsyncSession, settings: Settings, *, invoice_id: uuid.UUID, actor: Actor) -> Invoice:
+    """Record that an invoice has been paid; a place held for it (pending_payment) is confirmed."""
+    invoice, registration = await _lock(db, invoice_id)
+    _check_open(invoice)
+    if invoice.status == "paid":
+        raise AlreadyPaid()
+    invoice.status = "paid"
+    invoice.paid_at = utcnow()
+    await audit.record(db, "conference.invoice.paid", actor=actor, subject=invoice.number,
+                       registration=registration.reference)
+    if registration.status == Status.pending_payment and registration.payment_method == PaymentMethod.invoice:
+        registration.status = Status.confirmed
+        registration.hold_expires_at = None
+        registration.updated_at = utcnow()
+        queue_email(db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id,
+                    status=Status.confirmed.value, invoice_id=str(invoice.id), number=invoice.number)
+        await audit.record(db, "conference.registration.confirmed", actor=actor, subject=registration.reference,
+                           by="invoice_paid", invoice=invoice.number)
+    await db.flush()
+    return invoice
+
+
+async def credit_invoice(
+    db: AsyncSession, settings: Settings, *, invoice_id: uuid.UUID, actor: Actor, reason: str = ""
+) -> Invoice:
+    """Cancel an issued or paid invoice with a credit note (returned). The registration is left as it is."""
+    invoice, registration = await _lock(db, invoice_id)
+    _check_open(invoice)
+    return await _credit(db, settings, invoice, registration, actor=actor, reason=reason)
+
+
+async def credit_for_cancellation(
+    db: AsyncSession, settings: Settings, *, registration: Registration, actor: Actor
+) -> Invoice | None:
+    """Credit the registration's open invoice, if it has one; for the cancellation path, which already holds
+    the conference and registration locks. Returns the credit note, or None when there was nothing to credit
+    (no invoice, or it was credited already), so calling it twice is harmless."""
+    invoice = await _open_invoice(db, registration.id)
+    if invoice is None:
+        return None
+    return await _credit(db, settings, invoice, registration, actor=actor, reason="Registration cancelled.")
+
+
+async def credit_on_cancel(
+    db: AsyncSession, settings: Settings, registration: Registration, *, actor: Actor
+) -> Invoice | None:
+    """The cancellation policy for invoices (as `payments.refund_on_cancel` for cards): a delegate's or an
+    organiser's cancellation credits the open invoice until the conference's `refund_full_until`; after it the
+    invoice stands. Call with the conference and registration locks held, after setting `cancel_reason`."""
+    if registration.cancel_reason not in {"delegate", "organiser"}:
+        return None
+    if await _open_invoice(db, registration.id) is None:
+        return None
+    conference = await db.get(Conference, registration.conference_id)
+    assert conference is not None
+    if conference.refund_full_until is not None and utcnow() > conference.refund_full_until:
+        await audit.record(db, "conference.invoice.not_credited", actor=audit.SYSTEM, subject=registration.reference,
+                           reason="after refund date")
+        return None
+    return await credit_for_cancellation(db, settings, registration=registration, actor=actor)
+
+
+async def _credit(
+    db: AsyncSession,
+    settings: Settings,
+    invoice: Invoice,
+    registration: Registration,
+    *,
+    actor: Actor,
+    reason: str,
+) -> Invoice:
+    number = await _number(db, "credit_note_seq", "CN", registration.conference_id)
+    was_paid = invoice.status == "paid"
+    note = Invoice(
+        number=number,
+        kind="credit_note",
+        registration_id=invoice.registration_id,
+        credits_invoice_id=invoice.id,
+        billing_organisation=invoice.billing_organisation,
+        billing_contact=invoice.billing_contact,
+        billing_email=invoice.billing_email,
+        billing_address=invoice.billing_address,
+        purchase_order=invoice.purchase_order,
+        delegate_name=invoice.delegate_name or registration.name,
+        description=invoice.description,
+        net_pence=invoice.net_pence,
+        vat_rate_percent=invoice.vat_rate_percent,
+        vat_pence=invoice.vat_pence,
+        gross_pence=invoice.gross_pence,
+        currency=invoice.currency,
+        status="issued",
+        issued_on=today(),
+        due_on=None,
+    )
+    invoice.status = "credited"
+    db.add(note)
+    queue_email(db, settings, kind="credit_note", to=note.billing_email, registration_id=registration.id,
+                invoice_id=str(note.id), number=number, credits=invoice.number, was_paid=was_paid,
+                reason=reason.strip()[:500])
+    # The reason is free text an organiser typed, so it goes to the billing contact, not the audit trail.
+    await audit.record(db, "conference.invoice.credited", actor=actor, subject=invoice.number,
+                       credit_note=number, registration=registration.reference, was_paid=was_paid)
+    await db.flush()
+    return note
+
+
+def _seller(settings: Settings) -> Party:
+    return Party(
+        name=settings.invoice_seller_name,
+        address=settings.invoice_seller_address,
+        contact=settings.invoice_seller_contact,
+        vat_number=settings.invoice_seller_vat_number,
+    )
+
+
+def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -> str:
+    if invoice.kind == "credit_note":
+        return (f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
+                "please do not pay it. If it has, we will refund the amount to the account it was paid from "
+                "within 14 days.")
+    days = int(settings.invoice_terms_days)
+    bank = settings.invoice_bank_details
+    due = f" (by {invoice.due_on.day} {invoice.due_on:%B %Y})" if invoice.due_on else ""
+    return (f"Payment is due within {days} days of the invoice date{due}. Please pay by BACS to {bank}, "
+            f"quoting the invoice number {invoice.number} as the payment reference.")
+
+
+def document(
+    invoice: Invoice, registration: Registration, settings: Settings, credited_number: str = ""
+) -> InvoiceDocument:
+    """What an invoice or credit note prints as (`credited_number`: the invoice a credit note cancels)."""
+    contact = invoice.billing_contact
+    if invoice.billing_email:
+        contact = f"{contact} <{invoice.billing_email}>" if contact else invoice.billing_email
+    kind = "credit_note" if invoice.kind == "credit_note" else "invoice"
+    return InvoiceDocument(
+        kind=kind,
+        number=invoice.number,
+        issued_on=invoice.issued_on,
+        due_on=None if kind == "credit_note" else invoice.due_on,
+        seller=_seller(settings),
+        buyer=Party(name=invoice.billing_organisation, address=invoice.billing_address, contact=contact),
+        purchase_order=invoice.purchase_order,
+        booking_reference=registration.reference,
+        delegate_name=invoice.delegate_name or registration.name,
+        lines=(Line(invoice.description, 1, invoice.net_pence, invoice.vat_rate_percent),),
+        payment_terms=_payment_terms(invoice, settings, credited_number),
+        currency=invoice.currency,
+        credits_invoice=credited_number,
+    )
+
+
+async def pdf_for(db: AsyncSession, settings: Settings, invoice_id: uuid.UUID) -> tuple[Invoice, bytes]:
+    invoice = await db.get(Invoice, invoice_id)
+    if invoice is None:
+        raise errors.NotFound("No invoice has this id.")
+    registration = await db.get(Registration, invoice.registration_id)
+    assert registration is not None
+    credited_number = ""
+    if invoice.credits_invoice_id is not None:
+        credited = await db.get(Invoice, invoice.credits_invoice_id)
+        assert credited is not None
+        credited_number = credited.number
+    return invoice, render(document(invoice, registration, settings, credited_number))
+
+
+async def invoices_for(db: AsyncSession, registration_id: uuid.UUID) -> list[Invoice]:
+    """The registration's invoices and credit notes, oldest first."""
+    stmt = (
+        sa.select(Invoice)
+        .where(Invoice.registration_id == registration_id)
+        .order_by(Invoice.created_at, Invoice.kind, Invoice.number)
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+def invoice_public(invoice: Invoice, credits_number: str | None = None) -> dict[str, Any]:
+    """The API's view of an invoice or credit note (`credits_number`: the invoice a credit note cancels)."""
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "purchase_order": invoice.purchase_order,
+        "net_pence": invoice.net_pence,
+        "vat_pence": invoice.vat_pence,
+        "gross_pence": invoice.gross_pence,
+        "currency": invoice.currency,
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
+        "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
+        "credits_invoice": credits_number,
+        "pdf_url": f"/api/v1/invoices/{invoice.id}.pdf",
+    }
+
+
+async def invoices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[dict[str, Any]]:
+    """`invoice_public` for each of the registration's invoices and credit notes, oldest first."""
+    rows = await invoices_for(db, registration_id)
+    numbers = {r.id: r.number for r in rows}
+    return [invoice_public(r, numbers.get(r.credits_invoice_id)) if r.credits_invoice_id else invoice_public(r)
+            for r in rows]

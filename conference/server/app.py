@@ -1,0 +1,204 @@
+"""The application: routes, middleware, error handlers and the lifespan that owns engines and workers."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+import sessions
+from badges import api as badges_api
+from badges import checkin, checkin_api, checkin_log, scanner
+from badges.codes import signer_for
+from conference.api import registrations as api, invoices as invoice_api, payments as payment_api
+from conference.console import login as console, accounts as console_accounts, registrations as console_registrations
+from conference.core import errors
+from conference.pages import registration as pages
+from conference.console import dashboard as console_dashboard
+from conference.server import openapi
+from conference.console import settings as console_settings
+from conference.personal_data import RetentionWorker
+from conference.console import delegates as console_delegates
+from conference.console import audit as console_audit, messages as console_messages
+from sessions.workshops import api as sessions_api
+from sessions.workshops import console as sessions_console
+from sessions.workshops import pages as sessions_pages
+from sessions.call import api as proposals_api, console as proposals_console, pages as proposals_pages
+from sessions.schedule import api as schedule_api, console as schedule_console
+from sessions.schedule import pages as published_web
+from conference.core.db import Database, is_unavailable
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from conference.group_commit import RegistrationQueue
+from conference.core import metrics
+from conference.server import readiness
+from conference.web.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
+from conference.mail.outbox import MailWorker
+from conference.payments.checkout import PaymentWorker, checkout_origins
+from conference.web.ratelimit import RateLimit
+from conference.core.settings import Settings, load_settings
+
+log = logging.getLogger("conference")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, error: errors.DomainError) -> Response:
+    headers = {"retry-after": "60"} if isinstance(error, errors.RateLimited) else None
+    if _wants_json(request):
+        return error.response(headers)
+    if isinstance(error, console.LoginRequired):
+        return RedirectResponse(request.url_for("login").include_query_params(next=error.path), 303)
+    context = {"title": error.message, "text": "", "back": "/"}
+    response = pages.render(request, "conference/message.html", context, status_code=error.status_code)
+    response.headers.update(headers or {})
+    return response
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.DomainError)
+    return _error_response(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = errors.DomainError(exc.detail if exc.status_code != 404 else errors.NotFound.message)
+    error.status_code = exc.status_code
+    error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return _error_response(request, error)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _error_response(request, errors.ServiceUnavailable())
+    # The class name only: exception text can quote personal data.
+    # The route's template, not the path: paths hold private links.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope))
+    error = errors.DomainError("Something went wrong on our side; it has been logged. Please try again.")
+    error.status_code, error.code = 500, "internal_error"
+    return _error_response(request, error)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database going away is answered here, not by unexpected_error: Starlette's outermost handler (the one
+    for Exception) re-raises after answering, and uvicorn then closes the connection, so a keep-alive client's
+    next request on it is cut off with no answer at all. Anything else is a bug: on to the 500 handler."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return _error_response(request, errors.ServiceUnavailable())
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    sessions.install()
+    scanner.install()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database.from_settings(settings)
+        worker = MailWorker(database, settings)
+        payment_worker = PaymentWorker(database, settings)
+        retention_worker = RetentionWorker(database, settings)  # erases personal data past conference.retention_days
+        app.state.database = database
+        app.state.registrations = RegistrationQueue(database, settings)
+        app.state.mail = worker
+        app.state.payments = payment_worker
+        app.state.badge_signer = signer_for(settings)
+        readiness.revisions()  # read the migration scripts once, before /readyz is first asked
+        await database.warm_up()
+        await checkin.warm_up(database, app.state.badge_signer)
+        worker.start()
+        payment_worker.start()
+        retention_worker.start()
+        try:
+            yield
+        finally:
+            await retention_worker.stop()
+            await payment_worker.stop()
+            await worker.stop()
+            await database.dispose()
+            metrics.worker_stopped()
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/healthz", healthz, name="healthz"),
+            Route("/readyz", readiness.readyz, name="readyz"),
+            Route("/metrics", metrics.metrics_endpoint, name="metrics"),  # off unless CONFERENCE_METRICS_TOKEN
+            *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
+            *console_dashboard.api_routes,  # /api/v1/dashboard, likewise
+            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes, *openapi.routes]),
+            *payment_api.routes,
+            Mount("/static", StaticFiles(directory=Path(__file__).parent.parent / "static"), name="static"),
+            *pages.routes,
+            *console.routes,
+            *console_accounts.routes,
+            *console_dashboard.routes,
+            *console_registrations.routes,
+            *console_settings.routes,
+            *console_delegates.routes,
+            *console_messages.routes,
+            *console_audit.routes,
+            *checkin_log.routes,
+            *sessions_pages.routes,
+            *sessions_console.routes,
+            *proposals_pages.routes,
+            *published_web.routes,
+            *proposals_console.routes,
+            *schedule_console.routes,
+            *scanner.routes,
+        ],
+        middleware=[
+            Middleware(RequestContext),  # request id, request log, HTTP metrics: outermost, so it sees every answer
+            Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https"),
+                       form_targets=checkout_origins(settings), wasm_paths=(scanner.SCANNER_PATH,)),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds),
+            # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
+            Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",
+                       max_age=12 * 3600, same_site="lax", https_only=settings.base_url.startswith("https")),
+        ],
+        exception_handlers={
+            errors.DomainError: domain_error,
+            HTTPException: http_error,
+            DBAPIError: database_error,
+            PoolTimeout: database_error,
+            OSError: database_error,
+            Exception: unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limit = RateLimit(settings.rate_limit_registrations)
+    return app
+
+
+def serve_app() -> Starlette:
+    """The app as `conference serve` runs it, in each worker process.
+
+    Everything imported and built so far lives as long as the process, so it is moved out of the garbage
+    collector's sight (`gc.freeze`, as CPython's docs suggest for servers): otherwise each full collection walks
+    it all again, a pause of 70 ms measured here in the middle of a door rush.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app

@@ -1,0 +1,160 @@
+"""The demo event: the two-day national conference in December, its ticket types, and synthetic delegates."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from conference import registration
+from conference.core import audit, errors
+from conference.core.db import Database
+from conference.core.models import REGIONS, Approval, BillingDetails, Conference, PaymentMethod, RegistrationCreate, Sector, TicketType
+from conference.core.settings import Settings
+
+LONDON = ZoneInfo("Europe/London")
+PUBLIC_SECTOR_DOMAINS = "gov.uk,police.uk,nhs.net,nhs.uk,sch.uk,ac.uk,mod.uk,gov.scot,gov.wales,llyw.cymru"
+
+FIRST = ["Aisha", "Ben", "Chloe", "Daniel", "Eleanor", "Farah", "George", "Hannah", "Imran", "Jess", "Kwame", "Laura",
+         "Mohammed", "Niamh", "Owen", "Priya", "Rhys", "Sarah", "Tom", "Uzma", "Victoria", "Will", "Yasmin", "Zoe",
+         "Amir", "Bethan", "Callum", "Deborah", "Ewan", "Fiona", "Gareth", "Harpreet", "Isla", "James", "Kirsty",
+         "Liam", "Megan", "Nathan", "Olivia", "Patrick", "Rachel", "Sunita", "Tariq", "Wendy"]
+LAST = ["Ahmed", "Baker", "Campbell", "Davies", "Evans", "Fraser", "Green", "Hughes", "Iqbal", "Jones", "Khan",
+        "Lewis", "Morgan", "Nowak", "O'Brien", "Patel", "Quinn", "Roberts", "Singh", "Thomas", "Usman", "Walker",
+        "Williams", "Wright", "Young", "Begum", "Clarke", "Edwards", "Hall", "Kaur", "Murphy", "Okafor", "Shaw"]
+PLACES = ["Leeds", "Manchester", "Birmingham", "Bristol", "Kent", "Lancashire", "Norfolk", "Cardiff", "Newcastle",
+          "Sheffield", "Devon", "Essex", "Surrey", "Nottingham", "Liverpool", "Cumbria", "Hampshire", "Suffolk"]
+# sector: (share of delegates, organisation pattern, email domain pattern, job titles)
+SECTORS: dict[Sector, tuple[int, str, str, list[str]]] = {
+    Sector.local_authority: (24, "{place} City Council", "{slug}.gov.uk",
+                             ["Community Safety Manager", "Early Help Coordinator", "Head of Children's Services"]),
+    Sector.police: (16, "{place} Police", "{slug}.police.uk",
+                    ["Detective Sergeant", "Neighbourhood Inspector", "Safeguarding Lead"]),
+    Sector.school: (12, "{place} Academy", "{slug}academy.sch.uk",
+                    ["Designated Safeguarding Lead", "Headteacher", "Pastoral Lead"]),
+    Sector.further_higher_education: (8, "University of {place}", "{slug}.ac.uk",
+                                      ["Lecturer in Criminology", "Student Wellbeing Manager", "Researcher"]),
+    Sector.health: (10, "{place} NHS Foundation Trust", "nhs.net",
+                    ["Named Nurse for Safeguarding", "Mental Health Practitioner", "GP"]),
+    Sector.youth_offending_team: (7, "{place} Youth Justice Service", "{slug}.gov.uk",
+                                  ["YOT Case Manager", "Youth Justice Officer"]),
+    Sector.probation: (5, "Probation Service ({place})", "justice.gov.uk", ["Probation Officer", "Senior Probation Officer"]),
+    Sector.prison: (3, "HMP {place}", "justice.gov.uk", ["Governor", "Head of Reducing Reoffending"]),
+    Sector.fire_rescue: (4, "{place} Fire and Rescue Service", "{slug}fire.gov.uk",
+                         ["Prevention Manager", "Community Safety Advocate"]),
+    Sector.community_faith: (7, "{place} Community Trust", "{slug}community.org.uk",
+                             ["Project Coordinator", "Volunteer Lead", "Chief Executive"]),
+    Sector.central_government: (3, "Home Office", "homeoffice.gov.uk", ["Policy Adviser", "Senior Policy Lead"]),
+    Sector.other: (1, "{place} Consulting", "{slug}consulting.co.uk", ["Consultant"]),
+}
+DIETS = ["", "", "", "", "", "", "Vegetarian", "Vegan", "Halal", "Gluten free", "No nuts (allergy)"]
+ACCESS = ["", "", "", "", "", "", "", "", "Step-free access", "Hearing loop", "BSL interpreter", "Seat near an exit"]
+
+
+def demo_conference() -> Conference:
+    return Conference(
+        name="Safer Communities National Conference 2026",
+        venue="Manchester Central, Windmill Street, Manchester M2 3GX",
+        timezone="Europe/London",
+        starts_at=datetime(2026, 12, 8, 9, 0, tzinfo=LONDON),
+        ends_at=datetime(2026, 12, 9, 17, 0, tzinfo=LONDON),
+        capacity=1000,
+        registration_open=True,
+    )
+
+
+def demo_ticket_types(conference_id: int) -> list[TicketType]:
+    return [
+        TicketType(conference_id=conference_id, position=1, name="Public sector delegate", price_pence=0,
+                   approval=Approval.domain, approval_domains=PUBLIC_SECTOR_DOMAINS,
+                   description="Free for public bodies. Work addresses on gov.uk, police.uk, nhs.net, sch.uk and "
+                               "ac.uk are confirmed at once; others are checked by the organisers."),
+        TicketType(conference_id=conference_id, position=2, name="Community and voluntary sector", price_pence=0,
+                   approval=Approval.manual, cap=150,
+                   description="Free for charities, faith and community groups; confirmed by the organisers."),
+        TicketType(conference_id=conference_id, position=3, name="Commercial delegate", price_pence=29500, cap=60,
+                   description="For private companies. £295 + VAT."),
+        TicketType(conference_id=conference_id, position=4, name="Exhibitor", price_pence=45000, cap=30,
+                   description="One exhibition stand place. £450 + VAT."),
+        TicketType(conference_id=conference_id, position=5, name="Press", price_pence=0, approval=Approval.manual,
+                   cap=20, description="Accredited journalists; confirmed by the organisers."),
+        TicketType(conference_id=conference_id, position=6, name="Speaker", price_pence=0, public=False,
+                   description="Given to accepted speakers by the organisers."),
+    ]
+
+
+def _slug(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def synthetic_delegate(rng: random.Random, n: int, ticket_ids: dict[str, str]) -> RegistrationCreate:
+    sector = rng.choices(list(SECTORS), weights=[v[0] for v in SECTORS.values()])[0]
+    _, org_pattern, domain_pattern, titles = SECTORS[sector]
+    place = rng.choice(PLACES)
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    local = f"{_slug(first)}.{_slug(last)}{n}"
+    ticket = "Community and voluntary sector" if sector == Sector.community_faith else (
+        "Commercial delegate" if sector == Sector.other else "Public sector delegate")
+    domain = domain_pattern.format(slug=_slug(place))
+    organisation = org_pattern.format(place=place)
+    # The demo has no Stripe keys, so the commercial delegates' companies are invoiced against a PO.
+    billing = BillingDetails(
+        organisation=organisation, contact_name="Accounts Payable", email=f"accounts@{domain}",
+        address=f"{rng.randint(1, 200)} High Street\n{place}", purchase_order=f"PO-{2026_0000 + n}",
+    ) if ticket == "Commercial delegate" else None
+    return RegistrationCreate(
+        name=f"{first} {last}",
+        email=f"{local}@{domain}",
+        organisation=organisation,
+        payment_method=PaymentMethod.invoice if billing else None,
+        billing=billing,
+        sector=sector,
+        ticket_type_id=ticket_ids[ticket],  # type: ignore[arg-type]
+        consent=True,
+        job_title=rng.choice(titles),
+        region=rng.choice(REGIONS[:9]),
+        dietary=rng.choice(DIETS),
+        access_needs=rng.choice(ACCESS),
+    )
+
+
+async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = False, seed: int = 2026) -> str:
+    database = Database.from_settings(settings)
+    try:
+        async with database.transaction() as db:
+            if reset:
+                for table in reversed(SQLModel.metadata.sorted_tables):
+                    await db.execute(table.delete())
+            conference = (await db.execute(sa.select(Conference).limit(1))).scalar_one_or_none()
+            if conference is None:
+                conference = demo_conference()
+                db.add(conference)
+                await db.flush()
+                assert conference.id is not None
+                for ticket in demo_ticket_types(conference.id):
+                    db.add(ticket)
+                await audit.record(db, "conference.demo.loaded", actor=audit.Actor("cli"))
+            types = (await db.execute(sa.select(TicketType))).scalars()
+            ticket_ids = {t.name: str(t.id) for t in types}
+            start = conference.registration_seq
+        # One transaction per delegate, as through the web, so the waiting list and mail queue behave alike.
+        rng = random.Random(seed + start)
+        added = 0
+        for n in range(start + 1, start + attendees + 1):
+            async with database.transaction() as db:
+                try:
+                    await registration.register(db, settings=settings, data=synthetic_delegate(rng, n, ticket_ids),
+                                                actor=audit.Actor("cli", "demo"))
+                    added += 1
+                except errors.DomainError:
+                    pass  # a capped ticket type filled up: skip this one
+        async with database.read() as db:
+            conference = await registration.get_conference(db)
+            seen = await registration.availability(db, conference)
+        return (f"demo: {conference.name}: {seen.registered} holding places of {seen.capacity}, "
+                f"{seen.waitlisted} waitlisted ({added} delegates added)")
+    finally:
+        await database.dispose()

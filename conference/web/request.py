@@ -1,0 +1,85 @@
+"""Helpers the endpoints share: reading JSON bodies, validating them, and reaching app-wide services."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from conference.core import errors
+from conference.core.audit import Actor
+from conference.web.auth import authenticate, require
+from conference.core.db import Database
+from conference.mail.outbox import MailWorker
+from conference.web.ratelimit import RateLimit
+from conference.core.settings import Settings
+
+if TYPE_CHECKING:  # payments imports this module
+    from conference.payments.checkout import PaymentWorker
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+def settings(request: Request) -> Settings:
+    s: Settings = request.app.state.settings
+    return s
+
+
+def payment_gateway(request: Request) -> PaymentWorker:
+    worker: PaymentWorker = request.app.state.payments
+    return worker
+
+
+def mail(request: Request) -> MailWorker:
+    worker: MailWorker = request.app.state.mail
+    return worker
+
+
+def rate_limit(request: Request) -> RateLimit:
+    limit: RateLimit = request.app.state.rate_limit
+    return limit
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise errors.MalformedRequest("Send the body as JSON with 'Content-Type: application/json'.")
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.MalformedRequest("The body must be a JSON object.")
+    return body
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.from_validation_error(exc) from None
+
+
+def path_uuid(request: Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError:
+        raise errors.NotFound(f"No {name.removesuffix('_id')} has this id.") from None
+
+
+async def caller(request: Request, *roles: str) -> Actor:
+    """Who is calling, in one short read; given roles, 401/403 unless the caller has one of them."""
+    async with database(request).read() as db:
+        actor = await authenticate(db, request)
+    if roles:
+        require(actor, *roles)
+    return actor

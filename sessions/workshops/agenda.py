@@ -1,0 +1,119 @@
+"""A delegate's own agenda: the plenaries and talks everyone may attend, plus the workshops they booked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+import icalendar
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core.models import Conference, Registration
+from sessions.workshops.capacity import LIVE, waitlist_position
+from sessions.models import Kind, ProgrammeSession, Room, SeatBooking, SeatStatus
+
+
+async def seats_of(db: AsyncSession, registration_id: uuid.UUID) -> list[tuple[SeatBooking, ProgrammeSession]]:
+    stmt = (
+        sa.select(SeatBooking, ProgrammeSession)
+        .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
+        .where(SeatBooking.registration_id == registration_id, SeatBooking.status.in_(LIVE))
+        .order_by(ProgrammeSession.starts_at)
+    )
+    return [(seat, session) for seat, session in (await db.execute(stmt)).all()]
+
+
+async def registration_sessions(db: AsyncSession, registration: Registration) -> dict[str, Any]:
+    """Hook for the registration's API view: its booked and waitlisted sessions."""
+    out = []
+    for seat, session in await seats_of(db, registration.id):
+        out.append({
+            "session_id": str(session.id),
+            "title": session.title,
+            "starts_at": session.starts_at.isoformat(),
+            "ends_at": session.ends_at.isoformat(),
+            "status": seat.status.value,
+            "waitlist_position": await waitlist_position(db, seat),
+        })
+    return {"sessions": out}
+
+
+async def agenda(db: AsyncSession, registration: Registration) -> list[tuple[ProgrammeSession, Room | None, str]]:
+    """(session, room, why) in time order; why is 'booked', 'waitlisted' or 'open to all'."""
+    rows: list[tuple[ProgrammeSession, Room | None, str]] = []
+    rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
+    for seat, session in await seats_of(db, registration.id):
+        if not session.cancelled:
+            rows.append((session, rooms.get(session.room_id) if session.room_id else None, seat.status.value))
+    open_to_all = (
+        await db.execute(
+            sa.select(ProgrammeSession).where(
+                ProgrammeSession.conference_id == registration.conference_id,
+                ProgrammeSession.kind == Kind.plenary,
+                ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
+            )
+        )
+    ).scalars()
+    for session in open_to_all:
+        rows.append((session, rooms.get(session.room_id) if session.room_id else None, "open to all"))
+    rows.sort(key=lambda r: (r[0].starts_at, r[0].title))
+    return rows
+
+
+def new_calendar(conference: Conference, name: str) -> icalendar.Calendar:
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//National Conference//Agenda//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", conference.timezone)
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    return cal
+
+
+def session_event(conference: Conference, session: ProgrammeSession, room: Room | None, *, base_url: str,
+                  stamp: datetime, description: str, tz: tzinfo | None = None) -> icalendar.Event:
+    """One session as a VEVENT; the UID is the session's, so every feed that carries it names the same event."""
+    event = icalendar.Event()
+    event.add("uid", f"{session.id}@{base_url.split('://')[-1]}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", session.starts_at.astimezone(tz) if tz else session.starts_at)
+    event.add("dtend", session.ends_at.astimezone(tz) if tz else session.ends_at)
+    event.add("summary", session.title)
+    if room is not None:
+        event.add("location", f"{room.name}, {conference.venue}" if conference.venue else room.name)
+    if description:
+        event.add("description", description)
+    event.add("sequence", int(session.updated_at.timestamp()) % 2_000_000_000)
+    event.add("last-modified", session.updated_at)
+    event.add("status", "CONFIRMED")
+    return event
+
+
+def agenda_ics(conference: Conference, registration: Registration, rows: list[tuple[ProgrammeSession, Room | None, str]],
+               *, base_url: str) -> bytes:
+    """An iCalendar feed (RFC 5545): stable UIDs and SEQUENCE so subscribed calendars update in place."""
+    cal = new_calendar(conference, f"{conference.name}: my agenda")
+    stamp = datetime.now(timezone.utc)
+    for session, room, why in rows:
+        if why == "waitlisted":
+            continue  # not a seat yet; it appears when the delegate moves up
+        description = session.description
+        if session.speakers:
+            description = f"{session.speakers}\n\n{description}".strip()
+        cal.add_component(session_event(conference, session, room, base_url=base_url, stamp=stamp,
+                                        description=description))
+    return cal.to_ical()
+
+
+async def session_delegates(db: AsyncSession, session_id: uuid.UUID) -> list[tuple[SeatBooking, Registration]]:
+    stmt = (
+        sa.select(SeatBooking, Registration)
+        .join(Registration, Registration.id == SeatBooking.registration_id)
+        .where(SeatBooking.session_id == session_id, SeatBooking.status == SeatStatus.booked)
+        .order_by(Registration.name)
+    )
+    return [(seat, reg) for seat, reg in (await db.execute(stmt)).all()]

@@ -1,0 +1,99 @@
+"""Ranked choices for the fair allocation, and the booking phase that says when they (and seats) are open."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.core.db import lock_for_update
+from conference.core.models import Registration, Status, utcnow
+from conference.registration import get_conference
+from sessions.models import BookingPhase, ChoiceRanking, Kind, ProgrammeSession, SessionChoice
+
+MAX_CHOICES_PER_SLOT = 5
+
+
+class ChoicesClosed(errors.DomainError):
+    code = "choices_closed"
+    message = "Ranking choices is closed; book a seat directly instead."
+
+
+class BookingClosed(errors.DomainError):
+    code = "booking_closed"
+    message = "Seat booking has not opened yet; rank your choices and the allocation will give you seats."
+
+
+async def phase(db: AsyncSession) -> BookingPhase:
+    conference = await get_conference(db)
+    current = await db.get(BookingPhase, conference.id)
+    return current or BookingPhase(conference_id=conference.id)  # type: ignore[arg-type]
+
+
+async def set_phase(db: AsyncSession, *, changes: dict[str, Any], actor: Actor) -> BookingPhase:
+    conference = await get_conference(db)
+    current = await db.get(BookingPhase, conference.id)
+    if current is None:
+        current = BookingPhase(conference_id=conference.id)  # type: ignore[arg-type]
+        db.add(current)
+    for name, value in changes.items():
+        if value is None:
+            raise errors.InvalidInput(fields={name: "Give true or false."})
+        setattr(current, name, value)
+    current.updated_at = utcnow()
+    await audit.record(db, "sessions.phase.updated", actor=actor, subject=str(conference.id), **changes)
+    await db.flush()
+    return current
+
+
+async def set_choices(db: AsyncSession, *, registration_id: uuid.UUID, ranking: ChoiceRanking, actor: Actor) -> None:
+    if not (await phase(db)).choices_open:
+        raise ChoicesClosed()
+    if await db.get(Registration, registration_id) is None:
+        raise errors.NotFound("No registration has this id.")
+    registration = await lock_for_update(db, Registration, registration_id)
+    if registration.status != Status.confirmed:
+        raise errors.DomainError("Only confirmed registrations can rank workshops.")
+    ids = [c.session_id for c in ranking.choices]
+    if len(set(ids)) != len(ids):
+        raise errors.InvalidInput(fields={"choices": "Each session may appear only once."})
+    sessions = {s.id: s for s in (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
+    problems: dict[str, str] = {}
+    for i, choice in enumerate(ranking.choices):
+        s = sessions.get(choice.session_id)
+        if s is None or s.conference_id != registration.conference_id:
+            problems[f"choices.{i}.session_id"] = "No session has this id; see GET /api/v1/sessions."
+        elif s.kind != Kind.workshop or s.cancelled:
+            problems[f"choices.{i}.session_id"] = "Only workshops that are running can be ranked."
+    if problems:
+        raise errors.InvalidInput(fields=problems)
+    # Ranks are per time slot (the session's start): 1, 2, 3 … without repeats.
+    by_start: dict[Any, list[int]] = {}
+    for c in ranking.choices:
+        by_start.setdefault(sessions[c.session_id].starts_at, []).append(c.rank)
+    for start, ranks in by_start.items():
+        if len(ranks) > MAX_CHOICES_PER_SLOT:
+            raise errors.InvalidInput(fields={"choices": f"Rank at most {MAX_CHOICES_PER_SLOT} sessions per time slot."})
+        if any(n > 1 for n in Counter(ranks).values()):
+            raise errors.InvalidInput(fields={"choices": "Two sessions at the same time have the same rank; give each its own."})
+    await db.execute(sa.delete(SessionChoice).where(SessionChoice.registration_id == registration_id))
+    for c in ranking.choices:
+        db.add(SessionChoice(registration_id=registration_id, session_id=c.session_id, rank=c.rank))
+    await audit.record(db, "sessions.choices.set", actor=actor, subject=registration.reference, count=len(ids))
+    await db.flush()
+
+
+async def choices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[dict[str, Any]]:
+    stmt = (
+        sa.select(SessionChoice, ProgrammeSession)
+        .join(ProgrammeSession, ProgrammeSession.id == SessionChoice.session_id)
+        .where(SessionChoice.registration_id == registration_id)
+        .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
+    )
+    return [{"session_id": str(s.id), "title": s.title, "starts_at": s.starts_at.isoformat(), "rank": c.rank}
+            for c, s in (await db.execute(stmt)).all()]

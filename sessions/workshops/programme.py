@@ -1,0 +1,287 @@
+"""Organisers' changes to rooms, time slots and sessions, with the rules that keep the programme sound."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.core.db import lock_for_update
+from conference.core.models import Registration, utcnow
+from conference.mail.outbox import queue_email
+from conference.registration import get_conference
+from conference.core.settings import Settings
+from sessions.workshops import capacity
+from sessions.models import (
+    Kind,
+    ProgrammeSession,
+    Room,
+    RoomCreate,
+    RoomUpdate,
+    SeatBooking,
+    SeatStatus,
+    SessionChoice,
+    SessionCreate,
+    SessionUpdate,
+    TimeSlot,
+    TimeSlotCreate,
+)
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+class RoomTaken(errors.DomainError):
+    code = "room_taken"
+    message = "Another session is in this room at that time."
+
+
+class InUse(errors.DomainError):
+    code = "in_use"
+    message = "Sessions still use this; move or delete them first."
+
+
+async def ordered_slots(db: AsyncSession, conference_id: int) -> list[TimeSlot]:
+    stmt = sa.select(TimeSlot).where(TimeSlot.conference_id == conference_id).order_by(TimeSlot.starts_at)
+    return list((await db.execute(stmt)).scalars())
+
+
+async def create_room(db: AsyncSession, *, data: RoomCreate, actor: Actor) -> Room:
+    conference = await get_conference(db)
+    room = Room(conference_id=conference.id, **data.model_dump())  # type: ignore[arg-type]
+    db.add(room)
+    await audit.record(db, "sessions.room.created", actor=actor, subject=str(room.id))
+    await db.flush()
+    return room
+
+
+async def update_room(db: AsyncSession, *, settings: Settings, room_id: uuid.UUID, data: RoomUpdate, actor: Actor) -> Room:
+    room = await db.get(Room, room_id)
+    if room is None:
+        raise errors.NotFound("No room has this id.")
+    changes = data.model_dump(exclude_unset=True)
+    if "capacity" in changes and changes["capacity"] is None:
+        raise errors.InvalidInput(fields={"capacity": "Give the number of seats."})
+    sessions = (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.room_id == room_id))).scalars().all()
+    for session_id in sorted(s.id for s in sessions):
+        await lock_for_update(db, ProgrammeSession, session_id)
+    for name, value in changes.items():
+        if value is not None:
+            setattr(room, name, value)
+    counts = await capacity.seat_counts(db, [s.id for s in sessions])
+    for s in sessions:
+        if capacity.seats_in(s, room) < counts.get(s.id, {}).get("booked", 0):
+            raise errors.DomainError(
+                f"'{s.title}' already has more seats booked than {room.capacity}; move it to a larger room first.",
+                fields={"capacity": "Fewer seats than are already booked in a session here."},
+            )
+    await audit.record(db, "sessions.room.updated", actor=actor, subject=str(room.id), fields=sorted(changes))
+    await db.flush()
+    for s in sessions:
+        await capacity.promote_session_waitlist(db, settings=settings, session=s)
+    return room
+
+
+async def delete_room(db: AsyncSession, *, room_id: uuid.UUID, actor: Actor) -> None:
+    room = await db.get(Room, room_id)
+    if room is None:
+        raise errors.NotFound("No room has this id.")
+    used = await db.execute(sa.select(ProgrammeSession.id).where(ProgrammeSession.room_id == room_id).limit(1))
+    if used.first() is not None:
+        raise InUse()
+    await db.delete(room)
+    await audit.record(db, "sessions.room.deleted", actor=actor, subject=str(room_id))
+
+
+async def create_slot(db: AsyncSession, *, data: TimeSlotCreate, actor: Actor) -> TimeSlot:
+    if data.ends_at <= data.starts_at:
+        raise errors.InvalidInput(fields={"ends_at": "The slot must end after it starts."})
+    conference = await get_conference(db)
+    if data.starts_at < conference.starts_at or data.ends_at > conference.ends_at:
+        raise errors.InvalidInput(fields={"starts_at": "The slot must lie within the conference's dates."})
+    for other in await ordered_slots(db, conference.id):  # type: ignore[arg-type]
+        if other.starts_at < data.ends_at and data.starts_at < other.ends_at:
+            raise errors.DomainError("This slot overlaps another slot.", fields={"starts_at": "Overlaps another slot."})
+    slot = TimeSlot(conference_id=conference.id, **data.model_dump())  # type: ignore[arg-type]
+    db.add(slot)
+    await audit.record(db, "sessions.slot.created", actor=actor, subject=str(slot.id))
+    await db.flush()
+    return slot
+
+
+async def delete_slot(db: AsyncSession, *, slot_id: uuid.UUID, actor: Actor) -> None:
+    slot = await db.get(TimeSlot, slot_id)
+    if slot is None:
+        raise errors.NotFound("No time slot has this id.")
+    sessions = (await db.execute(sa.select(ProgrammeSession.id).where(
+        ProgrammeSession.conference_id == slot.conference_id,
+        ProgrammeSession.starts_at < slot.ends_at, ProgrammeSession.ends_at > slot.starts_at))).first()
+    if sessions is not None:
+        raise InUse()
+    await db.delete(slot)
+    await audit.record(db, "sessions.slot.deleted", actor=actor, subject=str(slot_id))
+
+
+async def _span(db: AsyncSession, conference_id: int, start_slot_id: uuid.UUID, count: int) -> tuple[datetime, datetime]:
+    """Start and end of `count` consecutive slots from the given one, on the same day."""
+    slots = await ordered_slots(db, conference_id)
+    index = next((i for i, s in enumerate(slots) if s.id == start_slot_id), None)
+    if index is None:
+        raise errors.InvalidInput(fields={"start_slot_id": "No time slot has this id; see GET /api/v1/slots."})
+    span = slots[index : index + count]
+    if len(span) < count or len({s.starts_at.date() for s in span}) > 1:
+        raise errors.InvalidInput(fields={"slot_count": f"There are not {count} consecutive slots from that slot on the same day."})
+    return span[0].starts_at, span[-1].ends_at
+
+
+async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | None:
+    if session.room_id is None:
+        if session.kind == Kind.workshop:
+            raise errors.InvalidInput(fields={"room_id": "A workshop needs a room (its seats come from the room)."})
+        return None
+    room = await db.get(Room, session.room_id)
+    if room is None or room.conference_id != session.conference_id:
+        raise errors.InvalidInput(fields={"room_id": "No room has this id; see GET /api/v1/rooms."})
+    if session.capacity_limit is not None and session.capacity_limit > room.capacity:
+        raise errors.InvalidInput(fields={"capacity": f"The room has only {room.capacity} seats; give at most that."})
+    taken = await db.execute(
+        sa.select(ProgrammeSession.title).where(
+            ProgrammeSession.room_id == room.id,
+            ProgrammeSession.id != session.id,
+            ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
+            ProgrammeSession.starts_at < session.ends_at,
+            ProgrammeSession.ends_at > session.starts_at,
+        ).limit(1)
+    )
+    other = taken.scalar_one_or_none()
+    if other is not None:
+        raise RoomTaken(f"{room.name} is already taken at that time by '{other}'.", fields={"room_id": "Taken at that time."})
+    return room
+
+
+async def create_session(db: AsyncSession, *, data: SessionCreate, actor: Actor) -> ProgrammeSession:
+    conference = await get_conference(db)
+    starts_at, ends_at = await _span(db, conference.id, data.start_slot_id, data.slot_count)  # type: ignore[arg-type]
+    values = data.model_dump(exclude={"capacity"})
+    session = ProgrammeSession(conference_id=conference.id, capacity_limit=data.capacity,  # type: ignore[arg-type]
+                               starts_at=starts_at, ends_at=ends_at, **values)
+    await _check_room(db, session)
+    db.add(session)
+    await audit.record(db, "sessions.session.created", actor=actor, subject=str(session.id))
+    await db.flush()
+    return session
+
+
+async def update_session(
+    db: AsyncSession, *, settings: Settings, session_id: uuid.UUID, data: SessionUpdate, actor: Actor
+) -> ProgrammeSession:
+    if await db.get(ProgrammeSession, session_id) is None:
+        raise errors.NotFound("No session has this id.")
+    session = await lock_for_update(db, ProgrammeSession, session_id)
+    changes = data.model_dump(exclude_unset=True)
+    # Only room_id and capacity may be cleared (no room; the room's seats); null elsewhere is a 422, not a 500.
+    for name in ("title", "description", "theme", "speakers", "start_slot_id", "slot_count", "cancelled"):
+        if name in changes and changes[name] is None:
+            raise errors.InvalidInput(fields={name: "This field cannot be null."})
+    before = (session.starts_at, session.ends_at, session.room_id)
+    old_room = await db.get(Room, session.room_id) if session.room_id else None
+    if "capacity" in changes:
+        session.capacity_limit = changes.pop("capacity")
+    # No flush until the slot and room are checked: an unknown id is their 422, not a foreign key failure.
+    with db.no_autoflush:
+        for name, value in changes.items():
+            setattr(session, name, value)
+        session.starts_at, session.ends_at = await _span(db, session.conference_id, session.start_slot_id,
+                                                         session.slot_count)
+        room = await _check_room(db, session)
+    counts = await capacity.seat_counts(db, [session.id])
+    booked = counts.get(session.id, {}).get("booked", 0)
+    if session.kind == Kind.workshop and not session.cancelled and capacity.seats_in(session, room) < booked:
+        raise errors.DomainError(f"{booked} seats are already booked; the session can't have fewer.",
+                                 fields={"capacity": f"At least {booked}."})
+    session.updated_at = utcnow()
+    await audit.record(db, "sessions.session.updated", actor=actor, subject=str(session.id), fields=sorted(changes))
+    await db.flush()
+    moved = before != (session.starts_at, session.ends_at, session.room_id)
+    if session.cancelled or moved:
+        line = (f"'{session.title}' is cancelled." if session.cancelled else
+                f"'{session.title}' has moved from {_describe_at(before[0], old_room)} to {_describe_at(session.starts_at, room)}.")
+        await _tell_booked(db, settings, session, line, release=session.cancelled)
+    if not session.cancelled:
+        await capacity.promote_session_waitlist(db, settings=settings, session=session)
+    return session
+
+
+def _describe_at(starts_at: datetime, room: Room | None) -> str:
+    local = starts_at.astimezone(LONDON).strftime("%A %-d %B at %H:%M")
+    return f"{local} in {room.name if room else 'no room'}"
+
+
+async def _tell_booked(db: AsyncSession, settings: Settings, session: ProgrammeSession, line: str, *, release: bool) -> None:
+    seats = (await db.execute(sa.select(SeatBooking).where(
+        SeatBooking.session_id == session.id, SeatBooking.status.in_(capacity.LIVE)))).scalars().all()
+    for seat in seats:
+        registration = await db.get(Registration, seat.registration_id)
+        assert registration is not None
+        if seat.status == SeatStatus.booked:
+            queue_email(db, settings, kind="programme_changed", to=registration.email,
+                        registration_id=registration.id, changes=[line])
+        if release:
+            seat.status = SeatStatus.cancelled
+            seat.updated_at = utcnow()
+    await db.flush()
+
+
+async def delete_session(db: AsyncSession, *, session_id: uuid.UUID, actor: Actor) -> None:
+    session = await db.get(ProgrammeSession, session_id)
+    if session is None:
+        raise errors.NotFound("No session has this id.")
+    used = await db.execute(sa.select(SeatBooking.id).where(SeatBooking.session_id == session_id).limit(1))
+    if used.first() is not None:
+        raise InUse("Delegates have booked this session; cancel it instead (PATCH cancelled: true) so they are told.")
+    await db.execute(sa.delete(SessionChoice).where(SessionChoice.session_id == session_id))
+    await db.delete(session)
+    await audit.record(db, "sessions.session.deleted", actor=actor, subject=str(session_id))
+
+
+async def sessions_public(db: AsyncSession, *, include_cancelled: bool = False) -> list[dict[str, Any]]:
+    conference = await get_conference(db)
+    stmt = sa.select(ProgrammeSession).where(ProgrammeSession.conference_id == conference.id)
+    if not include_cancelled:
+        stmt = stmt.where(ProgrammeSession.cancelled.is_(False))  # type: ignore[attr-defined]
+    sessions = (await db.execute(stmt.order_by(ProgrammeSession.starts_at, ProgrammeSession.title))).scalars().all()
+    rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
+    counts = await capacity.seat_counts(db)
+    return [session_public(s, rooms.get(s.room_id) if s.room_id else None, counts.get(s.id, {})) for s in sessions]
+
+
+def session_public(s: ProgrammeSession, room: Room | None, counts: dict[str, int]) -> dict[str, Any]:
+    bookable = s.kind == Kind.workshop
+    seats = capacity.seats_in(s, room) if bookable else (room.capacity if room else None)
+    booked = counts.get("booked", 0)
+    return {
+        "id": str(s.id),
+        "title": s.title,
+        "description": s.description,
+        "kind": s.kind.value,
+        "theme": s.theme,
+        "speakers": s.speakers,
+        "starts_at": s.starts_at.astimezone(LONDON).isoformat(),
+        "ends_at": s.ends_at.astimezone(LONDON).isoformat(),
+        "slot_count": s.slot_count,
+        "room": room.name if room else None,
+        "room_id": str(room.id) if room else None,
+        "room_accessibility": room.accessibility if room else "",
+        "capacity": seats,
+        "bookable": bookable,
+        "booked": booked,
+        "remaining": max((seats or 0) - booked, 0) if bookable else None,
+        "waitlisted": counts.get("waitlisted", 0),
+        "cancelled": s.cancelled,
+    }
