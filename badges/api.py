@@ -57,16 +57,22 @@ async def badge_pdf(request: Request) -> Response:
     layout = _layout(request, "a6-4")
     _actor, badge = await _attendee_or_organiser(request, registration_id)
     pdf = await run_in_threadpool(render_badges, [badge], layout=layout)
-    return Response(pdf, media_type="application/pdf", headers={
-        "content-disposition": f'attachment; filename="badge-{badge.reference}.pdf"', **_NO_STORE})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="badge-{badge.reference}.pdf"', **_NO_STORE},
+    )
 
 
 async def badge_png(request: Request) -> Response:
     registration_id = _uuid(request, "registration_id")
     _actor, badge = await _attendee_or_organiser(request, registration_id)
     png = await run_in_threadpool(qr_png, badge.code)
-    return Response(png, media_type="image/png", headers={
-        "content-disposition": f'inline; filename="badge-{badge.reference}.png"', **_NO_STORE})
+    return Response(
+        png,
+        media_type="image/png",
+        headers={"content-disposition": f'inline; filename="badge-{badge.reference}.png"', **_NO_STORE},
+    )
 
 
 async def badges_pdf(request: Request) -> Response:
@@ -79,17 +85,27 @@ async def badges_pdf(request: Request) -> Response:
     async with database(request).read() as db:
         actor = await authenticate(db, request)
         require(actor, "organiser")
-        badges = await printing.badge_data(db, signer_for(settings(request)), ticket_type=params.get("ticket_type"),
-                                           organisation=params.get("organisation"),
-                                           not_printed=not_printed in _TRUE)
+        badges = await printing.badge_data(
+            db,
+            signer_for(settings(request)),
+            ticket_type=params.get("ticket_type"),
+            organisation=params.get("organisation"),
+            not_printed=not_printed in _TRUE,
+        )
     if not badges:
         raise printing.NoBadges()
     pdf = await run_in_threadpool(render_badges, badges, layout=layout)
     async with database(request).transaction() as db:
         await printing.mark_printed(db, [b.registration_id for b in badges if b.registration_id], actor=actor)
-    return Response(pdf, media_type="application/pdf", headers={
-        "content-disposition": f'attachment; filename="badges-{layout}.pdf"', "x-badge-count": str(len(badges)),
-        **_NO_STORE})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="badges-{layout}.pdf"',
+            "x-badge-count": str(len(badges)),
+            **_NO_STORE,
+        },
+    )
 
 
 async def public_key(request: Request) -> Response:
@@ -100,8 +116,12 @@ async def public_key(request: Request) -> Response:
 
 
 routes = [
-    Route("/registrations/{registration_id:uuid}/badge.pdf", badge_pdf, methods=["GET"], name="api-badge-pdf"),
-    Route("/registrations/{registration_id:uuid}/badge.png", badge_png, methods=["GET"], name="api-badge-png"),
+    Route(
+        "/registrations/{registration_id:uuid}/badge.pdf", badge_pdf, methods=["GET"], name="api-badge-pdf"
+    ),
+    Route(
+        "/registrations/{registration_id:uuid}/badge.png", badge_png, methods=["GET"], name="api-badge-png"
+    ),
     Route("/badges.pdf", badges_pdf, methods=["GET"], name="api-badges-pdf"),
     Route("/badges/public-key", public_key, methods=["GET"], name="api-badges-public-key"),
 ]

@@ -41,22 +41,35 @@ REFUSALS = {
 
 # Built once: on the scan path, building a statement costs more than SQLite takes to run it.
 _REGISTRATION = sa.select(
-    Registration.id, Registration.reference, Registration.name, Registration.organisation, Registration.status,
+    Registration.id,
+    Registration.reference,
+    Registration.name,
+    Registration.organisation,
+    Registration.status,
     Registration.badge_version,
 ).where(Registration.reference == sa.bindparam("reference"))
 _ADMISSION = sa.select(Checkin.scanned_at, Checkin.device, Checkin.staff).where(
-    Checkin.registration_id == sa.bindparam("registration_id"), Checkin.list == sa.bindparam("list"),
+    Checkin.registration_id == sa.bindparam("registration_id"),
+    Checkin.list == sa.bindparam("list"),
     Checkin.result == "ok",
 )
 _SEAT = sa.select(SeatBooking.status).where(
-    SeatBooking.session_id == sa.bindparam("session_id"), SeatBooking.registration_id == sa.bindparam("registration_id"),
+    SeatBooking.session_id == sa.bindparam("session_id"),
+    SeatBooking.registration_id == sa.bindparam("registration_id"),
     SeatBooking.status != SeatStatus.cancelled,
 )
 _INSERT = sa.insert(Checkin.__table__)  # type: ignore[attr-defined]
-_BY_SCAN_ID = sa.select(Checkin.result, Checkin.registration_id, Checkin.list, Checkin.scanned_at, Checkin.reason,
-                        Checkin.conflict).where(Checkin.scan_id == sa.bindparam("scan_id"))
+_BY_SCAN_ID = sa.select(
+    Checkin.result,
+    Checkin.registration_id,
+    Checkin.list,
+    Checkin.scanned_at,
+    Checkin.reason,
+    Checkin.conflict,
+).where(Checkin.scan_id == sa.bindparam("scan_id"))
 _ATTENDEE = sa.select(Registration.name, Registration.organisation, Registration.reference).where(
-    Registration.id == sa.bindparam("registration_id"))
+    Registration.id == sa.bindparam("registration_id")
+)
 # INSERT ... ON CONFLICT DO NOTHING against the partial unique index of admissions (both dialects have it).
 _ADMIT = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Checkin.__table__)  # type: ignore[attr-defined]
@@ -85,7 +98,9 @@ class ScanResult:
     result: str
     attendee: dict[str, str] | None = None
     checked_in_at: datetime | None = None
-    first: dict[str, Any] | None = None  # for already_checked_in: when, where and by whom the first admission was
+    first: dict[str, Any] | None = (
+        None  # for already_checked_in: when, where and by whom the first admission was
+    )
     reason: str = ""
     conflict: bool = False
     registration_id: uuid.UUID | None = field(default=None, repr=False)
@@ -112,9 +127,13 @@ async def resolve_list(db: AsyncSession, name: str) -> str:
     try:
         session_id = uuid.UUID(name)
     except (ValueError, AttributeError):
-        raise errors.InvalidInput(fields={"list": 'Use "door" or the id of a session from /api/v1/sessions.'}) from None
+        raise errors.InvalidInput(
+            fields={"list": 'Use "door" or the id of a session from /api/v1/sessions.'}
+        ) from None
     if await db.get(ProgrammeSession, session_id) is None:
-        raise errors.InvalidInput(fields={"list": "No session has this id; check the list in /api/v1/sessions."})
+        raise errors.InvalidInput(
+            fields={"list": "No session has this id; check the list in /api/v1/sessions."}
+        )
     return str(session_id)
 
 
@@ -148,9 +167,18 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     now = utcnow()
     scanned_at = scan.scanned_at or now
     row = {
-        "id": uuid.uuid4(), "registration_id": registration_id, "list": scan.list, "result": outcome.result,
-        "device": scan.device[:100], "staff": actor.label[:120], "scanned_at": scanned_at, "received_at": now,
-        "offline": scan.offline, "conflict": False, "reason": outcome.reason[:200], "scan_id": scan.scan_id or None,
+        "id": uuid.uuid4(),
+        "registration_id": registration_id,
+        "list": scan.list,
+        "result": outcome.result,
+        "device": scan.device[:100],
+        "staff": actor.label[:120],
+        "scanned_at": scanned_at,
+        "received_at": now,
+        "offline": scan.offline,
+        "conflict": False,
+        "reason": outcome.reason[:200],
+        "scan_id": scan.scan_id or None,
     }
     outcome.registration_id = registration_id
     if outcome.result == "ok":
@@ -158,7 +186,9 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
             outcome.checked_in_at = scanned_at
             return outcome
         # Already in (perhaps a moment ago, at another door): answer with that admission.
-        first = (await conn.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})).first()
+        first = (
+            await conn.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})
+        ).first()
         assert first is not None and outcome.attendee is not None
         outcome = _already(outcome.attendee, first)
         outcome.registration_id = registration_id
@@ -185,13 +215,21 @@ async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[Scan
         return ScanResult("invalid", reason="No registration has this badge."), None
     attendee = {"name": row.name, "organisation": row.organisation, "reference": row.reference}
     if version is not None and version != row.badge_version:
-        return ScanResult("invalid", attendee, reason="This badge was replaced by a newer one; use the new badge."), row.id
-    refusal = {Status.cancelled: "cancelled", Status.pending_payment: "unpaid",
-               Status.waitlisted: "no_place", Status.awaiting_approval: "no_place"}.get(row.status)
+        return ScanResult(
+            "invalid", attendee, reason="This badge was replaced by a newer one; use the new badge."
+        ), row.id
+    refusal = {
+        Status.cancelled: "cancelled",
+        Status.pending_payment: "unpaid",
+        Status.waitlisted: "no_place",
+        Status.awaiting_approval: "no_place",
+    }.get(row.status)
     if refusal is not None:
         return ScanResult(refusal, attendee), row.id
     if scan.list != DOOR:
-        seat = (await conn.execute(_SEAT, {"session_id": uuid.UUID(scan.list), "registration_id": row.id})).first()
+        seat = (
+            await conn.execute(_SEAT, {"session_id": uuid.UUID(scan.list), "registration_id": row.id})
+        ).first()
         if seat is None or seat.status != SeatStatus.booked:
             return ScanResult("not_booked", attendee), row.id
     return ScanResult("ok", attendee), row.id
@@ -203,12 +241,19 @@ async def _replay(conn: Any, seen: Any) -> ScanResult:
     if seen.registration_id is not None:
         person = (await conn.execute(_ATTENDEE, {"registration_id": seen.registration_id})).first()
         attendee = {"name": person.name, "organisation": person.organisation, "reference": person.reference}
-    result = ScanResult(seen.result, attendee, reason=seen.reason, conflict=seen.conflict,
-                        registration_id=seen.registration_id)
+    result = ScanResult(
+        seen.result,
+        attendee,
+        reason=seen.reason,
+        conflict=seen.conflict,
+        registration_id=seen.registration_id,
+    )
     if seen.result == "ok":
         result.checked_in_at = seen.scanned_at
     elif seen.result == "already_checked_in" and attendee is not None:
-        first = (await conn.execute(_ADMISSION, {"registration_id": seen.registration_id, "list": seen.list})).first()
+        first = (
+            await conn.execute(_ADMISSION, {"registration_id": seen.registration_id, "list": seen.list})
+        ).first()
         if first is not None:
             result = _already(attendee, first)
             result.conflict, result.registration_id = seen.conflict, seen.registration_id
@@ -220,7 +265,9 @@ def _already(attendee: dict[str, str], first: Any) -> ScanResult:
     return ScanResult("already_checked_in", attendee, first.scanned_at, where)
 
 
-async def sync(database: Database, signer: BadgeSigner, scans: Sequence[Scan], *, actor: Actor) -> list[ScanResult]:
+async def sync(
+    database: Database, signer: BadgeSigner, scans: Sequence[Scan], *, actor: Actor
+) -> list[ScanResult]:
     """An offline scanner's queue, merged in the order the scans were made (then in the order given)."""
     order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at or utcnow(), i))
     results: dict[int, ScanResult] = {}
@@ -232,24 +279,52 @@ async def sync(database: Database, signer: BadgeSigner, scans: Sequence[Scan], *
 async def door_list(database: Database, signer: BadgeSigner, list_name: str) -> dict[str, Any]:
     """What a scanner keeps to work offline: who may come in (and their badge version), and who already has."""
     async with database.read() as db:
-        stmt = sa.select(Registration.reference, Registration.name, Registration.organisation, Registration.status,
-                         Registration.badge_version, Registration.id)
+        stmt = sa.select(
+            Registration.reference,
+            Registration.name,
+            Registration.organisation,
+            Registration.status,
+            Registration.badge_version,
+            Registration.id,
+        )
         if list_name != DOOR:
             stmt = stmt.join(SeatBooking, SeatBooking.registration_id == Registration.id).where(
-                SeatBooking.session_id == uuid.UUID(list_name), SeatBooking.status == SeatStatus.booked)
+                SeatBooking.session_id == uuid.UUID(list_name), SeatBooking.status == SeatStatus.booked
+            )
         rows = (await db.execute(stmt.order_by(Registration.reference))).all()
-        admitted = dict((await db.execute(
-            sa.select(Checkin.registration_id, Checkin.scanned_at).where(Checkin.list == list_name, Checkin.result == "ok")
-        )).all())
-    entries = [{
-        "reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value,
-        "badge_version": r.badge_version,
-        "checked_in_at": admitted[r.id].isoformat() if r.id in admitted else None,
-    } for r in rows]
-    digest = hashlib.sha256(repr([(e["reference"], e["status"], e["badge_version"], e["checked_in_at"])
-                                  for e in entries]).encode()).hexdigest()[:16]
-    return {"list": list_name, "generated_at": utcnow().isoformat(), "algorithm": "Ed25519",
-            "public_key": signer.public_key_b64, "version": digest, "entries": entries}
+        admitted = dict(
+            (
+                await db.execute(
+                    sa.select(Checkin.registration_id, Checkin.scanned_at).where(
+                        Checkin.list == list_name, Checkin.result == "ok"
+                    )
+                )
+            ).all()
+        )
+    entries = [
+        {
+            "reference": r.reference,
+            "name": r.name,
+            "organisation": r.organisation,
+            "status": r.status.value,
+            "badge_version": r.badge_version,
+            "checked_in_at": admitted[r.id].isoformat() if r.id in admitted else None,
+        }
+        for r in rows
+    ]
+    digest = hashlib.sha256(
+        repr(
+            [(e["reference"], e["status"], e["badge_version"], e["checked_in_at"]) for e in entries]
+        ).encode()
+    ).hexdigest()[:16]
+    return {
+        "list": list_name,
+        "generated_at": utcnow().isoformat(),
+        "algorithm": "Ed25519",
+        "public_key": signer.public_key_b64,
+        "version": digest,
+        "entries": entries,
+    }
 
 
 async def search(database: Database, query: str, *, limit: int = 20) -> list[dict[str, str]]:
@@ -259,15 +334,26 @@ async def search(database: Database, query: str, *, limit: int = 20) -> list[dic
         raise errors.InvalidInput(fields={"q": "Type at least two letters of the name or the reference."})
     pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     async with database.read() as db:
-        rows = (await db.execute(
-            sa.select(Registration.reference, Registration.name, Registration.organisation, Registration.status)
-            .where(sa.or_(sa.func.lower(Registration.name).like(pattern, escape="\\"),
-                          sa.func.lower(Registration.reference).like(pattern, escape="\\"),
-                          sa.func.lower(Registration.organisation).like(pattern, escape="\\")))
-            .order_by(Registration.name).limit(limit)
-        )).all()
-    return [{"reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value}
-            for r in rows]
+        rows = (
+            await db.execute(
+                sa.select(
+                    Registration.reference, Registration.name, Registration.organisation, Registration.status
+                )
+                .where(
+                    sa.or_(
+                        sa.func.lower(Registration.name).like(pattern, escape="\\"),
+                        sa.func.lower(Registration.reference).like(pattern, escape="\\"),
+                        sa.func.lower(Registration.organisation).like(pattern, escape="\\"),
+                    )
+                )
+                .order_by(Registration.name)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        {"reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value}
+        for r in rows
+    ]
 
 
 async def reissue(database: Database, registration_id: uuid.UUID, *, actor: Actor) -> int:
@@ -279,8 +365,13 @@ async def reissue(database: Database, registration_id: uuid.UUID, *, actor: Acto
         registration.badge_version += 1
         registration.badge_printed_at = None
         registration.updated_at = utcnow()
-        await audit.record(db, "badges.badge.reissued", actor=actor, subject=registration.reference,
-                           version=registration.badge_version)
+        await audit.record(
+            db,
+            "badges.badge.reissued",
+            actor=actor,
+            subject=registration.reference,
+            version=registration.badge_version,
+        )
         return registration.badge_version
 
 
@@ -298,15 +389,25 @@ async def warm_up(database: Database, signer: BadgeSigner) -> None:
 
 
 async def _run_scan_statements(database: Database) -> None:
-    async with AsyncSession(database.writer, expire_on_commit=False) as db:
-        async with db.begin() as transaction:
-            conn = await db.connection()
-            await conn.execute(_BY_SCAN_ID, {"scan_id": "warm-up"})
-            await conn.execute(_REGISTRATION, {"reference": "NC-WARMUP"})
-            await conn.execute(_ADMISSION, {"registration_id": uuid.uuid4(), "list": DOOR})
-            row = {"id": uuid.uuid4(), "registration_id": None, "list": DOOR, "result": "invalid", "device": "",
-                   "staff": "system", "scanned_at": utcnow(), "received_at": utcnow(), "offline": False,
-                   "conflict": False, "reason": "", "scan_id": None}
-            await conn.execute(_ADMIT[conn.dialect.name], row)
-            await conn.execute(_INSERT, {**row, "id": uuid.uuid4()})
-            await transaction.rollback()
+    async with AsyncSession(database.writer, expire_on_commit=False) as db, db.begin() as transaction:
+        conn = await db.connection()
+        await conn.execute(_BY_SCAN_ID, {"scan_id": "warm-up"})
+        await conn.execute(_REGISTRATION, {"reference": "NC-WARMUP"})
+        await conn.execute(_ADMISSION, {"registration_id": uuid.uuid4(), "list": DOOR})
+        row = {
+            "id": uuid.uuid4(),
+            "registration_id": None,
+            "list": DOOR,
+            "result": "invalid",
+            "device": "",
+            "staff": "system",
+            "scanned_at": utcnow(),
+            "received_at": utcnow(),
+            "offline": False,
+            "conflict": False,
+            "reason": "",
+            "scan_id": None,
+        }
+        await conn.execute(_ADMIT[conn.dialect.name], row)
+        await conn.execute(_INSERT, {**row, "id": uuid.uuid4()})
+        await transaction.rollback()

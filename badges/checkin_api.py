@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic import Field as PField
 from sqlalchemy.exc import IntegrityError
@@ -78,9 +79,13 @@ async def create_checkin(request: Request) -> Response:
                 actor = await authenticate(db, request)
                 require(actor, "staff", "organiser")
                 data = validate(ScanIn, body)
-                scan = checkin.Scan(list=await checkin.resolve_list(db, data.list), code=data.code,
-                                    reference=data.reference, device=_device(request, data.device),
-                                    scan_id=data.scan_id)
+                scan = checkin.Scan(
+                    list=await checkin.resolve_list(db, data.list),
+                    code=data.code,
+                    reference=data.reference,
+                    device=_device(request, data.device),
+                    scan_id=data.scan_id,
+                )
                 result = await checkin.scan_in(db, signer(request), scan, actor=actor)
             break
         except IntegrityError:
@@ -100,12 +105,22 @@ async def sync_checkins(request: Request) -> Response:
         if item.list not in lists:
             async with database(request).read() as db:
                 lists[item.list] = await checkin.resolve_list(db, item.list)
-        scans.append(checkin.Scan(list=lists[item.list], code=item.code, reference=item.reference,
-                                  device=_device(request, item.device or data.device), scanned_at=item.scanned_at,
-                                  offline=True, shown=item.shown, scan_id=item.scan_id))
+        scans.append(
+            checkin.Scan(
+                list=lists[item.list],
+                code=item.code,
+                reference=item.reference,
+                device=_device(request, item.device or data.device),
+                scanned_at=item.scanned_at,
+                offline=True,
+                shown=item.shown,
+                scan_id=item.scan_id,
+            )
+        )
     results = await checkin.sync(database(request), signer(request), scans, actor=actor)
-    return JSONResponse({"results": [r.public() for r in results],
-                         "conflicts": sum(1 for r in results if r.conflict)})
+    return JSONResponse(
+        {"results": [r.public() for r in results], "conflicts": sum(1 for r in results if r.conflict)}
+    )
 
 
 async def get_door_list(request: Request) -> Response:
@@ -136,5 +151,10 @@ routes = [
     Route("/checkins/sync", sync_checkins, methods=["POST"], name="api-checkin-sync"),
     Route("/checkins/door-list", get_door_list, methods=["GET"], name="api-checkin-door-list"),
     Route("/checkins/search", search_delegates, methods=["GET"], name="api-checkin-search"),
-    Route("/registrations/{registration_id}/badge/reissue", reissue_badge, methods=["POST"], name="api-badge-reissue"),
+    Route(
+        "/registrations/{registration_id}/badge/reissue",
+        reissue_badge,
+        methods=["POST"],
+        name="api-badge-reissue",
+    ),
 ]

@@ -19,10 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from badges.checkin import DOOR, RESULTS
-from conference.core import audit
 from conference.console.audit import parse_filters, uk_midnight
-from conference.console.registrations import when
 from conference.console.login import LoginRequired, require_console
+from conference.console.registrations import when
+from conference.core import audit
 from conference.core.models import Checkin, Registration
 from conference.pages.registration import render
 from conference.web.request import database
@@ -30,8 +30,13 @@ from sessions.models import ProgrammeSession
 
 PER_PAGE = 100
 RESULT_LABELS = {
-    "ok": "Admitted", "already_checked_in": "Already checked in", "invalid": "Not a valid badge",
-    "cancelled": "Cancelled", "unpaid": "Unpaid", "not_booked": "No seat in this session", "no_place": "No place yet",
+    "ok": "Admitted",
+    "already_checked_in": "Already checked in",
+    "invalid": "Not a valid badge",
+    "cancelled": "Cancelled",
+    "unpaid": "Unpaid",
+    "not_booked": "No seat in this session",
+    "no_place": "No place yet",
 }
 assert set(RESULT_LABELS) == set(RESULTS)
 
@@ -40,7 +45,9 @@ async def checkin_log(request: Request) -> Response:
     try:
         actor = await require_console(request, "organiser")
     except LoginRequired:
-        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
+        raise LoginRequired(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        ) from None
     params = request.query_params
     f = parse_filters(params)  # actor (the scanning staff), from, to, page
     result = params.get("result", "")
@@ -59,35 +66,79 @@ async def checkin_log(request: Request) -> Response:
     total, pages = 0, 1
     async with database(request).read() as db:
         if not f.errors:
-            total = int((await db.execute(sa.select(sa.func.count()).select_from(Checkin).where(*where))).scalar_one())
+            total = int(
+                (await db.execute(sa.select(sa.func.count()).select_from(Checkin).where(*where))).scalar_one()
+            )
             pages = max(1, math.ceil(total / PER_PAGE))
             f.page = min(f.page, pages)
-            rows = list((await db.execute(
-                sa.select(Checkin, Registration.reference)
-                .outerjoin(Registration, col(Registration.id) == Checkin.registration_id)
-                .where(*where).order_by(col(Checkin.scanned_at).desc(), col(Checkin.id))
-                .limit(PER_PAGE).offset((f.page - 1) * PER_PAGE)
-            )).all())
+            rows = list(
+                (
+                    await db.execute(
+                        sa.select(Checkin, Registration.reference)
+                        .outerjoin(Registration, col(Registration.id) == Checkin.registration_id)
+                        .where(*where)
+                        .order_by(col(Checkin.scanned_at).desc(), col(Checkin.id))
+                        .limit(PER_PAGE)
+                        .offset((f.page - 1) * PER_PAGE)
+                    )
+                ).all()
+            )
         session_ids = {c.list for c, _ in rows if c.list != DOOR}
-        titles = {str(s.id): s.title for s in (await db.execute(sa.select(ProgrammeSession).where(
-            sa.cast(ProgrammeSession.id, sa.String).in_(session_ids)))).scalars()} if session_ids else {}
+        titles = (
+            {
+                str(s.id): s.title
+                for s in (
+                    await db.execute(
+                        sa.select(ProgrammeSession).where(
+                            sa.cast(ProgrammeSession.id, sa.String).in_(session_ids)
+                        )
+                    )
+                ).scalars()
+            }
+            if session_ids
+            else {}
+        )
     async with database(request).transaction() as db:
-        await audit.record(db, "badges.checkins.viewed", actor=actor, shown=len(rows), total=total,
-                           result=result or None, page=f.page)
-    query = {k: v for k, v in {**f.raw, "result": result}.items() if v and k in ("actor", "from", "to", "result")}
+        await audit.record(
+            db,
+            "badges.checkins.viewed",
+            actor=actor,
+            shown=len(rows),
+            total=total,
+            result=result or None,
+            page=f.page,
+        )
+    query = {
+        k: v for k, v in {**f.raw, "result": result}.items() if v and k in ("actor", "from", "to", "result")
+    }
 
     def page_url(page: int) -> str:
         return "?" + urlencode({**query, **({"page": str(page)} if page > 1 else {})})
 
     first = (f.page - 1) * PER_PAGE + 1 if rows else 0
-    return render(request, "console/checkins.html", {
-        "rows": rows, "titles": titles, "labels": RESULT_LABELS, "filters": f, "result": result,
-        "values": {**f.raw, "result": result}, "errors": f.errors, "total": total, "pages": pages, "first": first,
-        "last": first + len(rows) - 1 if rows else 0, "when": when, "filtered": bool(query),
-        "previous_url": page_url(f.page - 1) if f.page > 1 else None,
-        "next_url": page_url(f.page + 1) if f.page < pages else None,
-        "field_labels": {"actor": "Scanned by", "from": "From", "to": "To", "result": "Answer"},
-    }, status_code=422 if f.errors else 200)
+    return render(
+        request,
+        "console/checkins.html",
+        {
+            "rows": rows,
+            "titles": titles,
+            "labels": RESULT_LABELS,
+            "filters": f,
+            "result": result,
+            "values": {**f.raw, "result": result},
+            "errors": f.errors,
+            "total": total,
+            "pages": pages,
+            "first": first,
+            "last": first + len(rows) - 1 if rows else 0,
+            "when": when,
+            "filtered": bool(query),
+            "previous_url": page_url(f.page - 1) if f.page > 1 else None,
+            "next_url": page_url(f.page + 1) if f.page < pages else None,
+            "field_labels": {"actor": "Scanned by", "from": "From", "to": "To", "result": "Answer"},
+        },
+        status_code=422 if f.errors else 200,
+    )
 
 
 routes = [Route("/console/checkins", checkin_log, methods=["GET"], name="console-checkins")]

@@ -124,11 +124,14 @@ class BadgeSigner:
             except (binascii.Error, ValueError):
                 seed = b""
             if len(seed) != 32 or not re.fullmatch(r"[A-Za-z0-9_-]+=*", text):
-                raise SettingsError("CONFERENCE_BADGE_SIGNING_KEY must be 32 bytes in base64url (43 characters); "
-                                    "make one with: python -c 'from badges.codes import generate_signing_key as g; print(g())'")
+                raise SettingsError(
+                    "CONFERENCE_BADGE_SIGNING_KEY must be 32 bytes in base64url (43 characters); "
+                    "make one with: python -c 'from badges.codes import generate_signing_key as g; print(g())'"
+                )
             return cls.from_seed(seed)
         seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(
-            str(settings.secret_key).encode("utf-8"))
+            str(settings.secret_key).encode("utf-8")
+        )
         return cls.from_seed(seed)
 
     @property
@@ -137,8 +140,10 @@ class BadgeSigner:
 
     def code_for(self, reference: str, version: int) -> str:
         if not (len(reference) <= MAX_REFERENCE_LENGTH and _REFERENCE.fullmatch(reference)):
-            raise ValueError("a badge reference is upper-case letters and digits in hyphenated groups, "
-                             f"at most {MAX_REFERENCE_LENGTH} characters")
+            raise ValueError(
+                "a badge reference is upper-case letters and digits in hyphenated groups, "
+                f"at most {MAX_REFERENCE_LENGTH} characters"
+            )
         if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
             raise ValueError(f"a badge version is a whole number from 1 to {MAX_VERSION}")
         signature = self._private.sign(signed_message(reference, version))
@@ -179,7 +184,9 @@ def parse(code: str) -> tuple[BadgeClaim, bytes]:
     parts = code.split(".")
     if len(parts) != 3:
         # A reference and version without the signature is a code cut short; anything else is not ours.
-        raise InvalidBadge("truncated" if len(parts) == 2 and _REFERENCE.fullmatch(parts[0]) else "unreadable")
+        raise InvalidBadge(
+            "truncated" if len(parts) == 2 and _REFERENCE.fullmatch(parts[0]) else "unreadable"
+        )
     reference, version, signature = parts
     if len(reference) > MAX_REFERENCE_LENGTH or not _REFERENCE.fullmatch(reference):
         raise InvalidBadge("bad reference")

@@ -31,7 +31,7 @@ PRINTABLE = (Status.confirmed,)
 _NO_PLACE = {
     Status.pending_payment: "This place is waiting for payment; the badge is ready once it is paid.",
     Status.awaiting_approval: "This registration is waiting for an organiser's approval; the badge is ready "
-                              "once it is approved.",
+    "once it is approved.",
     Status.waitlisted: "This registration is on the waiting list and holds no place yet, so it has no badge.",
     Status.cancelled: "This registration is cancelled, so it has no badge.",
 }
@@ -61,15 +61,34 @@ def surname_key(name: str) -> tuple[str, str]:
     return (_fold(words[-1]), _fold(" ".join(words[:-1])))
 
 
-def _badge(signer: BadgeSigner, r_id: uuid.UUID, reference: str, name: str, organisation: str,
-           ticket_type: str, version: int) -> BadgeData:
-    return BadgeData(reference=reference, name=name, organisation=organisation, ticket_type=ticket_type,
-                     code=signer.code_for(reference, version), registration_id=r_id)
+def _badge(
+    signer: BadgeSigner,
+    r_id: uuid.UUID,
+    reference: str,
+    name: str,
+    organisation: str,
+    ticket_type: str,
+    version: int,
+) -> BadgeData:
+    return BadgeData(
+        reference=reference,
+        name=name,
+        organisation=organisation,
+        ticket_type=ticket_type,
+        code=signer.code_for(reference, version),
+        registration_id=r_id,
+    )
 
 
-async def badge_data(db: AsyncSession, signer: BadgeSigner, *, ticket_type: str | None = None,
-                     organisation: str | None = None, not_printed: bool = False,
-                     registration_id: uuid.UUID | None = None) -> list[BadgeData]:
+async def badge_data(
+    db: AsyncSession,
+    signer: BadgeSigner,
+    *,
+    ticket_type: str | None = None,
+    organisation: str | None = None,
+    not_printed: bool = False,
+    registration_id: uuid.UUID | None = None,
+) -> list[BadgeData]:
     """Badges for confirmed registrations, surname order.
 
     `ticket_type` matches a ticket type's name (any case) or its id; `organisation` matches the organisation
@@ -77,8 +96,15 @@ async def badge_data(db: AsyncSession, signer: BadgeSigner, *, ticket_type: str 
     compared here rather than in SQL, so SQLite and PostgreSQL fold non-ASCII letters alike.
     """
     stmt = (
-        sa.select(Registration.id, Registration.reference, Registration.name, Registration.organisation,  # type: ignore[call-overload]
-                  Registration.badge_version, TicketType.id, TicketType.name)
+        sa.select(
+            Registration.id,
+            Registration.reference,
+            Registration.name,
+            Registration.organisation,  # type: ignore[call-overload]
+            Registration.badge_version,
+            TicketType.id,
+            TicketType.name,
+        )
         .join(TicketType, TicketType.id == Registration.ticket_type_id)
         .where(Registration.status.in_(PRINTABLE))  # type: ignore[attr-defined]
     )
@@ -107,18 +133,21 @@ async def badge_for(db: AsyncSession, signer: BadgeSigner, registration_id: uuid
     if r.status not in PRINTABLE:
         raise NoPlace(_NO_PLACE.get(r.status))
     ticket = await db.get(TicketType, r.ticket_type_id)
-    return _badge(signer, r.id, r.reference, r.name, r.organisation, ticket.name if ticket else "",
-                  r.badge_version)
+    return _badge(
+        signer, r.id, r.reference, r.name, r.organisation, ticket.name if ticket else "", r.badge_version
+    )
 
 
-async def mark_printed(db: AsyncSession, registration_ids: Iterable[uuid.UUID], *, actor: Actor = SYSTEM) -> int:
+async def mark_printed(
+    db: AsyncSession, registration_ids: Iterable[uuid.UUID], *, actor: Actor = SYSTEM
+) -> int:
     """Stamp badge_printed_at on these registrations and audit the count (no names); returns the count."""
     assert db.in_transaction(), "mark_printed needs a transaction"
     ids = list(dict.fromkeys(registration_ids))
     now = utcnow()
     count = 0
     for start in range(0, len(ids), 500):  # well under any database's limit on bound parameters
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         result = await db.execute(
             sa.update(Registration).where(Registration.id.in_(chunk)).values(badge_printed_at=now)  # type: ignore[attr-defined]
         )

@@ -31,8 +31,17 @@ from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[
 
 from conference.core.pdf_fonts import add_body_font
 
-__all__ = ["LAYOUTS", "QR_BORDER", "QR_MASK", "BadgeData", "Layout", "draw_qr", "qr_matrix", "qr_png",
-           "render_badges"]
+__all__ = [
+    "LAYOUTS",
+    "QR_BORDER",
+    "QR_MASK",
+    "BadgeData",
+    "Layout",
+    "draw_qr",
+    "qr_matrix",
+    "qr_png",
+    "render_badges",
+]
 
 QR_MASK = 0  # any fixed mask reads everywhere; see the module docstring for why we do not search
 QR_BORDER = 4  # the quiet zone ISO/IEC 18004 asks for, in modules
@@ -108,7 +117,9 @@ def _version(length: int) -> int | None:
 
 def _qr(code: str) -> qrcode.QRCode:
     version = _version(len(code))
-    qr = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, mask_pattern=QR_MASK, border=QR_BORDER)
+    qr = qrcode.QRCode(
+        version=version, error_correction=ERROR_CORRECT_M, mask_pattern=QR_MASK, border=QR_BORDER
+    )
     # One alphanumeric segment; QRData refuses text outside that set (lowercase, say) with ValueError.
     qr.add_data(QRData(code.encode("ascii"), mode=MODE_ALPHA_NUM))
     qr.make(fit=version is None)
@@ -146,8 +157,14 @@ def draw_qr(pdf: FPDF, code: str, x: float, y: float, size: float) -> None:
     open_runs: dict[tuple[int, int], int] = {}  # (first column, end column) -> first row
 
     def flush(run: tuple[int, int], first_row: int, end_row: int) -> None:
-        rects.append((ox + run[0] * unit, oy + first_row * unit, (run[1] - run[0]) * unit,
-                      (end_row - first_row) * unit))
+        rects.append(
+            (
+                ox + run[0] * unit,
+                oy + first_row * unit,
+                (run[1] - run[0]) * unit,
+                (end_row - first_row) * unit,
+            )
+        )
 
     for r, row in enumerate(modules):
         runs: list[tuple[int, int]] = []
@@ -220,14 +237,24 @@ def _two_lines(value: str) -> list[tuple[str, str]]:
     out = []
     for i, ch in enumerate(value):
         if ch == " " and 0 < i < len(value) - 1:
-            out.append((value[:i], value[i + 1:]))
+            out.append((value[:i], value[i + 1 :]))
         elif ch == "-" and 0 < i < len(value) - 1 and value[i + 1] != " ":
-            out.append((value[:i + 1], value[i + 1:]))
+            out.append((value[: i + 1], value[i + 1 :]))
     return out
 
 
-def fit_text(fonts: _Fonts, value: str, *, style: str, width: float, height: float, max_size: float,
-             min_size: float, max_lines: int = 2, leading: float = 1.15) -> tuple[float, list[str]]:
+def fit_text(
+    fonts: _Fonts,
+    value: str,
+    *,
+    style: str,
+    width: float,
+    height: float,
+    max_size: float,
+    min_size: float,
+    max_lines: int = 2,
+    leading: float = 1.15,
+) -> tuple[float, list[str]]:
     """The largest size from max_size down to min_size (half points) at which `value` fits the box on one
     line or, breaking at a space or hyphen, on two; else min_size with each line cut short with an ellipsis."""
     splits = _two_lines(value) if max_lines >= 2 else []
@@ -248,8 +275,9 @@ def fit_text(fonts: _Fonts, value: str, *, style: str, width: float, height: flo
     return size, [_cut(fonts, line, style, size, width) for line in lines]
 
 
-def _best_split(fonts: _Fonts, splits: list[tuple[str, str]], style: str,
-                size: float) -> tuple[float, tuple[str, str]]:
+def _best_split(
+    fonts: _Fonts, splits: list[tuple[str, str]], style: str, size: float
+) -> tuple[float, tuple[str, str]]:
     """The break that makes the wider of the two lines narrowest, and that width."""
     return min((max(fonts.width(a, style, size), fonts.width(b, style, size)), (a, b)) for a, b in splits)
 
@@ -262,8 +290,18 @@ def _cut(fonts: _Fonts, value: str, style: str, size: float, width: float) -> st
     return value + fonts.ellipsis
 
 
-def _lines(fonts: _Fonts, lines: list[str], *, style: str, size: float, x: float, top: float, width: float,
-           align: str = "L", leading: float = 1.15) -> float:
+def _lines(
+    fonts: _Fonts,
+    lines: list[str],
+    *,
+    style: str,
+    size: float,
+    x: float,
+    top: float,
+    width: float,
+    align: str = "L",
+    leading: float = 1.15,
+) -> float:
     """Draw lines from `top` down; returns the y below the last one."""
     pdf = fonts.pdf
     offsets = [(width - fonts.width(line, style, size)) / 2 if align == "C" else 0.0 for line in lines]
@@ -282,11 +320,29 @@ def _band(fonts: _Fonts, ticket_type: str, x: float, y: float, w: float, h: floa
     pdf.set_fill_color(*band_colour(ticket_type))
     pdf.rect(x, y, w, h, style="F")
     label = fonts.text(ticket_type).upper() or "DELEGATE"
-    size, lines = fit_text(fonts, label, style="B", width=w - 6, height=h * 0.8, max_size=max_size,
-                           min_size=6, max_lines=1, leading=1.0)
+    size, lines = fit_text(
+        fonts,
+        label,
+        style="B",
+        width=w - 6,
+        height=h * 0.8,
+        max_size=max_size,
+        min_size=6,
+        max_lines=1,
+        leading=1.0,
+    )
     pdf.set_text_color(255)
-    _lines(fonts, lines, style="B", size=size, x=x + 3, top=y + (h - size * _PT) / 2, width=w - 6,
-           align="C", leading=1.0)
+    _lines(
+        fonts,
+        lines,
+        style="B",
+        size=size,
+        x=x + 3,
+        top=y + (h - size * _PT) / 2,
+        width=w - 6,
+        align="C",
+        leading=1.0,
+    )
     pdf.set_text_color(0)
 
 
@@ -304,13 +360,15 @@ def _card(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
     _lines(fonts, [ref], style="", size=7, x=qr_x, top=qr_y + qr_size - 2.2, width=qr_size, align="C")
 
     text_x, text_w = x + 4, qr_x + 0.5 - (x + 4)  # at most 0.5 mm into the QR's 3 mm quiet zone
-    size, lines = fit_text(fonts, fonts.text(badge.name), style="B", width=text_w, height=22,
-                           max_size=20, min_size=9)
+    size, lines = fit_text(
+        fonts, fonts.text(badge.name), style="B", width=text_w, height=22, max_size=20, min_size=9
+    )
     below = _lines(fonts, lines, style="B", size=size, x=text_x, top=y + 15, width=text_w)
     org = fonts.text(badge.organisation)
     if org:
-        size, lines = fit_text(fonts, org, style="", width=text_w, height=y + 52 - (below + 1.5),
-                               max_size=10, min_size=7)
+        size, lines = fit_text(
+            fonts, org, style="", width=text_w, height=y + 52 - (below + 1.5), max_size=10, min_size=7
+        )
         pdf.set_text_color(60)
         _lines(fonts, lines, style="", size=size, x=text_x, top=below + 1.5, width=text_w)
         pdf.set_text_color(0)
@@ -323,10 +381,12 @@ def _a6(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
     m = 7.0
     inner_w = 105 - 2 * m
     _band(fonts, badge.ticket_type, x + m, y + m, inner_w, 20, max_size=26)
-    size, lines = fit_text(fonts, fonts.text(badge.name), style="B", width=inner_w - 4, height=30,
-                           max_size=34, min_size=14)
-    below = _lines(fonts, lines, style="B", size=size, x=x + m + 2, top=y + m + 28, width=inner_w - 4,
-                   align="C")
+    size, lines = fit_text(
+        fonts, fonts.text(badge.name), style="B", width=inner_w - 4, height=30, max_size=34, min_size=14
+    )
+    below = _lines(
+        fonts, lines, style="B", size=size, x=x + m + 2, top=y + m + 28, width=inner_w - 4, align="C"
+    )
     org = fonts.text(badge.organisation)
     if org:
         size, lines = fit_text(fonts, org, style="", width=inner_w - 4, height=16, max_size=15, min_size=10)
@@ -336,8 +396,16 @@ def _a6(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
     qr_size = 52.0
     qr_x, qr_y = x + (105 - qr_size) / 2, y + 148 - m - 5 - qr_size
     draw_qr(pdf, badge.code, qr_x, qr_y, qr_size)
-    _lines(fonts, [fonts.text(badge.reference)], style="", size=10, x=qr_x, top=qr_y + qr_size - 2.5,
-           width=qr_size, align="C")
+    _lines(
+        fonts,
+        [fonts.text(badge.reference)],
+        style="",
+        size=10,
+        x=qr_x,
+        top=qr_y + qr_size - 2.5,
+        width=qr_size,
+        align="C",
+    )
 
 
 def _cut_lines(pdf: FPDF, layout: Layout) -> None:
@@ -352,8 +420,9 @@ def _cut_lines(pdf: FPDF, layout: Layout) -> None:
     pdf.set_dash_pattern()
 
 
-def render_badges(badges: Sequence[BadgeData], *, layout: str = "a4-8",
-                  progress: Callable[[int], None] | None = None) -> bytes:
+def render_badges(
+    badges: Sequence[BadgeData], *, layout: str = "a4-8", progress: Callable[[int], None] | None = None
+) -> bytes:
     """The badges, in the order given, as an A4 PDF. `progress` is called with 1 after each badge is drawn
     (tqdm's `update` fits)."""
     if layout not in LAYOUTS:

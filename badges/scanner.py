@@ -24,11 +24,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from conference import registration
+from conference.console.login import require_console
 from conference.core import errors
+from conference.core.models import Registration
 from conference.pages import registration as pages
 from conference.web import vendor
-from conference.console.login import require_console
-from conference.core.models import Registration
 from conference.web.request import database
 from sessions.workshops import programme
 
@@ -62,9 +62,16 @@ async def scan_page(request: Request) -> Response:
         sessions = await programme.sessions_public(db)
     # Only workshops have seats to check against (a plenary or a talk would refuse everybody as not booked).
     lists = [{"id": s["id"], "label": _session_label(s)} for s in sessions if s["kind"] == "workshop"]
-    return pages.render(request, "badges/scan.html", {
-        "conference": conference, "lists": lists, "organiser": actor.kind == "organiser", "actor": actor,
-    })
+    return pages.render(
+        request,
+        "badges/scan.html",
+        {
+            "conference": conference,
+            "lists": lists,
+            "organiser": actor.kind == "organiser",
+            "actor": actor,
+        },
+    )
 
 
 def _session_label(s: dict[str, Any]) -> str:
@@ -84,8 +91,9 @@ async def badge_pdf(request: Request) -> Response:
     await require_console(request, "staff", "organiser")
     reference = request.path_params["reference"].strip().upper()
     async with database(request).read() as db:
-        registration_id = (await db.execute(
-            sa.select(Registration.id).where(Registration.reference == reference))).scalar_one_or_none()
+        registration_id = (
+            await db.execute(sa.select(Registration.id).where(Registration.reference == reference))
+        ).scalar_one_or_none()
     if registration_id is None:
         raise errors.NotFound("No registration has this reference.")
     return RedirectResponse(f"/api/v1/registrations/{registration_id}/badge.pdf", 303)

@@ -29,7 +29,9 @@ ROWS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--delegates", type=int, default=1_000)
     parser.add_argument("--slots", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7, help="instance seed")
@@ -39,9 +41,11 @@ def main() -> None:
     instance = synthetic.ranked_instance(delegates=args.delegates, slots=args.slots, seed=args.seed)
     requests = sum(len({instance.workshops[w].start for w in d.ranks}) for d in instance.delegates)
     seats = sum(w.seats for w in instance.workshops)
-    print(f"instance: {len(instance.delegates)} delegates, {args.slots} slots, rooms {synthetic.VENUE}, "
-          f"{len(instance.workshops)} workshops, {seats} seats, {requests} slot requests, "
-          f"{sum(len(d.ranks) for d in instance.delegates)} ranked choices")
+    print(
+        f"instance: {len(instance.delegates)} delegates, {args.slots} slots, rooms {synthetic.VENUE}, "
+        f"{len(instance.workshops)} workshops, {seats} seats, {requests} slot requests, "
+        f"{sum(len(d.ranks) for d in instance.delegates)} ranked choices"
+    )
 
     base_times, solve_times = [], []
     baseline: allocation.Assignment = []
@@ -52,15 +56,19 @@ def main() -> None:
         base_times.append(time.perf_counter() - started)
         result = allocation.solve(instance, seed=run + 1)
         solve_times.append(result.seconds)
-        assert allocation.check(instance, baseline) == [] and allocation.check(instance, result.assignment) == []
+        assert (
+            allocation.check(instance, baseline) == [] and allocation.check(instance, result.assignment) == []
+        )
     assert result is not None
     fair, base = allocation.figures(instance, result.assignment), allocation.figures(instance, baseline)
 
     print(f"first-come baseline: median {statistics.median(base_times) * 1000:.1f} ms")
-    print(f"fair allocation:     median {statistics.median(solve_times):.2f} s, max {max(solve_times):.2f} s "
-          f"over {args.repeat} runs ({result.status}; {result.stages[0]['variables']} variables, "
-          f"{result.stages[0]['constraints']} constraints; objective {result.stages[0]['objective']:.0f}, "
-          f"bound {result.stages[0]['bound']:.0f})")
+    print(
+        f"fair allocation:     median {statistics.median(solve_times):.2f} s, max {max(solve_times):.2f} s "
+        f"over {args.repeat} runs ({result.status}; {result.stages[0]['variables']} variables, "
+        f"{result.stages[0]['constraints']} constraints; objective {result.stages[0]['objective']:.0f}, "
+        f"bound {result.stages[0]['bound']:.0f})"
+    )
     print(f"\n{'':44}{'allocation':>12}{'first come':>12}")
     for key, label, fmt in ROWS:
         print(f"{label:44}{fmt.format(fair[key]):>12}{fmt.format(base[key]):>12}")

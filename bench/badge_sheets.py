@@ -30,13 +30,33 @@ from badges.render import BadgeData, qr_matrix, render_badges
 from conference.server.demo import FIRST, LAST, PLACES
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # conference.security's reference alphabet
-TYPES = [("Delegate", 80), ("Public sector", 5), ("Speaker", 6), ("Exhibitor", 4), ("Press", 2), ("Organiser", 3)]
-ODD_NAMES = ["Siân Llewellyn-Jones", "Zoë Ó Briain", "Łucja Wiśniewska-Kowalczyk",
-             "Bartholomew Alexander Montgomery-Smythe", "Cher", "Nguyễn Thị Minh Khai",
-             "Wolfeschlegelsteinhausenbergerdorff"]
-ORGS = ["{place} City Council", "{place} Police", "{place} NHS Foundation Trust", "University of {place}",
-        "{place} Youth Justice Service", "HMP {place}", "Home Office",
-        "Department for Levelling Up, Housing and Communities"]
+TYPES = [
+    ("Delegate", 80),
+    ("Public sector", 5),
+    ("Speaker", 6),
+    ("Exhibitor", 4),
+    ("Press", 2),
+    ("Organiser", 3),
+]
+ODD_NAMES = [
+    "Siân Llewellyn-Jones",
+    "Zoë Ó Briain",
+    "Łucja Wiśniewska-Kowalczyk",
+    "Bartholomew Alexander Montgomery-Smythe",
+    "Cher",
+    "Nguyễn Thị Minh Khai",
+    "Wolfeschlegelsteinhausenbergerdorff",
+]
+ORGS = [
+    "{place} City Council",
+    "{place} Police",
+    "{place} NHS Foundation Trust",
+    "University of {place}",
+    "{place} Youth Justice Service",
+    "HMP {place}",
+    "Home Office",
+    "Department for Levelling Up, Housing and Communities",
+]
 
 
 def synthetic_badges(n: int, signer: BadgeSigner, seed: int) -> list[BadgeData]:
@@ -67,7 +87,9 @@ def per_call_ms(fn: object, codes: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--badges", type=int, default=1_000)
     parser.add_argument("--layout", choices=["a4-8", "a6-4"], default="a4-8")
     parser.add_argument("--repeat", type=int, default=3)
@@ -98,21 +120,31 @@ def main() -> None:
     per_badge_ms = median / args.badges * 1000
     target_s = 10.0 * args.badges / 1000
 
-    print(f"badges: {args.badges} synthetic, layout {args.layout}, {len(codes[0])}-character codes "
-          f"(sign + build: {sign_ms:.3f} ms a badge)")
+    print(
+        f"badges: {args.badges} synthetic, layout {args.layout}, {len(codes[0])}-character codes "
+        f"(sign + build: {sign_ms:.3f} ms a badge)"
+    )
     print("baseline: one QR code's modules, level M, alphanumeric, same codes")
     print(f"  automatic mask search (qrcode default)   {auto_ms:7.2f} ms")
     print(f"  fixed mask (badges.render)               {fixed_ms:7.2f} ms")
     print(f"  ratio                                    {auto_ms / fixed_ms:7.1f} x")
     print(f"render: {args.badges} badges into one PDF, {args.repeat} runs")
-    print(f"  median {median:.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}), {per_badge_ms:.2f} ms a badge, "
-          f"PDF {len(pdf) / 1e6:.2f} MB")
-    print(f"  per badge / fixed-mask QR                {per_badge_ms / fixed_ms:7.2f}   (machine-independent-ish)")
-    print(f"  {args.badges} badges with the automatic mask would add about "
-          f"{(auto_ms - fixed_ms) * args.badges / 1000:.1f} s")
+    print(
+        f"  median {median:.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}), {per_badge_ms:.2f} ms a badge, "
+        f"PDF {len(pdf) / 1e6:.2f} MB"
+    )
+    print(
+        f"  per badge / fixed-mask QR                {per_badge_ms / fixed_ms:7.2f}   (machine-independent-ish)"
+    )
+    print(
+        f"  {args.badges} badges with the automatic mask would add about "
+        f"{(auto_ms - fixed_ms) * args.badges / 1000:.1f} s"
+    )
     verdict = "PASS" if median < target_s else "MISS"
-    print(f"{verdict}: median {median:.2f} s for {args.badges} badges (target under {target_s:.0f} s "
-          f"at 10 s per 1,000)")
+    print(
+        f"{verdict}: median {median:.2f} s for {args.badges} badges (target under {target_s:.0f} s "
+        f"at 10 s per 1,000)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,38 +19,53 @@ import shutil
 import tempfile
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from registration_rush import (  # the same directory: run as a script from the repository root
+    SECRET,
+    baseline,
+    cpu_seconds,
+    encode_request,
+    fresh_database,
+    percentile,
+    print_sqlite_references,
+    run_loop,
+    rush,
+    server,
+    settings_for,
+    sqlite_references,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Secret
 
 from badges.codes import BadgeSigner
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
-from registration_rush import (  # the same directory: run as a script from the repository root
-    SECRET, baseline, cpu_seconds, encode_request, fresh_database, percentile, print_sqlite_references, run_loop,
-    rush, server, settings_for, sqlite_references,
-)
+from conference.web.auth import create_api_token
 
 TARGET_RATE = 500.0  # scans per second
 TARGET_P99_MS = 50.0
 
 
-async def seed_delegates(db: AsyncSession, delegates: int, *, label: str = "Bench",
-                         capacity: int | None = None) -> tuple[TicketType, list[dict[str, Any]], list[str]]:
+async def seed_delegates(
+    db: AsyncSession, delegates: int, *, label: str = "Bench", capacity: int | None = None
+) -> tuple[TicketType, list[dict[str, Any]], list[str]]:
     """One conference, one ticket type and N confirmed delegates written in one INSERT (the soak bench seeds the
     same way); returns the ticket type, the rows and the delegates' manage tokens."""
     conference = Conference(
-        name=f"{label} Conference", venue=f"{label} Hall", capacity=delegates if capacity is None else capacity,
-        registration_open=True, registration_seq=delegates,
-        starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+        name=f"{label} Conference",
+        venue=f"{label} Hall",
+        capacity=delegates if capacity is None else capacity,
+        registration_open=True,
+        registration_seq=delegates,
+        starts_at=datetime(2026, 12, 8, 9, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 9, 17, tzinfo=UTC),
     )
     db.add(conference)
     await db.flush()
@@ -62,13 +77,24 @@ async def seed_delegates(db: AsyncSession, delegates: int, *, label: str = "Benc
     ids = [uuid.uuid4() for _ in range(delegates)]
     tokens = [manage_token(SECRET, rid, 1) for rid in ids]
     tag = label.lower()
-    rows = [{
-        "id": rid, "conference_id": conference.id, "ticket_type_id": ticket.id, "number": n + 1,
-        "reference": f"NC-{label[0].upper()}{n:05d}", "status": Status.confirmed, "name": f"{label} Delegate {n}",
-        "email": f"{tag}{n}@leeds.gov.uk", "email_key": f"{tag}{n}@leeds.gov.uk",
-        "organisation": "Leeds City Council", "sector": Sector.local_authority,
-        "manage_token_hash": hash_token(token), "consent_at": now,
-    } for n, (rid, token) in enumerate(zip(ids, tokens, strict=True))]
+    rows = [
+        {
+            "id": rid,
+            "conference_id": conference.id,
+            "ticket_type_id": ticket.id,
+            "number": n + 1,
+            "reference": f"NC-{label[0].upper()}{n:05d}",
+            "status": Status.confirmed,
+            "name": f"{label} Delegate {n}",
+            "email": f"{tag}{n}@leeds.gov.uk",
+            "email_key": f"{tag}{n}@leeds.gov.uk",
+            "organisation": "Leeds City Council",
+            "sector": Sector.local_authority,
+            "manage_token_hash": hash_token(token),
+            "consent_at": now,
+        }
+        for n, (rid, token) in enumerate(zip(ids, tokens, strict=True))
+    ]
     await db.execute(sa.insert(Registration.__table__), rows)  # type: ignore[attr-defined]
     return ticket, rows, tokens
 
@@ -94,17 +120,25 @@ async def seed(url: str, delegates: int) -> tuple[list[str], str]:
 def scans(base: str, codes: list[str], token: str, device: str) -> list[bytes]:
     host = urlsplit(base).netloc
     headers = {"Authorization": f"Bearer {token}"}
-    return [encode_request("POST", "/api/v1/checkins", host, {"code": c, "list": "door", "device": device}, headers)
-            for c in codes]
+    return [
+        encode_request(
+            "POST", "/api/v1/checkins", host, {"code": c, "list": "door", "device": device}, headers
+        )
+        for c in codes
+    ]
 
 
-def report(name: str, wall: float, latencies: list[float], codes: Counter[int], expected: str) -> tuple[float, float]:
+def report(
+    name: str, wall: float, latencies: list[float], codes: Counter[int], expected: str
+) -> tuple[float, float]:
     ok = codes.get(200, 0)
     rate = ok / wall if wall > 0 else 0.0
     lat = sorted(x * 1000 for x in latencies)
     p50, p90, p99 = (percentile(lat, p) for p in (50, 90, 99))
-    print(f"  {name:<22} {rate:8.1f} scans/s   p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1]:.1f} ms"
-          f"   ({expected}; non-200: {sum(n for c, n in codes.items() if c != 200)})")
+    print(
+        f"  {name:<22} {rate:8.1f} scans/s   p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1]:.1f} ms"
+        f"   ({expected}; non-200: {sum(n for c, n in codes.items() if c != 200)})"
+    )
     return rate, p99
 
 
@@ -112,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--delegates", type=int, default=1000)
-    parser.add_argument("--scanners", type=int, default=20, help="concurrent keep-alive scanners (default 20)")
+    parser.add_argument(
+        "--scanners", type=int, default=20, help="concurrent keep-alive scanners (default 20)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="default 1 on SQLite, 2 on PostgreSQL")
     args = parser.parse_args(argv)
     workers = args.workers or (1 if args.database == "sqlite" else 2)
@@ -135,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"door rush: {args.database}, {workers} worker(s), {args.delegates} badges, {args.scanners} scanners "
-          f"(closed loop, keep-alive)")
+    print(
+        f"door rush: {args.database}, {workers} worker(s), {args.delegates} badges, {args.scanners} scanners "
+        f"(closed loop, keep-alive)"
+    )
     rate, p99 = report("first scans", wall1, lat1, codes1, "ok")
     report("second door, re-scans", wall2, lat2, codes2, "already_checked_in")
     print(f"  admitted               {admitted} of {args.delegates}")
@@ -149,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     print_sqlite_references(references, rate, "first scans/s")
     print("targets (with this load):")
     print(f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  scans/s >= {TARGET_RATE:.0f}   ({rate:.1f})")
-    print(f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)")
+    print(
+        f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)"
+    )
     print(f"  {'PASS' if admitted == args.delegates else 'MISS'}  every badge admitted once   ({admitted})")
     return 0
 
@@ -158,8 +198,13 @@ async def count_admitted(url: str) -> int:
     database = Database.from_settings(settings_for(url))
     try:
         async with database.read() as db:
-            return int((await db.execute(
-                sa.select(sa.func.count()).select_from(Checkin).where(Checkin.result == "ok"))).scalar_one())
+            return int(
+                (
+                    await db.execute(
+                        sa.select(sa.func.count()).select_from(Checkin).where(Checkin.result == "ok")
+                    )
+                ).scalar_one()
+            )
     finally:
         await database.dispose()
 

@@ -29,9 +29,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,7 +45,9 @@ from conference.core.settings import Settings, normalise_database_url
 
 TARGET_RATE = 300.0  # registrations per second
 TARGET_P99_MS = 250.0
-PG_ADMIN_URL = os.environ.get("CONFERENCE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CONFERENCE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 
 
@@ -96,9 +98,12 @@ async def seed(url: str, capacity: int) -> uuid.UUID:
     try:
         async with database.transaction() as db:
             conference = Conference(
-                name="Bench Conference", venue="Bench Hall", capacity=capacity, registration_open=True,
-                starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc),
-                ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+                name="Bench Conference",
+                venue="Bench Hall",
+                capacity=capacity,
+                registration_open=True,
+                starts_at=datetime(2026, 12, 8, 9, tzinfo=UTC),
+                ends_at=datetime(2026, 12, 9, 17, tzinfo=UTC),
             )
             db.add(conference)
             await db.flush()
@@ -154,8 +159,16 @@ async def sqlite_references(url: str, *, seconds: float = 1.0) -> tuple[float, f
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             async with engine.begin() as conn:
-                await conn.execute(insert, {"actor": "bench", "action": "bench.aiosqlite", "subject": str(n),
-                                            "at": datetime.now(timezone.utc), "data": {}})
+                await conn.execute(
+                    insert,
+                    {
+                        "actor": "bench",
+                        "action": "bench.aiosqlite",
+                        "subject": str(n),
+                        "at": datetime.now(UTC),
+                        "data": {},
+                    },
+                )
             n += 1
         threaded = n / (time.perf_counter() - start)
     finally:
@@ -166,8 +179,10 @@ async def sqlite_references(url: str, *, seconds: float = 1.0) -> tuple[float, f
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             bare.execute("BEGIN IMMEDIATE")
-            bare.execute("INSERT INTO audit_entry (at, actor, action, subject, data) VALUES (?, ?, ?, ?, ?)",
-                          (datetime.now(timezone.utc).isoformat(), "bench", "bench.bare", str(n), "{}"))
+            bare.execute(
+                "INSERT INTO audit_entry (at, actor, action, subject, data) VALUES (?, ?, ?, ?, ?)",
+                (datetime.now(UTC).isoformat(), "bench", "bench.bare", str(n), "{}"),
+            )
             bare.execute("COMMIT")
             n += 1
         return threaded, n / (time.perf_counter() - start)
@@ -179,8 +194,10 @@ def print_sqlite_references(references: tuple[float, float] | None, rate: float,
     if references is None:
         return
     threaded, bare = references
-    print(f"  for reference: insert+commit/s through aiosqlite's thread {threaded:.1f} "
-          f"({what} ÷ it = {rate / threaded:.2f}), through bare sqlite3 {bare:.1f}")
+    print(
+        f"  for reference: insert+commit/s through aiosqlite's thread {threaded:.1f} "
+        f"({what} ÷ it = {rate / threaded:.2f}), through bare sqlite3 {bare:.1f}"
+    )
 
 
 async def outcome(url: str) -> tuple[int, int]:
@@ -189,9 +206,13 @@ async def outcome(url: str) -> tuple[int, int]:
     try:
         async with database.read() as db:
             total = (await db.execute(sa.select(sa.func.count()).select_from(Registration))).scalar_one()
-            held = (await db.execute(
-                sa.select(sa.func.count()).select_from(Registration).where(Registration.status.in_(HOLDING))
-            )).scalar_one()
+            held = (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Registration)
+                    .where(Registration.status.in_(HOLDING))
+                )
+            ).scalar_one()
         return int(total), int(held)
     finally:
         await database.dispose()
@@ -242,8 +263,19 @@ def server(url: str, workers: int, log_path: Path) -> Iterator[Server]:
     }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "conference.server.cli", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "conference.server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 30
@@ -290,8 +322,9 @@ def body(ticket_id: uuid.UUID, n: int, run: str) -> dict[str, object]:
     }
 
 
-def encode_request(method: str, path: str, host: str, payload: object = None,
-                   headers: dict[str, str] | None = None) -> bytes:
+def encode_request(
+    method: str, path: str, host: str, payload: object = None, headers: dict[str, str] | None = None
+) -> bytes:
     """The bytes of one HTTP/1.1 request, with a JSON body when there is a payload."""
     head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
@@ -364,16 +397,17 @@ class Connection:
         if self.stream is not None:
             writer = self.stream[1]
             self.close()
-            try:
+            with suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
 
 
 def registrations(base: str, ticket_id: uuid.UUID, requests: int) -> list[bytes]:
     run = uuid.uuid4().hex[:8]
     host = urlsplit(base).netloc
-    return [encode_request("POST", "/api/v1/registrations", host, body(ticket_id, n, run)) for n in range(requests)]
+    return [
+        encode_request("POST", "/api/v1/registrations", host, body(ticket_id, n, run))
+        for n in range(requests)
+    ]
 
 
 async def rush(base: str, raws: list[bytes], *, clients: int) -> tuple[float, list[float], Counter[int]]:
@@ -442,11 +476,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=1000, help="registrations to send (default 1000)")
-    parser.add_argument("--clients", type=int, default=100, help="concurrent keep-alive clients (default 100)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="uvicorn worker processes (default 1 on SQLite, 2 on PostgreSQL)")
-    parser.add_argument("--capacity", type=int, default=None,
-                        help="the conference's capacity (default max(1000, requests): every registration gets a place)")
+    parser.add_argument(
+        "--clients", type=int, default=100, help="concurrent keep-alive clients (default 100)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="uvicorn worker processes (default 1 on SQLite, 2 on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="the conference's capacity (default max(1000, requests): every registration gets a place)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite file, server log)")
     args = parser.parse_args(argv)
     workers = args.workers or (1 if args.database == "sqlite" else 2)
@@ -479,29 +523,49 @@ def main(argv: list[str] | None = None) -> int:
     raw = (base_before + base_after) / 2
     non_201 = sum(n for code, n in codes.items() if code != 201)
 
-    print(f"registration rush: {args.database}, {workers} worker(s), {args.requests} registrations, "
-          f"{args.clients} clients (closed loop, keep-alive), capacity {capacity}")
+    print(
+        f"registration rush: {args.database}, {workers} worker(s), {args.requests} registrations, "
+        f"{args.clients} clients (closed loop, keep-alive), capacity {capacity}"
+    )
     print(f"  registrations/s      {rate:8.1f}   ({ok} answered 201 in {wall:.2f} s)")
-    print(f"  latency ms           p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1] if lat else float('nan'):.1f}")
-    print(f"  non-201 answers      {non_201}" + (f"   {dict(sorted((c, n) for c, n in codes.items() if c != 201))}"
-                                               " (0 = no answer)" if non_201 else ""))
+    print(
+        f"  latency ms           p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {lat[-1] if lat else float('nan'):.1f}"
+    )
+    print(
+        f"  non-201 answers      {non_201}"
+        + (
+            f"   {dict(sorted((c, n) for c, n in codes.items() if c != 201))} (0 = no answer)"
+            if non_201
+            else ""
+        )
+    )
     print(f"  stored / places held {stored} / {held}")
     if server_cpu0 is not None and server_cpu1 is not None:
         used = server_cpu1 - server_cpu0
-        print(f"  server CPU           {used:.2f} s = {used / args.requests * 1000:.2f} ms per request, "
-              f"{used / wall:.2f} of {os.cpu_count()} cores busy")
+        print(
+            f"  server CPU           {used:.2f} s = {used / args.requests * 1000:.2f} ms per request, "
+            f"{used / wall:.2f} of {os.cpu_count()} cores busy"
+        )
     client = client_cpu1 - client_cpu0
-    print(f"  client CPU           {client:.2f} s = {client / args.requests * 1000:.2f} ms per request "
-          f"(this load generator shares the machine)")
+    print(
+        f"  client CPU           {client:.2f} s = {client / args.requests * 1000:.2f} ms per request "
+        f"(this load generator shares the machine)"
+    )
     print("baseline: single-row insert + commit via Database.transaction(), one connection, same database")
     print(f"  insert+commit/s      {raw:8.1f}   (before {base_before:.1f}, after {base_after:.1f})")
     print(f"  ratio                {rate / raw:8.3f}   registrations/s ÷ insert+commit/s")
     print_sqlite_references(references, rate, "registrations/s")
     if max(base_before, base_after) > 2 * min(base_before, base_after):
-        print("  note: the baseline moved more than 2x during the run (the disk's flush rate changed?); rerun")
+        print(
+            "  note: the baseline moved more than 2x during the run (the disk's flush rate changed?); rerun"
+        )
     print("targets (with this load):")
-    print(f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  registrations/s >= {TARGET_RATE:.0f}   ({rate:.1f})")
-    print(f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)")
+    print(
+        f"  {'PASS' if rate >= TARGET_RATE else 'MISS'}  registrations/s >= {TARGET_RATE:.0f}   ({rate:.1f})"
+    )
+    print(
+        f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)"
+    )
     print(f"  {'PASS' if non_201 == 0 else 'MISS'}  every answer 201   ({non_201} not)")
     return 0
 

@@ -33,24 +33,57 @@ SHARED = Path(os.environ.get("CONFERENCE_SCHEDULER_BENCH", ROOT.parent / "shared
 
 def make_instance(size: str, seed: int, folder: Path) -> Path:
     path = folder / f"{size}.json"
-    subprocess.run([sys.executable, str(SHARED / "make_instance.py"), "--size", size, "--seed", str(seed),
-                    "-o", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(SHARED / "make_instance.py"),
+            "--size",
+            size,
+            "--seed",
+            str(seed),
+            "-o",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
 def evaluate(instance: Path, schedule: Path) -> dict[str, Any]:
     # evaluate.py exits 1 for an infeasible schedule: its JSON still says why, so no check=True.
-    done = subprocess.run([sys.executable, str(SHARED / "evaluate.py"), str(instance), str(schedule), "--json"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, str(SHARED / "evaluate.py"), str(instance), str(schedule), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
 def run_ours(instance: Path, out: Path, time_limit: float, threads: int) -> dict[str, Any]:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "conference.server.cli", "schedule", "solve", "--instance", str(instance),
-                    "--time-limit", str(time_limit), "--threads", str(threads), "-o", str(out)],
-                   check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conference.server.cli",
+            "schedule",
+            "solve",
+            "--instance",
+            str(instance),
+            "--time-limit",
+            str(time_limit),
+            "--threads",
+            str(threads),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     wall = time.perf_counter() - started
     figures: dict[str, Any] = json.loads(out.read_text())["figures"]
     return {"wall": wall, **figures}
@@ -80,14 +113,28 @@ def run_conference_scheduler(instance: Path, out: Path, time_limit: float, threa
     for room in data["rooms"]:
         for s in grid:
             start, end = at(s["day"], s["start"]), at(s["day"], s["end"])
-            slots.append(Slot(room["id"], start, int((end - start).total_seconds() // 60), room["capacity"],
-                              f"day {s['day']}"))
+            slots.append(
+                Slot(
+                    room["id"],
+                    start,
+                    int((end - start).total_seconds() // 60),
+                    room["capacity"],
+                    f"day {s['day']}",
+                )
+            )
             where.append((room["id"], s["id"], 1))
             if s["joinable_with_next"]:
                 after = grid[s["id"] + 1]
                 end = at(after["day"], after["end"])
-                slots.append(Slot(room["id"], start, int((end - start).total_seconds() // 60), room["capacity"],
-                                  f"day {s['day']}"))
+                slots.append(
+                    Slot(
+                        room["id"],
+                        start,
+                        int((end - start).total_seconds() // 60),
+                        room["capacity"],
+                        f"day {s['day']}",
+                    )
+                )
                 where.append((room["id"], s["id"], 2))
     unavailable = {sp["id"]: set(sp["unavailable_slots"]) for sp in data["speakers"]}
     events = []
@@ -95,8 +142,11 @@ def run_conference_scheduler(instance: Path, out: Path, time_limit: float, threa
         busy = set().union(*(unavailable[sp] for sp in session["speakers"]))
         span = session["duration"]
         length = max(slot.duration for slot, (_, _, n) in zip(slots, where) if n == span)
-        blocked = [slot for slot, (_, t, n) in zip(slots, where)
-                   if n != span or slot.capacity < session["expected_audience"] or busy & set(range(t, t + n))]
+        blocked = [
+            slot
+            for slot, (_, t, n) in zip(slots, where)
+            if n != span or slot.capacity < session["expected_audience"] or busy & set(range(t, t + n))
+        ]
         events.append(Event(session["id"], length, session["expected_audience"], unavailability=blocked))
     by_id = {e.name: e for e in events}
     for a in data["sessions"]:
@@ -117,7 +167,9 @@ def run_conference_scheduler(instance: Path, out: Path, time_limit: float, threa
             covering = [k for k, (r, t, n) in enumerate(where) if r == room["id"] and t <= u < t + n]
             if len(covering) > 1:
                 problem += pulp.lpSum(x[e, k] for e in range(len(events)) for k in covering) <= 1
-    problem += objective_functions.efficiency_capacity_demand_difference(events=events, slots=slots, X=x, beta=beta)
+    problem += objective_functions.efficiency_capacity_demand_difference(
+        events=events, slots=slots, X=x, beta=beta
+    )
     started = time.perf_counter()
     status = problem.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
     wall = time.perf_counter() - started
@@ -133,7 +185,9 @@ def run_conference_scheduler(instance: Path, out: Path, time_limit: float, threa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=30.0)
@@ -152,15 +206,29 @@ def main() -> None:
         for size in args.sizes:
             instance = make_instance(size, args.seed, folder)
             data = json.loads(instance.read_text())
-            print(f"{size}: {len(data['sessions'])} sessions, {len(data['attendees'])} delegates, "
-                  f"{len(data['rooms'])} rooms, {len(data['slots'])} slots", flush=True)
+            print(
+                f"{size}: {len(data['sessions'])} sessions, {len(data['attendees'])} delegates, "
+                f"{len(data['rooms'])} rooms, {len(data['slots'])} slots",
+                flush=True,
+            )
             ours_out = folder / f"{size}-ours.json"
             ours = run_ours(instance, ours_out, args.time_limit, args.threads)
             ours_score = evaluate(instance, ours_out)
-            rows.append((size, "ours (SA + CP-SAT, CG bound)", ours["wall"], ours_score, ours["lower_bound"],
-                         ours["gap"]))
-            print(f"  ours: {ours_score['attendee_clash_pairs']} clash pairs, bound {ours['lower_bound']}, "
-                  f"gap {ours['gap']:.1%}, {ours['wall']:.1f} s", flush=True)
+            rows.append(
+                (
+                    size,
+                    "ours (SA + CP-SAT, CG bound)",
+                    ours["wall"],
+                    ours_score,
+                    ours["lower_bound"],
+                    ours["gap"],
+                )
+            )
+            print(
+                f"  ours: {ours_score['attendee_clash_pairs']} clash pairs, bound {ours['lower_bound']}, "
+                f"gap {ours['gap']:.1%}, {ours['wall']:.1f} s",
+                flush=True,
+            )
             if baseline_missing or args.skip_baseline:
                 continue
             theirs_out = folder / f"{size}-conference-scheduler.json"
@@ -171,19 +239,26 @@ def main() -> None:
                 continue
             their_score = evaluate(instance, theirs_out)
             rows.append((size, "conference-scheduler 3.0.1", theirs["wall"], their_score, None, None))
-            print(f"  conference-scheduler: {their_score['attendee_clash_pairs']} clash pairs ({theirs['status']}), "
-                  f"{theirs['wall']:.1f} s", flush=True)
+            print(
+                f"  conference-scheduler: {their_score['attendee_clash_pairs']} clash pairs ({theirs['status']}), "
+                f"{theirs['wall']:.1f} s",
+                flush=True,
+            )
 
-    print(f"\n{'instance':8} {'scheduler':30} {'time s':>7} {'clash pairs':>11} {'bound':>6} {'gap':>6} "
-          f"{'hard viol.':>10} {'per delegate mean/max':>22}")
+    print(
+        f"\n{'instance':8} {'scheduler':30} {'time s':>7} {'clash pairs':>11} {'bound':>6} {'gap':>6} "
+        f"{'hard viol.':>10} {'per delegate mean/max':>22}"
+    )
     for size, name, wall, score, bound, gap in rows:
         if score is None:
             print(f"{size:8} {name:30} {wall:7.1f} {'none':>11}")
             continue
-        print(f"{size:8} {name:30} {wall:7.1f} {score['attendee_clash_pairs']:11,} "
-              f"{'-' if bound is None else f'{bound:,}':>6} {'-' if gap is None else f'{gap:.1%}':>6} "
-              f"{score['hard_violations']:10} "
-              f"{score['mean_clash_pairs_per_attendee']:>15.2f} / {score['max_clash_pairs_per_attendee']}")
+        print(
+            f"{size:8} {name:30} {wall:7.1f} {score['attendee_clash_pairs']:11,} "
+            f"{'-' if bound is None else f'{bound:,}':>6} {'-' if gap is None else f'{gap:.1%}':>6} "
+            f"{score['hard_violations']:10} "
+            f"{score['mean_clash_pairs_per_attendee']:>15.2f} / {score['max_clash_pairs_per_attendee']}"
+        )
     if baseline_missing:
         print(f"\nconference-scheduler not run: {baseline_missing}")
     for size, name, wall, score, bound, gap in rows:
@@ -191,10 +266,15 @@ def main() -> None:
             continue
         print("\ntargets (issue 6, medium):")
         clashes = score["attendee_clash_pairs"]
-        checks = [(clashes < 1900, f"clash pairs < 1,900 ({clashes:,})"),
-                  (args.time_limit <= 30, f"at most 30 s (limit {args.time_limit:g} s; {wall:.1f} s wall with start-up)"),
-                  (score["hard_violations"] == 0, f"no hard violation ({score['hard_violations']})"),
-                  (gap < 0.15, f"certified gap < 15% ({gap:.1%}, bound {bound:,})")]
+        checks = [
+            (clashes < 1900, f"clash pairs < 1,900 ({clashes:,})"),
+            (
+                args.time_limit <= 30,
+                f"at most 30 s (limit {args.time_limit:g} s; {wall:.1f} s wall with start-up)",
+            ),
+            (score["hard_violations"] == 0, f"no hard violation ({score['hard_violations']})"),
+            (gap < 0.15, f"certified gap < 15% ({gap:.1%}, bound {bound:,})"),
+        ]
         for ok, text in checks:
             print(f"  {'PASS' if ok else 'MISS'}  {text}")
 

@@ -30,29 +30,38 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from checkin_rush import badge_codes, seed_delegates  # the same directory, like registration_rush
+from registration_rush import (  # the same directory: run as a script from the repository root
+    encode_request,
+    fresh_database,
+    percentile,
+    server,
+    settings_for,
+)
 
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import OutboxEmail
-from registration_rush import (  # the same directory: run as a script from the repository root
-    encode_request, fresh_database, percentile, server, settings_for,
-)
-from checkin_rush import badge_codes, seed_delegates  # the same directory, like registration_rush
-from sessions.workshops import programme
+from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 
 # The mix, as weights: a morning when registration is open, delegates book workshops and look at their pages,
 # the programme is read, and the first delegates arrive at the door.
 MIX = {"register": 15, "book_seat": 15, "manage_page": 25, "programme_page": 20, "checkin": 25}
 # Answers that are the service doing its job (a second booking of the same workshop is refused with 409).
-EXPECTED = {"register": {201}, "book_seat": {201, 409}, "manage_page": {200}, "programme_page": {200},
-            "checkin": {200}}
+EXPECTED = {
+    "register": {201},
+    "book_seat": {201, 409},
+    "manage_page": {200},
+    "programme_page": {200},
+    "checkin": {200},
+}
 REQUEST_TIMEOUT = 30.0
 
 
@@ -79,17 +88,29 @@ async def seed(url: str, delegates: int) -> Seed:
         actor = Actor("organiser", "soak")
         sessions = []
         async with database.transaction() as db:
-            rooms = [await programme.create_room(db, data=RoomCreate(name=f"Room {r}", capacity=40), actor=actor)
-                     for r in range(3)]
-            start = datetime(2026, 12, 8, 10, tzinfo=timezone.utc)
+            rooms = [
+                await programme.create_room(db, data=RoomCreate(name=f"Room {r}", capacity=40), actor=actor)
+                for r in range(3)
+            ]
+            start = datetime(2026, 12, 8, 10, tzinfo=UTC)
             for s in range(3):
                 at = start + timedelta(hours=2 * s)
-                slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=at, ends_at=at + timedelta(hours=1)),
-                                                   actor=actor)
+                slot = await programme.create_slot(
+                    db, data=TimeSlotCreate(starts_at=at, ends_at=at + timedelta(hours=1)), actor=actor
+                )
                 for room in rooms:
-                    session = await programme.create_session(db, data=SessionCreate(
-                        title=f"Workshop {s}-{room.name}", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id,
-                        theme="Digital", speakers="A Speaker"), actor=actor)
+                    session = await programme.create_session(
+                        db,
+                        data=SessionCreate(
+                            title=f"Workshop {s}-{room.name}",
+                            kind=Kind.workshop,
+                            room_id=room.id,
+                            start_slot_id=slot.id,
+                            theme="Digital",
+                            speakers="A Speaker",
+                        ),
+                        actor=actor,
+                    )
                     sessions.append(session.id)
     finally:
         await database.dispose()
@@ -237,24 +258,45 @@ async def client_loop(load: Load, base: str, think: float, rng: random.Random) -
         op = rng.choices(ops, weights)[0]
         if op == "register":
             load.counter += 1
-            request = encode_request("POST", "/api/v1/registrations", host, {
-                "name": f"Soak Walk-in {load.counter}", "email": f"walkin{load.counter}-{load.run}@leeds.gov.uk",
-                "organisation": "Leeds City Council", "sector": "local_authority",
-                "ticket_type_id": str(load.seed.ticket), "consent": True})
+            request = encode_request(
+                "POST",
+                "/api/v1/registrations",
+                host,
+                {
+                    "name": f"Soak Walk-in {load.counter}",
+                    "email": f"walkin{load.counter}-{load.run}@leeds.gov.uk",
+                    "organisation": "Leeds City Council",
+                    "sector": "local_authority",
+                    "ticket_type_id": str(load.seed.ticket),
+                    "consent": True,
+                },
+            )
         elif op == "book_seat":
             n = rng.randrange(len(load.seed.ids))
-            request = encode_request("POST", f"/api/v1/registrations/{load.seed.ids[n]}/sessions", host,
-                                     {"session_id": str(rng.choice(load.seed.sessions))},
-                                     {"Authorization": f"Bearer {load.seed.tokens[n]}"})
+            request = encode_request(
+                "POST",
+                f"/api/v1/registrations/{load.seed.ids[n]}/sessions",
+                host,
+                {"session_id": str(rng.choice(load.seed.sessions))},
+                {"Authorization": f"Bearer {load.seed.tokens[n]}"},
+            )
         elif op == "manage_page":
-            token = (rng.choice(load.registered)[1] if load.registered and rng.random() < 0.5
-                     else rng.choice(load.seed.tokens))
+            token = (
+                rng.choice(load.registered)[1]
+                if load.registered and rng.random() < 0.5
+                else rng.choice(load.seed.tokens)
+            )
             request = encode_request("GET", f"/manage/{token}", host, headers={"Accept": "text/html"})
         elif op == "programme_page":
             request = encode_request("GET", "/programme", host, headers={"Accept": "text/html"})
         else:
-            request = encode_request("POST", "/api/v1/checkins", host, {
-                "code": rng.choice(load.seed.badges), "list": "door", "device": f"soak-{id(rng)}"}, staff)
+            request = encode_request(
+                "POST",
+                "/api/v1/checkins",
+                host,
+                {"code": rng.choice(load.seed.badges), "list": "door", "device": f"soak-{id(rng)}"},
+                staff,
+            )
         start = time.perf_counter()
         try:
             if writer is None:
@@ -287,17 +329,22 @@ def print_window(title: str, stats: Stats, seconds: float, rss: dict[str, int] |
         if not lat:
             print(f"  {op:<16}{0:>8}")
             continue
-        print(f"  {op:<16}{len(lat):>8}{len(lat) / seconds:>9.1f}{percentile(lat, 50):>9.1f}"
-              f"{percentile(lat, 99):>9.1f}{lat[-1]:>9.1f}  {bad or ''}")
+        print(
+            f"  {op:<16}{len(lat):>8}{len(lat) / seconds:>9.1f}{percentile(lat, 50):>9.1f}"
+            f"{percentile(lat, 99):>9.1f}{lat[-1]:>9.1f}  {bad or ''}"
+        )
     if rss is not None:
         print("  RSS MiB  " + "  ".join(f"{name}: {kib / 1024:.1f}" for name, kib in rss.items()))
 
 
-async def drive(load: Load, bases: list[str], clients: int, think: float, seconds: float, every: float,
-                parents: list[int]) -> tuple[list[tuple[float, dict[str, int]]], float]:
+async def drive(
+    load: Load, bases: list[str], clients: int, think: float, seconds: float, every: float, parents: list[int]
+) -> tuple[list[tuple[float, dict[str, int]]], float]:
     rng = random.Random(8)
-    tasks = [asyncio.create_task(client_loop(load, bases[i % len(bases)], think, random.Random(rng.random())))
-             for i in range(clients)]
+    tasks = [
+        asyncio.create_task(client_loop(load, bases[i % len(bases)], think, random.Random(rng.random())))
+        for i in range(clients)
+    ]
     samples = [(0.0, memory(parents))]
     start = time.monotonic()
     window_start = start
@@ -306,7 +353,9 @@ async def drive(load: Load, bases: list[str], clients: int, think: float, second
         now = time.monotonic()
         rss = memory(parents)
         samples.append((now - start, rss))
-        print_window(f"[{now - start:6.0f} s] last {now - window_start:.0f} s", load.window, now - window_start, rss)
+        print_window(
+            f"[{now - start:6.0f} s] last {now - window_start:.0f} s", load.window, now - window_start, rss
+        )
         load.window = Stats()
         window_start = now
     load.stop.set()
@@ -318,7 +367,9 @@ async def outbox_state(url: str) -> Counter[str]:
     database = Database.from_settings(settings_for(url))
     try:
         async with database.read() as db:
-            rows = (await db.execute(sa.select(OutboxEmail.status, sa.func.count()).group_by(OutboxEmail.status))).all()
+            rows = (
+                await db.execute(sa.select(OutboxEmail.status, sa.func.count()).group_by(OutboxEmail.status))
+            ).all()
         return Counter({status: n for status, n in rows})
     finally:
         await database.dispose()
@@ -332,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per instance (default 2)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients (default 16)")
     parser.add_argument("--think-ms", type=float, default=50.0, help="mean pause between a client's requests")
-    parser.add_argument("--delegates", type=int, default=2000, help="seeded confirmed delegates (default 2000)")
+    parser.add_argument(
+        "--delegates", type=int, default=2000, help="seeded confirmed delegates (default 2000)"
+    )
     parser.add_argument("--report-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
     instances = args.instances or (1 if args.database == "sqlite" else 2)
@@ -341,20 +394,37 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     try:
-        with fresh_database(args.database, workdir) as url, mail_sink() as (sink, smtp_url), ExitStack() as stack:
+        with (
+            fresh_database(args.database, workdir) as url,
+            mail_sink() as (sink, smtp_url),
+            ExitStack() as stack,
+        ):
             seeded = asyncio.run(seed(url, args.delegates))
             if smtp_url:
                 os.environ["CONFERENCE_SMTP_URL"] = smtp_url  # server() passes the environment on
-            servers = [stack.enter_context(server(url, args.workers, workdir / f"server{i}.log"))
-                       for i in range(instances)]
+            servers = [
+                stack.enter_context(server(url, args.workers, workdir / f"server{i}.log"))
+                for i in range(instances)
+            ]
             time.sleep(1)  # let every worker of every instance finish starting
             parents = [s.pid for s in servers]
-            print(f"soak: {args.database}, {instances} instance(s) x {args.workers} worker(s), {args.clients} clients, "
-                  f"think {args.think_ms:.0f} ms, {args.minutes:g} min, mix {MIX}, mail "
-                  f"{'to a sink' if sink else 'kept'}")
+            print(
+                f"soak: {args.database}, {instances} instance(s) x {args.workers} worker(s), {args.clients} clients, "
+                f"think {args.think_ms:.0f} ms, {args.minutes:g} min, mix {MIX}, mail "
+                f"{'to a sink' if sink else 'kept'}"
+            )
             load = Load(seeded, uuid.uuid4().hex[:8])
-            samples, wall = asyncio.run(drive(load, [s.base for s in servers], args.clients, args.think_ms / 1000,
-                                              args.minutes * 60, args.report_seconds, parents))
+            samples, wall = asyncio.run(
+                drive(
+                    load,
+                    [s.base for s in servers],
+                    args.clients,
+                    args.think_ms / 1000,
+                    args.minutes * 60,
+                    args.report_seconds,
+                    parents,
+                )
+            )
             time.sleep(3)  # the mail workers catch up
             outbox = asyncio.run(outbox_state(url))
             logs = {p.name: p.read_text(errors="replace") for p in workdir.glob("server*.log")}
@@ -363,14 +433,18 @@ def main(argv: list[str] | None = None) -> int:
 
     print_window(f"summary: {wall:.0f} s", load.total, wall, None)
     errors = sum(load.total.unexpected.values())
-    print(f"  unexpected answers   {errors}  {dict(load.total.unexpected) or ''}  (status 0: no answer / timeout)")
+    print(
+        f"  unexpected answers   {errors}  {dict(load.total.unexpected) or ''}  (status 0: no answer / timeout)"
+    )
     print(f"  outbox               {dict(outbox)}; mail sink received {sink.received if sink else '-'}")
     tracebacks = sum(text.count('"level": "ERROR"') for text in logs.values())
     print(f"  server log errors    {tracebacks}")
     first = samples[1][1] if len(samples) > 1 else samples[0][1]
     first_at = samples[1][0] if len(samples) > 1 else 0.0
     last_at, last = samples[-1]
-    print(f"memory (VmRSS, MiB): at start, at the first report ({first_at:.0f} s), at the end ({last_at:.0f} s)")
+    print(
+        f"memory (VmRSS, MiB): at start, at the first report ({first_at:.0f} s), at the end ({last_at:.0f} s)"
+    )
     print(f"  {'process':<36}{'start':>8}{'first':>8}{'end':>8}{'growth':>9}{'per min':>9}")
     minutes = max((last_at - first_at) / 60, 1e-9)
     for name in samples[0][1]:

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference.core import audit, errors
-from conference.mail import mailtext
 from conference.core.audit import Actor
 from conference.core.models import OutboxEmail, PasswordReset, UserAccount, utcnow
-from conference.mail.outbox import queue_email
 from conference.core.security import ROLES, derived_token, hash_token
 from conference.core.settings import Settings
+from conference.mail import mailtext
+from conference.mail.outbox import queue_email
 
 MAX_FAILURES = 5  # in a row; the next failure locks the account
 LOCKOUT = timedelta(minutes=15)
@@ -47,8 +47,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
 BAD_CODE = "This code is not right. Type the 6 digits your app shows now."
-BAD_LOGIN = ("The email address or password is not right. After several failed tries an account is locked for "
-             f"{int(LOCKOUT.total_seconds() // 60)} minutes.")
+BAD_LOGIN = (
+    "The email address or password is not right. After several failed tries an account is locked for "
+    f"{int(LOCKOUT.total_seconds() // 60)} minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,16 @@ async def find_user(db: AsyncSession, email: str) -> UserAccount | None:
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
-async def add_user(db: AsyncSession, settings: Settings, *, email: str, role: str, name: str = "",
-                   actor: Actor, invite: bool = True) -> UserAccount:
+async def add_user(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    role: str,
+    name: str = "",
+    actor: Actor,
+    invite: bool = True,
+) -> UserAccount:
     """A new account without a password; with `invite`, it is emailed a link to set one."""
     if role not in ROLES:
         raise errors.InvalidInput(fields={"role": f"Choose one of: {', '.join(ROLES)}."})
@@ -136,16 +146,21 @@ async def set_disabled(db: AsyncSession, user_id: uuid.UUID, disabled: bool, *, 
         raise errors.DomainError("You can't disable your own account; ask another organiser.")
     user.disabled_at = utcnow() if disabled else None
     user.session_version += 1
-    await audit.record(db, "conference.user.disabled" if disabled else "conference.user.enabled", actor=actor,
-                       subject=str(user.id))
+    await audit.record(
+        db,
+        "conference.user.disabled" if disabled else "conference.user.enabled",
+        actor=actor,
+        subject=str(user.id),
+    )
     return user
 
 
 # --- signing in -------------------------------------------------------------------------------------------
 
 
-async def check_password(db: AsyncSession, *, email: str, password: str,
-                         now: datetime | None = None) -> LoginResult | None:
+async def check_password(
+    db: AsyncSession, *, email: str, password: str, now: datetime | None = None
+) -> LoginResult | None:
     """First factor. None means refused (one answer for every reason); the failure is counted and audited, so the
     caller must commit before it answers."""
     now = now or utcnow()
@@ -155,8 +170,9 @@ async def check_password(db: AsyncSession, *, email: str, password: str,
         await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="password")
         return None
     if user.locked_until is not None and user.locked_until > now:
-        await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), subject=str(user.id),
-                           reason="locked")
+        await audit.record(
+            db, "conference.login.failed", actor=Actor("anonymous"), subject=str(user.id), reason="locked"
+        )
         return None
     if user.disabled_at is not None or not verify_password(user.password_hash, password):
         await _count_failure(db, user, now, "password")
@@ -170,8 +186,9 @@ async def check_password(db: AsyncSession, *, email: str, password: str,
     return LoginResult(user, needs_totp)
 
 
-async def check_totp(db: AsyncSession, settings: Settings, *, user_id: uuid.UUID, code: str,
-                     now: datetime | None = None) -> UserAccount | str:
+async def check_totp(
+    db: AsyncSession, settings: Settings, *, user_id: uuid.UUID, code: str, now: datetime | None = None
+) -> UserAccount | str:
     """Second factor, after check_password said needs_totp: the user, or why not ("code": a wrong code, counted
     like a wrong password; "refused": the account is locked or gone). Commit before answering."""
     now = now or utcnow()
@@ -186,7 +203,9 @@ async def check_totp(db: AsyncSession, settings: Settings, *, user_id: uuid.UUID
         return "refused" if user.locked_until is not None else "code"
     user.totp_last_step = step
     _succeed(user, now)
-    await audit.record(db, "conference.login.succeeded", actor=actor_for(user), subject=str(user.id), totp=True)
+    await audit.record(
+        db, "conference.login.succeeded", actor=actor_for(user), subject=str(user.id), totp=True
+    )
     return user
 
 
@@ -201,8 +220,14 @@ async def _count_failure(db: AsyncSession, user: UserAccount, now: datetime, rea
     if locked:
         user.locked_until = now + LOCKOUT
         user.failed_logins = 0
-    await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), subject=str(user.id),
-                       reason=reason, locked=locked)
+    await audit.record(
+        db,
+        "conference.login.failed",
+        actor=Actor("anonymous"),
+        subject=str(user.id),
+        reason=reason,
+        locked=locked,
+    )
 
 
 def _succeed(user: UserAccount, now: datetime) -> None:
@@ -258,8 +283,15 @@ def pending_totp_secret(settings: Settings, user: UserAccount) -> str | None:
     return _totp_secret(settings, user) if user.totp_enabled_at is None else None
 
 
-async def confirm_totp(db: AsyncSession, settings: Settings, user: UserAccount, code: str, *, actor: Actor,
-                       now: datetime | None = None) -> None:
+async def confirm_totp(
+    db: AsyncSession,
+    settings: Settings,
+    user: UserAccount,
+    code: str,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> None:
     now = now or utcnow()
     step = _totp_step(settings, user, code, now)
     if step is None:
@@ -289,12 +321,26 @@ def reset_url(settings: Settings, reset_id: uuid.UUID) -> str:
     return f"{settings.base_url}/password/reset/{reset_token(settings, reset_id)}"
 
 
-async def start_reset(db: AsyncSession, settings: Settings, user: UserAccount, *, valid: timedelta = RESET_VALID,
-                      kind: str = "password_reset") -> PasswordReset | None:
+async def start_reset(
+    db: AsyncSession,
+    settings: Settings,
+    user: UserAccount,
+    *,
+    valid: timedelta = RESET_VALID,
+    kind: str = "password_reset",
+) -> PasswordReset | None:
     """Email the user a single-use link (at most RESETS_PER_HOUR an hour: beyond that, silently nothing)."""
     now = utcnow()
-    recent = (await db.execute(sa.select(sa.func.count()).select_from(PasswordReset).where(
-        col(PasswordReset.user_id) == user.id, col(PasswordReset.created_at) > now - timedelta(hours=1)))).scalar_one()
+    recent = (
+        await db.execute(
+            sa.select(sa.func.count())
+            .select_from(PasswordReset)
+            .where(
+                col(PasswordReset.user_id) == user.id,
+                col(PasswordReset.created_at) > now - timedelta(hours=1),
+            )
+        )
+    ).scalar_one()
     if recent >= RESETS_PER_HOUR:
         return None
     reset = PasswordReset(id=uuid.uuid4(), user_id=user.id, token_hash="", expires_at=now + valid)
@@ -305,8 +351,12 @@ async def start_reset(db: AsyncSession, settings: Settings, user: UserAccount, *
 
 
 async def latest_reset(db: AsyncSession, user_id: uuid.UUID) -> PasswordReset | None:
-    stmt = (sa.select(PasswordReset).where(col(PasswordReset.user_id) == user_id)
-            .order_by(col(PasswordReset.created_at).desc()).limit(1))
+    stmt = (
+        sa.select(PasswordReset)
+        .where(col(PasswordReset.user_id) == user_id)
+        .order_by(col(PasswordReset.created_at).desc())
+        .limit(1)
+    )
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
@@ -317,11 +367,19 @@ async def request_reset(db: AsyncSession, settings: Settings, *, email: str) -> 
         await audit.record(db, "conference.password_reset.requested", actor=Actor("anonymous"), known=False)
         return
     reset = await start_reset(db, settings, user)
-    await audit.record(db, "conference.password_reset.requested", actor=Actor("anonymous"), subject=str(user.id),
-                       known=True, sent=reset is not None)
+    await audit.record(
+        db,
+        "conference.password_reset.requested",
+        actor=Actor("anonymous"),
+        subject=str(user.id),
+        known=True,
+        sent=reset is not None,
+    )
 
 
-async def find_reset(db: AsyncSession, token: str, *, lock: bool = False) -> tuple[PasswordReset, UserAccount]:
+async def find_reset(
+    db: AsyncSession, token: str, *, lock: bool = False
+) -> tuple[PasswordReset, UserAccount]:
     stmt = sa.select(PasswordReset).where(col(PasswordReset.token_hash) == hash_token(token))
     reset = (await db.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
@@ -333,12 +391,15 @@ async def find_reset(db: AsyncSession, token: str, *, lock: bool = False) -> tup
 
 
 async def complete_reset(db: AsyncSession, token: str, password: str) -> UserAccount:
-    reset, user = await find_reset(db, token, lock=True)
+    _reset, user = await find_reset(db, token, lock=True)
     await set_password(db, user, password, actor=actor_for(user))
     now = utcnow()
     # This link and every other outstanding one for the account stop working.
-    await db.execute(sa.update(PasswordReset).where(
-        col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None)).values(used_at=now))
+    await db.execute(
+        sa.update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
+        .values(used_at=now)
+    )
     await audit.record(db, "conference.password_reset.completed", actor=actor_for(user), subject=str(user.id))
     return user
 
@@ -353,12 +414,14 @@ async def _compose_reset(db: AsyncSession, settings: Settings, row: OutboxEmail)
         return "Your conference console account", (
             f"An account has been made for you on the conference console, as {role}.\n\n"
             f"Choose your password here (the link works once, for {hours} hours):\n{reset_url(settings, reset.id)}\n\n"
-            "If you weren't expecting this, you can ignore this email.\n")
+            "If you weren't expecting this, you can ignore this email.\n"
+        )
     return "Reset your conference console password", (
         "Someone (we hope you) asked to reset the password of your conference console account.\n\n"
         f"Choose a new password here (the link works once, for {hours} hour{'s' if hours != 1 else ''}):\n"
         f"{reset_url(settings, reset.id)}\n\n"
-        "If you didn't ask, you can ignore this email: your password has not changed.\n")
+        "If you didn't ask, you can ignore this email: your password has not changed.\n"
+    )
 
 
 mailtext.register_kind("password_reset", _compose_reset)

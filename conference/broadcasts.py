@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,12 +36,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference.core import audit, errors
-from conference.mail import mailtext
 from conference.core.audit import Actor
-from conference.core.models import HOLDING, Broadcast, Conference, OutboxEmail, Registration, Status, TicketType, utcnow
+from conference.core.models import (
+    HOLDING,
+    Broadcast,
+    Conference,
+    OutboxEmail,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
+from conference.core.settings import Settings
+from conference.mail import mailtext
 from conference.mail.outbox import outbox_row
 from conference.registration import get_conference
-from conference.core.settings import Settings
 
 KIND = "broadcast"
 
@@ -163,7 +172,9 @@ def session_label(title: str, starts_at: datetime, timezone: str) -> str:
     return f"{title} ({local:%a} {local.day} {local:%b}, {local:%H:%M})"
 
 
-async def resolve_segment(db: AsyncSession, conference: Conference, *, segment: str, ref: str) -> tuple[str, str]:
+async def resolve_segment(
+    db: AsyncSession, conference: Conference, *, segment: str, ref: str
+) -> tuple[str, str]:
     """(label, normalised ref) of a segment; InvalidInput naming the form field that is wrong."""
     if segment not in SEGMENTS:
         raise errors.InvalidInput(fields={"segment": "Choose who the message goes to."})
@@ -180,13 +191,18 @@ async def resolve_segment(db: AsyncSession, conference: Conference, *, segment: 
         session = await db.get(ProgrammeSession, session_id) if session_id else None
         if session is None or session.conference_id != conference.id or session.kind != Kind.workshop:
             raise errors.InvalidInput(fields={"session_id": "Choose one of the workshops listed."})
-        return f"Workshop: {session_label(session.title, session.starts_at, conference.timezone)}", str(session.id)
+        return f"Workshop: {session_label(session.title, session.starts_at, conference.timezone)}", str(
+            session.id
+        )
     return SEGMENTS[segment], ""
 
 
 def _members(conference_id: int, segment: str, ref: str) -> list[Any]:
     """The WHERE clause of a segment's registrations (the segment and ref already resolved)."""
-    where: list[Any] = [col(Registration.conference_id) == conference_id, col(Registration.erased_at).is_(None)]
+    where: list[Any] = [
+        col(Registration.conference_id) == conference_id,
+        col(Registration.erased_at).is_(None),
+    ]
     if segment == "waitlist":
         where.append(col(Registration.status) == Status.waitlisted)
         return where
@@ -196,11 +212,13 @@ def _members(conference_id: int, segment: str, ref: str) -> list[Any]:
     elif segment == "session":
         from sessions.models import SeatBooking, SeatStatus
 
-        where.append(sa.exists().where(
-            col(SeatBooking.registration_id) == Registration.id,
-            col(SeatBooking.session_id) == uuid.UUID(ref),
-            col(SeatBooking.status) == SeatStatus.booked,
-        ))
+        where.append(
+            sa.exists().where(
+                col(SeatBooking.registration_id) == Registration.id,
+                col(SeatBooking.session_id) == uuid.UUID(ref),
+                col(SeatBooking.status) == SeatStatus.booked,
+            )
+        )
     return where
 
 
@@ -210,7 +228,9 @@ async def audience(db: AsyncSession, *, segment: str, ref: str) -> Audience:
     assert conference.id is not None
     label, ref = await resolve_segment(db, conference, segment=segment, ref=ref)
     stmt = (
-        sa.select(col(Registration.id), col(Registration.reference), col(Registration.name), col(Registration.email))
+        sa.select(
+            col(Registration.id), col(Registration.reference), col(Registration.name), col(Registration.email)
+        )
         .where(*_members(conference.id, segment, ref))
         .order_by(col(Registration.number))
     )
@@ -233,32 +253,69 @@ async def segment_options(db: AsyncSession) -> dict[str, Any]:
     assert conference.id is not None
     live = [col(Registration.conference_id) == conference.id, col(Registration.erased_at).is_(None)]
     holding = sa.and_(col(Registration.status).in_(HOLDING), *live)
-    per_ticket: dict[uuid.UUID, int] = dict((await db.execute(
-        sa.select(col(Registration.ticket_type_id), sa.func.count()).where(holding).group_by(col(Registration.ticket_type_id))
-    )).all())
-    tickets = (await db.execute(
-        sa.select(TicketType).where(col(TicketType.conference_id) == conference.id)
-        .order_by(col(TicketType.position), col(TicketType.name))
-    )).scalars().all()
-    booked: dict[uuid.UUID, int] = dict((await db.execute(
-        sa.select(col(SeatBooking.session_id), sa.func.count())
-        .join(Registration, col(Registration.id) == SeatBooking.registration_id)
-        .where(col(SeatBooking.status) == SeatStatus.booked, holding)
-        .group_by(col(SeatBooking.session_id))
-    )).all())
-    workshops = (await db.execute(
-        sa.select(ProgrammeSession).where(
-            col(ProgrammeSession.conference_id) == conference.id, col(ProgrammeSession.kind) == Kind.workshop)
-        .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))
-    )).scalars().all()
-    waiting = (await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
-        col(Registration.status) == Status.waitlisted, *live))).scalar_one()
+    per_ticket: dict[uuid.UUID, int] = dict(
+        (
+            await db.execute(
+                sa.select(col(Registration.ticket_type_id), sa.func.count())
+                .where(holding)
+                .group_by(col(Registration.ticket_type_id))
+            )
+        ).all()
+    )
+    tickets = (
+        (
+            await db.execute(
+                sa.select(TicketType)
+                .where(col(TicketType.conference_id) == conference.id)
+                .order_by(col(TicketType.position), col(TicketType.name))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    booked: dict[uuid.UUID, int] = dict(
+        (
+            await db.execute(
+                sa.select(col(SeatBooking.session_id), sa.func.count())
+                .join(Registration, col(Registration.id) == SeatBooking.registration_id)
+                .where(col(SeatBooking.status) == SeatStatus.booked, holding)
+                .group_by(col(SeatBooking.session_id))
+            )
+        ).all()
+    )
+    workshops = (
+        (
+            await db.execute(
+                sa.select(ProgrammeSession)
+                .where(
+                    col(ProgrammeSession.conference_id) == conference.id,
+                    col(ProgrammeSession.kind) == Kind.workshop,
+                )
+                .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    waiting = (
+        await db.execute(
+            sa.select(sa.func.count())
+            .select_from(Registration)
+            .where(col(Registration.status) == Status.waitlisted, *live)
+        )
+    ).scalar_one()
     return {
         "counts": {"all": sum(per_ticket.values()), "waitlist": int(waiting)},
         "ticket_types": [Option(str(t.id), t.name, int(per_ticket.get(t.id, 0))) for t in tickets],
-        "sessions": [Option(str(s.id), session_label(s.title, s.starts_at, conference.timezone)
-                            + (" – cancelled" if s.cancelled else ""), int(booked.get(s.id, 0)))
-                     for s in workshops],
+        "sessions": [
+            Option(
+                str(s.id),
+                session_label(s.title, s.starts_at, conference.timezone)
+                + (" – cancelled" if s.cancelled else ""),
+                int(booked.get(s.id, 0)),
+            )
+            for s in workshops
+        ],
     }
 
 
@@ -290,8 +347,13 @@ async def compose(db: AsyncSession, settings: Settings, row: OutboxEmail) -> tup
         raise RecipientErased("the delegate's personal data has been erased")
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None
-    text = compose_text(event=conference.name, body=broadcast.body, name=registration.name,
-                        reference=registration.reference, link=mailtext.manage_url(settings, registration))
+    text = compose_text(
+        event=conference.name,
+        body=broadcast.body,
+        name=registration.name,
+        reference=registration.reference,
+        link=mailtext.manage_url(settings, registration),
+    )
     return broadcast.subject, text
 
 
@@ -303,8 +365,9 @@ mailtext.register_kind(KIND, compose)
 # --- preview and send -----------------------------------------------------------------------------------------
 
 
-async def _checked(db: AsyncSession, *, segment: str, ref: str, subject: str, body: str,
-                   per_minute: Any) -> tuple[Audience, str, str, int]:
+async def _checked(
+    db: AsyncSession, *, segment: str, ref: str, subject: str, body: str, per_minute: Any
+) -> tuple[Audience, str, str, int]:
     subject, body = clean_text(subject, body)
     problems = _message_problems(subject, body)
     rate = parse_rate(per_minute)
@@ -317,21 +380,29 @@ async def _checked(db: AsyncSession, *, segment: str, ref: str, subject: str, bo
     if problems:
         raise errors.InvalidInput(fields=problems)
     if not reached.recipients:
-        raise EmptySegment(fields={REF_FIELDS.get(segment, "segment"):
-                                   f"Nobody is in this group ({reached.label}) at the moment; choose another."})
+        raise EmptySegment(
+            fields={
+                REF_FIELDS.get(
+                    segment, "segment"
+                ): f"Nobody is in this group ({reached.label}) at the moment; choose another."
+            }
+        )
     assert rate is not None
     return reached, subject, body, rate
 
 
-async def preview(db: AsyncSession, *, segment: str, ref: str, subject: str, body: str,
-                  per_minute: Any = DEFAULT_RATE) -> Preview:
+async def preview(
+    db: AsyncSession, *, segment: str, ref: str, subject: str, body: str, per_minute: Any = DEFAULT_RATE
+) -> Preview:
     """How many the message would reach, and the copy the first of them would get (validates like `send`)."""
-    reached, subject, body, rate = await _checked(db, segment=segment, ref=ref, subject=subject, body=body,
-                                                  per_minute=per_minute)
+    reached, subject, body, rate = await _checked(
+        db, segment=segment, ref=ref, subject=subject, body=body, per_minute=per_minute
+    )
     conference = await get_conference(db)
     first = reached.recipients[0]
-    sample = compose_text(event=conference.name, body=body, name=first.name, reference=first.reference,
-                          link=LINK_PLACEHOLDER)
+    sample = compose_text(
+        event=conference.name, body=body, name=first.name, reference=first.reference, link=LINK_PLACEHOLDER
+    )
     return Preview(reached, subject, sample, rate)
 
 
@@ -354,30 +425,56 @@ async def send(
     instead of sending twice; `expected` (the preview's count) refuses with AudienceChanged if the group has
     changed since, so the organiser never sends to more (or fewer) people than they confirmed."""
     assert db.in_transaction(), "send needs a transaction"
-    reached, subject, body, rate = await _checked(db, segment=segment, ref=ref, subject=subject, body=body,
-                                                  per_minute=per_minute)
+    reached, subject, body, rate = await _checked(
+        db, segment=segment, ref=ref, subject=subject, body=body, per_minute=per_minute
+    )
     count = len(reached.recipients)
     if expected is not None and expected != count:
-        raise AudienceChanged(f"The group has changed since the preview: it was {expected} and is now {count}. "
-                              "Check the new preview and send again.")
+        raise AudienceChanged(
+            f"The group has changed since the preview: it was {expected} and is now {count}. "
+            "Check the new preview and send again."
+        )
     now = utcnow()
     broadcast = Broadcast(
-        id=broadcast_id or uuid.uuid4(), segment=reached.segment, segment_ref=reached.ref,
-        segment_label=reached.label[:300], subject=subject, body=body, recipients=count, per_minute=rate,
-        created_by=actor.label[:120], created_at=now,
+        id=broadcast_id or uuid.uuid4(),
+        segment=reached.segment,
+        segment_ref=reached.ref,
+        segment_label=reached.label[:300],
+        subject=subject,
+        body=body,
+        recipients=count,
+        per_minute=rate,
+        created_by=actor.label[:120],
+        created_at=now,
     )
     db.add(broadcast)
     await db.flush()  # the outbox rows refer to it
     gap = 60.0 / rate
     # One multi-row INSERT (Core, not one ORM object per copy): a large group holds SQLite's write lock briefly.
-    await db.execute(sa.insert(OutboxEmail), [
-        {**outbox_row(settings, kind=KIND, to=r.email, registration_id=r.registration_id), "id": uuid.uuid4(),
-         "broadcast_id": broadcast.id, "next_attempt_at": now + timedelta(seconds=i * gap), "created_at": now}
-        for i, r in enumerate(reached.recipients)
-    ])
+    await db.execute(
+        sa.insert(OutboxEmail),
+        [
+            {
+                **outbox_row(settings, kind=KIND, to=r.email, registration_id=r.registration_id),
+                "id": uuid.uuid4(),
+                "broadcast_id": broadcast.id,
+                "next_attempt_at": now + timedelta(seconds=i * gap),
+                "created_at": now,
+            }
+            for i, r in enumerate(reached.recipients)
+        ],
+    )
     # The segment and the count, never who: the recipients are in the outbox, linked by the broadcast's id.
-    await audit.record(db, "conference.broadcast.sent", actor=actor, subject=str(broadcast.id),
-                       segment=reached.segment, segment_ref=reached.ref or None, recipients=count, per_minute=rate)
+    await audit.record(
+        db,
+        "conference.broadcast.sent",
+        actor=actor,
+        subject=str(broadcast.id),
+        segment=reached.segment,
+        segment_ref=reached.ref or None,
+        recipients=count,
+        per_minute=rate,
+    )
     return broadcast
 
 
@@ -386,7 +483,9 @@ async def send(
 DELIVERY_STATES = ("queued", "sending", "sent", "failed", "kept")
 
 
-async def delivery_counts(db: AsyncSession, broadcast_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+async def delivery_counts(
+    db: AsyncSession, broadcast_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
     """Per broadcast, how many copies are in each outbox state (queued, sending, sent, failed, kept)."""
     counts = {b: dict.fromkeys(DELIVERY_STATES, 0) for b in broadcast_ids}
     if not broadcast_ids:
@@ -416,11 +515,19 @@ class Problem:
 
 async def delivery_problems(db: AsyncSession, broadcast_id: uuid.UUID) -> list[Problem]:
     stmt = (
-        sa.select(col(Registration.reference), col(OutboxEmail.to_address), col(OutboxEmail.status),
-                  col(OutboxEmail.attempts), col(OutboxEmail.last_error), col(OutboxEmail.next_attempt_at))
+        sa.select(
+            col(Registration.reference),
+            col(OutboxEmail.to_address),
+            col(OutboxEmail.status),
+            col(OutboxEmail.attempts),
+            col(OutboxEmail.last_error),
+            col(OutboxEmail.next_attempt_at),
+        )
         .join(Registration, col(Registration.id) == OutboxEmail.registration_id)
-        .where(col(OutboxEmail.broadcast_id) == broadcast_id,
-               sa.or_(col(OutboxEmail.status) == "failed", col(OutboxEmail.last_error) != ""))
+        .where(
+            col(OutboxEmail.broadcast_id) == broadcast_id,
+            sa.or_(col(OutboxEmail.status) == "failed", col(OutboxEmail.last_error) != ""),
+        )
         .order_by(col(OutboxEmail.status) != "failed", col(Registration.reference))
     )
     return [Problem(*row) for row in (await db.execute(stmt)).all()]
@@ -429,8 +536,9 @@ async def delivery_problems(db: AsyncSession, broadcast_id: uuid.UUID) -> list[P
 async def last_due(db: AsyncSession, broadcast_id: uuid.UUID) -> datetime | None:
     """When the last copy still waiting is due (None when none waits)."""
     stmt = sa.select(sa.func.max(OutboxEmail.next_attempt_at)).where(
-        col(OutboxEmail.broadcast_id) == broadcast_id, col(OutboxEmail.status).in_(("queued", "sending")))
+        col(OutboxEmail.broadcast_id) == broadcast_id, col(OutboxEmail.status).in_(("queued", "sending"))
+    )
     value = (await db.execute(stmt)).scalar_one_or_none()
     if isinstance(value, datetime) and value.tzinfo is None:  # SQLite keeps no offset
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value if isinstance(value, datetime) else None

@@ -14,7 +14,7 @@ show the same thing.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,16 +28,32 @@ from sqlmodel import col
 
 from conference import registration as bookings
 from conference.console.registrations import _issued_invoices_pence, _payment_state_filter, outstanding_pence
-from conference.core.models import HOLDING, REGIONS, SECTOR_LABELS, Checkin, Conference, Registration, Sector, Status, TicketType, utcnow
-from sessions.workshops import capacity
+from conference.core.models import (
+    HOLDING,
+    REGIONS,
+    SECTOR_LABELS,
+    Checkin,
+    Conference,
+    Registration,
+    Sector,
+    Status,
+    TicketType,
+    utcnow,
+)
 from sessions.models import Kind, ProgrammeSession, Room, TimeSlot
+from sessions.workshops import capacity
 
 DOOR = "door"  # badges.checkin.DOOR (not imported: badges imports conference)
 ARRIVALS_MINUTES = 5
 DAY_BUCKET_SECONDS = 15 * 60
 NO_REGION = "Not given"
-STATUS_ORDER = (Status.confirmed, Status.pending_payment, Status.awaiting_approval, Status.waitlisted,
-                Status.cancelled)
+STATUS_ORDER = (
+    Status.confirmed,
+    Status.pending_payment,
+    Status.awaiting_approval,
+    Status.waitlisted,
+    Status.cancelled,
+)
 
 
 # --- time buckets in SQL -----------------------------------------------------------------------------------
@@ -76,7 +92,7 @@ def _epoch_bucket_postgresql(element: _epoch_bucket, compiler: SQLCompiler, **kw
 
 
 def _bucket_start(bucket: int, seconds: int) -> datetime:
-    return datetime.fromtimestamp(int(bucket) * seconds, timezone.utc)
+    return datetime.fromtimestamp(int(bucket) * seconds, UTC)
 
 
 # --- the pieces --------------------------------------------------------------------------------------------
@@ -90,8 +106,11 @@ def _zone(conference: Conference) -> ZoneInfo:
 
 
 async def _status_counts(db: AsyncSession, conference_id: int) -> dict[Status, int]:
-    stmt = (sa.select(col(Registration.status), sa.func.count()).where(col(Registration.conference_id) == conference_id)
-            .group_by(col(Registration.status)))
+    stmt = (
+        sa.select(col(Registration.status), sa.func.count())
+        .where(col(Registration.conference_id) == conference_id)
+        .group_by(col(Registration.status))
+    )
     counts = {s: 0 for s in STATUS_ORDER}
     for status, n in (await db.execute(stmt)).all():
         counts[Status(status)] = int(n)
@@ -102,17 +121,29 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
     """Registrations with money outstanding and how much: the registrations console's "Money outstanding" filter
     and its `outstanding_pence`, summed per (ticket type, payment method, status) instead of per registration."""
     owing = (
-        sa.select(col(Registration.ticket_type_id), col(Registration.payment_method), col(Registration.status),
-                  _issued_invoices_pence().label("issued"))
+        sa.select(
+            col(Registration.ticket_type_id),
+            col(Registration.payment_method),
+            col(Registration.status),
+            _issued_invoices_pence().label("issued"),
+        )
         .where(col(Registration.conference_id) == conference_id, _payment_state_filter("outstanding"))
         .subquery()
     )
-    stmt = (sa.select(owing.c.ticket_type_id, owing.c.payment_method, owing.c.status, sa.func.count(),
-                      sa.func.coalesce(sa.func.sum(owing.c.issued), 0))
-            .group_by(owing.c.ticket_type_id, owing.c.payment_method, owing.c.status))
+    stmt = sa.select(
+        owing.c.ticket_type_id,
+        owing.c.payment_method,
+        owing.c.status,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(owing.c.issued), 0),
+    ).group_by(owing.c.ticket_type_id, owing.c.payment_method, owing.c.status)
     groups = (await db.execute(stmt)).all()
-    tickets = {t.id: t for t in (await db.execute(
-        sa.select(TicketType).where(col(TicketType.conference_id) == conference_id))).scalars()}
+    tickets = {
+        t.id: t
+        for t in (
+            await db.execute(sa.select(TicketType).where(col(TicketType.conference_id) == conference_id))
+        ).scalars()
+    }
     count = pence = 0
     for ticket_type_id, method, status, n, issued in groups:
         # What outstanding_pence reads of a registration: its payment method and status.
@@ -120,24 +151,35 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
         ticket = tickets[ticket_type_id]
         # outstanding_pence is affine in the invoices' amount (the amount itself for an invoice payer, a fixed
         # card price otherwise), so the group's total is f(sum of amounts) plus f(0) for each other member.
-        pence += outstanding_pence(like, ticket, int(issued)) + (int(n) - 1) * outstanding_pence(like, ticket, 0)
+        pence += outstanding_pence(like, ticket, int(issued)) + (int(n) - 1) * outstanding_pence(
+            like, ticket, 0
+        )
         count += int(n)
     return {"count": count, "pence": pence, "currency": "GBP"}
 
 
-async def _sectors_and_regions(db: AsyncSession, conference_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    stmt = (sa.select(col(Registration.sector), col(Registration.region), sa.func.count())
-            .where(col(Registration.conference_id) == conference_id, col(Registration.status).in_(HOLDING))
-            .group_by(col(Registration.sector), col(Registration.region)))
+async def _sectors_and_regions(
+    db: AsyncSession, conference_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stmt = (
+        sa.select(col(Registration.sector), col(Registration.region), sa.func.count())
+        .where(col(Registration.conference_id) == conference_id, col(Registration.status).in_(HOLDING))
+        .group_by(col(Registration.sector), col(Registration.region))
+    )
     by_sector: dict[str, int] = {}
     by_region: dict[str, int] = {}
     for sector, region, n in (await db.execute(stmt)).all():
         key = Sector(sector).value
         by_sector[key] = by_sector.get(key, 0) + int(n)
         by_region[region or ""] = by_region.get(region or "", 0) + int(n)
-    sectors = [{"sector": s.value, "label": label, "count": by_sector.get(s.value, 0)}
-               for s, label in SECTOR_LABELS.items()]
-    known = [*REGIONS, *sorted(r for r in by_region if r and r not in REGIONS)]  # a region since dropped stays
+    sectors = [
+        {"sector": s.value, "label": label, "count": by_sector.get(s.value, 0)}
+        for s, label in SECTOR_LABELS.items()
+    ]
+    known = [
+        *REGIONS,
+        *sorted(r for r in by_region if r and r not in REGIONS),
+    ]  # a region since dropped stays
     regions = [{"region": r, "label": r, "count": by_region.get(r, 0)} for r in known]
     regions.append({"region": "", "label": NO_REGION, "count": by_region.get("", 0)})
     return sectors, regions
@@ -147,15 +189,18 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-async def _registrations_over_time(db: AsyncSession, conference: Conference, zone: ZoneInfo,
-                                   now: datetime) -> dict[str, Any]:
+async def _registrations_over_time(
+    db: AsyncSession, conference: Conference, zone: ZoneInfo, now: datetime
+) -> dict[str, Any]:
     """Per local day, cumulative: places taken (registrations holding a place now, by the day they registered)
     and the same with the waiting list. Cancelled registrations are left out."""
     bucket = _epoch_bucket(Registration.created_at, DAY_BUCKET_SECONDS)
     holding = sa.func.sum(sa.case((col(Registration.status).in_(HOLDING), 1), else_=0))
-    stmt = (sa.select(bucket, holding, sa.func.count())
-            .where(col(Registration.conference_id) == conference.id, col(Registration.status) != Status.cancelled)
-            .group_by(bucket))
+    stmt = (
+        sa.select(bucket, holding, sa.func.count())
+        .where(col(Registration.conference_id) == conference.id, col(Registration.status) != Status.cancelled)
+        .group_by(bucket)
+    )
     per_day: dict[date, tuple[int, int]] = {}
     for b, held, live in (await db.execute(stmt)).all():
         day = _bucket_start(b, DAY_BUCKET_SECONDS).astimezone(zone).date()
@@ -175,22 +220,43 @@ async def _registrations_over_time(db: AsyncSession, conference: Conference, zon
         days.append(day.isoformat())
         places.append(h_sum)
         live_total.append(n_sum)
-    return {"days": days, "places_taken": places, "with_waiting_list": live_total, "capacity": conference.capacity}
+    return {
+        "days": days,
+        "places_taken": places,
+        "with_waiting_list": live_total,
+        "capacity": conference.capacity,
+    }
 
 
 async def _workshops(db: AsyncSession, conference_id: int, zone: ZoneInfo) -> list[dict[str, Any]]:
     """Per time slot (in time order), its workshops' seats booked against their capacity."""
-    sessions = (await db.execute(
-        sa.select(ProgrammeSession)
-        .where(col(ProgrammeSession.conference_id) == conference_id, col(ProgrammeSession.kind) == Kind.workshop,
-               col(ProgrammeSession.cancelled).is_(False))
-        .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title)))).scalars().all()
+    sessions = (
+        (
+            await db.execute(
+                sa.select(ProgrammeSession)
+                .where(
+                    col(ProgrammeSession.conference_id) == conference_id,
+                    col(ProgrammeSession.kind) == Kind.workshop,
+                    col(ProgrammeSession.cancelled).is_(False),
+                )
+                .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not sessions:
         return []
-    rooms = {r.id: r for r in (await db.execute(
-        sa.select(Room).where(col(Room.conference_id) == conference_id))).scalars()}
-    slots = {s.id: s for s in (await db.execute(
-        sa.select(TimeSlot).where(col(TimeSlot.conference_id) == conference_id))).scalars()}
+    rooms = {
+        r.id: r
+        for r in (await db.execute(sa.select(Room).where(col(Room.conference_id) == conference_id))).scalars()
+    }
+    slots = {
+        s.id: s
+        for s in (
+            await db.execute(sa.select(TimeSlot).where(col(TimeSlot.conference_id) == conference_id))
+        ).scalars()
+    }
     counts = await capacity.seat_counts(db, [s.id for s in sessions])
     by_slot: dict[uuid.UUID, dict[str, Any]] = {}
     for s in sessions:
@@ -199,15 +265,31 @@ async def _workshops(db: AsyncSession, conference_id: int, zone: ZoneInfo) -> li
         seen = counts.get(s.id, {})
         slot = slots.get(s.start_slot_id)
         starts = (slot.starts_at if slot else s.starts_at).astimezone(zone)
-        entry = by_slot.setdefault(s.start_slot_id, {
-            "slot_id": str(s.start_slot_id),
-            "label": (slot.label if slot and slot.label else f"{starts:%a} {starts.day} {starts:%b %H:%M}"),
-            "starts_at": starts.isoformat(),
-            "booked": 0, "capacity": 0, "waitlisted": 0, "sessions": [],
-        })
+        entry = by_slot.setdefault(
+            s.start_slot_id,
+            {
+                "slot_id": str(s.start_slot_id),
+                "label": (
+                    slot.label if slot and slot.label else f"{starts:%a} {starts.day} {starts:%b %H:%M}"
+                ),
+                "starts_at": starts.isoformat(),
+                "booked": 0,
+                "capacity": 0,
+                "waitlisted": 0,
+                "sessions": [],
+            },
+        )
         booked, waiting = seen.get("booked", 0), seen.get("waitlisted", 0)
-        entry["sessions"].append({"id": str(s.id), "title": s.title, "room": room.name if room else None,
-                                  "booked": booked, "capacity": seats, "waitlisted": waiting})
+        entry["sessions"].append(
+            {
+                "id": str(s.id),
+                "title": s.title,
+                "room": room.name if room else None,
+                "booked": booked,
+                "capacity": seats,
+                "waitlisted": waiting,
+            }
+        )
         entry["booked"] += booked
         entry["capacity"] += seats
         entry["waitlisted"] += waiting
@@ -222,9 +304,11 @@ async def _arrivals(db: AsyncSession, zone: ZoneInfo, now: datetime) -> dict[str
     # No join to registration for its conference: check-ins belong to the deployment's one conference (as the
     # door list reads them), and a join here let PostgreSQL pick a nested loop on stale statistics (a door rush
     # grows the table faster than autovacuum analyses it): 50-70 ms at 1,000 arrivals instead of 1 ms.
-    stmt = (sa.select(bucket, sa.func.count())
-            .where(col(Checkin.list) == DOOR, col(Checkin.result) == "ok")
-            .group_by(bucket))
+    stmt = (
+        sa.select(bucket, sa.func.count())
+        .where(col(Checkin.list) == DOOR, col(Checkin.result) == "ok")
+        .group_by(bucket)
+    )
     buckets = {int(b): int(n) for b, n in (await db.execute(stmt)).all()}
     so_far = sum(buckets.values())
     if not buckets:
@@ -238,7 +322,9 @@ async def _arrivals(db: AsyncSession, zone: ZoneInfo, now: datetime) -> dict[str
     series = []
     for b in range(first, last + 1):
         starts = _bucket_start(b, seconds).astimezone(zone)
-        series.append({"starts_at": starts.isoformat(), "label": f"{starts:%H:%M}", "count": buckets.get(b, 0)})
+        series.append(
+            {"starts_at": starts.isoformat(), "label": f"{starts:%H:%M}", "count": buckets.get(b, 0)}
+        )
     return {"so_far": so_far, "day": day.isoformat(), "interval_minutes": ARRIVALS_MINUTES, "buckets": series}
 
 
@@ -252,14 +338,21 @@ async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[st
     assert conference.id is not None
     zone = _zone(conference)
     counts = await _status_counts(db, conference.id)
-    places = bookings.Availability(capacity=conference.capacity, registered=sum(counts[s] for s in HOLDING),
-                                   waitlisted=counts[Status.waitlisted])
+    places = bookings.Availability(
+        capacity=conference.capacity,
+        registered=sum(counts[s] for s in HOLDING),
+        waitlisted=counts[Status.waitlisted],
+    )
     sectors, regions = await _sectors_and_regions(db, conference.id)
     arrivals = await _arrivals(db, zone, now)
     return {
         "generated_at": now.astimezone(zone).isoformat(),
-        "conference": {"name": conference.name, "capacity": conference.capacity, "timezone": zone.key,
-                       "registration_open": conference.registration_open},
+        "conference": {
+            "name": conference.name,
+            "capacity": conference.capacity,
+            "timezone": zone.key,
+            "registration_open": conference.registration_open,
+        },
         "registrations": {
             "live": sum(n for s, n in counts.items() if s != Status.cancelled),
             "by_status": {s.value: counts[s] for s in STATUS_ORDER},

@@ -18,16 +18,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
-from conference.payments import invoicing
-from conference.mail import mailtext
 from conference import registration as bookings
+from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
-from conference.core.models import Conference, Invoice, OutboxEmail, PaymentMethod, Registration, RegistrationCreate, Status, utcnow
-from conference.mail.outbox import queue_email
+from conference.core.models import (
+    Conference,
+    Invoice,
+    OutboxEmail,
+    PaymentMethod,
+    Registration,
+    RegistrationCreate,
+    Status,
+    utcnow,
+)
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
+from conference.mail import mailtext
+from conference.mail.outbox import queue_email
+from conference.payments import invoicing
 
 # The delegate's own details, in the registration form's order; everything else (ticket, payment, invoices,
 # seats) belongs to the place, not to the person.
@@ -83,19 +92,26 @@ async def _lock(db: AsyncSession, registration_id: uuid.UUID) -> tuple[Conferenc
 
 async def _email_taken(db: AsyncSession, registration: Registration, email_key: str) -> None:
     """Refuse an email that another live registration of this conference uses (call with the capacity lock)."""
-    other = (await db.execute(
-        sa.select(Registration.reference).where(
-            col(Registration.conference_id) == registration.conference_id,
-            col(Registration.email_key) == email_key,
-            col(Registration.status) != Status.cancelled,
-            col(Registration.id) != registration.id,
-        ).limit(1)
-    )).scalar_one_or_none()
+    other = (
+        await db.execute(
+            sa.select(Registration.reference)
+            .where(
+                col(Registration.conference_id) == registration.conference_id,
+                col(Registration.email_key) == email_key,
+                col(Registration.status) != Status.cancelled,
+                col(Registration.id) != registration.id,
+            )
+            .limit(1)
+        )
+    ).scalar_one_or_none()
     if other is not None:
         raise errors.AlreadyRegistered(
             "This email address is already registered.",
-            fields={"email": f"Registration {other} already uses this email address; one live registration "
-                             "per address."})
+            fields={
+                "email": f"Registration {other} already uses this email address; one live registration "
+                "per address."
+            },
+        )
 
 
 async def _flush(db: AsyncSession) -> None:
@@ -105,7 +121,8 @@ async def _flush(db: AsyncSession) -> None:
         # Not reachable while the capacity lock is held (every registration takes it first); kept as the last word.
         if "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig):
             raise errors.AlreadyRegistered(
-                fields={"email": "Another live registration already uses this email address."}) from None
+                fields={"email": "Another live registration already uses this email address."}
+            ) from None
         raise
 
 
@@ -132,8 +149,9 @@ async def edit_details(
     registration.updated_at = utcnow()
     if any(printed[k] != getattr(registration, k) for k in printed):
         registration.badge_printed_at = None  # the printed badge shows the old text: print it again
-    await audit.record(db, "conference.registration.edited", actor=actor, subject=registration.reference,
-                       fields=changed)
+    await audit.record(
+        db, "conference.registration.edited", actor=actor, subject=registration.reference, fields=changed
+    )
     await _flush(db)
     return changed
 
@@ -152,33 +170,63 @@ async def substitute(
         raise errors.AlreadyCancelled("A cancelled registration has no place to transfer.")
     email_key = details["email"].lower()
     if email_key == registration.email_key:
-        raise errors.InvalidInput(fields={"email": "This is the current delegate's address: give the colleague's "
-                                                   "own email address."})
+        raise errors.InvalidInput(
+            fields={
+                "email": "This is the current delegate's address: give the colleague's own email address."
+            }
+        )
     await _email_taken(db, registration, email_key)
     previous_email, previous_name = registration.email, registration.name
     changed = _apply(registration, details)
     registration.token_version += 1
     registration.manage_token_hash = hash_token(
-        manage_token(str(settings.secret_key), registration.id, registration.token_version))
+        manage_token(str(settings.secret_key), registration.id, registration.token_version)
+    )
     registration.badge_version += 1
     registration.badge_printed_at = None
     registration.updated_at = utcnow()
-    withdrawn = (await db.execute(
-        sa.update(OutboxEmail)
-        .where(col(OutboxEmail.registration_id) == registration.id, col(OutboxEmail.to_address) == previous_email,
-               col(OutboxEmail.status).in_(("queued", "sending")),
-               col(OutboxEmail.kind).not_in(tuple(mailtext.INVOICE_KINDS)))
-        .values(status="failed", last_error="withdrawn: the place was transferred", lease_until=None)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    withdrawn = (
+        await db.execute(
+            sa.update(OutboxEmail)
+            .where(
+                col(OutboxEmail.registration_id) == registration.id,
+                col(OutboxEmail.to_address) == previous_email,
+                col(OutboxEmail.status).in_(("queued", "sending")),
+                col(OutboxEmail.kind).not_in(tuple(mailtext.INVOICE_KINDS)),
+            )
+            .values(status="failed", last_error="withdrawn: the place was transferred", lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount
     position = await bookings.waitlist_position(db, registration)
-    queue_email(db, settings, kind="registration", to=registration.email, registration_id=registration.id,
-                status=registration.status.value, position=position, transferred=True)
-    queue_email(db, settings, kind=mailtext.PLACE_TRANSFERRED, to=previous_email, registration_id=registration.id,
-                name=previous_name)
-    await audit.record(db, "conference.registration.substituted", actor=actor, subject=registration.reference,
-                       fields=changed, token_version=registration.token_version,
-                       badge_version=registration.badge_version, withdrawn_emails=withdrawn)
+    queue_email(
+        db,
+        settings,
+        kind="registration",
+        to=registration.email,
+        registration_id=registration.id,
+        status=registration.status.value,
+        position=position,
+        transferred=True,
+    )
+    queue_email(
+        db,
+        settings,
+        kind=mailtext.PLACE_TRANSFERRED,
+        to=previous_email,
+        registration_id=registration.id,
+        name=previous_name,
+    )
+    await audit.record(
+        db,
+        "conference.registration.substituted",
+        actor=actor,
+        subject=registration.reference,
+        fields=changed,
+        token_version=registration.token_version,
+        badge_version=registration.badge_version,
+        withdrawn_emails=withdrawn,
+    )
     await _flush(db)
     return registration
 
@@ -186,7 +234,9 @@ async def substitute(
 @dataclass
 class BulkOutcome:
     decided: list[str] = field(default_factory=list)  # references
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (reference or id, why: a status or "missing")
+    refused: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (reference or id, why: a status or "missing")
 
 
 async def decide_many(
@@ -198,13 +248,22 @@ async def decide_many(
     unknown) is reported, not decided, and does not stop the others. Each decision runs through
     `registration.decide_approval` in a savepoint of its own, so a refusal there undoes only its own rows."""
     if len(registration_ids) > MAX_BULK:
-        raise errors.InvalidInput(fields={"registration": f"Choose at most {MAX_BULK} registrations at a time."})
+        raise errors.InvalidInput(
+            fields={"registration": f"Choose at most {MAX_BULK} registrations at a time."}
+        )
     await bookings.get_conference(db, for_update=True)
     outcome = BulkOutcome()
     unique = list(dict.fromkeys(registration_ids))
-    found = {r.id: r for r in (await db.execute(
-        sa.select(Registration).where(col(Registration.id).in_(unique))
-        .execution_options(populate_existing=True))).scalars()}
+    found = {
+        r.id: r
+        for r in (
+            await db.execute(
+                sa.select(Registration)
+                .where(col(Registration.id).in_(unique))
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+    }
     for registration_id in unique:
         registration = found.get(registration_id)
         if registration is None:
@@ -216,27 +275,38 @@ async def decide_many(
         reference = registration.reference  # a rolled-back savepoint expires the object
         try:
             async with db.begin_nested():
-                await bookings.decide_approval(db, settings=settings, registration_id=registration_id,
-                                               approve=approve, actor=actor)
+                await bookings.decide_approval(
+                    db, settings=settings, registration_id=registration_id, approve=approve, actor=actor
+                )
         except errors.DomainError as exc:
             outcome.refused.append((reference, exc.code))
             continue
         outcome.decided.append(reference)
-    await audit.record(db, "conference.registrations.decided", actor=actor,
-                       decision="approved" if approve else "rejected", decided=len(outcome.decided),
-                       refused=len(outcome.refused))
+    await audit.record(
+        db,
+        "conference.registrations.decided",
+        actor=actor,
+        decision="approved" if approve else "rejected",
+        decided=len(outcome.decided),
+        refused=len(outcome.refused),
+    )
     return outcome
 
 
 async def latest_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice | None:
     """The registration's newest invoice that still stands (issued or paid, not credited)."""
-    return (await db.execute(
-        sa.select(Invoice)
-        .where(col(Invoice.registration_id) == registration_id, col(Invoice.kind) == "invoice",
-               col(Invoice.status).in_(invoicing.OPEN))
-        .order_by(col(Invoice.created_at).desc(), col(Invoice.number).desc())
-        .limit(1)
-    )).scalar_one_or_none()
+    return (
+        await db.execute(
+            sa.select(Invoice)
+            .where(
+                col(Invoice.registration_id) == registration_id,
+                col(Invoice.kind) == "invoice",
+                col(Invoice.status).in_(invoicing.OPEN),
+            )
+            .order_by(col(Invoice.created_at).desc(), col(Invoice.number).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def resend(
@@ -250,23 +320,51 @@ async def resend(
     if registration is None:
         raise errors.NotFound("No registration has this id.")
     if registration.erased_at is not None:
-        raise PersonalDataErased("This registration's personal data has been erased: there is no one to email.")
+        raise PersonalDataErased(
+            "This registration's personal data has been erased: there is no one to email."
+        )
     if what == "confirmation":
         if registration.status == Status.cancelled:
             raise NothingToResend("This registration is cancelled: there is no booking to confirm.")
         position = await bookings.waitlist_position(db, registration)
-        queue_email(db, settings, kind="registration", to=registration.email, registration_id=registration.id,
-                    status=registration.status.value, position=position, resent=True)
-        await audit.record(db, "conference.registration.email_resent", actor=actor, subject=registration.reference,
-                           email="confirmation")
+        queue_email(
+            db,
+            settings,
+            kind="registration",
+            to=registration.email,
+            registration_id=registration.id,
+            status=registration.status.value,
+            position=position,
+            resent=True,
+        )
+        await audit.record(
+            db,
+            "conference.registration.email_resent",
+            actor=actor,
+            subject=registration.reference,
+            email="confirmation",
+        )
         return what
     if registration.payment_method != PaymentMethod.invoice:
         raise NothingToResend("This registration is not paid by invoice.")
     invoice = await latest_invoice(db, registration.id)
     if invoice is None:
         raise NothingToResend("This registration has no invoice that stands (none issued, or all credited).")
-    queue_email(db, settings, kind="invoice", to=invoice.billing_email, registration_id=registration.id,
-                invoice_id=str(invoice.id), number=invoice.number)
-    await audit.record(db, "conference.registration.email_resent", actor=actor, subject=registration.reference,
-                       email="invoice", invoice=invoice.number)
+    queue_email(
+        db,
+        settings,
+        kind="invoice",
+        to=invoice.billing_email,
+        registration_id=registration.id,
+        invoice_id=str(invoice.id),
+        number=invoice.number,
+    )
+    await audit.record(
+        db,
+        "conference.registration.email_resent",
+        actor=actor,
+        subject=registration.reference,
+        email="invoice",
+        invoice=invoice.number,
+    )
     return what

@@ -27,7 +27,15 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core.models import HOLDING, SECTOR_LABELS, Checkin, Conference, Registration, Status, TicketType
+from conference.core.models import (
+    HOLDING,
+    SECTOR_LABELS,
+    Checkin,
+    Conference,
+    Registration,
+    Status,
+    TicketType,
+)
 from sessions.models import ProgrammeSession
 
 FORMATS = {
@@ -74,9 +82,12 @@ def to_csv(sheet: Sheet) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe(h) for h in sheet.header])
     for row in sheet.rows:
-        writer.writerow([
-            v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else "" if v is None else safe(v) for v in row
-        ])
+        writer.writerow(
+            [
+                v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else "" if v is None else safe(v)
+                for v in row
+            ]
+        )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -144,14 +155,46 @@ async def delegates(db: AsyncSession, where: Iterable[Any]) -> Sheet:
     )
     rows: list[list[Cell]] = []
     for r, ticket in (await db.execute(stmt)).all():
-        person: list[Cell] = ([ERASED, "", "", "", "", ""] if _erased(r) else
-                              [r.name, r.email, r.organisation, r.job_title, SECTOR_LABELS.get(r.sector, r.sector.value),
-                               r.region])
-        rows.append([r.reference, STATUS_LABELS[r.status], *person, ticket,
-                     METHOD_LABELS.get(r.payment_method.value, r.payment_method.value), _local(r.created_at, zone)])
-    return Sheet("Delegates", ["Reference", "Status", "Name", "Email", "Organisation", "Job title", "Sector",
-                               "Region", "Ticket type", "Payment method", f"Registered ({conference.timezone})"],
-                 rows, (12, 18, 28, 34, 34, 24, 28, 22, 20, 16, 20))
+        person: list[Cell] = (
+            [ERASED, "", "", "", "", ""]
+            if _erased(r)
+            else [
+                r.name,
+                r.email,
+                r.organisation,
+                r.job_title,
+                SECTOR_LABELS.get(r.sector, r.sector.value),
+                r.region,
+            ]
+        )
+        rows.append(
+            [
+                r.reference,
+                STATUS_LABELS[r.status],
+                *person,
+                ticket,
+                METHOD_LABELS.get(r.payment_method.value, r.payment_method.value),
+                _local(r.created_at, zone),
+            ]
+        )
+    return Sheet(
+        "Delegates",
+        [
+            "Reference",
+            "Status",
+            "Name",
+            "Email",
+            "Organisation",
+            "Job title",
+            "Sector",
+            "Region",
+            "Ticket type",
+            "Payment method",
+            f"Registered ({conference.timezone})",
+        ],
+        rows,
+        (12, 18, 28, 34, 34, 24, 28, 22, 20, 16, 20),
+    )
 
 
 async def dietary(db: AsyncSession) -> Sheet:
@@ -160,15 +203,24 @@ async def dietary(db: AsyncSession) -> Sheet:
     conference = await _conference(db)
     stmt = (
         sa.select(Registration)
-        .where(col(Registration.conference_id) == conference.id, col(Registration.status).in_(HOLDING),
-               col(Registration.erased_at).is_(None),
-               sa.or_(sa.func.trim(Registration.dietary) != "", sa.func.trim(Registration.access_needs) != ""))
+        .where(
+            col(Registration.conference_id) == conference.id,
+            col(Registration.status).in_(HOLDING),
+            col(Registration.erased_at).is_(None),
+            sa.or_(sa.func.trim(Registration.dietary) != "", sa.func.trim(Registration.access_needs) != ""),
+        )
         .order_by(col(Registration.number))
     )
-    rows: list[list[Cell]] = [[r.reference, r.name, r.organisation, r.dietary, r.access_needs]
-                              for r in (await db.execute(stmt)).scalars()]
-    return Sheet("Dietary and access", ["Reference", "Name", "Organisation", "Dietary requirements",
-                                        "Access needs"], rows, (12, 28, 34, 40, 50))
+    rows: list[list[Cell]] = [
+        [r.reference, r.name, r.organisation, r.dietary, r.access_needs]
+        for r in (await db.execute(stmt)).scalars()
+    ]
+    return Sheet(
+        "Dietary and access",
+        ["Reference", "Name", "Organisation", "Dietary requirements", "Access needs"],
+        rows,
+        (12, 28, 34, 40, 50),
+    )
 
 
 async def attendance(db: AsyncSession) -> Sheet:
@@ -176,11 +228,13 @@ async def attendance(db: AsyncSession) -> Sheet:
     the door check-in and each session they were checked in to (admissions only: refused scans are left out)."""
     conference = await _conference(db)
     zone = ZoneInfo(conference.timezone)
-    admissions = (await db.execute(
-        sa.select(Checkin.registration_id, Checkin.list, Checkin.scanned_at)
-        .where(col(Checkin.result) == "ok", col(Checkin.registration_id).is_not(None))
-        .order_by(col(Checkin.scanned_at))
-    )).all()
+    admissions = (
+        await db.execute(
+            sa.select(Checkin.registration_id, Checkin.list, Checkin.scanned_at)
+            .where(col(Checkin.result) == "ok", col(Checkin.registration_id).is_not(None))
+            .order_by(col(Checkin.scanned_at))
+        )
+    ).all()
     door: dict[uuid.UUID, datetime] = {}
     sessions: dict[uuid.UUID, list[tuple[str, datetime]]] = {}
     for registration_id, list_name, scanned_at in admissions:
@@ -189,28 +243,63 @@ async def attendance(db: AsyncSession) -> Sheet:
         else:
             sessions.setdefault(registration_id, []).append((list_name, scanned_at))
     ids = {uuid.UUID(name) for visits in sessions.values() for name, _ in visits if _is_uuid(name)}
-    titles = {str(s.id): s.title for s in (await db.execute(
-        sa.select(ProgrammeSession).where(col(ProgrammeSession.id).in_(ids)))).scalars()} if ids else {}
+    titles = (
+        {
+            str(s.id): s.title
+            for s in (
+                await db.execute(sa.select(ProgrammeSession).where(col(ProgrammeSession.id).in_(ids)))
+            ).scalars()
+        }
+        if ids
+        else {}
+    )
     came = set(door) | set(sessions)
     stmt = (
         sa.select(Registration, TicketType.name)
         .join(TicketType, col(TicketType.id) == Registration.ticket_type_id)
-        .where(col(Registration.conference_id) == conference.id,
-               sa.or_(col(Registration.status).in_(HOLDING), col(Registration.id).in_(came)) if came
-               else col(Registration.status).in_(HOLDING))
+        .where(
+            col(Registration.conference_id) == conference.id,
+            sa.or_(col(Registration.status).in_(HOLDING), col(Registration.id).in_(came))
+            if came
+            else col(Registration.status).in_(HOLDING),
+        )
         .order_by(col(Registration.number))
     )
     rows: list[list[Cell]] = []
     for r, ticket in (await db.execute(stmt)).all():
         visits = sessions.get(r.id, [])
         attended = "; ".join(
-            f"{titles.get(name, 'Unknown session')} ({_local(at, zone):%d %b %H:%M})" for name, at in visits)
+            f"{titles.get(name, 'Unknown session')} ({_local(at, zone):%d %b %H:%M})" for name, at in visits
+        )
         person: list[Cell] = [ERASED, ""] if _erased(r) else [r.name, r.organisation]
-        rows.append([r.reference, *person, ticket, STATUS_LABELS[r.status], "Yes" if r.id in came else "No",
-                     _local(door.get(r.id), zone), len(visits), attended])
-    return Sheet("Attendance", ["Reference", "Name", "Organisation", "Ticket type", "Status", "Came",
-                                f"Door check-in ({conference.timezone})", "Sessions attended", "Session check-ins"],
-                 rows, (12, 28, 34, 20, 18, 8, 20, 10, 80))
+        rows.append(
+            [
+                r.reference,
+                *person,
+                ticket,
+                STATUS_LABELS[r.status],
+                "Yes" if r.id in came else "No",
+                _local(door.get(r.id), zone),
+                len(visits),
+                attended,
+            ]
+        )
+    return Sheet(
+        "Attendance",
+        [
+            "Reference",
+            "Name",
+            "Organisation",
+            "Ticket type",
+            "Status",
+            "Came",
+            f"Door check-in ({conference.timezone})",
+            "Sessions attended",
+            "Session check-ins",
+        ],
+        rows,
+        (12, 28, 34, 20, 18, 8, 20, 10, 80),
+    )
 
 
 def _is_uuid(text: str) -> bool:

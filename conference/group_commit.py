@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 from conference.core import metrics
 from conference.core.db import Database
-from conference.registration import Registered, RegistrationRequest, register_many
 from conference.core.settings import Settings
+from conference.registration import Registered, RegistrationRequest, register_many
 
 MAX_BATCH = 64  # bounds one transaction's time holding the lock (about 0.3 ms per registration here)
 
@@ -60,14 +60,14 @@ class RegistrationQueue:
     async def _write(self, requests: Sequence[RegistrationRequest]) -> list[Registered | BaseException]:
         try:
             return list(await self._transaction(list(requests)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (each request gets its own answer, even an error)
             if len(requests) == 1:
                 return [exc]
         outcomes: list[Registered | BaseException] = []
         for request in requests:
             try:
                 outcomes.extend(await self._transaction([request]))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (handed to that request alone)
                 outcomes.append(exc)
         return outcomes
 

@@ -28,11 +28,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import audit, background, errors, hooks
 from conference.core.audit import Actor
 from conference.core.db import Database, lock_for_update
-from conference.mail.mailtext import INVOICE_KINDS
-from conference.core.models import SECTOR_LABELS, Checkin, Conference, Invoice, OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
-from conference.registration import cancel_registration, get_conference, waitlist_position
+from conference.core.models import (
+    SECTOR_LABELS,
+    Checkin,
+    Conference,
+    Invoice,
+    OutboxEmail,
+    Payment,
+    Refund,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.core.security import hash_token
 from conference.core.settings import Settings
+from conference.mail.mailtext import INVOICE_KINDS
+from conference.registration import cancel_registration, get_conference, waitlist_position
 
 log = logging.getLogger("conference.personal_data")
 
@@ -73,8 +85,8 @@ def _about(conference: Conference, now: datetime) -> dict[str, Any]:
     due = retention_due_at(conference)
     return {
         "what": f"Everything {conference.name} holds about one registration: the details given when registering, "
-                "the booking's status and history, payments, refunds, invoices, check-ins, the emails we sent, "
-                "and workshop seats, choices and talk stars.",
+        "the booking's status and history, payments, refunds, invoices, check-ins, the emails we sent, "
+        "and workshop seats, choices and talk stars.",
         "format": FORMAT,
         "generated_at": now.isoformat(),
         "conference": conference.name,
@@ -87,9 +99,12 @@ def _about(conference: Conference, now: datetime) -> dict[str, Any]:
             "invoices stay (invoices with their billing details, as the law requires) for the organisers' "
             "counts and accounts.",
         ],
-        "retention": (f"Personal data is erased {conference.retention_days} days after the conference ends, on "
-                      f"{due.isoformat()}." if due is not None else
-                      "The organisers have not set a retention period yet."),
+        "retention": (
+            f"Personal data is erased {conference.retention_days} days after the conference ends, on "
+            f"{due.isoformat()}."
+            if due is not None
+            else "The organisers have not set a retention period yet."
+        ),
     }
 
 
@@ -102,49 +117,127 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
     ticket = await db.get(TicketType, r.ticket_type_id)
     assert conference is not None and ticket is not None
     by_registration = {"registration_id": r.id}
-    checkins = (await db.execute(sa.select(Checkin).filter_by(**by_registration).order_by(Checkin.scanned_at))).scalars()
-    payments = (await db.execute(sa.select(Payment).filter_by(**by_registration).order_by(Payment.attempt))).scalars()
-    refunds = (await db.execute(sa.select(Refund).filter_by(**by_registration).order_by(Refund.created_at))).scalars()
-    invoices = list((await db.execute(
-        sa.select(Invoice).filter_by(**by_registration).order_by(Invoice.created_at, Invoice.number))).scalars())
+    checkins = (
+        await db.execute(sa.select(Checkin).filter_by(**by_registration).order_by(Checkin.scanned_at))
+    ).scalars()
+    payments = (
+        await db.execute(sa.select(Payment).filter_by(**by_registration).order_by(Payment.attempt))
+    ).scalars()
+    refunds = (
+        await db.execute(sa.select(Refund).filter_by(**by_registration).order_by(Refund.created_at))
+    ).scalars()
+    invoices = list(
+        (
+            await db.execute(
+                sa.select(Invoice).filter_by(**by_registration).order_by(Invoice.created_at, Invoice.number)
+            )
+        ).scalars()
+    )
     numbers = {i.id: i.number for i in invoices}
-    emails = (await db.execute(
-        sa.select(OutboxEmail).filter_by(**by_registration).order_by(OutboxEmail.created_at))).scalars()
+    emails = (
+        await db.execute(sa.select(OutboxEmail).filter_by(**by_registration).order_by(OutboxEmail.created_at))
+    ).scalars()
     return {
         "about": _about(conference, utcnow()),
         "registration": {
-            "id": str(r.id), "reference": r.reference, "status": r.status.value,
-            "name": r.name, "email": r.email, "organisation": r.organisation,
-            "sector": r.sector.value, "sector_label": SECTOR_LABELS[r.sector], "job_title": r.job_title,
-            "region": r.region, "dietary": r.dietary, "access_needs": r.access_needs,
-            "payment_method": r.payment_method.value, "waitlist_position": await waitlist_position(db, r),
-            "consent_at": _iso(r.consent_at), "created_at": _iso(r.created_at), "updated_at": _iso(r.updated_at),
-            "cancelled_at": _iso(r.cancelled_at), "cancel_reason": r.cancel_reason,
-            "hold_expires_at": _iso(r.hold_expires_at), "badge_printed_at": _iso(r.badge_printed_at),
-            "erasure_requested_at": _iso(r.erasure_requested_at), "erased_at": _iso(r.erased_at),
+            "id": str(r.id),
+            "reference": r.reference,
+            "status": r.status.value,
+            "name": r.name,
+            "email": r.email,
+            "organisation": r.organisation,
+            "sector": r.sector.value,
+            "sector_label": SECTOR_LABELS[r.sector],
+            "job_title": r.job_title,
+            "region": r.region,
+            "dietary": r.dietary,
+            "access_needs": r.access_needs,
+            "payment_method": r.payment_method.value,
+            "waitlist_position": await waitlist_position(db, r),
+            "consent_at": _iso(r.consent_at),
+            "created_at": _iso(r.created_at),
+            "updated_at": _iso(r.updated_at),
+            "cancelled_at": _iso(r.cancelled_at),
+            "cancel_reason": r.cancel_reason,
+            "hold_expires_at": _iso(r.hold_expires_at),
+            "badge_printed_at": _iso(r.badge_printed_at),
+            "erasure_requested_at": _iso(r.erasure_requested_at),
+            "erased_at": _iso(r.erased_at),
         },
-        "ticket_type": {"id": str(ticket.id), "name": ticket.name, "price_pence": ticket.price_pence,
-                        "vat_rate_percent": ticket.vat_rate_percent, "currency": ticket.currency},
+        "ticket_type": {
+            "id": str(ticket.id),
+            "name": ticket.name,
+            "price_pence": ticket.price_pence,
+            "vat_rate_percent": ticket.vat_rate_percent,
+            "currency": ticket.currency,
+        },
         "billing": r.billing,
-        "check_ins": [{"list": c.list, "result": c.result, "scanned_at": _iso(c.scanned_at),
-                       "recorded_at": _iso(c.received_at), "offline": c.offline} for c in checkins],
-        "payments": [{"attempt": p.attempt, "status": p.status, "amount_pence": p.amount_pence,
-                      "currency": p.currency.upper(), "refunded_pence": p.refunded_pence,
-                      "created_at": _iso(p.created_at), "paid_at": _iso(p.paid_at)} for p in payments],
-        "refunds": [{"amount_pence": f.amount_pence, "reason": f.reason, "status": f.status,
-                     "created_at": _iso(f.created_at), "updated_at": _iso(f.updated_at)} for f in refunds],
-        "invoices": [{
-            "number": i.number, "kind": i.kind, "status": i.status,
-            "credits_invoice": numbers.get(i.credits_invoice_id) if i.credits_invoice_id else None,
-            "billing_organisation": i.billing_organisation, "billing_contact": i.billing_contact,
-            "billing_email": i.billing_email, "billing_address": i.billing_address,
-            "purchase_order": i.purchase_order, "delegate_name": i.delegate_name, "description": i.description, "net_pence": i.net_pence,
-            "vat_rate_percent": i.vat_rate_percent, "vat_pence": i.vat_pence, "gross_pence": i.gross_pence,
-            "currency": i.currency, "issued_on": _iso(i.issued_on), "due_on": _iso(i.due_on),
-            "paid_at": _iso(i.paid_at),
-        } for i in invoices],
-        "emails": [{"kind": e.kind, "to": e.to_address, "status": e.status, "created_at": _iso(e.created_at),
-                    "sent_at": _iso(e.sent_at)} for e in emails],
+        "check_ins": [
+            {
+                "list": c.list,
+                "result": c.result,
+                "scanned_at": _iso(c.scanned_at),
+                "recorded_at": _iso(c.received_at),
+                "offline": c.offline,
+            }
+            for c in checkins
+        ],
+        "payments": [
+            {
+                "attempt": p.attempt,
+                "status": p.status,
+                "amount_pence": p.amount_pence,
+                "currency": p.currency.upper(),
+                "refunded_pence": p.refunded_pence,
+                "created_at": _iso(p.created_at),
+                "paid_at": _iso(p.paid_at),
+            }
+            for p in payments
+        ],
+        "refunds": [
+            {
+                "amount_pence": f.amount_pence,
+                "reason": f.reason,
+                "status": f.status,
+                "created_at": _iso(f.created_at),
+                "updated_at": _iso(f.updated_at),
+            }
+            for f in refunds
+        ],
+        "invoices": [
+            {
+                "number": i.number,
+                "kind": i.kind,
+                "status": i.status,
+                "credits_invoice": numbers.get(i.credits_invoice_id) if i.credits_invoice_id else None,
+                "billing_organisation": i.billing_organisation,
+                "billing_contact": i.billing_contact,
+                "billing_email": i.billing_email,
+                "billing_address": i.billing_address,
+                "purchase_order": i.purchase_order,
+                "delegate_name": i.delegate_name,
+                "description": i.description,
+                "net_pence": i.net_pence,
+                "vat_rate_percent": i.vat_rate_percent,
+                "vat_pence": i.vat_pence,
+                "gross_pence": i.gross_pence,
+                "currency": i.currency,
+                "issued_on": _iso(i.issued_on),
+                "due_on": _iso(i.due_on),
+                "paid_at": _iso(i.paid_at),
+            }
+            for i in invoices
+        ],
+        "emails": [
+            {
+                "kind": e.kind,
+                "to": e.to_address,
+                "status": e.status,
+                "created_at": _iso(e.created_at),
+                "sent_at": _iso(e.sent_at),
+            }
+            for e in emails
+        ],
         **await hooks.collect_personal_data(db, r),
     }
 
@@ -173,24 +266,43 @@ class Erasure:
 
     def public(self) -> dict[str, Any]:
         return {
-            "id": str(self.registration_id), "reference": self.reference, "status": self.status.value,
-            "erased_at": self.erased_at.isoformat(), "already_erased": self.already, "cancelled": self.cancelled,
-            "refund_pence": self.refund_pence, "credit_notes": self.credit_notes,
-            "message": ("This registration's personal data had already been erased; nothing changed."
-                        if self.already else "The personal data is erased."),
+            "id": str(self.registration_id),
+            "reference": self.reference,
+            "status": self.status.value,
+            "erased_at": self.erased_at.isoformat(),
+            "already_erased": self.already,
+            "cancelled": self.cancelled,
+            "refund_pence": self.refund_pence,
+            "credit_notes": self.credit_notes,
+            "message": (
+                "This registration's personal data had already been erased; nothing changed."
+                if self.already
+                else "The personal data is erased."
+            ),
         }
 
 
 async def _money_decided(db: AsyncSession, registration_id: uuid.UUID) -> tuple[int, int]:
-    refunded = await db.scalar(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_pence), 0))
-                               .where(Refund.registration_id == registration_id))
-    notes = await db.scalar(sa.select(sa.func.count()).select_from(Invoice)
-                            .where(Invoice.registration_id == registration_id, Invoice.kind == "credit_note"))
+    refunded = await db.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_pence), 0)).where(
+            Refund.registration_id == registration_id
+        )
+    )
+    notes = await db.scalar(
+        sa.select(sa.func.count())
+        .select_from(Invoice)
+        .where(Invoice.registration_id == registration_id, Invoice.kind == "credit_note")
+    )
     return int(refunded or 0), int(notes or 0)
 
 
 async def erase(
-    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor, reason: str,
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    registration_id: uuid.UUID,
+    actor: Actor,
+    reason: str,
     at: datetime | None = None,
 ) -> Erasure:
     """Erase one delegate's personal data, in the caller's transaction. Erasing twice changes nothing.
@@ -227,9 +339,19 @@ async def erase(
             r = await cancel_registration(db, settings=settings, registration_id=r.id, actor=actor)
             cancelled = True
         elif r.status != Status.confirmed:
-            r.status, r.cancelled_at, r.cancel_reason, r.hold_expires_at = Status.cancelled, now, "erased", None
-            await audit.record(db, "conference.registration.cancelled", actor=actor, subject=r.reference,
-                               reason="erased_after_event")
+            r.status, r.cancelled_at, r.cancel_reason, r.hold_expires_at = (
+                Status.cancelled,
+                now,
+                "erased",
+                None,
+            )
+            await audit.record(
+                db,
+                "conference.registration.cancelled",
+                actor=actor,
+                subject=r.reference,
+                reason="erased_after_event",
+            )
             await db.flush()
             await hooks.run_registration_released(db, settings, r)
             cancelled = True
@@ -250,18 +372,35 @@ async def erase(
 
     mine = OutboxEmail.registration_id == r.id
     not_invoices = OutboxEmail.kind.not_in(sorted(INVOICE_KINDS))  # type: ignore[attr-defined]
-    deleted = (await db.execute(
-        sa.delete(OutboxEmail).where(mine, not_invoices, OutboxEmail.status.in_(UNSENT))  # type: ignore[attr-defined]
-    )).rowcount
-    blanked = (await db.execute(
-        sa.update(OutboxEmail).where(mine, not_invoices).values(to_address="", context={})
-    )).rowcount
+    deleted = (
+        await db.execute(
+            sa.delete(OutboxEmail).where(mine, not_invoices, OutboxEmail.status.in_(UNSENT))  # type: ignore[attr-defined]
+        )
+    ).rowcount
+    blanked = (
+        await db.execute(sa.update(OutboxEmail).where(mine, not_invoices).values(to_address="", context={}))
+    ).rowcount
     await hooks.run_registration_erased(db, settings, r)
-    await audit.record(db, "conference.registration.erased", actor=actor, subject=r.reference, reason=reason,
-                       cancelled=cancelled, emails_deleted=deleted, emails_blanked=blanked)
+    await audit.record(
+        db,
+        "conference.registration.erased",
+        actor=actor,
+        subject=r.reference,
+        reason=reason,
+        cancelled=cancelled,
+        emails_deleted=deleted,
+        emails_blanked=blanked,
+    )
     await db.flush()
-    return Erasure(r.id, r.reference, r.status, now, cancelled=cancelled,
-                   refund_pence=refunded_after - refunded_before, credit_notes=notes_after - notes_before)
+    return Erasure(
+        r.id,
+        r.reference,
+        r.status,
+        now,
+        cancelled=cancelled,
+        refund_pence=refunded_after - refunded_before,
+        credit_notes=notes_after - notes_before,
+    )
 
 
 # --- retention ---------------------------------------------------------------------------------------------
@@ -280,16 +419,26 @@ async def erase_expired(database: Database, settings: Settings, *, now: datetime
         due = retention_due_at(conference)
         if due is None or now <= due:
             return 0
-        ids = list((await db.execute(
-            sa.select(Registration.id).where(Registration.conference_id == conference.id,
-                                             Registration.erased_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Registration.number)
-        )).scalars())
+        ids = list(
+            (
+                await db.execute(
+                    sa.select(Registration.id)
+                    .where(Registration.conference_id == conference.id, Registration.erased_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(Registration.number)
+                )
+            ).scalars()
+        )
     erased = 0
     for registration_id in ids:
         async with database.transaction() as db:
-            result = await erase(db, settings=settings, registration_id=registration_id, actor=audit.SYSTEM,
-                                 reason="retention", at=now)
+            result = await erase(
+                db,
+                settings=settings,
+                registration_id=registration_id,
+                actor=audit.SYSTEM,
+                reason="retention",
+                at=now,
+            )
         erased += not result.already
     if erased:
         log.info("retention: erased the personal data of %d registrations", erased)
@@ -311,7 +460,9 @@ def refund_policy_applies(conference: Conference, now: datetime | None = None) -
 class RetentionWorker:
     """One per process: applies the retention rule every `interval` seconds (first after `delay`)."""
 
-    def __init__(self, database: Database, settings: Settings, *, interval: float = 3600.0, delay: float = 60.0) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, *, interval: float = 3600.0, delay: float = 60.0
+    ) -> None:
         self.database, self.settings = database, settings
         self.interval, self.delay = interval, delay
         self._task: asyncio.Task[None] | None = None

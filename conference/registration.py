@@ -20,13 +20,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core import audit, errors, hooks
-from conference.payments import invoicing, checkout as payments
 from conference.core.audit import Actor
 from conference.core.db import Database, insert_rows, lock_for_update
-from conference.core.models import HOLDING, Approval, AuditEntry, Conference, IdempotencyKey, Invoice, OutboxEmail, PaymentMethod, Registration, RegistrationCreate, Status, TicketType, utcnow
-from conference.mail.outbox import outbox_row, queue_email
+from conference.core.models import (
+    HOLDING,
+    Approval,
+    AuditEntry,
+    Conference,
+    IdempotencyKey,
+    Invoice,
+    OutboxEmail,
+    PaymentMethod,
+    Registration,
+    RegistrationCreate,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
+from conference.mail.outbox import outbox_row, queue_email
+from conference.payments import checkout as payments
+from conference.payments import invoicing
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,9 @@ async def _held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
     return int((await db.execute(stmt)).scalar_one())
 
 
-async def ticket_types_with_availability(db: AsyncSession, conference: Conference) -> list[tuple[TicketType, bool]]:
+async def ticket_types_with_availability(
+    db: AsyncSession, conference: Conference
+) -> list[tuple[TicketType, bool]]:
     types = (
         await db.execute(
             sa.select(TicketType)
@@ -162,27 +179,42 @@ def _hold_until(settings: Settings, now: datetime) -> datetime:
     return now + timedelta(minutes=settings.payment_hold_minutes)
 
 
-def payment_method(settings: Settings, ticket: TicketType | sa.Row[Any], data: RegistrationCreate) -> PaymentMethod:
+def payment_method(
+    settings: Settings, ticket: TicketType | sa.Row[Any], data: RegistrationCreate
+) -> PaymentMethod:
     """How this registration pays: nothing for a free ticket; card (if Stripe is set up) or invoice otherwise."""
     if ticket.price_pence == 0:
         return PaymentMethod.none
     card = payments.card_available(settings)
     method = data.payment_method or (PaymentMethod.card if card else PaymentMethod.invoice)
     if method == PaymentMethod.none:
-        raise errors.InvalidInput(fields={"payment_method": "This ticket has a price: choose card or invoice."})
+        raise errors.InvalidInput(
+            fields={"payment_method": "This ticket has a price: choose card or invoice."}
+        )
     if method == PaymentMethod.card and not card:
         raise errors.InvalidInput(fields={"payment_method": "Card payment is not available; choose invoice."})
     if method == PaymentMethod.invoice:
         if not ticket.invoice_allowed:
-            raise errors.InvalidInput(fields={"payment_method": "This ticket cannot be paid by invoice; choose card."})
+            raise errors.InvalidInput(
+                fields={"payment_method": "This ticket cannot be paid by invoice; choose card."}
+            )
         if data.billing is None:
-            raise errors.InvalidInput(fields={"billing": "Give the paying organisation, contact, email, address "
-                                                         "and purchase order number to be invoiced."})
+            raise errors.InvalidInput(
+                fields={
+                    "billing": "Give the paying organisation, contact, email, address "
+                    "and purchase order number to be invoiced."
+                }
+            )
     return method
 
 
 async def _grant_place(
-    db: AsyncSession, settings: Settings, registration: Registration, ticket: TicketType, status: Status, actor: Actor
+    db: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    ticket: TicketType,
+    status: Status,
+    actor: Actor,
 ) -> None:
     """A waitlisted or approved registration now has a place: hold it for a card payment, or invoice it."""
     registration.status, registration.updated_at = status, utcnow()
@@ -205,8 +237,15 @@ def request_fingerprint(body: Any) -> str:
 
 # register_many()'s statements, built once: building a statement costs more than running it on SQLite.
 _TICKETS = sa.select(
-    TicketType.id, TicketType.conference_id, TicketType.public, TicketType.cap, TicketType.approval,
-    TicketType.approval_domains, TicketType.price_pence, TicketType.invoice_allowed, TicketType.invoice_confirms,
+    TicketType.id,
+    TicketType.conference_id,
+    TicketType.public,
+    TicketType.cap,
+    TicketType.approval,
+    TicketType.approval_domains,
+    TicketType.price_pence,
+    TicketType.invoice_allowed,
+    TicketType.invoice_confirms,
 ).where(TicketType.id.in_(sa.bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
 _LOCK_AND_NUMBER = (
     sa.update(Conference.__table__)  # type: ignore[attr-defined]
@@ -314,9 +353,14 @@ async def register_many(
     conference_id, capacity, registration_open, last_number = locked
     seen = snapshot or await _availability(db, conference_id, capacity)
     state = _UnderLock(
-        conference_id=conference_id, capacity=capacity, registration_open=registration_open,
-        next_number=last_number - len(requests) + 1, registered=seen.registered, waitlisted=seen.waitlisted,
-        tickets=tickets, single=len(requests) == 1,
+        conference_id=conference_id,
+        capacity=capacity,
+        registration_open=registration_open,
+        next_number=last_number - len(requests) + 1,
+        registered=seen.registered,
+        waitlisted=seen.waitlisted,
+        tickets=tickets,
+        single=len(requests) == 1,
     )
     if not state.single:
         # One registration alone lets the unique index find a duplicate; in a batch that would abort the
@@ -336,7 +380,9 @@ async def register_many(
     return outcomes
 
 
-async def _register_one(db: AsyncSession, settings: Settings, state: _UnderLock, request: RegistrationRequest) -> Registered:
+async def _register_one(
+    db: AsyncSession, settings: Settings, state: _UnderLock, request: RegistrationRequest
+) -> Registered:
     data, secret = request.data, str(settings.secret_key)
     conn = await db.connection()
     if request.idempotency_key:
@@ -371,25 +417,48 @@ async def _register_one(db: AsyncSession, settings: Settings, state: _UnderLock,
     row = {
         **data.model_dump(exclude={"email", "consent", "payment_method", "billing"}),
         "payment_method": method,
-        "billing": data.billing.model_dump(mode="json") if method == PaymentMethod.invoice and data.billing else None,
+        "billing": data.billing.model_dump(mode="json")
+        if method == PaymentMethod.invoice and data.billing
+        else None,
         "hold_expires_at": _hold_until(settings, now) if _needs_hold(status, method) else None,
-        "id": registration_id, "conference_id": state.conference_id, "number": state.next_number,
-        "reference": new_reference(), "status": status, "email": str(data.email), "email_key": email_key,
-        "manage_token_hash": hash_token(token), "token_version": 1,
-        "consent_at": now, "created_at": now, "updated_at": now, "cancelled_at": None,
+        "id": registration_id,
+        "conference_id": state.conference_id,
+        "number": state.next_number,
+        "reference": new_reference(),
+        "status": status,
+        "email": str(data.email),
+        "email_key": email_key,
+        "manage_token_hash": hash_token(token),
+        "token_version": 1,
+        "consent_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "cancelled_at": None,
     }
     state.next_number += 1
-    email = outbox_row(settings, kind="registration", to=row["email"], registration_id=registration_id,
-                       status=status.value, position=position)
-    entry = {"actor": request.actor.label, "action": "conference.registration.created", "subject": row["reference"],
-             "data": {"status": status.value}}
+    email = outbox_row(
+        settings,
+        kind="registration",
+        to=row["email"],
+        registration_id=registration_id,
+        status=status.value,
+        position=position,
+    )
+    entry = {
+        "actor": request.actor.label,
+        "action": "conference.registration.created",
+        "subject": row["reference"],
+        "data": {"status": status.value},
+    }
     try:
         # One round trip on PostgreSQL for the three rows: the capacity lock is held until commit.
         await insert_rows(conn, [(_REGISTRATION_TABLE, row), (_OUTBOX_TABLE, email), (_AUDIT_TABLE, entry)])
     except IntegrityError as exc:
         duplicate = "email_key" in str(exc.orig) or "uq_registration_live_email" in str(exc.orig)
         if duplicate and state.single:
-            raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."}) from None
+            raise errors.AlreadyRegistered(
+                fields={"email": "This email address is already registered."}
+            ) from None
         raise
     state.live_emails.add(email_key)
     if status == Status.waitlisted:
@@ -402,15 +471,22 @@ async def _register_one(db: AsyncSession, settings: Settings, state: _UnderLock,
     if method == PaymentMethod.invoice and status in HOLDING and status != Status.awaiting_approval:
         full_ticket = await db.get(TicketType, data.ticket_type_id)
         assert full_ticket is not None
-        await invoicing.issue_invoice(db, settings, registration=result.registration, ticket=full_ticket,
-                                      actor=request.actor)
+        await invoicing.issue_invoice(
+            db, settings, registration=result.registration, ticket=full_ticket, actor=request.actor
+        )
     if request.idempotency_key:
         public = result.public()
         public.pop("manage_token")
-        await conn.execute(sa.insert(IdempotencyKey.__table__), {  # type: ignore[attr-defined]
-            "key": request.idempotency_key, "request_hash": request.fingerprint, "status_code": 201,
-            "response": public, "registration_id": registration_id,
-        })
+        await conn.execute(
+            sa.insert(IdempotencyKey.__table__),
+            {  # type: ignore[attr-defined]
+                "key": request.idempotency_key,
+                "request_hash": request.fingerprint,
+                "status_code": 201,
+                "response": public,
+                "registration_id": registration_id,
+            },
+        )
     return result
 
 
@@ -465,7 +541,13 @@ async def cancel_registration(
 
 
 async def credit_invoice(
-    db: AsyncSession, *, settings: Settings, invoice_id: uuid.UUID, actor: Actor, reason: str = "", cancel: bool = True
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    invoice_id: uuid.UUID,
+    actor: Actor,
+    reason: str = "",
+    cancel: bool = True,
 ) -> tuple[Invoice, Registration, bool]:
     """Credit an invoice and, unless told not to, cancel its registration: (credit note, registration, cancelled)."""
     note = await invoicing.credit_invoice(db, settings, invoice_id=invoice_id, actor=actor, reason=reason)
@@ -474,13 +556,17 @@ async def credit_invoice(
     if not cancel or registration.status == Status.cancelled:
         return note, registration, False
     # After the credit, so the cancellation (which credits open invoices itself) finds none left.
-    registration = await cancel_registration(db, settings=settings, registration_id=registration.id, actor=actor)
+    registration = await cancel_registration(
+        db, settings=settings, registration_id=registration.id, actor=actor
+    )
     registration.cancel_reason = "credited"
     await db.flush()
     return note, registration, True
 
 
-async def promote_waitlist(db: AsyncSession, *, settings: Settings, conference: Conference) -> list[Registration]:
+async def promote_waitlist(
+    db: AsyncSession, *, settings: Settings, conference: Conference
+) -> list[Registration]:
     """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
     promoted: list[Registration] = []
     seen = await availability(db, conference)
@@ -507,16 +593,29 @@ async def promote_waitlist(db: AsyncSession, *, settings: Settings, conference: 
                 caps[ticket.id] = held
                 continue  # this type is full; the next person on the list may hold another type
             caps[ticket.id] = held + 1
-        await _grant_place(db, settings, registration, ticket,
-                           _status_with_place(ticket, registration.email_key, registration.payment_method), audit.SYSTEM)
+        await _grant_place(
+            db,
+            settings,
+            registration,
+            ticket,
+            _status_with_place(ticket, registration.email_key, registration.payment_method),
+            audit.SYSTEM,
+        )
         free -= 1
         promoted.append(registration)
         queue_email(
-            db, settings, kind="promoted", to=registration.email, registration_id=registration.id,
+            db,
+            settings,
+            kind="promoted",
+            to=registration.email,
+            registration_id=registration.id,
             status=registration.status.value,
         )
         await audit.record(
-            db, "conference.registration.promoted", actor=audit.SYSTEM, subject=registration.reference,
+            db,
+            "conference.registration.promoted",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
             status=registration.status.value,
         )
     await db.flush()
@@ -530,18 +629,28 @@ async def decide_approval(
     await lock_for_update(db, Conference, conference.id)
     registration = await _lock_registration(db, registration_id)
     if registration.status != Status.awaiting_approval:
-        raise errors.DomainError(f"Only registrations awaiting approval can be decided; this one is {registration.status.value}.")
+        raise errors.DomainError(
+            f"Only registrations awaiting approval can be decided; this one is {registration.status.value}."
+        )
     ticket = await db.get(TicketType, registration.ticket_type_id)
     assert ticket is not None
     registration.updated_at = utcnow()
     if approve:
-        await _grant_place(db, settings, registration, ticket, _status_approved(ticket, registration.payment_method), actor)
+        await _grant_place(
+            db, settings, registration, ticket, _status_approved(ticket, registration.payment_method), actor
+        )
     else:
         registration.status = Status.cancelled
         registration.cancelled_at = registration.updated_at
     kind = "approved" if approve else "rejected"
-    queue_email(db, settings, kind=kind, to=registration.email, registration_id=registration.id,
-                status=registration.status.value)
+    queue_email(
+        db,
+        settings,
+        kind=kind,
+        to=registration.email,
+        registration_id=registration.id,
+        status=registration.status.value,
+    )
     await audit.record(db, f"conference.registration.{kind}", actor=actor, subject=registration.reference)
     await db.flush()
     if not approve:
@@ -559,8 +668,9 @@ async def update_conference(
         setattr(conference, name, value)
     if conference.ends_at <= conference.starts_at:
         raise errors.InvalidInput(fields={"ends_at": "The conference must end after it starts."})
-    await audit.record(db, "conference.conference.updated", actor=actor, subject=str(conference.id),
-                       fields=sorted(changes))
+    await audit.record(
+        db, "conference.conference.updated", actor=actor, subject=str(conference.id), fields=sorted(changes)
+    )
     await db.flush()
     # A larger capacity (or reopening) lets the waiting list move up at once.
     await promote_waitlist(db, settings=settings, conference=conference)
@@ -581,6 +691,13 @@ async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str
     if registration is None:
         return False
     position = await waitlist_position(db, registration)
-    queue_email(db, settings, kind="manage_link", to=registration.email, registration_id=registration.id,
-                status=registration.status.value, position=position)
+    queue_email(
+        db,
+        settings,
+        kind="manage_link",
+        to=registration.email,
+        registration_id=registration.id,
+        status=registration.status.value,
+        position=position,
+    )
     return True

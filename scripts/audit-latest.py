@@ -39,8 +39,11 @@ def main(lock: str) -> int:
     for line in vulnerable:
         print(f"  {line}", file=sys.stderr)
     audited = len(pins) - len(unaudited) - len(errors)
-    print(f"== PyPI project pages: {audited} of {len(pins)} pins audited (each is its project's latest release), "
-          f"{len(vulnerable)} known vulnerabilities ==", file=sys.stderr)
+    print(
+        f"== PyPI project pages: {audited} of {len(pins)} pins audited (each is its project's latest release), "
+        f"{len(vulnerable)} known vulnerabilities ==",
+        file=sys.stderr,
+    )
     if unaudited or errors:
         print(f"== not audited: {', '.join(unaudited + errors)} ==", file=sys.stderr)
     return 1 if vulnerable else 3 if (unaudited or errors) else 0

@@ -27,7 +27,10 @@ def main(extras: list[str]) -> int:
         if not req.specifier.contains(installed, prereleases=True):
             problems.append(f"{req.name} {installed} does not satisfy {req.specifier}")
     for problem in problems:
-        print(f"lock file out of date: {problem} (pyproject.toml asks for it): run ./scripts/lock", file=sys.stderr)
+        print(
+            f"lock file out of date: {problem} (pyproject.toml asks for it): run ./scripts/lock",
+            file=sys.stderr,
+        )
     return 1 if problems else 0
 
 

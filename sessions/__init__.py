@@ -13,8 +13,8 @@ def install() -> None:
     from conference.core import hooks
     from conference.mail import mailtext
     from conference.pages import registration as pages
-    from sessions.workshops import personal_data
     from sessions.call import proposal_mail, proposals, review
+    from sessions.workshops import personal_data
     from sessions.workshops.agenda import registration_sessions
     from sessions.workshops.capacity import release_all_seats
 

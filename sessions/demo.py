@@ -15,9 +15,8 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import Registration, Status
-from conference.registration import get_conference
 from conference.core.settings import Settings
-from sessions.workshops import capacity, programme
+from conference.registration import get_conference
 from sessions.models import (
     Kind,
     ProgrammeSession,
@@ -28,12 +27,17 @@ from sessions.models import (
     SessionCreate,
     TimeSlotCreate,
 )
+from sessions.workshops import capacity, programme
 
 LONDON = ZoneInfo("Europe/London")
 DEMO = Actor("cli", "demo")
 
 ROOMS = [  # name, seats, accessibility
-    ("Main Auditorium", 1000, "Step-free, hearing loop, BSL interpreters on the stage, wheelchair spaces front and back."),
+    (
+        "Main Auditorium",
+        1000,
+        "Step-free, hearing loop, BSL interpreters on the stage, wheelchair spaces front and back.",
+    ),
     ("Exchange Hall", 400, "Step-free, hearing loop."),
     ("Charter Room", 150, "Step-free, hearing loop."),
     ("Room 1", 80, "Step-free via lift B."),
@@ -41,14 +45,41 @@ ROOMS = [  # name, seats, accessibility
     ("Room 3", 45, "Step-free via lift B; no hearing loop."),
     ("Room 4", 30, "Step-free via lift C; small room, quiet."),
 ]
-SLOT_TIMES = [(time(9, 30), time(10, 30)), (time(11, 0), time(12, 0)), (time(12, 15), time(13, 15)),
-              (time(14, 15), time(15, 15)), (time(15, 30), time(16, 30))]
-PLENARIES = [
-    (0, 0, "Opening plenary: safer communities, together", "The Minister for Safeguarding and the conference chair open the event."),
-    (1, 0, "Day two plenary: what the evidence tells us", "The What Works Centre presents this year's evaluation findings."),
-    (1, 4, "Closing plenary: commitments for the year ahead", "Partners from every sector say what they will do next."),
+SLOT_TIMES = [
+    (time(9, 30), time(10, 30)),
+    (time(11, 0), time(12, 0)),
+    (time(12, 15), time(13, 15)),
+    (time(14, 15), time(15, 15)),
+    (time(15, 30), time(16, 30)),
 ]
-THEMES = ["information sharing", "partnership working", "community engagement", "education", "online safety", "evaluation"]
+PLENARIES = [
+    (
+        0,
+        0,
+        "Opening plenary: safer communities, together",
+        "The Minister for Safeguarding and the conference chair open the event.",
+    ),
+    (
+        1,
+        0,
+        "Day two plenary: what the evidence tells us",
+        "The What Works Centre presents this year's evaluation findings.",
+    ),
+    (
+        1,
+        4,
+        "Closing plenary: commitments for the year ahead",
+        "Partners from every sector say what they will do next.",
+    ),
+]
+THEMES = [
+    "information sharing",
+    "partnership working",
+    "community engagement",
+    "education",
+    "online safety",
+    "evaluation",
+]
 
 
 def _at(day: datetime, t: time) -> datetime:
@@ -67,8 +98,15 @@ async def load_demo_programme(database: Database) -> int:
     await load_demo_call(database, settings)
     await publish_demo_programme(database, settings)
     async with database.read() as db:
-        return int((await db.execute(sa.select(sa.func.count()).select_from(ProgrammeSession).where(
-            ProgrammeSession.cancelled.is_(False)))).scalar_one())  # type: ignore[attr-defined]
+        return int(
+            (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(ProgrammeSession)
+                    .where(ProgrammeSession.cancelled.is_(False))
+                )
+            ).scalar_one()
+        )  # type: ignore[attr-defined]
 
 
 async def publish_demo_programme(database: Database, settings: Settings, *, time_limit: float = 5.0) -> str:
@@ -76,7 +114,11 @@ async def publish_demo_programme(database: Database, settings: Settings, *, time
     from sessions.schedule import build as schedule_build
 
     async with database.read() as db:
-        if (await db.execute(sa.select(ScheduleVersion.id).where(ScheduleVersion.state == ScheduleState.published))).first():
+        if (
+            await db.execute(
+                sa.select(ScheduleVersion.id).where(ScheduleVersion.state == ScheduleState.published)
+            )
+        ).first():
             return "demo: the programme was already published"
     draft = await schedule_build.build_draft(database, time_limit=time_limit, actor=DEMO)
     if not draft.placement:
@@ -91,20 +133,43 @@ async def _load_venue_and_sessions(database: Database) -> int:
         if (await db.execute(sa.select(Room.id).limit(1))).first() is not None:
             return int((await db.execute(sa.text("SELECT count(*) FROM programme_session"))).scalar_one())
         conference = await get_conference(db)
-        rooms = [await programme.create_room(db, data=RoomCreate(name=n, capacity=c, accessibility=a, position=i), actor=DEMO)
-                 for i, (n, c, a) in enumerate(ROOMS)]
+        rooms = [
+            await programme.create_room(
+                db, data=RoomCreate(name=n, capacity=c, accessibility=a, position=i), actor=DEMO
+            )
+            for i, (n, c, a) in enumerate(ROOMS)
+        ]
         first_day = conference.starts_at.astimezone(LONDON)
         slots: list[list[object]] = []
         for d in range(2):
             day = first_day + timedelta(days=d)
-            slots.append([await programme.create_slot(db, data=TimeSlotCreate(
-                starts_at=_at(day, start), ends_at=_at(day, end), label=f"Day {d + 1} session {i + 1}"), actor=DEMO)
-                for i, (start, end) in enumerate(SLOT_TIMES)])
+            slots.append(
+                [
+                    await programme.create_slot(
+                        db,
+                        data=TimeSlotCreate(
+                            starts_at=_at(day, start),
+                            ends_at=_at(day, end),
+                            label=f"Day {d + 1} session {i + 1}",
+                        ),
+                        actor=DEMO,
+                    )
+                    for i, (start, end) in enumerate(SLOT_TIMES)
+                ]
+            )
         count = 0
         for d, i, title, description in PLENARIES:
-            await programme.create_session(db, data=SessionCreate(
-                title=title, description=description, kind=Kind.plenary, room_id=rooms[0].id,
-                start_slot_id=slots[d][i].id), actor=DEMO)  # type: ignore[attr-defined]
+            await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title=title,
+                    description=description,
+                    kind=Kind.plenary,
+                    room_id=rooms[0].id,
+                    start_slot_id=slots[d][i].id,
+                ),
+                actor=DEMO,
+            )  # type: ignore[attr-defined]
             count += 1
         return count
 
@@ -113,8 +178,17 @@ async def book_demo_seats(database: Database, settings: Settings, *, seed: int, 
     """Confirmed delegates book workshops, skewed toward a few popular ones (as real demand is)."""
     rng = random.Random(seed)
     async with database.read() as db:
-        people = (await db.execute(sa.select(Registration.id).where(Registration.status == Status.confirmed)
-                                   .order_by(Registration.number))).scalars().all()
+        people = (
+            (
+                await db.execute(
+                    sa.select(Registration.id)
+                    .where(Registration.status == Status.confirmed)
+                    .order_by(Registration.number)
+                )
+            )
+            .scalars()
+            .all()
+        )
         sessions = await programme.sessions_public(db)
     workshops = [s for s in sessions if s["bookable"]]
     popularity = {s["id"]: rng.paretovariate(1.2) for s in workshops}
@@ -131,8 +205,14 @@ async def book_demo_seats(database: Database, settings: Settings, *, seed: int, 
             pick = rng.choices(options, weights=[popularity[str(o["id"])] for o in options])[0]
             async with database.transaction() as db:
                 try:
-                    await capacity.book_seat(db, settings=settings, registration_id=person, session_id=uuid.UUID(str(pick["id"])),
-                                             actor=DEMO, source="organiser")
+                    await capacity.book_seat(
+                        db,
+                        settings=settings,
+                        registration_id=person,
+                        session_id=uuid.UUID(str(pick["id"])),
+                        actor=DEMO,
+                        source="organiser",
+                    )
                     booked += 1
                 except errors.DomainError:
                     pass  # clashes with a two-slot workshop they already hold

@@ -262,8 +262,11 @@ class ProposalStatus(str, enum.Enum):
 STARRABLE = (ProposalStatus.accepted, ProposalStatus.confirmed)
 
 CRITERIA = ("relevance", "impact", "transferability")
-CRITERIA_LABELS = {"relevance": "Relevance to the themes", "impact": "Evidence of impact",
-                   "transferability": "Transferability to other areas"}
+CRITERIA_LABELS = {
+    "relevance": "Relevance to the themes",
+    "impact": "Evidence of impact",
+    "transferability": "Transferability to other areas",
+}
 
 
 class CallForTalks(SQLModel, table=True):
@@ -383,7 +386,9 @@ class CallUpdate(BaseModel):
 
     @field_validator("formats")
     @classmethod
-    def _formats(cls, value: dict[ProposalFormat, list[int]] | None) -> dict[ProposalFormat, list[int]] | None:
+    def _formats(
+        cls, value: dict[ProposalFormat, list[int]] | None
+    ) -> dict[ProposalFormat, list[int]] | None:
         if value is None:
             return None
         if not value:

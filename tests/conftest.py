@@ -11,9 +11,9 @@ import httpx
 import pytest
 from starlette.config import Config
 
-from conference.server.app import create_app
 from conference.core.db import Database
 from conference.core.settings import Settings, load_settings
+from conference.server.app import create_app
 from tests import support
 from tests.factories import make_conference
 
@@ -46,13 +46,17 @@ def database_url(databases: support.DatabaseFactory) -> Iterator[str]:
 
 
 def make_settings(database_url: str, **env: str) -> Settings:
-    return load_settings(Config(environ={
-        "CONFERENCE_DATABASE_URL": database_url,
-        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "CONFERENCE_BASE_URL": "http://testserver",
-        "CONFERENCE_RATE_LIMIT": "",
-        **env,
-    }))
+    return load_settings(
+        Config(
+            environ={
+                "CONFERENCE_DATABASE_URL": database_url,
+                "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+                "CONFERENCE_BASE_URL": "http://testserver",
+                "CONFERENCE_RATE_LIMIT": "",
+                **env,
+            }
+        )
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from conference.core.db import Database
@@ -13,22 +13,37 @@ from conference.core.models import Approval, Conference, TicketType
 _counter = itertools.count(1)
 
 
-async def make_conference(database: Database, *, capacity: int = 100, open_: bool = True) -> dict[str, uuid.UUID]:
+async def make_conference(
+    database: Database, *, capacity: int = 100, open_: bool = True
+) -> dict[str, uuid.UUID]:
     """A conference and four ticket types; returns the ticket type ids by short name."""
     async with database.transaction() as db:
         conference = Conference(
-            name="Test Conference", venue="Test Hall", capacity=capacity, registration_open=open_,
-            starts_at=datetime(2026, 12, 8, 9, tzinfo=timezone.utc), ends_at=datetime(2026, 12, 9, 17, tzinfo=timezone.utc),
+            name="Test Conference",
+            venue="Test Hall",
+            capacity=capacity,
+            registration_open=open_,
+            starts_at=datetime(2026, 12, 8, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 9, 17, tzinfo=UTC),
         )
         db.add(conference)
         await db.flush()
         assert conference.id is not None
         types = {
             "delegate": TicketType(conference_id=conference.id, name="Delegate", position=1),
-            "public": TicketType(conference_id=conference.id, name="Public sector", position=2,
-                                 approval=Approval.domain, approval_domains="gov.uk,police.uk,nhs.net"),
-            "press": TicketType(conference_id=conference.id, name="Press", position=3, approval=Approval.manual, cap=2),
-            "exhibitor": TicketType(conference_id=conference.id, name="Exhibitor", position=4, price_pence=45000, cap=3),
+            "public": TicketType(
+                conference_id=conference.id,
+                name="Public sector",
+                position=2,
+                approval=Approval.domain,
+                approval_domains="gov.uk,police.uk,nhs.net",
+            ),
+            "press": TicketType(
+                conference_id=conference.id, name="Press", position=3, approval=Approval.manual, cap=2
+            ),
+            "exhibitor": TicketType(
+                conference_id=conference.id, name="Exhibitor", position=4, price_pence=45000, cap=3
+            ),
             "speaker": TicketType(conference_id=conference.id, name="Speaker", position=5, public=False),
         }
         for t in types.values():
@@ -52,8 +67,11 @@ def registration_body(ticket_type_id: uuid.UUID | str, **overrides: Any) -> dict
 
 
 BILLING = {
-    "organisation": "Leeds City Council", "contact_name": "Accounts Payable", "email": "ap@leeds.gov.uk",
-    "address": "Civic Hall, Calverley Street, Leeds LS1 1UR", "purchase_order": "PO-12345",
+    "organisation": "Leeds City Council",
+    "contact_name": "Accounts Payable",
+    "email": "ap@leeds.gov.uk",
+    "address": "Civic Hall, Calverley Street, Leeds LS1 1UR",
+    "purchase_order": "PO-12345",
 }
 
 

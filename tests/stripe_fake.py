@@ -64,8 +64,16 @@ class StripeError(Exception):
     executing" (parameter validation): Stripe stores no idempotent result for those, so a corrected retry may
     reuse the key. Errors about the state of objects are stored and replayed like successes."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None, replayable: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        replayable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
         self.replayable = replayable
@@ -88,8 +96,11 @@ def _missing(param: str) -> StripeError:
 
 
 def _idempotency_error(problem: str, key: str) -> StripeError:
-    return StripeError(400, f"{problem} Try using a key other than '{key}' if you meant to execute a "
-                            "different request.", type="idempotency_error")
+    return StripeError(
+        400,
+        f"{problem} Try using a key other than '{key}' if you meant to execute a different request.",
+        type="idempotency_error",
+    )
 
 
 def _no_such(kind: str, object_id: str, param: str, status: int = 404) -> StripeError:
@@ -97,6 +108,7 @@ def _no_such(kind: str, object_id: str, param: str, status: int = 404) -> Stripe
 
 
 # --- form decoding ------------------------------------------------------------------------------------------
+
 
 def parse_form(encoded: str) -> dict[str, Any]:
     """Decode Stripe's bracketed form encoding into nested dicts; `a[]=x` appends to a list.
@@ -152,12 +164,14 @@ def _reject_unknown(params: dict[str, Any], allowed: set[str], prefix: str = "")
     for key in params:
         if key not in allowed:
             name = f"{prefix}[{key}]" if prefix else key
-            raise _invalid(f"Received unknown parameter: {name} (the fake does not model it)", name,
-                           "parameter_unknown")
+            raise _invalid(
+                f"Received unknown parameter: {name} (the fake does not model it)", name, "parameter_unknown"
+            )
 
 
-def _string(params: dict[str, Any], key: str, param: str, *, required: bool = False,
-            max_len: int | None = None) -> str | None:
+def _string(
+    params: dict[str, Any], key: str, param: str, *, required: bool = False, max_len: int | None = None
+) -> str | None:
     value = params.get(key)
     if value is None:
         if required:
@@ -166,16 +180,20 @@ def _string(params: dict[str, Any], key: str, param: str, *, required: bool = Fa
     if not isinstance(value, str):
         raise _invalid(f"Invalid string: {param}", param)
     if required and value == "":
-        raise _invalid(f"You passed an empty string for '{param}'. We assume empty values are an attempt "
-                       f"to unset a parameter; however '{param}' cannot be unset.", param,
-                       "parameter_invalid_empty")
+        raise _invalid(
+            f"You passed an empty string for '{param}'. We assume empty values are an attempt "
+            f"to unset a parameter; however '{param}' cannot be unset.",
+            param,
+            "parameter_invalid_empty",
+        )
     if max_len is not None and len(value) > max_len:
         raise _invalid(f"Invalid string: {param} must be at most {max_len} characters", param)
     return value
 
 
-def _integer(params: dict[str, Any], key: str, param: str, *, required: bool = False,
-             minimum: int | None = None) -> int | None:
+def _integer(
+    params: dict[str, Any], key: str, param: str, *, required: bool = False, minimum: int | None = None
+) -> int | None:
     value = params.get(key)
     if value is None:
         if required:
@@ -186,8 +204,9 @@ def _integer(params: dict[str, Any], key: str, param: str, *, required: bool = F
     number = int(value)
     if minimum is not None and number < minimum:
         kind = "positive integer" if minimum == 1 else "non-negative integer"
-        raise _invalid(f"Invalid {kind}: {param} must be at least {minimum}", param,
-                       "parameter_invalid_integer")
+        raise _invalid(
+            f"Invalid {kind}: {param} must be at least {minimum}", param, "parameter_invalid_integer"
+        )
     return number
 
 
@@ -232,6 +251,7 @@ def _expand(params: dict[str, Any], allowed: set[str]) -> list[str]:
 
 # --- the fake -----------------------------------------------------------------------------------------------
 
+
 class Request(NamedTuple):
     method: str
     path: str
@@ -242,6 +262,7 @@ class Request(NamedTuple):
 @dataclass
 class _Stored:
     """The first response given under an idempotency key, replayed verbatim."""
+
     method: str
     path: str
     params: dict[str, Any]
@@ -272,8 +293,13 @@ class FakeStripe:
     """The fake Stripe account: state, HTTP server, and test-only controls. All state is guarded by one lock;
     an HTTP request holds it for its whole handling, so concurrent requests are serialized."""
 
-    def __init__(self, *, api_key: str | None = None, webhook_secret: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        webhook_secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.api_key = api_key or _new_id("sk_test_", 32)
         self.webhook_secret = webhook_secret or _new_id("whsec_", 32)
         self._clock = clock
@@ -307,8 +333,9 @@ class FakeStripe:
         server = _Server(("127.0.0.1", 0), _RequestHandler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-stripe", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -324,8 +351,9 @@ class FakeStripe:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -375,13 +403,23 @@ class FakeStripe:
             now = self._now()
             intent_id = _new_id("pi_")
             self._intents[intent_id] = {
-                "id": intent_id, "object": "payment_intent", "amount": session["amount_total"],
-                "amount_received": 0, "currency": session["currency"], "status": "processing",
-                "metadata": dict(self._pi_metadata[session_id]), "latest_charge": None, "created": now,
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": session["amount_total"],
+                "amount_received": 0,
+                "currency": session["currency"],
+                "status": "processing",
+                "metadata": dict(self._pi_metadata[session_id]),
+                "latest_charge": None,
+                "created": now,
                 "livemode": False,
             }
-            session.update(status="complete", payment_intent=intent_id, url=None,
-                           customer_details={"email": session["customer_email"]})
+            session.update(
+                status="complete",
+                payment_intent=intent_id,
+                url=None,
+                customer_details={"email": session["customer_email"]},
+            )
             if outcome == "paid":
                 self._succeed_intent(intent_id)
             session["payment_status"] = "paid" if outcome == "paid" else "unpaid"
@@ -418,10 +456,19 @@ class FakeStripe:
         intent = self._intents[intent_id]
         charge_id = _new_id("ch_")
         self._charges[charge_id] = {
-            "id": charge_id, "object": "charge", "amount": intent["amount"],
-            "amount_captured": intent["amount"], "amount_refunded": 0, "currency": intent["currency"],
-            "payment_intent": intent_id, "paid": True, "refunded": False, "status": "succeeded",
-            "metadata": dict(intent["metadata"]), "created": self._now(), "livemode": False,
+            "id": charge_id,
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_captured": intent["amount"],
+            "amount_refunded": 0,
+            "currency": intent["currency"],
+            "payment_intent": intent_id,
+            "paid": True,
+            "refunded": False,
+            "status": "succeeded",
+            "metadata": dict(intent["metadata"]),
+            "created": self._now(),
+            "livemode": False,
         }
         intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=charge_id)
 
@@ -442,10 +489,17 @@ class FakeStripe:
 
     def _emit(self, type_: str, obj: dict[str, Any], ctx: _Ctx | None = None) -> dict[str, Any]:
         event = {
-            "id": _new_id("evt_"), "object": "event", "api_version": API_VERSION, "created": self._now(),
-            "data": {"object": copy.deepcopy(obj)}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": ctx.request_id if ctx else None,
-                        "idempotency_key": ctx.idempotency_key if ctx else None},
+            "id": _new_id("evt_"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self._now(),
+            "data": {"object": copy.deepcopy(obj)},
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {
+                "id": ctx.request_id if ctx else None,
+                "idempotency_key": ctx.idempotency_key if ctx else None,
+            },
             "type": type_,
         }
         self._events.append(event)
@@ -460,15 +514,17 @@ class FakeStripe:
         request_id = _new_id("req_", 14)
         key = headers.get("idempotency-key")
         with self._lock:
-            status, payload, extra = self._api(method, parts.path, body if method == "POST" else parts.query,
-                                               headers, request_id, key)
+            status, payload, extra = self._api(
+                method, parts.path, body if method == "POST" else parts.query, headers, request_id, key
+            )
         response_headers = {"Request-Id": request_id, **extra}
         if key is not None and method == "POST":
             response_headers["Idempotency-Key"] = key  # Stripe echoes it; the SDK reads it back
         return _Response(status, json.dumps(payload).encode(), response_headers)
 
-    def _api(self, method: str, path: str, encoded: str, headers: dict[str, str], request_id: str,
-             key: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _api(
+        self, method: str, path: str, encoded: str, headers: dict[str, str], request_id: str, key: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
             params = parse_form(encoded)
         except StripeError as e:
@@ -477,14 +533,22 @@ class FakeStripe:
         self._requests.append(Request(method, path, params, key))
         if self._failures:
             status = self._failures.pop(0)
-            injected = StripeError(status, "An unknown error occurred (FakeStripe.fail_next).",
-                                   type="api_error")
+            injected = StripeError(
+                status, "An unknown error occurred (FakeStripe.fail_next).", type="api_error"
+            )
             return status, injected.body(), {}
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer "):
             # Stripe answers 401 with type invalid_request_error; the SDK maps any 401 to AuthenticationError.
-            return 401, StripeError(401, "You did not provide an API key. You need to provide your API key "
-                                         "in the Authorization header, using Bearer auth.").body(), {}
+            return (
+                401,
+                StripeError(
+                    401,
+                    "You did not provide an API key. You need to provide your API key "
+                    "in the Authorization header, using Bearer auth.",
+                ).body(),
+                {},
+            )
         given = auth.removeprefix("Bearer ")
         if not hmac.compare_digest(given, self.api_key):
             return 401, StripeError(401, f"Invalid API Key provided: {given[:8]}****{given[-4:]}").body(), {}
@@ -493,27 +557,58 @@ class FakeStripe:
         if idempotent:
             assert key is not None
             if len(key) > IDEMPOTENCY_KEY_MAX:
-                return 400, _invalid(f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX} characters "
-                                     f"(got {len(key)}).").body(), {}
+                return (
+                    400,
+                    _invalid(
+                        f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX} characters (got {len(key)})."
+                    ).body(),
+                    {},
+                )
             stored = self._idempotency.get(key)
             if stored is not None:
                 if (stored.method, stored.path) != (method, path):
                     # Stripe scopes keys to the account, so another endpoint under the same key is an error.
-                    return 400, _idempotency_error(
-                        "Keys for idempotent requests can only be used for the same endpoint they were "
-                        f"first used for ('{path}' vs '{stored.path}').", key).body(), {}
+                    return (
+                        400,
+                        _idempotency_error(
+                            "Keys for idempotent requests can only be used for the same endpoint they were "
+                            f"first used for ('{path}' vs '{stored.path}').",
+                            key,
+                        ).body(),
+                        {},
+                    )
                 if stored.params != params:
-                    return 400, _idempotency_error(
-                        "Keys for idempotent requests can only be used with the same parameters they were "
-                        "first used with.", key).body(), {}
-                return stored.status, copy.deepcopy(stored.body), {
-                    "Idempotent-Replayed": "true", "Original-Request": stored.request_id}
+                    return (
+                        400,
+                        _idempotency_error(
+                            "Keys for idempotent requests can only be used with the same parameters they were "
+                            "first used with.",
+                            key,
+                        ).body(),
+                        {},
+                    )
+                return (
+                    stored.status,
+                    copy.deepcopy(stored.body),
+                    {"Idempotent-Replayed": "true", "Original-Request": stored.request_id},
+                )
 
-        route = next(((endpoint, m) for route_method, pattern, endpoint in self._routes
-                      if route_method == method and (m := pattern.fullmatch(path))), None)
+        route = next(
+            (
+                (endpoint, m)
+                for route_method, pattern, endpoint in self._routes
+                if route_method == method and (m := pattern.fullmatch(path))
+            ),
+            None,
+        )
         if route is None:
-            return 404, StripeError(404, f"Unrecognized request URL ({method}: {path}).",
-                                    code="resource_missing").body(), {}
+            return (
+                404,
+                StripeError(
+                    404, f"Unrecognized request URL ({method}: {path}).", code="resource_missing"
+                ).body(),
+                {},
+            )
         endpoint, match = route
         ctx = _Ctx(request_id, key if method == "POST" else None)
         try:
@@ -529,9 +624,22 @@ class FakeStripe:
     # -- endpoints: each returns (status, body) or raises StripeError --
 
     def _create_session(self, params: dict[str, Any], ctx: _Ctx) -> _Result:
-        _reject_unknown(params, {"mode", "success_url", "cancel_url", "line_items", "expires_at", "metadata",
-                                 "client_reference_id", "customer_email", "payment_method_types",
-                                 "payment_intent_data", "expand"})
+        _reject_unknown(
+            params,
+            {
+                "mode",
+                "success_url",
+                "cancel_url",
+                "line_items",
+                "expires_at",
+                "metadata",
+                "client_reference_id",
+                "customer_email",
+                "payment_method_types",
+                "payment_intent_data",
+                "expand",
+            },
+        )
         mode = _string(params, "mode", "mode", required=True)
         if mode != "payment":
             raise _invalid(f"Invalid mode: the fake models only 'payment' (got {mode!r})", "mode")
@@ -550,11 +658,15 @@ class FakeStripe:
         expires_at = _integer(params, "expires_at", "expires_at")
         if expires_at is not None:
             if expires_at < now + HOLD_MIN - CLOCK_SLACK:
-                raise _invalid("The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
-                               "creation.", "expires_at")
+                raise _invalid(
+                    "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+                    "expires_at",
+                )
             if expires_at > now + HOLD_MAX + CLOCK_SLACK:
-                raise _invalid("The `expires_at` timestamp must be less than 24 hours from Checkout Session "
-                               "creation.", "expires_at")
+                raise _invalid(
+                    "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+                    "expires_at",
+                )
         metadata = _metadata(params, "metadata", "metadata")
         client_reference_id = _string(params, "client_reference_id", "client_reference_id", max_len=200)
         customer_email = _string(params, "customer_email", "customer_email")
@@ -573,13 +685,26 @@ class FakeStripe:
         session_id = _new_id("cs_test_", 58)
         amount = sum(li["amount_total"] for li in line_items)
         self._sessions[session_id] = {
-            "id": session_id, "object": "checkout.session", "status": "open", "payment_status": "unpaid",
-            "mode": "payment", "url": f"{self.url}/pay/{session_id}", "amount_subtotal": amount,
-            "amount_total": amount, "currency": currencies.pop(), "client_reference_id": client_reference_id,
-            "customer_email": customer_email, "customer_details": None, "metadata": metadata,
-            "expires_at": expires_at if expires_at is not None else now + HOLD_MAX, "created": now,
-            "payment_intent": None, "payment_method_types": method_types or ["card"], "livemode": False,
-            "success_url": success_url, "cancel_url": cancel_url,
+            "id": session_id,
+            "object": "checkout.session",
+            "status": "open",
+            "payment_status": "unpaid",
+            "mode": "payment",
+            "url": f"{self.url}/pay/{session_id}",
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "currency": currencies.pop(),
+            "client_reference_id": client_reference_id,
+            "customer_email": customer_email,
+            "customer_details": None,
+            "metadata": metadata,
+            "expires_at": expires_at if expires_at is not None else now + HOLD_MAX,
+            "created": now,
+            "payment_intent": None,
+            "payment_method_types": method_types or ["card"],
+            "livemode": False,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
         }
         self._line_items[session_id] = line_items
         self._pi_metadata[session_id] = intent_metadata
@@ -596,10 +721,13 @@ class FakeStripe:
         currency = _string(price, "currency", f"{param}[price_data][currency]", required=True)
         assert currency is not None
         if not _CURRENCY_RE.fullmatch(currency):
-            raise _invalid(f"Invalid currency: {currency}. Use a three-letter ISO code in lowercase.",
-                           f"{param}[price_data][currency]")
-        unit_amount = _integer(price, "unit_amount", f"{param}[price_data][unit_amount]", required=True,
-                               minimum=0)
+            raise _invalid(
+                f"Invalid currency: {currency}. Use a three-letter ISO code in lowercase.",
+                f"{param}[price_data][currency]",
+            )
+        unit_amount = _integer(
+            price, "unit_amount", f"{param}[price_data][unit_amount]", required=True, minimum=0
+        )
         if "product_data" not in price:
             raise _missing(f"{param}[price_data][product_data]")
         product = _hash(price, "product_data", f"{param}[price_data][product_data]")
@@ -607,15 +735,25 @@ class FakeStripe:
         name = _string(product, "name", f"{param}[price_data][product_data][name]", required=True)
         quantity = _integer(item, "quantity", f"{param}[quantity]", required=True, minimum=1)
         assert unit_amount is not None and quantity is not None
-        return {"id": _new_id("li_"), "object": "item", "amount_subtotal": unit_amount * quantity,
-                "amount_total": unit_amount * quantity, "currency": currency, "description": name,
-                "quantity": quantity}
+        return {
+            "id": _new_id("li_"),
+            "object": "item",
+            "amount_subtotal": unit_amount * quantity,
+            "amount_total": unit_amount * quantity,
+            "currency": currency,
+            "description": name,
+            "quantity": quantity,
+        }
 
     def _session_view(self, session_id: str, expand: list[str]) -> dict[str, Any]:
         view = copy.deepcopy(self._sessions[session_id])
         if "line_items" in expand:
-            view["line_items"] = {"object": "list", "data": copy.deepcopy(self._line_items[session_id]),
-                                  "has_more": False, "url": f"/v1/checkout/sessions/{session_id}/line_items"}
+            view["line_items"] = {
+                "object": "list",
+                "data": copy.deepcopy(self._line_items[session_id]),
+                "has_more": False,
+                "url": f"/v1/checkout/sessions/{session_id}/line_items",
+            }
         if "payment_intent" in expand and view["payment_intent"] is not None:
             view["payment_intent"] = copy.deepcopy(self._intents[view["payment_intent"]])
         return view
@@ -632,11 +770,20 @@ class FakeStripe:
         expand = _expand(params, {"line_items", "payment_intent"})
         session = self._sessions.get(session_id)
         if session is None:
-            raise StripeError(404, f"No such checkout.session: '{session_id}'", code="resource_missing",
-                              param="session", replayable=True)
+            raise StripeError(
+                404,
+                f"No such checkout.session: '{session_id}'",
+                code="resource_missing",
+                param="session",
+                replayable=True,
+            )
         if session["status"] != "open":
-            raise StripeError(400, "Only Checkout Sessions with a status of `open` can be expired; this one "
-                                   f"is `{session['status']}`.", replayable=True)
+            raise StripeError(
+                400,
+                "Only Checkout Sessions with a status of `open` can be expired; this one "
+                f"is `{session['status']}`.",
+                replayable=True,
+            )
         self._expire(session, ctx)
         return 200, self._session_view(session_id, expand)
 
@@ -654,24 +801,45 @@ class FakeStripe:
         if intent is None:
             raise _no_such("payment_intent", intent_id, "payment_intent", status=400)
         if intent["status"] != "succeeded":
-            raise StripeError(400, f"This PaymentIntent ({intent_id}) does not have a successful charge to "
-                                   "refund.", param="payment_intent", replayable=True)
+            raise StripeError(
+                400,
+                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                param="payment_intent",
+                replayable=True,
+            )
         charge = self._charges[intent["latest_charge"]]
         left = charge["amount"] - charge["amount_refunded"]
         if left == 0:
-            raise StripeError(400, f"Charge {charge['id']} has already been refunded.",
-                              code="charge_already_refunded", replayable=True)
+            raise StripeError(
+                400,
+                f"Charge {charge['id']} has already been refunded.",
+                code="charge_already_refunded",
+                replayable=True,
+            )
         if amount is None:
             amount = left
         elif amount > left:
-            raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge "
-                                   f"({left})", param="amount", replayable=True)
+            raise StripeError(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                param="amount",
+                replayable=True,
+            )
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         refund_id = _new_id("re_")
-        refund = {"id": refund_id, "object": "refund", "amount": amount, "currency": charge["currency"],
-                  "charge": charge["id"], "payment_intent": intent_id, "status": "succeeded",
-                  "reason": reason, "metadata": metadata, "created": self._now()}
+        refund = {
+            "id": refund_id,
+            "object": "refund",
+            "amount": amount,
+            "currency": charge["currency"],
+            "charge": charge["id"],
+            "payment_intent": intent_id,
+            "status": "succeeded",
+            "reason": reason,
+            "metadata": metadata,
+            "created": self._now(),
+        }
         self._refunds[refund_id] = refund
         self._emit("refund.created", refund, ctx)
         self._emit("charge.refunded", charge, ctx)
@@ -698,26 +866,36 @@ class FakeStripe:
             session = self._sessions.get(session_id)
             if session is None or session["status"] != "open":
                 state = "unknown" if session is None else session["status"]
-                return _Response(404 if session is None else 410,
-                                 f"<p>Checkout session is {state}.</p>".encode(), content_type=_HTML)
+                return _Response(
+                    404 if session is None else 410,
+                    f"<p>Checkout session is {state}.</p>".encode(),
+                    content_type=_HTML,
+                )
             if method == "GET":
                 amount = f"{session['amount_total'] / 100:.2f} {session['currency'].upper()}"
-                page = ("<!doctype html><title>Fake Stripe Checkout</title>"
-                        f"<h1>Pay {html.escape(amount)}</h1><form method=\"post\">"
-                        '<button name="outcome" value="paid">Pay</button>'
-                        '<button name="outcome" value="cancel">Cancel</button></form>')
+                page = (
+                    "<!doctype html><title>Fake Stripe Checkout</title>"
+                    f'<h1>Pay {html.escape(amount)}</h1><form method="post">'
+                    '<button name="outcome" value="paid">Pay</button>'
+                    '<button name="outcome" value="cancel">Cancel</button></form>'
+                )
                 return _Response(200, page.encode(), content_type=_HTML)
             outcome = dict(parse_qsl(body)).get("outcome", "paid")
             if outcome != "cancel" and outcome not in PAY_OUTCOMES:
-                return _Response(400, f"<p>Unknown outcome {html.escape(outcome)}.</p>".encode(),
-                                 content_type=_HTML)
+                return _Response(
+                    400, f"<p>Unknown outcome {html.escape(outcome)}.</p>".encode(), content_type=_HTML
+                )
             if outcome == "cancel":
                 target = session["cancel_url"] or session["success_url"]
             else:
                 self.pay(session_id, outcome)
                 target = session["success_url"]
-            return _Response(303, b"", {"Location": target.replace("{CHECKOUT_SESSION_ID}", session_id)},
-                             content_type=_HTML)
+            return _Response(
+                303,
+                b"",
+                {"Location": target.replace("{CHECKOUT_SESSION_ID}", session_id)},
+                content_type=_HTML,
+            )
 
 
 class _Server(ThreadingHTTPServer):

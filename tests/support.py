@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -50,7 +50,7 @@ async def _pg(sql: list[str], url: str = PG_ADMIN_URL) -> None:
 def postgres_available() -> bool:
     try:
         asyncio.run(_pg(["SELECT 1"]))
-    except (OSError, ConnectionError, asyncio.TimeoutError, ImportError):
+    except (TimeoutError, OSError, ConnectionError, ImportError):
         return False
     except Exception:  # noqa: BLE001 - any asyncpg error means it is not usable
         return False
@@ -64,7 +64,9 @@ def require_postgres() -> None:
 
 def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
-        skip_or_fail(f"chromium not found at {CHROMIUM} (apt-get install chromium)", "CONFERENCE_REQUIRE_BROWSER")
+        skip_or_fail(
+            f"chromium not found at {CHROMIUM} (apt-get install chromium)", "CONFERENCE_REQUIRE_BROWSER"
+        )
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -89,9 +91,17 @@ class DatabaseFactory:
             upgrade(f"sqlite+aiosqlite:///{self.template}")
         else:
             self.template_name = f"conference_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"  # one per factory
-            asyncio.run(_pg([f'DROP DATABASE IF EXISTS "{self.template_name}"',
-                             f'CREATE DATABASE "{self.template_name}"']))
-            upgrade(_with_db(PG_ADMIN_URL, self.template_name).replace("postgresql://", "postgresql+asyncpg://"))
+            asyncio.run(
+                _pg(
+                    [
+                        f'DROP DATABASE IF EXISTS "{self.template_name}"',
+                        f'CREATE DATABASE "{self.template_name}"',
+                    ]
+                )
+            )
+            upgrade(
+                _with_db(PG_ADMIN_URL, self.template_name).replace("postgresql://", "postgresql+asyncpg://")
+            )
 
     def new(self) -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"
@@ -150,16 +160,15 @@ class ServerGroup:
 
     def kill_group(self) -> None:
         """SIGKILL to every process of the group, at once: no shutdown code runs, open transactions die."""
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
 
 @contextmanager
-def server_group(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
-                 log_path: Path | None = None) -> Iterator[ServerGroup]:
+def server_group(
+    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, log_path: Path | None = None
+) -> Iterator[ServerGroup]:
     """Like live_server, in a new session (its own process group); yields a ServerGroup. On exit the parent gets
     SIGTERM as usual, then whatever is left of the group SIGKILL."""
     with live_server(database_url, workers=workers, env=env, log_path=log_path, _new_session=True) as group:
@@ -167,8 +176,14 @@ def server_group(database_url: str, *, workers: int = 1, env: dict[str, str] | N
 
 
 @contextmanager
-def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
-                log_path: Path | None = None, _new_session: bool = False) -> Iterator[str]:
+def live_server(
+    database_url: str,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    _new_session: bool = False,
+) -> Iterator[str]:
     """`conference serve` in a real process (uvicorn, N workers); yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -182,8 +197,20 @@ def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | No
     }
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conference.server.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=_new_session,
+        [
+            sys.executable,
+            "-m",
+            "conference.server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=_new_session,
     )
     try:
         deadline = time.monotonic() + 30
@@ -208,9 +235,7 @@ def live_server(database_url: str, *, workers: int = 1, env: dict[str, str] | No
                 proc.kill()
                 proc.wait()
         if _new_session:  # whatever of the group outlived its parent
-            try:
+            with suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         if log_path:
             log.close()  # type: ignore[union-attr]

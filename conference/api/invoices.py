@@ -16,10 +16,10 @@ from starlette.routing import Route
 
 from conference import registration
 from conference.core import audit, errors
-from conference.payments import invoicing
-from conference.web.auth import authenticate, require, require_registration_access
-from conference.payments.invoicing import invoice_public
 from conference.core.models import Invoice, Registration
+from conference.payments import invoicing
+from conference.payments.invoicing import invoice_public
+from conference.web.auth import authenticate, require, require_registration_access
 from conference.web.request import caller, database, mail, read_json, settings, validate
 
 
@@ -63,10 +63,14 @@ async def invoice_pdf(request: Request) -> Response:
     if actor.kind == "organiser":
         async with database(request).transaction() as db:
             await audit.record(db, "conference.invoice.downloaded", actor=actor, subject=invoice.number)
-    return Response(pdf, media_type="application/pdf", headers={
-        "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
-        "cache-control": "private, no-store",
-    })
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
+            "cache-control": "private, no-store",
+        },
+    )
 
 
 async def mark_paid(request: Request) -> Response:
@@ -92,7 +96,13 @@ async def credit(request: Request) -> Response:
     s = settings(request)
     async with database(request).transaction() as db:
         note, r, _cancelled = await registration.credit_invoice(
-            db, settings=s, invoice_id=invoice_id, actor=actor, reason=data.reason, cancel=data.cancel_registration)
+            db,
+            settings=s,
+            invoice_id=invoice_id,
+            actor=actor,
+            reason=data.reason,
+            cancel=data.cancel_registration,
+        )
         original = await db.get(Invoice, note.credits_invoice_id)
         assert original is not None
         body = {
@@ -105,8 +115,12 @@ async def credit(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/v1/registrations/{registration_id:uuid}/invoices", list_invoices, methods=["GET"],
-          name="api-registration-invoices"),
+    Route(
+        "/api/v1/registrations/{registration_id:uuid}/invoices",
+        list_invoices,
+        methods=["GET"],
+        name="api-registration-invoices",
+    ),
     Route("/api/v1/invoices/{invoice_id:uuid}.pdf", invoice_pdf, methods=["GET"], name="api-invoice-pdf"),
     Route("/api/v1/invoices/{invoice_id:uuid}/paid", mark_paid, methods=["POST"], name="api-invoice-paid"),
     Route("/api/v1/invoices/{invoice_id:uuid}/credit", credit, methods=["POST"], name="api-invoice-credit"),

@@ -10,11 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.core import errors
-from conference.payments import invoicing, checkout as payments
-from conference.pages import registration as pages
-from conference.web.auth import authenticate, require_registration_access
-from conference.mail.mailtext import manage_url
 from conference.core.models import Registration, Status
+from conference.mail.mailtext import manage_url
+from conference.pages import registration as pages
+from conference.payments import checkout as payments
+from conference.payments import invoicing
+from conference.web.auth import authenticate, require_registration_access
 from conference.web.request import database, mail, path_uuid, payment_gateway, settings
 
 
@@ -32,7 +33,9 @@ async def stripe_webhook(request: Request) -> Response:
     try:
         outcome = await payments.handle_event(database(request), settings(request), _gateway(request), event)
     except stripe.StripeError:
-        raise errors.ServiceUnavailable("Stripe could not be reached to check this event; deliver it again.") from None
+        raise errors.ServiceUnavailable(
+            "Stripe could not be reached to check this event; deliver it again."
+        ) from None
     mail(request).wake()
     return JSONResponse({"received": True, "outcome": outcome.state})
 
@@ -60,7 +63,9 @@ async def registration_payments(request: Request) -> Response:
         body: dict[str, Any] = {
             "status": registration.status.value,
             "payment_method": registration.payment_method.value,
-            "hold_expires_at": registration.hold_expires_at.isoformat() if registration.hold_expires_at else None,
+            "hold_expires_at": registration.hold_expires_at.isoformat()
+            if registration.hold_expires_at
+            else None,
             **await payments.payments_view(db, registration_id),
             "invoices": await invoicing.invoices_public(db, registration_id),
         }
@@ -81,7 +86,9 @@ async def payment_return(request: Request) -> Response:
     except stripe.InvalidRequestError:
         raise errors.NotFound("This payment page is not known; follow the link from your email.") from None
     except stripe.StripeError:
-        raise errors.ServiceUnavailable("We could not reach the card processor; please refresh in a moment.") from None
+        raise errors.ServiceUnavailable(
+            "We could not reach the card processor; please refresh in a moment."
+        ) from None
     mail(request).wake()
     if outcome.registration_id is None:
         raise errors.NotFound("This payment page is not known; follow the link from your email.")
@@ -93,27 +100,55 @@ async def payment_return(request: Request) -> Response:
                 manage = manage_url(settings(request), registration)
                 still_open = registration.status == Status.pending_payment
     texts = {
-        "confirmed": ("Payment received", "Your place is confirmed. We have emailed you the details and your badge link."),
-        "refunding": ("Payment refunded", "Your payment arrived after your place was released and the conference is "
-                      "now full, so we are refunding it in full. We have emailed you."),
-        "released": ("Payment not completed", "Your payment did not go through and the place has been released."),
+        "confirmed": (
+            "Payment received",
+            "Your place is confirmed. We have emailed you the details and your badge link.",
+        ),
+        "refunding": (
+            "Payment refunded",
+            "Your payment arrived after your place was released and the conference is "
+            "now full, so we are refunding it in full. We have emailed you.",
+        ),
+        "released": (
+            "Payment not completed",
+            "Your payment did not go through and the place has been released.",
+        ),
     }
     if outcome.state in texts:
         title, text = texts[outcome.state]
         refresh = False
     elif request.query_params.get("cancelled") and manage and still_open:
-        title, text, refresh = ("Payment not made", "You left the payment page. Your place is held for a while: "
-                                "you can pay from your booking page.", False)
+        title, text, refresh = (
+            "Payment not made",
+            "You left the payment page. Your place is held for a while: you can pay from your booking page.",
+            False,
+        )
     else:
-        title, text, refresh = ("Confirming your payment", "We are confirming your payment with the bank. "
-                                "This page refreshes by itself.", True)
-    return pages.render(request, "conference/payment_return.html",
-                        {"title": title, "text": text, "manage": manage, "refresh": refresh})
+        title, text, refresh = (
+            "Confirming your payment",
+            "We are confirming your payment with the bank. This page refreshes by itself.",
+            True,
+        )
+    return pages.render(
+        request,
+        "conference/payment_return.html",
+        {"title": title, "text": text, "manage": manage, "refresh": refresh},
+    )
 
 
 api_routes = [
-    Route("/registrations/{registration_id}/checkout", open_checkout, methods=["POST"], name="api-registration-checkout"),
-    Route("/registrations/{registration_id}/payments", registration_payments, methods=["GET"], name="api-registration-payments"),
+    Route(
+        "/registrations/{registration_id}/checkout",
+        open_checkout,
+        methods=["POST"],
+        name="api-registration-checkout",
+    ),
+    Route(
+        "/registrations/{registration_id}/payments",
+        registration_payments,
+        methods=["GET"],
+        name="api-registration-payments",
+    ),
 ]
 routes = [
     Route("/stripe/webhook", stripe_webhook, methods=["POST"], name="stripe-webhook"),

@@ -15,12 +15,31 @@ from starlette.routing import Route
 
 from conference import personal_data, registration
 from conference.core import audit, errors, hooks
-from conference.payments import checkout as payments
 from conference.core.audit import Actor
-from conference.web.auth import authenticate, require, require_registration_access
+from conference.core.models import (
+    ConferenceUpdate,
+    OutboxEmail,
+    PaymentMethod,
+    Registration,
+    RegistrationCreate,
+    ResendLink,
+    Status,
+    TicketType,
+)
 from conference.group_commit import RegistrationQueue
-from conference.core.models import ConferenceUpdate, OutboxEmail, PaymentMethod, Registration, RegistrationCreate, ResendLink, Status, TicketType
-from conference.web.request import caller, database, mail, path_uuid, payment_gateway, rate_limit, read_json, settings, validate
+from conference.payments import checkout as payments
+from conference.web.auth import authenticate, require, require_registration_access
+from conference.web.request import (
+    caller,
+    database,
+    mail,
+    path_uuid,
+    payment_gateway,
+    rate_limit,
+    read_json,
+    settings,
+    validate,
+)
 
 
 def conference_public(conf: Any, seen: registration.Availability) -> dict[str, Any]:
@@ -56,14 +75,18 @@ async def patch_conference(request: Request) -> Response:
         if name in changes and changes[name] is None:
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
     async with database(request).transaction() as db:
-        conf = await registration.update_conference(db, settings=settings(request), changes=changes, actor=actor)
+        conf = await registration.update_conference(
+            db, settings=settings(request), changes=changes, actor=actor
+        )
         seen = await registration.availability(db, conf)
     mail(request).wake()
     return JSONResponse(conference_public(conf, seen))
 
 
 def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> dict[str, Any]:
-    methods = [] if t.price_pence == 0 else [m for m, ok in (("card", card), ("invoice", t.invoice_allowed)) if ok]
+    methods = (
+        [] if t.price_pence == 0 else [m for m, ok in (("card", card), ("invoice", t.invoice_allowed)) if ok]
+    )
     return {
         "id": str(t.id),
         "name": t.name,
@@ -94,7 +117,9 @@ async def create_registration(request: Request) -> Response:
         raise errors.InvalidInput(fields={"Idempotency-Key": "Use a key of 1 to 255 characters."})
     data = validate(RegistrationCreate, body)
     result = await register(request, data, idempotency_key=f"registrations:{key}" if key else None, body=body)
-    return JSONResponse(result.public(), status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else None)
+    return JSONResponse(
+        result.public(), status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else None
+    )
 
 
 async def register(
@@ -107,11 +132,20 @@ async def register(
     if s.test_unsafe_no_capacity_lock:
         # The race tests' negative control: the capacity lock off, each registration on its own.
         async with database(request).transaction() as db:
-            result = await registration.register(db, settings=s, data=data, actor=actor, idempotency_key=idempotency_key,
-                                                 fingerprint=fingerprint, database=database(request))
+            result = await registration.register(
+                db,
+                settings=s,
+                data=data,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                database=database(request),
+            )
     else:
         queue: RegistrationQueue = request.app.state.registrations
-        result = await queue.register(registration.RegistrationRequest(data, actor, idempotency_key, fingerprint))
+        result = await queue.register(
+            registration.RegistrationRequest(data, actor, idempotency_key, fingerprint)
+        )
     mail(request).wake()
     if result.row["status"] == Status.pending_payment and result.row["payment_method"] == PaymentMethod.card:
         checkout = await payment_gateway(request).checkout(database(request), s, result.row["id"])
@@ -119,7 +153,16 @@ async def register(
     return result
 
 
-STAFF_VIEW = ("id", "reference", "status", "name", "organisation", "ticket_type", "waitlist_position", "sessions")
+STAFF_VIEW = (
+    "id",
+    "reference",
+    "status",
+    "name",
+    "organisation",
+    "ticket_type",
+    "waitlist_position",
+    "sessions",
+)
 
 
 async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
@@ -195,8 +238,21 @@ async def reject_registration(request: Request) -> Response:
     return await decide(request, False)
 
 
-CSV_COLUMNS = ["reference", "status", "name", "email", "organisation", "sector", "job_title", "region",
-               "ticket_type", "dietary", "access_needs", "waitlist_position", "created_at"]
+CSV_COLUMNS = [
+    "reference",
+    "status",
+    "name",
+    "email",
+    "organisation",
+    "sector",
+    "job_title",
+    "region",
+    "ticket_type",
+    "dietary",
+    "access_needs",
+    "waitlist_position",
+    "created_at",
+]
 
 
 async def list_registrations(request: Request) -> Response:
@@ -204,7 +260,9 @@ async def list_registrations(request: Request) -> Response:
     require(actor, "organiser")
     status = request.query_params.get("status")
     if status is not None and status not in {s.value for s in Status}:
-        raise errors.InvalidInput(fields={"status": "Use one of: " + ", ".join(s.value for s in Status) + "."})
+        raise errors.InvalidInput(
+            fields={"status": "Use one of: " + ", ".join(s.value for s in Status) + "."}
+        )
     fmt = request.query_params.get("format", "json")
     if fmt not in {"json", "csv"}:
         raise errors.InvalidInput(fields={"format": "Use json or csv."})
@@ -225,20 +283,33 @@ async def list_registrations(request: Request) -> Response:
     async with database(request).read() as db:
         rows = [await registration_public(db, r) for r in (await db.execute(stmt)).scalars()]
     async with database(request).transaction() as db:
-        await audit.record(db, "conference.registrations.exported" if fmt == "csv" else "conference.registrations.listed",
-                           actor=actor, count=len(rows), status=status or "", q_given=bool(q))
+        await audit.record(
+            db,
+            "conference.registrations.exported" if fmt == "csv" else "conference.registrations.listed",
+            actor=actor,
+            count=len(rows),
+            status=status or "",
+            q_given=bool(q),
+        )
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "ticket_type": row["ticket_type"]["name"]} | {
-                # Cells starting with = + - @ run as formulas in spreadsheets: neutralise them.
-                k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-                for k, v in row.items() if k != "ticket_type"
-            })
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": 'attachment; filename="registrations.csv"'})
+            writer.writerow(
+                {**row, "ticket_type": row["ticket_type"]["name"]}
+                | {
+                    # Cells starting with = + - @ run as formulas in spreadsheets: neutralise them.
+                    k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
+                    for k, v in row.items()
+                    if k != "ticket_type"
+                }
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="registrations.csv"'},
+        )
     return JSONResponse({"data": rows, "count": len(rows)})
 
 
@@ -249,14 +320,18 @@ async def resend_link(request: Request) -> Response:
         await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
     mail(request).wake()
     # The same answer whether or not the address is registered: this endpoint must not reveal who is coming.
-    return JSONResponse({"message": "If that address is registered, we have emailed its booking link."}, status_code=202)
+    return JSONResponse(
+        {"message": "If that address is registered, we have emailed its booking link."}, status_code=202
+    )
 
 
 async def list_outbox(request: Request) -> Response:
     actor = await caller(request)
     require(actor, "organiser")
     async with database(request).read() as db:
-        rows = (await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(500))).scalars()  # type: ignore[attr-defined]
+        rows = (
+            await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(500))
+        ).scalars()  # type: ignore[attr-defined]
         data = [
             {
                 "id": str(r.id),
@@ -295,8 +370,9 @@ async def erase_personal_data(request: Request) -> Response:
     require_registration_access(actor, registration_id, "organiser")
     reason = "delegate_request" if actor.kind == "attendee" else "organiser"
     async with database(request).transaction() as db:
-        result = await personal_data.erase(db, settings=settings(request), registration_id=registration_id,
-                                           actor=actor, reason=reason)
+        result = await personal_data.erase(
+            db, settings=settings(request), registration_id=registration_id, actor=actor, reason=reason
+        )
     if result.cancelled:
         await payment_gateway(request).close_checkouts(database(request), registration_id)
     mail(request).wake()
@@ -311,12 +387,35 @@ routes = [
     Route("/registrations", list_registrations, methods=["GET"], name="api-registrations"),
     Route("/registrations/resend-link", resend_link, methods=["POST"], name="api-resend-link"),
     Route("/registrations/{registration_id}", get_registration, methods=["GET"], name="api-registration"),
-    Route("/registrations/{registration_id}", cancel_registration, methods=["DELETE"], name="api-registration-cancel"),
-    Route("/registrations/{registration_id}/approve", approve_registration, methods=["POST"], name="api-registration-approve"),
-    Route("/registrations/{registration_id}/reject", reject_registration, methods=["POST"], name="api-registration-reject"),
+    Route(
+        "/registrations/{registration_id}",
+        cancel_registration,
+        methods=["DELETE"],
+        name="api-registration-cancel",
+    ),
+    Route(
+        "/registrations/{registration_id}/approve",
+        approve_registration,
+        methods=["POST"],
+        name="api-registration-approve",
+    ),
+    Route(
+        "/registrations/{registration_id}/reject",
+        reject_registration,
+        methods=["POST"],
+        name="api-registration-reject",
+    ),
     Route("/outbox", list_outbox, methods=["GET"], name="api-outbox"),
-    Route("/registrations/{registration_id}/personal-data", get_personal_data, methods=["GET"],
-          name="api-personal-data"),
-    Route("/registrations/{registration_id}/erasure", erase_personal_data, methods=["POST"],
-          name="api-personal-data-erasure"),
+    Route(
+        "/registrations/{registration_id}/personal-data",
+        get_personal_data,
+        methods=["GET"],
+        name="api-personal-data",
+    ),
+    Route(
+        "/registrations/{registration_id}/erasure",
+        erase_personal_data,
+        methods=["POST"],
+        name="api-personal-data-erasure",
+    ),
 ]

@@ -17,14 +17,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import accounts
-from conference.core import audit, errors
-from conference.core.audit import Actor
-from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
 from conference.console.login import require_console
 from conference.console.registrations import when
+from conference.core import audit, errors
+from conference.core.audit import Actor
 from conference.core.models import ApiToken, UserAccount, utcnow
-from conference.pages.registration import form_values, render
 from conference.core.security import ROLES
+from conference.pages.registration import form_values, render
+from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
 from conference.web.request import database, mail, settings
 
 DONE = {
@@ -47,8 +47,13 @@ async def _me(request: Request) -> tuple[Actor, uuid.UUID | None]:
     return actor, uuid.UUID(raw) if raw else None
 
 
-async def _account_page(request: Request, *, errors_: dict[str, str] | None = None, totp_secret: str | None = None,
-                        status_code: int = 200) -> Response:
+async def _account_page(
+    request: Request,
+    *,
+    errors_: dict[str, str] | None = None,
+    totp_secret: str | None = None,
+    status_code: int = 200,
+) -> Response:
     actor, user_id = await _me(request)
     user = None
     if user_id is not None:
@@ -60,10 +65,21 @@ async def _account_page(request: Request, *, errors_: dict[str, str] | None = No
     if user is not None and totp_secret:
         uri = accounts.totp_uri(settings(request), user) or ""
         qr = _svg_data_uri(uri)
-    return render(request, "console/account.html", {
-        "actor": actor, "user": user, "errors": errors_ or {}, "values": {}, "totp_secret": totp_secret, "qr": qr,
-        "done": DONE.get(request.query_params.get("done", "")), "when": when,
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/account.html",
+        {
+            "actor": actor,
+            "user": user,
+            "errors": errors_ or {},
+            "values": {},
+            "totp_secret": totp_secret,
+            "qr": qr,
+            "done": DONE.get(request.query_params.get("done", "")),
+            "when": when,
+        },
+        status_code=status_code,
+    )
 
 
 def _svg_data_uri(text: str) -> str:
@@ -80,7 +96,9 @@ async def _with_my_account(request: Request, values: dict[str, str], action: Any
     """Run `action(db, user, actor)` on the signed-in account, locked; a refusal re-renders the page."""
     actor, user_id = await _me(request)
     if user_id is None:
-        raise errors.DomainError("You signed in with an API token, which has no password or two-factor to change.")
+        raise errors.DomainError(
+            "You signed in with an API token, which has no password or two-factor to change."
+        )
     try:
         async with database(request).transaction() as db:
             user = await db.get(UserAccount, user_id, with_for_update=True)
@@ -98,25 +116,30 @@ async def change_password(request: Request) -> Response:
     values = await form_values(request)
 
     async def action(db: Any, user: UserAccount, actor: Actor) -> str:
-        if not accounts.verify_password(user.password_hash, values.get("current_password", "")[:accounts.MAX_PASSWORD]):
+        if not accounts.verify_password(
+            user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
+        ):
             raise errors.InvalidInput(fields={"current_password": "This is not your current password."})
         if values.get("password", "") != values.get("password_again", ""):
             raise errors.InvalidInput(fields={"password_again": "The two new passwords are not the same."})
         await accounts.set_password(db, user, values.get("password", ""), actor=actor)
         return "password"
+
     return await _with_my_account(request, values, action)
 
 
 async def totp_start(request: Request) -> Response:
     values = await form_values(request)
-    actor, user_id = await _me(request)
+    _actor, user_id = await _me(request)
     if user_id is None:
         raise errors.DomainError("You signed in with an API token, which has no two-factor to set up.")
     async with database(request).transaction() as db:
         user = await db.get(UserAccount, user_id, with_for_update=True)
         assert user is not None
         if user.totp_enabled_at is not None:
-            raise errors.DomainError("Two-factor sign-in is already on. Turn it off first to move it to a new app.")
+            raise errors.DomainError(
+                "Two-factor sign-in is already on. Turn it off first to move it to a new app."
+            )
         secret = accounts.begin_totp(settings(request), user)
     del values
     return await _account_page(request, totp_secret=secret)
@@ -128,6 +151,7 @@ async def totp_confirm(request: Request) -> Response:
     async def action(db: Any, user: UserAccount, actor: Actor) -> str:
         await accounts.confirm_totp(db, settings(request), user, values.get("code", "")[:20], actor=actor)
         return "totp_on"
+
     return await _with_my_account(request, values, action)
 
 
@@ -135,10 +159,13 @@ async def totp_disable(request: Request) -> Response:
     values = await form_values(request)
 
     async def action(db: Any, user: UserAccount, actor: Actor) -> str:
-        if not accounts.verify_password(user.password_hash, values.get("current_password", "")[:accounts.MAX_PASSWORD]):
+        if not accounts.verify_password(
+            user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
+        ):
             raise errors.InvalidInput(fields={"disable_password": "This is not your current password."})
         await accounts.disable_totp(db, user, actor=actor)
         return "totp_off"
+
     return await _with_my_account(request, values, action)
 
 
@@ -149,23 +176,45 @@ async def sign_out_everywhere(request: Request) -> Response:
         user.session_version += 1
         await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id))
         return "sessions"
+
     return await _with_my_account(request, values, action)
 
 
 # --- users and API tokens (organisers) ----------------------------------------------------------------------
 
 
-async def _users_page(request: Request, *, errors_: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                      new_token: str | None = None, status_code: int = 200) -> Response:
+async def _users_page(
+    request: Request,
+    *,
+    errors_: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    new_token: str | None = None,
+    status_code: int = 200,
+) -> Response:
     actor = await require_console(request, "organiser")
     async with database(request).read() as db:
-        users = list((await db.execute(sa.select(UserAccount).order_by(col(UserAccount.email_key)))).scalars())
-        tokens = list((await db.execute(sa.select(ApiToken).order_by(col(ApiToken.created_at).desc()))).scalars())
-    return render(request, "console/users.html", {
-        "actor": actor, "users": users, "tokens": tokens, "roles": ROLES, "errors": errors_ or {},
-        "values": values or {}, "new_token": new_token, "done": DONE.get(request.query_params.get("done", "")),
-        "when": when,
-    }, status_code=status_code)
+        users = list(
+            (await db.execute(sa.select(UserAccount).order_by(col(UserAccount.email_key)))).scalars()
+        )
+        tokens = list(
+            (await db.execute(sa.select(ApiToken).order_by(col(ApiToken.created_at).desc()))).scalars()
+        )
+    return render(
+        request,
+        "console/users.html",
+        {
+            "actor": actor,
+            "users": users,
+            "tokens": tokens,
+            "roles": ROLES,
+            "errors": errors_ or {},
+            "values": values or {},
+            "new_token": new_token,
+            "done": DONE.get(request.query_params.get("done", "")),
+            "when": when,
+        },
+        status_code=status_code,
+    )
 
 
 async def users_page(request: Request) -> Response:
@@ -177,8 +226,14 @@ async def add_user(request: Request) -> Response:
     values = await form_values(request)
     try:
         async with database(request).transaction() as db:
-            await accounts.add_user(db, settings(request), email=values.get("email", "")[:300],
-                                    role=values.get("role", ""), name=values.get("name", "")[:120], actor=actor)
+            await accounts.add_user(
+                db,
+                settings(request),
+                email=values.get("email", "")[:300],
+                role=values.get("role", ""),
+                name=values.get("name", "")[:120],
+                actor=actor,
+            )
     except errors.InvalidInput as exc:
         return await _users_page(request, errors_=exc.fields or {}, values=values, status_code=422)
     mail(request).wake()
@@ -208,7 +263,7 @@ async def create_token(request: Request) -> Response:
     name, role = values.get("token_name", "").strip(), values.get("token_role", "")
     problems = {}
     if not name or len(name) > MAX_NAME:
-        problems["token_name"] = f"Name the token (1 to {MAX_NAME} characters), e.g. \"Door 1 scanner\"."
+        problems["token_name"] = f'Name the token (1 to {MAX_NAME} characters), e.g. "Door 1 scanner".'
     if role not in ROLES:
         problems["token_role"] = f"Choose one of: {', '.join(ROLES)}."
     if problems:
@@ -229,7 +284,9 @@ async def revoke_token(request: Request) -> Response:
             raise errors.NotFound("No API token has this id.")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            await audit.record(db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role)
+            await audit.record(
+                db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role
+            )
     return RedirectResponse(request.url_for("console-users").include_query_params(done="token_revoked"), 303)
 
 
@@ -237,13 +294,23 @@ routes = [
     Route("/console/account", account_page, methods=["GET"], name="console-account"),
     Route("/console/account/password", change_password, methods=["POST"], name="console-account-password"),
     Route("/console/account/totp", totp_start, methods=["POST"], name="console-account-totp"),
-    Route("/console/account/totp/confirm", totp_confirm, methods=["POST"], name="console-account-totp-confirm"),
-    Route("/console/account/totp/disable", totp_disable, methods=["POST"], name="console-account-totp-disable"),
-    Route("/console/account/sessions", sign_out_everywhere, methods=["POST"], name="console-account-sessions"),
+    Route(
+        "/console/account/totp/confirm", totp_confirm, methods=["POST"], name="console-account-totp-confirm"
+    ),
+    Route(
+        "/console/account/totp/disable", totp_disable, methods=["POST"], name="console-account-totp-disable"
+    ),
+    Route(
+        "/console/account/sessions", sign_out_everywhere, methods=["POST"], name="console-account-sessions"
+    ),
     Route("/console/users", users_page, methods=["GET"], name="console-users"),
     Route("/console/users", add_user, methods=["POST"], name="console-users-add"),
-    Route("/console/users/{user_id:uuid}/disable", disable_user, methods=["POST"], name="console-user-disable"),
+    Route(
+        "/console/users/{user_id:uuid}/disable", disable_user, methods=["POST"], name="console-user-disable"
+    ),
     Route("/console/users/{user_id:uuid}/enable", enable_user, methods=["POST"], name="console-user-enable"),
     Route("/console/tokens", create_token, methods=["POST"], name="console-tokens-create"),
-    Route("/console/tokens/{token_id:uuid}/revoke", revoke_token, methods=["POST"], name="console-token-revoke"),
+    Route(
+        "/console/tokens/{token_id:uuid}/revoke", revoke_token, methods=["POST"], name="console-token-revoke"
+    ),
 ]

@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from conference.core import audit
-from conference.core.audit import Actor
 from conference.console.login import LoginRequired, require_console
 from conference.console.registrations import when
+from conference.core import audit
+from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import AuditEntry
 from conference.pages.registration import render
@@ -94,7 +94,7 @@ def parse_filters(params: Any) -> Filters:
 
 def uk_midnight(day: date) -> datetime:
     """The start of a day in UK time, as UTC (GMT or BST as the date has it)."""
-    return datetime.combine(day, time(0), tzinfo=UK).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UK).astimezone(UTC)
 
 
 def where(f: Filters) -> list[Any]:
@@ -128,7 +128,9 @@ async def _organiser(request: Request) -> Actor:
     try:
         return await require_console(request, "organiser")
     except LoginRequired:
-        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
+        raise LoginRequired(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        ) from None
 
 
 async def audit_page(request: Request) -> Response:
@@ -140,26 +142,51 @@ async def audit_page(request: Request) -> Response:
         actions = list((await db.execute(sa.select(col(AuditEntry.action)).distinct())).scalars())
         if not f.errors:
             clauses = where(f)
-            total = int((await db.execute(
-                sa.select(sa.func.count()).select_from(AuditEntry).where(*clauses))).scalar_one())
+            total = int(
+                (
+                    await db.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(*clauses))
+                ).scalar_one()
+            )
             pages = max(1, math.ceil(total / PER_PAGE))
             f.page = min(f.page, pages)
-            rows = list((await db.execute(
-                sa.select(AuditEntry).where(*clauses).order_by(col(AuditEntry.id).desc())
-                .limit(PER_PAGE).offset((f.page - 1) * PER_PAGE)
-            )).scalars())
+            rows = list(
+                (
+                    await db.execute(
+                        sa.select(AuditEntry)
+                        .where(*clauses)
+                        .order_by(col(AuditEntry.id).desc())
+                        .limit(PER_PAGE)
+                        .offset((f.page - 1) * PER_PAGE)
+                    )
+                ).scalars()
+            )
     first = (f.page - 1) * PER_PAGE + 1 if rows else 0
-    return render(request, "console/audit.html", {
-        "rows": rows, "filters": f, "values": f.raw, "errors": f.errors, "total": total, "pages": pages,
-        "first": first, "last": first + len(rows) - 1 if rows else 0, "families": families(actions),
-        "when": when, "compact": compact, "known_action": f.action in actions or f.action in families(actions),
-        "labels": {"action": "Action", "actor": "Who", "subject": "Subject", "from": "From", "to": "To"},
-        "filtered": any(f.raw.values()),
-        "previous_url": f"?{f.query(f.page - 1)}" if f.page > 1 else None,
-        "next_url": f"?{f.query(f.page + 1)}" if f.page < pages else None,
-        "csv_url": request.url_for("console-audit-csv").include_query_params(
-            **{k: v for k, v in f.raw.items() if v}),
-    }, status_code=422 if f.errors else 200)
+    return render(
+        request,
+        "console/audit.html",
+        {
+            "rows": rows,
+            "filters": f,
+            "values": f.raw,
+            "errors": f.errors,
+            "total": total,
+            "pages": pages,
+            "first": first,
+            "last": first + len(rows) - 1 if rows else 0,
+            "families": families(actions),
+            "when": when,
+            "compact": compact,
+            "known_action": f.action in actions or f.action in families(actions),
+            "labels": {"action": "Action", "actor": "Who", "subject": "Subject", "from": "From", "to": "To"},
+            "filtered": any(f.raw.values()),
+            "previous_url": f"?{f.query(f.page - 1)}" if f.page > 1 else None,
+            "next_url": f"?{f.query(f.page + 1)}" if f.page < pages else None,
+            "csv_url": request.url_for("console-audit-csv").include_query_params(
+                **{k: v for k, v in f.raw.items() if v}
+            ),
+        },
+        status_code=422 if f.errors else 200,
+    )
 
 
 def _cell(value: Any) -> Any:
@@ -175,17 +202,31 @@ async def _csv_rows(db_factory: Database, clauses: list[Any], newest: int) -> As
     below = newest + 1
     while True:
         async with db_factory.read() as db:
-            batch = list((await db.execute(
-                sa.select(AuditEntry).where(*clauses, col(AuditEntry.id) < below)
-                .order_by(col(AuditEntry.id).desc()).limit(CSV_BATCH)
-            )).scalars())
+            batch = list(
+                (
+                    await db.execute(
+                        sa.select(AuditEntry)
+                        .where(*clauses, col(AuditEntry.id) < below)
+                        .order_by(col(AuditEntry.id).desc())
+                        .limit(CSV_BATCH)
+                    )
+                ).scalars()
+            )
         if not batch:
             return
         out = io.StringIO()
         writer = csv.writer(out)
         for e in batch:
-            writer.writerow([e.id, e.at.isoformat(), _cell(e.actor), _cell(e.action), _cell(e.subject),
-                             _cell(compact(e.data))])
+            writer.writerow(
+                [
+                    e.id,
+                    e.at.isoformat(),
+                    _cell(e.actor),
+                    _cell(e.action),
+                    _cell(e.subject),
+                    _cell(compact(e.data)),
+                ]
+            )
         yield out.getvalue()
         assert batch[-1].id is not None
         below = batch[-1].id
@@ -200,14 +241,29 @@ async def audit_csv(request: Request) -> Response:
     async with database(request).transaction() as db:
         # Entries written from here on (this one included) are not part of the export: it is the log up to now.
         newest = (await db.execute(sa.select(sa.func.max(AuditEntry.id)))).scalar_one_or_none() or 0
-        count = int((await db.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
-            *clauses, col(AuditEntry.id) <= newest))).scalar_one())
-        await audit.record(db, "conference.audit.exported", actor=actor, action_prefix=f.action or None,
-                           actor_filtered=bool(f.actor), subject_filter=f.subject or None,
-                           from_date=f.from_.isoformat() if f.from_ else None,
-                           to_date=f.to.isoformat() if f.to else None, rows=count)
+        count = int(
+            (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(AuditEntry)
+                    .where(*clauses, col(AuditEntry.id) <= newest)
+                )
+            ).scalar_one()
+        )
+        await audit.record(
+            db,
+            "conference.audit.exported",
+            actor=actor,
+            action_prefix=f.action or None,
+            actor_filtered=bool(f.actor),
+            subject_filter=f.subject or None,
+            from_date=f.from_.isoformat() if f.from_ else None,
+            to_date=f.to.isoformat() if f.to else None,
+            rows=count,
+        )
     return StreamingResponse(
-        _csv_rows(database(request), clauses, int(newest)), media_type="text/csv; charset=utf-8",
+        _csv_rows(database(request), clauses, int(newest)),
+        media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="audit.csv"', "cache-control": "no-store"},
     )
 

@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference import dashboard
-from conference.web import vendor
 from conference.console.login import require_console
 from conference.console.registrations import STATUS_LABELS, day, money
 from conference.pages.registration import render
+from conference.web import vendor
 from conference.web.request import caller, database
 
 POLL_SECONDS = 5
@@ -44,11 +44,18 @@ async def _figures(request: Request) -> dict[str, Any]:
 async def dashboard_page(request: Request) -> Response:
     await require_console(request, "organiser")
     figures = await _figures(request)
-    return render(request, "console/dashboard.html", {
-        "conference": {"name": figures["conference"]["name"]},
-        "d": figures, "status_labels": STATUS_LABELS, "money": money, "format_day": day,
-        "poll_seconds": POLL_SECONDS,
-    })
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "conference": {"name": figures["conference"]["name"]},
+            "d": figures,
+            "status_labels": STATUS_LABELS,
+            "money": money,
+            "format_day": day,
+            "poll_seconds": POLL_SECONDS,
+        },
+    )
 
 
 async def dashboard_api(request: Request) -> Response:

@@ -20,9 +20,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import delegates, exports
-from conference.core import audit, errors
-from conference.console import registrations as console
 from conference import registration as bookings
+from conference.console import registrations as console
+from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, Registration, Status
 from conference.pages.registration import FIELD_LABELS, form_values, render
@@ -35,8 +35,14 @@ def _current(r: Registration) -> dict[str, str]:
     return {name: r.sector.value if name == "sector" else str(getattr(r, name)) for name in delegates.FIELDS}
 
 
-async def _details_page(request: Request, mode: str, *, values: dict[str, str] | None = None,
-                        form_errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def _details_page(
+    request: Request,
+    mode: str,
+    *,
+    values: dict[str, str] | None = None,
+    form_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     registration_id = console._registration_id(request)
     await console._organiser(request, console._detail_path(registration_id))
     async with database(request).read() as db:
@@ -53,10 +59,19 @@ async def _details_page(request: Request, mode: str, *, values: dict[str, str] |
         # A colleague usually works at the same organisation, in the same sector and region.
         values = current if mode == "edit" else {k: current[k] for k in ("organisation", "sector", "region")}
     ordered = {k: form_errors[k] for k in delegates.FIELDS if form_errors and k in form_errors}
-    return render(request, MODES[mode], {
-        **context, "values": values, "errors": ordered, "sectors": SECTOR_LABELS, "regions": REGIONS,
-        "labels": FIELD_LABELS,
-    }, status_code=status_code)
+    return render(
+        request,
+        MODES[mode],
+        {
+            **context,
+            "values": values,
+            "errors": ordered,
+            "sectors": SECTOR_LABELS,
+            "regions": REGIONS,
+            "labels": FIELD_LABELS,
+        },
+        status_code=status_code,
+    )
 
 
 async def edit_form(request: Request) -> Response:
@@ -74,16 +89,22 @@ async def _save(request: Request, mode: str) -> Response:
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         details = delegates.parse_details(values)
         if mode == "edit":
-            changed = await delegates.edit_details(db, registration_id=registration_id, details=details, actor=actor)
+            changed = await delegates.edit_details(
+                db, registration_id=registration_id, details=details, actor=actor
+            )
             return "edited" if changed else "unchanged"
-        await delegates.substitute(db, settings=s, registration_id=registration_id, details=details, actor=actor)
+        await delegates.substitute(
+            db, settings=s, registration_id=registration_id, details=details, actor=actor
+        )
         return "substituted"
 
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if exc.fields and set(exc.fields) <= set(delegates.FIELDS):
-            return await _details_page(request, mode, values=values, form_errors=dict(exc.fields),
-                                       status_code=exc.status_code)
+            return await _details_page(
+                request, mode, values=values, form_errors=dict(exc.fields), status_code=exc.status_code
+            )
         return await console.registration_page(request, problem=exc, status_code=exc.status_code)
+
     return await console._act(request, action, on_error)
 
 
@@ -99,9 +120,15 @@ async def resend(request: Request) -> Response:
     registration_id = console._registration_id(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
-        what = await delegates.resend(db, settings=settings(request), registration_id=registration_id,
-                                      what=values.get("email", ""), actor=actor)
+        what = await delegates.resend(
+            db,
+            settings=settings(request),
+            registration_id=registration_id,
+            what=values.get("email", ""),
+            actor=actor,
+        )
         return f"resent_{what}"
+
     return await console._act(request, action)
 
 
@@ -113,7 +140,7 @@ def _list_filters(values: dict[str, str]) -> dict[str, Any]:
     return {
         "status": values.get("status", "") if values.get("status", "") in console.STATUS_LABELS else "",
         "payment": values.get("payment", "") if values.get("payment", "") in console.PAYMENT_STATES else "",
-        "q": values.get("q", "").strip()[:console.MAX_QUERY],
+        "q": values.get("q", "").strip()[: console.MAX_QUERY],
         "page": 1,
     }
 
@@ -130,23 +157,34 @@ async def decide_many(request: Request) -> Response:
     try:
         ids = [uuid.UUID(v) for v in chosen]
     except ValueError:
-        problems["registration"] = "One of the ticked registrations is not a registration's id; reload the list."
+        problems["registration"] = (
+            "One of the ticked registrations is not a registration's id; reload the list."
+        )
     if not chosen:
         problems["registration"] = "Tick at least one registration awaiting approval."
     try:
         if problems:
             raise errors.InvalidInput(fields=problems)
         async with database(request).transaction() as db:
-            outcome = await delegates.decide_many(db, settings=settings(request), registration_ids=ids,
-                                                  approve=decision == "approve", actor=actor)
+            outcome = await delegates.decide_many(
+                db,
+                settings=settings(request),
+                registration_ids=ids,
+                approve=decision == "approve",
+                actor=actor,
+            )
     except errors.DomainError as exc:
-        if isinstance(exc, (errors.Unauthorised, errors.Forbidden, errors.RateLimited, errors.ServiceUnavailable)):
+        if isinstance(
+            exc, (errors.Unauthorised, errors.Forbidden, errors.RateLimited, errors.ServiceUnavailable)
+        ):
             raise
         return await console.registrations_page(request, problem=exc, status_code=exc.status_code)
     mail(request).wake()
     f = _list_filters(values)
     query = {k: f[k] for k in ("q", "status", "payment") if f[k]}
-    query.update({"decided": "approved" if decision == "approve" else "rejected", "count": str(len(outcome.decided))})
+    query.update(
+        {"decided": "approved" if decision == "approve" else "rejected", "count": str(len(outcome.decided))}
+    )
     if outcome.refused:
         query["refused"] = ",".join(f"{ref}:{why}" for ref, why in outcome.refused)
     return RedirectResponse("/console/registrations?" + urlencode(query), 303)
@@ -176,12 +214,18 @@ async def _export(request: Request, kind: str) -> Response:
         # Which filters, never what was searched for (a name or an email is personal data).
         extra = {"status": f["status"] or None, "payment": f["payment"] or None, "searched": bool(f["q"])}
     async with database(request).transaction() as db:
-        await audit.record(db, f"conference.export.{kind}", actor=actor, format=fmt, rows=len(sheet.rows), **extra)
+        await audit.record(
+            db, f"conference.export.{kind}", actor=actor, format=fmt, rows=len(sheet.rows), **extra
+        )
     today = datetime.now(ZoneInfo(conference.timezone)).date()
-    return Response(body, media_type=exports.FORMATS[fmt], headers={
-        "content-disposition": f'attachment; filename="{exports.filename(kind, fmt, today)}"',
-        "cache-control": "private, no-store",
-    })
+    return Response(
+        body,
+        media_type=exports.FORMATS[fmt],
+        headers={
+            "content-disposition": f'attachment; filename="{exports.filename(kind, fmt, today)}"',
+            "cache-control": "private, no-store",
+        },
+    )
 
 
 async def export_delegates(request: Request) -> Response:
@@ -199,14 +243,27 @@ async def export_attendance(request: Request) -> Response:
 _ONE = "/console/registrations/{registration_id:uuid}"
 
 routes = [
-    Route("/console/registrations/decisions", decide_many, methods=["POST"], name="console-registrations-decide"),
+    Route(
+        "/console/registrations/decisions", decide_many, methods=["POST"], name="console-registrations-decide"
+    ),
     Route(_ONE + "/edit", edit_form, methods=["GET"], name="console-delegate-edit-form"),
     Route(_ONE + "/edit", edit, methods=["POST"], name="console-delegate-edit"),
     Route(_ONE + "/substitute", substitute_form, methods=["GET"], name="console-delegate-substitute-form"),
     Route(_ONE + "/substitute", substitute, methods=["POST"], name="console-delegate-substitute"),
     Route(_ONE + "/resend", resend, methods=["POST"], name="console-delegate-resend"),
-    Route("/console/exports/delegates.{fmt:str}", export_delegates, methods=["GET"], name="console-export-delegates"),
-    Route("/console/exports/dietary.{fmt:str}", export_dietary, methods=["GET"], name="console-export-dietary"),
-    Route("/console/exports/attendance.{fmt:str}", export_attendance, methods=["GET"],
-          name="console-export-attendance"),
+    Route(
+        "/console/exports/delegates.{fmt:str}",
+        export_delegates,
+        methods=["GET"],
+        name="console-export-delegates",
+    ),
+    Route(
+        "/console/exports/dietary.{fmt:str}", export_dietary, methods=["GET"], name="console-export-dietary"
+    ),
+    Route(
+        "/console/exports/attendance.{fmt:str}",
+        export_attendance,
+        methods=["GET"],
+        name="console-export-attendance",
+    ),
 ]

@@ -19,10 +19,10 @@ from starlette.routing import Route
 from conference import accounts
 from conference.core import audit, errors
 from conference.core.audit import Actor
-from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
 from conference.core.models import ApiToken, UserAccount
-from conference.pages.registration import form_values, render
 from conference.core.security import hash_token
+from conference.pages.registration import form_values, render
+from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
 from conference.web.request import database, mail, rate_limit, settings
 
 PENDING_USER, PENDING_AT, PENDING_NEXT = "totp_user", "totp_at", "totp_next"
@@ -67,7 +67,9 @@ def _landing(role: str, target: str) -> str:
     return target
 
 
-def _start_session(request: Request, *, user: UserAccount | None = None, token_hash: str | None = None) -> None:
+def _start_session(
+    request: Request, *, user: UserAccount | None = None, token_hash: str | None = None
+) -> None:
     request.session.clear()  # a fresh session at every sign-in: nothing carried over from before (fixation)
     if user is not None:
         request.session[SESSION_USER] = str(user.id)
@@ -76,11 +78,26 @@ def _start_session(request: Request, *, user: UserAccount | None = None, token_h
         request.session[SESSION_TOKEN] = token_hash
 
 
-def _login_page(request: Request, *, target: str, errors_: dict[str, str] | None = None,
-                values: dict[str, str] | None = None, status_code: int = 200, mode: str = "password") -> Response:
-    return render(request, "conference/login.html", {
-        "errors": errors_ or {}, "next": target, "values": values or {}, "mode": mode,
-    }, status_code=status_code)
+def _login_page(
+    request: Request,
+    *,
+    target: str,
+    errors_: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+    mode: str = "password",
+) -> Response:
+    return render(
+        request,
+        "conference/login.html",
+        {
+            "errors": errors_ or {},
+            "next": target,
+            "values": values or {},
+            "mode": mode,
+        },
+        status_code=status_code,
+    )
 
 
 async def login_page(request: Request) -> Response:
@@ -102,16 +119,27 @@ async def login(request: Request) -> Response:
     if not password:
         problems["password"] = "Enter your password."
     if problems:
-        return _login_page(request, target=target, errors_=problems, values={"email": email[:254]}, status_code=422)
+        return _login_page(
+            request, target=target, errors_=problems, values={"email": email[:254]}, status_code=422
+        )
     async with database(request).transaction() as db:
-        result = await accounts.check_password(db, email=email[:254], password=password[:accounts.MAX_PASSWORD])
+        result = await accounts.check_password(
+            db, email=email[:254], password=password[: accounts.MAX_PASSWORD]
+        )
     if result is None:
-        return _login_page(request, target=target, errors_={"email": accounts.BAD_LOGIN},
-                           values={"email": email[:254]}, status_code=401)
+        return _login_page(
+            request,
+            target=target,
+            errors_={"email": accounts.BAD_LOGIN},
+            values={"email": email[:254]},
+            status_code=401,
+        )
     user = result.user
     if result.needs_totp:
         request.session.clear()
-        request.session.update({PENDING_USER: str(user.id), PENDING_AT: int(time.time()), PENDING_NEXT: target})
+        request.session.update(
+            {PENDING_USER: str(user.id), PENDING_AT: int(time.time()), PENDING_NEXT: target}
+        )
         return RedirectResponse(request.url_for("login-code"), 303)
     _start_session(request, user=user)
     return RedirectResponse(_landing(user.role, target), 303)
@@ -120,15 +148,31 @@ async def login(request: Request) -> Response:
 async def _token_login(request: Request, values: dict[str, str], target: str) -> Response:
     raw = values.get("token", "").strip()
     async with database(request).transaction() as db:
-        token = (await db.execute(sa.select(ApiToken).where(
-            ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)))).scalar_one_or_none() if raw else None  # type: ignore[union-attr]
+        token = (
+            (
+                await db.execute(
+                    sa.select(ApiToken).where(
+                        ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)
+                    )
+                )
+            ).scalar_one_or_none()
+            if raw
+            else None
+        )  # type: ignore[union-attr]
         if token is None:
             await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="token")
         else:
-            await audit.record(db, "conference.login.succeeded", actor=Actor(token.role, token.name), token=True)
+            await audit.record(
+                db, "conference.login.succeeded", actor=Actor(token.role, token.name), token=True
+            )
     if token is None:
-        return _login_page(request, target=target, mode="token", status_code=401,
-                           errors_={"token": "This token is not valid. Check you copied all of it."})
+        return _login_page(
+            request,
+            target=target,
+            mode="token",
+            status_code=401,
+            errors_={"token": "This token is not valid. Check you copied all of it."},
+        )
     _start_session(request, token_hash=token.token_hash)
     return RedirectResponse(_landing(token.role, target), 303)
 
@@ -156,14 +200,24 @@ async def code_submit(request: Request) -> Response:
     if user_id is None:
         for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
             request.session.pop(key, None)
-        return _login_page(request, target="/console", status_code=401,
-                           errors_={"email": "Signing in took too long. Enter your email and password again."})
+        return _login_page(
+            request,
+            target="/console",
+            status_code=401,
+            errors_={"email": "Signing in took too long. Enter your email and password again."},
+        )
     target = _safe_next(request.session.get(PENDING_NEXT))
     async with database(request).transaction() as db:
-        user = await accounts.check_totp(db, settings(request), user_id=user_id, code=values.get("code", "")[:20])
+        user = await accounts.check_totp(
+            db, settings(request), user_id=user_id, code=values.get("code", "")[:20]
+        )
     if user == "code":
-        return render(request, "conference/login_code.html", {"errors": {"code": accounts.BAD_CODE}, "values": {}},
-                      status_code=401)
+        return render(
+            request,
+            "conference/login_code.html",
+            {"errors": {"code": accounts.BAD_CODE}, "values": {}},
+            status_code=401,
+        )
     if not isinstance(user, UserAccount):
         for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
             request.session.pop(key, None)
@@ -194,9 +248,16 @@ async def forgot_submit(request: Request) -> Response:
     values = await form_values(request)
     email = values.get("email", "").strip()
     if not email or "@" not in email or len(email) > 254:
-        return render(request, "conference/password_forgot.html", {
-            "errors": {"email": "Enter your email address, like name@example.org."}, "sent": False,
-            "values": {"email": email[:254]}}, status_code=422)
+        return render(
+            request,
+            "conference/password_forgot.html",
+            {
+                "errors": {"email": "Enter your email address, like name@example.org."},
+                "sent": False,
+                "values": {"email": email[:254]},
+            },
+            status_code=422,
+        )
     async with database(request).transaction() as db:
         await accounts.request_reset(db, settings(request), email=email)
     mail(request).wake()
@@ -217,15 +278,27 @@ async def reset_submit(request: Request) -> Response:
     values = await form_values(request)
     password, again = values.get("password", ""), values.get("password_again", "")
     if password != again:
-        return render(request, "conference/password_reset.html", {
-            "errors": {"password_again": "The two passwords are not the same. Type the same password twice."},
-            "values": {}},
-            status_code=422)
+        return render(
+            request,
+            "conference/password_reset.html",
+            {
+                "errors": {
+                    "password_again": "The two passwords are not the same. Type the same password twice."
+                },
+                "values": {},
+            },
+            status_code=422,
+        )
     try:
         async with database(request).transaction() as db:
             user = await accounts.complete_reset(db, token, password)
     except errors.InvalidInput as exc:
-        return render(request, "conference/password_reset.html", {"errors": exc.fields or {}, "values": {}}, status_code=422)
+        return render(
+            request,
+            "conference/password_reset.html",
+            {"errors": exc.fields or {}, "values": {}},
+            status_code=422,
+        )
     _start_session(request, user=user)
     if user.totp_enabled_at is not None:
         # A reset proves the mailbox, not the second factor: sign in again with the code.

@@ -23,10 +23,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import broadcasts
-from conference.core import audit, errors
-from conference.core.audit import Actor
 from conference.console.login import LoginRequired, require_console
 from conference.console.registrations import when
+from conference.core import audit, errors
+from conference.core.audit import Actor
 from conference.core.models import Broadcast
 from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
@@ -34,8 +34,14 @@ from conference.web.request import database, mail, settings
 PER_PAGE = 50
 NEW = "/console/messages/new"
 FIELDS = ("segment", "ticket_type_id", "session_id", "subject", "body", "per_minute")
-LABELS = {"segment": "Send to", "ticket_type_id": "Ticket type", "session_id": "Workshop", "subject": "Subject",
-          "body": "Message", "per_minute": "Sending rate"}
+LABELS = {
+    "segment": "Send to",
+    "ticket_type_id": "Ticket type",
+    "session_id": "Workshop",
+    "subject": "Subject",
+    "body": "Message",
+    "per_minute": "Sending rate",
+}
 DONE = {
     "sent": "The message is queued. Copies go out at the rate you chose; this page shows how far they have got.",
     "already": "This message had already been sent (the form was submitted twice); it was not sent again.",
@@ -75,30 +81,64 @@ async def messages_page(request: Request) -> Response:
         total = int((await db.execute(sa.select(sa.func.count()).select_from(Broadcast))).scalar_one())
         pages = max(1, math.ceil(total / PER_PAGE))
         page = min(page, pages)
-        rows = list((await db.execute(
-            sa.select(Broadcast).order_by(col(Broadcast.created_at).desc(), col(Broadcast.id))
-            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-        )).scalars())
+        rows = list(
+            (
+                await db.execute(
+                    sa.select(Broadcast)
+                    .order_by(col(Broadcast.created_at).desc(), col(Broadcast.id))
+                    .limit(PER_PAGE)
+                    .offset((page - 1) * PER_PAGE)
+                )
+            ).scalars()
+        )
         counts = await broadcasts.delivery_counts(db, [b.id for b in rows])
-    return render(request, "console/messages.html", {
-        "rows": rows, "counts": counts, "when": when, "page": page, "pages": pages, "total": total,
-    })
+    return render(
+        request,
+        "console/messages.html",
+        {
+            "rows": rows,
+            "counts": counts,
+            "when": when,
+            "page": page,
+            "pages": pages,
+            "total": total,
+        },
+    )
 
 
 # --- compose and preview ----------------------------------------------------------------------------------
 
 
-async def _compose(request: Request, values: dict[str, str], *, problems: dict[str, str] | None = None,
-                   problem: errors.DomainError | None = None, shown: broadcasts.Preview | None = None,
-                   status_code: int = 200) -> Response:
+async def _compose(
+    request: Request,
+    values: dict[str, str],
+    *,
+    problems: dict[str, str] | None = None,
+    problem: errors.DomainError | None = None,
+    shown: broadcasts.Preview | None = None,
+    status_code: int = 200,
+) -> Response:
     async with database(request).read() as db:
         options = await broadcasts.segment_options(db)
-    return render(request, "console/message_compose.html", {
-        **options, "values": values, "errors": problems or {}, "problem": problem, "preview": shown,
-        "segments": broadcasts.SEGMENTS, "labels": LABELS, "broadcast_id": uuid.uuid4(),
-        "max_subject": broadcasts.MAX_SUBJECT, "max_body": broadcasts.MAX_BODY,
-        "min_rate": broadcasts.MIN_RATE, "max_rate": broadcasts.MAX_RATE,
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/message_compose.html",
+        {
+            **options,
+            "values": values,
+            "errors": problems or {},
+            "problem": problem,
+            "preview": shown,
+            "segments": broadcasts.SEGMENTS,
+            "labels": LABELS,
+            "broadcast_id": uuid.uuid4(),
+            "max_subject": broadcasts.MAX_SUBJECT,
+            "max_body": broadcasts.MAX_BODY,
+            "min_rate": broadcasts.MIN_RATE,
+            "max_rate": broadcasts.MAX_RATE,
+        },
+        status_code=status_code,
+    )
 
 
 async def compose_page(request: Request) -> Response:
@@ -113,9 +153,14 @@ async def compose_page(request: Request) -> Response:
 async def _preview(request: Request, values: dict[str, str], **extra: Any) -> Response:
     try:
         async with database(request).read() as db:
-            shown = await broadcasts.preview(db, segment=values["segment"], ref=_ref(values),
-                                             subject=values["subject"], body=values["body"],
-                                             per_minute=values["per_minute"])
+            shown = await broadcasts.preview(
+                db,
+                segment=values["segment"],
+                ref=_ref(values),
+                subject=values["subject"],
+                body=values["body"],
+                per_minute=values["per_minute"],
+            )
     except errors.InvalidInput as exc:
         return await _compose(request, values, problems=exc.fields, status_code=exc.status_code)
     return await _compose(request, values, shown=shown, **extra)
@@ -148,9 +193,18 @@ async def send_message(request: Request) -> Response:
             if await db.get(Broadcast, broadcast_id) is not None:
                 done = "already"
             else:
-                await broadcasts.send(db, settings=settings(request), segment=values["segment"], ref=_ref(values),
-                                      subject=values["subject"], body=values["body"], actor=actor,
-                                      per_minute=values["per_minute"], broadcast_id=broadcast_id, expected=expected)
+                await broadcasts.send(
+                    db,
+                    settings=settings(request),
+                    segment=values["segment"],
+                    ref=_ref(values),
+                    subject=values["subject"],
+                    body=values["body"],
+                    actor=actor,
+                    per_minute=values["per_minute"],
+                    broadcast_id=broadcast_id,
+                    expected=expected,
+                )
     except broadcasts.AudienceChanged as exc:
         return await _preview(request, values, problem=exc, status_code=exc.status_code)
     except errors.InvalidInput as exc:
@@ -182,13 +236,28 @@ async def message_page(request: Request) -> Response:
         last_due = await broadcasts.last_due(db, broadcast.id)
     async with database(request).transaction() as db:
         # The page lists the addresses of the copies that failed: a view of personal data (how many, not whose).
-        await audit.record(db, "conference.broadcast.viewed", actor=actor, subject=str(broadcast.id),
-                           personal_data=bool(problems), addresses_shown=len(problems))
-    return render(request, "console/message.html", {
-        "b": broadcast, "counts": counts, "problems": problems, "last_due": last_due, "when": when,
-        "message": DONE.get(request.query_params.get("done", ""), ""),
-        "done_count": counts["sent"] + counts["failed"], "labels": broadcasts.SEGMENTS,
-    })
+        await audit.record(
+            db,
+            "conference.broadcast.viewed",
+            actor=actor,
+            subject=str(broadcast.id),
+            personal_data=bool(problems),
+            addresses_shown=len(problems),
+        )
+    return render(
+        request,
+        "console/message.html",
+        {
+            "b": broadcast,
+            "counts": counts,
+            "problems": problems,
+            "last_due": last_due,
+            "when": when,
+            "message": DONE.get(request.query_params.get("done", ""), ""),
+            "done_count": counts["sent"] + counts["failed"],
+            "labels": broadcasts.SEGMENTS,
+        },
+    )
 
 
 routes = [

@@ -27,13 +27,25 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import delegates, personal_data
-from conference.core import audit, errors
-from conference.payments import invoicing, checkout as payments
 from conference import registration as bookings
-from conference.core.audit import Actor
 from conference.console.login import LoginRequired, require_console
-from conference.core.models import Conference, Invoice, Payment, PaymentMethod, SECTOR_LABELS, Refund, Registration, Status, TicketType, utcnow
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.core.models import (
+    SECTOR_LABELS,
+    Conference,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.pages.registration import form_values, render
+from conference.payments import checkout as payments
+from conference.payments import invoicing
 from conference.web.request import database, mail, settings
 
 PER_PAGE = 50
@@ -63,7 +75,7 @@ DONE = {
     "paid": "The invoice is marked paid.",
     "credited": "The invoice is credited; the credit note has been emailed to the billing contact.",
     "credited_cancelled": "The invoice is credited and the registration cancelled; the credit note has been emailed "
-                          "to the billing contact.",
+    "to the billing contact.",
     "approved": "The registration is approved and the delegate emailed.",
     "rejected": "The registration is rejected and the delegate emailed.",
     "cancelled": "The registration is cancelled: the refund policy has been applied and the delegate emailed.",
@@ -71,7 +83,7 @@ DONE = {
     "edited": "The delegate's details are saved.",
     "unchanged": "Nothing was changed: the details were already as given.",
     "substituted": "The place is transferred: the new delegate has been emailed the confirmation with a new manage "
-                   "link, and the previous delegate told; the old link and badge no longer work.",
+    "link, and the previous delegate told; the old link and badge no longer work.",
     "resent_confirmation": "The confirmation, with the manage link, is on its way to the delegate again.",
     "resent_invoice": "The latest invoice is on its way to the billing contact again.",
 }
@@ -107,8 +119,14 @@ def day(value: date | str | None) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-FORMAT = {"money": money, "when": when, "day": day, "status_labels": STATUS_LABELS, "method_labels": METHOD_LABELS,
-          "sector_labels": SECTOR_LABELS}
+FORMAT = {
+    "money": money,
+    "when": when,
+    "day": day,
+    "status_labels": STATUS_LABELS,
+    "method_labels": METHOD_LABELS,
+    "sector_labels": SECTOR_LABELS,
+}
 
 
 # --- access -----------------------------------------------------------------------------------------------
@@ -151,8 +169,11 @@ def _issued_invoices_pence() -> Any:
     """Per registration (correlated): the gross of its invoices issued and neither paid nor credited."""
     return (
         sa.select(sa.func.coalesce(sa.func.sum(Invoice.gross_pence), 0))
-        .where(col(Invoice.registration_id) == Registration.id, col(Invoice.kind) == "invoice",
-               col(Invoice.status) == "issued")
+        .where(
+            col(Invoice.registration_id) == Registration.id,
+            col(Invoice.kind) == "invoice",
+            col(Invoice.status) == "issued",
+        )
         .correlate(Registration)
         .scalar_subquery()
     )
@@ -175,16 +196,23 @@ def _invoice_exists(*conditions: Any) -> Any:
 def _payment_state_filter(state: str) -> Any:
     if state == "outstanding":
         return sa.or_(
-            sa.and_(col(Registration.payment_method) == PaymentMethod.invoice,
-                    _invoice_exists(col(Invoice.kind) == "invoice", col(Invoice.status) == "issued")),
-            sa.and_(col(Registration.payment_method) == PaymentMethod.card,
-                    col(Registration.status) == Status.pending_payment),
+            sa.and_(
+                col(Registration.payment_method) == PaymentMethod.invoice,
+                _invoice_exists(col(Invoice.kind) == "invoice", col(Invoice.status) == "issued"),
+            ),
+            sa.and_(
+                col(Registration.payment_method) == PaymentMethod.card,
+                col(Registration.status) == Status.pending_payment,
+            ),
         )
     if state == "paid":
         return sa.or_(
             _invoice_exists(col(Invoice.kind) == "invoice", col(Invoice.status) == "paid"),
-            sa.exists().where(col(Payment.registration_id) == Registration.id, col(Payment.status) == "paid",
-                              col(Payment.refunded_pence) < Payment.amount_pence),
+            sa.exists().where(
+                col(Payment.registration_id) == Registration.id,
+                col(Payment.status) == "paid",
+                col(Payment.refunded_pence) < Payment.amount_pence,
+            ),
         )
     if state == "refunded":
         return sa.or_(
@@ -222,8 +250,19 @@ def _where(conference_id: int, f: dict[str, Any]) -> list[Any]:
         where.append(_payment_state_filter(f["payment"]))
     if f["q"]:
         needle = f["q"].lower()
-        where.append(sa.or_(*(sa.func.lower(column).contains(needle, autoescape=True) for column in (
-            Registration.name, Registration.email, Registration.organisation, Registration.reference))))
+        where.append(
+            sa.or_(
+                *(
+                    sa.func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        Registration.name,
+                        Registration.email,
+                        Registration.organisation,
+                        Registration.reference,
+                    )
+                )
+            )
+        )
     return where
 
 
@@ -244,24 +283,37 @@ def bulk_notice(params: Any) -> dict[str, Any] | None:
     except ValueError:
         count = 0
     refused = []
-    for item in params.get("refused", "").split(",")[:delegates.MAX_BULK]:
+    for item in params.get("refused", "").split(",")[: delegates.MAX_BULK]:
         reference, _, why = item.partition(":")
         if _REFERENCE.fullmatch(reference) and _WHY.fullmatch(why):
             label = STATUS_LABELS.get(why)
-            refused.append({"reference": reference, "why": f"now {label.lower()}" if label else
-                            "not found" if why == "missing" else why.replace("_", " ")})
+            refused.append(
+                {
+                    "reference": reference,
+                    "why": f"now {label.lower()}"
+                    if label
+                    else "not found"
+                    if why == "missing"
+                    else why.replace("_", " "),
+                }
+            )
     return {"decided": decided, "count": count, "refused": refused}
 
 
-async def registrations_page(request: Request, *, problem: errors.DomainError | None = None,
-                             status_code: int = 200) -> Response:
+async def registrations_page(
+    request: Request, *, problem: errors.DomainError | None = None, status_code: int = 200
+) -> Response:
     actor = await _organiser(request)
     f = _filters(request)
     async with database(request).read() as db:
         conference = await bookings.get_conference(db)
         assert conference.id is not None
         where = _where(conference.id, f)
-        total = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(*where))).scalar_one())
+        total = int(
+            (
+                await db.execute(sa.select(sa.func.count()).select_from(Registration).where(*where))
+            ).scalar_one()
+        )
         pages = max(1, math.ceil(total / PER_PAGE))
         f["page"] = min(f["page"], pages)  # past the end (or absurdly large): the last page
         stmt = (
@@ -272,25 +324,58 @@ async def registrations_page(request: Request, *, problem: errors.DomainError | 
             .limit(PER_PAGE)
             .offset((f["page"] - 1) * PER_PAGE)
         )
-        rows = [{"r": r, "ticket": t, "outstanding": outstanding_pence(r, t, issued)}
-                for r, t, issued in (await db.execute(stmt)).all()]
-        awaiting = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
-            col(Registration.conference_id) == conference.id,
-            col(Registration.status) == Status.awaiting_approval))).scalar_one())
+        rows = [
+            {"r": r, "ticket": t, "outstanding": outstanding_pence(r, t, issued)}
+            for r, t, issued in (await db.execute(stmt)).all()
+        ]
+        awaiting = int(
+            (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Registration)
+                    .where(
+                        col(Registration.conference_id) == conference.id,
+                        col(Registration.status) == Status.awaiting_approval,
+                    )
+                )
+            ).scalar_one()
+        )
     async with database(request).transaction() as db:
         # Which filters, never what was searched for (a name or an email is personal data).
-        await audit.record(db, "conference.registrations.viewed", actor=actor, status=f["status"] or None,
-                           payment=f["payment"] or None, searched=bool(f["q"]), page=f["page"], shown=len(rows),
-                           total=total)
+        await audit.record(
+            db,
+            "conference.registrations.viewed",
+            actor=actor,
+            status=f["status"] or None,
+            payment=f["payment"] or None,
+            searched=bool(f["q"]),
+            page=f["page"],
+            shown=len(rows),
+            total=total,
+        )
     first = (f["page"] - 1) * PER_PAGE + 1 if rows else 0
-    return render(request, "console/registrations.html", {
-        **FORMAT, "conference": conference, "rows": rows, "filters": f, "total": total, "pages": pages,
-        "first": first, "last": first + len(rows) - 1 if rows else 0, "payment_states": PAYMENT_STATES,
-        "previous_url": _page_url(f, f["page"] - 1) if f["page"] > 1 else None,
-        "next_url": _page_url(f, f["page"] + 1) if f["page"] < pages else None,
-        "awaiting": awaiting, "bulk": bulk_notice(request.query_params), "problem": problem,
-        "export_query": urlencode({k: f[k] for k in ("q", "status", "payment") if f[k]}),
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/registrations.html",
+        {
+            **FORMAT,
+            "conference": conference,
+            "rows": rows,
+            "filters": f,
+            "total": total,
+            "pages": pages,
+            "first": first,
+            "last": first + len(rows) - 1 if rows else 0,
+            "payment_states": PAYMENT_STATES,
+            "previous_url": _page_url(f, f["page"] - 1) if f["page"] > 1 else None,
+            "next_url": _page_url(f, f["page"] + 1) if f["page"] < pages else None,
+            "awaiting": awaiting,
+            "bulk": bulk_notice(request.query_params),
+            "problem": problem,
+            "export_query": urlencode({k: f[k] for k in ("q", "status", "payment") if f[k]}),
+        },
+        status_code=status_code,
+    )
 
 
 # --- one registration --------------------------------------------------------------------------------------
@@ -307,23 +392,37 @@ async def _registration_context(db: AsyncSession, registration_id: uuid.UUID) ->
     invoices = await invoicing.invoices_public(db, r.id)
     issued = sum(i["gross_pence"] for i in invoices if i["kind"] == "invoice" and i["status"] == "issued")
     return {
-        **FORMAT, "r": r, "conference": conference, "ticket": ticket, "payments": money_view["payments"],
-        "refunds": money_view["refunds"], "invoices": invoices, "outstanding": outstanding_pence(r, ticket, issued),
+        **FORMAT,
+        "r": r,
+        "conference": conference,
+        "ticket": ticket,
+        "payments": money_view["payments"],
+        "refunds": money_view["refunds"],
+        "invoices": invoices,
+        "outstanding": outstanding_pence(r, ticket, issued),
         "ticket_gross": payments.gross_pence(ticket),
     }
 
 
-async def registration_page(request: Request, *, problem: errors.DomainError | None = None,
-                            status_code: int = 200) -> Response:
+async def registration_page(
+    request: Request, *, problem: errors.DomainError | None = None, status_code: int = 200
+) -> Response:
     actor = await _organiser(request, _detail_path(_registration_id(request)))
     async with database(request).read() as db:
         context = await _registration_context(db, _registration_id(request))
     async with database(request).transaction() as db:
         await audit.record(db, "conference.registration.viewed", actor=actor, subject=context["r"].reference)
     done = request.query_params.get("done", "")
-    return render(request, "console/registration.html", {
-        **context, "message": DONE.get(done, "") if problem is None else "", "problem": problem,
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/registration.html",
+        {
+            **context,
+            "message": DONE.get(done, "") if problem is None else "",
+            "problem": problem,
+        },
+        status_code=status_code,
+    )
 
 
 async def show_registration(request: Request) -> Response:
@@ -333,8 +432,11 @@ async def show_registration(request: Request) -> Response:
 Action = Callable[[AsyncSession, dict[str, str], Actor], Awaitable[str]]
 
 
-async def _act(request: Request, action: Action,
-               on_error: Callable[[errors.DomainError, dict[str, str]], Awaitable[Response]] | None = None) -> Response:
+async def _act(
+    request: Request,
+    action: Action,
+    on_error: Callable[[errors.DomainError, dict[str, str]], Awaitable[Response]] | None = None,
+) -> Response:
     """Run one form's change in a transaction, then back to the registration's page with `?done=<what>`.
 
     A service's refusal shows on the page (or on `on_error`'s) with its status code; nothing is changed."""
@@ -345,7 +447,9 @@ async def _act(request: Request, action: Action,
         async with database(request).transaction() as db:
             done = await action(db, values, actor)
     except errors.DomainError as exc:
-        if isinstance(exc, (errors.Unauthorised, errors.Forbidden, errors.RateLimited, errors.ServiceUnavailable)):
+        if isinstance(
+            exc, (errors.Unauthorised, errors.Forbidden, errors.RateLimited, errors.ServiceUnavailable)
+        ):
             raise
         if on_error is not None:
             return await on_error(exc, values)
@@ -369,11 +473,17 @@ async def mark_invoice_paid(request: Request) -> Response:
         await _own_invoice(db, registration_id, invoice_id)
         await invoicing.mark_paid(db, settings(request), invoice_id=invoice_id, actor=actor)
         return "paid"
+
     return await _act(request, action)
 
 
-async def _credit_page(request: Request, *, values: dict[str, str] | None = None,
-                       form_errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def _credit_page(
+    request: Request,
+    *,
+    values: dict[str, str] | None = None,
+    form_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     registration_id, invoice_id = _registration_id(request), _invoice_id(request)
     await _organiser(request, _detail_path(registration_id))
     async with database(request).read() as db:
@@ -382,10 +492,18 @@ async def _credit_page(request: Request, *, values: dict[str, str] | None = None
     if invoice.kind != "invoice" or invoice.status == "credited":
         refusal = invoicing.NotAnInvoice() if invoice.kind != "invoice" else invoicing.AlreadyCredited()
         return await registration_page(request, problem=refusal, status_code=refusal.status_code)
-    return render(request, "console/credit.html", {
-        **context, "invoice": invoice, "values": values or {"cancel_registration": "yes"},
-        "errors": form_errors or {}, "max_reason": MAX_REASON,
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/credit.html",
+        {
+            **context,
+            "invoice": invoice,
+            "values": values or {"cancel_registration": "yes"},
+            "errors": form_errors or {},
+            "max_reason": MAX_REASON,
+        },
+        status_code=status_code,
+    )
 
 
 async def credit_invoice_confirm(request: Request) -> Response:
@@ -404,14 +522,17 @@ async def credit_invoice(request: Request) -> Response:
         cancel = values.get("cancel_registration", "yes") != "no"
         await _own_invoice(db, registration_id, invoice_id)
         _note, _r, cancelled = await bookings.credit_invoice(
-            db, settings=s, invoice_id=invoice_id, actor=actor, reason=reason, cancel=cancel)
+            db, settings=s, invoice_id=invoice_id, actor=actor, reason=reason, cancel=cancel
+        )
         return "credited_cancelled" if cancelled else "credited"
 
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if isinstance(exc, errors.InvalidInput) and exc.fields and set(exc.fields) <= {"reason"}:
-            return await _credit_page(request, values=values, form_errors=dict(exc.fields),
-                                      status_code=exc.status_code)
+            return await _credit_page(
+                request, values=values, form_errors=dict(exc.fields), status_code=exc.status_code
+            )
         return await registration_page(request, problem=exc, status_code=exc.status_code)
+
     return await _act(request, action, on_error)
 
 
@@ -419,9 +540,11 @@ async def _decide(request: Request, approve: bool) -> Response:
     registration_id = _registration_id(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
-        await bookings.decide_approval(db, settings=settings(request), registration_id=registration_id,
-                                       approve=approve, actor=actor)
+        await bookings.decide_approval(
+            db, settings=settings(request), registration_id=registration_id, approve=approve, actor=actor
+        )
         return "approved" if approve else "rejected"
+
     return await _act(request, action)
 
 
@@ -442,11 +565,22 @@ async def cancel_confirm(request: Request) -> Response:
         return await registration_page(request, problem=errors.AlreadyCancelled(), status_code=409)
     conference: Conference = context["conference"]
     policy_applies = conference.refund_full_until is None or utcnow() <= conference.refund_full_until
-    refundable = sum(p["amount_pence"] - p["refunded_pence"] for p in context["payments"] if p["status"] == "paid")
-    open_invoices = [i for i in context["invoices"] if i["kind"] == "invoice" and i["status"] in invoicing.OPEN]
-    return render(request, "console/cancel.html", {
-        **context, "policy_applies": policy_applies, "refundable": refundable, "open_invoices": open_invoices,
-    })
+    refundable = sum(
+        p["amount_pence"] - p["refunded_pence"] for p in context["payments"] if p["status"] == "paid"
+    )
+    open_invoices = [
+        i for i in context["invoices"] if i["kind"] == "invoice" and i["status"] in invoicing.OPEN
+    ]
+    return render(
+        request,
+        "console/cancel.html",
+        {
+            **context,
+            "policy_applies": policy_applies,
+            "refundable": refundable,
+            "open_invoices": open_invoices,
+        },
+    )
 
 
 async def cancel(request: Request) -> Response:
@@ -454,9 +588,11 @@ async def cancel(request: Request) -> Response:
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         # The organiser's Actor makes the cancel_reason "organiser": the refund/credit policy applies.
-        await bookings.cancel_registration(db, settings=settings(request), registration_id=registration_id,
-                                           actor=actor)
+        await bookings.cancel_registration(
+            db, settings=settings(request), registration_id=registration_id, actor=actor
+        )
         return "cancelled"
+
     return await _act(request, action)
 
 
@@ -467,21 +603,28 @@ async def erase_confirm(request: Request) -> Response:
         context = await _registration_context(db, registration_id)
     if context["r"].erased_at is not None:
         return await registration_page(request, problem=personal_data.AlreadyErased(), status_code=409)
-    return render(request, "console/erase.html", {
-        **context, "will_cancel": personal_data.will_cancel(context["r"], context["conference"]),
-        "policy_applies": personal_data.refund_policy_applies(context["conference"]),
-    })
+    return render(
+        request,
+        "console/erase.html",
+        {
+            **context,
+            "will_cancel": personal_data.will_cancel(context["r"], context["conference"]),
+            "policy_applies": personal_data.refund_policy_applies(context["conference"]),
+        },
+    )
 
 
 async def erase(request: Request) -> Response:
     registration_id = _registration_id(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
-        result = await personal_data.erase(db, settings=settings(request), registration_id=registration_id,
-                                           actor=actor, reason="organiser")
+        result = await personal_data.erase(
+            db, settings=settings(request), registration_id=registration_id, actor=actor, reason="organiser"
+        )
         if result.already:
             raise personal_data.AlreadyErased()
         return "erased"
+
     return await _act(request, action)
 
 
@@ -492,10 +635,14 @@ async def invoice_pdf(request: Request) -> Response:
         invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
     async with database(request).transaction() as db:
         await audit.record(db, "conference.invoice.downloaded", actor=actor, subject=invoice.number)
-    return Response(pdf, media_type="application/pdf", headers={
-        "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
-        "cache-control": "private, no-store",
-    })
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
+            "cache-control": "private, no-store",
+        },
+    )
 
 
 _ONE = "/console/registrations/{registration_id:uuid}"
@@ -511,7 +658,11 @@ routes = [
     Route(_ONE + "/erase", erase_confirm, methods=["GET"], name="console-registration-erase-confirm"),
     Route(_ONE + "/erase", erase, methods=["POST"], name="console-registration-erase"),
     Route(_INVOICE + "/paid", mark_invoice_paid, methods=["POST"], name="console-invoice-paid"),
-    Route(_INVOICE + "/credit", credit_invoice_confirm, methods=["GET"], name="console-invoice-credit-confirm"),
+    Route(
+        _INVOICE + "/credit", credit_invoice_confirm, methods=["GET"], name="console-invoice-credit-confirm"
+    ),
     Route(_INVOICE + "/credit", credit_invoice, methods=["POST"], name="console-invoice-credit"),
-    Route("/console/invoices/{invoice_id:uuid}.pdf", invoice_pdf, methods=["GET"], name="console-invoice-pdf"),
+    Route(
+        "/console/invoices/{invoice_id:uuid}.pdf", invoice_pdf, methods=["GET"], name="console-invoice-pdf"
+    ),
 ]

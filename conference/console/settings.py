@@ -14,10 +14,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import personal_data, registration
-from conference.core import errors
-from conference.core.audit import Actor
 from conference.console.login import LoginRequired, require_console
 from conference.console.registrations import when
+from conference.core import errors
+from conference.core.audit import Actor
 from conference.core.models import ConferenceUpdate, Registration
 from conference.pages.registration import form_values, render
 from conference.web.request import database, settings, validate
@@ -30,25 +30,57 @@ async def _organiser(request: Request) -> Actor:
     try:
         return await require_console(request, "organiser")
     except LoginRequired:
-        raise LoginRequired(PATH) from None  # after signing in, back to the page (a POST path would answer 405)
+        raise LoginRequired(
+            PATH
+        ) from None  # after signing in, back to the page (a POST path would answer 405)
 
 
-async def _page(request: Request, *, values: dict[str, str] | None = None, form_errors: dict[str, str] | None = None,
-                status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    *,
+    values: dict[str, str] | None = None,
+    form_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     async with database(request).read() as db:
         conference = await registration.get_conference(db)
-        erased = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.conference_id == conference.id, Registration.erased_at.is_not(None)))).scalar_one())  # type: ignore[union-attr]
-        total = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.conference_id == conference.id))).scalar_one())
+        erased = int(
+            (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Registration)
+                    .where(Registration.conference_id == conference.id, Registration.erased_at.is_not(None))
+                )
+            ).scalar_one()
+        )  # type: ignore[union-attr]
+        total = int(
+            (
+                await db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Registration)
+                    .where(Registration.conference_id == conference.id)
+                )
+            ).scalar_one()
+        )
     current = "" if conference.retention_days is None else str(conference.retention_days)
     done = request.query_params.get("done") == "saved"
-    return render(request, "console/settings_retention.html", {
-        "conference": conference, "due": personal_data.retention_due_at(conference), "when": when,
-        "erased": erased, "total": total, "values": values if values is not None else {"retention_days": current},
-        "errors": form_errors or {}, "labels": LABELS, "saved": done and not form_errors,
-        "max_days": personal_data.MAX_RETENTION_DAYS,
-    }, status_code=status_code)
+    return render(
+        request,
+        "console/settings_retention.html",
+        {
+            "conference": conference,
+            "due": personal_data.retention_due_at(conference),
+            "when": when,
+            "erased": erased,
+            "total": total,
+            "values": values if values is not None else {"retention_days": current},
+            "errors": form_errors or {},
+            "labels": LABELS,
+            "saved": done and not form_errors,
+            "max_days": personal_data.MAX_RETENTION_DAYS,
+        },
+        status_code=status_code,
+    )
 
 
 async def retention_page(request: Request) -> Response:
@@ -61,8 +93,12 @@ def _days(raw: str) -> int | None:
     if not text:
         return None  # no retention period: kept until an organiser erases
     if not text.isdigit() or int(text[:6]) > personal_data.MAX_RETENTION_DAYS:
-        raise errors.InvalidInput(fields={"retention_days": f"Give a whole number of days from 0 to "
-                                                            f"{personal_data.MAX_RETENTION_DAYS}, or leave it empty."})
+        raise errors.InvalidInput(
+            fields={
+                "retention_days": f"Give a whole number of days from 0 to "
+                f"{personal_data.MAX_RETENTION_DAYS}, or leave it empty."
+            }
+        )
     return int(text)
 
 
@@ -70,16 +106,21 @@ async def retention_save(request: Request) -> Response:
     actor = await _organiser(request)
     values = await form_values(request)
     if "retention_days" not in values:
-        return await _page(request, values=values, form_errors={"retention_days": "This field is required."},
-                           status_code=422)
+        return await _page(
+            request, values=values, form_errors={"retention_days": "This field is required."}, status_code=422
+        )
     try:
         data = validate(ConferenceUpdate, {"retention_days": _days(values["retention_days"])})
         changes: dict[str, Any] = data.model_dump(exclude_unset=True)
         async with database(request).transaction() as db:
             await registration.update_conference(db, settings=settings(request), changes=changes, actor=actor)
     except errors.InvalidInput as exc:
-        return await _page(request, values=values, form_errors=dict(exc.fields or {}), status_code=exc.status_code)
-    return RedirectResponse(request.url_for("console-settings-retention").include_query_params(done="saved"), 303)
+        return await _page(
+            request, values=values, form_errors=dict(exc.fields or {}), status_code=exc.status_code
+        )
+    return RedirectResponse(
+        request.url_for("console-settings-retention").include_query_params(done="saved"), 303
+    )
 
 
 routes = [

@@ -105,15 +105,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with AsyncSession(self.writer, expire_on_commit=False) as db:
-            async with db.begin():
-                yield db
+        async with AsyncSession(self.writer, expire_on_commit=False) as db, db.begin():
+            yield db
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(self.reader, expire_on_commit=False) as db:
-            async with db.begin():
-                yield db
+        async with AsyncSession(self.reader, expire_on_commit=False) as db, db.begin():
+            yield db
 
     async def warm_up(self) -> None:
         """Open the pools' first connections before the first request, so it doesn't wait for them."""
@@ -122,7 +120,7 @@ class Database:
                 await db.execute(sa.text("SELECT 1"))
             async with self.read() as db:
                 await db.execute(sa.text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - filtered just below
+        except Exception as exc:
             if not is_unavailable(exc):  # e.g. "the database system is starting up" (a bare DBAPIError)
                 raise
             # not reachable yet: /readyz says so, and requests answer 503 until it is
@@ -142,7 +140,9 @@ async def lock_for_update(db: AsyncSession, model: type[T], ident: Any) -> T:
     transaction already holds the database's write lock (BEGIN IMMEDIATE), so FOR UPDATE is not rendered.
     """
     assert db.in_transaction(), "lock_for_update needs a transaction"
-    stmt = sa.select(model).where(model.id == ident).with_for_update().execution_options(populate_existing=True)  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(model).where(model.id == ident).with_for_update().execution_options(populate_existing=True)
+    )  # type: ignore[attr-defined]
     return (await db.execute(stmt)).scalar_one()
 
 
@@ -198,7 +198,9 @@ async def insert_rows(conn: AsyncConnection, rows: list[tuple[sa.Table, dict[str
     stmt = _TOGETHER.get(shape)
     if stmt is None:
         inserts = [
-            sa.insert(table).values({name: sa.bindparam(f"p{i}_{name}", type_=table.c[name].type) for name in row})
+            sa.insert(table).values(
+                {name: sa.bindparam(f"p{i}_{name}", type_=table.c[name].type) for name in row}
+            )
             for i, (table, row) in enumerate(full)
         ]
         stmt = inserts[-1].add_cte(*(insert.cte(f"row{i}") for i, insert in enumerate(inserts[:-1])))

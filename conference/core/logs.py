@@ -22,7 +22,11 @@ from typing import Any
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 # uvicorn adds a coloured copy of its message; personal fields must never be logged even if passed by mistake.
 _DROPPED = frozenset({"color_message", "email", "to", "to_address", "password", "token", "authorization"})
 
@@ -44,7 +48,9 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = {
                 "type": f"{exc_type.__module__}.{exc_type.__qualname__}",
                 # Where it happened, not what it said: the text of an exception can quote personal data.
-                "at": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)][-12:],
+                "at": [
+                    f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)
+                ][-12:],
             }
         if record.stack_info:
             entry["stack"] = record.stack_info
@@ -62,9 +68,13 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
         "root": {"handlers": ["stderr"], "level": level},
         # uvicorn's loggers keep no handlers of their own: their records go up to the root's.
-        "loggers": {name: {"handlers": [], "level": level, "propagate": True}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": {
+            name: {"handlers": [], "level": level, "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
     }

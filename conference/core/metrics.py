@@ -52,18 +52,31 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Requests here take from under a millisecond (a cached page) to seconds (a PDF of every badge).
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered, by route template and status.",
-                        ["method", "route", "status"])
-HTTP_DURATION = Histogram("http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
-                          ["method", "route"], buckets=BUCKETS)
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["method", "route"],
+    buckets=BUCKETS,
+)
 # livesum: the sum over live workers (a dead worker's share is dropped, see _forget_dead_workers).
-HTTP_IN_PROGRESS = Gauge("http_requests_in_progress", "HTTP requests being answered now.",
-                         multiprocess_mode="livesum")
+HTTP_IN_PROGRESS = Gauge(
+    "http_requests_in_progress", "HTTP requests being answered now.", multiprocess_mode="livesum"
+)
 REGISTRATIONS = Counter("registrations_total", "Registrations written, by the status they got.", ["status"])
-CHECKINS = Counter("checkins_total", "Badge scans answered at the door and at sessions, by result.", ["result"])
+CHECKINS = Counter(
+    "checkins_total", "Badge scans answered at the door and at sessions, by result.", ["result"]
+)
 MAIL_SENT = Counter("mail_sent_total", "Emails handed to the mail server.")
-MAIL_FAILED = Counter("mail_failed_total", "Failed email delivery attempts (retry: tried again later; gave_up: "
-                                           "marked failed).", ["outcome"])
+MAIL_FAILED = Counter(
+    "mail_failed_total",
+    "Failed email delivery attempts (retry: tried again later; gave_up: marked failed).",
+    ["outcome"],
+)
 
 _QUEUE_DEPTH = (
     sa.select(OutboxEmail.status, sa.func.count())  # type: ignore[call-overload]
@@ -82,8 +95,10 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     method = method if method in METHODS else "OTHER"
     series = _series.get((method, route, status))
     if series is None:
-        series = _series[(method, route, status)] = (HTTP_REQUESTS.labels(method, route, str(status)),
-                                                     HTTP_DURATION.labels(method, route))
+        series = _series[(method, route, status)] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
     series[0].inc()
     series[1].observe(seconds)
 
@@ -140,8 +155,9 @@ class _Snapshot(Collector):
 
 async def _scrape_time_families(database: Database) -> list[Metric]:
     up = GaugeMetricFamily("database_up", "1 if the database answered the scrape's query, else 0.")
-    depth = GaugeMetricFamily("mail_queue_depth", "Emails waiting to be sent (queued) or being sent (sending).",
-                              labels=["status"])
+    depth = GaugeMetricFamily(
+        "mail_queue_depth", "Emails waiting to be sent (queued) or being sent (sending).", labels=["status"]
+    )
     try:
         async with asyncio.timeout(_SCRAPE_DB_TIMEOUT):
             async with database.read() as db:
@@ -179,7 +195,9 @@ async def metrics_endpoint(request: Request) -> Response:
     if token is None:
         raise errors.NotFound()  # off: indistinguishable from a path that does not exist
     if not _authorised(request, str(token)):
-        raise errors.Unauthorised("Send the metrics token (CONFERENCE_METRICS_TOKEN) as 'Authorization: Bearer <token>'.")
+        raise errors.Unauthorised(
+            "Send the metrics token (CONFERENCE_METRICS_TOKEN) as 'Authorization: Bearer <token>'."
+        )
     families = await _scrape_time_families(request.app.state.database)
     # Reading every worker's files is file I/O: off the event loop.
     body = await run_in_threadpool(_exposition, families)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -29,11 +29,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime stored; use timezone-aware UTC")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -402,8 +402,14 @@ class Checkin(SQLModel, table=True):
     __table_args__ = (
         # At most one admission per delegate per list, however many scanners race (an offline device that let
         # someone in twice is recorded as already_checked_in, flagged).
-        sa.Index("uq_checkin_admitted", "registration_id", "list", unique=True,
-                 sqlite_where=sa.text("result = 'ok'"), postgresql_where=sa.text("result = 'ok'")),
+        sa.Index(
+            "uq_checkin_admitted",
+            "registration_id",
+            "list",
+            unique=True,
+            sqlite_where=sa.text("result = 'ok'"),
+            postgresql_where=sa.text("result = 'ok'"),
+        ),
         sa.Index("ix_checkin_list_at", "list", "scanned_at"),
         sa.Index("uq_checkin_scan_id", "scan_id", unique=True),
     )
@@ -512,8 +518,10 @@ class ConferenceUpdate(BaseModel):
     @classmethod
     def _days(cls, value: int | None) -> int | None:
         if value is not None and not 0 <= value <= 3650:
-            raise ValueError("Give a number of days from 0 to 3650 (ten years), or null to keep personal data "
-                             "until an organiser decides.")
+            raise ValueError(
+                "Give a number of days from 0 to 3650 (ten years), or null to keep personal data "
+                "until an organiser decides."
+            )
         return value
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-FONT_CANDIDATES = [os.environ.get("CONFERENCE_PDF_FONT", ""), "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
+FONT_CANDIDATES = [
+    os.environ.get("CONFERENCE_PDF_FONT", ""),
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+]
 
 
 def add_body_font(pdf: FPDF) -> tuple[str, bool]:

@@ -95,7 +95,9 @@ def load_settings(config: Config | None = None) -> Settings:
         raise SettingsError("CONFERENCE_SECRET_KEY must be at least 32 characters in production.")
     bank = config("CONFERENCE_INVOICE_BANK_DETAILS", default=EXAMPLE_BANK_DETAILS)
     if environment == "production" and bank == EXAMPLE_BANK_DETAILS:
-        raise SettingsError("CONFERENCE_INVOICE_BANK_DETAILS must be set in production: it is printed on invoices.")
+        raise SettingsError(
+            "CONFERENCE_INVOICE_BANK_DETAILS must be set in production: it is printed on invoices."
+        )
     stripe_key = config("STRIPE_SECRET_KEY", cast=Secret, default=None)
     webhook_secret = config("STRIPE_WEBHOOK_SECRET", cast=Secret, default=None)
     return Settings(
@@ -121,13 +123,22 @@ def load_settings(config: Config | None = None) -> Settings:
         payment_hold_minutes=config("CONFERENCE_PAYMENT_HOLD_MINUTES", cast=int, default=35),
         payment_poll_seconds=config("CONFERENCE_PAYMENT_POLL_SECONDS", cast=float, default=15.0),
         invoice_seller_name=config("CONFERENCE_INVOICE_SELLER_NAME", default=Settings.invoice_seller_name),
-        invoice_seller_address=config("CONFERENCE_INVOICE_SELLER_ADDRESS",
-                                      default=Settings.invoice_seller_address).replace("\\n", "\n"),
-        invoice_seller_contact=config("CONFERENCE_INVOICE_SELLER_CONTACT", default=Settings.invoice_seller_contact),
-        invoice_seller_vat_number=config("CONFERENCE_INVOICE_VAT_NUMBER", default=Settings.invoice_seller_vat_number),
+        invoice_seller_address=config(
+            "CONFERENCE_INVOICE_SELLER_ADDRESS", default=Settings.invoice_seller_address
+        ).replace("\\n", "\n"),
+        invoice_seller_contact=config(
+            "CONFERENCE_INVOICE_SELLER_CONTACT", default=Settings.invoice_seller_contact
+        ),
+        invoice_seller_vat_number=config(
+            "CONFERENCE_INVOICE_VAT_NUMBER", default=Settings.invoice_seller_vat_number
+        ),
         invoice_bank_details=bank,
         invoice_terms_days=config("CONFERENCE_INVOICE_TERMS_DAYS", cast=int, default=30),
         badge_signing_key=config("CONFERENCE_BADGE_SIGNING_KEY", cast=Secret, default=None),
-        test_unsafe_no_capacity_lock=config("CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False),
-        test_sleep_after_capacity_check_ms=config("CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0),
+        test_unsafe_no_capacity_lock=config(
+            "CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False
+        ),
+        test_sleep_after_capacity_check_ms=config(
+            "CONFERENCE_TEST_SLEEP_AFTER_CHECK_MS", cast=int, default=0
+        ),
     )

@@ -35,7 +35,7 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 
 
 class InlineCursor:
-    __slots__ = ("_cursor", "_busy_timeout")
+    __slots__ = ("_busy_timeout", "_cursor")
 
     def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float) -> None:
         self._cursor = cursor
@@ -114,14 +114,16 @@ class _RunNow:
         future, function = item
         try:
             future.set_result(function())
-        except Exception as exc:  # handed to the awaiting caller, as aiosqlite would
+        except Exception as exc:  # noqa: BLE001  (handed to the awaiting caller, as aiosqlite would)
             future.set_exception(exc)
 
 
 class InlineConnection:
     def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
         self._conn = connection
-        self._connection: sqlite3.Connection | None = connection  # SQLAlchemy checks this is set before commit
+        self._connection: sqlite3.Connection | None = (
+            connection  # SQLAlchemy checks this is set before commit
+        )
         self._tx = _RunNow()
         self._busy_timeout = busy_timeout
 
@@ -189,8 +191,9 @@ class Checkpointer:
             while not self._stop.wait(self._interval):
                 try:
                     if connection is None:  # here, not before the loop: the file may not be reachable yet
-                        connection = sqlite3.connect(self._path, timeout=0, isolation_level=None,
-                                                     check_same_thread=False)
+                        connection = sqlite3.connect(
+                            self._path, timeout=0, isolation_level=None, check_same_thread=False
+                        )
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     pass  # busy, not yet a WAL database, or not reachable: the next round tries again

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
 from datetime import datetime
+from email.message import EmailMessage
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference.payments.invoice_pdf import money
 from conference.core.models import Conference, Invoice, OutboxEmail, Registration, Status
 from conference.core.security import manage_token
 from conference.core.settings import Settings
+from conference.payments.invoice_pdf import money
 
-KINDS = {"registration", "promoted", "cancelled", "manage_link", "approved", "rejected", "seat_promoted", "programme_changed", "allocation",
-         "payment_confirmed", "invoice", "credit_note",
-         "hold_expired", "payment_failed", "refunded", "late_payment_refunded"}
+KINDS = {
+    "registration",
+    "promoted",
+    "cancelled",
+    "manage_link",
+    "approved",
+    "rejected",
+    "seat_promoted",
+    "programme_changed",
+    "allocation",
+    "payment_confirmed",
+    "invoice",
+    "credit_note",
+    "hold_expired",
+    "payment_failed",
+    "refunded",
+    "late_payment_refunded",
+}
 # Sent to the paying organisation's billing contact, with the document attached as a PDF.
 INVOICE_KINDS = {"invoice", "credit_note"}
 
@@ -35,6 +50,7 @@ class Undeliverable(Exception):
 def register_kind(kind: str, composer: Composer) -> None:
     KINDS.add(kind)
     COMPOSERS[kind] = composer
+
 
 _STATUS_LINES = {
     Status.confirmed: "Your place is confirmed.",
@@ -105,20 +121,29 @@ def _compose_invoice(
     if row.kind == "invoice":
         due = f"Due date: {invoice.due_on.day} {invoice.due_on:%B %Y}\n" if invoice.due_on else ""
         return f"{event}: invoice {invoice.number} ({reg.reference})", (
-            greeting + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n" + details
-            + f"Amount due: {gross} (including VAT of {vat})\n" + due
+            greeting
+            + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n"
+            + details
+            + f"Amount due: {gross} (including VAT of {vat})\n"
+            + due
             + f"\nPlease pay by BACS, quoting {invoice.number} as the payment reference; the bank details are on "
             "the invoice.\n" + footer
         )
     credited = row.context.get("credits", "")
     reason = row.context.get("reason", "")
     if row.context.get("was_paid"):
-        money_line = f"We will refund {gross} to the account invoice {credited} was paid from within 14 days.\n"
+        money_line = (
+            f"We will refund {gross} to the account invoice {credited} was paid from within 14 days.\n"
+        )
     else:
         money_line = f"Nothing is now due on invoice {credited}: please do not pay it.\n"
     return f"{event}: credit note {invoice.number} for invoice {credited} ({reg.reference})", (
         greeting + f"Please find attached credit note {invoice.number}, which cancels invoice {credited} "
-        f"({gross}) in full.\n\n" + (f"Reason: {reason}\n\n" if reason else "") + details + "\n" + money_line
+        f"({gross}) in full.\n\n"
+        + (f"Reason: {reason}\n\n" if reason else "")
+        + details
+        + "\n"
+        + money_line
         + footer
     )
 
@@ -147,9 +172,7 @@ def _compose(
             opening = f"Here is your registration for {event} again."
         else:
             opening = f"Thank you for registering for {event}."
-        return f"{event}: registration {reg.reference}", (
-            greeting + f"{opening}\n\n{status_line}\n" + footer
-        )
+        return f"{event}: registration {reg.reference}", (greeting + f"{opening}\n\n{status_line}\n" + footer)
     if row.kind == "promoted":
         return f"{event}: a place has come up for you ({reg.reference})", (
             greeting + f"Good news: a place at {event} has come up and it is now yours.\n\n{status_line}\n"
@@ -161,8 +184,10 @@ def _compose(
         )
     if row.kind == "rejected":
         return f"{event}: registration not approved ({reg.reference})", (
-            greeting + "We are sorry: an organiser could not approve your registration for this ticket type.\n"
-            "If you think this is a mistake, reply to this email.\n" + f"\nBooking reference: {reg.reference}\n"
+            greeting
+            + "We are sorry: an organiser could not approve your registration for this ticket type.\n"
+            "If you think this is a mistake, reply to this email.\n"
+            + f"\nBooking reference: {reg.reference}\n"
         )
     if row.kind == "cancelled":
         return f"{event}: registration cancelled ({reg.reference})", (
@@ -173,7 +198,7 @@ def _compose(
         title = row.context.get("session_title", "a workshop")
         when = _local_time(conf, row.context.get("starts_at"))
         return f"{event}: you have a seat in {title}", (
-            greeting + f"A seat has come up in \"{title}\"{when} and it is now yours.\n"
+            greeting + f'A seat has come up in "{title}"{when} and it is now yours.\n'
             "If you can no longer go, please give the seat up from your booking page so the next person can.\n"
             + footer
         )
@@ -185,11 +210,21 @@ def _compose(
     if row.kind == "allocation":
         seats = "\n".join(f"- {line}" for line in row.context.get("seats", [])) or "- none of your choices"
         missed = row.context.get("missed", [])
-        more = ("\nWe could not give you any of your choices for: " + "; ".join(missed) + ".\n"
-                "Seats left in other workshops can now be booked, first come, first served.\n") if missed else ""
+        more = (
+            (
+                "\nWe could not give you any of your choices for: " + "; ".join(missed) + ".\n"
+                "Seats left in other workshops can now be booked, first come, first served.\n"
+            )
+            if missed
+            else ""
+        )
         return f"{event}: your workshop seats", (
-            greeting + "Workshop places have been allocated from everybody's ranked choices. Your seats:\n\n"
-            + seats + "\n" + more + footer
+            greeting
+            + "Workshop places have been allocated from everybody's ranked choices. Your seats:\n\n"
+            + seats
+            + "\n"
+            + more
+            + footer
         )
     if row.kind == "payment_confirmed":
         number = row.context.get("number")
@@ -198,8 +233,11 @@ def _compose(
             greeting + f"{paid}, so your place at {event} is confirmed.\n" + footer
         )
     if row.kind in {"hold_expired", "payment_failed"}:
-        why = ("The time we held your place for the card payment has run out"
-               if row.kind == "hold_expired" else "Your card payment did not go through")
+        why = (
+            "The time we held your place for the card payment has run out"
+            if row.kind == "hold_expired"
+            else "Your card payment did not go through"
+        )
         return f"{event}: your place has been released ({reg.reference})", (
             greeting + f"{why}, so the place has gone to the next person waiting. Nothing has been charged.\n"
             "If you still want to come, register again from the conference page.\n"
@@ -208,9 +246,12 @@ def _compose(
     if row.kind in {"refunded", "late_payment_refunded"}:
         amount = row.context.get("amount_pence")
         sum_ = f"£{amount / 100:,.2f}" if isinstance(amount, int) else "your payment"
-        why = ("Your payment arrived after the time we held your place had run out, and the conference is now "
-               "full, so we could not give you a place" if row.kind == "late_payment_refunded"
-               else "Your registration has been cancelled")
+        why = (
+            "Your payment arrived after the time we held your place had run out, and the conference is now "
+            "full, so we could not give you a place"
+            if row.kind == "late_payment_refunded"
+            else "Your registration has been cancelled"
+        )
         return f"{event}: refund of {sum_} ({reg.reference})", (
             greeting + f"{why}. We are refunding {sum_} in full to the card you paid with; it usually shows "
             "within 5 to 10 working days.\n" + f"\nBooking reference: {reg.reference}\n"

@@ -10,6 +10,7 @@ holds (FOR UPDATE SKIP LOCKED); SQLite's write lock makes claims single-writer a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -22,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core import background, metrics
-from conference.mail import mailtext
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, utcnow
 from conference.core.settings import Settings
+from conference.mail import mailtext
 
 log = logging.getLogger("conference.outbox")
 
@@ -137,7 +138,9 @@ async def deliver_due(database: Database, settings: Settings, transport: SmtpTra
     return sent
 
 
-async def _failed(database: Database, settings: Settings, row_id: uuid.UUID, attempts: int, exc: Exception) -> None:
+async def _failed(
+    database: Database, settings: Settings, row_id: uuid.UUID, attempts: int, exc: Exception
+) -> None:
     # The error's class only: server replies can quote the recipient's address.
     error = f"{type(exc).__name__}"
     code = getattr(exc, "code", None)
@@ -145,7 +148,8 @@ async def _failed(database: Database, settings: Settings, row_id: uuid.UUID, att
         error += f" (SMTP {code})"
     # Retrying can't help a message that can't be composed, or an address every server refused for good (5xx).
     refused = isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(
-        500 <= r.code < 600 for r in exc.recipients)
+        500 <= r.code < 600 for r in exc.recipients
+    )
     final = attempts >= settings.mail_max_attempts or isinstance(exc, mailtext.Undeliverable) or refused
     delay = min(settings.mail_retry_base_seconds * 2 ** (attempts - 1), 3600)
     log.warning("email %s attempt %d failed: %s%s", row_id, attempts, error, "; giving up" if final else "")
@@ -192,10 +196,8 @@ class MailWorker:
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the database may be down; try again on the next tick
+            except Exception:
                 log.exception("mail worker tick failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()

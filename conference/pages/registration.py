@@ -10,8 +10,8 @@ import json
 import secrets
 import uuid
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, FileSystemLoader
 from pydantic import ValidationError
@@ -21,12 +21,13 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from conference import personal_data, registration
-from conference.core import errors
-from conference.payments import invoicing, checkout as payments
 from conference.api.registrations import register
+from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
 from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
+from conference.payments import checkout as payments
+from conference.payments import invoicing
 from conference.web.request import database, mail, payment_gateway, rate_limit, settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
@@ -34,9 +35,24 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templa
 template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent.parent / "templates"))])
 templates.env.loader = template_loader
 
-FIELD_ORDER = ["name", "email", "organisation", "job_title", "sector", "region", "ticket_type_id", "payment_method",
-               "billing_organisation", "billing_contact_name", "billing_email", "billing_address",
-               "billing_purchase_order", "dietary", "access_needs", "consent"]
+FIELD_ORDER = [
+    "name",
+    "email",
+    "organisation",
+    "job_title",
+    "sector",
+    "region",
+    "ticket_type_id",
+    "payment_method",
+    "billing_organisation",
+    "billing_contact_name",
+    "billing_email",
+    "billing_address",
+    "billing_purchase_order",
+    "dietary",
+    "access_needs",
+    "consent",
+]
 FIELD_LABELS = {
     "name": "Full name",
     "email": "Email address",
@@ -77,15 +93,22 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["cache-control"] = "no-store"
     if fresh:
-        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
-                            secure=settings(request).base_url.startswith("https"))
+        response.set_cookie(
+            CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=settings(request).base_url.startswith("https"),
+        )
     return response
 
 
 async def form_values(request: Request) -> dict[str, str]:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not csrf_valid(str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")):
+    if not csrf_valid(
+        str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")
+    ):
         raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
     return values
 
@@ -95,21 +118,34 @@ async def _page_context(request: Request) -> dict[str, Any]:
         conf = await registration.get_conference(db)
         seen = await registration.availability(db, conf)
         types = await registration.ticket_types_with_availability(db, conf)
-    return {"conference": conf, "seen": seen, "ticket_types": types, "sectors": SECTOR_LABELS,
-            "regions": REGIONS, "labels": FIELD_LABELS, "gross": payments.gross_pence,
-            "paid_types": any(t.price_pence for t, _ in types), "card_available": payments.card_available(settings(request)),
-            "hold_minutes": settings(request).payment_hold_minutes}
+    return {
+        "conference": conf,
+        "seen": seen,
+        "ticket_types": types,
+        "sectors": SECTOR_LABELS,
+        "regions": REGIONS,
+        "labels": FIELD_LABELS,
+        "gross": payments.gross_pence,
+        "paid_types": any(t.price_pence for t, _ in types),
+        "card_available": payments.card_available(settings(request)),
+        "hold_minutes": settings(request).payment_hold_minutes,
+    }
 
 
 async def home(request: Request) -> Response:
-    return render(request, "conference/register.html", {**await _page_context(request), "values": {}, "errors": {}})
+    return render(
+        request, "conference/register.html", {**await _page_context(request), "values": {}, "errors": {}}
+    )
 
 
 async def register_form(request: Request) -> Response:
     await rate_limit(request).check(request, "registrations")
     values = await form_values(request)
-    data: dict[str, Any] = {k: values.get(k, "") for k in FIELD_ORDER
-                            if k in RegistrationCreate.model_fields and k not in {"consent", "payment_method"}}
+    data: dict[str, Any] = {
+        k: values.get(k, "")
+        for k in FIELD_ORDER
+        if k in RegistrationCreate.model_fields and k not in {"consent", "payment_method"}
+    }
     data["consent"] = values.get("consent") == "yes"
     context = await _page_context(request)
     priced = {str(t.id) for t, _ in context["ticket_types"] if t.price_pence}
@@ -134,18 +170,30 @@ async def register_form(request: Request) -> Response:
         except errors.InvalidInput as exc:
             problems = _form_fields(exc.fields or {})
         except errors.AlreadyRegistered:
-            return render(request, "conference/register.html",
-                          {**context, "values": values, "errors": {"email": errors.AlreadyRegistered.message},
-                           "already_registered": True}, status_code=409)
+            return render(
+                request,
+                "conference/register.html",
+                {
+                    **context,
+                    "values": values,
+                    "errors": {"email": errors.AlreadyRegistered.message},
+                    "already_registered": True,
+                },
+                status_code=409,
+            )
         else:
             if result.checkout_url:
                 return RedirectResponse(result.checkout_url, 303)  # Stripe Checkout, then /payment/return
             token = result.manage_token
             return RedirectResponse(request.url_for("manage", token=token).include_query_params(new="1"), 303)
-    ordered = {k: problems[k] for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)}
+    ordered = {
+        k: problems[k]
+        for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)
+    }
     context = await _page_context(request)  # again: the places left may have changed meanwhile
-    return render(request, "conference/register.html", {**context, "values": values, "errors": ordered},
-                  status_code=422)
+    return render(
+        request, "conference/register.html", {**context, "values": values, "errors": ordered}, status_code=422
+    )
 
 
 BILLING_FIELDS = ["organisation", "contact_name", "email", "address", "purchase_order"]
@@ -165,23 +213,32 @@ async def resend_link_form(request: Request) -> Response:
     try:
         data = ResendLink.model_validate({"email": values.get("email", "")})
     except ValidationError:
-        return render(request, "conference/message.html",
-                      {"title": "Check the email address", "text": "Enter an email address like name@council.gov.uk."},
-                      status_code=422)
+        return render(
+            request,
+            "conference/message.html",
+            {"title": "Check the email address", "text": "Enter an email address like name@council.gov.uk."},
+            status_code=422,
+        )
     async with database(request).transaction() as db:
         await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
     mail(request).wake()
-    return render(request, "conference/message.html", {
-        "title": "Check your email",
-        "text": "If that address is registered, we have sent the link to manage the booking to it.",
-    })
+    return render(
+        request,
+        "conference/message.html",
+        {
+            "title": "Check your email",
+            "text": "If that address is registered, we have sent the link to manage the booking to it.",
+        },
+    )
 
 
 async def by_token(request: Request) -> Any:
     async with database(request).read() as db:
         r = await registration.find_by_token(db, request.path_params["token"])
         if r is None:
-            raise errors.NotFound("This booking link is not valid. Ask for a new one from the registration page.")
+            raise errors.NotFound(
+                "This booking link is not valid. Ask for a new one from the registration page."
+            )
         conf = await registration.get_conference(db)
         position = await registration.waitlist_position(db, r)
         ticket = await db.get(TicketType, r.ticket_type_id)
@@ -193,18 +250,35 @@ async def manage(request: Request) -> Response:
     async with database(request).read() as db:
         money = await payments.payments_view(db, r.id)
         invoices = await invoicing.invoices_for(db, r.id)
-    hold = r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B") if r.hold_expires_at else ""
-    return render(request, "conference/manage.html", {
-        "r": r, "conference": conf, "position": position, "ticket": ticket, "invoices": invoices,
-        "payments": money["payments"], "hold_until": hold,
-        "status_text": STATUS_TEXT[r.status], "new": request.query_params.get("new") == "1",
-        "token": request.path_params["token"], "sectors": SECTOR_LABELS,
-    })
+    hold = (
+        r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B")
+        if r.hold_expires_at
+        else ""
+    )
+    return render(
+        request,
+        "conference/manage.html",
+        {
+            "r": r,
+            "conference": conf,
+            "position": position,
+            "ticket": ticket,
+            "invoices": invoices,
+            "payments": money["payments"],
+            "hold_until": hold,
+            "status_text": STATUS_TEXT[r.status],
+            "new": request.query_params.get("new") == "1",
+            "token": request.path_params["token"],
+            "sectors": SECTOR_LABELS,
+        },
+    )
 
 
 async def manage_cancel_confirm(request: Request) -> Response:
     r, conf, _position, _ticket = await by_token(request)
-    return render(request, "conference/cancel.html", {"r": r, "conference": conf, "token": request.path_params["token"]})
+    return render(
+        request, "conference/cancel.html", {"r": r, "conference": conf, "token": request.path_params["token"]}
+    )
 
 
 async def manage_cancel(request: Request) -> Response:
@@ -213,7 +287,9 @@ async def manage_cancel(request: Request) -> Response:
     if r.status != Status.cancelled:
         async with database(request).transaction() as db:
             await registration.cancel_registration(
-                db, settings=settings(request), registration_id=r.id,
+                db,
+                settings=settings(request),
+                registration_id=r.id,
                 actor=Actor("attendee", r.reference, r.id),
             )
         await payment_gateway(request).close_checkouts(database(request), r.id)
@@ -226,9 +302,16 @@ async def manage_pay(request: Request) -> Response:
     await form_values(request)
     checkout = await payment_gateway(request).checkout(database(request), settings(request), r.id)
     if checkout.url is None:
-        return render(request, "conference/message.html", {
-            "title": "Card payment is unavailable", "text": checkout.error or "",
-            "back": str(request.url_for("manage", token=request.path_params["token"]))}, status_code=503)
+        return render(
+            request,
+            "conference/message.html",
+            {
+                "title": "Card payment is unavailable",
+                "text": checkout.error or "",
+                "back": str(request.url_for("manage", token=request.path_params["token"])),
+            },
+            status_code=503,
+        )
     return RedirectResponse(checkout.url, 303)
 
 
@@ -242,8 +325,11 @@ async def manage_invoice_pdf(request: Request) -> Response:
         invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
     if invoice.registration_id != r.id:
         raise errors.NotFound("No invoice has this id.")
-    return Response(pdf, media_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
 
 
 async def manage_data(request: Request) -> Response:
@@ -255,18 +341,29 @@ async def manage_data(request: Request) -> Response:
         data = await personal_data.export_for(db, registration_id=r.id)
     async with database(request).transaction() as db:
         await personal_data.record_download(db, registration_id=r.id, actor=actor, via="manage")
-    return Response(json.dumps(data, indent=2, ensure_ascii=False), media_type="application/json", headers={
-        "content-disposition": f'attachment; filename="personal-data-{r.reference}.json"',
-        "cache-control": "no-store",
-    })
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="personal-data-{r.reference}.json"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 async def manage_erase_confirm(request: Request) -> Response:
     r, conf, _position, _ticket = await by_token(request)
-    return render(request, "conference/erase.html", {
-        "r": r, "conference": conf, "token": request.path_params["token"],
-        "will_cancel": personal_data.will_cancel(r, conf), "policy_applies": personal_data.refund_policy_applies(conf),
-    })
+    return render(
+        request,
+        "conference/erase.html",
+        {
+            "r": r,
+            "conference": conf,
+            "token": request.path_params["token"],
+            "will_cancel": personal_data.will_cancel(r, conf),
+            "policy_applies": personal_data.refund_policy_applies(conf),
+        },
+    )
 
 
 async def manage_erase(request: Request) -> Response:
@@ -274,8 +371,13 @@ async def manage_erase(request: Request) -> Response:
     r, conf, _position, _ticket = await by_token(request)
     await form_values(request)
     async with database(request).transaction() as db:
-        result = await personal_data.erase(db, settings=settings(request), registration_id=r.id,
-                                           actor=Actor("attendee", r.reference, r.id), reason="delegate_request")
+        result = await personal_data.erase(
+            db,
+            settings=settings(request),
+            registration_id=r.id,
+            actor=Actor("attendee", r.reference, r.id),
+            reason="delegate_request",
+        )
     if result.cancelled:
         await payment_gateway(request).close_checkouts(database(request), r.id)
     mail(request).wake()
@@ -284,7 +386,12 @@ async def manage_erase(request: Request) -> Response:
 
 routes = [
     Route("/manage/{token}/pay", manage_pay, methods=["POST"], name="manage-pay"),
-    Route("/manage/{token}/invoices/{invoice_id}.pdf", manage_invoice_pdf, methods=["GET"], name="manage-invoice-pdf"),
+    Route(
+        "/manage/{token}/invoices/{invoice_id}.pdf",
+        manage_invoice_pdf,
+        methods=["GET"],
+        name="manage-invoice-pdf",
+    ),
     Route("/", home, methods=["GET"], name="home"),
     Route("/register", register_form, methods=["POST"], name="register"),
     Route("/resend-link", resend_link_form, methods=["POST"], name="resend-link"),

@@ -29,9 +29,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core import audit, background, errors, hooks
 from conference.core.db import Database, lock_for_update
-from conference.core.models import HOLDING, Conference, Payment, PaymentMethod, Refund, Registration, Status, StripeEvent, TicketType, utcnow
-from conference.mail.outbox import queue_email
+from conference.core.models import (
+    HOLDING,
+    Conference,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Registration,
+    Status,
+    StripeEvent,
+    TicketType,
+    utcnow,
+)
 from conference.core.settings import Settings
+from conference.mail.outbox import queue_email
 
 log = logging.getLogger("conference.payments")
 
@@ -82,7 +93,8 @@ class Gateway:
 
     async def create_checkout(self, params: dict[str, Any], idempotency_key: str) -> Any:
         return await self.client.v1.checkout.sessions.create_async(
-            params=params, options={"idempotency_key": idempotency_key}  # type: ignore[arg-type]
+            params=params,
+            options={"idempotency_key": idempotency_key},  # type: ignore[arg-type]
         )
 
     async def retrieve(self, session_id: str) -> Any:
@@ -93,7 +105,8 @@ class Gateway:
 
     async def refund(self, params: dict[str, Any], idempotency_key: str) -> Any:
         return await self.client.v1.refunds.create_async(
-            params=params, options={"idempotency_key": idempotency_key}  # type: ignore[arg-type]
+            params=params,
+            options={"idempotency_key": idempotency_key},  # type: ignore[arg-type]
         )
 
     async def close(self) -> None:
@@ -109,7 +122,9 @@ class Checkout:
     error: str | None = None
 
 
-async def start_checkout(database: Database, settings: Settings, gateway: Gateway, registration_id: uuid.UUID) -> Checkout:
+async def start_checkout(
+    database: Database, settings: Settings, gateway: Gateway, registration_id: uuid.UUID
+) -> Checkout:
     """The Checkout page for a registration holding a place until it pays by card: reused while it is open.
 
     Safe to call again (retries, a second tab): an open session is reused, and a new one is created under a
@@ -129,7 +144,9 @@ async def start_checkout(database: Database, settings: Settings, gateway: Gatewa
             payment = creating[-1]  # a create that failed or was cut off: the same key replays it
         else:
             if len(payments) >= MAX_CHECKOUT_ATTEMPTS:
-                raise errors.DomainError("Too many payment attempts for this booking; please contact the organisers.")
+                raise errors.DomainError(
+                    "Too many payment attempts for this booking; please contact the organisers."
+                )
             now = utcnow()
             # The session must live at least 30 minutes; the hold moves with it so both end together.
             expires = max(registration.hold_expires_at or now, now + STRIPE_MIN_EXPIRY + CLOCK_MARGIN)
@@ -137,8 +154,11 @@ async def start_checkout(database: Database, settings: Settings, gateway: Gatewa
             ticket = await db.get(TicketType, registration.ticket_type_id)
             assert ticket is not None
             payment = Payment(
-                registration_id=registration.id, attempt=len(payments) + 1, amount_pence=gross_pence(ticket),
-                currency=ticket.currency.lower(), expires_at=expires,
+                registration_id=registration.id,
+                attempt=len(payments) + 1,
+                amount_pence=gross_pence(ticket),
+                currency=ticket.currency.lower(),
+                expires_at=expires,
             )
             db.add(payment)
             await db.flush()
@@ -150,7 +170,9 @@ async def start_checkout(database: Database, settings: Settings, gateway: Gatewa
         session = await gateway.create_checkout(params, idempotency_key=f"checkout-{payment_id}")
     except stripe.StripeError as exc:
         log.warning("checkout for payment %s failed: %s", payment_id, type(exc).__name__)
-        return Checkout(None, "Card payment is unavailable at the moment; your place is held. Try again shortly.")
+        return Checkout(
+            None, "Card payment is unavailable at the moment; your place is held. Try again shortly."
+        )
     async with database.transaction() as db:
         await _lock_conference(db)
         registration = await lock_for_update(db, Registration, registration_id)
@@ -167,21 +189,30 @@ async def start_checkout(database: Database, settings: Settings, gateway: Gatewa
 
 
 def _checkout_params(
-    settings: Settings, conference: Conference, registration: Registration, ticket: TicketType, payment: Payment
+    settings: Settings,
+    conference: Conference,
+    registration: Registration,
+    ticket: TicketType,
+    payment: Payment,
 ) -> dict[str, Any]:
-    metadata = {"registration_id": str(registration.id), "reference": registration.reference,
-                "payment_id": str(payment.id)}
+    metadata = {
+        "registration_id": str(registration.id),
+        "reference": registration.reference,
+        "payment_id": str(payment.id),
+    }
     return {
         "mode": "payment",
         "payment_method_types": ["card"],  # no delayed methods: a place is not held for days
-        "line_items": [{
-            "quantity": 1,
-            "price_data": {
-                "currency": payment.currency,
-                "unit_amount": payment.amount_pence,
-                "product_data": {"name": f"{conference.name}: {ticket.name} (incl. VAT)"},
-            },
-        }],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": payment.currency,
+                    "unit_amount": payment.amount_pence,
+                    "product_data": {"name": f"{conference.name}: {ticket.name} (incl. VAT)"},
+                },
+            }
+        ],
         "customer_email": registration.email,
         "client_reference_id": str(registration.id),
         "metadata": metadata,
@@ -225,7 +256,9 @@ async def fulfil(
         registration = await lock_for_update(db, Registration, payment.registration_id)
         payment = await lock_for_update(db, Payment, payment.id)
         if session.payment_status != "paid":
-            if session.status == "expired" or (event is not None and event.type.endswith("async_payment_failed")):
+            if session.status == "expired" or (
+                event is not None and event.type.endswith("async_payment_failed")
+            ):
                 return await _payment_ended(db, settings, conference, registration, payment, session)
             return Outcome("confirming", registration.id)
         if payment.status == "paid":
@@ -233,8 +266,13 @@ async def fulfil(
         payment.status, payment.paid_at = "paid", utcnow()
         intent = session.payment_intent
         payment.payment_intent_id = intent if intent is None or isinstance(intent, str) else intent.id
-        await audit.record(db, "conference.payment.received", actor=audit.SYSTEM, subject=registration.reference,
-                           amount_pence=payment.amount_pence)
+        await audit.record(
+            db,
+            "conference.payment.received",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            amount_pence=payment.amount_pence,
+        )
         if registration.status == Status.pending_payment:
             _confirm(db, settings, registration)
             return Outcome("confirmed", registration.id)
@@ -242,18 +280,35 @@ async def fulfil(
             # Paid twice (two tabs): keep one payment, refund this one.
             _request_refund(db, payment, registration, reason="duplicate")
             return Outcome("confirmed", registration.id)
-        late = registration.status == Status.cancelled and registration.cancel_reason in {"hold_expired", "payment_failed"}
+        late = registration.status == Status.cancelled and registration.cancel_reason in {
+            "hold_expired",
+            "payment_failed",
+        }
         if late and await _place_free(db, conference):
             # The hold ran out before the money arrived, but a place is free: honour the payment.
-            registration.status, registration.cancelled_at, registration.cancel_reason = Status.confirmed, None, ""
+            registration.status, registration.cancelled_at, registration.cancel_reason = (
+                Status.confirmed,
+                None,
+                "",
+            )
             registration.hold_expires_at, registration.updated_at = None, utcnow()
-            queue_email(db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id)
-            await audit.record(db, "conference.registration.reinstated", actor=audit.SYSTEM, subject=registration.reference)
+            queue_email(
+                db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id
+            )
+            await audit.record(
+                db, "conference.registration.reinstated", actor=audit.SYSTEM, subject=registration.reference
+            )
             return Outcome("confirmed", registration.id)
         # Paid after the hold was released and the event is full, or after the delegate cancelled: refund it all.
         _request_refund(db, payment, registration, reason="late_payment" if late else "cancelled")
-        queue_email(db, settings, kind="late_payment_refunded" if late else "refunded", to=registration.email,
-                    registration_id=registration.id, amount_pence=payment.amount_pence)
+        queue_email(
+            db,
+            settings,
+            kind="late_payment_refunded" if late else "refunded",
+            to=registration.email,
+            registration_id=registration.id,
+            amount_pence=payment.amount_pence,
+        )
         return Outcome("refunding", registration.id)
 
 
@@ -262,13 +317,25 @@ def _state(registration: Registration) -> str:
 
 
 def _confirm(db: AsyncSession, settings: Settings, registration: Registration) -> None:
-    registration.status, registration.hold_expires_at, registration.updated_at = Status.confirmed, None, utcnow()
-    queue_email(db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id)
-    db.add(audit.entry("conference.registration.confirmed", actor=audit.SYSTEM, subject=registration.reference))
+    registration.status, registration.hold_expires_at, registration.updated_at = (
+        Status.confirmed,
+        None,
+        utcnow(),
+    )
+    queue_email(
+        db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id
+    )
+    db.add(
+        audit.entry("conference.registration.confirmed", actor=audit.SYSTEM, subject=registration.reference)
+    )
 
 
 async def _payment_ended(
-    db: AsyncSession, settings: Settings, conference: Conference, registration: Registration, payment: Payment,
+    db: AsyncSession,
+    settings: Settings,
+    conference: Conference,
+    registration: Registration,
+    payment: Payment,
     session: Any,
 ) -> Outcome:
     """The session expired or its delayed payment failed: release the place unless another payment is open."""
@@ -276,7 +343,9 @@ async def _payment_ended(
         payment.status = "expired" if session.status == "expired" else "failed"
     if registration.status != Status.pending_payment or registration.payment_method != PaymentMethod.card:
         return Outcome("ignored", registration.id)
-    others = [p for p in await _payments(db, registration.id) if p.id != payment.id and p.status in {"open", "paid"}]
+    others = [
+        p for p in await _payments(db, registration.id) if p.id != payment.id and p.status in {"open", "paid"}
+    ]
     if others:
         return Outcome("ignored", registration.id)
     reason = "hold_expired" if session.status == "expired" else "payment_failed"
@@ -294,8 +363,13 @@ async def release_hold(
     registration.status, registration.cancelled_at, registration.updated_at = Status.cancelled, now, now
     registration.cancel_reason, registration.hold_expires_at = reason, None
     queue_email(db, settings, kind=reason, to=registration.email, registration_id=registration.id)
-    await audit.record(db, "conference.registration.released", actor=audit.SYSTEM, subject=registration.reference,
-                       reason=reason)
+    await audit.record(
+        db,
+        "conference.registration.released",
+        actor=audit.SYSTEM,
+        subject=registration.reference,
+        reason=reason,
+    )
     await db.flush()
     await hooks.run_registration_released(db, settings, registration)
     await promote_waitlist(db, settings=settings, conference=conference)
@@ -314,7 +388,9 @@ async def _first_delivery(db: AsyncSession, event: Any) -> bool:
 
 async def _place_free(db: AsyncSession, conference: Conference) -> bool:
     held = await db.scalar(
-        sa.select(sa.func.count()).where(Registration.conference_id == conference.id, Registration.status.in_(HOLDING))  # type: ignore[attr-defined]
+        sa.select(sa.func.count()).where(
+            Registration.conference_id == conference.id, Registration.status.in_(HOLDING)
+        )  # type: ignore[attr-defined]
     )
     return int(held or 0) < conference.capacity
 
@@ -331,13 +407,19 @@ async def _payments(db: AsyncSession, registration_id: uuid.UUID) -> list[Paymen
 
 
 async def payment_for(db: AsyncSession, session_id: str) -> Payment | None:
-    return (await db.execute(sa.select(Payment).where(Payment.checkout_session_id == session_id))).scalar_one_or_none()
+    return (
+        await db.execute(sa.select(Payment).where(Payment.checkout_session_id == session_id))
+    ).scalar_one_or_none()
 
 
 # --- Webhooks ----------------------------------------------------------------------------------------------
 
-FULFIL_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded",
-                 "checkout.session.async_payment_failed", "checkout.session.expired"}
+FULFIL_EVENTS = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+}
 REFUND_EVENTS = {"refund.created", "refund.updated", "refund.failed", "charge.refunded"}
 
 
@@ -361,12 +443,18 @@ async def handle_event(database: Database, settings: Settings, gateway: Gateway,
 
 async def _refund_event(database: Database, event: Any) -> Outcome:
     obj = event.data.object
-    refund_ids = [obj.id] if obj.object == "refund" else [r.id for r in getattr(getattr(obj, "refunds", None), "data", [])]
+    refund_ids = (
+        [obj.id]
+        if obj.object == "refund"
+        else [r.id for r in getattr(getattr(obj, "refunds", None), "data", [])]
+    )
     async with database.transaction() as db:
         if not await _first_delivery(db, event):
             return Outcome("duplicate")
         for refund_id in refund_ids:
-            row = (await db.execute(sa.select(Refund).where(Refund.stripe_refund_id == refund_id))).scalar_one_or_none()
+            row = (
+                await db.execute(sa.select(Refund).where(Refund.stripe_refund_id == refund_id))
+            ).scalar_one_or_none()
             if row is not None and obj.object == "refund" and row.status != "succeeded":
                 row.status, row.updated_at = ("failed" if obj.status == "failed" else obj.status), utcnow()
     return Outcome("ignored")
@@ -375,13 +463,24 @@ async def _refund_event(database: Database, event: Any) -> Outcome:
 # --- Refunds -----------------------------------------------------------------------------------------------
 
 
-def _request_refund(db: AsyncSession, payment: Payment, registration: Registration, *, reason: str, amount: int | None = None) -> Refund:
+def _request_refund(
+    db: AsyncSession, payment: Payment, registration: Registration, *, reason: str, amount: int | None = None
+) -> Refund:
     amount = payment.amount_pence - payment.refunded_pence if amount is None else amount
     payment.refunded_pence += amount
-    refund = Refund(payment_id=payment.id, registration_id=registration.id, amount_pence=amount, reason=reason)
+    refund = Refund(
+        payment_id=payment.id, registration_id=registration.id, amount_pence=amount, reason=reason
+    )
     db.add(refund)
-    db.add(audit.entry("conference.payment.refund_requested", actor=audit.SYSTEM, subject=registration.reference,
-                       reason=reason, amount_pence=amount))
+    db.add(
+        audit.entry(
+            "conference.payment.refund_requested",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            reason=reason,
+            amount_pence=amount,
+        )
+    )
     return refund
 
 
@@ -392,75 +491,129 @@ async def refund_on_cancel(db: AsyncSession, settings: Settings, registration: R
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None
     if conference.refund_full_until is not None and utcnow() > conference.refund_full_until:
-        await audit.record(db, "conference.payment.no_refund", actor=audit.SYSTEM, subject=registration.reference,
-                           reason="after refund date")
+        await audit.record(
+            db,
+            "conference.payment.no_refund",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            reason="after refund date",
+        )
         return
     for payment in await _payments(db, registration.id):
         if payment.status == "paid" and payment.refunded_pence < payment.amount_pence:
             _request_refund(db, payment, registration, reason="cancelled")
-            queue_email(db, settings, kind="refunded", to=registration.email, registration_id=registration.id,
-                        amount_pence=payment.amount_pence)
+            queue_email(
+                db,
+                settings,
+                kind="refunded",
+                to=registration.email,
+                registration_id=registration.id,
+                amount_pence=payment.amount_pence,
+            )
 
 
 async def send_due_refunds(database: Database, gateway: Gateway, *, limit: int = 20) -> int:
     """Send requested refunds to Stripe. Claimed with a lease so two workers never send the same one."""
     now = utcnow()
     async with database.transaction() as db:
-        rows = list((await db.execute(
-            sa.select(Refund, Payment.payment_intent_id).join(Payment, Payment.id == Refund.payment_id)
-            .where(Refund.status == "requested", Refund.next_attempt_at <= now)
-            .order_by(Refund.created_at).limit(limit).with_for_update(of=Refund, skip_locked=True)
-        )).all())
+        rows = list(
+            (
+                await db.execute(
+                    sa.select(Refund, Payment.payment_intent_id)
+                    .join(Payment, Payment.id == Refund.payment_id)
+                    .where(Refund.status == "requested", Refund.next_attempt_at <= now)
+                    .order_by(Refund.created_at)
+                    .limit(limit)
+                    .with_for_update(of=Refund, skip_locked=True)
+                )
+            ).all()
+        )
         for refund, _ in rows:
             refund.next_attempt_at, refund.attempts = now + REFUND_LEASE, refund.attempts + 1
-        claimed = [(r.id, r.amount_pence, r.reason, r.registration_id, intent, r.attempts) for r, intent in rows]
+        claimed = [
+            (r.id, r.amount_pence, r.reason, r.registration_id, intent, r.attempts) for r, intent in rows
+        ]
     for refund_id, amount, reason, registration_id, intent, attempts in claimed:
-        params = {"payment_intent": intent, "amount": amount,
-                  "reason": "duplicate" if reason == "duplicate" else "requested_by_customer",
-                  "metadata": {"refund_id": str(refund_id), "registration_id": str(registration_id), "reason": reason}}
+        params = {
+            "payment_intent": intent,
+            "amount": amount,
+            "reason": "duplicate" if reason == "duplicate" else "requested_by_customer",
+            "metadata": {
+                "refund_id": str(refund_id),
+                "registration_id": str(registration_id),
+                "reason": reason,
+            },
+        }
         try:
             answer = await gateway.refund(params, idempotency_key=f"refund-{refund_id}")
         except stripe.StripeError as exc:
             delay = min(30 * 2 ** (attempts - 1), 3600)
             async with database.transaction() as db:
-                await db.execute(sa.update(Refund).where(Refund.id == refund_id).values(
-                    next_attempt_at=utcnow() + timedelta(seconds=delay), last_error=type(exc).__name__[:500]))
+                await db.execute(
+                    sa.update(Refund)
+                    .where(Refund.id == refund_id)
+                    .values(
+                        next_attempt_at=utcnow() + timedelta(seconds=delay),
+                        last_error=type(exc).__name__[:500],
+                    )
+                )
             log.warning("refund %s attempt %d failed: %s", refund_id, attempts, type(exc).__name__)
             continue
         async with database.transaction() as db:
-            await db.execute(sa.update(Refund).where(Refund.id == refund_id).values(
-                stripe_refund_id=answer.id, status="succeeded" if answer.status == "succeeded" else "pending",
-                updated_at=utcnow(), last_error=""))
+            await db.execute(
+                sa.update(Refund)
+                .where(Refund.id == refund_id)
+                .values(
+                    stripe_refund_id=answer.id,
+                    status="succeeded" if answer.status == "succeeded" else "pending",
+                    updated_at=utcnow(),
+                    last_error="",
+                )
+            )
     return len(claimed)
 
 
 # --- Holds -------------------------------------------------------------------------------------------------
 
 
-async def expire_holds(database: Database, settings: Settings, gateway: Gateway, *, now: datetime | None = None) -> int:
+async def expire_holds(
+    database: Database, settings: Settings, gateway: Gateway, *, now: datetime | None = None
+) -> int:
     """Release every card hold past its time. State lives in the database, so this resumes after a restart;
     each release re-checks under the locks, so several workers can run it at once."""
     now = now or utcnow()
     async with database.read() as db:
-        due = list((await db.execute(
-            sa.select(Registration.id).where(
-                Registration.status == Status.pending_payment,
-                Registration.payment_method == PaymentMethod.card,
-                Registration.hold_expires_at <= now,  # type: ignore[operator]
-            ).order_by(Registration.hold_expires_at).limit(100)
-        )).scalars())
+        due = list(
+            (
+                await db.execute(
+                    sa.select(Registration.id)
+                    .where(
+                        Registration.status == Status.pending_payment,
+                        Registration.payment_method == PaymentMethod.card,
+                        Registration.hold_expires_at <= now,  # type: ignore[operator]
+                    )
+                    .order_by(Registration.hold_expires_at)
+                    .limit(100)
+                )
+            ).scalars()
+        )
     released = 0
     for registration_id in due:
         async with database.read() as db:
-            sessions = [p.checkout_session_id for p in await _payments(db, registration_id)
-                        if p.status in {"open", "creating"} and p.checkout_session_id]
+            sessions = [
+                p.checkout_session_id
+                for p in await _payments(db, registration_id)
+                if p.status in {"open", "creating"} and p.checkout_session_id
+            ]
         paid = False
         for session_id in sessions:
             # Close the Checkout page first; if it was paid meanwhile, fulfil instead of releasing.
             try:
                 session = await _expire_quietly(gateway, session_id)
             except stripe.StripeError as exc:
-                log.warning("could not expire checkout session for %s: %s", registration_id, type(exc).__name__)
+                log.warning(
+                    "could not expire checkout session for %s: %s", registration_id, type(exc).__name__
+                )
                 session = None
                 paid = True  # unknown: leave the hold for the next tick rather than release a paid place
             if session is not None and session.payment_status == "paid":
@@ -471,8 +624,11 @@ async def expire_holds(database: Database, settings: Settings, gateway: Gateway,
         async with database.transaction() as db:
             conference = await _lock_conference(db)
             registration = await lock_for_update(db, Registration, registration_id)
-            if (registration.status != Status.pending_payment or registration.hold_expires_at is None
-                    or registration.hold_expires_at > now):
+            if (
+                registration.status != Status.pending_payment
+                or registration.hold_expires_at is None
+                or registration.hold_expires_at > now
+            ):
                 continue
             for payment in await _payments(db, registration_id):
                 if payment.status in {"open", "creating"}:
@@ -510,8 +666,11 @@ class PaymentWorker:
         if self.gateway is None:
             return
         async with database.read() as db:
-            open_ = [p.checkout_session_id for p in await _payments(db, registration_id)
-                     if p.status == "open" and p.checkout_session_id]
+            open_ = [
+                p.checkout_session_id
+                for p in await _payments(db, registration_id)
+                if p.status == "open" and p.checkout_session_id
+            ]
         for session_id in open_:
             try:
                 session = await _expire_quietly(self.gateway, session_id)
@@ -539,14 +698,35 @@ class PaymentWorker:
 async def payments_view(db: AsyncSession, registration_id: uuid.UUID) -> dict[str, Any]:
     """What organisers (and the delegate) see of a registration's money."""
     payments = await _payments(db, registration_id)
-    refunds = list((await db.execute(
-        sa.select(Refund).where(Refund.registration_id == registration_id).order_by(Refund.created_at)
-    )).scalars())
+    refunds = list(
+        (
+            await db.execute(
+                sa.select(Refund).where(Refund.registration_id == registration_id).order_by(Refund.created_at)
+            )
+        ).scalars()
+    )
     return {
-        "payments": [{"id": str(p.id), "attempt": p.attempt, "status": p.status, "amount_pence": p.amount_pence,
-                      "currency": p.currency, "refunded_pence": p.refunded_pence,
-                      "created_at": p.created_at.isoformat(), "paid_at": p.paid_at.isoformat() if p.paid_at else None}
-                     for p in payments],
-        "refunds": [{"id": str(r.id), "amount_pence": r.amount_pence, "reason": r.reason, "status": r.status,
-                     "created_at": r.created_at.isoformat()} for r in refunds],
+        "payments": [
+            {
+                "id": str(p.id),
+                "attempt": p.attempt,
+                "status": p.status,
+                "amount_pence": p.amount_pence,
+                "currency": p.currency,
+                "refunded_pence": p.refunded_pence,
+                "created_at": p.created_at.isoformat(),
+                "paid_at": p.paid_at.isoformat() if p.paid_at else None,
+            }
+            for p in payments
+        ],
+        "refunds": [
+            {
+                "id": str(r.id),
+                "amount_pence": r.amount_pence,
+                "reason": r.reason,
+                "status": r.status,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in refunds
+        ],
     }

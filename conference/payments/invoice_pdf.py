@@ -72,8 +72,9 @@ def totals(doc: InvoiceDocument) -> Totals:
     _validate(doc)
     net_by_rate: dict[int, int] = {}
     for line in doc.lines:
-        net_by_rate[line.vat_rate_percent] = (net_by_rate.get(line.vat_rate_percent, 0)
-                                              + line.quantity * line.unit_net_pence)
+        net_by_rate[line.vat_rate_percent] = (
+            net_by_rate.get(line.vat_rate_percent, 0) + line.quantity * line.unit_net_pence
+        )
     # Integers only: net × rate / 100, rounded half-up, is (net × rate + 50) // 100 for amounts ≥ 0.
     by_rate = tuple((rate, net, (net * rate + 50) // 100) for rate, net in sorted(net_by_rate.items()))
     net = sum(n for _, n, _ in by_rate)
@@ -106,8 +107,10 @@ def _validate(doc: InvoiceDocument) -> None:
         if line.quantity < 1:
             raise ValueError(f"{where}: quantity must be at least 1, not {line.quantity}")
         if line.unit_net_pence < 0:
-            raise ValueError(f"{where}: unit price must not be negative ({line.unit_net_pence} pence); "
-                             "issue a credit note instead")
+            raise ValueError(
+                f"{where}: unit price must not be negative ({line.unit_net_pence} pence); "
+                "issue a credit note instead"
+            )
         if not 0 <= line.vat_rate_percent <= 100:
             raise ValueError(f"{where}: VAT rate must be from 0 to 100 percent, not {line.vat_rate_percent}")
 
@@ -167,12 +170,22 @@ def render(doc: InvoiceDocument) -> bytes:
 
     # Seller and buyer side by side; each column wraps its own long lines.
     pdf.set_font(family, "", 10)
-    with pdf.table(col_widths=(1, 1), borders_layout=no_borders, text_align="LEFT", line_height=5,
-                   headings_style=FontFace(emphasis="BOLD", color=90), padding=(1, 4, 1, 0)) as table:
+    with pdf.table(
+        col_widths=(1, 1),
+        borders_layout=no_borders,
+        text_align="LEFT",
+        line_height=5,
+        headings_style=FontFace(emphasis="BOLD", color=90),
+        padding=(1, 4, 1, 0),
+    ) as table:
         table.row(("From", "Bill to"))
         table.row((text(doc.seller.name), text(doc.buyer.name)), style=bold)
-        table.row((text(_party_details(doc.seller, contact_label="")),
-                   text(_party_details(doc.buyer, contact_label="Contact: "))))
+        table.row(
+            (
+                text(_party_details(doc.seller, contact_label="")),
+                text(_party_details(doc.buyer, contact_label="Contact: ")),
+            )
+        )
     pdf.ln(4)
 
     # Dates and references.
@@ -181,11 +194,21 @@ def render(doc: InvoiceDocument) -> bytes:
         details.append(("Due date", _date(doc.due_on)))
     if credit:
         details.append(("Credits invoice", doc.credits_invoice))
-    details += [("Purchase order", doc.purchase_order), ("Booking reference", doc.booking_reference),
-                ("Delegate", doc.delegate_name)]
-    with pdf.table(col_widths=(45, 135), width=180, align="LEFT", borders_layout=no_borders,
-                   text_align="LEFT", first_row_as_headings=False, line_height=5,
-                   padding=(0.3, 2, 0.3, 0)) as table:
+    details += [
+        ("Purchase order", doc.purchase_order),
+        ("Booking reference", doc.booking_reference),
+        ("Delegate", doc.delegate_name),
+    ]
+    with pdf.table(
+        col_widths=(45, 135),
+        width=180,
+        align="LEFT",
+        borders_layout=no_borders,
+        text_align="LEFT",
+        first_row_as_headings=False,
+        line_height=5,
+        padding=(0.3, 2, 0.3, 0),
+    ) as table:
         for label, value in details:
             if value.strip():
                 row = table.row()
@@ -194,37 +217,73 @@ def render(doc: InvoiceDocument) -> bytes:
     if credit:
         pdf.ln(3)
         pdf.set_font(family, "B", 11)
-        pdf.multi_cell(0, 6, text(f"This credit note cancels invoice {doc.credits_invoice}."), align="L",
-                       new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0,
+            6,
+            text(f"This credit note cancels invoice {doc.credits_invoice}."),
+            align="L",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
         pdf.set_font(family, "", 10)
     pdf.ln(5)
 
     # The lines: descriptions wrap inside their column, and the headings repeat on a new page.
-    with pdf.table(col_widths=(74, 12, 36, 22, 36), width=180, align="LEFT", line_height=5.5,
-                   text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"), padding=(1.5, 2),
-                   borders_layout="HORIZONTAL_LINES", headings_style=bold) as table:
+    with pdf.table(
+        col_widths=(74, 12, 36, 22, 36),
+        width=180,
+        align="LEFT",
+        line_height=5.5,
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        padding=(1.5, 2),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=bold,
+    ) as table:
         table.row(("Description", "Qty", "Unit price (net)", "VAT rate", "Net amount"))
         for line in doc.lines:
-            table.row((text(line.description), str(line.quantity), cash(line.unit_net_pence),
-                       f"{line.vat_rate_percent}%", cash(line.quantity * line.unit_net_pence)))
+            table.row(
+                (
+                    text(line.description),
+                    str(line.quantity),
+                    cash(line.unit_net_pence),
+                    f"{line.vat_rate_percent}%",
+                    cash(line.quantity * line.unit_net_pence),
+                )
+            )
     pdf.ln(5)
 
     # VAT per rate, then the totals, both against the right margin.
     _keep_together(pdf, 8 * (len(sums.vat_by_rate) + 4) + 8)
-    with pdf.table(col_widths=(30, 35, 35), width=100, align="RIGHT", line_height=5.5, padding=(1, 2),
-                   text_align=("LEFT", "RIGHT", "RIGHT"), borders_layout="HORIZONTAL_LINES",
-                   headings_style=bold) as table:
+    with pdf.table(
+        col_widths=(30, 35, 35),
+        width=100,
+        align="RIGHT",
+        line_height=5.5,
+        padding=(1, 2),
+        text_align=("LEFT", "RIGHT", "RIGHT"),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=bold,
+    ) as table:
         table.row(("VAT rate", "Net", "VAT"))
         for rate, net, vat in sums.vat_by_rate:
             table.row((f"{rate}%", cash(net), cash(vat)))
     pdf.ln(3)
-    with pdf.table(col_widths=(65, 35), width=100, align="RIGHT", line_height=6, padding=(1, 2),
-                   text_align=("LEFT", "RIGHT"), borders_layout=no_borders,
-                   first_row_as_headings=False) as table:
+    with pdf.table(
+        col_widths=(65, 35),
+        width=100,
+        align="RIGHT",
+        line_height=6,
+        padding=(1, 2),
+        text_align=("LEFT", "RIGHT"),
+        borders_layout=no_borders,
+        first_row_as_headings=False,
+    ) as table:
         table.row(("Total net", cash(sums.net_pence)))
         table.row(("Total VAT", cash(sums.vat_pence)))
-        table.row(("Total credited" if credit else "Total due", cash(sums.gross_pence)),
-                  style=FontFace(emphasis="BOLD", size_pt=12))
+        table.row(
+            ("Total credited" if credit else "Total due", cash(sums.gross_pence)),
+            style=FontFace(emphasis="BOLD", size_pt=12),
+        )
     pdf.ln(6)
 
     for heading, body in (("Payment terms", doc.payment_terms), ("Note", doc.note)):

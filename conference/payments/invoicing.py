@@ -24,10 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
-from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, render, totals
-from conference.core.models import BillingDetails, Conference, Invoice, PaymentMethod, Registration, Status, TicketType, utcnow
-from conference.mail.outbox import queue_email
+from conference.core.models import (
+    BillingDetails,
+    Conference,
+    Invoice,
+    PaymentMethod,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.core.settings import Settings
+from conference.mail.outbox import queue_email
+from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, render, totals
 
 __all__ = [
     "AlreadyCredited",
@@ -48,6 +57,7 @@ __all__ = [
 
 UK = ZoneInfo("Europe/London")
 OPEN = ("issued", "paid")  # an invoice in one of these states can still be credited
+
 
 class AlreadyInvoiced(errors.DomainError):
     code = "already_invoiced"
@@ -148,10 +158,23 @@ async def issue_invoice(
     sums = totals(document(invoice, registration, settings))
     invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
     db.add(invoice)
-    queue_email(db, settings, kind="invoice", to=invoice.billing_email, registration_id=registration.id,
-                invoice_id=str(invoice.id), number=number)
-    await audit.record(db, "conference.invoice.issued", actor=actor, subject=number,
-                       registration=registration.reference, gross_pence=invoice.gross_pence)
+    queue_email(
+        db,
+        settings,
+        kind="invoice",
+        to=invoice.billing_email,
+        registration_id=registration.id,
+        invoice_id=str(invoice.id),
+        number=number,
+    )
+    await audit.record(
+        db,
+        "conference.invoice.issued",
+        actor=actor,
+        subject=number,
+        registration=registration.reference,
+        gross_pence=invoice.gross_pence,
+    )
     await db.flush()
     return invoice
 
@@ -202,16 +225,35 @@ async def mark_paid(db: AsyncSession, settings: Settings, *, invoice_id: uuid.UU
         raise AlreadyPaid()
     invoice.status = "paid"
     invoice.paid_at = utcnow()
-    await audit.record(db, "conference.invoice.paid", actor=actor, subject=invoice.number,
-                       registration=registration.reference)
+    await audit.record(
+        db,
+        "conference.invoice.paid",
+        actor=actor,
+        subject=invoice.number,
+        registration=registration.reference,
+    )
     if registration.status == Status.pending_payment and registration.payment_method == PaymentMethod.invoice:
         registration.status = Status.confirmed
         registration.hold_expires_at = None
         registration.updated_at = utcnow()
-        queue_email(db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id,
-                    status=Status.confirmed.value, invoice_id=str(invoice.id), number=invoice.number)
-        await audit.record(db, "conference.registration.confirmed", actor=actor, subject=registration.reference,
-                           by="invoice_paid", invoice=invoice.number)
+        queue_email(
+            db,
+            settings,
+            kind="payment_confirmed",
+            to=registration.email,
+            registration_id=registration.id,
+            status=Status.confirmed.value,
+            invoice_id=str(invoice.id),
+            number=invoice.number,
+        )
+        await audit.record(
+            db,
+            "conference.registration.confirmed",
+            actor=actor,
+            subject=registration.reference,
+            by="invoice_paid",
+            invoice=invoice.number,
+        )
     await db.flush()
     return invoice
 
@@ -250,8 +292,13 @@ async def credit_on_cancel(
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None
     if conference.refund_full_until is not None and utcnow() > conference.refund_full_until:
-        await audit.record(db, "conference.invoice.not_credited", actor=audit.SYSTEM, subject=registration.reference,
-                           reason="after refund date")
+        await audit.record(
+            db,
+            "conference.invoice.not_credited",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            reason="after refund date",
+        )
         return None
     return await credit_for_cancellation(db, settings, registration=registration, actor=actor)
 
@@ -290,12 +337,28 @@ async def _credit(
     )
     invoice.status = "credited"
     db.add(note)
-    queue_email(db, settings, kind="credit_note", to=note.billing_email, registration_id=registration.id,
-                invoice_id=str(note.id), number=number, credits=invoice.number, was_paid=was_paid,
-                reason=reason.strip()[:500])
+    queue_email(
+        db,
+        settings,
+        kind="credit_note",
+        to=note.billing_email,
+        registration_id=registration.id,
+        invoice_id=str(note.id),
+        number=number,
+        credits=invoice.number,
+        was_paid=was_paid,
+        reason=reason.strip()[:500],
+    )
     # The reason is free text an organiser typed, so it goes to the billing contact, not the audit trail.
-    await audit.record(db, "conference.invoice.credited", actor=actor, subject=invoice.number,
-                       credit_note=number, registration=registration.reference, was_paid=was_paid)
+    await audit.record(
+        db,
+        "conference.invoice.credited",
+        actor=actor,
+        subject=invoice.number,
+        credit_note=number,
+        registration=registration.reference,
+        was_paid=was_paid,
+    )
     await db.flush()
     return note
 
@@ -311,14 +374,18 @@ def _seller(settings: Settings) -> Party:
 
 def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -> str:
     if invoice.kind == "credit_note":
-        return (f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
-                "please do not pay it. If it has, we will refund the amount to the account it was paid from "
-                "within 14 days.")
+        return (
+            f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
+            "please do not pay it. If it has, we will refund the amount to the account it was paid from "
+            "within 14 days."
+        )
     days = int(settings.invoice_terms_days)
     bank = settings.invoice_bank_details
     due = f" (by {invoice.due_on.day} {invoice.due_on:%B %Y})" if invoice.due_on else ""
-    return (f"Payment is due within {days} days of the invoice date{due}. Please pay by BACS to {bank}, "
-            f"quoting the invoice number {invoice.number} as the payment reference.")
+    return (
+        f"Payment is due within {days} days of the invoice date{due}. Please pay by BACS to {bank}, "
+        f"quoting the invoice number {invoice.number} as the payment reference."
+    )
 
 
 def document(
@@ -394,5 +461,7 @@ async def invoices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[
     """`invoice_public` for each of the registration's invoices and credit notes, oldest first."""
     rows = await invoices_for(db, registration_id)
     numbers = {r.id: r.number for r in rows}
-    return [invoice_public(r, numbers.get(r.credits_invoice_id)) if r.credits_invoice_id else invoice_public(r)
-            for r in rows]
+    return [
+        invoice_public(r, numbers.get(r.credits_invoice_id)) if r.credits_invoice_id else invoice_public(r)
+        for r in rows
+    ]

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -21,33 +23,43 @@ import sessions
 from badges import api as badges_api
 from badges import checkin, checkin_api, checkin_log, scanner
 from badges.codes import signer_for
-from conference.api import registrations as api, invoices as invoice_api, payments as payment_api
-from conference.console import login as console, accounts as console_accounts, registrations as console_registrations
-from conference.core import errors
-from conference.pages import registration as pages
+from conference.api import invoices as invoice_api
+from conference.api import payments as payment_api
+from conference.api import registrations as api
+from conference.console import (
+    accounts as console_accounts,
+)
+from conference.console import audit as console_audit
 from conference.console import dashboard as console_dashboard
-from conference.server import openapi
-from conference.console import settings as console_settings
-from conference.personal_data import RetentionWorker
 from conference.console import delegates as console_delegates
-from conference.console import audit as console_audit, messages as console_messages
+from conference.console import (
+    login as console,
+)
+from conference.console import messages as console_messages
+from conference.console import (
+    registrations as console_registrations,
+)
+from conference.console import settings as console_settings
+from conference.core import errors, metrics
+from conference.core.db import Database, is_unavailable
+from conference.core.settings import Settings, load_settings
+from conference.group_commit import RegistrationQueue
+from conference.mail.outbox import MailWorker
+from conference.pages import registration as pages
+from conference.payments.checkout import PaymentWorker, checkout_origins
+from conference.personal_data import RetentionWorker
+from conference.server import openapi, readiness
+from conference.web.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
+from conference.web.ratelimit import RateLimit
+from sessions.call import api as proposals_api
+from sessions.call import console as proposals_console
+from sessions.call import pages as proposals_pages
+from sessions.schedule import api as schedule_api
+from sessions.schedule import console as schedule_console
+from sessions.schedule import pages as published_web
 from sessions.workshops import api as sessions_api
 from sessions.workshops import console as sessions_console
 from sessions.workshops import pages as sessions_pages
-from sessions.call import api as proposals_api, console as proposals_console, pages as proposals_pages
-from sessions.schedule import api as schedule_api, console as schedule_console
-from sessions.schedule import pages as published_web
-from conference.core.db import Database, is_unavailable
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from conference.group_commit import RegistrationQueue
-from conference.core import metrics
-from conference.server import readiness
-from conference.web.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
-from conference.mail.outbox import MailWorker
-from conference.payments.checkout import PaymentWorker, checkout_origins
-from conference.web.ratelimit import RateLimit
-from conference.core.settings import Settings, load_settings
 
 log = logging.getLogger("conference")
 
@@ -117,7 +129,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         database = Database.from_settings(settings)
         worker = MailWorker(database, settings)
         payment_worker = PaymentWorker(database, settings)
-        retention_worker = RetentionWorker(database, settings)  # erases personal data past conference.retention_days
+        retention_worker = RetentionWorker(
+            database, settings
+        )  # erases personal data past conference.retention_days
         app.state.database = database
         app.state.registrations = RegistrationQueue(database, settings)
         app.state.mail = worker
@@ -143,10 +157,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, name="healthz"),
             Route("/readyz", readiness.readyz, name="readyz"),
-            Route("/metrics", metrics.metrics_endpoint, name="metrics"),  # off unless CONFERENCE_METRICS_TOKEN
+            Route(
+                "/metrics", metrics.metrics_endpoint, name="metrics"
+            ),  # off unless CONFERENCE_METRICS_TOKEN
             *invoice_api.routes,  # full /api/v1/... paths, so before the Mount that would swallow them
             *console_dashboard.api_routes,  # /api/v1/dashboard, likewise
-            Mount("/api/v1", routes=[*api.routes, *payment_api.api_routes, *sessions_api.routes, *proposals_api.routes, *schedule_api.routes, *published_web.api_routes, *checkin_api.routes, *badges_api.routes, *openapi.routes]),
+            Mount(
+                "/api/v1",
+                routes=[
+                    *api.routes,
+                    *payment_api.api_routes,
+                    *sessions_api.routes,
+                    *proposals_api.routes,
+                    *schedule_api.routes,
+                    *published_web.api_routes,
+                    *checkin_api.routes,
+                    *badges_api.routes,
+                    *openapi.routes,
+                ],
+            ),
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent.parent / "static"), name="static"),
             *pages.routes,
@@ -168,13 +197,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *scanner.routes,
         ],
         middleware=[
-            Middleware(RequestContext),  # request id, request log, HTTP metrics: outermost, so it sees every answer
-            Middleware(SecurityHeaders, hsts=settings.base_url.startswith("https"),
-                       form_targets=checkout_origins(settings), wasm_paths=(scanner.SCANNER_PATH,)),
+            Middleware(
+                RequestContext
+            ),  # request id, request log, HTTP metrics: outermost, so it sees every answer
+            Middleware(
+                SecurityHeaders,
+                hsts=settings.base_url.startswith("https"),
+                form_targets=checkout_origins(settings),
+                wasm_paths=(scanner.SCANNER_PATH,),
+            ),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds),
             # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
-            Middleware(SessionMiddleware, secret_key=str(settings.secret_key), session_cookie="console",
-                       max_age=12 * 3600, same_site="lax", https_only=settings.base_url.startswith("https")),
+            Middleware(
+                SessionMiddleware,
+                secret_key=str(settings.secret_key),
+                session_cookie="console",
+                max_age=12 * 3600,
+                same_site="lax",
+                https_only=settings.base_url.startswith("https"),
+            ),
         ],
         exception_handlers={
             errors.DomainError: domain_error,

@@ -32,7 +32,10 @@ from sqlalchemy.engine import URL
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
-KIND_NAMES = {"sqlite": "a SQLite database file", "postgresql": "a PostgreSQL custom-format dump (pg_dump -Fc)"}
+KIND_NAMES = {
+    "sqlite": "a SQLite database file",
+    "postgresql": "a PostgreSQL custom-format dump (pg_dump -Fc)",
+}
 # Tables that a freshly migrated, never used database already has rows in.
 _EMPTY_ANYWAY = {"alembic_version"}
 
@@ -59,8 +62,9 @@ def kind_of_url(database_url: str) -> str:
     name = make_url(database_url).get_backend_name()
     if name in {"sqlite", "postgresql"}:
         return name
-    raise BackupError(f"CONFERENCE_DATABASE_URL: backups support sqlite and postgresql databases, not {name!r}",
-                      usage=True)
+    raise BackupError(
+        f"CONFERENCE_DATABASE_URL: backups support sqlite and postgresql databases, not {name!r}", usage=True
+    )
 
 
 def kind_of_file(path: Path) -> str | None:
@@ -80,16 +84,26 @@ def kind_of_file(path: Path) -> str | None:
 def _sqlite_path(database_url: str) -> Path:
     database = make_url(database_url).database
     if not database or database == ":memory:" or database.startswith("file:"):
-        raise BackupError("CONFERENCE_DATABASE_URL: an in-memory SQLite database has nothing to back up or restore "
-                          "into; name a file (sqlite:///./conference.db)", usage=True)
+        raise BackupError(
+            "CONFERENCE_DATABASE_URL: an in-memory SQLite database has nothing to back up or restore "
+            "into; name a file (sqlite:///./conference.db)",
+            usage=True,
+        )
     return Path(database)
 
 
 def _has_data_sqlite(connection: sqlite3.Connection) -> bool:
-    tables = [r[0] for r in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return any(connection.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone()
-               for t in tables if t not in _EMPTY_ANYWAY)
+    tables = [
+        r[0]
+        for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return any(
+        connection.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone()
+        for t in tables
+        if t not in _EMPTY_ANYWAY
+    )
 
 
 def _sqlite_revision(connection: sqlite3.Connection) -> str | None:
@@ -140,8 +154,10 @@ def _backup_sqlite(database_url: str, out: Path) -> Result:
         finally:
             source.close()
         if revision is None:
-            raise BackupError(f"{source_path} is not a conference database (no alembic_version table): "
-                              "check CONFERENCE_DATABASE_URL")
+            raise BackupError(
+                f"{source_path} is not a conference database (no alembic_version table): "
+                "check CONFERENCE_DATABASE_URL"
+            )
         os.replace(temp, out)
     except sqlite3.Error as exc:
         raise BackupError(f"could not back up {source_path}: {exc}") from None
@@ -168,8 +184,11 @@ def _restore_sqlite(database_url: str, backup: Path, *, force: bool) -> Result:
                     if (check := copy.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                         raise BackupError(f"{backup} is damaged (SQLite's quick_check: {check})", usage=True)
                     if _sqlite_revision(copy) is None:
-                        raise BackupError(f"{backup} is a SQLite file but not a conference backup "
-                                          "(no alembic_version table)", usage=True)
+                        raise BackupError(
+                            f"{backup} is a SQLite file but not a conference backup "
+                            "(no alembic_version table)",
+                            usage=True,
+                        )
                 finally:
                     copy.close()
             finally:
@@ -206,19 +225,24 @@ def _take_over_sqlite(target: Path, *, force: bool) -> None:
             has_data = _has_data_sqlite(connection)
         except sqlite3.DatabaseError as exc:
             if not force:
-                raise BackupError(f"{target} exists but is not a readable SQLite database ({exc}); "
-                                  "add --force to replace it", usage=True) from None
+                raise BackupError(
+                    f"{target} exists but is not a readable SQLite database ({exc}); "
+                    "add --force to replace it",
+                    usage=True,
+                ) from None
             return
         if has_data and not force:
-            raise BackupError(f"{target} already holds data; add --force to replace it with the backup",
-                              usage=True)
+            raise BackupError(
+                f"{target} already holds data; add --force to replace it with the backup", usage=True
+            )
         try:
             mode = connection.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
         except sqlite3.OperationalError:
             mode = "busy"
         if mode != "delete":
-            raise BackupError(f"{target} is in use (a `conference serve` has it open?): stop the servers, "
-                              "then restore")
+            raise BackupError(
+                f"{target} is in use (a `conference serve` has it open?): stop the servers, then restore"
+            )
     finally:
         connection.close()
 
@@ -232,8 +256,9 @@ def _pg_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)  # PGSSLROOTCERT, PGPASSFILE and the like still apply
     query = {k: (v if isinstance(v, str) else v[-1]) for k, v in url.query.items()}
     if not url.database:
-        raise BackupError("CONFERENCE_DATABASE_URL names no database (postgresql://user@host:5432/DBNAME)",
-                          usage=True)
+        raise BackupError(
+            "CONFERENCE_DATABASE_URL names no database (postgresql://user@host:5432/DBNAME)", usage=True
+        )
     env["PGDATABASE"] = url.database
     host = url.host or query.get("host")
     if host:
@@ -255,9 +280,11 @@ def _pg_env(database_url: str) -> dict[str, str]:
 def _pg_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise BackupError(f"{name} is not installed: PostgreSQL backups need the PostgreSQL client tools "
-                          "(Debian/Ubuntu: apt-get install postgresql-client), of the server's major version "
-                          "or newer")
+        raise BackupError(
+            f"{name} is not installed: PostgreSQL backups need the PostgreSQL client tools "
+            "(Debian/Ubuntu: apt-get install postgresql-client), of the server's major version "
+            "or newer"
+        )
     return path
 
 
@@ -287,18 +314,20 @@ async def _pg_query(database_url: str, sql: str, fetch: bool) -> list[tuple[obje
 def _pg(database_url: str, sql: str, *, fetch: bool = True) -> list[tuple[object, ...]]:
     try:
         return asyncio.run(_pg_query(database_url, sql, fetch))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise BackupError(f"could not connect to PostgreSQL ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # noqa: BLE001 - asyncpg's errors: reported in one line
         raise BackupError(f"PostgreSQL: {type(exc).__name__}: {exc}") from None
 
 
-_TABLES = ("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
 
 
 def _pg_revision(database_url: str) -> str | None:
-    if not _pg(database_url, "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
-                             "AND tablename = 'alembic_version'"):
+    if not _pg(
+        database_url,
+        "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'alembic_version'",
+    ):
         return None
     rows = _pg(database_url, "SELECT version_num FROM alembic_version")
     return str(rows[0][0]) if rows else None
@@ -309,8 +338,10 @@ def _backup_postgresql(database_url: str, out: Path) -> Result:
     pg_dump = _pg_tool("pg_dump")
     revision = _pg_revision(database_url)
     if revision is None:
-        raise BackupError(f"database {env['PGDATABASE']} is not a conference database (no alembic_version "
-                          "table): check CONFERENCE_DATABASE_URL")
+        raise BackupError(
+            f"database {env['PGDATABASE']} is not a conference database (no alembic_version "
+            "table): check CONFERENCE_DATABASE_URL"
+        )
     temp = _temp_beside(out, ".partial")
     try:
         # One snapshot (pg_dump's repeatable-read transaction) whatever the servers write meanwhile.
@@ -346,32 +377,60 @@ def _restore_postgresql(database_url: str, backup: Path, *, force: bool) -> Resu
     try:
         tables, functions = _dump_contents(pg_restore, backup, env)
     except BackupError as exc:
-        raise BackupError(f"{backup} is not a readable pg_dump custom-format file ({exc.message})",
-                          usage=True) from None
+        raise BackupError(
+            f"{backup} is not a readable pg_dump custom-format file ({exc.message})", usage=True
+        ) from None
     if "alembic_version" not in tables:
-        raise BackupError(f"{backup} is a PostgreSQL dump but not of a conference database "
-                          "(no alembic_version table)", usage=True)
+        raise BackupError(
+            f"{backup} is a PostgreSQL dump but not of a conference database (no alembic_version table)",
+            usage=True,
+        )
     present = [str(r[0]) for r in _pg(database_url, _TABLES)]
     if not force:
-        counts = " UNION ALL ".join(f'(SELECT 1 FROM "{t}" LIMIT 1)' for t in present if t not in _EMPTY_ANYWAY)
+        counts = " UNION ALL ".join(
+            f'(SELECT 1 FROM "{t}" LIMIT 1)' for t in present if t not in _EMPTY_ANYWAY
+        )
         if counts and _pg(database_url, counts):
-            raise BackupError(f"database {env['PGDATABASE']} already holds data; add --force to replace it "
-                              "with the backup", usage=True)
+            raise BackupError(
+                f"database {env['PGDATABASE']} already holds data; add --force to replace it with the backup",
+                usage=True,
+            )
     # What --clean cannot drop because the dump doesn't know it (tables of a newer schema than the backup's)
     # would be in the way of the migrations that bring the backup up to date: drop it first.
     extra_tables = [t for t in present if t not in tables]
-    extra_functions = [str(r[0]) for r in _pg(
-        database_url, "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                      "WHERE n.nspname = current_schema()") if str(r[0]) not in functions]
+    extra_functions = [
+        str(r[0])
+        for r in _pg(
+            database_url,
+            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = current_schema()",
+        )
+        if str(r[0]) not in functions
+    ]
     if extra_tables or extra_functions:
         drops = [f'DROP TABLE IF EXISTS "{t}" CASCADE' for t in extra_tables]
         drops += [f'DROP FUNCTION IF EXISTS "{f}" CASCADE' for f in extra_functions]
         _pg(database_url, "BEGIN; " + "; ".join(drops) + "; COMMIT", fetch=False)
-    _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", "--no-password", f"--dbname={env['PGDATABASE']}", str(backup)], env, "pg_restore")
+    _run(
+        [
+            pg_restore,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "--no-password",
+            f"--dbname={env['PGDATABASE']}",
+            str(backup),
+        ],
+        env,
+        "pg_restore",
+    )
     upgrade(database_url)
-    return Result("postgresql", backup, backup.stat().st_size, _pg_revision(database_url),
-                  detail=env["PGDATABASE"])
+    return Result(
+        "postgresql", backup, backup.stat().st_size, _pg_revision(database_url), detail=env["PGDATABASE"]
+    )
 
 
 # --- the commands ------------------------------------------------------------------------------------------
@@ -391,11 +450,17 @@ def restore(database_url: str, backup_file: Path, *, force: bool = False) -> Res
         raise BackupError(f"{backup_file}: no such file", usage=True)
     found = kind_of_file(backup_file)
     if found is None:
-        raise BackupError(f"{backup_file} is not a conference backup: expected {KIND_NAMES['sqlite']} or "
-                          f"{KIND_NAMES['postgresql']}", usage=True)
+        raise BackupError(
+            f"{backup_file} is not a conference backup: expected {KIND_NAMES['sqlite']} or "
+            f"{KIND_NAMES['postgresql']}",
+            usage=True,
+        )
     if found != kind:
-        raise BackupError(f"{backup_file} is {KIND_NAMES[found]}, but CONFERENCE_DATABASE_URL is a {kind} "
-                          f"database: restore it into a {found} database", usage=True)
+        raise BackupError(
+            f"{backup_file} is {KIND_NAMES[found]}, but CONFERENCE_DATABASE_URL is a {kind} "
+            f"database: restore it into a {found} database",
+            usage=True,
+        )
     if kind == "sqlite":
         if _sqlite_path(database_url).resolve() == backup_file.resolve():
             raise BackupError(f"{backup_file} is the configured database itself", usage=True)

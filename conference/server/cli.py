@@ -22,9 +22,9 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 
 def _token_create(args: argparse.Namespace) -> int:
     from conference.core import audit
-    from conference.web.auth import create_api_token
     from conference.core.db import Database
     from conference.core.migrate import upgrade
+    from conference.web.auth import create_api_token
 
     settings = load_settings()
     upgrade(settings.database_url)
@@ -34,7 +34,9 @@ def _token_create(args: argparse.Namespace) -> int:
         try:
             async with database.transaction() as db:
                 token = await create_api_token(db, role=args.role, name=args.name or f"{args.role} token")
-                await audit.record(db, "conference.token.created", actor=audit.Actor("cli"), subject=args.role)
+                await audit.record(
+                    db, "conference.token.created", actor=audit.Actor("cli"), subject=args.role
+                )
             return token
         finally:
             await database.dispose()
@@ -63,8 +65,15 @@ def _user_add(args: argparse.Namespace) -> int:
         try:
             async with database.transaction() as db:
                 actor = audit.Actor("cli")
-                user = await accounts.add_user(db, settings, email=args.email, role=args.role, name=args.name,
-                                               actor=actor, invite=password is None)
+                user = await accounts.add_user(
+                    db,
+                    settings,
+                    email=args.email,
+                    role=args.role,
+                    name=args.name,
+                    actor=actor,
+                    invite=password is None,
+                )
                 if password is not None:
                     await accounts.set_password(db, user, password, actor=actor)
                     return None
@@ -125,8 +134,11 @@ def _backup_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         print(f"error: backup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"backed up the {result.kind} database {result.detail} (schema {result.revision}) to {result.path}: "
-          f"{result.size:,} bytes", file=sys.stderr)
+    print(
+        f"backed up the {result.kind} database {result.detail} (schema {result.revision}) to {result.path}: "
+        f"{result.size:,} bytes",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -143,8 +155,10 @@ def _restore_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         print(f"error: restore failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"restored {args.file} into the {result.kind} database {result.detail}; schema now at {result.revision}",
-          file=sys.stderr)
+    print(
+        f"restored {args.file} into the {result.kind} database {result.detail}; schema now at {result.revision}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -201,8 +215,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from conference.core.db import Database
-    from conference.server.demo import load_demo
     from conference.core.migrate import upgrade
+    from conference.server.demo import load_demo
     from sessions.demo import book_demo_seats, load_demo_programme
 
     settings = load_settings()
@@ -241,8 +255,13 @@ def _badges_print(args: argparse.Namespace) -> int:
         database = Database.from_settings(settings)
         try:
             async with database.read() as db:
-                badges = await badge_data(db, signer, ticket_type=args.ticket_type, organisation=args.organisation,
-                                          not_printed=args.not_printed)
+                badges = await badge_data(
+                    db,
+                    signer,
+                    ticket_type=args.ticket_type,
+                    organisation=args.organisation,
+                    not_printed=args.not_printed,
+                )
             if not badges:
                 print("no confirmed registrations match: nothing to print", file=sys.stderr)
                 return 1
@@ -251,13 +270,16 @@ def _badges_print(args: argparse.Namespace) -> int:
                 pdf = render_badges(badges, layout=layout.name, progress=bar.update)
             Path(args.out).write_bytes(pdf)
             async with database.transaction() as db:
-                marked = await mark_printed(db, [b.registration_id for b in badges if b.registration_id],
-                                            actor=audit.Actor("cli"))
+                marked = await mark_printed(
+                    db, [b.registration_id for b in badges if b.registration_id], actor=audit.Actor("cli")
+                )
         finally:
             await database.dispose()
         pages = -(-len(badges) // layout.per_page)
-        print(f"{len(badges)} badges on {pages} pages written to {args.out}; {marked} marked printed",
-              file=sys.stderr)
+        print(
+            f"{len(badges)} badges on {pages} pages written to {args.out}; {marked} marked printed",
+            file=sys.stderr,
+        )
         return 0
 
     return asyncio.run(run())
@@ -275,41 +297,70 @@ def _schedule_solve(args: argparse.Namespace) -> int:
         print(f"{args.instance}: not a usable instance: {error!r}", file=sys.stderr)
         return 2
     previous = placement_from_json(json.loads(Path(args.previous).read_text())) if args.previous else None
-    result = scheduler.solve(problem, time_limit=args.time_limit, threads=args.threads, previous=previous,
-                             stability=not args.no_stability, seed=args.seed, bound=not args.no_bound)
+    result = scheduler.solve(
+        problem,
+        time_limit=args.time_limit,
+        threads=args.threads,
+        previous=previous,
+        stability=not args.no_stability,
+        seed=args.seed,
+        bound=not args.no_bound,
+    )
     if result.status == "infeasible" or not result.placement:
         print(f"no schedule ({result.status}):", *result.explanation, sep="\n  ", file=sys.stderr)
         return 1
     Path(args.out).write_text(json.dumps(schedule_to_json(result), indent=1) + "\n")
     gap = "n/a" if result.gap is None else f"{result.gap:.1%}"
-    print(f"{result.status}: {result.objective} attendee clash pairs, lower bound {result.bound}, gap {gap}, "
-          f"{result.seconds:.1f} s; clash pairs per delegate mean {result.clashes_mean:.2f} max "
-          f"{result.clashes_max}; rooms over capacity {len(result.over_capacity)}"
-          f"{f'; {len(result.moved)} sessions moved' if previous else ''}; written to {args.out}")
+    print(
+        f"{result.status}: {result.objective} attendee clash pairs, lower bound {result.bound}, gap {gap}, "
+        f"{result.seconds:.1f} s; clash pairs per delegate mean {result.clashes_mean:.2f} max "
+        f"{result.clashes_max}; rooms over capacity {len(result.over_capacity)}"
+        f"{f'; {len(result.moved)} sessions moved' if previous else ''}; written to {args.out}"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conference", description="National conference registration and programme.")
+    parser = argparse.ArgumentParser(
+        prog="conference", description="National conference registration and programme."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the web service (migrates the database first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--access-log", action="store_true",
-                       help="also uvicorn's own access log (raw paths, which hold private links, and client "
-                            "addresses): for debugging only; the JSON request log is always on at info level")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
-                       help="info (default) logs one line per request; warning leaves only problems")
-    serve.add_argument("--limit-concurrency", type=int, default=1000, metavar="N",
-                       help="per worker: over N connections or requests at once, answer 503 (default 1000; 0: "
-                            "no limit)")
-    serve.add_argument("--timeout-keep-alive", type=int, default=5, metavar="SECONDS",
-                       help="close an idle keep-alive connection after this (default 5)")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="also uvicorn's own access log (raw paths, which hold private links, and client "
+        "addresses): for debugging only; the JSON request log is always on at info level",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="info (default) logs one line per request; warning leaves only problems",
+    )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="per worker: over N connections or requests at once, answer 503 (default 1000; 0: no limit)",
+    )
+    serve.add_argument(
+        "--timeout-keep-alive",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="close an idle keep-alive connection after this (default 5)",
+    )
     serve.set_defaults(func=_serve)
 
-    demo = commands.add_parser("demo", help="load the demo event: the two-day national conference in December")
+    demo = commands.add_parser(
+        "demo", help="load the demo event: the two-day national conference in December"
+    )
     demo.add_argument("--attendees", type=int, default=0, help="add N synthetic delegates")
     demo.add_argument("--reset", action="store_true", help="delete everything first")
     demo.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic delegates")
@@ -318,55 +369,84 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
 
-    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
     create = token.add_parser("create", help="make an API token and print it (only its hash is stored)")
     create.add_argument("--role", required=True, choices=["staff", "organiser"])
     create.add_argument("--name", default="")
     create.set_defaults(func=_token_create)
 
-    user = commands.add_parser("user", help="console accounts").add_subparsers(dest="user_command", required=True)
-    uadd = user.add_parser("add", help="make an organiser's or staff account; prints a link to choose its password")
+    user = commands.add_parser("user", help="console accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    uadd = user.add_parser(
+        "add", help="make an organiser's or staff account; prints a link to choose its password"
+    )
     uadd.add_argument("email")
     uadd.add_argument("--role", required=True, choices=["organiser", "staff"])
     uadd.add_argument("--name", default="")
-    uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input instead")
+    uadd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input instead"
+    )
     uadd.set_defaults(func=_user_add)
 
-    bkp = commands.add_parser("backup", help="copy the whole database to one file, consistently, while the "
-                                             "servers run (SQLite: online backup; PostgreSQL: pg_dump -Fc)")
+    bkp = commands.add_parser(
+        "backup",
+        help="copy the whole database to one file, consistently, while the "
+        "servers run (SQLite: online backup; PostgreSQL: pg_dump -Fc)",
+    )
     bkp.add_argument("--out", required=True, help="the backup file to write (replaced atomically)")
     bkp.set_defaults(func=_backup_command)
-    rst = commands.add_parser("restore", help="replace the configured database with a backup, then migrate it "
-                                              "(stop the servers first)")
+    rst = commands.add_parser(
+        "restore",
+        help="replace the configured database with a backup, then migrate it (stop the servers first)",
+    )
     rst.add_argument("file", help="a file written by `conference backup`")
     rst.add_argument("--force", action="store_true", help="replace a database that already holds data")
     rst.set_defaults(func=_restore_command)
 
-    commands.add_parser("erase-expired", help="erase delegates' personal data once the conference's retention period "
-                                              "has passed (servers also do this hourly)").set_defaults(func=_erase_expired)
+    commands.add_parser(
+        "erase-expired",
+        help="erase delegates' personal data once the conference's retention period "
+        "has passed (servers also do this hourly)",
+    ).set_defaults(func=_erase_expired)
 
-    badges = commands.add_parser("badges", help="badge print runs").add_subparsers(dest="badges_command", required=True)
-    bprint = badges.add_parser("print", help="render confirmed delegates' badges to a PDF, sorted by surname, "
-                                             "and mark them printed")
+    badges = commands.add_parser("badges", help="badge print runs").add_subparsers(
+        dest="badges_command", required=True
+    )
+    bprint = badges.add_parser(
+        "print", help="render confirmed delegates' badges to a PDF, sorted by surname, and mark them printed"
+    )
     bprint.add_argument("--out", required=True, help="the PDF file to write")
     bprint.add_argument("--ticket-type", default=None, help="only this ticket type (its name, any case)")
     bprint.add_argument("--organisation", default=None, help="only this organisation (exact, any case)")
     bprint.add_argument("--not-printed", action="store_true", help="only badges not printed before")
-    bprint.add_argument("--layout", choices=["a4-8", "a6-4"], default="a4-8",
-                        help="a4-8: 8 badges of 90x55 mm per A4; a6-4: 4 A6 badges per A4")
+    bprint.add_argument(
+        "--layout",
+        choices=["a4-8", "a6-4"],
+        default="a4-8",
+        help="a4-8: 8 badges of 90x55 mm per A4; a6-4: 4 A6 badges per A4",
+    )
     bprint.set_defaults(func=_badges_print)
 
     schedule = commands.add_parser("schedule", help="the programme scheduler").add_subparsers(
-        dest="schedule_command", required=True)
-    ssolve = schedule.add_parser("solve", help="schedule a problem in the benchmark JSON format "
-                                               "(conference-scheduling-instance/1) and write the placement")
+        dest="schedule_command", required=True
+    )
+    ssolve = schedule.add_parser(
+        "solve",
+        help="schedule a problem in the benchmark JSON format "
+        "(conference-scheduling-instance/1) and write the placement",
+    )
     ssolve.add_argument("--instance", required=True, help="the instance JSON")
     ssolve.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
     ssolve.add_argument("--threads", type=int, default=2, help="CP-SAT workers (default 2)")
     ssolve.add_argument("--seed", type=int, default=1)
     ssolve.add_argument("--previous", help="a published placement (JSON): move as few sessions as possible")
     ssolve.add_argument("--no-stability", action="store_true", help="with --previous: optimise freely")
-    ssolve.add_argument("--no-bound", action="store_true", help="skip the lower bound (all time to the search)")
+    ssolve.add_argument(
+        "--no-bound", action="store_true", help="skip the lower bound (all time to the search)"
+    )
     ssolve.add_argument("-o", "--out", required=True, help="the placement JSON (evaluate.py reads it)")
     ssolve.set_defaults(func=_schedule_solve)
     return parser

@@ -12,46 +12,202 @@ from sqlmodel import SQLModel
 from conference import registration
 from conference.core import audit, errors
 from conference.core.db import Database
-from conference.core.models import REGIONS, Approval, BillingDetails, Conference, PaymentMethod, RegistrationCreate, Sector, TicketType
+from conference.core.models import (
+    REGIONS,
+    Approval,
+    BillingDetails,
+    Conference,
+    PaymentMethod,
+    RegistrationCreate,
+    Sector,
+    TicketType,
+)
 from conference.core.settings import Settings
 
 LONDON = ZoneInfo("Europe/London")
 PUBLIC_SECTOR_DOMAINS = "gov.uk,police.uk,nhs.net,nhs.uk,sch.uk,ac.uk,mod.uk,gov.scot,gov.wales,llyw.cymru"
 
-FIRST = ["Aisha", "Ben", "Chloe", "Daniel", "Eleanor", "Farah", "George", "Hannah", "Imran", "Jess", "Kwame", "Laura",
-         "Mohammed", "Niamh", "Owen", "Priya", "Rhys", "Sarah", "Tom", "Uzma", "Victoria", "Will", "Yasmin", "Zoe",
-         "Amir", "Bethan", "Callum", "Deborah", "Ewan", "Fiona", "Gareth", "Harpreet", "Isla", "James", "Kirsty",
-         "Liam", "Megan", "Nathan", "Olivia", "Patrick", "Rachel", "Sunita", "Tariq", "Wendy"]
-LAST = ["Ahmed", "Baker", "Campbell", "Davies", "Evans", "Fraser", "Green", "Hughes", "Iqbal", "Jones", "Khan",
-        "Lewis", "Morgan", "Nowak", "O'Brien", "Patel", "Quinn", "Roberts", "Singh", "Thomas", "Usman", "Walker",
-        "Williams", "Wright", "Young", "Begum", "Clarke", "Edwards", "Hall", "Kaur", "Murphy", "Okafor", "Shaw"]
-PLACES = ["Leeds", "Manchester", "Birmingham", "Bristol", "Kent", "Lancashire", "Norfolk", "Cardiff", "Newcastle",
-          "Sheffield", "Devon", "Essex", "Surrey", "Nottingham", "Liverpool", "Cumbria", "Hampshire", "Suffolk"]
+FIRST = [
+    "Aisha",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Eleanor",
+    "Farah",
+    "George",
+    "Hannah",
+    "Imran",
+    "Jess",
+    "Kwame",
+    "Laura",
+    "Mohammed",
+    "Niamh",
+    "Owen",
+    "Priya",
+    "Rhys",
+    "Sarah",
+    "Tom",
+    "Uzma",
+    "Victoria",
+    "Will",
+    "Yasmin",
+    "Zoe",
+    "Amir",
+    "Bethan",
+    "Callum",
+    "Deborah",
+    "Ewan",
+    "Fiona",
+    "Gareth",
+    "Harpreet",
+    "Isla",
+    "James",
+    "Kirsty",
+    "Liam",
+    "Megan",
+    "Nathan",
+    "Olivia",
+    "Patrick",
+    "Rachel",
+    "Sunita",
+    "Tariq",
+    "Wendy",
+]
+LAST = [
+    "Ahmed",
+    "Baker",
+    "Campbell",
+    "Davies",
+    "Evans",
+    "Fraser",
+    "Green",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Morgan",
+    "Nowak",
+    "O'Brien",
+    "Patel",
+    "Quinn",
+    "Roberts",
+    "Singh",
+    "Thomas",
+    "Usman",
+    "Walker",
+    "Williams",
+    "Wright",
+    "Young",
+    "Begum",
+    "Clarke",
+    "Edwards",
+    "Hall",
+    "Kaur",
+    "Murphy",
+    "Okafor",
+    "Shaw",
+]
+PLACES = [
+    "Leeds",
+    "Manchester",
+    "Birmingham",
+    "Bristol",
+    "Kent",
+    "Lancashire",
+    "Norfolk",
+    "Cardiff",
+    "Newcastle",
+    "Sheffield",
+    "Devon",
+    "Essex",
+    "Surrey",
+    "Nottingham",
+    "Liverpool",
+    "Cumbria",
+    "Hampshire",
+    "Suffolk",
+]
 # sector: (share of delegates, organisation pattern, email domain pattern, job titles)
 SECTORS: dict[Sector, tuple[int, str, str, list[str]]] = {
-    Sector.local_authority: (24, "{place} City Council", "{slug}.gov.uk",
-                             ["Community Safety Manager", "Early Help Coordinator", "Head of Children's Services"]),
-    Sector.police: (16, "{place} Police", "{slug}.police.uk",
-                    ["Detective Sergeant", "Neighbourhood Inspector", "Safeguarding Lead"]),
-    Sector.school: (12, "{place} Academy", "{slug}academy.sch.uk",
-                    ["Designated Safeguarding Lead", "Headteacher", "Pastoral Lead"]),
-    Sector.further_higher_education: (8, "University of {place}", "{slug}.ac.uk",
-                                      ["Lecturer in Criminology", "Student Wellbeing Manager", "Researcher"]),
-    Sector.health: (10, "{place} NHS Foundation Trust", "nhs.net",
-                    ["Named Nurse for Safeguarding", "Mental Health Practitioner", "GP"]),
-    Sector.youth_offending_team: (7, "{place} Youth Justice Service", "{slug}.gov.uk",
-                                  ["YOT Case Manager", "Youth Justice Officer"]),
-    Sector.probation: (5, "Probation Service ({place})", "justice.gov.uk", ["Probation Officer", "Senior Probation Officer"]),
+    Sector.local_authority: (
+        24,
+        "{place} City Council",
+        "{slug}.gov.uk",
+        ["Community Safety Manager", "Early Help Coordinator", "Head of Children's Services"],
+    ),
+    Sector.police: (
+        16,
+        "{place} Police",
+        "{slug}.police.uk",
+        ["Detective Sergeant", "Neighbourhood Inspector", "Safeguarding Lead"],
+    ),
+    Sector.school: (
+        12,
+        "{place} Academy",
+        "{slug}academy.sch.uk",
+        ["Designated Safeguarding Lead", "Headteacher", "Pastoral Lead"],
+    ),
+    Sector.further_higher_education: (
+        8,
+        "University of {place}",
+        "{slug}.ac.uk",
+        ["Lecturer in Criminology", "Student Wellbeing Manager", "Researcher"],
+    ),
+    Sector.health: (
+        10,
+        "{place} NHS Foundation Trust",
+        "nhs.net",
+        ["Named Nurse for Safeguarding", "Mental Health Practitioner", "GP"],
+    ),
+    Sector.youth_offending_team: (
+        7,
+        "{place} Youth Justice Service",
+        "{slug}.gov.uk",
+        ["YOT Case Manager", "Youth Justice Officer"],
+    ),
+    Sector.probation: (
+        5,
+        "Probation Service ({place})",
+        "justice.gov.uk",
+        ["Probation Officer", "Senior Probation Officer"],
+    ),
     Sector.prison: (3, "HMP {place}", "justice.gov.uk", ["Governor", "Head of Reducing Reoffending"]),
-    Sector.fire_rescue: (4, "{place} Fire and Rescue Service", "{slug}fire.gov.uk",
-                         ["Prevention Manager", "Community Safety Advocate"]),
-    Sector.community_faith: (7, "{place} Community Trust", "{slug}community.org.uk",
-                             ["Project Coordinator", "Volunteer Lead", "Chief Executive"]),
-    Sector.central_government: (3, "Home Office", "homeoffice.gov.uk", ["Policy Adviser", "Senior Policy Lead"]),
+    Sector.fire_rescue: (
+        4,
+        "{place} Fire and Rescue Service",
+        "{slug}fire.gov.uk",
+        ["Prevention Manager", "Community Safety Advocate"],
+    ),
+    Sector.community_faith: (
+        7,
+        "{place} Community Trust",
+        "{slug}community.org.uk",
+        ["Project Coordinator", "Volunteer Lead", "Chief Executive"],
+    ),
+    Sector.central_government: (
+        3,
+        "Home Office",
+        "homeoffice.gov.uk",
+        ["Policy Adviser", "Senior Policy Lead"],
+    ),
     Sector.other: (1, "{place} Consulting", "{slug}consulting.co.uk", ["Consultant"]),
 }
 DIETS = ["", "", "", "", "", "", "Vegetarian", "Vegan", "Halal", "Gluten free", "No nuts (allergy)"]
-ACCESS = ["", "", "", "", "", "", "", "", "Step-free access", "Hearing loop", "BSL interpreter", "Seat near an exit"]
+ACCESS = [
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "Step-free access",
+    "Hearing loop",
+    "BSL interpreter",
+    "Seat near an exit",
+]
 
 
 def demo_conference() -> Conference:
@@ -68,21 +224,58 @@ def demo_conference() -> Conference:
 
 def demo_ticket_types(conference_id: int) -> list[TicketType]:
     return [
-        TicketType(conference_id=conference_id, position=1, name="Public sector delegate", price_pence=0,
-                   approval=Approval.domain, approval_domains=PUBLIC_SECTOR_DOMAINS,
-                   description="Free for public bodies. Work addresses on gov.uk, police.uk, nhs.net, sch.uk and "
-                               "ac.uk are confirmed at once; others are checked by the organisers."),
-        TicketType(conference_id=conference_id, position=2, name="Community and voluntary sector", price_pence=0,
-                   approval=Approval.manual, cap=150,
-                   description="Free for charities, faith and community groups; confirmed by the organisers."),
-        TicketType(conference_id=conference_id, position=3, name="Commercial delegate", price_pence=29500, cap=60,
-                   description="For private companies. £295 + VAT."),
-        TicketType(conference_id=conference_id, position=4, name="Exhibitor", price_pence=45000, cap=30,
-                   description="One exhibition stand place. £450 + VAT."),
-        TicketType(conference_id=conference_id, position=5, name="Press", price_pence=0, approval=Approval.manual,
-                   cap=20, description="Accredited journalists; confirmed by the organisers."),
-        TicketType(conference_id=conference_id, position=6, name="Speaker", price_pence=0, public=False,
-                   description="Given to accepted speakers by the organisers."),
+        TicketType(
+            conference_id=conference_id,
+            position=1,
+            name="Public sector delegate",
+            price_pence=0,
+            approval=Approval.domain,
+            approval_domains=PUBLIC_SECTOR_DOMAINS,
+            description="Free for public bodies. Work addresses on gov.uk, police.uk, nhs.net, sch.uk and "
+            "ac.uk are confirmed at once; others are checked by the organisers.",
+        ),
+        TicketType(
+            conference_id=conference_id,
+            position=2,
+            name="Community and voluntary sector",
+            price_pence=0,
+            approval=Approval.manual,
+            cap=150,
+            description="Free for charities, faith and community groups; confirmed by the organisers.",
+        ),
+        TicketType(
+            conference_id=conference_id,
+            position=3,
+            name="Commercial delegate",
+            price_pence=29500,
+            cap=60,
+            description="For private companies. £295 + VAT.",
+        ),
+        TicketType(
+            conference_id=conference_id,
+            position=4,
+            name="Exhibitor",
+            price_pence=45000,
+            cap=30,
+            description="One exhibition stand place. £450 + VAT.",
+        ),
+        TicketType(
+            conference_id=conference_id,
+            position=5,
+            name="Press",
+            price_pence=0,
+            approval=Approval.manual,
+            cap=20,
+            description="Accredited journalists; confirmed by the organisers.",
+        ),
+        TicketType(
+            conference_id=conference_id,
+            position=6,
+            name="Speaker",
+            price_pence=0,
+            public=False,
+            description="Given to accepted speakers by the organisers.",
+        ),
     ]
 
 
@@ -96,15 +289,25 @@ def synthetic_delegate(rng: random.Random, n: int, ticket_ids: dict[str, str]) -
     place = rng.choice(PLACES)
     first, last = rng.choice(FIRST), rng.choice(LAST)
     local = f"{_slug(first)}.{_slug(last)}{n}"
-    ticket = "Community and voluntary sector" if sector == Sector.community_faith else (
-        "Commercial delegate" if sector == Sector.other else "Public sector delegate")
+    ticket = (
+        "Community and voluntary sector"
+        if sector == Sector.community_faith
+        else ("Commercial delegate" if sector == Sector.other else "Public sector delegate")
+    )
     domain = domain_pattern.format(slug=_slug(place))
     organisation = org_pattern.format(place=place)
     # The demo has no Stripe keys, so the commercial delegates' companies are invoiced against a PO.
-    billing = BillingDetails(
-        organisation=organisation, contact_name="Accounts Payable", email=f"accounts@{domain}",
-        address=f"{rng.randint(1, 200)} High Street\n{place}", purchase_order=f"PO-{2026_0000 + n}",
-    ) if ticket == "Commercial delegate" else None
+    billing = (
+        BillingDetails(
+            organisation=organisation,
+            contact_name="Accounts Payable",
+            email=f"accounts@{domain}",
+            address=f"{rng.randint(1, 200)} High Street\n{place}",
+            purchase_order=f"PO-{2026_0000 + n}",
+        )
+        if ticket == "Commercial delegate"
+        else None
+    )
     return RegistrationCreate(
         name=f"{first} {last}",
         email=f"{local}@{domain}",
@@ -146,15 +349,21 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
         for n in range(start + 1, start + attendees + 1):
             async with database.transaction() as db:
                 try:
-                    await registration.register(db, settings=settings, data=synthetic_delegate(rng, n, ticket_ids),
-                                                actor=audit.Actor("cli", "demo"))
+                    await registration.register(
+                        db,
+                        settings=settings,
+                        data=synthetic_delegate(rng, n, ticket_ids),
+                        actor=audit.Actor("cli", "demo"),
+                    )
                     added += 1
                 except errors.DomainError:
                     pass  # a capped ticket type filled up: skip this one
         async with database.read() as db:
             conference = await registration.get_conference(db)
             seen = await registration.availability(db, conference)
-        return (f"demo: {conference.name}: {seen.registered} holding places of {seen.capacity}, "
-                f"{seen.waitlisted} waitlisted ({added} delegates added)")
+        return (
+            f"demo: {conference.name}: {seen.registered} holding places of {seen.capacity}, "
+            f"{seen.waitlisted} waitlisted ({added} delegates added)"
+        )
     finally:
         await database.dispose()

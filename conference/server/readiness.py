@@ -42,7 +42,11 @@ def revisions() -> Revisions:
 
 
 def _not_ready(check: str, message: str, **detail: str | None) -> Response:
-    body = {"status": "not_ready", **detail, "error": {"code": "not_ready", "check": check, "message": message}}
+    body = {
+        "status": "not_ready",
+        **detail,
+        "error": {"code": "not_ready", "check": check, "message": message},
+    }
     return JSONResponse(body, status_code=503, headers={"cache-control": "no-store"})
 
 
@@ -55,20 +59,33 @@ async def check(database: Database) -> Response:
     except Exception as exc:  # noqa: BLE001 - whatever stops the query, this instance is not ready
         # Reached but without the table (SQLite: "no such table"; PostgreSQL: UndefinedTable): never migrated.
         if isinstance(exc, ProgrammingError) or "no such table" in str(getattr(exc, "orig", "")):
-            return _not_ready("migrations", f"The database has no schema yet: {UPGRADE}.",
-                              database="ok", migrations=None, expected=expected.head)
-        return _not_ready("database", f"The database did not answer ({type(exc).__name__}): check that it is "
-                                      f"running and that CONFERENCE_DATABASE_URL points at it.",
-                          database="unreachable", migrations=None, expected=expected.head)
+            return _not_ready(
+                "migrations",
+                f"The database has no schema yet: {UPGRADE}.",
+                database="ok",
+                migrations=None,
+                expected=expected.head,
+            )
+        return _not_ready(
+            "database",
+            f"The database did not answer ({type(exc).__name__}): check that it is "
+            f"running and that CONFERENCE_DATABASE_URL points at it.",
+            database="unreachable",
+            migrations=None,
+            expected=expected.head,
+        )
     if current != expected.head:
         if current in expected.known:
             message = f"The database schema is at {current}, this code needs {expected.head}: {UPGRADE}."
         else:
-            message = (f"The database schema is at {current or 'nothing'}, which this code does not know (newer "
-                       f"code migrated it?); this code needs {expected.head}.")
+            message = (
+                f"The database schema is at {current or 'nothing'}, which this code does not know (newer "
+                f"code migrated it?); this code needs {expected.head}."
+            )
         return _not_ready("migrations", message, database="ok", migrations=current, expected=expected.head)
-    return JSONResponse({"status": "ready", "database": "ok", "migrations": current},
-                        headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {"status": "ready", "database": "ok", "migrations": current}, headers={"cache-control": "no-store"}
+    )
 
 
 async def readyz(request: Request) -> Response:

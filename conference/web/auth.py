@@ -26,7 +26,8 @@ def bearer(request: Request) -> str | None:
 
 # Every authenticated request runs one of these: built once (building costs more than running them).
 _API_TOKEN = sa.select(ApiToken.role, ApiToken.name).where(
-    ApiToken.token_hash == sa.bindparam("digest"), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
+    ApiToken.token_hash == sa.bindparam("digest"),
+    ApiToken.revoked_at.is_(None),  # type: ignore[union-attr]
 )
 _MANAGE_TOKEN = sa.select(Registration.id).where(Registration.manage_token_hash == sa.bindparam("digest"))
 
@@ -77,7 +78,11 @@ async def session_actor(db: AsyncSession, session: dict[str, Any]) -> Actor | No
     if user_id := session.get(SESSION_USER):
         uid = _uuid(user_id)
         user = await db.get(UserAccount, uid) if uid is not None else None
-        if user is None or user.disabled_at is not None or user.session_version != session.get(SESSION_VERSION):
+        if (
+            user is None
+            or user.disabled_at is not None
+            or user.session_version != session.get(SESSION_VERSION)
+        ):
             return None
         return Actor(user.role, user.email)
     if digest := session.get(SESSION_TOKEN):
@@ -114,7 +119,11 @@ async def create_api_token(db: AsyncSession, *, role: str, name: str, created_by
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = new_api_token()
-    db.add(ApiToken(name=name, role=role, token_hash=hash_token(token), created_at=utcnow(), created_by=created_by))
+    db.add(
+        ApiToken(
+            name=name, role=role, token_hash=hash_token(token), created_at=utcnow(), created_by=created_by
+        )
+    )
     return token
 
 

@@ -24,8 +24,10 @@ HEADER_TIMEOUT_SECONDS = float(os.environ.get("CONFERENCE_HEADER_TIMEOUT_SECONDS
 MAX_HEADER_BYTES = int(os.environ.get("CONFERENCE_MAX_HEADER_BYTES", str(16 * 1024)))
 
 _MESSAGE = b"The request's headers are too large."
-_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"connection: close\r\ncontent-length: " + str(len(_MESSAGE)).encode() + b"\r\n\r\n" + _MESSAGE)
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: " + str(len(_MESSAGE)).encode() + b"\r\n\r\n" + _MESSAGE
+)
 
 
 class _HeadTooLarge(Exception):

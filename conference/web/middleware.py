@@ -92,8 +92,12 @@ class RequestContext:
             method, route = scope["method"], route_template(scope)
             metrics.observe_request(method, route, status, seconds)
             if request_log.isEnabledFor(logging.INFO):
-                extra: dict[str, Any] = {"method": method, "route": route, "status": status,
-                                         "duration_ms": round(seconds * 1000, 2)}
+                extra: dict[str, Any] = {
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                }
                 if failed is not None:
                     extra["error"] = type(failed).__name__
                 request_log.info("%s %s %d", method, route, status, extra=extra)
@@ -119,15 +123,23 @@ def security_headers(
             b"content-security-policy",
             b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
             b"script-src " + script_src.encode() + b"; "
-            b"frame-ancestors 'none'; form-action " + form_action.encode() + b"; base-uri 'none'; object-src 'none'",
+            b"frame-ancestors 'none'; form-action "
+            + form_action.encode()
+            + b"; base-uri 'none'; object-src 'none'",
         ),
         (b"permissions-policy", b"geolocation=(), microphone=()"),
     ]
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False, form_targets: tuple[str, ...] = (),
-                 wasm_paths: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        form_targets: tuple[str, ...] = (),
+        wasm_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.hsts = hsts
         self.headers = security_headers(form_targets)
@@ -140,11 +152,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for key, value in (self.wasm_headers if scope["path"] in self.wasm_paths else self.headers):
+                for key, value in self.wasm_headers if scope["path"] in self.wasm_paths else self.headers:
                     if key not in present:
                         headers.append((key, value))
                 if self.hsts and scope.get("scheme") == "https":
@@ -211,8 +224,13 @@ class BodyLimit:
                 await self._too_large(send)
         except _BodyTimeout:
             if not started:
-                await _error(send, 408, "request_timeout",
-                             f"The request body did not arrive within {self.timeout:g} seconds.", close=True)
+                await _error(
+                    send,
+                    408,
+                    "request_timeout",
+                    f"The request body did not arrive within {self.timeout:g} seconds.",
+                    close=True,
+                )
 
     async def _too_large(self, send: Send) -> None:
         await _error(send, 413, "payload_too_large", f"The request body is over {self.max_bytes} bytes.")

@@ -11,11 +11,11 @@ from starlette.requests import Request
 
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.web.auth import authenticate, require
 from conference.core.db import Database
-from conference.mail.outbox import MailWorker
-from conference.web.ratelimit import RateLimit
 from conference.core.settings import Settings
+from conference.mail.outbox import MailWorker
+from conference.web.auth import authenticate, require
+from conference.web.ratelimit import RateLimit
 
 if TYPE_CHECKING:  # payments imports this module
     from conference.payments.checkout import PaymentWorker

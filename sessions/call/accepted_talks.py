@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core.models import Registration, Status
 from conference.registration import get_conference
-from sessions.workshops import programme
-from sessions.models import STARRABLE, Proposal, ProposalFormat, ProposalSpeaker, ProposalStatus, Star
 from sessions.call.stars import demand
+from sessions.models import STARRABLE, Proposal, ProposalFormat, ProposalSpeaker, ProposalStatus, Star
+from sessions.workshops import programme
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,31 @@ class AcceptedTalk:
 async def accepted_talks(db: AsyncSession, *, confirmed_only: bool = False) -> list[AcceptedTalk]:
     wanted = (ProposalStatus.confirmed,) if confirmed_only else STARRABLE
     figures = {row["proposal_id"]: row for row in (await demand(db))["data"]}
-    rows = (await db.execute(
-        sa.select(Proposal, ProposalSpeaker.email_key).join(ProposalSpeaker, ProposalSpeaker.proposal_id == Proposal.id)
-        .where(Proposal.status.in_(wanted)).order_by(Proposal.created_at, ProposalSpeaker.position))).all()  # type: ignore[attr-defined]
+    rows = (
+        await db.execute(
+            sa.select(Proposal, ProposalSpeaker.email_key)
+            .join(ProposalSpeaker, ProposalSpeaker.proposal_id == Proposal.id)
+            .where(Proposal.status.in_(wanted))
+            .order_by(Proposal.created_at, ProposalSpeaker.position)
+        )
+    ).all()  # type: ignore[attr-defined]
     talks: dict[uuid.UUID, tuple[Proposal, list[str]]] = {}
     for p, email_key in rows:
         talks.setdefault(p.id, (p, []))[1].append(email_key)
-    return [AcceptedTalk(id=p.id, title=p.title, format=p.format, duration_minutes=p.duration_minutes,
-                         themes=tuple(p.themes), status=p.status, speakers=tuple(keys),
-                         stars=int(figures[str(p.id)]["stars"]), expected_audience=int(figures[str(p.id)]["expected_audience"]))
-            for p, keys in talks.values()]
+    return [
+        AcceptedTalk(
+            id=p.id,
+            title=p.title,
+            format=p.format,
+            duration_minutes=p.duration_minutes,
+            themes=tuple(p.themes),
+            status=p.status,
+            speakers=tuple(keys),
+            stars=int(figures[str(p.id)]["stars"]),
+            expected_audience=int(figures[str(p.id)]["expected_audience"]),
+        )
+        for p, keys in talks.values()
+    ]
 
 
 async def speaker_unavailability(db: AsyncSession) -> dict[str, frozenset[uuid.UUID]]:
@@ -58,8 +73,11 @@ async def speaker_unavailability(db: AsyncSession) -> dict[str, frozenset[uuid.U
     for s in slots:
         by_day[s.starts_at.astimezone(local).date().isoformat()].append(s.id)
     known = {s.id for s in slots}
-    stmt = (sa.select(ProposalSpeaker).join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
-            .where(Proposal.status.in_(STARRABLE)))  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(ProposalSpeaker)
+        .join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
+        .where(Proposal.status.in_(STARRABLE))
+    )  # type: ignore[attr-defined]
     out: dict[str, set[uuid.UUID]] = defaultdict(set)
     for s in (await db.execute(stmt)).scalars():
         out[s.email_key] |= {uuid.UUID(x) for x in s.unavailable_slots} & known
@@ -70,11 +88,13 @@ async def speaker_unavailability(db: AsyncSession) -> dict[str, frozenset[uuid.U
 
 async def star_sets(db: AsyncSession) -> list[frozenset[uuid.UUID]]:
     """Each live delegate's starred talks (those still accepted or confirmed), one set per delegate who starred."""
-    stmt = (sa.select(Star.registration_id, Star.proposal_id)
-            .join(Registration, Registration.id == Star.registration_id)
-            .join(Proposal, Proposal.id == Star.proposal_id)
-            .where(Registration.status != Status.cancelled, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
-            .order_by(Star.registration_id))
+    stmt = (
+        sa.select(Star.registration_id, Star.proposal_id)
+        .join(Registration, Registration.id == Star.registration_id)
+        .join(Proposal, Proposal.id == Star.proposal_id)
+        .where(Registration.status != Status.cancelled, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
+        .order_by(Star.registration_id)
+    )
     sets: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for registration_id, proposal_id in (await db.execute(stmt)).all():
         sets[registration_id].add(proposal_id)

@@ -12,9 +12,18 @@ from starlette.routing import Route
 
 from conference.core import audit, errors
 from conference.core.audit import ANONYMOUS, Actor
-from conference.web.auth import require, require_registration_access
 from conference.core.security import REVIEWER
-from conference.web.request import caller, database, mail, path_uuid, rate_limit, read_json, settings, validate
+from conference.web.auth import require, require_registration_access
+from conference.web.request import (
+    caller,
+    database,
+    mail,
+    path_uuid,
+    rate_limit,
+    read_json,
+    settings,
+    validate,
+)
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
 from sessions.models import (
@@ -72,10 +81,17 @@ async def patch_call(request: Request) -> Response:
 def talk_public(p: Proposal, speakers: list[Any]) -> dict[str, Any]:
     # Speakers are named publicly only once they have confirmed.
     named = p.status == ProposalStatus.confirmed
-    return {"id": str(p.id), "title": p.title, "abstract": p.abstract, "format": p.format.value,
-            "duration_minutes": p.duration_minutes, "themes": p.themes, "audience_level": p.audience_level.value,
-            "status": p.status.value,
-            "speakers": [{"name": s.name, "organisation": s.organisation} for s in speakers] if named else []}
+    return {
+        "id": str(p.id),
+        "title": p.title,
+        "abstract": p.abstract,
+        "format": p.format.value,
+        "duration_minutes": p.duration_minutes,
+        "themes": p.themes,
+        "audience_level": p.audience_level.value,
+        "status": p.status.value,
+        "speakers": [{"name": s.name, "organisation": s.organisation} for s in speakers] if named else [],
+    }
 
 
 async def list_talks(request: Request) -> Response:
@@ -93,16 +109,22 @@ async def create_proposal(request: Request) -> Response:
     await rate_limit(request).check(request, "proposals")
     data = validate(ProposalCreate, await read_json(request))
     async with database(request).transaction() as db:
-        proposal, token = await proposals.submit_proposal(db, settings=settings(request), data=data, actor=ANONYMOUS)
+        proposal, token = await proposals.submit_proposal(
+            db, settings=settings(request), data=data, actor=ANONYMOUS
+        )
     mail(request).wake()
-    return JSONResponse({"id": str(proposal.id), "status": proposal.status.value, "edit_token": token}, status_code=201)
+    return JSONResponse(
+        {"id": str(proposal.id), "status": proposal.status.value, "edit_token": token}, status_code=201
+    )
 
 
 async def list_proposals(request: Request) -> Response:
     actor = await caller(request, "organiser")
     status = request.query_params.get("status")
     if status is not None and status not in {s.value for s in ProposalStatus}:
-        raise errors.InvalidInput(fields={"status": "Use one of: " + ", ".join(s.value for s in ProposalStatus) + "."})
+        raise errors.InvalidInput(
+            fields={"status": "Use one of: " + ", ".join(s.value for s in ProposalStatus) + "."}
+        )
     sort = request.query_params.get("sort", "mean")
     if sort not in review.SORTS:
         raise errors.InvalidInput(fields={"sort": "Use one of: " + ", ".join(review.SORTS) + "."})
@@ -110,8 +132,9 @@ async def list_proposals(request: Request) -> Response:
     if order not in {"asc", "desc"}:
         raise errors.InvalidInput(fields={"order": "Use asc or desc."})
     async with database(request).read() as db:
-        rows = await review.proposals_with_scores(db, status=ProposalStatus(status) if status else None, sort=sort,
-                                                  descending=order == "desc")
+        rows = await review.proposals_with_scores(
+            db, status=ProposalStatus(status) if status else None, sort=sort, descending=order == "desc"
+        )
     async with database(request).transaction() as db:
         await audit.record(db, "sessions.proposals.listed", actor=actor, count=len(rows), status=status or "")
     return JSONResponse({"data": rows, "count": len(rows)})
@@ -128,8 +151,12 @@ async def get_proposal(request: Request) -> Response:
             _, call = await calls.get_call(db)
             speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
             own = (await review.reviews_by(db, actor.scope_id)).get(p.id)  # type: ignore[arg-type]
-            return JSONResponse({**proposals.proposal_for_reviewer(p, speakers, anonymous=call.anonymous_review),
-                                 "my_review": review.review_public(own) if own else None})
+            return JSONResponse(
+                {
+                    **proposals.proposal_for_reviewer(p, speakers, anonymous=call.anonymous_review),
+                    "my_review": review.review_public(own) if own else None,
+                }
+            )
         require_speaker(actor, proposal_id, "organiser")
         p = await proposals.get_proposal(db, proposal_id)
         body = proposals.proposal_public(p, (await proposals.speakers_of(db, [p.id]))[p.id])
@@ -138,8 +165,10 @@ async def get_proposal(request: Request) -> Response:
         if actor.kind == "organiser":
             reviews = await review.reviews_of(db, p.id)
             body["scores"] = review.aggregate([r for r, _ in reviews]).public()
-            body["reviews"] = [{**review.review_public(r), "reviewer": {"id": str(who.id), "name": who.name}}
-                               for r, who in reviews]
+            body["reviews"] = [
+                {**review.review_public(r), "reviewer": {"id": str(who.id), "name": who.name}}
+                for r, who in reviews
+            ]
             body["stars"] = (await stars.star_counts(db, [p.id])).get(p.id, 0)
     return JSONResponse(body)
 
@@ -168,7 +197,9 @@ async def _speaker_action(request: Request, action: str) -> Response:
         if action == "withdraw":
             await proposals.withdraw_proposal(db, proposal_id=proposal_id, actor=actor)
         else:
-            await proposals.answer_acceptance(db, proposal_id=proposal_id, confirm=action == "confirm", actor=actor)
+            await proposals.answer_acceptance(
+                db, proposal_id=proposal_id, confirm=action == "confirm", actor=actor
+            )
         body = await _own_proposal_body(db, proposal_id)
     return JSONResponse(body)
 
@@ -185,10 +216,13 @@ async def decline_proposal(request: Request) -> Response:
     return await _speaker_action(request, "decline")
 
 
-async def _decide(request: Request, ids: list[uuid.UUID], decision: Decision, actor: Actor) -> list[dict[str, Any]]:
+async def _decide(
+    request: Request, ids: list[uuid.UUID], decision: Decision, actor: Actor
+) -> list[dict[str, Any]]:
     async with database(request).transaction() as db:
-        decided = await proposals.decide_proposals(db, settings=settings(request), proposal_ids=ids,
-                                                   decision=decision, actor=actor)
+        decided = await proposals.decide_proposals(
+            db, settings=settings(request), proposal_ids=ids, decision=decision, actor=actor
+        )
     mail(request).wake()
     return [{"id": str(p.id), "status": p.status.value} for p in decided]
 
@@ -223,8 +257,14 @@ async def bulk_decision(request: Request) -> Response:
 
 
 def reviewer_public(r: Any, count: int) -> dict[str, Any]:
-    return {"id": str(r.id), "name": r.name, "email": r.email, "reviews": count,
-            "invited_at": r.created_at.isoformat(), "revoked": r.revoked_at is not None}
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "email": r.email,
+        "reviews": count,
+        "invited_at": r.created_at.isoformat(),
+        "revoked": r.revoked_at is not None,
+    }
 
 
 async def list_reviewers(request: Request) -> Response:
@@ -274,8 +314,13 @@ async def put_my_review(request: Request) -> Response:
     actor = await _reviewer(request)
     data = validate(ReviewIn, await read_json(request))
     async with database(request).transaction() as db:
-        saved = await review.save_review(db, reviewer_id=actor.scope_id, proposal_id=proposal_id, data=data,  # type: ignore[arg-type]
-                                         actor=actor)
+        saved = await review.save_review(
+            db,
+            reviewer_id=actor.scope_id,
+            proposal_id=proposal_id,
+            data=data,  # type: ignore[arg-type]
+            actor=actor,
+        )
         body = review.review_public(saved)
     return JSONResponse(body)
 
@@ -318,9 +363,15 @@ routes = [
     Route("/proposals/decisions", bulk_decision, methods=["POST"], name="api-proposal-decisions"),
     Route("/proposals/{proposal_id}", get_proposal, methods=["GET"], name="api-proposal"),
     Route("/proposals/{proposal_id}", patch_proposal, methods=["PATCH"], name="api-proposal-update"),
-    Route("/proposals/{proposal_id}/withdraw", withdraw_proposal, methods=["POST"], name="api-proposal-withdraw"),
-    Route("/proposals/{proposal_id}/confirm", confirm_proposal, methods=["POST"], name="api-proposal-confirm"),
-    Route("/proposals/{proposal_id}/decline", decline_proposal, methods=["POST"], name="api-proposal-decline"),
+    Route(
+        "/proposals/{proposal_id}/withdraw", withdraw_proposal, methods=["POST"], name="api-proposal-withdraw"
+    ),
+    Route(
+        "/proposals/{proposal_id}/confirm", confirm_proposal, methods=["POST"], name="api-proposal-confirm"
+    ),
+    Route(
+        "/proposals/{proposal_id}/decline", decline_proposal, methods=["POST"], name="api-proposal-decline"
+    ),
     Route("/proposals/{proposal_id}/accept", accept_proposal, methods=["POST"], name="api-proposal-accept"),
     Route("/proposals/{proposal_id}/reject", reject_proposal, methods=["POST"], name="api-proposal-reject"),
     Route("/proposals/{proposal_id}/review", get_my_review, methods=["GET"], name="api-review"),

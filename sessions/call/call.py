@@ -13,14 +13,23 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import Conference, utcnow
 from conference.registration import get_conference
-from sessions.workshops import programme
 from sessions.models import FORMAT_LABELS, CallForTalks, CallUpdate, ProposalFormat
+from sessions.workshops import programme
 
-DEFAULT_THEMES = ["information sharing", "partnership working", "community engagement", "education",
-                  "online safety", "evaluation"]
+DEFAULT_THEMES = [
+    "information sharing",
+    "partnership working",
+    "community engagement",
+    "education",
+    "online safety",
+    "evaluation",
+]
 # Minutes: short talks are grouped into a slot by the scheduler; panels and workshops stand alone.
-DEFAULT_FORMATS = {ProposalFormat.talk.value: [15, 20, 30], ProposalFormat.panel.value: [60],
-                   ProposalFormat.workshop.value: [60, 120]}
+DEFAULT_FORMATS = {
+    ProposalFormat.talk.value: [15, 20, 30],
+    ProposalFormat.panel.value: [60],
+    ProposalFormat.workshop.value: [60, 120],
+}
 
 
 class CallClosed(errors.DomainError):
@@ -41,8 +50,11 @@ async def get_call(db: AsyncSession) -> tuple[Conference, CallForTalks]:
     conference = await get_conference(db)
     call = await db.get(CallForTalks, conference.id)
     if call is None:  # not configured yet: closed, with the defaults an organiser starts from
-        call = CallForTalks(conference_id=conference.id, themes=list(DEFAULT_THEMES),  # type: ignore[arg-type]
-                            formats={k: list(v) for k, v in DEFAULT_FORMATS.items()})
+        call = CallForTalks(
+            conference_id=conference.id,
+            themes=list(DEFAULT_THEMES),  # type: ignore[arg-type]
+            formats={k: list(v) for k, v in DEFAULT_FORMATS.items()},
+        )
     return conference, call
 
 
@@ -75,7 +87,9 @@ async def update_call(db: AsyncSession, *, data: CallUpdate, actor: Actor) -> Ca
     if call.opens_at and call.closes_at and call.closes_at <= call.opens_at:
         raise errors.InvalidInput(fields={"closes_at": "The call must close after it opens."})
     call.updated_at = utcnow()
-    await audit.record(db, "sessions.call.updated", actor=actor, subject=str(conference.id), fields=sorted(changes))
+    await audit.record(
+        db, "sessions.call.updated", actor=actor, subject=str(conference.id), fields=sorted(changes)
+    )
     await db.flush()
     return call
 
@@ -91,10 +105,18 @@ async def time_options(db: AsyncSession, conference: Conference) -> list[TimeOpt
     local = ZoneInfo(conference.timezone)
     slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
     if slots:
-        return [TimeOption(str(s.id), s.starts_at.astimezone(local).date().isoformat(),
-                           f"{s.starts_at.astimezone(local):%a %-d %b %H:%M}–{s.ends_at.astimezone(local):%H:%M}")
-                for s in slots]
-    return [TimeOption(d.isoformat(), d.isoformat(), f"{d:%A %-d %B} (all day)") for d in conference_days(conference)]
+        return [
+            TimeOption(
+                str(s.id),
+                s.starts_at.astimezone(local).date().isoformat(),
+                f"{s.starts_at.astimezone(local):%a %-d %b %H:%M}–{s.ends_at.astimezone(local):%H:%M}",
+            )
+            for s in slots
+        ]
+    return [
+        TimeOption(d.isoformat(), d.isoformat(), f"{d:%A %-d %B} (all day)")
+        for d in conference_days(conference)
+    ]
 
 
 def call_public(conference: Conference, call: CallForTalks, options: list[TimeOption]) -> dict[str, Any]:
@@ -104,8 +126,10 @@ def call_public(conference: Conference, call: CallForTalks, options: list[TimeOp
         "opens_at": call.opens_at.astimezone(local).isoformat() if call.opens_at else None,
         "closes_at": call.closes_at.astimezone(local).isoformat() if call.closes_at else None,
         "themes": call.themes,
-        "formats": [{"format": k, "label": FORMAT_LABELS[ProposalFormat(k)], "durations": v}
-                    for k, v in call.formats.items()],
+        "formats": [
+            {"format": k, "label": FORMAT_LABELS[ProposalFormat(k)], "durations": v}
+            for k, v in call.formats.items()
+        ],
         "audience_levels": ["introductory", "intermediate", "advanced"],
         "anonymous_review": call.anonymous_review,
         "days": [d.isoformat() for d in conference_days(conference)],

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.console.login import require_console
 from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
 from sessions.call import call as calls
@@ -36,8 +36,15 @@ from sessions.models import (
     ReviewerInvite,
 )
 
-SORT_LABELS = {"mean": "Mean score", "reviews": "Reviews", "disagreement": "Disagreement (SD)", "range": "Range",
-               "stars": "Stars", "submitted": "Submitted", "title": "Title"}
+SORT_LABELS = {
+    "mean": "Mean score",
+    "reviews": "Reviews",
+    "disagreement": "Disagreement (SD)",
+    "range": "Range",
+    "stars": "Stars",
+    "submitted": "Submitted",
+    "title": "Title",
+}
 
 
 async def _organiser(request: Request) -> Actor:
@@ -45,8 +52,11 @@ async def _organiser(request: Request) -> Actor:
 
 
 def _problem(exc: errors.DomainError) -> dict[str, str]:
-    return dict(exc.fields or {"form": exc.message}) if isinstance(exc, errors.InvalidInput) else (
-        {name: exc.message for name in (exc.fields or {"form": exc.message})})
+    return (
+        dict(exc.fields or {"form": exc.message})
+        if isinstance(exc, errors.InvalidInput)
+        else ({name: exc.message for name in (exc.fields or {"form": exc.message})})
+    )
 
 
 Action = Callable[[AsyncSession, dict[str, str], Actor], Awaitable[str]]
@@ -75,22 +85,41 @@ def _local_input(value: datetime | None, zone: str) -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
-async def call_page(request: Request, *, problems: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                    status_code: int = 200) -> Response:
+async def call_page(
+    request: Request,
+    *,
+    problems: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     await _organiser(request)
     async with database(request).read() as db:
         conference, call = await calls.get_call(db)
     if values is None:
-        values = {"opens_at": _local_input(call.opens_at, conference.timezone),
-                  "closes_at": _local_input(call.closes_at, conference.timezone),
-                  "themes": "\n".join(call.themes),
-                  "anonymous_review": "yes" if call.anonymous_review else "",
-                  **{f"durations_{f.value}": ", ".join(str(d) for d in call.formats.get(f.value, []))
-                     for f in ProposalFormat}}
-    return render(request, "sessions/console_call.html", {
-        "conference": conference, "call": call, "open": calls.is_open(call), "values": values,
-        "errors": problems or {}, "formats": FORMAT_LABELS, "message": request.query_params.get("m", ""),
-    }, status_code=status_code)
+        values = {
+            "opens_at": _local_input(call.opens_at, conference.timezone),
+            "closes_at": _local_input(call.closes_at, conference.timezone),
+            "themes": "\n".join(call.themes),
+            "anonymous_review": "yes" if call.anonymous_review else "",
+            **{
+                f"durations_{f.value}": ", ".join(str(d) for d in call.formats.get(f.value, []))
+                for f in ProposalFormat
+            },
+        }
+    return render(
+        request,
+        "sessions/console_call.html",
+        {
+            "conference": conference,
+            "call": call,
+            "open": calls.is_open(call),
+            "values": values,
+            "errors": problems or {},
+            "formats": FORMAT_LABELS,
+            "message": request.query_params.get("m", ""),
+        },
+        status_code=status_code,
+    )
 
 
 def _parse_call_form(v: dict[str, str], zone: str) -> CallUpdate:
@@ -109,17 +138,29 @@ def _parse_call_form(v: dict[str, str], zone: str) -> CallUpdate:
             try:
                 formats[f.value] = [int(x) for x in raw.replace(" ", "").split(",") if x]
             except ValueError:
-                problems[f"durations_{f.value}"] = "Give minutes as whole numbers separated by commas, e.g. 20, 30."
+                problems[f"durations_{f.value}"] = (
+                    "Give minutes as whole numbers separated by commas, e.g. 20, 30."
+                )
     if problems:
         raise errors.InvalidInput(fields=problems)
     themes = [t.strip() for t in v.get("themes", "").splitlines() if t.strip()]
     try:
-        return CallUpdate.model_validate({**moments, "themes": themes, "formats": formats,
-                                          "anonymous_review": v.get("anonymous_review") == "yes"})
+        return CallUpdate.model_validate(
+            {
+                **moments,
+                "themes": themes,
+                "formats": formats,
+                "anonymous_review": v.get("anonymous_review") == "yes",
+            }
+        )
     except ValidationError as exc:
         fields = errors.from_validation_error(exc).fields or {}
-        raise errors.InvalidInput(fields={("durations_talk" if k.startswith("formats") else k.split(".")[0]): text
-                                          for k, text in fields.items()}) from None
+        raise errors.InvalidInput(
+            fields={
+                ("durations_talk" if k.startswith("formats") else k.split(".")[0]): text
+                for k, text in fields.items()
+            }
+        ) from None
 
 
 async def save_call(request: Request) -> Response:
@@ -127,14 +168,20 @@ async def save_call(request: Request) -> Response:
         conference, _call = await calls.get_call(db)
         await calls.update_call(db, data=_parse_call_form(v, conference.timezone), actor=actor)
         return "The call's settings are saved."
+
     return await _act(request, action, call_page, "/console/call")
 
 
 # --- proposals ---------------------------------------------------------------------------------------------
 
 
-async def proposals_page(request: Request, *, problems: dict[str, str] | None = None,
-                         values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def proposals_page(
+    request: Request,
+    *,
+    problems: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     await _organiser(request)
     status = request.query_params.get("status", "")
     if status and status not in {s.value for s in ProposalStatus}:
@@ -144,19 +191,36 @@ async def proposals_page(request: Request, *, problems: dict[str, str] | None = 
     order = "asc" if request.query_params.get("order") == "asc" else "desc"
     async with database(request).read() as db:
         conference, call = await calls.get_call(db)
-        rows = await review.proposals_with_scores(db, status=ProposalStatus(status) if status else None, sort=sort,
-                                                  descending=order == "desc")
+        rows = await review.proposals_with_scores(
+            db, status=ProposalStatus(status) if status else None, sort=sort, descending=order == "desc"
+        )
 
     def sort_url(key: str) -> str:
         flip = "asc" if key == sort and order == "desc" else "desc"
-        return "/console/proposals?" + urlencode({k: v for k, v in (("status", status), ("sort", key), ("order", flip)) if v})
+        return "/console/proposals?" + urlencode(
+            {k: v for k, v in (("status", status), ("sort", key), ("order", flip)) if v}
+        )
 
-    return render(request, "sessions/console_proposals.html", {
-        "conference": conference, "call": call, "open": calls.is_open(call), "rows": rows, "status": status,
-        "sort": sort, "order": order, "sort_url": sort_url, "sorts": SORT_LABELS, "statuses": [s.value for s in ProposalStatus],
-        "errors": problems or {}, "formats": {k.value: v for k, v in FORMAT_LABELS.items()},
-        "message": request.query_params.get("m", ""),
-    }, status_code=status_code)
+    return render(
+        request,
+        "sessions/console_proposals.html",
+        {
+            "conference": conference,
+            "call": call,
+            "open": calls.is_open(call),
+            "rows": rows,
+            "status": status,
+            "sort": sort,
+            "order": order,
+            "sort_url": sort_url,
+            "sorts": SORT_LABELS,
+            "statuses": [s.value for s in ProposalStatus],
+            "errors": problems or {},
+            "formats": {k.value: v for k, v in FORMAT_LABELS.items()},
+            "message": request.query_params.get("m", ""),
+        },
+        status_code=status_code,
+    )
 
 
 def _ids(values: list[str]) -> list[uuid.UUID]:
@@ -176,29 +240,49 @@ async def bulk_decision(request: Request) -> Response:
         decision = Decision(v["decision"]) if v.get("decision") in {"accept", "reject"} else None
         if decision is None:
             raise errors.InvalidInput(fields={"decision": "Choose accept or reject."})
-        done = await proposals.decide_proposals(db, settings=settings(request), proposal_ids=_ids(chosen),
-                                                decision=decision, actor=actor)
+        done = await proposals.decide_proposals(
+            db, settings=settings(request), proposal_ids=_ids(chosen), decision=decision, actor=actor
+        )
         return f"{len(done)} proposal{'s' if len(done) != 1 else ''} {decision.value}ed; the speakers are emailed."
+
     return await _act(request, action, proposals_page, "/console/proposals")
 
 
-async def proposal_page(request: Request, *, problems: dict[str, str] | None = None,
-                        values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def proposal_page(
+    request: Request,
+    *,
+    problems: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     await _organiser(request)
     proposal_id = request.path_params["proposal_id"]
     async with database(request).read() as db:
         p = await proposals.get_proposal(db, proposal_id)
         speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
-        conference, call = await calls.get_call(db)
+        conference, _call = await calls.get_call(db)
         options = {o.id: o.label for o in await calls.time_options(db, conference)}
         reviews = await review.reviews_of(db, p.id)
         starred = (await stars.star_counts(db, [p.id])).get(p.id, 0)
-    return render(request, "sessions/console_proposal.html", {
-        "conference": conference, "p": p, "speakers": speakers, "options": options, "reviews": reviews,
-        "scores": review.aggregate([r for r, _ in reviews]).public(), "criteria": CRITERIA_LABELS,
-        "score_of": review.review_score, "stars": starred, "formats": FORMAT_LABELS, "errors": problems or {},
-        "message": request.query_params.get("m", ""),
-    }, status_code=status_code)
+    return render(
+        request,
+        "sessions/console_proposal.html",
+        {
+            "conference": conference,
+            "p": p,
+            "speakers": speakers,
+            "options": options,
+            "reviews": reviews,
+            "scores": review.aggregate([r for r, _ in reviews]).public(),
+            "criteria": CRITERIA_LABELS,
+            "score_of": review.review_score,
+            "stars": starred,
+            "formats": FORMAT_LABELS,
+            "errors": problems or {},
+            "message": request.query_params.get("m", ""),
+        },
+        status_code=status_code,
+    )
 
 
 async def decide_one(request: Request) -> Response:
@@ -208,25 +292,41 @@ async def decide_one(request: Request) -> Response:
         if v.get("decision") not in {"accept", "reject"}:
             raise errors.InvalidInput(fields={"decision": "Choose accept or reject."})
         decision = Decision(v["decision"])
-        await proposals.decide_proposals(db, settings=settings(request), proposal_ids=[proposal_id],
-                                         decision=decision, actor=actor)
+        await proposals.decide_proposals(
+            db, settings=settings(request), proposal_ids=[proposal_id], decision=decision, actor=actor
+        )
         return f"Proposal {decision.value}ed; the speakers are emailed."
+
     return await _act(request, action, proposal_page, f"/console/proposals/{proposal_id}")
 
 
 # --- reviewers ---------------------------------------------------------------------------------------------
 
 
-async def reviewers_page(request: Request, *, problems: dict[str, str] | None = None,
-                         values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def reviewers_page(
+    request: Request,
+    *,
+    problems: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     await _organiser(request)
     async with database(request).read() as db:
         conference, call = await calls.get_call(db)
         rows = await review.reviewers_with_counts(db)
-    return render(request, "sessions/console_reviewers.html", {
-        "conference": conference, "call": call, "rows": rows, "values": values or {}, "errors": problems or {},
-        "message": request.query_params.get("m", ""),
-    }, status_code=status_code)
+    return render(
+        request,
+        "sessions/console_reviewers.html",
+        {
+            "conference": conference,
+            "call": call,
+            "rows": rows,
+            "values": values or {},
+            "errors": problems or {},
+            "message": request.query_params.get("m", ""),
+        },
+        status_code=status_code,
+    )
 
 
 async def invite_reviewer(request: Request) -> Response:
@@ -237,6 +337,7 @@ async def invite_reviewer(request: Request) -> Response:
             raise errors.from_validation_error(exc) from None
         r = await review.invite_reviewer(db, settings=settings(request), data=data, actor=actor)
         return f"{r.name} is invited; their private review link is on its way."
+
     return await _act(request, action, reviewers_page, "/console/reviewers")
 
 
@@ -246,6 +347,7 @@ async def revoke_reviewer(request: Request) -> Response:
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         r = await review.revoke_reviewer(db, reviewer_id=reviewer_id, actor=actor)
         return f"{r.name}'s review link no longer works; their reviews are kept."
+
     return await _act(request, action, reviewers_page, "/console/reviewers")
 
 
@@ -255,8 +357,18 @@ routes = [
     Route("/console/proposals", proposals_page, methods=["GET"], name="console-proposals"),
     Route("/console/proposals/decisions", bulk_decision, methods=["POST"], name="console-proposals-decide"),
     Route("/console/proposals/{proposal_id:uuid}", proposal_page, methods=["GET"], name="console-proposal"),
-    Route("/console/proposals/{proposal_id:uuid}/decision", decide_one, methods=["POST"], name="console-proposal-decide"),
+    Route(
+        "/console/proposals/{proposal_id:uuid}/decision",
+        decide_one,
+        methods=["POST"],
+        name="console-proposal-decide",
+    ),
     Route("/console/reviewers", reviewers_page, methods=["GET"], name="console-reviewers"),
     Route("/console/reviewers", invite_reviewer, methods=["POST"], name="console-reviewer-invite"),
-    Route("/console/reviewers/{reviewer_id:uuid}/revoke", revoke_reviewer, methods=["POST"], name="console-reviewer-revoke"),
+    Route(
+        "/console/reviewers/{reviewer_id:uuid}/revoke",
+        revoke_reviewer,
+        methods=["POST"],
+        name="console-reviewer-revoke",
+    ),
 ]

@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.audit import ANONYMOUS, Actor
-from conference.pages.registration import by_token, form_values, render
 from conference.core.security import REVIEWER
+from conference.pages.registration import by_token, form_values, render
 from conference.web.request import database, mail, rate_limit, settings
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
@@ -37,19 +37,41 @@ from sessions.models import (
 )
 
 MAX_SPEAKERS = 3
-SPEAKER_PARTS = {"name": "name", "email": "email address", "organisation": "organisation",
-                 "unavailable": "times they cannot do"}
-FIELD_ORDER = ["title", "abstract", "format", "duration_minutes", "themes", "audience_level",
-               *[f"speaker_{i}_{part}" for i in range(MAX_SPEAKERS) for part in SPEAKER_PARTS], "access_needs"]
-FIELD_LABELS = {
-    "title": "Title", "abstract": "Abstract", "format": "Format", "duration_minutes": "Length",
-    "themes": "Themes", "audience_level": "Audience", "access_needs": "Access needs",
-    **{f"speaker_{i}_{part}": f"Speaker {i + 1}'s {label}" for i in range(MAX_SPEAKERS)
-       for part, label in SPEAKER_PARTS.items()},
+SPEAKER_PARTS = {
+    "name": "name",
+    "email": "email address",
+    "organisation": "organisation",
+    "unavailable": "times they cannot do",
 }
-AUDIENCE_LABELS = {AudienceLevel.introductory: "Introductory: new to the subject",
-                   AudienceLevel.intermediate: "Intermediate: some experience",
-                   AudienceLevel.advanced: "Advanced: specialists"}
+FIELD_ORDER = [
+    "title",
+    "abstract",
+    "format",
+    "duration_minutes",
+    "themes",
+    "audience_level",
+    *[f"speaker_{i}_{part}" for i in range(MAX_SPEAKERS) for part in SPEAKER_PARTS],
+    "access_needs",
+]
+FIELD_LABELS = {
+    "title": "Title",
+    "abstract": "Abstract",
+    "format": "Format",
+    "duration_minutes": "Length",
+    "themes": "Themes",
+    "audience_level": "Audience",
+    "access_needs": "Access needs",
+    **{
+        f"speaker_{i}_{part}": f"Speaker {i + 1}'s {label}"
+        for i in range(MAX_SPEAKERS)
+        for part, label in SPEAKER_PARTS.items()
+    },
+}
+AUDIENCE_LABELS = {
+    AudienceLevel.introductory: "Introductory: new to the subject",
+    AudienceLevel.intermediate: "Intermediate: some experience",
+    AudienceLevel.advanced: "Advanced: specialists",
+}
 STATUS_TEXT = {
     ProposalStatus.submitted: "Submitted: reviewers will score it after the call closes",
     ProposalStatus.accepted: "Accepted: please confirm you will give it",
@@ -58,9 +80,13 @@ STATUS_TEXT = {
     ProposalStatus.rejected: "Not accepted this year",
     ProposalStatus.withdrawn: "Withdrawn",
 }
-MESSAGES = {"saved": "Your changes are saved.", "withdrawn": "Your proposal is withdrawn.",
-            "confirmed": "Thank you: your talk is confirmed.", "declined": "You have declined the talk.",
-            "review_saved": "Your review is saved."}
+MESSAGES = {
+    "saved": "Your changes are saved.",
+    "withdrawn": "Your proposal is withdrawn.",
+    "confirmed": "Thank you: your talk is confirmed.",
+    "declined": "You have declined the talk.",
+    "review_saved": "Your review is saved.",
+}
 
 
 def form_field(name: str) -> str:
@@ -73,7 +99,10 @@ def form_field(name: str) -> str:
 
 
 def _ordered(problems: dict[str, str]) -> dict[str, str]:
-    return {k: problems[k] for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)}
+    return {
+        k: problems[k]
+        for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)
+    }
 
 
 def _form_errors(exc: errors.InvalidInput) -> dict[str, str]:
@@ -86,16 +115,26 @@ def _form_errors(exc: errors.InvalidInput) -> dict[str, str]:
 def proposal_data(form: FormData) -> dict[str, Any]:
     """The form's fields as the API's body (a speaker counts when any of their fields is filled in)."""
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    data: dict[str, Any] = {k: values.get(k, "").strip() for k in ("title", "abstract", "format", "access_needs")}
+    data: dict[str, Any] = {
+        k: values.get(k, "").strip() for k in ("title", "abstract", "format", "access_needs")
+    }
     data["duration_minutes"] = values.get("duration_minutes", "").strip() or None
     data["audience_level"] = values.get("audience_level") or AudienceLevel.intermediate.value
     data["themes"] = [t for t in form.getlist("themes") if isinstance(t, str)]
     speakers = []
     for i in range(MAX_SPEAKERS):
-        fields = {part: values.get(f"speaker_{i}_{part}", "").strip() for part in ("name", "email", "organisation")}
+        fields = {
+            part: values.get(f"speaker_{i}_{part}", "").strip() for part in ("name", "email", "organisation")
+        }
         if i == 0 or any(fields.values()):
-            speakers.append({**fields, "unavailable": [u for u in form.getlist(f"speaker_{i}_unavailable")
-                                                       if isinstance(u, str)]})
+            speakers.append(
+                {
+                    **fields,
+                    "unavailable": [
+                        u for u in form.getlist(f"speaker_{i}_unavailable") if isinstance(u, str)
+                    ],
+                }
+            )
     data["speakers"] = speakers
     return data
 
@@ -110,13 +149,24 @@ def form_values_of(form: FormData) -> dict[str, Any]:
 
 
 def values_of(p: Proposal, speakers: list[Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {"title": p.title, "abstract": p.abstract, "format": p.format.value,
-                              "duration_minutes": str(p.duration_minutes), "themes": p.themes,
-                              "audience_level": p.audience_level.value, "access_needs": p.access_needs}
+    values: dict[str, Any] = {
+        "title": p.title,
+        "abstract": p.abstract,
+        "format": p.format.value,
+        "duration_minutes": str(p.duration_minutes),
+        "themes": p.themes,
+        "audience_level": p.audience_level.value,
+        "access_needs": p.access_needs,
+    }
     for s in speakers:
-        values.update({f"speaker_{s.position}_name": s.name, f"speaker_{s.position}_email": s.email,
-                       f"speaker_{s.position}_organisation": s.organisation,
-                       f"speaker_{s.position}_unavailable": s.unavailable_slots + s.unavailable_days})
+        values.update(
+            {
+                f"speaker_{s.position}_name": s.name,
+                f"speaker_{s.position}_email": s.email,
+                f"speaker_{s.position}_organisation": s.organisation,
+                f"speaker_{s.position}_unavailable": s.unavailable_slots + s.unavailable_days,
+            }
+        )
     return values
 
 
@@ -128,18 +178,35 @@ async def _form_context(request: Request) -> dict[str, Any]:
     for o in options:
         days.setdefault(o.day, []).append(o)
     durations = sorted({d for v in call.formats.values() for d in v})
-    return {"conference": conference, "call": call, "open": calls.is_open(call), "days": days,
-            "formats": {k: FORMAT_LABELS[k] for k in FORMAT_LABELS if k.value in call.formats},
-            "durations": durations, "audiences": AUDIENCE_LABELS, "labels": FIELD_LABELS,
-            "max_speakers": MAX_SPEAKERS}
+    return {
+        "conference": conference,
+        "call": call,
+        "open": calls.is_open(call),
+        "days": days,
+        "formats": {k: FORMAT_LABELS[k] for k in FORMAT_LABELS if k.value in call.formats},
+        "durations": durations,
+        "audiences": AUDIENCE_LABELS,
+        "labels": FIELD_LABELS,
+        "max_speakers": MAX_SPEAKERS,
+    }
 
 
-async def _render_form(request: Request, *, values: dict[str, Any], problems: dict[str, str], action: str,
-                       status_code: int = 200, editing: bool = False) -> Response:
+async def _render_form(
+    request: Request,
+    *,
+    values: dict[str, Any],
+    problems: dict[str, str],
+    action: str,
+    status_code: int = 200,
+    editing: bool = False,
+) -> Response:
     context = await _form_context(request)
-    return render(request, "sessions/proposal_form.html", {**context, "values": values, "errors": problems,
-                                                            "action": action, "editing": editing},
-                  status_code=status_code)
+    return render(
+        request,
+        "sessions/proposal_form.html",
+        {**context, "values": values, "errors": problems, "action": action, "editing": editing},
+        status_code=status_code,
+    )
 
 
 # --- the public form ---------------------------------------------------------------------------------------
@@ -157,15 +224,18 @@ async def call_submit(request: Request) -> Response:
     try:
         data = ProposalCreate.model_validate(proposal_data(form))
         async with database(request).transaction() as db:
-            _proposal, token = await proposals.submit_proposal(db, settings=settings(request), data=data,
-                                                               actor=ANONYMOUS)
+            _proposal, token = await proposals.submit_proposal(
+                db, settings=settings(request), data=data, actor=ANONYMOUS
+            )
     except ValidationError as exc:
         problems = _form_errors(errors.from_validation_error(exc))
-        return await _render_form(request, values=form_values_of(form), problems=problems, action=action,
-                                  status_code=422)
+        return await _render_form(
+            request, values=form_values_of(form), problems=problems, action=action, status_code=422
+        )
     except errors.InvalidInput as exc:
-        return await _render_form(request, values=form_values_of(form), problems=_form_errors(exc), action=action,
-                                  status_code=422)
+        return await _render_form(
+            request, values=form_values_of(form), problems=_form_errors(exc), action=action, status_code=422
+        )
     mail(request).wake()
     return RedirectResponse(request.url_for("proposal", token=token).include_query_params(new="1"), 303)
 
@@ -187,20 +257,37 @@ async def proposal_page(request: Request) -> Response:
         speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
         conference, call = await calls.get_call(db)
         options = {o.id: o.label for o in await calls.time_options(db, conference)}
-    return render(request, "sessions/proposal.html", {
-        "p": p, "speakers": speakers, "conference": conference, "call": call, "open": calls.is_open(call),
-        "status_text": STATUS_TEXT[p.status], "formats": FORMAT_LABELS, "audiences": AUDIENCE_LABELS,
-        "options": options, "token": request.path_params["token"], "new": request.query_params.get("new") == "1",
-        "message": MESSAGES.get(request.query_params.get("m", ""), ""),
-    })
+    return render(
+        request,
+        "sessions/proposal.html",
+        {
+            "p": p,
+            "speakers": speakers,
+            "conference": conference,
+            "call": call,
+            "open": calls.is_open(call),
+            "status_text": STATUS_TEXT[p.status],
+            "formats": FORMAT_LABELS,
+            "audiences": AUDIENCE_LABELS,
+            "options": options,
+            "token": request.path_params["token"],
+            "new": request.query_params.get("new") == "1",
+            "message": MESSAGES.get(request.query_params.get("m", ""), ""),
+        },
+    )
 
 
 async def edit_page(request: Request) -> Response:
     p, _actor = await _by_token(request)
     async with database(request).read() as db:
         speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
-    return await _render_form(request, values=values_of(p, speakers), problems={}, editing=True,
-                              action=str(request.url_for("proposal-edit", token=request.path_params["token"])))
+    return await _render_form(
+        request,
+        values=values_of(p, speakers),
+        problems={},
+        editing=True,
+        action=str(request.url_for("proposal-edit", token=request.path_params["token"])),
+    )
 
 
 async def edit_submit(request: Request) -> Response:
@@ -215,11 +302,23 @@ async def edit_submit(request: Request) -> Response:
             await proposals.update_proposal(db, proposal_id=p.id, data=data, actor=actor)
     except ValidationError as exc:
         problems = _form_errors(errors.from_validation_error(exc))
-        return await _render_form(request, values=form_values_of(form), problems=problems, action=action,
-                                  status_code=422, editing=True)
+        return await _render_form(
+            request,
+            values=form_values_of(form),
+            problems=problems,
+            action=action,
+            status_code=422,
+            editing=True,
+        )
     except errors.InvalidInput as exc:
-        return await _render_form(request, values=form_values_of(form), problems=_form_errors(exc), action=action,
-                                  status_code=422, editing=True)
+        return await _render_form(
+            request,
+            values=form_values_of(form),
+            problems=_form_errors(exc),
+            action=action,
+            status_code=422,
+            editing=True,
+        )
     return RedirectResponse(request.url_for("proposal", token=token).include_query_params(m="saved"), 303)
 
 
@@ -231,7 +330,9 @@ async def _speaker_form(request: Request, what: str) -> Response:
             await proposals.withdraw_proposal(db, proposal_id=p.id, actor=actor)
         else:
             await proposals.answer_acceptance(db, proposal_id=p.id, confirm=what == "confirmed", actor=actor)
-    return RedirectResponse(request.url_for("proposal", token=request.path_params["token"]).include_query_params(m=what), 303)
+    return RedirectResponse(
+        request.url_for("proposal", token=request.path_params["token"]).include_query_params(m=what), 303
+    )
 
 
 async def withdraw_form(request: Request) -> Response:
@@ -262,10 +363,17 @@ async def review_home(request: Request) -> Response:
     async with database(request).read() as db:
         queue = await review.reviewer_queue(db, actor.scope_id)  # type: ignore[arg-type]
         conference, _call = await calls.get_call(db)
-    return render(request, "sessions/review_list.html", {
-        "conference": conference, "queue": queue, "token": request.path_params["token"], "formats": FORMAT_LABELS,
-        "message": MESSAGES.get(request.query_params.get("m", ""), ""),
-    })
+    return render(
+        request,
+        "sessions/review_list.html",
+        {
+            "conference": conference,
+            "queue": queue,
+            "token": request.path_params["token"],
+            "formats": FORMAT_LABELS,
+            "message": MESSAGES.get(request.query_params.get("m", ""), ""),
+        },
+    )
 
 
 def _proposal_id(request: Request) -> uuid.UUID:
@@ -275,8 +383,14 @@ def _proposal_id(request: Request) -> uuid.UUID:
         raise errors.NotFound("No proposal has this id.") from None
 
 
-async def _review_page(request: Request, actor: Actor, *, values: dict[str, str] | None = None,
-                       problems: dict[str, str] | None = None, status_code: int = 200) -> Response:
+async def _review_page(
+    request: Request,
+    actor: Actor,
+    *,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     proposal_id = _proposal_id(request)
     async with database(request).read() as db:
         p = await proposals.get_proposal(db, proposal_id)
@@ -288,11 +402,22 @@ async def _review_page(request: Request, actor: Actor, *, values: dict[str, str]
     shown = proposals.proposal_for_reviewer(p, speakers, anonymous=call.anonymous_review)
     if values is None:
         values = {c: str(getattr(own, c)) for c in CRITERIA} | {"comment": own.comment} if own else {}
-    return render(request, "sessions/review_proposal.html", {
-        "conference": conference, "p": shown, "token": request.path_params["token"], "values": values,
-        "errors": problems or {}, "criteria": CRITERIA_LABELS, "formats": FORMAT_LABELS, "reviewed": own is not None,
-        "labels": {**CRITERIA_LABELS, "comment": "Comment"},
-    }, status_code=status_code)
+    return render(
+        request,
+        "sessions/review_proposal.html",
+        {
+            "conference": conference,
+            "p": shown,
+            "token": request.path_params["token"],
+            "values": values,
+            "errors": problems or {},
+            "criteria": CRITERIA_LABELS,
+            "formats": FORMAT_LABELS,
+            "reviewed": own is not None,
+            "labels": {**CRITERIA_LABELS, "comment": "Comment"},
+        },
+        status_code=status_code,
+    )
 
 
 async def review_page(request: Request) -> Response:
@@ -303,15 +428,24 @@ async def review_submit(request: Request) -> Response:
     actor = await _reviewer(request)
     values = await form_values(request)
     try:
-        data = ReviewIn.model_validate({**{c: values.get(c) or None for c in CRITERIA}, "comment": values.get("comment", "")})
+        data = ReviewIn.model_validate(
+            {**{c: values.get(c) or None for c in CRITERIA}, "comment": values.get("comment", "")}
+        )
         async with database(request).transaction() as db:
-            await review.save_review(db, reviewer_id=actor.scope_id, proposal_id=_proposal_id(request), data=data,  # type: ignore[arg-type]
-                                     actor=actor)
+            await review.save_review(
+                db,
+                reviewer_id=actor.scope_id,
+                proposal_id=_proposal_id(request),
+                data=data,  # type: ignore[arg-type]
+                actor=actor,
+            )
     except ValidationError as exc:
         fields = errors.from_validation_error(exc).fields or {}
         problems = {k: ("Choose a score from 1 to 5." if k in CRITERIA else v) for k, v in fields.items()}
         return await _review_page(request, actor, values=values, problems=problems, status_code=422)
-    url = request.url_for("review-home", token=request.path_params["token"]).include_query_params(m="review_saved")
+    url = request.url_for("review-home", token=request.path_params["token"]).include_query_params(
+        m="review_saved"
+    )
     return RedirectResponse(url, 303)
 
 
@@ -324,10 +458,20 @@ async def talks_page(request: Request) -> Response:
         talks = await stars.starrable(db)
         mine = {p.id for p in await stars.stars_of(db, r.id)}
         speakers = await proposals.speakers_of(db, [p.id for p in talks])
-    return render(request, "sessions/talks.html", {
-        "r": r, "conference": conf, "talks": talks, "mine": mine, "speakers": speakers, "formats": FORMAT_LABELS,
-        "token": request.path_params["token"], "saved": request.query_params.get("m") == "saved",
-    })
+    return render(
+        request,
+        "sessions/talks.html",
+        {
+            "r": r,
+            "conference": conf,
+            "talks": talks,
+            "mine": mine,
+            "speakers": speakers,
+            "formats": FORMAT_LABELS,
+            "token": request.path_params["token"],
+            "saved": request.query_params.get("m") == "saved",
+        },
+    )
 
 
 async def talks_submit(request: Request) -> Response:
@@ -336,9 +480,15 @@ async def talks_submit(request: Request) -> Response:
     form = await request.form()
     chosen = [v for v in form.getlist("proposal_id") if isinstance(v, str)]
     async with database(request).transaction() as db:
-        await stars.set_stars(db, registration_id=r.id, data=StarsIn(proposal_ids=chosen),
-                              actor=Actor("attendee", r.reference, r.id))
-    return RedirectResponse(request.url_for("talks", token=request.path_params["token"]).include_query_params(m="saved"), 303)
+        await stars.set_stars(
+            db,
+            registration_id=r.id,
+            data=StarsIn(proposal_ids=chosen),
+            actor=Actor("attendee", r.reference, r.id),
+        )
+    return RedirectResponse(
+        request.url_for("talks", token=request.path_params["token"]).include_query_params(m="saved"), 303
+    )
 
 
 routes = [

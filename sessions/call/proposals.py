@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import Conference, utcnow
-from conference.mail.outbox import queue_email
 from conference.core.security import derived_token, hash_token
 from conference.core.settings import Settings
+from conference.mail.outbox import queue_email
 from sessions.call import call as calls
 from sessions.models import (
     CallForTalks,
@@ -44,7 +44,9 @@ class ProposalStateConflict(errors.DomainError):
 
 
 def proposal_token(settings: Settings, proposal: Proposal) -> str:
-    return derived_token(str(settings.secret_key), "proposal", TOKEN_PREFIX, proposal.id, proposal.token_version)
+    return derived_token(
+        str(settings.secret_key), "proposal", TOKEN_PREFIX, proposal.id, proposal.token_version
+    )
 
 
 def proposal_url(settings: Settings, proposal: Proposal) -> str:
@@ -60,16 +62,25 @@ async def find_by_token(db: AsyncSession, token: str) -> Proposal | None:
 
 async def speaker_actor(db: AsyncSession, digest: str) -> Actor | None:
     """Bearer-token hook: a proposal's private token acts as that proposal's speakers."""
-    proposal_id = (await db.execute(sa.select(Proposal.id).where(Proposal.edit_token_hash == digest))).scalar_one_or_none()
+    proposal_id = (
+        await db.execute(sa.select(Proposal.id).where(Proposal.edit_token_hash == digest))
+    ).scalar_one_or_none()
     return Actor("speaker", str(proposal_id)[:8], scope_id=proposal_id) if proposal_id is not None else None
 
 
-async def speakers_of(db: AsyncSession, proposal_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[ProposalSpeaker]]:
+async def speakers_of(
+    db: AsyncSession, proposal_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[ProposalSpeaker]]:
     ids = list(proposal_ids)
     out: dict[uuid.UUID, list[ProposalSpeaker]] = {i: [] for i in ids}
     if ids:
-        stmt = sa.select(ProposalSpeaker).where(ProposalSpeaker.proposal_id.in_(ids)).order_by(  # type: ignore[attr-defined]
-            ProposalSpeaker.proposal_id, ProposalSpeaker.position)
+        stmt = (
+            sa.select(ProposalSpeaker)
+            .where(ProposalSpeaker.proposal_id.in_(ids))
+            .order_by(  # type: ignore[attr-defined]
+                ProposalSpeaker.proposal_id, ProposalSpeaker.position
+            )
+        )
         for s in (await db.execute(stmt)).scalars():
             out[s.proposal_id].append(s)
     return out
@@ -84,8 +95,12 @@ async def get_proposal(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
 
 async def _lock(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
     assert db.in_transaction()
-    stmt = (sa.select(Proposal).where(Proposal.id == proposal_id).with_for_update()
-            .execution_options(populate_existing=True))
+    stmt = (
+        sa.select(Proposal)
+        .where(Proposal.id == proposal_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     proposal = (await db.execute(stmt)).scalar_one_or_none()
     if proposal is None:
         raise errors.NotFound("No proposal has this id.")
@@ -95,8 +110,9 @@ async def _lock(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
 # --- checks against the organisers' call -------------------------------------------------------------------
 
 
-def _check_fields(conference: Conference, call: CallForTalks, options: list[calls.TimeOption],
-                  data: ProposalCreate) -> dict[str, list[str]]:
+def _check_fields(
+    conference: Conference, call: CallForTalks, options: list[calls.TimeOption], data: ProposalCreate
+) -> dict[str, list[str]]:
     """Raise InvalidInput naming every field the call does not allow; return the speakers' unavailable slot ids
     and days, normalised, keyed "slots:<i>" and "days:<i>"."""
     problems: dict[str, str] = {}
@@ -104,8 +120,9 @@ def _check_fields(conference: Conference, call: CallForTalks, options: list[call
     if offered is None:
         problems["format"] = "This call offers: " + ", ".join(call.formats) + "."
     elif data.duration_minutes not in offered:
-        problems["duration_minutes"] = (f"A {data.format.value} lasts " + " or ".join(str(d) for d in offered)
-                                        + " minutes at this event.")
+        problems["duration_minutes"] = (
+            f"A {data.format.value} lasts " + " or ".join(str(d) for d in offered) + " minutes at this event."
+        )
     known = {t.lower(): t for t in call.themes}
     for i, theme in enumerate(data.themes):
         if theme.strip().lower() not in known:
@@ -124,8 +141,10 @@ def _check_fields(conference: Conference, call: CallForTalks, options: list[call
                 days_out.append(value)
             else:
                 problems[f"speakers.{i}.unavailable.{j}"] = (
-                    "Give a time slot id from GET /api/v1/call or a conference day (" + ", ".join(sorted(days))
-                    + "): this is outside the event.")
+                    "Give a time slot id from GET /api/v1/call or a conference day ("
+                    + ", ".join(sorted(days))
+                    + "): this is outside the event."
+                )
         times[f"slots:{i}"], times[f"days:{i}"] = sorted(set(slots_out)), sorted(set(days_out))
     if problems:
         raise errors.InvalidInput(fields=problems)
@@ -145,24 +164,44 @@ def _themes(call: CallForTalks, themes: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(known[t.strip().lower()] for t in themes))
 
 
-def _speaker_rows(proposal_id: uuid.UUID, speakers: Sequence[SpeakerIn], times: dict[str, list[str]]) -> list[ProposalSpeaker]:
-    return [ProposalSpeaker(proposal_id=proposal_id, position=i, name=s.name, email=str(s.email),
-                            email_key=str(s.email).lower(), organisation=s.organisation,
-                            unavailable_slots=times[f"slots:{i}"], unavailable_days=times[f"days:{i}"])
-            for i, s in enumerate(speakers)]
+def _speaker_rows(
+    proposal_id: uuid.UUID, speakers: Sequence[SpeakerIn], times: dict[str, list[str]]
+) -> list[ProposalSpeaker]:
+    return [
+        ProposalSpeaker(
+            proposal_id=proposal_id,
+            position=i,
+            name=s.name,
+            email=str(s.email),
+            email_key=str(s.email).lower(),
+            organisation=s.organisation,
+            unavailable_slots=times[f"slots:{i}"],
+            unavailable_days=times[f"days:{i}"],
+        )
+        for i, s in enumerate(speakers)
+    ]
 
 
 # --- the submitter -----------------------------------------------------------------------------------------
 
 
-async def submit_proposal(db: AsyncSession, *, settings: Settings, data: ProposalCreate, actor: Actor) -> tuple[Proposal, str]:
+async def submit_proposal(
+    db: AsyncSession, *, settings: Settings, data: ProposalCreate, actor: Actor
+) -> tuple[Proposal, str]:
     """A new proposal and its private token; the contact speaker (the first) is emailed the link."""
     conference, call = await calls.require_open(db)
     times = _check_fields(conference, call, await calls.time_options(db, conference), data)
     proposal = Proposal(
-        id=uuid.uuid4(), conference_id=conference.id, title=data.title, abstract=data.abstract,  # type: ignore[arg-type]
-        format=data.format, duration_minutes=data.duration_minutes, themes=_themes(call, data.themes),
-        audience_level=data.audience_level, access_needs=data.access_needs, status=ProposalStatus.submitted,
+        id=uuid.uuid4(),
+        conference_id=conference.id,
+        title=data.title,
+        abstract=data.abstract,  # type: ignore[arg-type]
+        format=data.format,
+        duration_minutes=data.duration_minutes,
+        themes=_themes(call, data.themes),
+        audience_level=data.audience_level,
+        access_needs=data.access_needs,
+        status=ProposalStatus.submitted,
         edit_token_hash="",
     )
     token = proposal_token(settings, proposal)
@@ -170,31 +209,56 @@ async def submit_proposal(db: AsyncSession, *, settings: Settings, data: Proposa
     db.add(proposal)
     await db.flush()  # the speakers' foreign key needs the proposal row first (PostgreSQL checks it at once)
     db.add_all(_speaker_rows(proposal.id, data.speakers, times))
-    queue_email(db, settings, kind="proposal_received", to=str(data.speakers[0].email), proposal_id=str(proposal.id))
-    await audit.record(db, "sessions.proposal.submitted", actor=actor, subject=str(proposal.id),
-                       format=data.format.value, speakers=len(data.speakers))
+    queue_email(
+        db, settings, kind="proposal_received", to=str(data.speakers[0].email), proposal_id=str(proposal.id)
+    )
+    await audit.record(
+        db,
+        "sessions.proposal.submitted",
+        actor=actor,
+        subject=str(proposal.id),
+        format=data.format.value,
+        speakers=len(data.speakers),
+    )
     await db.flush()
     return proposal, token
 
 
-async def update_proposal(db: AsyncSession, *, proposal_id: uuid.UUID, data: ProposalUpdate, actor: Actor) -> Proposal:
+async def update_proposal(
+    db: AsyncSession, *, proposal_id: uuid.UUID, data: ProposalUpdate, actor: Actor
+) -> Proposal:
     conference, call = await calls.require_open(db)
     proposal = await _lock(db, proposal_id)
     if proposal.status != ProposalStatus.submitted:
-        raise ProposalStateConflict(f"This proposal is {proposal.status.value}; only a submitted one can be edited.")
+        raise ProposalStateConflict(
+            f"This proposal is {proposal.status.value}; only a submitted one can be edited."
+        )
     current = (await speakers_of(db, [proposal.id]))[proposal.id]
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
         if value is None:
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
-    merged = ProposalCreate.model_validate({
-        "title": proposal.title, "abstract": proposal.abstract, "format": proposal.format,
-        "duration_minutes": proposal.duration_minutes, "themes": proposal.themes,
-        "audience_level": proposal.audience_level, "access_needs": proposal.access_needs,
-        "speakers": [{"name": s.name, "email": s.email, "organisation": s.organisation,
-                      "unavailable": s.unavailable_slots + s.unavailable_days} for s in current],
-        **{k: v for k, v in changes.items()},
-    })
+    merged = ProposalCreate.model_validate(
+        {
+            "title": proposal.title,
+            "abstract": proposal.abstract,
+            "format": proposal.format,
+            "duration_minutes": proposal.duration_minutes,
+            "themes": proposal.themes,
+            "audience_level": proposal.audience_level,
+            "access_needs": proposal.access_needs,
+            "speakers": [
+                {
+                    "name": s.name,
+                    "email": s.email,
+                    "organisation": s.organisation,
+                    "unavailable": s.unavailable_slots + s.unavailable_days,
+                }
+                for s in current
+            ],
+            **{k: v for k, v in changes.items()},
+        }
+    )
     times = _check_fields(conference, call, await calls.time_options(db, conference), merged)
     for name in ("title", "abstract", "format", "duration_minutes", "audience_level", "access_needs"):
         setattr(proposal, name, getattr(merged, name))
@@ -204,7 +268,9 @@ async def update_proposal(db: AsyncSession, *, proposal_id: uuid.UUID, data: Pro
         await db.flush()
         db.add_all(_speaker_rows(proposal.id, merged.speakers, times))
     proposal.updated_at = utcnow()
-    await audit.record(db, "sessions.proposal.updated", actor=actor, subject=str(proposal.id), fields=sorted(changes))
+    await audit.record(
+        db, "sessions.proposal.updated", actor=actor, subject=str(proposal.id), fields=sorted(changes)
+    )
     await db.flush()
     return proposal
 
@@ -213,7 +279,9 @@ async def withdraw_proposal(db: AsyncSession, *, proposal_id: uuid.UUID, actor: 
     await calls.require_open(db)
     proposal = await _lock(db, proposal_id)
     if proposal.status != ProposalStatus.submitted:
-        raise ProposalStateConflict(f"This proposal is {proposal.status.value}; only a submitted one can be withdrawn.")
+        raise ProposalStateConflict(
+            f"This proposal is {proposal.status.value}; only a submitted one can be withdrawn."
+        )
     proposal.status = ProposalStatus.withdrawn
     proposal.updated_at = utcnow()
     await audit.record(db, "sessions.proposal.withdrawn", actor=actor, subject=str(proposal.id))
@@ -221,7 +289,9 @@ async def withdraw_proposal(db: AsyncSession, *, proposal_id: uuid.UUID, actor: 
     return proposal
 
 
-async def answer_acceptance(db: AsyncSession, *, proposal_id: uuid.UUID, confirm: bool, actor: Actor) -> Proposal:
+async def answer_acceptance(
+    db: AsyncSession, *, proposal_id: uuid.UUID, confirm: bool, actor: Actor
+) -> Proposal:
     """The speakers confirm they will give an accepted talk, or decline it (also after confirming: plans change)."""
     proposal = await _lock(db, proposal_id)
     allowed = (ProposalStatus.accepted,) if confirm else (ProposalStatus.accepted, ProposalStatus.confirmed)
@@ -230,7 +300,9 @@ async def answer_acceptance(db: AsyncSession, *, proposal_id: uuid.UUID, confirm
         raise ProposalStateConflict(f"This proposal is {proposal.status.value}, so it cannot be {what}.")
     proposal.status = ProposalStatus.confirmed if confirm else ProposalStatus.declined
     proposal.answered_at = proposal.updated_at = utcnow()
-    await audit.record(db, f"sessions.proposal.{proposal.status.value}", actor=actor, subject=str(proposal.id))
+    await audit.record(
+        db, f"sessions.proposal.{proposal.status.value}", actor=actor, subject=str(proposal.id)
+    )
     await db.flush()
     return proposal
 
@@ -244,8 +316,14 @@ _DECIDABLE = {
 }
 
 
-async def decide_proposals(db: AsyncSession, *, settings: Settings, proposal_ids: Sequence[uuid.UUID],
-                           decision: Decision, actor: Actor) -> list[Proposal]:
+async def decide_proposals(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    proposal_ids: Sequence[uuid.UUID],
+    decision: Decision,
+    actor: Actor,
+) -> list[Proposal]:
     """Accept or reject one or many proposals, all or none; every speaker is emailed, every decision audited."""
     if len(set(proposal_ids)) != len(proposal_ids):
         raise errors.InvalidInput(fields={"proposal_ids": "Each proposal may appear only once."})
@@ -259,12 +337,16 @@ async def decide_proposals(db: AsyncSession, *, settings: Settings, proposal_ids
             missing[f"proposal_ids.{order[pid]}"] = "No proposal has this id."
     if missing:
         raise errors.InvalidInput(fields=missing)
-    refused = {f"proposal_ids.{order[pid]}": f"'{p.title}' is {p.status.value}."
-               for pid, p in locked.items() if p.status not in _DECIDABLE[decision]}
+    refused = {
+        f"proposal_ids.{order[pid]}": f"'{p.title}' is {p.status.value}."
+        for pid, p in locked.items()
+        if p.status not in _DECIDABLE[decision]
+    }
     if refused:
         raise ProposalStateConflict(
             f"Nothing was {decision.value}ed: some proposals cannot be {decision.value}ed in their current state.",
-            fields=refused)
+            fields=refused,
+        )
     status = ProposalStatus.accepted if decision == Decision.accept else ProposalStatus.rejected
     speakers = await speakers_of(db, locked)
     now = utcnow()
@@ -273,10 +355,22 @@ async def decide_proposals(db: AsyncSession, *, settings: Settings, proposal_ids
         previous = proposal.status
         proposal.status, proposal.decided_at, proposal.updated_at = status, now, now
         for s in speakers[pid]:
-            queue_email(db, settings, kind=f"proposal_{status.value}", to=s.email, proposal_id=str(pid),
-                        speaker_position=s.position)
-        await audit.record(db, f"sessions.proposal.{status.value}", actor=actor, subject=str(pid),
-                           previous=previous.value, bulk=len(proposal_ids) > 1)
+            queue_email(
+                db,
+                settings,
+                kind=f"proposal_{status.value}",
+                to=s.email,
+                proposal_id=str(pid),
+                speaker_position=s.position,
+            )
+        await audit.record(
+            db,
+            f"sessions.proposal.{status.value}",
+            actor=actor,
+            subject=str(pid),
+            previous=previous.value,
+            bulk=len(proposal_ids) > 1,
+        )
     await db.flush()
     return [locked[pid] for pid in proposal_ids]
 
@@ -285,8 +379,12 @@ async def decide_proposals(db: AsyncSession, *, settings: Settings, proposal_ids
 
 
 def speaker_public(s: ProposalSpeaker) -> dict[str, Any]:
-    return {"name": s.name, "email": s.email, "organisation": s.organisation,
-            "unavailable": s.unavailable_slots + s.unavailable_days}
+    return {
+        "name": s.name,
+        "email": s.email,
+        "organisation": s.organisation,
+        "unavailable": s.unavailable_slots + s.unavailable_days,
+    }
 
 
 def proposal_public(p: Proposal, speakers: Sequence[ProposalSpeaker]) -> dict[str, Any]:
@@ -309,7 +407,9 @@ def proposal_public(p: Proposal, speakers: Sequence[ProposalSpeaker]) -> dict[st
     }
 
 
-def proposal_for_reviewer(p: Proposal, speakers: Sequence[ProposalSpeaker], *, anonymous: bool) -> dict[str, Any]:
+def proposal_for_reviewer(
+    p: Proposal, speakers: Sequence[ProposalSpeaker], *, anonymous: bool
+) -> dict[str, Any]:
     """What a reviewer needs and no more: never emails, access needs or availability; with anonymous review, not
     even the speakers' names or organisations."""
     body = {

@@ -21,14 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import utcnow
-from conference.mail.outbox import queue_email
-from conference.registration import get_conference
 from conference.core.security import REVIEWER, derived_token, hash_token
 from conference.core.settings import Settings
+from conference.mail.outbox import queue_email
+from conference.registration import get_conference
 from sessions.call import call as calls
 from sessions.call import stars
-from sessions.models import CRITERIA, Proposal, ProposalStatus, Review, Reviewer, ReviewerInvite, ReviewIn
 from sessions.call.proposals import get_proposal, proposal_for_reviewer, proposal_public, speakers_of
+from sessions.models import CRITERIA, Proposal, ProposalStatus, Review, Reviewer, ReviewerInvite, ReviewIn
 
 TOKEN_PREFIX = "r_"
 
@@ -39,14 +39,18 @@ class AlreadyInvited(errors.DomainError):
 
 
 def reviewer_token(settings: Settings, reviewer: Reviewer) -> str:
-    return derived_token(str(settings.secret_key), "reviewer", TOKEN_PREFIX, reviewer.id, reviewer.token_version)
+    return derived_token(
+        str(settings.secret_key), "reviewer", TOKEN_PREFIX, reviewer.id, reviewer.token_version
+    )
 
 
 def reviewer_url(settings: Settings, reviewer: Reviewer) -> str:
     return f"{settings.base_url}/review/{reviewer_token(settings, reviewer)}"
 
 
-_BY_DIGEST = sa.select(Reviewer).where(Reviewer.token_hash == sa.bindparam("digest"), Reviewer.revoked_at.is_(None))  # type: ignore[union-attr]
+_BY_DIGEST = sa.select(Reviewer).where(
+    Reviewer.token_hash == sa.bindparam("digest"), Reviewer.revoked_at.is_(None)
+)  # type: ignore[union-attr]
 
 
 async def reviewer_actor(db: AsyncSession, digest: str) -> Actor | None:
@@ -61,11 +65,16 @@ async def find_by_token(db: AsyncSession, token: str) -> Reviewer | None:
     return (await db.execute(_BY_DIGEST, {"digest": hash_token(token)})).scalar_one_or_none()
 
 
-async def invite_reviewer(db: AsyncSession, *, settings: Settings, data: ReviewerInvite, actor: Actor) -> Reviewer:
+async def invite_reviewer(
+    db: AsyncSession, *, settings: Settings, data: ReviewerInvite, actor: Actor
+) -> Reviewer:
     conference = await get_conference(db)
     key = str(data.email).lower()
-    existing = (await db.execute(sa.select(Reviewer).where(
-        Reviewer.conference_id == conference.id, Reviewer.email_key == key))).scalar_one_or_none()
+    existing = (
+        await db.execute(
+            sa.select(Reviewer).where(Reviewer.conference_id == conference.id, Reviewer.email_key == key)
+        )
+    ).scalar_one_or_none()
     if existing is not None and existing.revoked_at is None:
         raise AlreadyInvited(fields={"email": AlreadyInvited.message})
     if existing is not None:  # invited again after a revocation: a new link, the old one stays dead
@@ -73,8 +82,14 @@ async def invite_reviewer(db: AsyncSession, *, settings: Settings, data: Reviewe
         reviewer.name, reviewer.revoked_at = data.name, None
         reviewer.token_version += 1
     else:
-        reviewer = Reviewer(id=uuid.uuid4(), conference_id=conference.id, name=data.name, email=str(data.email),  # type: ignore[arg-type]
-                            email_key=key, token_hash="")
+        reviewer = Reviewer(
+            id=uuid.uuid4(),
+            conference_id=conference.id,
+            name=data.name,
+            email=str(data.email),  # type: ignore[arg-type]
+            email_key=key,
+            token_hash="",
+        )
         db.add(reviewer)
     reviewer.token_hash = hash_token(reviewer_token(settings, reviewer))
     queue_email(db, settings, kind="reviewer_invited", to=reviewer.email, reviewer_id=str(reviewer.id))
@@ -96,8 +111,11 @@ async def revoke_reviewer(db: AsyncSession, *, reviewer_id: uuid.UUID, actor: Ac
 
 async def reviewers_with_counts(db: AsyncSession) -> list[tuple[Reviewer, int]]:
     counts = sa.select(Review.reviewer_id, sa.func.count().label("n")).group_by(Review.reviewer_id).subquery()
-    stmt = (sa.select(Reviewer, sa.func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.reviewer_id == Reviewer.id).order_by(Reviewer.created_at))
+    stmt = (
+        sa.select(Reviewer, sa.func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.reviewer_id == Reviewer.id)
+        .order_by(Reviewer.created_at)
+    )
     return [(r, int(n)) for r, n in (await db.execute(stmt)).all()]
 
 
@@ -105,14 +123,18 @@ async def reviewers_with_counts(db: AsyncSession) -> list[tuple[Reviewer, int]]:
 REVIEWABLE = tuple(s for s in ProposalStatus if s != ProposalStatus.withdrawn)
 
 
-async def save_review(db: AsyncSession, *, reviewer_id: uuid.UUID, proposal_id: uuid.UUID, data: ReviewIn,
-                      actor: Actor) -> Review:
+async def save_review(
+    db: AsyncSession, *, reviewer_id: uuid.UUID, proposal_id: uuid.UUID, data: ReviewIn, actor: Actor
+) -> Review:
     """Create or replace this reviewer's one review of this proposal."""
     proposal = await get_proposal(db, proposal_id)
     if proposal.status not in REVIEWABLE:
         raise errors.DomainError("This proposal was withdrawn; it needs no review.")
-    review = (await db.execute(sa.select(Review).where(
-        Review.proposal_id == proposal_id, Review.reviewer_id == reviewer_id))).scalar_one_or_none()
+    review = (
+        await db.execute(
+            sa.select(Review).where(Review.proposal_id == proposal_id, Review.reviewer_id == reviewer_id)
+        )
+    ).scalar_one_or_none()
     if review is None:
         review = Review(proposal_id=proposal_id, reviewer_id=reviewer_id, **data.model_dump())
         db.add(review)
@@ -120,8 +142,13 @@ async def save_review(db: AsyncSession, *, reviewer_id: uuid.UUID, proposal_id: 
         for name, value in data.model_dump().items():
             setattr(review, name, value)
         review.updated_at = utcnow()
-    await audit.record(db, "sessions.review.saved", actor=actor, subject=str(proposal_id),
-                       **{c: getattr(data, c) for c in CRITERIA})
+    await audit.record(
+        db,
+        "sessions.review.saved",
+        actor=actor,
+        subject=str(proposal_id),
+        **{c: getattr(data, c) for c in CRITERIA},
+    )
     await db.flush()
     return review
 
@@ -136,8 +163,13 @@ def review_score(r: Review) -> float:
 
 
 def review_public(r: Review) -> dict[str, Any]:
-    return {"proposal_id": str(r.proposal_id), **{c: getattr(r, c) for c in CRITERIA}, "comment": r.comment,
-            "score": round(review_score(r), 2), "updated_at": r.updated_at.isoformat()}
+    return {
+        "proposal_id": str(r.proposal_id),
+        **{c: getattr(r, c) for c in CRITERIA},
+        "comment": r.comment,
+        "score": round(review_score(r), 2),
+        "updated_at": r.updated_at.isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -151,8 +183,14 @@ class Scores:
     def public(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 2)
-        return {"reviews": self.reviews, "mean": r(self.mean), "stdev": r(self.stdev), "range": r(self.range),
-                "criteria": {k: r(v) for k, v in self.criteria.items()}}
+
+        return {
+            "reviews": self.reviews,
+            "mean": r(self.mean),
+            "stdev": r(self.stdev),
+            "range": r(self.range),
+            "criteria": {k: r(v) for k, v in self.criteria.items()},
+        }
 
 
 def aggregate(reviews: Sequence[Review]) -> Scores:
@@ -160,7 +198,9 @@ def aggregate(reviews: Sequence[Review]) -> Scores:
         return Scores(0, None, None, None, {c: None for c in CRITERIA})
     scores = [review_score(r) for r in reviews]
     return Scores(
-        reviews=len(reviews), mean=statistics.fmean(scores), stdev=statistics.pstdev(scores),
+        reviews=len(reviews),
+        mean=statistics.fmean(scores),
+        stdev=statistics.pstdev(scores),
         range=max(scores) - min(scores),
         criteria={c: statistics.fmean(getattr(r, c) for r in reviews) for c in CRITERIA},
     )
@@ -169,8 +209,9 @@ def aggregate(reviews: Sequence[Review]) -> Scores:
 SORTS = ("mean", "reviews", "disagreement", "range", "stars", "submitted", "title")
 
 
-async def proposals_with_scores(db: AsyncSession, *, status: ProposalStatus | None = None, sort: str = "mean",
-                                descending: bool = True) -> list[dict[str, Any]]:
+async def proposals_with_scores(
+    db: AsyncSession, *, status: ProposalStatus | None = None, sort: str = "mean", descending: bool = True
+) -> list[dict[str, Any]]:
     """The organisers' list: each proposal in full with its scores, reviews and stars, sorted (unscored last)."""
     conference = await get_conference(db)
     stmt = sa.select(Proposal).where(Proposal.conference_id == conference.id)
@@ -187,8 +228,17 @@ async def proposals_with_scores(db: AsyncSession, *, status: ProposalStatus | No
     rows = []
     for p in proposals:
         scores = aggregate(by_proposal[p.id])
-        rows.append((p, scores, {**proposal_public(p, speakers[p.id]), "scores": scores.public(),
-                                 "stars": counts.get(p.id, 0)}))
+        rows.append(
+            (
+                p,
+                scores,
+                {
+                    **proposal_public(p, speakers[p.id]),
+                    "scores": scores.public(),
+                    "stars": counts.get(p.id, 0),
+                },
+            )
+        )
     key = {
         "mean": lambda s, p: s.mean,
         "reviews": lambda s, p: s.reviews,
@@ -200,20 +250,28 @@ async def proposals_with_scores(db: AsyncSession, *, status: ProposalStatus | No
     }[sort]
     present = [row for row in rows if key(row[1], row[0]) is not None]
     absent = [row for row in rows if key(row[1], row[0]) is None]
-    present.sort(key=lambda row: key(row[1], row[0]), reverse=descending)  # stable: ties keep submission order
+    present.sort(
+        key=lambda row: key(row[1], row[0]), reverse=descending
+    )  # stable: ties keep submission order
     return [body for _p, _s, body in present + absent]
 
 
 async def reviews_of(db: AsyncSession, proposal_id: uuid.UUID) -> list[tuple[Review, Reviewer]]:
-    stmt = (sa.select(Review, Reviewer).join(Reviewer, Reviewer.id == Review.reviewer_id)
-            .where(Review.proposal_id == proposal_id).order_by(Review.created_at))
+    stmt = (
+        sa.select(Review, Reviewer)
+        .join(Reviewer, Reviewer.id == Review.reviewer_id)
+        .where(Review.proposal_id == proposal_id)
+        .order_by(Review.created_at)
+    )
     return [(r, who) for r, who in (await db.execute(stmt)).all()]
 
 
 async def review_candidates(db: AsyncSession, conference_id: int) -> list[Proposal]:
-    stmt = (sa.select(Proposal).where(Proposal.conference_id == conference_id,
-                                      Proposal.status.in_(REVIEWABLE))  # type: ignore[attr-defined]
-            .order_by(Proposal.created_at))
+    stmt = (
+        sa.select(Proposal)
+        .where(Proposal.conference_id == conference_id, Proposal.status.in_(REVIEWABLE))  # type: ignore[attr-defined]
+        .order_by(Proposal.created_at)
+    )
     return list((await db.execute(stmt)).scalars())
 
 
@@ -223,7 +281,16 @@ async def reviewer_queue(db: AsyncSession, reviewer_id: uuid.UUID) -> dict[str, 
     rows = await review_candidates(db, conference.id)  # type: ignore[arg-type]
     speakers = await speakers_of(db, [p.id for p in rows])
     mine = await reviews_by(db, reviewer_id)
-    data = [{**proposal_for_reviewer(p, speakers[p.id], anonymous=call.anonymous_review),
-             "my_review": review_public(mine[p.id]) if p.id in mine else None} for p in rows]
-    return {"anonymous_review": call.anonymous_review, "data": data, "count": len(data),
-            "reviewed": sum(1 for p in rows if p.id in mine)}
+    data = [
+        {
+            **proposal_for_reviewer(p, speakers[p.id], anonymous=call.anonymous_review),
+            "my_review": review_public(mine[p.id]) if p.id in mine else None,
+        }
+        for p in rows
+    ]
+    return {
+        "anonymous_review": call.anonymous_review,
+        "data": data,
+        "count": len(data),
+        "reviewed": sum(1 for p in rows if p.id in mine),
+    }

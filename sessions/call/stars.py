@@ -22,29 +22,42 @@ from conference.registration import get_conference
 from sessions.models import STARRABLE, Proposal, Star, StarsIn
 
 # Stars of a cancelled registration no longer count; its rows stay (it may be reinstated by an organiser).
-_LIVE_STAR = (sa.select(Star.proposal_id, sa.func.count().label("n"))
-              .join(Registration, Registration.id == Star.registration_id)
-              .where(Registration.status != Status.cancelled))
+_LIVE_STAR = (
+    sa.select(Star.proposal_id, sa.func.count().label("n"))
+    .join(Registration, Registration.id == Star.registration_id)
+    .where(Registration.status != Status.cancelled)
+)
 
 
 async def starrable(db: AsyncSession) -> list[Proposal]:
     conference = await get_conference(db)
-    stmt = (sa.select(Proposal).where(Proposal.conference_id == conference.id, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
-            .order_by(Proposal.title))
+    stmt = (
+        sa.select(Proposal)
+        .where(Proposal.conference_id == conference.id, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
+        .order_by(Proposal.title)
+    )
     return list((await db.execute(stmt)).scalars())
 
 
 async def stars_of(db: AsyncSession, registration_id: uuid.UUID) -> list[Proposal]:
-    stmt = (sa.select(Proposal).join(Star, Star.proposal_id == Proposal.id)
-            .where(Star.registration_id == registration_id).order_by(Proposal.title))
+    stmt = (
+        sa.select(Proposal)
+        .join(Star, Star.proposal_id == Proposal.id)
+        .where(Star.registration_id == registration_id)
+        .order_by(Proposal.title)
+    )
     return list((await db.execute(stmt)).scalars())
 
 
 def stars_public(proposals: Iterable[Proposal]) -> dict[str, Any]:
-    return {"stars": [{"proposal_id": str(p.id), "title": p.title, "status": p.status.value} for p in proposals]}
+    return {
+        "stars": [{"proposal_id": str(p.id), "title": p.title, "status": p.status.value} for p in proposals]
+    }
 
 
-async def set_stars(db: AsyncSession, *, registration_id: uuid.UUID, data: StarsIn, actor: Actor) -> list[Proposal]:
+async def set_stars(
+    db: AsyncSession, *, registration_id: uuid.UUID, data: StarsIn, actor: Actor
+) -> list[Proposal]:
     """Replace the delegate's stars with `data.proposal_ids` (accepted or confirmed talks only)."""
     if await db.get(Registration, registration_id) is None:
         raise errors.NotFound("No registration has this id.")
@@ -67,12 +80,16 @@ async def set_stars(db: AsyncSession, *, registration_id: uuid.UUID, data: Stars
         raise errors.InvalidInput(fields=problems)
     await db.execute(sa.delete(Star).where(Star.registration_id == registration_id))
     db.add_all([Star(registration_id=registration_id, proposal_id=pid) for pid in chosen])
-    await audit.record(db, "sessions.stars.set", actor=actor, subject=registration.reference, count=len(chosen))
+    await audit.record(
+        db, "sessions.stars.set", actor=actor, subject=registration.reference, count=len(chosen)
+    )
     await db.flush()
     return sorted((allowed[pid] for pid in chosen), key=lambda p: p.title)
 
 
-async def star_counts(db: AsyncSession, proposal_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, int]:
+async def star_counts(
+    db: AsyncSession, proposal_ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, int]:
     stmt = _LIVE_STAR
     if proposal_ids is not None:
         stmt = stmt.where(Star.proposal_id.in_(list(proposal_ids)))  # type: ignore[attr-defined]
@@ -81,17 +98,39 @@ async def star_counts(db: AsyncSession, proposal_ids: Iterable[uuid.UUID] | None
 
 async def demand(db: AsyncSession) -> dict[str, Any]:
     conference = await get_conference(db)
-    registered = int((await db.execute(sa.select(sa.func.count()).select_from(Registration).where(
-        Registration.conference_id == conference.id, Registration.status.in_(HOLDING)))).scalar_one())  # type: ignore[attr-defined]
-    starring = int((await db.execute(
-        sa.select(sa.func.count(sa.distinct(Star.registration_id))).join(
-            Registration, Registration.id == Star.registration_id).where(Registration.status != Status.cancelled)
-    )).scalar_one())
+    registered = int(
+        (
+            await db.execute(
+                sa.select(sa.func.count())
+                .select_from(Registration)
+                .where(Registration.conference_id == conference.id, Registration.status.in_(HOLDING))
+            )
+        ).scalar_one()
+    )  # type: ignore[attr-defined]
+    starring = int(
+        (
+            await db.execute(
+                sa.select(sa.func.count(sa.distinct(Star.registration_id)))
+                .join(Registration, Registration.id == Star.registration_id)
+                .where(Registration.status != Status.cancelled)
+            )
+        ).scalar_one()
+    )
     talks = await starrable(db)
     counts = await star_counts(db, [p.id for p in talks])
     scale = registered / starring if starring else 0.0
-    data = [{"proposal_id": str(p.id), "title": p.title, "status": p.status.value, "format": p.format.value,
-             "duration_minutes": p.duration_minutes, "themes": p.themes, "stars": counts.get(p.id, 0),
-             "expected_audience": math.ceil(counts.get(p.id, 0) * scale)} for p in talks]
+    data = [
+        {
+            "proposal_id": str(p.id),
+            "title": p.title,
+            "status": p.status.value,
+            "format": p.format.value,
+            "duration_minutes": p.duration_minutes,
+            "themes": p.themes,
+            "stars": counts.get(p.id, 0),
+            "expected_audience": math.ceil(counts.get(p.id, 0) * scale),
+        }
+        for p in talks
+    ]
     data.sort(key=lambda row: (-int(row["stars"]), str(row["title"])))
     return {"registered": registered, "starring_delegates": starring, "data": data, "count": len(data)}

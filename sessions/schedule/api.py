@@ -1,10 +1,10 @@
 """JSON endpoints for building, reviewing and publishing the workshop programme (organisers only).
 
-    POST  /schedule/build                          {time_limit?, stability?, pins?} → 201 the draft with its figures
-    GET   /schedule/drafts/{id}                    a draft (or version): figures, workshops placed, warnings
-    PATCH /schedule/drafts/{id}/workshops/{key}    {room_id, slot_id}: move one workshop by hand → its warnings
-    POST  /schedule/publish                        {draft_id} → the new numbered version with its change list
-    GET   /schedule/versions                       every draft and version, newest first, with change lists
+POST  /schedule/build                          {time_limit?, stability?, pins?} → 201 the draft with its figures
+GET   /schedule/drafts/{id}                    a draft (or version): figures, workshops placed, warnings
+PATCH /schedule/drafts/{id}/workshops/{key}    {room_id, slot_id}: move one workshop by hand → its warnings
+POST  /schedule/publish                        {draft_id} → the new numbered version with its change list
+GET   /schedule/versions                       every draft and version, newest first, with change lists
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ async def build(request: Request) -> Response:
     actor = await caller(request, "organiser")
     data = validate(ScheduleBuild, await read_json(request))
     pins = [Pin(p.talk_id, p.slot_id, p.room_id) for p in data.pins]
-    draft = await schedule_build.build_draft(database(request), time_limit=data.time_limit, stability=data.stability,
-                                             pins=pins, actor=actor)
+    draft = await schedule_build.build_draft(
+        database(request), time_limit=data.time_limit, stability=data.stability, pins=pins, actor=actor
+    )
     async with database(request).read() as db:
         body = schedule_build.version_public(draft, await schedule_build.load_context(db))
     return JSONResponse(body, status_code=201)
@@ -86,18 +87,27 @@ async def move(request: Request) -> Response:
     data = validate(WorkshopMove, await read_json(request))
     async with database(request).transaction() as db:
         draft, warnings = await schedule_build.move_workshop(
-            db, draft_id=_version_id(request), key=request.path_params["key"], room_id=data.room_id,
-            slot_id=data.slot_id, actor=actor)
+            db,
+            draft_id=_version_id(request),
+            key=request.path_params["key"],
+            room_id=data.room_id,
+            slot_id=data.slot_id,
+            actor=actor,
+        )
         body = schedule_build.version_public(draft, await schedule_build.load_context(db))
     workshop = next(w for w in body["workshops"] if w["key"] == request.path_params["key"])
-    return JSONResponse({"workshop": workshop, "warnings": warnings, "figures": body["figures"], "draft": body})
+    return JSONResponse(
+        {"workshop": workshop, "warnings": warnings, "figures": body["figures"], "draft": body}
+    )
 
 
 async def publish(request: Request) -> Response:
     actor = await caller(request, "organiser")
     data = validate(SchedulePublish, await read_json(request))
     async with database(request).transaction() as db:
-        version = await schedule_build.publish(db, settings=settings(request), draft_id=data.draft_id, actor=actor)
+        version = await schedule_build.publish(
+            db, settings=settings(request), draft_id=data.draft_id, actor=actor
+        )
     mail(request).wake()
     async with database(request).read() as db:
         body = schedule_build.version_public(version, await schedule_build.load_context(db), detail=False)
@@ -108,7 +118,10 @@ async def versions(request: Request) -> Response:
     await caller(request, "organiser")
     async with database(request).read() as db:
         ctx = await schedule_build.load_context(db)
-        data = [schedule_build.version_public(v, ctx, detail=False) for v in await schedule_build.list_versions(db)]
+        data = [
+            schedule_build.version_public(v, ctx, detail=False)
+            for v in await schedule_build.list_versions(db)
+        ]
     return JSONResponse({"data": data, "count": len(data)})
 
 

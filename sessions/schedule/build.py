@@ -41,12 +41,12 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import Database, lock_for_update
 from conference.core.models import Conference, Registration, utcnow
+from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
 from conference.registration import get_conference
-from conference.core.settings import Settings
-from sessions.workshops import capacity, programme
-from sessions.schedule import grouping, scheduler
 from sessions.call.accepted_talks import accepted_talks, speaker_unavailability, star_sets
+from sessions.call.proposals import speakers_of
+from sessions.call.stars import demand
 from sessions.models import (
     STARRABLE,
     Kind,
@@ -61,9 +61,9 @@ from sessions.models import (
     SessionTalk,
     TimeSlot,
 )
-from sessions.call.proposals import speakers_of
+from sessions.schedule import grouping, scheduler
 from sessions.schedule.check import CheckRoom, CheckSlot, Fixed, clash_pairs, find_warnings
-from sessions.call.stars import demand
+from sessions.workshops import capacity, programme
 
 DEFAULT_TIME_LIMIT = 30.0
 MAX_TIME_LIMIT = 120.0
@@ -72,13 +72,17 @@ THREADS = 2  # CP-SAT workers; the machine's cores are shared with the web worke
 
 class BuildRunning(errors.DomainError):
     code = "build_running"
-    message = "A build is already running; wait for it to finish (it takes at most its time limit), then try again."
+    message = (
+        "A build is already running; wait for it to finish (it takes at most its time limit), then try again."
+    )
 
 
 class DraftOutOfDate(errors.DomainError):
     code = "draft_out_of_date"
-    message = ("A newer programme has been published since this draft was built; build a new draft from it "
-               "(POST /api/v1/schedule/build) and publish that.")
+    message = (
+        "A newer programme has been published since this draft was built; build a new draft from it "
+        "(POST /api/v1/schedule/build) and publish that."
+    )
 
 
 class NotADraft(errors.DomainError):
@@ -115,7 +119,9 @@ class Context:
     plenary: frozenset[int]
     fixed: list[tuple[ProgrammeSession, Fixed]]
     unavailable: dict[str, frozenset[int]]  # speaker email key → slot indices
-    managed: dict[str, tuple[ProgrammeSession, list[str]]]  # workshop key → live session made from talks, talk ids
+    managed: dict[
+        str, tuple[ProgrammeSession, list[str]]
+    ]  # workshop key → live session made from talks, talk ids
     published: ScheduleVersion | None
 
     def slot_index(self) -> dict[str, int]:
@@ -142,33 +148,71 @@ async def load_context(db: AsyncSession) -> Context:
     conference = await get_conference(db)
     local = ZoneInfo(conference.timezone)
     slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
-    rooms = {str(r.id): r for r in (await db.execute(
-        sa.select(Room).where(Room.conference_id == conference.id).order_by(Room.position, Room.name))).scalars()}
-    live = list((await db.execute(sa.select(ProgrammeSession).where(
-        ProgrammeSession.conference_id == conference.id,
-        ProgrammeSession.cancelled.is_(False)).order_by(ProgrammeSession.starts_at))).scalars())  # type: ignore[attr-defined]
+    rooms = {
+        str(r.id): r
+        for r in (
+            await db.execute(
+                sa.select(Room).where(Room.conference_id == conference.id).order_by(Room.position, Room.name)
+            )
+        ).scalars()
+    }
+    live = list(
+        (
+            await db.execute(
+                sa.select(ProgrammeSession)
+                .where(ProgrammeSession.conference_id == conference.id, ProgrammeSession.cancelled.is_(False))
+                .order_by(ProgrammeSession.starts_at)
+            )
+        ).scalars()
+    )  # type: ignore[attr-defined]
     links: dict[uuid.UUID, list[str]] = defaultdict(list)
     for link in (await db.execute(sa.select(SessionTalk).order_by(SessionTalk.position))).scalars():
         links[link.programme_session_id].append(str(link.proposal_id))
-    plenary = frozenset(i for s in live if s.kind == Kind.plenary for i in _covered(slots, s.starts_at, s.ends_at))
+    plenary = frozenset(
+        i for s in live if s.kind == Kind.plenary for i in _covered(slots, s.starts_at, s.ends_at)
+    )
     fixed, managed = [], {}
     for s in live:
         if s.id in links:
             managed[grouping.workshop_key(links[s.id])] = (s, links[s.id])
         elif s.kind != Kind.plenary and s.room_id is not None:
-            fixed.append((s, Fixed(s.title, str(s.room_id), frozenset(_covered(slots, s.starts_at, s.ends_at)))))
+            fixed.append(
+                (s, Fixed(s.title, str(s.room_id), frozenset(_covered(slots, s.starts_at, s.ends_at))))
+            )
     check_slots = []
     for i, s in enumerate(slots):
         start = s.starts_at.astimezone(local)
         nxt = slots[i + 1] if i + 1 < len(slots) else None
-        joinable = nxt is not None and nxt.starts_at.astimezone(local).date() == start.date() and (
-            nxt.starts_at - s.ends_at) < timedelta(hours=1)
-        check_slots.append(CheckSlot(str(s.id), start.date().isoformat(), joinable, start.strftime("%a %-d %b %H:%M"),
-                                     plenary=i in plenary))
+        joinable = (
+            nxt is not None
+            and nxt.starts_at.astimezone(local).date() == start.date()
+            and (nxt.starts_at - s.ends_at) < timedelta(hours=1)
+        )
+        check_slots.append(
+            CheckSlot(
+                str(s.id),
+                start.date().isoformat(),
+                joinable,
+                start.strftime("%a %-d %b %H:%M"),
+                plenary=i in plenary,
+            )
+        )
     index = {s.id: i for i, s in enumerate(slots)}
-    unavailable = {k: frozenset(index[x] for x in v if x in index) for k, v in (await speaker_unavailability(db)).items()}
-    published = (await db.execute(sa.select(ScheduleVersion).where(
-        ScheduleVersion.conference_id == conference.id, ScheduleVersion.state == ScheduleState.published))).scalars().first()
+    unavailable = {
+        k: frozenset(index[x] for x in v if x in index) for k, v in (await speaker_unavailability(db)).items()
+    }
+    published = (
+        (
+            await db.execute(
+                sa.select(ScheduleVersion).where(
+                    ScheduleVersion.conference_id == conference.id,
+                    ScheduleVersion.state == ScheduleState.published,
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
     return Context(conference, slots, check_slots, rooms, plenary, fixed, unavailable, managed, published)
 
 
@@ -200,15 +244,20 @@ async def plan(db: AsyncSession, ctx: Context, *, stability: bool, pins: list[Pi
     free = [i for i in range(len(ctx.slots)) if i not in ctx.plenary]
     if not free or not ctx.rooms:
         raise NoWorkshopSlots()
-    slot_minutes = min(int((ctx.slots[i].ends_at - ctx.slots[i].starts_at).total_seconds() // 60) for i in free)
+    slot_minutes = min(
+        int((ctx.slots[i].ends_at - ctx.slots[i].starts_at).total_seconds() // 60) for i in free
+    )
     figures = await demand(db)
     scale = figures["registered"] / figures["starring_delegates"] if figures["starring_delegates"] else 0.0
     stars = [frozenset(str(t) for t in s) for s in await star_sets(db)]
-    plain = [grouping.Talk(str(t.id), t.title, t.format.value, t.duration_minutes, t.themes, t.speakers, t.stars)
-             for t in talks]
+    plain = [
+        grouping.Talk(str(t.id), t.title, t.format.value, t.duration_minutes, t.themes, t.speakers, t.stars)
+        for t in talks
+    ]
     keep = [ids for _s, ids in ctx.managed.values()] if stability else []
-    workshops = grouping.group_talks(plain, slot_minutes=slot_minutes, star_sets=stars, scale=scale,
-                                     unavailable=ctx.unavailable, keep=keep)
+    workshops = grouping.group_talks(
+        plain, slot_minutes=slot_minutes, star_sets=stars, scale=scale, unavailable=ctx.unavailable, keep=keep
+    )
     by_talk = {t.id: w for w in workshops for t in w.talks}
     index = {s.id: i for i, s in enumerate(ctx.slots)}
     pinned: dict[str, tuple[int | None, str | None]] = {}
@@ -224,22 +273,50 @@ async def plan(db: AsyncSession, ctx: Context, *, stability: bool, pins: list[Pi
         elif pin.slot_id is None and pin.room_id is None:
             problems[f"pins.{n}"] = "Give a slot_id, a room_id or both."
         else:
-            pinned[w.key] = (index[pin.slot_id] if pin.slot_id else None, str(pin.room_id) if pin.room_id else None)
+            pinned[w.key] = (
+                index[pin.slot_id] if pin.slot_id else None,
+                str(pin.room_id) if pin.room_id else None,
+            )
     if problems:
         raise errors.InvalidInput(fields=problems)
-    sessions = [scheduler.Session(id=w.key, duration=w.slot_count, speakers=w.speakers, themes=w.themes,
-                                  audience=w.audience, stars=w.stars, forbidden_slots=ctx.plenary,
-                                  pin_start=pinned.get(w.key, (None, None))[0], pin_room=pinned.get(w.key, (None, None))[1])
-                for w in workshops]
+    sessions = [
+        scheduler.Session(
+            id=w.key,
+            duration=w.slot_count,
+            speakers=w.speakers,
+            themes=w.themes,
+            audience=w.audience,
+            stars=w.stars,
+            forbidden_slots=ctx.plenary,
+            pin_start=pinned.get(w.key, (None, None))[0],
+            pin_room=pinned.get(w.key, (None, None))[1],
+        )
+        for w in workshops
+    ]
     # Hand-placed sessions hold their room-slots: one pinned placeholder per slot (no speakers, no audience).
     for s, f in ctx.fixed:
-        sessions += [scheduler.Session(id=f"fixed:{s.id}:{t}", pin_start=t, pin_room=f.room_id) for t in sorted(f.slots)]
-    slots = [scheduler.Slot(id=i, day=sorted({c.day for c in ctx.check_slots}).index(c.day),
-                            joinable_with_next=c.joinable_with_next, label=c.label) for i, c in enumerate(ctx.check_slots)]
+        sessions += [
+            scheduler.Session(id=f"fixed:{s.id}:{t}", pin_start=t, pin_room=f.room_id)
+            for t in sorted(f.slots)
+        ]
+    slots = [
+        scheduler.Slot(
+            id=i,
+            day=sorted({c.day for c in ctx.check_slots}).index(c.day),
+            joinable_with_next=c.joinable_with_next,
+            label=c.label,
+        )
+        for i, c in enumerate(ctx.check_slots)
+    ]
     rooms = [scheduler.Room(id=k, capacity=r.capacity) for k, r in ctx.rooms.items()]
     star_keys = [tuple(sorted({by_talk[t].key for t in s if t in by_talk})) for s in stars]
-    problem = scheduler.Problem(slots=slots, rooms=rooms, sessions=sessions, unavailable=ctx.unavailable,
-                                stars=[k for k in star_keys if k])
+    problem = scheduler.Problem(
+        slots=slots,
+        rooms=rooms,
+        sessions=sessions,
+        unavailable=ctx.unavailable,
+        stars=[k for k in star_keys if k],
+    )
     previous: scheduler.Placement = {}
     if stability:
         keys = {w.key for w in workshops}
@@ -249,8 +326,15 @@ async def plan(db: AsyncSession, ctx: Context, *, stability: bool, pins: list[Pi
                 previous[key] = (str(s.room_id), slot_index[str(s.start_slot_id)])
         for s, f in ctx.fixed:
             previous.update({f"fixed:{s.id}:{t}": (f.room_id, t) for t in f.slots})
-    return Plan(workshops, problem, previous, stars, len(plain), slot_minutes,
-                {"registered": figures["registered"], "starring_delegates": figures["starring_delegates"]})
+    return Plan(
+        workshops,
+        problem,
+        previous,
+        stars,
+        len(plain),
+        slot_minutes,
+        {"registered": figures["registered"], "starring_delegates": figures["starring_delegates"]},
+    )
 
 
 # --- build ------------------------------------------------------------------------------------------------------
@@ -260,15 +344,25 @@ async def _claim(database: Database, *, time_limit: float, actor: Actor) -> int:
     """Record that a build is running (one at a time per conference, across workers), or refuse with 409."""
     async with database.transaction() as db:
         conference = await get_conference(db, for_update=True)
-        running = (await db.execute(sa.select(ScheduleVersion).where(
-            ScheduleVersion.conference_id == conference.id, ScheduleVersion.state == ScheduleState.building))).scalars()
+        running = (
+            await db.execute(
+                sa.select(ScheduleVersion).where(
+                    ScheduleVersion.conference_id == conference.id,
+                    ScheduleVersion.state == ScheduleState.building,
+                )
+            )
+        ).scalars()
         for other in running:
             # A build whose process died never finishes: after its time limit and two minutes it stops counting.
             if other.created_at + timedelta(seconds=other.time_limit + 120) > utcnow():
                 raise BuildRunning()
             other.state = ScheduleState.discarded
-        claim = ScheduleVersion(conference_id=conference.id, state=ScheduleState.building,  # type: ignore[arg-type]
-                                created_by=actor.label[:120], time_limit=time_limit)
+        claim = ScheduleVersion(
+            conference_id=conference.id,
+            state=ScheduleState.building,  # type: ignore[arg-type]
+            created_by=actor.label[:120],
+            time_limit=time_limit,
+        )
         db.add(claim)
         await db.flush()
         assert claim.id is not None
@@ -277,28 +371,44 @@ async def _claim(database: Database, *, time_limit: float, actor: Actor) -> int:
 
 async def _release(database: Database, claim_id: int) -> None:
     async with database.transaction() as db:
-        await db.execute(sa.update(ScheduleVersion).where(ScheduleVersion.id == claim_id,  # type: ignore[arg-type]
-                                                          ScheduleVersion.state == ScheduleState.building)
-                         .values(state=ScheduleState.discarded))
+        await db.execute(
+            sa.update(ScheduleVersion)
+            .where(
+                ScheduleVersion.id == claim_id,  # type: ignore[arg-type]
+                ScheduleVersion.state == ScheduleState.building,
+            )
+            .values(state=ScheduleState.discarded)
+        )
 
 
 def _readable(lines: list[str], workshops: list[grouping.Workshop], ctx: Context) -> list[str]:
     """The scheduler names sessions by key and slots by index; say titles, and add the slots' times."""
     titles = {w.key: f"'{w.title}'" for w in workshops}
-    titles.update({f"fixed:{s.id}:{t}": f"'{s.title}' (placed by hand)" for s, f in ctx.fixed for t in f.slots})
+    titles.update(
+        {f"fixed:{s.id}:{t}": f"'{s.title}' (placed by hand)" for s, f in ctx.fixed for t in f.slots}
+    )
     out = []
     for line in lines:
         for key in sorted(titles, key=len, reverse=True):
             line = line.replace(key, titles[key])
         out.append(line)
     if out:
-        out.append("Slots are numbered from 0 in time order: " + "; ".join(
-            f"{i} = {c.label}" for i, c in enumerate(ctx.check_slots)) + ".")
+        out.append(
+            "Slots are numbered from 0 in time order: "
+            + "; ".join(f"{i} = {c.label}" for i, c in enumerate(ctx.check_slots))
+            + "."
+        )
     return out
 
 
-async def build_draft(database: Database, *, time_limit: float = DEFAULT_TIME_LIMIT, stability: bool = True,
-                      pins: list[Pin] | None = None, actor: Actor) -> ScheduleVersion:
+async def build_draft(
+    database: Database,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    stability: bool = True,
+    pins: list[Pin] | None = None,
+    actor: Actor,
+) -> ScheduleVersion:
     """Group, solve (in a thread, no transaction open) and store a draft; see the module docstring."""
     if not 0 < time_limit <= MAX_TIME_LIMIT:
         raise errors.InvalidInput(fields={"time_limit": f"Give seconds from 1 to {MAX_TIME_LIMIT:g}."})
@@ -309,18 +419,31 @@ async def build_draft(database: Database, *, time_limit: float = DEFAULT_TIME_LI
             the_plan = await plan(db, ctx, stability=stability, pins=pins or [])
         try:
             schedule = await asyncio.to_thread(
-                scheduler.solve, the_plan.problem, time_limit=time_limit, threads=THREADS,
-                previous=the_plan.previous or None, stability=stability and bool(the_plan.previous))
+                scheduler.solve,
+                the_plan.problem,
+                time_limit=time_limit,
+                threads=THREADS,
+                previous=the_plan.previous or None,
+                stability=stability and bool(the_plan.previous),
+            )
         except scheduler.ProblemError as exc:
-            raise errors.InvalidInput(f"The programme's data cannot be scheduled: {exc}.",
-                                      fields={"programme": "Check the rooms, slots and pins."}) from None
+            raise errors.InvalidInput(
+                f"The programme's data cannot be scheduled: {exc}.",
+                fields={"programme": "Check the rooms, slots and pins."},
+            ) from None
         async with database.transaction() as db:
             draft = await lock_for_update(db, ScheduleVersion, claim_id)
             if draft.state != ScheduleState.building:
                 raise BuildRunning("This build was set aside as stale while it ran; build again.")
             _store_result(draft, ctx, the_plan, schedule)
-            await audit.record(db, "sessions.schedule.built", actor=actor, subject=str(draft.id),
-                               status=schedule.status, workshops=len(the_plan.workshops))
+            await audit.record(
+                db,
+                "sessions.schedule.built",
+                actor=actor,
+                subject=str(draft.id),
+                status=schedule.status,
+                workshops=len(the_plan.workshops),
+            )
             await db.flush()
             return draft
     finally:
@@ -329,21 +452,34 @@ async def build_draft(database: Database, *, time_limit: float = DEFAULT_TIME_LI
 
 def _store_result(draft: ScheduleVersion, ctx: Context, the_plan: Plan, schedule: scheduler.Schedule) -> None:
     ids = [str(s.id) for s in ctx.slots]
-    draft.placement = {k: {"room_id": room, "slot_id": ids[start]} for k, (room, start) in schedule.placement.items()
-                       if not k.startswith("fixed:")}
+    draft.placement = {
+        k: {"room_id": room, "slot_id": ids[start]}
+        for k, (room, start) in schedule.placement.items()
+        if not k.startswith("fixed:")
+    }
     draft.workshops = [w.public() for w in the_plan.workshops]
-    moved = sorted(k for k, place in the_plan.previous.items()
-                   if not k.startswith("fixed:") and schedule.placement and schedule.placement.get(k) != place)
+    moved = sorted(
+        k
+        for k, place in the_plan.previous.items()
+        if not k.startswith("fixed:") and schedule.placement and schedule.placement.get(k) != place
+    )
     figures = schedule.figures()
     figures.update(the_plan.figures)
-    figures.update({
-        "explanation": _readable(schedule.explanation, the_plan.workshops, ctx),
-        "moved": len(moved), "moved_workshops": moved, "published_sessions_kept": len(the_plan.previous) - len(
-            [k for k in the_plan.previous if k.startswith("fixed:")]),
-        "talks": the_plan.talks, "workshops": len(the_plan.workshops), "slot_minutes": the_plan.slot_minutes,
-        "rooms_over_capacity": len([k for k in schedule.over_capacity if not k.startswith("fixed:")]),
-        "hand_moves": 0, "stages": schedule.stages,
-    })
+    figures.update(
+        {
+            "explanation": _readable(schedule.explanation, the_plan.workshops, ctx),
+            "moved": len(moved),
+            "moved_workshops": moved,
+            "published_sessions_kept": len(the_plan.previous)
+            - len([k for k in the_plan.previous if k.startswith("fixed:")]),
+            "talks": the_plan.talks,
+            "workshops": len(the_plan.workshops),
+            "slot_minutes": the_plan.slot_minutes,
+            "rooms_over_capacity": len([k for k in schedule.over_capacity if not k.startswith("fixed:")]),
+            "hand_moves": 0,
+            "stages": schedule.stages,
+        }
+    )
     draft.figures = figures
     draft.base_version_id = ctx.published.id if ctx.published else None
     draft.state = ScheduleState.draft
@@ -363,8 +499,14 @@ def warnings_for(draft: ScheduleVersion, ctx: Context) -> list[dict[str, Any]]:
     if not draft.placement:
         return []  # nothing placed: the figures' explanation says why
     fixed = [f for _s, f in ctx.fixed]
-    return find_warnings(draft.workshops, ctx.placed(draft.placement), ctx.check_slots, ctx.check_rooms(),
-                         ctx.unavailable, fixed)
+    return find_warnings(
+        draft.workshops,
+        ctx.placed(draft.placement),
+        ctx.check_slots,
+        ctx.check_rooms(),
+        ctx.unavailable,
+        fixed,
+    )
 
 
 async def check(db: AsyncSession, draft: ScheduleVersion) -> list[dict[str, Any]]:
@@ -372,15 +514,18 @@ async def check(db: AsyncSession, draft: ScheduleVersion) -> list[dict[str, Any]
     return warnings_for(draft, await load_context(db))
 
 
-async def move_workshop(db: AsyncSession, *, draft_id: int, key: str, room_id: uuid.UUID, slot_id: uuid.UUID,
-                        actor: Actor) -> tuple[ScheduleVersion, list[dict[str, Any]]]:
+async def move_workshop(
+    db: AsyncSession, *, draft_id: int, key: str, room_id: uuid.UUID, slot_id: uuid.UUID, actor: Actor
+) -> tuple[ScheduleVersion, list[dict[str, Any]]]:
     """Place one workshop by hand; returns the draft and its warnings (a move may break rules: they are shown)."""
     await get_version(db, draft_id)
     draft = await lock_for_update(db, ScheduleVersion, draft_id)
     if draft.state != ScheduleState.draft:
         raise NotADraft(NotADraft.message.format(state=draft.state.value))
     if key not in {w["key"] for w in draft.workshops}:
-        raise errors.NotFound("This draft has no workshop with this key; see GET /api/v1/schedule/drafts/{id}.")
+        raise errors.NotFound(
+            "This draft has no workshop with this key; see GET /api/v1/schedule/drafts/{id}."
+        )
     ctx = await load_context(db)
     problems = {}
     if str(room_id) not in ctx.rooms:
@@ -396,16 +541,29 @@ async def move_workshop(db: AsyncSession, *, draft_id: int, key: str, room_id: u
     stars = [frozenset(str(t) for t in s) for s in await star_sets(db)]
     pairs, most, with_clash = clash_pairs(draft.workshops, ctx.placed(draft.placement), stars)
     figures = dict(draft.figures)
-    figures.update({"clash_pairs": pairs, "clash_pairs_per_delegate_max": most, "delegates_with_clash": with_clash,
-                    "clash_pairs_per_delegate_mean": round(pairs / max(1, len(stars)), 4),
-                    "gap": round((pairs - figures.get("lower_bound", 0)) / pairs, 4) if pairs else 0.0,
-                    "hand_moves": int(figures.get("hand_moves", 0)) + 1,
-                    "status": "edited by hand"})
+    figures.update(
+        {
+            "clash_pairs": pairs,
+            "clash_pairs_per_delegate_max": most,
+            "delegates_with_clash": with_clash,
+            "clash_pairs_per_delegate_mean": round(pairs / max(1, len(stars)), 4),
+            "gap": round((pairs - figures.get("lower_bound", 0)) / pairs, 4) if pairs else 0.0,
+            "hand_moves": int(figures.get("hand_moves", 0)) + 1,
+            "status": "edited by hand",
+        }
+    )
     warnings = warnings_for(draft, ctx)
     figures["rooms_over_capacity"] = len({w["workshop"] for w in warnings if w["code"] == "room_too_small"})
     draft.figures = figures
-    await audit.record(db, "sessions.schedule.workshop_moved", actor=actor, subject=str(draft.id), workshop=key,
-                       before=before, after=draft.placement[key])
+    await audit.record(
+        db,
+        "sessions.schedule.workshop_moved",
+        actor=actor,
+        subject=str(draft.id),
+        workshop=key,
+        before=before,
+        after=draft.placement[key],
+    )
     await db.flush()
     return draft, warnings
 
@@ -415,8 +573,11 @@ async def move_workshop(db: AsyncSession, *, draft_id: int, key: str, room_id: u
 
 def _where(ctx: Context, room_id: str | None, start: datetime) -> dict[str, Any]:
     room = ctx.rooms.get(room_id or "")
-    return {"room_id": room_id, "room": room.name if room else None,
-            "starts_at": start.astimezone(ZoneInfo(ctx.conference.timezone)).isoformat()}
+    return {
+        "room_id": room_id,
+        "room": room.name if room else None,
+        "starts_at": start.astimezone(ZoneInfo(ctx.conference.timezone)).isoformat(),
+    }
 
 
 def pending_changes(draft: ScheduleVersion, ctx: Context) -> list[dict[str, Any]]:
@@ -433,14 +594,31 @@ def pending_changes(draft: ScheduleVersion, ctx: Context) -> list[dict[str, Any]
             changes.append({"kind": "added", "key": w["key"], "title": w["title"], "to": to})
             continue
         s = current[0]
-        if (str(s.room_id), str(s.start_slot_id)) != (room_id, str(ctx.slots[start].id)) or s.slot_count != w["slot_count"]:
-            changes.append({"kind": "moved", "key": w["key"], "title": w["title"], "session_id": str(s.id),
-                            "from": _where(ctx, str(s.room_id) if s.room_id else None, s.starts_at), "to": to})
+        if (str(s.room_id), str(s.start_slot_id)) != (room_id, str(ctx.slots[start].id)) or s.slot_count != w[
+            "slot_count"
+        ]:
+            changes.append(
+                {
+                    "kind": "moved",
+                    "key": w["key"],
+                    "title": w["title"],
+                    "session_id": str(s.id),
+                    "from": _where(ctx, str(s.room_id) if s.room_id else None, s.starts_at),
+                    "to": to,
+                }
+            )
     keys = {w["key"] for w in draft.workshops}
     for key, (s, _ids) in ctx.managed.items():
         if key not in keys:
-            changes.append({"kind": "cancelled", "key": key, "title": s.title, "session_id": str(s.id),
-                            "from": _where(ctx, str(s.room_id) if s.room_id else None, s.starts_at)})
+            changes.append(
+                {
+                    "kind": "cancelled",
+                    "key": key,
+                    "title": s.title,
+                    "session_id": str(s.id),
+                    "from": _where(ctx, str(s.room_id) if s.room_id else None, s.starts_at),
+                }
+            )
     return changes
 
 
@@ -448,6 +626,7 @@ def _sentence(change: dict[str, Any], tz: ZoneInfo) -> str:
     def at(where: dict[str, Any]) -> str:
         when = datetime.fromisoformat(where["starts_at"]).astimezone(tz).strftime("%A %-d %B at %H:%M")
         return f"{when} in {where['room'] or 'no room'}"
+
     if change["kind"] == "cancelled":
         return f"'{change['title']}' ({at(change['from'])}) is cancelled; your seat is released."
     return f"'{change['title']}' has moved from {at(change['from'])} to {at(change['to'])}."
@@ -463,11 +642,16 @@ async def _describe(db: AsyncSession, w: dict[str, Any]) -> tuple[str, str]:
     for n, pid in enumerate(ids, 1):
         p = talks[pid]
         named = p.status == ProposalStatus.confirmed
-        who = ", ".join(f"{s.name} ({s.organisation})" for s in people[pid]) if named else "speakers to be confirmed"
+        who = (
+            ", ".join(f"{s.name} ({s.organisation})" for s in people[pid])
+            if named
+            else "speakers to be confirmed"
+        )
         names += [s.name for s in people[pid]] if named else []
         lines.append(f"{n}. {p.title} ({p.duration_minutes} min): {who}")
-    intro = (f"{len(ids)} short talks on {', '.join(w['themes'][:2])}:" if len(ids) > 1 else
-             talks[ids[0]].abstract)
+    intro = (
+        f"{len(ids)} short talks on {', '.join(w['themes'][:2])}:" if len(ids) > 1 else talks[ids[0]].abstract
+    )
     return (intro + "\n" + "\n".join(lines))[:4000], ", ".join(dict.fromkeys(names))[:500]
 
 
@@ -480,19 +664,25 @@ async def publish(db: AsyncSession, *, settings: Settings, draft_id: int, actor:
     if draft.state != ScheduleState.draft:
         raise NotADraft(NotADraft.message.format(state=draft.state.value))
     if not draft.placement:
-        raise errors.DomainError("This draft has no schedule to publish: the build found none (see its explanation).")
+        raise errors.DomainError(
+            "This draft has no schedule to publish: the build found none (see its explanation)."
+        )
     ctx = await load_context(db)
     if (ctx.published.id if ctx.published else None) != draft.base_version_id:
         raise DraftOutOfDate()
-    live = {str(p) for p in (await db.execute(sa.select(Proposal.id).where(Proposal.status.in_(STARRABLE))))  # type: ignore[attr-defined]
-            .scalars()}
+    live = {
+        str(p)
+        for p in (await db.execute(sa.select(Proposal.id).where(Proposal.status.in_(STARRABLE))))  # type: ignore[attr-defined]
+        .scalars()
+    }
     gone = [t for w in draft.workshops for t in w["talk_ids"] if t not in live]
     if gone:
         raise DraftOutOfDate("Talks in this draft have since been declined or withdrawn; build a new draft.")
     warnings = warnings_for(draft, ctx)
     if warnings:
-        raise DraftHasWarnings(f"{DraftHasWarnings.message} First: {warnings[0]['message']} "
-                               f"({len(warnings)} warning(s) in all.)")
+        raise DraftHasWarnings(
+            f"{DraftHasWarnings.message} First: {warnings[0]['message']} ({len(warnings)} warning(s) in all.)"
+        )
     changes = pending_changes(draft, ctx)
     sessions = {str(s.id): s for s, _ids in ctx.managed.values()}
     for session_id in sorted(sessions):
@@ -504,25 +694,40 @@ async def publish(db: AsyncSession, *, settings: Settings, draft_id: int, actor:
         room_id, start = spots[w["key"]]
         end = start + int(w["slot_count"]) - 1
         description, speakers = await _describe(db, w)
-        values = {"title": w["title"][:200], "description": description, "speakers": speakers,
-                  "theme": (w["themes"][0] if w["themes"] else "")[:100], "room_id": uuid.UUID(room_id),
-                  "start_slot_id": ctx.slots[start].id, "slot_count": int(w["slot_count"]),
-                  "starts_at": ctx.slots[start].starts_at, "ends_at": ctx.slots[end].ends_at}
+        values = {
+            "title": w["title"][:200],
+            "description": description,
+            "speakers": speakers,
+            "theme": (w["themes"][0] if w["themes"] else "")[:100],
+            "room_id": uuid.UUID(room_id),
+            "start_slot_id": ctx.slots[start].id,
+            "slot_count": int(w["slot_count"]),
+            "starts_at": ctx.slots[start].starts_at,
+            "ends_at": ctx.slots[end].ends_at,
+        }
         current = ctx.managed.get(w["key"])
         if current is None:
             s = ProgrammeSession(conference_id=conference.id, kind=Kind.workshop, **values)  # type: ignore[arg-type]
             db.add(s)
             await db.flush()
-            db.add_all([SessionTalk(programme_session_id=s.id, proposal_id=uuid.UUID(t), position=n)
-                        for n, t in enumerate(w["talk_ids"])])
-            await audit.record(db, "sessions.session.created", actor=actor, subject=str(s.id), schedule=draft.id)
+            db.add_all(
+                [
+                    SessionTalk(programme_session_id=s.id, proposal_id=uuid.UUID(t), position=n)
+                    for n, t in enumerate(w["talk_ids"])
+                ]
+            )
+            await audit.record(
+                db, "sessions.session.created", actor=actor, subject=str(s.id), schedule=draft.id
+            )
             continue
         s = sessions[str(current[0].id)]
         booked = counts.get(s.id, {}).get("booked", 0)
         seats = capacity.seats_in(s, ctx.rooms[room_id])
         if seats < booked:
-            raise errors.DomainError(f"'{s.title}' already has {booked} seats booked, more than {ctx.rooms[room_id].name} "
-                                     f"seats ({seats}); move it to a bigger room in the draft first.")
+            raise errors.DomainError(
+                f"'{s.title}' already has {booked} seats booked, more than {ctx.rooms[room_id].name} "
+                f"seats ({seats}); move it to a bigger room in the draft first."
+            )
         for name, value in values.items():
             setattr(s, name, value)
         s.updated_at = utcnow()
@@ -532,38 +737,67 @@ async def publish(db: AsyncSession, *, settings: Settings, draft_id: int, actor:
         if key not in keys:
             s = sessions[str(old.id)]
             s.cancelled, s.updated_at = True, utcnow()
-            await audit.record(db, "sessions.session.updated", actor=actor, subject=str(s.id), fields=["cancelled"],
-                               schedule=draft.id)
+            await audit.record(
+                db,
+                "sessions.session.updated",
+                actor=actor,
+                subject=str(s.id),
+                fields=["cancelled"],
+                schedule=draft.id,
+            )
     emailed = await _tell_booked(db, settings, ctx, changes)
     await db.flush()
     for s in touched:
         await capacity.promote_session_waitlist(db, settings=settings, session=s)
     if ctx.published is not None:
         ctx.published.state = ScheduleState.superseded
-    last = (await db.execute(sa.select(sa.func.max(ScheduleVersion.number)).where(
-        ScheduleVersion.conference_id == conference.id))).scalar_one()
+    last = (
+        await db.execute(
+            sa.select(sa.func.max(ScheduleVersion.number)).where(
+                ScheduleVersion.conference_id == conference.id
+            )
+        )
+    ).scalar_one()
     draft.number = int(last or 0) + 1
     draft.state = ScheduleState.published
     draft.published_at, draft.published_by = utcnow(), actor.label[:120]
     draft.changes = changes
     draft.figures = {**draft.figures, "emailed_delegates": emailed}
     # Other drafts were built on what is now superseded: they can no longer be published.
-    await audit.record(db, "sessions.schedule.published", actor=actor, subject=str(draft.id), number=draft.number,
-                       added=sum(c["kind"] == "added" for c in changes), moved=sum(c["kind"] == "moved" for c in changes),
-                       cancelled=sum(c["kind"] == "cancelled" for c in changes), emailed=emailed)
+    await audit.record(
+        db,
+        "sessions.schedule.published",
+        actor=actor,
+        subject=str(draft.id),
+        number=draft.number,
+        added=sum(c["kind"] == "added" for c in changes),
+        moved=sum(c["kind"] == "moved" for c in changes),
+        cancelled=sum(c["kind"] == "cancelled" for c in changes),
+        emailed=emailed,
+    )
     await db.flush()
     return draft
 
 
-async def _tell_booked(db: AsyncSession, settings: Settings, ctx: Context, changes: list[dict[str, Any]]) -> int:
+async def _tell_booked(
+    db: AsyncSession, settings: Settings, ctx: Context, changes: list[dict[str, Any]]
+) -> int:
     """One email per delegate listing every change to sessions they hold a seat in; seats in cancelled sessions
     (and their waiting lists) are released."""
     by_session = {uuid.UUID(c["session_id"]): c for c in changes if c["kind"] in ("moved", "cancelled")}
     if not by_session:
         return 0
-    seats = (await db.execute(sa.select(SeatBooking).where(
-        SeatBooking.session_id.in_(list(by_session)), SeatBooking.status.in_(capacity.LIVE))  # type: ignore[attr-defined]
-        .order_by(SeatBooking.created_at))).scalars().all()
+    seats = (
+        (
+            await db.execute(
+                sa.select(SeatBooking)
+                .where(SeatBooking.session_id.in_(list(by_session)), SeatBooking.status.in_(capacity.LIVE))  # type: ignore[attr-defined]
+                .order_by(SeatBooking.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     tz = ZoneInfo(ctx.conference.timezone)
     lines: dict[uuid.UUID, list[str]] = defaultdict(list)
     for seat in seats:
@@ -572,12 +806,20 @@ async def _tell_booked(db: AsyncSession, settings: Settings, ctx: Context, chang
             lines[seat.registration_id].append(_sentence(change, tz))
         if change["kind"] == "cancelled":
             seat.status, seat.updated_at = SeatStatus.cancelled, utcnow()
-    people = {r.id: r for r in (await db.execute(sa.select(Registration).where(
-        Registration.id.in_(list(lines))))).scalars()}  # type: ignore[attr-defined]
+    people = {
+        r.id: r
+        for r in (await db.execute(sa.select(Registration).where(Registration.id.in_(list(lines))))).scalars()
+    }  # type: ignore[attr-defined]
     for registration_id in sorted(lines, key=str):
         registration = people[registration_id]
-        queue_email(db, settings, kind="programme_changed", to=registration.email, registration_id=registration.id,
-                    changes=lines[registration_id])
+        queue_email(
+            db,
+            settings,
+            kind="programme_changed",
+            to=registration.email,
+            registration_id=registration.id,
+            changes=lines[registration_id],
+        )
     return len(lines)
 
 
@@ -586,10 +828,16 @@ async def _tell_booked(db: AsyncSession, settings: Settings, ctx: Context, chang
 
 def version_public(v: ScheduleVersion, ctx: Context, *, detail: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": v.id, "state": v.state.value, "number": v.number, "base_version_id": v.base_version_id,
-        "created_at": v.created_at.isoformat(), "created_by": v.created_by,
-        "published_at": v.published_at.isoformat() if v.published_at else None, "published_by": v.published_by,
-        "time_limit": v.time_limit, "figures": {k: x for k, x in v.figures.items() if k != "stages" or detail},
+        "id": v.id,
+        "state": v.state.value,
+        "number": v.number,
+        "base_version_id": v.base_version_id,
+        "created_at": v.created_at.isoformat(),
+        "created_by": v.created_by,
+        "published_at": v.published_at.isoformat() if v.published_at else None,
+        "published_by": v.published_by,
+        "time_limit": v.time_limit,
+        "figures": {k: x for k, x in v.figures.items() if k != "stages" or detail},
         "changes": v.changes,
     }
     if v.state == ScheduleState.draft:
@@ -605,12 +853,18 @@ def version_public(v: ScheduleVersion, ctx: Context, *, detail: bool = True) -> 
         start = ctx.slots[spot[1]] if ok and spot else None
         end = ctx.slots[min(len(ctx.slots) - 1, spot[1] + int(w["slot_count"]) - 1)] if ok and spot else None
         room = ctx.rooms[spot[0]] if ok and spot else None
-        workshops.append({**w, "room_id": spot[0] if spot else None, "room": room.name if room else None,
-                          "room_capacity": room.capacity if room else None,
-                          "slot_id": str(start.id) if start else None,
-                          "starts_at": start.starts_at.isoformat() if start else None,
-                          "ends_at": end.ends_at.isoformat() if end else None,
-                          "warnings": [x for x in warnings if x["workshop"] == w["key"]]})
+        workshops.append(
+            {
+                **w,
+                "room_id": spot[0] if spot else None,
+                "room": room.name if room else None,
+                "room_capacity": room.capacity if room else None,
+                "slot_id": str(start.id) if start else None,
+                "starts_at": start.starts_at.isoformat() if start else None,
+                "ends_at": end.ends_at.isoformat() if end else None,
+                "warnings": [x for x in warnings if x["workshop"] == w["key"]],
+            }
+        )
     body["workshops"] = workshops
     body["warnings"] = warnings
     if v.state == ScheduleState.draft and v.placement:
@@ -620,7 +874,15 @@ def version_public(v: ScheduleVersion, ctx: Context, *, detail: bool = True) -> 
 
 async def list_versions(db: AsyncSession) -> list[ScheduleVersion]:
     conference = await get_conference(db)
-    return list((await db.execute(sa.select(ScheduleVersion).where(
-        ScheduleVersion.conference_id == conference.id, ScheduleVersion.state != ScheduleState.building)
-        .order_by(ScheduleVersion.id.desc()))).scalars())  # type: ignore[union-attr]
-
+    return list(
+        (
+            await db.execute(
+                sa.select(ScheduleVersion)
+                .where(
+                    ScheduleVersion.conference_id == conference.id,
+                    ScheduleVersion.state != ScheduleState.building,
+                )
+                .order_by(ScheduleVersion.id.desc())
+            )
+        ).scalars()
+    )  # type: ignore[union-attr]

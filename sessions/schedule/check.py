@@ -44,9 +44,14 @@ def _warning(code: str, key: str, message: str, **where: Any) -> dict[str, Any]:
     return {"code": code, "workshop": key, "message": message, **where}
 
 
-def find_warnings(workshops: Sequence[Mapping[str, Any]], placement: Mapping[str, tuple[str, int]],
-                  slots: Sequence[CheckSlot], rooms: Mapping[str, CheckRoom],
-                  unavailable: Mapping[str, frozenset[int]], fixed: Sequence[Fixed] = ()) -> list[dict[str, Any]]:
+def find_warnings(
+    workshops: Sequence[Mapping[str, Any]],
+    placement: Mapping[str, tuple[str, int]],
+    slots: Sequence[CheckSlot],
+    rooms: Mapping[str, CheckRoom],
+    unavailable: Mapping[str, frozenset[int]],
+    fixed: Sequence[Fixed] = (),
+) -> list[dict[str, Any]]:
     """`workshops` as stored in a draft (key, title, slot_count, audience, speakers); `placement` key →
     (room id, start slot index); `unavailable` speaker → slot indices."""
     out: list[dict[str, Any]] = []
@@ -60,31 +65,79 @@ def find_warnings(workshops: Sequence[Mapping[str, Any]], placement: Mapping[str
         span = list(range(start, start + int(w["slot_count"])))
         room = rooms.get(room_id)
         if room is None or not 0 <= start < len(slots):
-            out.append(_warning("unknown_place", key, f"'{title}' is placed in a room or slot that no longer exists."))
+            out.append(
+                _warning(
+                    "unknown_place", key, f"'{title}' is placed in a room or slot that no longer exists."
+                )
+            )
             continue
         if span[-1] >= len(slots):
-            out.append(_warning("not_consecutive", key, f"'{title}' needs {len(span)} slots but the programme ends "
-                                 f"after {len(slots) - start}.", room_id=room_id, slot_id=slots[start].id))
+            out.append(
+                _warning(
+                    "not_consecutive",
+                    key,
+                    f"'{title}' needs {len(span)} slots but the programme ends after {len(slots) - start}.",
+                    room_id=room_id,
+                    slot_id=slots[start].id,
+                )
+            )
             span = [t for t in span if t < len(slots)]
         for a, b in itertools.pairwise(span):
             if slots[a].day != slots[b].day:
-                out.append(_warning("crosses_day", key, f"'{title}' runs from {slots[a].label} into the next day.",
-                                    room_id=room_id, slot_id=slots[a].id))
+                out.append(
+                    _warning(
+                        "crosses_day",
+                        key,
+                        f"'{title}' runs from {slots[a].label} into the next day.",
+                        room_id=room_id,
+                        slot_id=slots[a].id,
+                    )
+                )
             elif not slots[a].joinable_with_next:
-                out.append(_warning("not_consecutive", key, f"'{title}' runs across the break after {slots[a].label}; "
-                                    "its slots must follow one another.", room_id=room_id, slot_id=slots[a].id))
+                out.append(
+                    _warning(
+                        "not_consecutive",
+                        key,
+                        f"'{title}' runs across the break after {slots[a].label}; "
+                        "its slots must follow one another.",
+                        room_id=room_id,
+                        slot_id=slots[a].id,
+                    )
+                )
         for t in span:
             if slots[t].plenary:
-                out.append(_warning("plenary_slot", key, f"'{title}' is at {slots[t].label}, when the plenary runs.",
-                                    room_id=room_id, slot_id=slots[t].id))
+                out.append(
+                    _warning(
+                        "plenary_slot",
+                        key,
+                        f"'{title}' is at {slots[t].label}, when the plenary runs.",
+                        room_id=room_id,
+                        slot_id=slots[t].id,
+                    )
+                )
         if int(w["audience"]) > room.capacity:
-            out.append(_warning("room_too_small", key, f"'{title}' expects {w['audience']} but {room.name} seats "
-                                f"{room.capacity}.", room_id=room_id, slot_id=slots[start].id))
+            out.append(
+                _warning(
+                    "room_too_small",
+                    key,
+                    f"'{title}' expects {w['audience']} but {room.name} seats {room.capacity}.",
+                    room_id=room_id,
+                    slot_id=slots[start].id,
+                )
+            )
         for sp in w["speakers"]:
             bad = [t for t in span if t in unavailable.get(sp, frozenset())]
             for t in bad:
-                out.append(_warning("speaker_unavailable", key, f"A speaker in '{title}' ({sp}) can't do "
-                                    f"{slots[t].label}.", room_id=room_id, slot_id=slots[t].id, speaker=sp))
+                out.append(
+                    _warning(
+                        "speaker_unavailable",
+                        key,
+                        f"A speaker in '{title}' ({sp}) can't do {slots[t].label}.",
+                        room_id=room_id,
+                        slot_id=slots[t].id,
+                        speaker=sp,
+                    )
+                )
         held[key] = span
     by_key = {w["key"]: w for w in workshops}
     placed = [k for k in by_key if k in held]
@@ -96,28 +149,55 @@ def find_warnings(workshops: Sequence[Mapping[str, Any]], placement: Mapping[str
         if placement[a][0] == placement[b][0]:
             room = rooms[placement[a][0]]
             for k, other in ((a, wb), (b, wa)):
-                out.append(_warning("room_double_booked", k, f"{room.name} at {where.label} also holds "
-                                    f"'{other['title']}'.", room_id=room.id, slot_id=where.id))
+                out.append(
+                    _warning(
+                        "room_double_booked",
+                        k,
+                        f"{room.name} at {where.label} also holds '{other['title']}'.",
+                        room_id=room.id,
+                        slot_id=where.id,
+                    )
+                )
         for sp in sorted(set(wa["speakers"]) & set(wb["speakers"])):
             for k, other in ((a, wb), (b, wa)):
-                out.append(_warning("speaker_double_booked", k, f"A speaker ({sp}) is also in '{other['title']}' at "
-                                    f"{where.label}.", slot_id=where.id, speaker=sp))
+                out.append(
+                    _warning(
+                        "speaker_double_booked",
+                        k,
+                        f"A speaker ({sp}) is also in '{other['title']}' at {where.label}.",
+                        slot_id=where.id,
+                        speaker=sp,
+                    )
+                )
     for k in placed:
         for f in fixed:
             common = sorted(set(held[k]) & f.slots)
             if f.room_id == placement[k][0] and common:
                 room, where = rooms[f.room_id], slots[common[0]]
-                out.append(_warning("room_double_booked", k, f"{room.name} at {where.label} already holds "
-                                    f"'{f.title}' (placed by hand).", room_id=room.id, slot_id=where.id))
+                out.append(
+                    _warning(
+                        "room_double_booked",
+                        k,
+                        f"{room.name} at {where.label} already holds '{f.title}' (placed by hand).",
+                        room_id=room.id,
+                        slot_id=where.id,
+                    )
+                )
     return out
 
 
-def clash_pairs(workshops: Sequence[Mapping[str, Any]], placement: Mapping[str, tuple[str, int]],
-                star_sets: Sequence[frozenset[str]]) -> tuple[int, int, int]:
+def clash_pairs(
+    workshops: Sequence[Mapping[str, Any]],
+    placement: Mapping[str, tuple[str, int]],
+    star_sets: Sequence[frozenset[str]],
+) -> tuple[int, int, int]:
     """(attendee clash pairs, most for one delegate, delegates with a clash): pairs of workshops a delegate starred
     (any of their talks) that share a slot."""
-    spans = {w["key"]: set(range(placement[w["key"]][1], placement[w["key"]][1] + int(w["slot_count"])))
-             for w in workshops if w["key"] in placement}
+    spans = {
+        w["key"]: set(range(placement[w["key"]][1], placement[w["key"]][1] + int(w["slot_count"])))
+        for w in workshops
+        if w["key"] in placement
+    }
     of_talk = {t: w["key"] for w in workshops for t in w["talk_ids"]}
     per: list[int] = []
     for starred in star_sets:

@@ -10,54 +10,108 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.console.login import require_console
 from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
-from sessions.schedule import build as schedule_build
 from sessions.models import ScheduleState
+from sessions.schedule import build as schedule_build
 
 # What each figure means, in plain words (shown beside the figures table).
 FIGURES: list[tuple[str, str, str]] = [
-    ("status", "Result", "optimal: proven best possible; feasible: a valid programme, maybe not the best; "
-     "infeasible: no programme can keep every rule (the reasons are listed); edited by hand: moved since the build."),
-    ("clash_pairs", "Clash pairs", "For each delegate, the pairs of workshops they starred that run at the same "
-     "time, added up over all delegates. Lower is better."),
-    ("lower_bound", "Lower bound", "A proven minimum: no programme with these rooms, slots and speakers can have "
-     "fewer clash pairs than this."),
-    ("gap", "Gap", "How far the result could still be from the best possible: (clash pairs − lower bound) ÷ clash "
-     "pairs. 0% means proven best; 10% means at most a tenth of the clash pairs could be avoided."),
-    ("clash_pairs_per_delegate_mean", "Clash pairs per delegate (mean)", "The clash pairs shared out over the "
-     "delegates who starred talks."),
-    ("clash_pairs_per_delegate_max", "Clash pairs for the worst-off delegate", "The most clash pairs any one delegate has."),
-    ("delegates_with_clash", "Delegates with a clash", "Delegates who starred two workshops now at the same time."),
-    ("rooms_over_capacity", "Rooms over capacity", "Workshops whose expected audience is larger than their room."),
-    ("moved", "Sessions moved", "Published workshops this draft puts in another room or time (their delegates "
-     "will be emailed)."),
+    (
+        "status",
+        "Result",
+        "optimal: proven best possible; feasible: a valid programme, maybe not the best; "
+        "infeasible: no programme can keep every rule (the reasons are listed); edited by hand: moved since the build.",
+    ),
+    (
+        "clash_pairs",
+        "Clash pairs",
+        "For each delegate, the pairs of workshops they starred that run at the same "
+        "time, added up over all delegates. Lower is better.",
+    ),
+    (
+        "lower_bound",
+        "Lower bound",
+        "A proven minimum: no programme with these rooms, slots and speakers can have "
+        "fewer clash pairs than this.",
+    ),
+    (
+        "gap",
+        "Gap",
+        "How far the result could still be from the best possible: (clash pairs − lower bound) ÷ clash "
+        "pairs. 0% means proven best; 10% means at most a tenth of the clash pairs could be avoided.",
+    ),
+    (
+        "clash_pairs_per_delegate_mean",
+        "Clash pairs per delegate (mean)",
+        "The clash pairs shared out over the delegates who starred talks.",
+    ),
+    (
+        "clash_pairs_per_delegate_max",
+        "Clash pairs for the worst-off delegate",
+        "The most clash pairs any one delegate has.",
+    ),
+    (
+        "delegates_with_clash",
+        "Delegates with a clash",
+        "Delegates who starred two workshops now at the same time.",
+    ),
+    (
+        "rooms_over_capacity",
+        "Rooms over capacity",
+        "Workshops whose expected audience is larger than their room.",
+    ),
+    (
+        "moved",
+        "Sessions moved",
+        "Published workshops this draft puts in another room or time (their delegates will be emailed).",
+    ),
     ("workshops", "Workshops", "Sessions made from the accepted talks (short talks grouped to fill a slot)."),
     ("talks", "Talks", "Accepted and confirmed talks scheduled."),
     ("seconds", "Solve time (s)", "How long the scheduler ran, within the time limit."),
 ]
 
 
-async def _page(request: Request, *, form_errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    *,
+    form_errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     await require_console(request, "organiser")
     wanted = request.query_params.get("draft", "")
     async with database(request).read() as db:
         ctx = await schedule_build.load_context(db)
         versions = await schedule_build.list_versions(db)
-        chosen = next((v for v in versions if str(v.id) == wanted), None) or next(
-            (v for v in versions if v.state == ScheduleState.draft), None) or ctx.published
+        chosen = (
+            next((v for v in versions if str(v.id) == wanted), None)
+            or next((v for v in versions if v.state == ScheduleState.draft), None)
+            or ctx.published
+        )
         draft = schedule_build.version_public(chosen, ctx) if chosen else None
     grid = _grid(draft, ctx) if draft else []
-    return render(request, "sessions/console_schedule.html", {
-        "draft": draft, "grid": grid, "rooms": list(ctx.rooms.values()), "slots": ctx.check_slots,
-        "versions": [schedule_build.version_public(v, ctx, detail=False) for v in versions],
-        "published": ctx.published, "figures": FIGURES, "errors": form_errors or {}, "values": values or {},
-        "message": request.query_params.get("m", ""), "max_time_limit": int(schedule_build.MAX_TIME_LIMIT),
-    }, status_code=status_code)
+    return render(
+        request,
+        "sessions/console_schedule.html",
+        {
+            "draft": draft,
+            "grid": grid,
+            "rooms": list(ctx.rooms.values()),
+            "slots": ctx.check_slots,
+            "versions": [schedule_build.version_public(v, ctx, detail=False) for v in versions],
+            "published": ctx.published,
+            "figures": FIGURES,
+            "errors": form_errors or {},
+            "values": values or {},
+            "message": request.query_params.get("m", ""),
+            "max_time_limit": int(schedule_build.MAX_TIME_LIMIT),
+        },
+        status_code=status_code,
+    )
 
 
 def _grid(draft: dict[str, Any], ctx: schedule_build.Context) -> list[dict[str, Any]]:
@@ -73,8 +127,15 @@ def _grid(draft: dict[str, Any], ctx: schedule_build.Context) -> list[dict[str, 
     for t, slot in enumerate(ctx.check_slots):
         if not days or days[-1]["day"] != slot.day:
             days.append({"day": slot.day, "label": slot.label.rsplit(" ", 1)[0], "rows": []})
-        days[-1]["rows"].append({"slot": slot, "cells": [
-            {"workshops": cells.get((t, room_id), []), "hand": hand.get((t, room_id))} for room_id in ctx.rooms]})
+        days[-1]["rows"].append(
+            {
+                "slot": slot,
+                "cells": [
+                    {"workshops": cells.get((t, room_id), []), "hand": hand.get((t, room_id))}
+                    for room_id in ctx.rooms
+                ],
+            }
+        )
     return days
 
 
@@ -82,7 +143,9 @@ async def show(request: Request) -> Response:
     return await _page(request)
 
 
-async def _act(request: Request, action: Callable[[dict[str, str], Actor], Awaitable[tuple[str, int | None]]]) -> Response:
+async def _act(
+    request: Request, action: Callable[[dict[str, str], Actor], Awaitable[tuple[str, int | None]]]
+) -> Response:
     actor = await require_console(request, "organiser")
     values = await form_values(request)
     try:
@@ -113,12 +176,19 @@ async def build(request: Request) -> Response:
         except ValueError:
             raise errors.InvalidInput(fields={"time_limit": "Give a number of seconds, e.g. 30."}) from None
         if not 1 <= limit <= schedule_build.MAX_TIME_LIMIT:
-            raise errors.InvalidInput(fields={"time_limit": f"Give 1 to {schedule_build.MAX_TIME_LIMIT:g} seconds."})
-        draft = await schedule_build.build_draft(database(request), time_limit=limit,
-                                                 stability=v.get("stability", "") == "yes", actor=actor)
+            raise errors.InvalidInput(
+                fields={"time_limit": f"Give 1 to {schedule_build.MAX_TIME_LIMIT:g} seconds."}
+            )
+        draft = await schedule_build.build_draft(
+            database(request), time_limit=limit, stability=v.get("stability", "") == "yes", actor=actor
+        )
         status = draft.figures.get("status")
-        return (f"Draft {draft.id} built: {status}." if draft.placement else
-                f"Draft {draft.id}: no programme keeps every rule; the reasons are listed."), draft.id
+        return (
+            f"Draft {draft.id} built: {status}."
+            if draft.placement
+            else f"Draft {draft.id}: no programme keeps every rule; the reasons are listed."
+        ), draft.id
+
     return await _act(request, action)
 
 
@@ -137,26 +207,47 @@ async def move(request: Request) -> Response:
         if fields:
             raise errors.InvalidInput(fields=fields)
         async with database(request).transaction() as db:
-            draft, warnings = await schedule_build.move_workshop(db, draft_id=draft_id, key=v["key"],
-                                                                 room_id=ids["room_id"], slot_id=ids["slot_id"], actor=actor)
-        return (f"Workshop moved; {len(warnings)} warning(s) in the draft." if warnings else
-                "Workshop moved; the draft keeps every rule."), draft.id
+            draft, warnings = await schedule_build.move_workshop(
+                db,
+                draft_id=draft_id,
+                key=v["key"],
+                room_id=ids["room_id"],
+                slot_id=ids["slot_id"],
+                actor=actor,
+            )
+        return (
+            f"Workshop moved; {len(warnings)} warning(s) in the draft."
+            if warnings
+            else "Workshop moved; the draft keeps every rule."
+        ), draft.id
+
     return await _act(request, action)
 
 
 async def publish(request: Request) -> Response:
     async def action(v: dict[str, str], actor: Actor) -> tuple[str, int | None]:
         async with database(request).transaction() as db:
-            version = await schedule_build.publish(db, settings=settings(request), draft_id=_draft_id(request),
-                                                   actor=actor)
-        return (f"Version {version.number} published: {len(version.changes)} change(s); "
-                f"{version.figures.get('emailed_delegates', 0)} delegate(s) emailed."), version.id
+            version = await schedule_build.publish(
+                db, settings=settings(request), draft_id=_draft_id(request), actor=actor
+            )
+        return (
+            f"Version {version.number} published: {len(version.changes)} change(s); "
+            f"{version.figures.get('emailed_delegates', 0)} delegate(s) emailed."
+        ), version.id
+
     return await _act(request, action)
 
 
 routes = [
     Route("/console/programme/schedule", show, methods=["GET"], name="console-schedule"),
     Route("/console/programme/schedule/build", build, methods=["POST"], name="console-schedule-build"),
-    Route("/console/programme/schedule/{version_id}/move", move, methods=["POST"], name="console-schedule-move"),
-    Route("/console/programme/schedule/{version_id}/publish", publish, methods=["POST"], name="console-schedule-publish"),
+    Route(
+        "/console/programme/schedule/{version_id}/move", move, methods=["POST"], name="console-schedule-move"
+    ),
+    Route(
+        "/console/programme/schedule/{version_id}/publish",
+        publish,
+        methods=["POST"],
+        name="console-schedule-publish",
+    ),
 ]

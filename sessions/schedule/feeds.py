@@ -10,8 +10,18 @@ import uuid
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 
+from sessions.schedule.published import (
+    KIND_LABELS,
+    Filter,
+    Item,
+    Snapshot,
+    Speaker,
+    kept,
+    room_name,
+    room_names,
+    version_label,
+)
 from sessions.workshops.agenda import new_calendar, session_event
-from sessions.schedule.published import KIND_LABELS, Filter, Item, Snapshot, Speaker, kept, room_name, room_names, version_label
 
 # XML 1.0 forbids most control characters, which free text could carry (a pasted abstract).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -36,6 +46,7 @@ def details_text(item: Item) -> str:
 
 # --- iCalendar -----------------------------------------------------------------------------------------------------
 
+
 def programme_ics(snapshot: Snapshot, chosen: Filter, *, base_url: str) -> bytes:
     """One VEVENT per published session, in the conference's time zone (with its VTIMEZONE). DTSTAMP is the
     session's last change, not the time of the request, so the same programme gives the same bytes (and ETag)."""
@@ -43,8 +54,15 @@ def programme_ics(snapshot: Snapshot, chosen: Filter, *, base_url: str) -> bytes
     cal = new_calendar(conf, f"{conf.name}: programme")
     for item in kept(snapshot, chosen):
         s = item.session
-        event = session_event(conf, s, item.room, base_url=base_url, stamp=s.updated_at,
-                              description=details_text(item), tz=snapshot.tz)
+        event = session_event(
+            conf,
+            s,
+            item.room,
+            base_url=base_url,
+            stamp=s.updated_at,
+            description=details_text(item),
+            tz=snapshot.tz,
+        )
         categories = [KIND_LABELS[s.kind], *item.themes]
         event.add("categories", categories)
         event.add("url", f"{base_url}/programme#session-{s.id}")
@@ -55,6 +73,7 @@ def programme_ics(snapshot: Snapshot, chosen: Filter, *, base_url: str) -> bytes
 
 
 # --- schedule XML --------------------------------------------------------------------------------------------------
+
 
 def event_ids(items: list[Item]) -> dict[uuid.UUID, int]:
     """Positive 31-bit ids derived from the session's UUID, so they stay put across calls and versions (frab
@@ -129,9 +148,13 @@ def programme_xml(snapshot: Snapshot, *, base_url: str) -> bytes:
         slots = [s for s in snapshot.slots if snapshot.day_of(s.starts_at) == day]
         times = [t for s in slots for t in (s.starts_at, s.ends_at)]
         times += [t for i in todays for t in (i.session.starts_at, i.session.ends_at)]
-        start = _local(snapshot, min(times)) if times else datetime.combine(day, datetime.min.time(), snapshot.tz)
+        start = (
+            _local(snapshot, min(times)) if times else datetime.combine(day, datetime.min.time(), snapshot.tz)
+        )
         end = _local(snapshot, max(times)) if times else start + timedelta(days=1)
-        day_el = _sub(root, "day", index=str(index), date=day.isoformat(), start=start.isoformat(), end=end.isoformat())
+        day_el = _sub(
+            root, "day", index=str(index), date=day.isoformat(), start=start.isoformat(), end=end.isoformat()
+        )
         for name in room_names(snapshot, items):
             room_el = _sub(day_el, "room", name=name)
             for item in todays:
@@ -141,7 +164,9 @@ def programme_xml(snapshot: Snapshot, *, base_url: str) -> bytes:
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
 
 
-def _event(parent: ET.Element, snapshot: Snapshot, item: Item, event_id: int, short: str, base_url: str) -> None:
+def _event(
+    parent: ET.Element, snapshot: Snapshot, item: Item, event_id: int, short: str, base_url: str
+) -> None:
     s = item.session
     starts = _local(snapshot, s.starts_at)
     event = _sub(parent, "event", id=str(event_id), guid=str(s.id))

@@ -59,10 +59,19 @@ class Workshop:
         return sum(t.minutes for t in self.talks)
 
     def public(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "talk_ids": [t.id for t in self.talks],
-                "talk_titles": [t.title for t in self.talks], "themes": list(self.themes), "kind": self.kind,
-                "slot_count": self.slot_count, "minutes": self.minutes, "audience": self.audience, "stars": self.stars,
-                "speakers": list(self.speakers)}
+        return {
+            "key": self.key,
+            "title": self.title,
+            "talk_ids": [t.id for t in self.talks],
+            "talk_titles": [t.title for t in self.talks],
+            "themes": list(self.themes),
+            "kind": self.kind,
+            "slot_count": self.slot_count,
+            "minutes": self.minutes,
+            "audience": self.audience,
+            "stars": self.stars,
+            "speakers": list(self.speakers),
+        }
 
 
 def workshop_key(talk_ids: Iterable[str]) -> str:
@@ -88,16 +97,24 @@ def theme_affinity(talks: Sequence[Talk], star_sets: Iterable[frozenset[str]]) -
 
 def _fits(bin_: list[Talk], talk: Talk, slot_minutes: int) -> bool:
     used = {sp for t in bin_ for sp in t.speakers}
-    return sum(t.minutes for t in bin_) + talk.minutes <= slot_minutes and not used.intersection(talk.speakers)
+    return sum(t.minutes for t in bin_) + talk.minutes <= slot_minutes and not used.intersection(
+        talk.speakers
+    )
 
 
 def _by_popularity(talk: Talk) -> tuple[int, str, str]:
     return (-talk.stars, talk.title, talk.id)
 
 
-def group_talks(talks: Sequence[Talk], *, slot_minutes: int, star_sets: Sequence[frozenset[str]] = (),
-                scale: float = 1.0, unavailable: Mapping[str, frozenset[int]] | None = None,
-                keep: Sequence[Sequence[str]] = ()) -> list[Workshop]:
+def group_talks(
+    talks: Sequence[Talk],
+    *,
+    slot_minutes: int,
+    star_sets: Sequence[frozenset[str]] = (),
+    scale: float = 1.0,
+    unavailable: Mapping[str, frozenset[int]] | None = None,
+    keep: Sequence[Sequence[str]] = (),
+) -> list[Workshop]:
     """The workshop sessions made from `talks` (module docstring). `keep`: talk-id groups to keep as they are."""
     if slot_minutes <= 0:
         raise ValueError("slot_minutes must be positive")
@@ -108,8 +125,9 @@ def group_talks(talks: Sequence[Talk], *, slot_minutes: int, star_sets: Sequence
         group = [by_id[i] for i in ids if i in by_id]
         if len(group) != len(ids) or taken.intersection(ids) or len(group) < 2:
             continue  # a talk dropped out (or a single talk): rebuilt by the rules below
-        if sum(t.minutes for t in group) <= slot_minutes and len({sp for t in group for sp in t.speakers}) == sum(
-                len(t.speakers) for t in group):
+        if sum(t.minutes for t in group) <= slot_minutes and len(
+            {sp for t in group for sp in t.speakers}
+        ) == sum(len(t.speakers) for t in group):
             bins.append(group)
             taken.update(ids)
     kept = len(bins)
@@ -125,8 +143,11 @@ def group_talks(talks: Sequence[Talk], *, slot_minutes: int, star_sets: Sequence
                 target.append(talk)
         bins.extend(mine)
     affinity = theme_affinity(talks, star_sets)
-    full = bins[:kept] + [b for b in bins[kept:] if sum(t.minutes for t in b) + min(
-        (t.minutes for t in short), default=slot_minutes) > slot_minutes]
+    full = bins[:kept] + [
+        b
+        for b in bins[kept:]
+        if sum(t.minutes for t in b) + min((t.minutes for t in short), default=slot_minutes) > slot_minutes
+    ]
     under = [b for b in bins[kept:] if all(b is not f for f in full)]
     under.sort(key=lambda b: (-sum(t.minutes for t in b), _by_popularity(b[0])))
     merged: list[list[Talk]] = []
@@ -137,8 +158,14 @@ def group_talks(talks: Sequence[Talk], *, slot_minutes: int, star_sets: Sequence
             options = [(b, t) for b in under for t in b if _fits(into, t, slot_minutes)]
             if not options:
                 break
-            _b, talk = min(options, key=lambda o: (-len(themes.intersection(o[1].themes)),
-                                                   -affinity[into[0].theme, o[1].theme], *_by_popularity(o[1])))
+            _b, talk = min(
+                options,
+                key=lambda o: (
+                    -len(themes.intersection(o[1].themes)),
+                    -affinity[into[0].theme, o[1].theme],
+                    *_by_popularity(o[1]),
+                ),
+            )
             _b.remove(talk)
             into.append(talk)
             under = [b for b in under if b]
@@ -149,8 +176,13 @@ def group_talks(talks: Sequence[Talk], *, slot_minutes: int, star_sets: Sequence
     return workshops
 
 
-def _workshop(talks: list[Talk], slot_minutes: int, star_sets: Sequence[frozenset[str]], scale: float,
-              unavailable: Mapping[str, frozenset[int]] | None) -> Workshop:
+def _workshop(
+    talks: list[Talk],
+    slot_minutes: int,
+    star_sets: Sequence[frozenset[str]],
+    scale: float,
+    unavailable: Mapping[str, frozenset[int]] | None,
+) -> Workshop:
     talks = sorted(talks, key=_by_popularity)  # running order: the most wanted first
     ids = {t.id for t in talks}
     stars = sum(1 for starred in star_sets if ids & starred) if star_sets else max(t.stars for t in talks)
@@ -161,6 +193,15 @@ def _workshop(talks: list[Talk], slot_minutes: int, star_sets: Sequence[frozense
         title, kind = talks[0].title, "single"
     else:
         title, kind = f"{_label(talks[0].theme)}: {talks[0].title} and {len(talks) - 1} more", "group"
-    return Workshop(key=workshop_key(ids), title=title[:200], talks=talks, kind=kind,
-                    slot_count=max(1, math.ceil(max(t.minutes for t in talks) / slot_minutes)) if len(talks) == 1 else 1,
-                    themes=themes, audience=math.ceil(stars * scale), stars=stars, speakers=speakers, unavailable=busy)
+    return Workshop(
+        key=workshop_key(ids),
+        title=title[:200],
+        talks=talks,
+        kind=kind,
+        slot_count=max(1, math.ceil(max(t.minutes for t in talks) / slot_minutes)) if len(talks) == 1 else 1,
+        themes=themes,
+        audience=math.ceil(stars * scale),
+        stars=stars,
+        speakers=speakers,
+        unavailable=busy,
+    )

@@ -18,18 +18,32 @@ def problem_from_json(data: Mapping[str, Any]) -> Problem:
     "pin": {"start_slot": 3, "room": "R1"} and "forbidden_slots": [..]."""
     if data.get("schema") != SCHEMA:
         raise ProblemError(f"not a {SCHEMA} instance (schema {data.get('schema')!r})")
-    slots = [Slot(id=s["id"], day=s["day"], joinable_with_next=bool(s.get("joinable_with_next", False)),
-                  label=f"{s.get('start', '')}-{s.get('end', '')}") for s in data["slots"]]
+    slots = [
+        Slot(
+            id=s["id"],
+            day=s["day"],
+            joinable_with_next=bool(s.get("joinable_with_next", False)),
+            label=f"{s.get('start', '')}-{s.get('end', '')}",
+        )
+        for s in data["slots"]
+    ]
     rooms = [Room(id=r["id"], capacity=int(r["capacity"])) for r in data["rooms"]]
     sessions = []
     for s in data["sessions"]:
         pin = s.get("pin") or {}
-        sessions.append(Session(
-            id=s["id"], duration=int(s.get("duration", 1)), speakers=tuple(s.get("speakers", ())),
-            themes=tuple(s.get("themes", ())), audience=int(s.get("expected_audience", 0)),
-            stars=int(s.get("stars", 0)), forbidden_slots=frozenset(s.get("forbidden_slots", ())),
-            pin_start=pin.get("start_slot"), pin_room=pin.get("room"),
-        ))
+        sessions.append(
+            Session(
+                id=s["id"],
+                duration=int(s.get("duration", 1)),
+                speakers=tuple(s.get("speakers", ())),
+                themes=tuple(s.get("themes", ())),
+                audience=int(s.get("expected_audience", 0)),
+                stars=int(s.get("stars", 0)),
+                forbidden_slots=frozenset(s.get("forbidden_slots", ())),
+                pin_start=pin.get("start_slot"),
+                pin_room=pin.get("room"),
+            )
+        )
     unavailable = {sp["id"]: frozenset(sp.get("unavailable_slots", ())) for sp in data.get("speakers", ())}
     stars = [tuple(a.get("stars", ())) for a in data.get("attendees", ())]
     return Problem(slots=slots, rooms=rooms, sessions=sessions, unavailable=unavailable, stars=stars)
@@ -51,5 +65,9 @@ def placement_from_json(data: Mapping[str, Any]) -> Placement:
 
 def schedule_to_json(schedule: Schedule, solver: str = "conference.sessions.scheduler") -> dict[str, Any]:
     """What `conference schedule solve` writes: evaluate.py reads the "schedule" key and ignores the rest."""
-    return {"solver": solver, "figures": schedule.figures(), "stages": schedule.stages,
-            "schedule": placement_to_json(schedule.placement)}
+    return {
+        "solver": solver,
+        "figures": schedule.figures(),
+        "stages": schedule.stages,
+        "schedule": placement_to_json(schedule.placement),
+    }

@@ -15,8 +15,19 @@ from starlette.routing import Route
 from conference.core import errors
 from conference.pages.registration import render
 from conference.web.request import database, settings
-from sessions.schedule.published import KIND_LABELS, Filter, Item, Snapshot, kept, load_snapshot, parse_filter, programme_json, room_name, room_names
 from sessions.schedule.feeds import programme_ics, programme_xml
+from sessions.schedule.published import (
+    KIND_LABELS,
+    Filter,
+    Item,
+    Snapshot,
+    kept,
+    load_snapshot,
+    parse_filter,
+    programme_json,
+    room_name,
+    room_names,
+)
 
 CACHE_CONTROL = "public, max-age=60"
 
@@ -48,19 +59,30 @@ async def programme_api(request: Request) -> Response:
 
 async def programme_ics_api(request: Request) -> Response:
     snapshot = await _snapshot(request)
-    body = programme_ics(snapshot, parse_filter(snapshot, _query(request)), base_url=settings(request).base_url)
-    return cached(request, body, "text/calendar; charset=utf-8",
-                  **{"content-disposition": 'inline; filename="programme.ics"'})
+    body = programme_ics(
+        snapshot, parse_filter(snapshot, _query(request)), base_url=settings(request).base_url
+    )
+    return cached(
+        request,
+        body,
+        "text/calendar; charset=utf-8",
+        **{"content-disposition": 'inline; filename="programme.ics"'},
+    )
 
 
 async def programme_xml_api(request: Request) -> Response:
     snapshot = await _snapshot(request)
     body = programme_xml(snapshot, base_url=settings(request).base_url)
-    return cached(request, body, "application/xml; charset=utf-8",
-                  **{"content-disposition": 'inline; filename="schedule.xml"'})
+    return cached(
+        request,
+        body,
+        "application/xml; charset=utf-8",
+        **{"content-disposition": 'inline; filename="schedule.xml"'},
+    )
 
 
 # --- the page ------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -71,7 +93,9 @@ class Cell:
 @dataclass(frozen=True)
 class Row:
     label: str
-    cells: list[Cell | None | bool]  # a session starting here, None for an empty room, True where one continues
+    cells: list[
+        Cell | bool | None
+    ]  # a session starting here, None for an empty room, True where one continues
 
 
 @dataclass(frozen=True)
@@ -96,9 +120,11 @@ def grids(snapshot: Snapshot, chosen: Filter) -> list[DayGrid]:
         covered: set[tuple[int, str]] = set()
         rows = []
         for n, slot in enumerate(slots):
-            cells: list[Cell | None | bool] = []
+            cells: list[Cell | bool | None] = []
             for room in rooms:
-                here = next((i for i in todays if i.session.start_slot_id == slot.id and room_name(i) == room), None)
+                here = next(
+                    (i for i in todays if i.session.start_slot_id == slot.id and room_name(i) == room), None
+                )
                 if (n, room) in covered:
                     cells.append(True)
                 elif here is None:
@@ -124,13 +150,23 @@ async def programme_page(request: Request) -> Response:
     in_programme = {t.lower() for i in snapshot.items for t in i.themes}
     base = settings(request).base_url
     ics_path = request.url_for("api-programme-ics").include_query_params(
-        **{k: v[0] for k, v in query.items() if v and not problems})
+        **{k: v[0] for k, v in query.items() if v and not problems}
+    )
     context: dict[str, Any] = {
-        "conference": snapshot.conference, "snapshot": snapshot, "grids": grids(snapshot, chosen),
-        "themes": [t for t in snapshot.themes if t.lower() in in_programme], "kinds": KIND_LABELS,
-        "theme": (query["theme"] or [""])[0], "day": (query["day"] or [""])[0], "errors": problems,
-        "filtered": bool(chosen.themes or chosen.days), "tz": snapshot.tz,
-        "ics_url": str(ics_path), "webcal_url": "webcal://" + base.split("://", 1)[-1] + ics_path.path
+        "conference": snapshot.conference,
+        "snapshot": snapshot,
+        "grids": grids(snapshot, chosen),
+        "themes": [t for t in snapshot.themes if t.lower() in in_programme],
+        "kinds": KIND_LABELS,
+        "theme": (query["theme"] or [""])[0],
+        "day": (query["day"] or [""])[0],
+        "errors": problems,
+        "filtered": bool(chosen.themes or chosen.days),
+        "tz": snapshot.tz,
+        "ics_url": str(ics_path),
+        "webcal_url": "webcal://"
+        + base.split("://", 1)[-1]
+        + ics_path.path
         + (f"?{ics_path.query}" if ics_path.query else ""),
     }
     return render(request, "sessions/programme.html", context, status_code=400 if problems else 200)

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import errors
 from conference.core.models import Conference
 from conference.registration import get_conference
-from sessions.workshops import capacity, programme
 from sessions.call.call import conference_days, get_call
 from sessions.models import (
     Kind,
@@ -34,6 +33,7 @@ from sessions.models import (
     SessionTalk,
     TimeSlot,
 )
+from sessions.workshops import capacity, programme
 
 KIND_LABELS = {Kind.plenary: "Plenary", Kind.workshop: "Workshop", Kind.talk: "Talk"}
 NO_ROOM = "To be confirmed"  # a plenary or talk may be published before it has a room
@@ -133,31 +133,46 @@ async def talks_by_session(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -
     (as on GET /api/v1/talks); talks the speakers declined or withdrew drop out."""
     if not session_ids:
         return {}
-    rows = (await db.execute(
-        sa.select(SessionTalk.programme_session_id, Proposal)
-        .join(Proposal, Proposal.id == SessionTalk.proposal_id)
-        .where(SessionTalk.programme_session_id.in_(session_ids),  # type: ignore[attr-defined]
-               Proposal.status.in_([ProposalStatus.accepted, ProposalStatus.confirmed]))  # type: ignore[attr-defined]
-        .order_by(SessionTalk.position, Proposal.title)
-    )).all()
+    rows = (
+        await db.execute(
+            sa.select(SessionTalk.programme_session_id, Proposal)
+            .join(Proposal, Proposal.id == SessionTalk.proposal_id)
+            .where(
+                SessionTalk.programme_session_id.in_(session_ids),  # type: ignore[attr-defined]
+                Proposal.status.in_([ProposalStatus.accepted, ProposalStatus.confirmed]),
+            )  # type: ignore[attr-defined]
+            .order_by(SessionTalk.position, Proposal.title)
+        )
+    ).all()
     proposal_ids = [p.id for _sid, p in rows]
     speakers: dict[uuid.UUID, list[Speaker]] = {}
     if proposal_ids:
-        for s in (await db.execute(sa.select(ProposalSpeaker).where(
-                ProposalSpeaker.proposal_id.in_(proposal_ids)).order_by(ProposalSpeaker.position))).scalars():  # type: ignore[attr-defined]
+        for s in (
+            await db.execute(
+                sa.select(ProposalSpeaker)
+                .where(ProposalSpeaker.proposal_id.in_(proposal_ids))
+                .order_by(ProposalSpeaker.position)
+            )
+        ).scalars():  # type: ignore[attr-defined]
             speakers.setdefault(s.proposal_id, []).append(Speaker(s.name, s.organisation))
     out: dict[uuid.UUID, list[Talk]] = {}
     for session_id, p in rows:
         named = tuple(speakers.get(p.id, [])) if p.status == ProposalStatus.confirmed else ()
         out.setdefault(session_id, []).append(
-            Talk(p.id, p.title, p.abstract, p.duration_minutes, tuple(p.themes), named))
+            Talk(p.id, p.title, p.abstract, p.duration_minutes, tuple(p.themes), named)
+        )
     return out
 
 
 async def published_version(db: AsyncSession, conference_id: int) -> int | None:
-    stmt = (sa.select(ScheduleVersion.number)
-            .where(ScheduleVersion.conference_id == conference_id, ScheduleVersion.state == ScheduleState.published)
-            .order_by(ScheduleVersion.number.desc()).limit(1))  # type: ignore[union-attr]
+    stmt = (
+        sa.select(ScheduleVersion.number)
+        .where(
+            ScheduleVersion.conference_id == conference_id, ScheduleVersion.state == ScheduleState.published
+        )
+        .order_by(ScheduleVersion.number.desc())
+        .limit(1)
+    )  # type: ignore[union-attr]
     number = (await db.execute(stmt)).scalar_one_or_none()
     return int(number) if number is not None else None
 
@@ -166,14 +181,27 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
     conference = await get_conference(db)
     assert conference.id is not None
     tz = ZoneInfo(conference.timezone)
-    rooms = list((await db.execute(sa.select(Room).where(Room.conference_id == conference.id)
-                                   .order_by(Room.position, Room.name))).scalars())
+    rooms = list(
+        (
+            await db.execute(
+                sa.select(Room).where(Room.conference_id == conference.id).order_by(Room.position, Room.name)
+            )
+        ).scalars()
+    )
     by_id = {r.id: r for r in rooms}
     order = {r.id: i for i, r in enumerate(rooms)}
-    sessions = list((await db.execute(sa.select(ProgrammeSession).where(
-        ProgrammeSession.conference_id == conference.id,
-        ProgrammeSession.cancelled.is_(False)))).scalars())  # type: ignore[attr-defined]
-    sessions.sort(key=lambda s: (s.starts_at, order.get(s.room_id, len(order)) if s.room_id else len(order), s.title))
+    sessions = list(
+        (
+            await db.execute(
+                sa.select(ProgrammeSession).where(
+                    ProgrammeSession.conference_id == conference.id, ProgrammeSession.cancelled.is_(False)
+                )
+            )
+        ).scalars()
+    )  # type: ignore[attr-defined]
+    sessions.sort(
+        key=lambda s: (s.starts_at, order.get(s.room_id, len(order)) if s.room_id else len(order), s.title)
+    )
     counts = await capacity.seat_counts(db, [s.id for s in sessions])
     talks = await talks_by_session(db, [s.id for s in sessions])
     items = []
@@ -190,8 +218,13 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
     for theme in [*call.themes, *(t for item in items for t in item.themes)]:
         themes.setdefault(theme.lower(), theme)
     return Snapshot(
-        conference=conference, tz=tz, days=conference_days(conference), rooms=rooms,
-        slots=await programme.ordered_slots(db, conference.id), items=items, themes=list(themes.values()),
+        conference=conference,
+        tz=tz,
+        days=conference_days(conference),
+        rooms=rooms,
+        slots=await programme.ordered_slots(db, conference.id),
+        items=items,
+        themes=list(themes.values()),
         version=await published_version(db, conference.id),
     )
 
@@ -202,7 +235,9 @@ def parse_filter(snapshot: Snapshot, query: Mapping[str, Sequence[str]]) -> Filt
     known = {t.lower() for t in snapshot.themes}
     themes = {v.strip().lower() for v in query.get("theme", ()) if v.strip()}
     if themes - known:
-        problems["theme"] = f"Unknown theme; choose from: {', '.join(sorted(snapshot.themes, key=str.lower))}."
+        problems["theme"] = (
+            f"Unknown theme; choose from: {', '.join(sorted(snapshot.themes, key=str.lower))}."
+        )
     days: set[date] = set()
     for value in (v.strip() for v in query.get("day", ()) if v.strip()):
         try:
@@ -210,7 +245,9 @@ def parse_filter(snapshot: Snapshot, query: Mapping[str, Sequence[str]]) -> Filt
         except ValueError:
             day = None
         if day is None or len(value) != 10 or day not in snapshot.days:
-            problems["day"] = f"Give a conference day as YYYY-MM-DD: {', '.join(d.isoformat() for d in snapshot.days)}."
+            problems["day"] = (
+                f"Give a conference day as YYYY-MM-DD: {', '.join(d.isoformat() for d in snapshot.days)}."
+            )
         else:
             days.add(day)
     if problems:
@@ -225,7 +262,9 @@ def room_name(item: Item) -> str:
 def room_names(snapshot: Snapshot, items: list[Item]) -> list[str]:
     """The rooms these sessions use, in the organisers' order (then NO_ROOM): the timetable's columns."""
     used = {i.room.id for i in items if i.room}
-    return [r.name for r in snapshot.rooms if r.id in used] + ([NO_ROOM] if any(not i.room for i in items) else [])
+    return [r.name for r in snapshot.rooms if r.id in used] + (
+        [NO_ROOM] if any(not i.room for i in items) else []
+    )
 
 
 def kept(snapshot: Snapshot, chosen: Filter) -> list[Item]:
@@ -234,11 +273,24 @@ def kept(snapshot: Snapshot, chosen: Filter) -> list[Item]:
 
 def content_hash(snapshot: Snapshot) -> str:
     """A short digest of what the programme says (not its seat counts): the version of an unnumbered programme."""
-    facts = [(str(i.session.id), i.session.title, i.session.description, i.session.kind.value,
-              i.session.starts_at.isoformat(), i.session.ends_at.isoformat(), i.room.name if i.room else "",
-              i.session.theme, i.session.speakers, [(str(t.id), t.title, t.abstract, [s.name for s in t.speakers])
-                                                    for t in i.talks]) for i in snapshot.items]
-    digest = hashlib.sha256(json.dumps([snapshot.conference.name, facts], sort_keys=True).encode()).hexdigest()
+    facts = [
+        (
+            str(i.session.id),
+            i.session.title,
+            i.session.description,
+            i.session.kind.value,
+            i.session.starts_at.isoformat(),
+            i.session.ends_at.isoformat(),
+            i.room.name if i.room else "",
+            i.session.theme,
+            i.session.speakers,
+            [(str(t.id), t.title, t.abstract, [s.name for s in t.speakers]) for t in i.talks],
+        )
+        for i in snapshot.items
+    ]
+    digest = hashlib.sha256(
+        json.dumps([snapshot.conference.name, facts], sort_keys=True).encode()
+    ).hexdigest()
     return digest[:12]
 
 
@@ -247,6 +299,7 @@ def version_label(snapshot: Snapshot) -> str:
 
 
 # --- JSON ----------------------------------------------------------------------------------------------------------
+
 
 def _speaker_json(s: Speaker) -> dict[str, str]:
     return {"name": s.name, "organisation": s.organisation}
@@ -267,8 +320,17 @@ def item_json(snapshot: Snapshot, item: Item) -> dict[str, Any]:
         "themes": item.themes,
         "speakers": [_speaker_json(p) for p in item.speakers],
         "description": s.description,
-        "talks": [{"id": str(t.id), "title": t.title, "abstract": t.abstract, "duration_minutes": t.duration_minutes,
-                   "themes": list(t.themes), "speakers": [_speaker_json(p) for p in t.speakers]} for t in item.talks],
+        "talks": [
+            {
+                "id": str(t.id),
+                "title": t.title,
+                "abstract": t.abstract,
+                "duration_minutes": t.duration_minutes,
+                "themes": list(t.themes),
+                "speakers": [_speaker_json(p) for p in t.speakers],
+            }
+            for t in item.talks
+        ],
         "capacity": item.capacity,
         "bookable": item.bookable,
         "remaining": item.remaining,
@@ -286,21 +348,36 @@ def programme_json(snapshot: Snapshot, chosen: Filter) -> dict[str, Any]:
         if chosen.days and day not in chosen.days:
             continue
         slots = [slot for slot in snapshot.slots if snapshot.day_of(slot.starts_at) == day]
-        days.append({"date": day.isoformat(), "slots": [{
-            "id": str(slot.id), "label": slot.label,
-            "starts_at": slot.starts_at.astimezone(snapshot.tz).isoformat(),
-            "ends_at": slot.ends_at.astimezone(snapshot.tz).isoformat(),
-            "sessions": [item_json(snapshot, i) for i in by_slot.get(slot.id, [])],
-        } for slot in slots]})
+        days.append(
+            {
+                "date": day.isoformat(),
+                "slots": [
+                    {
+                        "id": str(slot.id),
+                        "label": slot.label,
+                        "starts_at": slot.starts_at.astimezone(snapshot.tz).isoformat(),
+                        "ends_at": slot.ends_at.astimezone(snapshot.tz).isoformat(),
+                        "sessions": [item_json(snapshot, i) for i in by_slot.get(slot.id, [])],
+                    }
+                    for slot in slots
+                ],
+            }
+        )
     return {
         "version": version_label(snapshot),
-        "conference": {"name": conf.name, "venue": conf.venue, "timezone": conf.timezone,
-                       "starts_at": conf.starts_at.astimezone(snapshot.tz).isoformat(),
-                       "ends_at": conf.ends_at.astimezone(snapshot.tz).isoformat(),
-                       "days": [d.isoformat() for d in snapshot.days]},
+        "conference": {
+            "name": conf.name,
+            "venue": conf.venue,
+            "timezone": conf.timezone,
+            "starts_at": conf.starts_at.astimezone(snapshot.tz).isoformat(),
+            "ends_at": conf.ends_at.astimezone(snapshot.tz).isoformat(),
+            "days": [d.isoformat() for d in snapshot.days],
+        },
         "themes": snapshot.themes,
-        "rooms": [{"id": str(r.id), "name": r.name, "capacity": r.capacity, "accessibility": r.accessibility}
-                  for r in snapshot.rooms],
+        "rooms": [
+            {"id": str(r.id), "name": r.name, "capacity": r.capacity, "accessibility": r.accessibility}
+            for r in snapshot.rooms
+        ],
         "days": days,
         "count": len(items),
     }

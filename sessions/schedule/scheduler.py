@@ -133,12 +133,18 @@ class Schedule:
 
     def figures(self) -> dict[str, Any]:
         return {
-            "status": self.status, "clash_pairs": self.objective, "lower_bound": self.bound,
-            "gap": None if self.gap is None else round(self.gap, 4), "seconds": round(self.seconds, 2),
-            "clash_pairs_per_delegate_mean": round(self.clashes_mean, 4), "clash_pairs_per_delegate_max":
-            self.clashes_max, "delegates_with_clash": self.delegates_with_clash,
-            "rooms_over_capacity": len(self.over_capacity), "same_theme_pairs": self.same_theme_pairs,
-            "moved": len(self.moved), "explanation": self.explanation,
+            "status": self.status,
+            "clash_pairs": self.objective,
+            "lower_bound": self.bound,
+            "gap": None if self.gap is None else round(self.gap, 4),
+            "seconds": round(self.seconds, 2),
+            "clash_pairs_per_delegate_mean": round(self.clashes_mean, 4),
+            "clash_pairs_per_delegate_max": self.clashes_max,
+            "delegates_with_clash": self.delegates_with_clash,
+            "rooms_over_capacity": len(self.over_capacity),
+            "same_theme_pairs": self.same_theme_pairs,
+            "moved": len(self.moved),
+            "explanation": self.explanation,
         }
 
 
@@ -169,14 +175,22 @@ class _Compiled:
 
 def _valid_day_starts(p: Problem, duration: int) -> list[int]:
     slots = p.slots
-    return [s for s in range(len(slots) - duration + 1)
-            if all(slots[t].day == slots[t + 1].day and slots[t].joinable_with_next for t in range(s, s + duration - 1))]
+    return [
+        s
+        for s in range(len(slots) - duration + 1)
+        if all(
+            slots[t].day == slots[t + 1].day and slots[t].joinable_with_next
+            for t in range(s, s + duration - 1)
+        )
+    ]
 
 
 def compile_problem(p: Problem) -> _Compiled:
     for index, slot in enumerate(p.slots):
         if slot.id != index:
-            raise ProblemError(f"slot ids must be 0..{len(p.slots) - 1} in time order (slot {slot.id} at {index})")
+            raise ProblemError(
+                f"slot ids must be 0..{len(p.slots) - 1} in time order (slot {slot.id} at {index})"
+            )
     index_of = {s.id: i for i, s in enumerate(p.sessions)}
     if len(index_of) != len(p.sessions):
         raise ProblemError("session ids repeat")
@@ -188,11 +202,16 @@ def compile_problem(p: Problem) -> _Compiled:
         if s.pin_room is not None and s.pin_room not in room_index:
             raise ProblemError(f"session {s.id} is pinned to unknown room {s.pin_room}")
         blocked = set(s.forbidden_slots).union(*(p.unavailable.get(sp, frozenset()) for sp in s.speakers))
-        ok = [t for t in _valid_day_starts(p, s.duration)
-              if not blocked.intersection(range(t, t + s.duration)) and s.pin_start in (None, t)]
+        ok = [
+            t
+            for t in _valid_day_starts(p, s.duration)
+            if not blocked.intersection(range(t, t + s.duration)) and s.pin_start in (None, t)
+        ]
         starts.append(ok)
         cover.append({t: tuple(range(t, t + s.duration)) for t in _valid_day_starts(p, s.duration)})
-        rooms = [k for k in by_size if p.rooms[k].capacity >= s.audience and s.pin_room in (None, p.rooms[k].id)]
+        rooms = [
+            k for k in by_size if p.rooms[k].capacity >= s.audience and s.pin_room in (None, p.rooms[k].id)
+        ]
         fit.append(rooms)
         need.append(max((by_size.index(k) + 1 for k in rooms), default=0))
     speakers_of = [set(s.speakers) for s in p.sessions]
@@ -208,8 +227,22 @@ def compile_problem(p: Problem) -> _Compiled:
     matrix = np.zeros((n, n), dtype=bool)
     for i in range(n):
         matrix[i, sorted(conflict[i])] = True
-    return _Compiled(p, n, n_slots, len(p.rooms), by_size, [s.duration for s in p.sessions], starts, cover, fit,
-                     need, conflict, matrix, w, theme)
+    return _Compiled(
+        p,
+        n,
+        n_slots,
+        len(p.rooms),
+        by_size,
+        [s.duration for s in p.sessions],
+        starts,
+        cover,
+        fit,
+        need,
+        conflict,
+        matrix,
+        w,
+        theme,
+    )
 
 
 # --- step 1: necessary conditions, named ------------------------------------------------------------------
@@ -222,13 +255,17 @@ def necessary_conditions(c: _Compiled) -> list[str]:
         if not c.starts[i]:
             day_starts = _valid_day_starts(p, s.duration)
             if s.pin_start is not None and s.pin_start not in day_starts:
-                why.append(f"pin: session {s.id} is pinned to slot {s.pin_start}, where a {s.duration}-slot "
-                           "session cannot start (day end or break)")
+                why.append(
+                    f"pin: session {s.id} is pinned to slot {s.pin_start}, where a {s.duration}-slot "
+                    "session cannot start (day end or break)"
+                )
             else:
                 busy = {sp: sorted(p.unavailable.get(sp, ())) for sp in s.speakers if p.unavailable.get(sp)}
-                why.append(f"availability: session {s.id} ({s.duration} slot(s)) has no start slot its speakers "
-                           f"can all do{'' if s.pin_start is None else f' (pinned to slot {s.pin_start})'}; "
-                           f"unavailable: {busy}{'' if not s.forbidden_slots else f', session forbidden in {sorted(s.forbidden_slots)}'}")
+                why.append(
+                    f"availability: session {s.id} ({s.duration} slot(s)) has no start slot its speakers "
+                    f"can all do{'' if s.pin_start is None else f' (pinned to slot {s.pin_start})'}; "
+                    f"unavailable: {busy}{'' if not s.forbidden_slots else f', session forbidden in {sorted(s.forbidden_slots)}'}"
+                )
         if not c.fit[i]:
             biggest = max((r.capacity for r in p.rooms), default=0)
             where = f"pinned room {s.pin_room}" if s.pin_room else f"the biggest room ({biggest} seats)"
@@ -239,26 +276,36 @@ def necessary_conditions(c: _Compiled) -> list[str]:
         usable = set().union(*(set(c.cover[i][t]) for i in mine for t in c.starts[i]))
         needed = sum(c.dur[i] for i in mine)
         if len(mine) > 1 and needed > len(usable):
-            why.append(f"speaker {sp}: sessions {[p.sessions[i].id for i in mine]} need {needed} slots but the "
-                       f"speaker can be in only {len(usable)} ({sorted(usable)})")
+            why.append(
+                f"speaker {sp}: sessions {[p.sessions[i].id for i in mine]} need {needed} slots but the "
+                f"speaker can be in only {len(usable)} ({sorted(usable)})"
+            )
     # Nested rooms (Hall): sessions that need one of the k biggest rooms fit into k rooms x all slots.
     for k in range(1, c.n_rooms + 1):
         needed = sum(c.dur[i] for i in range(c.n) if 0 < c.need[i] <= k)
         if needed > k * c.n_slots:
             cap = p.rooms[c.rooms[k - 1]].capacity
-            why.append(f"capacity: sessions that need a room of at least {cap} seats need {needed} room-slots; "
-                       f"the {k} room(s) that big offer {k * c.n_slots}")
+            why.append(
+                f"capacity: sessions that need a room of at least {cap} seats need {needed} room-slots; "
+                f"the {k} room(s) that big offer {k * c.n_slots}"
+            )
             break
     # Pins that collide with each other.
     pinned = [i for i, s in enumerate(p.sessions) if s.pin_start is not None]
     for i, j in itertools.combinations(pinned, 2):
         si, sj = p.sessions[i], p.sessions[j]
         assert si.pin_start is not None and sj.pin_start is not None
-        if set(range(si.pin_start, si.pin_start + si.duration)) & set(range(sj.pin_start, sj.pin_start + sj.duration)):
+        if set(range(si.pin_start, si.pin_start + si.duration)) & set(
+            range(sj.pin_start, sj.pin_start + sj.duration)
+        ):
             if si.pin_room is not None and si.pin_room == sj.pin_room:
-                why.append(f"pin: sessions {si.id} and {sj.id} are pinned to room {si.pin_room} at the same time")
+                why.append(
+                    f"pin: sessions {si.id} and {sj.id} are pinned to room {si.pin_room} at the same time"
+                )
             if j in c.conflict[i]:
-                why.append(f"pin: sessions {si.id} and {sj.id} share a speaker and are pinned to the same time")
+                why.append(
+                    f"pin: sessions {si.id} and {sj.id} share a speaker and are pinned to the same time"
+                )
     return why
 
 
@@ -339,8 +386,13 @@ def _greedy(c: _Compiled, state: _Slots, rng: random.Random) -> bool:
     return True
 
 
-def anneal(c: _Compiled, initial: Sequence[int] | None, seconds: float, seed: int = 1,
-           snapshots: list[list[int]] | None = None) -> tuple[list[int] | None, int]:
+def anneal(
+    c: _Compiled,
+    initial: Sequence[int] | None,
+    seconds: float,
+    seed: int = 1,
+    snapshots: list[list[int]] | None = None,
+) -> tuple[list[int] | None, int]:
     """Start slots by simulated annealing: returns (best starts, moves tried), or (None, 0) if no start found.
     `snapshots` collects the last 30 best answers met (their slot groups seed the lower bound's LP)."""
     rng = random.Random(seed)
@@ -446,8 +498,9 @@ def _solver(seconds: float, threads: int, seed: int) -> cp_model.CpSolver:
     return solver
 
 
-def assign_rooms(c: _Compiled, start: Sequence[int], previous: Placement | None, seconds: float,
-                 threads: int) -> list[int] | None:
+def assign_rooms(
+    c: _Compiled, start: Sequence[int], previous: Placement | None, seconds: float, threads: int
+) -> list[int] | None:
     """Rooms for fixed starts: one per session, one session per room and slot; keep previous rooms, then put
     the most-starred sessions in the biggest rooms. None when the starts cannot be seated."""
     m = cp_model.CpModel()
@@ -543,7 +596,11 @@ def compact_model(c: _Compiled, previous: Placement | None = None, explain: bool
         mine = [i for i, s in enumerate(p.sessions) if sp in s.speakers]
         if len(mine) < 2:
             continue
-        lit = rule(f"speaker {sp} in one place at a time ({[p.sessions[i].id for i in mine]})") if explain else None
+        lit = (
+            rule(f"speaker {sp} in one place at a time ({[p.sessions[i].id for i in mine]})")
+            if explain
+            else None
+        )
         for u in range(c.n_slots):
             terms = [occ_expr[i][u] for i in mine if u in occ_expr[i]]
             if len(terms) > 1:
@@ -610,8 +667,9 @@ def explain_infeasible(c: _Compiled, seconds: float) -> list[str]:
 # --- step 5: the lower bound by column generation ----------------------------------------------------------
 
 
-def lower_bound(c: _Compiled, groups: Sequence[Sequence[int]], seconds: float,
-                target: int | None = None) -> tuple[int, dict[str, Any]]:
+def lower_bound(
+    c: _Compiled, groups: Sequence[Sequence[int]], seconds: float, target: int | None = None
+) -> tuple[int, dict[str, Any]]:
     """A certified lower bound on the clash pairs (module docstring, step 5). `groups` are the slot groups of
     a known schedule (a feasible start for the master LP). Stops at `target` (a bound good enough), when the
     LP is proven optimal, or at the time limit; the bound returned is valid whenever it stops.
@@ -654,7 +712,9 @@ def lower_bound(c: _Compiled, groups: Sequence[Sequence[int]], seconds: float,
         if lp.Solve() != pywraplp.Solver.OPTIMAL:
             break
         lp_value = objective.Value()
-        if lp_value * _SCALE - best_scaled < _SCALE or (target is not None and best_scaled >= target * _SCALE):
+        if lp_value * _SCALE - best_scaled < _SCALE or (
+            target is not None and best_scaled >= target * _SCALE
+        ):
             break  # the bound can't rise past the LP value (rounded up to a whole clash pair), or is good enough
         lp_pi = [con.dual_value() * _SCALE for con in cover]
         while time.perf_counter() < deadline:
@@ -679,8 +739,13 @@ def lower_bound(c: _Compiled, groups: Sequence[Sequence[int]], seconds: float,
         if converged or time.perf_counter() >= deadline:
             break
     best = -(-best_scaled // _SCALE)  # a whole number of clash pairs, rounded up (the objective is whole)
-    return best, {"lp": None if lp_value == math.inf else round(lp_value, 2), "lp_solved": converged,
-                  "rounds": rounds, "pricings": pricings, "columns": len(seen)}
+    return best, {
+        "lp": None if lp_value == math.inf else round(lp_value, 2),
+        "lp_solved": converged,
+        "rounds": rounds,
+        "pricings": pricings,
+        "columns": len(seen),
+    }
 
 
 def _cost(cost2: np.ndarray, group: Sequence[int] | frozenset[int]) -> int:
@@ -691,8 +756,9 @@ def _cost(cost2: np.ndarray, group: Sequence[int] | frozenset[int]) -> int:
 _SCALE = 2000  # duals and costs in units of 1/2000 clash pair: the half-weight two-slot pairs stay integral
 
 
-def _price(c: _Compiled, cost2: np.ndarray, pi: list[int], deadline: float,
-           keep: int = 40) -> tuple[int, bool, list[list[int]]]:
+def _price(
+    c: _Compiled, cost2: np.ndarray, pi: list[int], deadline: float, keep: int = 40
+) -> tuple[int, bool, list[list[int]]]:
     """max over slot groups of pi(group) - cost(group), by branch and bound: (the maximum, proven, up to
     `keep` best groups with a positive value). Only sessions with a positive gain can help (weights are >= 0,
     and a group minus a member is still a group); at each node the candidates are sorted by gain, the k-th
@@ -730,15 +796,20 @@ def _price(c: _Compiled, cost2: np.ndarray, pi: list[int], deadline: float,
             if len(top) < keep or new_value > top[0][0]:
                 entry = (new_value, [*group, j])
                 heapq.heappush(top, entry) if len(top) < keep else heapq.heapreplace(top, entry)
-            rest = cand[k + 1:]
+            rest = cand[k + 1 :]
             fine = ~conflict[j, rest]
             rest = rest[fine]
-            dfs(rest, gains[k + 1:][fine] - cost2[j, rest], [*group, j], new_needs, new_value)
+            dfs(rest, gains[k + 1 :][fine] - cost2[j, rest], [*group, j], new_needs, new_value)
 
     # A greedy group from each of the most valuable sessions sets a high bar first, so the search prunes early.
     gains0 = np.array(pi, dtype=np.int64)
     for seed_i in np.argsort(-gains0)[:10]:
-        group, value, gains, needs = [int(seed_i)], int(gains0[seed_i]), gains0 - cost2[seed_i], [need[seed_i]]
+        group, value, gains, needs = (
+            [int(seed_i)],
+            int(gains0[seed_i]),
+            gains0 - cost2[seed_i],
+            [need[seed_i]],
+        )
         open_ = (gains > 0) & ~conflict[seed_i]
         open_[seed_i] = False
         while len(group) < rooms and open_.any():
@@ -766,8 +837,9 @@ def _placement(c: _Compiled, start: Sequence[int], room: Sequence[int]) -> Place
     return {s.id: (c.p.rooms[room[i]].id, start[i]) for i, s in enumerate(c.p.sessions)}
 
 
-def _figures(c: _Compiled, schedule: Schedule, start: Sequence[int], room: Sequence[int],
-             previous: Placement | None) -> None:
+def _figures(
+    c: _Compiled, schedule: Schedule, start: Sequence[int], room: Sequence[int], previous: Placement | None
+) -> None:
     occ = _occupied(c, start)
     index = {s.id: i for i, s in enumerate(c.p.sessions)}
     per_delegate = []
@@ -778,13 +850,25 @@ def _figures(c: _Compiled, schedule: Schedule, start: Sequence[int], room: Seque
     schedule.clashes_mean = schedule.objective / max(1, len(per_delegate))
     schedule.clashes_max = max(per_delegate, default=0)
     schedule.delegates_with_clash = sum(1 for k in per_delegate if k)
-    schedule.over_capacity = [s.id for i, s in enumerate(c.p.sessions) if c.p.rooms[room[i]].capacity < s.audience]
+    schedule.over_capacity = [
+        s.id for i, s in enumerate(c.p.sessions) if c.p.rooms[room[i]].capacity < s.audience
+    ]
     schedule.same_theme_pairs = _same_theme_pairs(c, start)
-    schedule.moved = [sid for sid, place in schedule.placement.items() if previous and previous.get(sid) != place]
+    schedule.moved = [
+        sid for sid, place in schedule.placement.items() if previous and previous.get(sid) != place
+    ]
 
 
-def solve(p: Problem, *, time_limit: float = 30.0, threads: int = 2, previous: Placement | None = None,
-          stability: bool = True, seed: int = 1, bound: bool = True) -> Schedule:
+def solve(
+    p: Problem,
+    *,
+    time_limit: float = 30.0,
+    threads: int = 2,
+    previous: Placement | None = None,
+    stability: bool = True,
+    seed: int = 1,
+    bound: bool = True,
+) -> Schedule:
     """Schedule `p` within about `time_limit` seconds (module docstring). `threads` is CP-SAT's num_workers
     (the annealing and the bound's pricing run in this thread).
 
@@ -800,8 +884,9 @@ def solve(p: Problem, *, time_limit: float = 30.0, threads: int = 2, previous: P
         schedule.seconds = time.perf_counter() - started
         return schedule
     if previous and stability:
-        answer = _stable(c, previous, (deadline - time.perf_counter()) * (0.6 if bound else 0.95), threads, seed,
-                         schedule)
+        answer = _stable(
+            c, previous, (deadline - time.perf_counter()) * (0.6 if bound else 0.95), threads, seed, schedule
+        )
         columns: list[list[int]] = []
     else:
         answer, columns = _search(c, previous, deadline, threads, seed, schedule, bound)
@@ -832,33 +917,55 @@ def _bound(c: _Compiled, schedule: Schedule, columns: list[list[int]], until: fl
     assert schedule.objective is not None
     best, info = lower_bound(c, columns, max(0.2, until - lap), target=schedule.objective)
     schedule.bound = max(schedule.bound, best)
-    schedule.stages.append({"stage": "lower bound", "seconds": round(time.perf_counter() - lap, 2), **info,
-                            "bound": best})
+    schedule.stages.append(
+        {"stage": "lower bound", "seconds": round(time.perf_counter() - lap, 2), **info, "bound": best}
+    )
 
 
-def _search(c: _Compiled, previous: Placement | None, deadline: float, threads: int, seed: int,
-            schedule: Schedule, bound: bool) -> tuple[tuple[list[int], list[int]] | None, list[list[int]]]:
+def _search(
+    c: _Compiled,
+    previous: Placement | None,
+    deadline: float,
+    threads: int,
+    seed: int,
+    schedule: Schedule,
+    bound: bool,
+) -> tuple[tuple[list[int], list[int]] | None, list[list[int]]]:
     """Anneal the slots; seat them; prove a bound (up to half the time left; it usually converges sooner);
     then anneal again from the best answer with whatever time the bound did not need."""
+
     def anneal_stage(initial: list[int] | None, seconds: float, name: str) -> list[int] | None:
         lap = time.perf_counter()
         found, tried = anneal(c, initial, seconds, seed, snapshots)
-        schedule.stages.append({"stage": name, "seconds": round(time.perf_counter() - lap, 2), "moves": tried,
-                                "clash_pairs": None if found is None else clash_pairs(c, found)})
+        schedule.stages.append(
+            {
+                "stage": name,
+                "seconds": round(time.perf_counter() - lap, 2),
+                "moves": tried,
+                "clash_pairs": None if found is None else clash_pairs(c, found),
+            }
+        )
         return found
 
     snapshots: list[list[int]] = []
     reserve = min(2.0, 0.05 * (deadline - time.perf_counter()))  # for seating the second answer
     start = anneal_stage(None, (deadline - time.perf_counter()) * (0.4 if bound else 0.5), "anneal")
     room = None if start is None else assign_rooms(c, start, previous, max(0.5, reserve), threads)
-    if start is None or room is None:  # no seated answer by annealing: the compact model from the hint, if any
+    if (
+        start is None or room is None
+    ):  # no seated answer by annealing: the compact model from the hint, if any
         start, room = _polish(c, start, room, (deadline - time.perf_counter()) * 0.5, threads, seed, schedule)
         if start is None or room is None:
             return None, []
     columns = [g for s in snapshots for g in _groups(c, s)]
     if bound:
         schedule.objective = clash_pairs(c, start)
-        _bound(c, schedule, [*columns, *_groups(c, start)], time.perf_counter() + (deadline - time.perf_counter()) / 2)
+        _bound(
+            c,
+            schedule,
+            [*columns, *_groups(c, start)],
+            time.perf_counter() + (deadline - time.perf_counter()) / 2,
+        )
         if schedule.bound >= schedule.objective:
             return (start, room), columns
     more = anneal_stage(start, deadline - time.perf_counter() - reserve, "anneal again from the best")
@@ -869,8 +976,15 @@ def _search(c: _Compiled, previous: Placement | None, deadline: float, threads: 
     return (start, room), columns
 
 
-def _polish(c: _Compiled, start: list[int] | None, room: list[int] | None, seconds: float, threads: int,
-            seed: int, schedule: Schedule) -> tuple[list[int] | None, list[int] | None]:
+def _polish(
+    c: _Compiled,
+    start: list[int] | None,
+    room: list[int] | None,
+    seconds: float,
+    threads: int,
+    seed: int,
+    schedule: Schedule,
+) -> tuple[list[int] | None, list[int] | None]:
     """The compact model from the annealed answer (or from nothing, when annealing found no start)."""
     lap = time.perf_counter()
     compact = compact_model(c)
@@ -880,8 +994,11 @@ def _polish(c: _Compiled, start: list[int] | None, room: list[int] | None, secon
     compact.model.minimize(compact.clash * (len(c.theme) ** 2 + 1) + compact.theme)
     solver = _solver(seconds, threads, seed)
     status = solver.solve(compact.model)
-    entry: dict[str, Any] = {"stage": "cp-sat polish", "seconds": round(time.perf_counter() - lap, 2),
-                             "status": solver.status_name(status)}
+    entry: dict[str, Any] = {
+        "stage": "cp-sat polish",
+        "seconds": round(time.perf_counter() - lap, 2),
+        "status": solver.status_name(status),
+    }
     schedule.stages.append(entry)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         new_start, new_room = _read(c, compact, solver)
@@ -890,8 +1007,9 @@ def _polish(c: _Compiled, start: list[int] | None, room: list[int] | None, secon
     return start, room
 
 
-def _stable(c: _Compiled, previous: Placement, seconds: float, threads: int, seed: int,
-            schedule: Schedule) -> tuple[list[int], list[int]] | None:
+def _stable(
+    c: _Compiled, previous: Placement, seconds: float, threads: int, seed: int, schedule: Schedule
+) -> tuple[list[int], list[int]] | None:
     """Lexicographic: the fewest moves from `previous`, then the fewest clash pairs with that many moves (a
     move is a session whose room or start changes). Both are CP-SAT solves of the compact model, hinted
     with the previous placement; the first is usually proven at once, since few sessions can move."""
@@ -906,8 +1024,14 @@ def _stable(c: _Compiled, previous: Placement, seconds: float, threads: int, see
         return None
     fewest = round(solver.objective_value)
     start, room = _read(c, compact, solver)
-    schedule.stages.append({"stage": "fewest moves", "seconds": round(time.perf_counter() - lap, 2),
-                            "moves": fewest, "proven": status == cp_model.OPTIMAL})
+    schedule.stages.append(
+        {
+            "stage": "fewest moves",
+            "seconds": round(time.perf_counter() - lap, 2),
+            "moves": fewest,
+            "proven": status == cp_model.OPTIMAL,
+        }
+    )
     lap = time.perf_counter()
     compact.model.add(compact.moves <= fewest)
     _hint(compact, start, room)
@@ -916,7 +1040,12 @@ def _stable(c: _Compiled, previous: Placement, seconds: float, threads: int, see
     status = solver.solve(compact.model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         start, room = _read(c, compact, solver)
-    schedule.stages.append({"stage": "fewest clash pairs with those moves",
-                            "seconds": round(time.perf_counter() - lap, 2), "status": solver.status_name(status),
-                            "clash_pairs": clash_pairs(c, start)})
+    schedule.stages.append(
+        {
+            "stage": "fewest clash pairs with those moves",
+            "seconds": round(time.perf_counter() - lap, 2),
+            "status": solver.status_name(status),
+            "clash_pairs": clash_pairs(c, start),
+        }
+    )
     return start, room

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -11,11 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core.models import Conference, Registration
-from sessions.workshops.capacity import LIVE, waitlist_position
 from sessions.models import Kind, ProgrammeSession, Room, SeatBooking, SeatStatus
+from sessions.workshops.capacity import LIVE, waitlist_position
 
 
-async def seats_of(db: AsyncSession, registration_id: uuid.UUID) -> list[tuple[SeatBooking, ProgrammeSession]]:
+async def seats_of(
+    db: AsyncSession, registration_id: uuid.UUID
+) -> list[tuple[SeatBooking, ProgrammeSession]]:
     stmt = (
         sa.select(SeatBooking, ProgrammeSession)
         .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
@@ -29,18 +31,22 @@ async def registration_sessions(db: AsyncSession, registration: Registration) ->
     """Hook for the registration's API view: its booked and waitlisted sessions."""
     out = []
     for seat, session in await seats_of(db, registration.id):
-        out.append({
-            "session_id": str(session.id),
-            "title": session.title,
-            "starts_at": session.starts_at.isoformat(),
-            "ends_at": session.ends_at.isoformat(),
-            "status": seat.status.value,
-            "waitlist_position": await waitlist_position(db, seat),
-        })
+        out.append(
+            {
+                "session_id": str(session.id),
+                "title": session.title,
+                "starts_at": session.starts_at.isoformat(),
+                "ends_at": session.ends_at.isoformat(),
+                "status": seat.status.value,
+                "waitlist_position": await waitlist_position(db, seat),
+            }
+        )
     return {"sessions": out}
 
 
-async def agenda(db: AsyncSession, registration: Registration) -> list[tuple[ProgrammeSession, Room | None, str]]:
+async def agenda(
+    db: AsyncSession, registration: Registration
+) -> list[tuple[ProgrammeSession, Room | None, str]]:
     """(session, room, why) in time order; why is 'booked', 'waitlisted' or 'open to all'."""
     rows: list[tuple[ProgrammeSession, Room | None, str]] = []
     rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
@@ -74,8 +80,16 @@ def new_calendar(conference: Conference, name: str) -> icalendar.Calendar:
     return cal
 
 
-def session_event(conference: Conference, session: ProgrammeSession, room: Room | None, *, base_url: str,
-                  stamp: datetime, description: str, tz: tzinfo | None = None) -> icalendar.Event:
+def session_event(
+    conference: Conference,
+    session: ProgrammeSession,
+    room: Room | None,
+    *,
+    base_url: str,
+    stamp: datetime,
+    description: str,
+    tz: tzinfo | None = None,
+) -> icalendar.Event:
     """One session as a VEVENT; the UID is the session's, so every feed that carries it names the same event."""
     event = icalendar.Event()
     event.add("uid", f"{session.id}@{base_url.split('://')[-1]}")
@@ -93,23 +107,31 @@ def session_event(conference: Conference, session: ProgrammeSession, room: Room 
     return event
 
 
-def agenda_ics(conference: Conference, registration: Registration, rows: list[tuple[ProgrammeSession, Room | None, str]],
-               *, base_url: str) -> bytes:
+def agenda_ics(
+    conference: Conference,
+    registration: Registration,
+    rows: list[tuple[ProgrammeSession, Room | None, str]],
+    *,
+    base_url: str,
+) -> bytes:
     """An iCalendar feed (RFC 5545): stable UIDs and SEQUENCE so subscribed calendars update in place."""
     cal = new_calendar(conference, f"{conference.name}: my agenda")
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     for session, room, why in rows:
         if why == "waitlisted":
             continue  # not a seat yet; it appears when the delegate moves up
         description = session.description
         if session.speakers:
             description = f"{session.speakers}\n\n{description}".strip()
-        cal.add_component(session_event(conference, session, room, base_url=base_url, stamp=stamp,
-                                        description=description))
+        cal.add_component(
+            session_event(conference, session, room, base_url=base_url, stamp=stamp, description=description)
+        )
     return cal.to_ical()
 
 
-async def session_delegates(db: AsyncSession, session_id: uuid.UUID) -> list[tuple[SeatBooking, Registration]]:
+async def session_delegates(
+    db: AsyncSession, session_id: uuid.UUID
+) -> list[tuple[SeatBooking, Registration]]:
     stmt = (
         sa.select(SeatBooking, Registration)
         .join(Registration, Registration.id == SeatBooking.registration_id)

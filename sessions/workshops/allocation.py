@@ -67,7 +67,9 @@ class Result:
 
 def _candidates(instance: Instance, d: Delegate) -> list[int]:
     """The ranked workshops a delegate could be given: free seats, no clash with a seat already held."""
-    return sorted(w for w in d.ranks if instance.workshops[w].seats > 0 and not instance.workshops[w].slots & d.busy)
+    return sorted(
+        w for w in d.ranks if instance.workshops[w].seats > 0 and not instance.workshops[w].slots & d.busy
+    )
 
 
 def _wanted(instance: Instance, d: Delegate) -> set[int]:
@@ -180,8 +182,14 @@ def solve(instance: Instance, *, seed: int = 1, time_limit: float = 20.0) -> Res
         assignment,
         "optimal" if status == pywraplp.Solver.OPTIMAL else "feasible",
         time.perf_counter() - started,
-        [{"objective": round(value / SCALE, 3), "bound": round(bound / SCALE, 3),
-          "variables": solver.NumVariables(), "constraints": solver.NumConstraints()}],
+        [
+            {
+                "objective": round(value / SCALE, 3),
+                "bound": round(bound / SCALE, 3),
+                "variables": solver.NumVariables(),
+                "constraints": solver.NumConstraints(),
+            }
+        ],
     )
 
 
@@ -212,7 +220,10 @@ def figures(instance: Instance, assignment: Assignment) -> dict[str, Any]:
         most_missed = max(most_missed, missed)
         worst = max(worst, disappointment(instance, d, given))
         all_first += got_first == len(wanted)
-    share = (lambda n: round(n / requests, 4) if requests else 0.0)
+
+    def share(n):
+        return round(n / requests, 4) if requests else 0.0
+
     return {
         "delegates": delegates,
         "requests": requests,

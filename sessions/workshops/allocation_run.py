@@ -23,12 +23,21 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import Database, lock_for_update
 from conference.core.models import Conference, Registration, Status, utcnow
+from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
 from conference.registration import get_conference
-from conference.core.settings import Settings
+from sessions.models import (
+    AllocationRun,
+    Kind,
+    ProgrammeSession,
+    Room,
+    SeatBooking,
+    SeatStatus,
+    SessionChoice,
+    TimeSlot,
+)
 from sessions.workshops import allocation, choices
 from sessions.workshops.capacity import seat_counts, seats_in
-from sessions.models import AllocationRun, Kind, ProgrammeSession, Room, SeatBooking, SeatStatus, SessionChoice, TimeSlot
 from sessions.workshops.programme import ordered_slots
 
 
@@ -46,7 +55,9 @@ class Loaded:
 
 
 def _slot_span(slots: list[TimeSlot], starts_at: datetime, ends_at: datetime) -> frozenset[int]:
-    return frozenset(i for i, slot in enumerate(slots) if slot.starts_at < ends_at and slot.ends_at > starts_at)
+    return frozenset(
+        i for i, slot in enumerate(slots) if slot.starts_at < ends_at and slot.ends_at > starts_at
+    )
 
 
 async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loaded:
@@ -65,7 +76,9 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
         (
             await db.execute(
                 sa.select(Registration)
-                .where(Registration.id.in_({r for r, _, _ in ranked}), Registration.status == Status.confirmed)  # type: ignore[attr-defined]
+                .where(
+                    Registration.id.in_({r for r, _, _ in ranked}), Registration.status == Status.confirmed
+                )  # type: ignore[attr-defined]
                 .order_by(Registration.number)  # order of registration: the first-come baseline's order
             )
         ).scalars()
@@ -79,7 +92,10 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
     if lock:
         for session in sessions:
             await lock_for_update(db, ProgrammeSession, session.id)
-    rooms = {r.id: r for r in (await db.execute(sa.select(Room).where(Room.conference_id == conference.id))).scalars()}
+    rooms = {
+        r.id: r
+        for r in (await db.execute(sa.select(Room).where(Room.conference_id == conference.id))).scalars()
+    }
     counts = await seat_counts(db, [s.id for s in sessions])
     slot_index = {slot.id: i for i, slot in enumerate(slots)}
     sessions = [s for s in sessions if s.start_slot_id in slot_index]
@@ -89,7 +105,11 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
             key=s.id,
             start=slot_index[s.start_slot_id],
             slots=_slot_span(slots, s.starts_at, s.ends_at) | {slot_index[s.start_slot_id]},
-            seats=max(0, seats_in(s, rooms.get(s.room_id) if s.room_id else None) - counts.get(s.id, {}).get("booked", 0)),
+            seats=max(
+                0,
+                seats_in(s, rooms.get(s.room_id) if s.room_id else None)
+                - counts.get(s.id, {}).get("booked", 0),
+            ),
         )
         for s in sessions
     ]
@@ -112,7 +132,9 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
         allocation.Delegate(key=r.id, ranks=ranks.get(r.id, {}), busy=frozenset(busy.get(r.id, ())))
         for r in registrations
     ]
-    return Loaded(allocation.Instance(workshops=workshops, delegates=delegates), sessions, registrations, slots)
+    return Loaded(
+        allocation.Instance(workshops=workshops, delegates=delegates), sessions, registrations, slots
+    )
 
 
 async def run_allocation(
@@ -141,14 +163,18 @@ async def run_allocation(
     return report
 
 
-async def _solve(loaded: Loaded, *, seed: int, time_limit: float, apply: bool) -> tuple[dict[str, Any], allocation.Result]:
+async def _solve(
+    loaded: Loaded, *, seed: int, time_limit: float, apply: bool
+) -> tuple[dict[str, Any], allocation.Result]:
     instance = loaded.instance
     if not any(d.ranks for d in instance.delegates):
         raise NothingToAllocate()
     baseline = allocation.first_come(instance)
     try:
         # In a worker thread: the event loop goes on serving other requests during the solve.
-        result = await anyio.to_thread.run_sync(lambda: allocation.solve(instance, seed=seed, time_limit=time_limit))
+        result = await anyio.to_thread.run_sync(
+            lambda: allocation.solve(instance, seed=seed, time_limit=time_limit)
+        )
     except allocation.AllocationFailed as exc:
         raise errors.DomainError(str(exc)) from exc
     problems = allocation.check(instance, result.assignment)
@@ -174,13 +200,24 @@ async def _record(db: AsyncSession, report: dict[str, Any], *, actor: Actor) -> 
     run.figures = report
     flag_modified(run, "figures")  # changed in place since the insert: say so, or it is not saved
     action = "sessions.allocation.applied" if report["applied"] else "sessions.allocation.previewed"
-    await audit.record(db, action, actor=actor, subject=str(run.id), seed=report["seed"],
-                       seats=report["allocation"]["seats_given"])
+    await audit.record(
+        db,
+        action,
+        actor=actor,
+        subject=str(run.id),
+        seed=report["seed"],
+        seats=report["allocation"]["seats_given"],
+    )
     await db.flush()
 
 
-async def _book(db: AsyncSession, settings: Settings, loaded: Loaded, conference: Conference,
-                assignment: allocation.Assignment) -> None:
+async def _book(
+    db: AsyncSession,
+    settings: Settings,
+    loaded: Loaded,
+    conference: Conference,
+    assignment: allocation.Assignment,
+) -> None:
     zone = ZoneInfo(conference.timezone)
     waiting = {
         (seat.registration_id, seat.session_id): seat
@@ -188,7 +225,9 @@ async def _book(db: AsyncSession, settings: Settings, loaded: Loaded, conference
             await db.execute(sa.select(SeatBooking).where(SeatBooking.status == SeatStatus.waitlisted))
         ).scalars()
     }
-    for registration, delegate, given in zip(loaded.registrations, loaded.instance.delegates, assignment, strict=True):
+    for registration, delegate, given in zip(
+        loaded.registrations, loaded.instance.delegates, assignment, strict=True
+    ):
         if not delegate.ranks:
             continue
         lines: list[str] = []
@@ -203,13 +242,29 @@ async def _book(db: AsyncSession, settings: Settings, loaded: Loaded, conference
                 seat.updated_at = utcnow()
             else:
                 session.booking_seq += 1
-                db.add(SeatBooking(session_id=session.id, registration_id=registration.id, status=SeatStatus.booked,
-                                   number=session.booking_seq, source="allocation"))
+                db.add(
+                    SeatBooking(
+                        session_id=session.id,
+                        registration_id=registration.id,
+                        status=SeatStatus.booked,
+                        number=session.booking_seq,
+                        source="allocation",
+                    )
+                )
             when = session.starts_at.astimezone(zone).strftime("%A %-d %B, %H:%M")
             lines.append(f"{when}: {session.title}")
         wanted = {loaded.instance.workshops[w].start for w in delegate.ranks} - delegate.busy
-        missed = [loaded.slots[s].starts_at.astimezone(zone).strftime("%A %-d %B, %H:%M")
-                  for s in sorted(wanted - covered)]
-        queue_email(db, settings, kind="allocation", to=registration.email, registration_id=registration.id,
-                    seats=lines, missed=missed)
+        missed = [
+            loaded.slots[s].starts_at.astimezone(zone).strftime("%A %-d %B, %H:%M")
+            for s in sorted(wanted - covered)
+        ]
+        queue_email(
+            db,
+            settings,
+            kind="allocation",
+            to=registration.email,
+            registration_id=registration.id,
+            seats=lines,
+            missed=missed,
+        )
     await db.flush()

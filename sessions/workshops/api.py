@@ -13,12 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.core import audit, errors
-from conference.web.auth import require_registration_access
 from conference.core.models import MAX_INT
 from conference.registration import get_conference
+from conference.web.auth import require_registration_access
 from conference.web.request import caller, database, mail, path_uuid, read_json, settings, validate
-from sessions.workshops import agenda, capacity, choices, programme
-from sessions.workshops.roomsheet import room_sheet_pdf
 from sessions.models import (
     BookingPhaseUpdate,
     ChoiceRanking,
@@ -32,18 +30,31 @@ from sessions.models import (
     TimeSlot,
     TimeSlotCreate,
 )
+from sessions.workshops import agenda, capacity, choices, programme
+from sessions.workshops.roomsheet import room_sheet_pdf
 
 
 def room_public(r: Room) -> dict[str, Any]:
-    return {"id": str(r.id), "name": r.name, "capacity": r.capacity, "accessibility": r.accessibility, "position": r.position}
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "capacity": r.capacity,
+        "accessibility": r.accessibility,
+        "position": r.position,
+    }
 
 
 def slot_public(s: TimeSlot) -> dict[str, Any]:
-    return {"id": str(s.id), "starts_at": s.starts_at.astimezone(programme.LONDON).isoformat(),
-            "ends_at": s.ends_at.astimezone(programme.LONDON).isoformat(), "label": s.label}
+    return {
+        "id": str(s.id),
+        "starts_at": s.starts_at.astimezone(programme.LONDON).isoformat(),
+        "ends_at": s.ends_at.astimezone(programme.LONDON).isoformat(),
+        "label": s.label,
+    }
 
 
 # --- rooms and slots ---------------------------------------------------------------------------------------
+
 
 async def list_rooms(request: Request) -> Response:
     async with database(request).read() as db:
@@ -64,7 +75,9 @@ async def update_room(request: Request) -> Response:
     room_id = path_uuid(request, "room_id")
     data = validate(RoomUpdate, await read_json(request))
     async with database(request).transaction() as db:
-        room = await programme.update_room(db, settings=settings(request), room_id=room_id, data=data, actor=actor)
+        room = await programme.update_room(
+            db, settings=settings(request), room_id=room_id, data=data, actor=actor
+        )
     mail(request).wake()
     return JSONResponse(room_public(room))
 
@@ -101,6 +114,7 @@ async def delete_slot(request: Request) -> Response:
 
 # --- sessions ----------------------------------------------------------------------------------------------
 
+
 async def list_sessions(request: Request) -> Response:
     async with database(request).read() as db:
         return JSONResponse(await programme.sessions_public(db))
@@ -135,7 +149,9 @@ async def update_session(request: Request) -> Response:
     session_id = path_uuid(request, "session_id")
     data = validate(SessionUpdate, await read_json(request))
     async with database(request).transaction() as db:
-        s = await programme.update_session(db, settings=settings(request), session_id=session_id, data=data, actor=actor)
+        s = await programme.update_session(
+            db, settings=settings(request), session_id=session_id, data=data, actor=actor
+        )
         body = await _one_session(db, s.id)
     mail(request).wake()
     return JSONResponse(body)
@@ -151,19 +167,27 @@ async def delete_session(request: Request) -> Response:
 
 # --- seats -------------------------------------------------------------------------------------------------
 
+
 async def book_seat(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
     actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     data = validate(SeatRequest, await read_json(request))
     async with database(request).transaction() as db:
-        seat = await capacity.book_seat(db, settings=settings(request), registration_id=registration_id,
-                                        session_id=data.session_id, actor=actor,
-                                        source="organiser" if actor.kind == "organiser" else "booking")
+        seat = await capacity.book_seat(
+            db,
+            settings=settings(request),
+            registration_id=registration_id,
+            session_id=data.session_id,
+            actor=actor,
+            source="organiser" if actor.kind == "organiser" else "booking",
+        )
         position = await capacity.waitlist_position(db, seat)
     mail(request).wake()
-    return JSONResponse({"status": seat.status.value, "session_id": str(seat.session_id), "waitlist_position": position},
-                        status_code=201)
+    return JSONResponse(
+        {"status": seat.status.value, "session_id": str(seat.session_id), "waitlist_position": position},
+        status_code=201,
+    )
 
 
 async def give_up_seat(request: Request) -> Response:
@@ -172,13 +196,19 @@ async def give_up_seat(request: Request) -> Response:
     actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).transaction() as db:
-        await capacity.give_up_seat(db, settings=settings(request), registration_id=registration_id,
-                                    session_id=session_id, actor=actor)
+        await capacity.give_up_seat(
+            db,
+            settings=settings(request),
+            registration_id=registration_id,
+            session_id=session_id,
+            actor=actor,
+        )
     mail(request).wake()
     return JSONResponse({"status": "cancelled", "session_id": str(session_id)})
 
 
 # --- ranked choices and the allocation ---------------------------------------------------------------------
+
 
 async def get_choices(request: Request) -> Response:
     registration_id = path_uuid(request, "registration_id")
@@ -235,13 +265,20 @@ async def run_allocation(request: Request) -> Response:
         raise errors.InvalidInput(fields=problems)
     from sessions.workshops import allocation_run  # imports the solver: only when an organiser runs it
 
-    figures = await allocation_run.run_allocation(database(request), settings=settings(request), seed=seed,
-                                                  apply=apply, time_limit=float(time_limit), actor=actor)
+    figures = await allocation_run.run_allocation(
+        database(request),
+        settings=settings(request),
+        seed=seed,
+        apply=apply,
+        time_limit=float(time_limit),
+        actor=actor,
+    )
     mail(request).wake()
     return JSONResponse(figures)
 
 
 # --- room sheets -------------------------------------------------------------------------------------------
+
 
 def _surname_key(name: str) -> tuple[str, str]:
     parts = name.strip().split()
@@ -262,7 +299,14 @@ async def room_sheet(request: Request) -> Response:
         conference = await get_conference(db)
         rows = sorted(await agenda.session_delegates(db, session_id), key=lambda r: _surname_key(r[1].name))
     async with database(request).transaction() as db:
-        await audit.record(db, "sessions.room_sheet.exported", actor=actor, subject=str(session_id), format=fmt, count=len(rows))
+        await audit.record(
+            db,
+            "sessions.room_sheet.exported",
+            actor=actor,
+            subject=str(session_id),
+            format=fmt,
+            count=len(rows),
+        )
     delegates = [r for _seat, r in rows]
     filename = f"room-sheet-{session.starts_at.strftime('%Y%m%d-%H%M')}-{str(session.id)[:8]}"
     if fmt == "csv":
@@ -270,12 +314,27 @@ async def room_sheet(request: Request) -> Response:
         writer = csv.writer(out)
         writer.writerow(["reference", "name", "organisation", "sector", "access_needs", "signature"])
         for r in delegates:
-            writer.writerow([_cell(r.reference), _cell(r.name), _cell(r.organisation), r.sector.value, _cell(r.access_needs), ""])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{filename}.csv"'})
+            writer.writerow(
+                [
+                    _cell(r.reference),
+                    _cell(r.name),
+                    _cell(r.organisation),
+                    r.sector.value,
+                    _cell(r.access_needs),
+                    "",
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}.csv"'},
+        )
     pdf = room_sheet_pdf(conference, session, room, delegates)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="{filename}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{filename}.pdf"'},
+    )
 
 
 def _cell(value: str) -> str:
@@ -298,7 +357,12 @@ routes = [
     Route("/sessions/{session_id}", delete_session, methods=["DELETE"], name="api-session-delete"),
     Route("/sessions/{session_id}/delegates.{fmt:str}", room_sheet, methods=["GET"], name="api-room-sheet"),
     Route("/registrations/{registration_id}/sessions", book_seat, methods=["POST"], name="api-seat-book"),
-    Route("/registrations/{registration_id}/sessions/{session_id}", give_up_seat, methods=["DELETE"], name="api-seat-release"),
+    Route(
+        "/registrations/{registration_id}/sessions/{session_id}",
+        give_up_seat,
+        methods=["DELETE"],
+        name="api-seat-release",
+    ),
     Route("/registrations/{registration_id}/choices", get_choices, methods=["GET"], name="api-choices"),
     Route("/registrations/{registration_id}/choices", put_choices, methods=["PUT"], name="api-choices-set"),
     Route("/seat-booking", get_phase, methods=["GET"], name="api-seat-booking"),

@@ -20,10 +20,10 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update, try_lock
 from conference.core.models import Registration, Status, utcnow
-from conference.mail.outbox import queue_email
 from conference.core.settings import Settings
-from sessions.workshops import choices
+from conference.mail.outbox import queue_email
 from sessions.models import Kind, ProgrammeSession, Room, SeatBooking, SeatStatus
+from sessions.workshops import choices
 
 
 class TimeClash(errors.DomainError):
@@ -72,18 +72,26 @@ async def session_capacity(db: AsyncSession, session: ProgrammeSession) -> int:
     return seats_in(session, room)
 
 
-async def seat_counts(db: AsyncSession, session_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, dict[str, int]]:
-    stmt = sa.select(SeatBooking.session_id, SeatBooking.status, sa.func.count()).where(SeatBooking.status.in_(LIVE))
+async def seat_counts(
+    db: AsyncSession, session_ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, dict[str, int]]:
+    stmt = sa.select(SeatBooking.session_id, SeatBooking.status, sa.func.count()).where(
+        SeatBooking.status.in_(LIVE)
+    )
     if session_ids is not None:
         stmt = stmt.where(SeatBooking.session_id.in_(list(session_ids)))
     counts: dict[uuid.UUID, dict[str, int]] = {}
-    for session_id, status, n in (await db.execute(stmt.group_by(SeatBooking.session_id, SeatBooking.status))).all():
+    for session_id, status, n in (
+        await db.execute(stmt.group_by(SeatBooking.session_id, SeatBooking.status))
+    ).all():
         counts.setdefault(session_id, {"booked": 0, "waitlisted": 0})[SeatStatus(status).value] = n
     return counts
 
 
 async def _booked(db: AsyncSession, session_id: uuid.UUID) -> int:
-    stmt = sa.select(sa.func.count()).where(SeatBooking.session_id == session_id, SeatBooking.status == SeatStatus.booked)
+    stmt = sa.select(sa.func.count()).where(
+        SeatBooking.session_id == session_id, SeatBooking.status == SeatStatus.booked
+    )
     return int((await db.execute(stmt)).scalar_one())
 
 
@@ -104,7 +112,9 @@ async def _clashing_booking(db: AsyncSession, registration_id: uuid.UUID, sessio
     return (await db.execute(stmt)).first() is not None
 
 
-async def _live_seat(db: AsyncSession, registration_id: uuid.UUID, session_id: uuid.UUID) -> SeatBooking | None:
+async def _live_seat(
+    db: AsyncSession, registration_id: uuid.UUID, session_id: uuid.UUID
+) -> SeatBooking | None:
     stmt = sa.select(SeatBooking).where(
         SeatBooking.registration_id == registration_id,
         SeatBooking.session_id == session_id,
@@ -137,7 +147,9 @@ async def book_seat(
     if session.kind != Kind.workshop:
         raise NotBookable()
     if registration.status != Status.confirmed:
-        raise NotConfirmed(f"Only confirmed registrations can book seats; this one is {registration.status.value}.")
+        raise NotConfirmed(
+            f"Only confirmed registrations can book seats; this one is {registration.status.value}."
+        )
     if source == "booking" and not (await choices.phase(db)).booking_open:
         raise choices.BookingClosed()
     if await _live_seat(db, registration_id, session_id) is not None:
@@ -149,11 +161,21 @@ async def book_seat(
     free = await session_capacity(db, session) - await _booked(db, session_id)
     status = SeatStatus.booked if free > 0 else SeatStatus.waitlisted
     session.booking_seq += 1
-    seat = SeatBooking(session_id=session_id, registration_id=registration_id, status=status,
-                       number=session.booking_seq, source=source)
+    seat = SeatBooking(
+        session_id=session_id,
+        registration_id=registration_id,
+        status=status,
+        number=session.booking_seq,
+        source=source,
+    )
     db.add(seat)
-    await audit.record(db, f"sessions.seat.{status.value}", actor=actor, subject=registration.reference,
-                       session=str(session_id))
+    await audit.record(
+        db,
+        f"sessions.seat.{status.value}",
+        actor=actor,
+        subject=registration.reference,
+        session=str(session_id),
+    )
     await db.flush()
     return seat
 
@@ -184,14 +206,18 @@ async def give_up_seat(
     was_booked = seat.status == SeatStatus.booked
     seat.status = SeatStatus.cancelled
     seat.updated_at = utcnow()
-    await audit.record(db, "sessions.seat.released", actor=actor, subject=registration.reference, session=str(session_id))
+    await audit.record(
+        db, "sessions.seat.released", actor=actor, subject=registration.reference, session=str(session_id)
+    )
     await db.flush()
     if was_booked:
         await promote_session_waitlist(db, settings=settings, session=session)
     return seat
 
 
-async def promote_session_waitlist(db: AsyncSession, *, settings: Settings, session: ProgrammeSession) -> list[SeatBooking]:
+async def promote_session_waitlist(
+    db: AsyncSession, *, settings: Settings, session: ProgrammeSession
+) -> list[SeatBooking]:
     """Fill free seats from the session's waiting list, in order. Call with the session's lock held.
 
     A waiting delegate who has since booked another session at the same time is passed over (and keeps their
@@ -204,12 +230,16 @@ async def promote_session_waitlist(db: AsyncSession, *, settings: Settings, sess
     if free <= 0:
         return promoted
     waiting = (
-        await db.execute(
-            sa.select(SeatBooking)
-            .where(SeatBooking.session_id == session.id, SeatBooking.status == SeatStatus.waitlisted)
-            .order_by(SeatBooking.number)
+        (
+            await db.execute(
+                sa.select(SeatBooking)
+                .where(SeatBooking.session_id == session.id, SeatBooking.status == SeatStatus.waitlisted)
+                .order_by(SeatBooking.number)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for seat in waiting:
         if free <= 0:
             break
@@ -225,10 +255,22 @@ async def promote_session_waitlist(db: AsyncSession, *, settings: Settings, sess
         seat.updated_at = utcnow()
         free -= 1
         promoted.append(seat)
-        queue_email(db, settings, kind="seat_promoted", to=registration.email, registration_id=registration.id,
-                    session_title=session.title, starts_at=session.starts_at.isoformat())
-        await audit.record(db, "sessions.seat.promoted", actor=audit.SYSTEM, subject=registration.reference,
-                           session=str(session.id))
+        queue_email(
+            db,
+            settings,
+            kind="seat_promoted",
+            to=registration.email,
+            registration_id=registration.id,
+            session_title=session.title,
+            starts_at=session.starts_at.isoformat(),
+        )
+        await audit.record(
+            db,
+            "sessions.seat.promoted",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            session=str(session.id),
+        )
     await db.flush()
     return promoted
 
@@ -236,10 +278,16 @@ async def promote_session_waitlist(db: AsyncSession, *, settings: Settings, sess
 async def release_all_seats(db: AsyncSession, settings: Settings, registration: Registration) -> None:
     """Hook: a registration stopped being confirmed, so its seats and waiting-list places go."""
     seats = (
-        await db.execute(
-            sa.select(SeatBooking).where(SeatBooking.registration_id == registration.id, SeatBooking.status.in_(LIVE))
+        (
+            await db.execute(
+                sa.select(SeatBooking).where(
+                    SeatBooking.registration_id == registration.id, SeatBooking.status.in_(LIVE)
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for session_id in sorted({s.session_id for s in seats}):
         await lock_for_update(db, ProgrammeSession, session_id)
     freed: list[uuid.UUID] = []

@@ -51,7 +51,9 @@ async def set_phase(db: AsyncSession, *, changes: dict[str, Any], actor: Actor) 
     return current
 
 
-async def set_choices(db: AsyncSession, *, registration_id: uuid.UUID, ranking: ChoiceRanking, actor: Actor) -> None:
+async def set_choices(
+    db: AsyncSession, *, registration_id: uuid.UUID, ranking: ChoiceRanking, actor: Actor
+) -> None:
     if not (await phase(db)).choices_open:
         raise ChoicesClosed()
     if await db.get(Registration, registration_id) is None:
@@ -62,7 +64,10 @@ async def set_choices(db: AsyncSession, *, registration_id: uuid.UUID, ranking: 
     ids = [c.session_id for c in ranking.choices]
     if len(set(ids)) != len(ids):
         raise errors.InvalidInput(fields={"choices": "Each session may appear only once."})
-    sessions = {s.id: s for s in (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
+    sessions = {
+        s.id: s
+        for s in (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids)))).scalars()
+    }  # type: ignore[attr-defined]
     problems: dict[str, str] = {}
     for i, choice in enumerate(ranking.choices):
         s = sessions.get(choice.session_id)
@@ -76,15 +81,21 @@ async def set_choices(db: AsyncSession, *, registration_id: uuid.UUID, ranking: 
     by_start: dict[Any, list[int]] = {}
     for c in ranking.choices:
         by_start.setdefault(sessions[c.session_id].starts_at, []).append(c.rank)
-    for start, ranks in by_start.items():
+    for _start, ranks in by_start.items():
         if len(ranks) > MAX_CHOICES_PER_SLOT:
-            raise errors.InvalidInput(fields={"choices": f"Rank at most {MAX_CHOICES_PER_SLOT} sessions per time slot."})
+            raise errors.InvalidInput(
+                fields={"choices": f"Rank at most {MAX_CHOICES_PER_SLOT} sessions per time slot."}
+            )
         if any(n > 1 for n in Counter(ranks).values()):
-            raise errors.InvalidInput(fields={"choices": "Two sessions at the same time have the same rank; give each its own."})
+            raise errors.InvalidInput(
+                fields={"choices": "Two sessions at the same time have the same rank; give each its own."}
+            )
     await db.execute(sa.delete(SessionChoice).where(SessionChoice.registration_id == registration_id))
     for c in ranking.choices:
         db.add(SessionChoice(registration_id=registration_id, session_id=c.session_id, rank=c.rank))
-    await audit.record(db, "sessions.choices.set", actor=actor, subject=registration.reference, count=len(ids))
+    await audit.record(
+        db, "sessions.choices.set", actor=actor, subject=registration.reference, count=len(ids)
+    )
     await db.flush()
 
 
@@ -95,5 +106,7 @@ async def choices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[d
         .where(SessionChoice.registration_id == registration_id)
         .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
     )
-    return [{"session_id": str(s.id), "title": s.title, "starts_at": s.starts_at.isoformat(), "rank": c.rank}
-            for c, s in (await db.execute(stmt)).all()]
+    return [
+        {"session_id": str(s.id), "title": s.title, "starts_at": s.starts_at.isoformat(), "rank": c.rank}
+        for c, s in (await db.execute(stmt)).all()
+    ]

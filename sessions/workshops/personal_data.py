@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core.models import Registration, Status
 from conference.core.settings import Settings
-from sessions.workshops.agenda import agenda
 from sessions.models import ProgrammeSession, Proposal, ProposalSpeaker, SeatBooking, SessionChoice, Star
+from sessions.workshops.agenda import agenda
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -24,37 +24,73 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def export_sessions(db: AsyncSession, registration: Registration) -> dict[str, Any]:
-    seats = (await db.execute(
-        sa.select(SeatBooking, ProgrammeSession).join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
-        .where(SeatBooking.registration_id == registration.id)
-        .order_by(ProgrammeSession.starts_at, SeatBooking.created_at)
-    )).all()
-    choices = (await db.execute(
-        sa.select(SessionChoice, ProgrammeSession).join(ProgrammeSession, ProgrammeSession.id == SessionChoice.session_id)
-        .where(SessionChoice.registration_id == registration.id)
-        .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
-    )).all()
-    stars = (await db.execute(
-        sa.select(Star, Proposal).join(Proposal, Proposal.id == Star.proposal_id)
-        .where(Star.registration_id == registration.id).order_by(Proposal.title)
-    )).all()
+    seats = (
+        await db.execute(
+            sa.select(SeatBooking, ProgrammeSession)
+            .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
+            .where(SeatBooking.registration_id == registration.id)
+            .order_by(ProgrammeSession.starts_at, SeatBooking.created_at)
+        )
+    ).all()
+    choices = (
+        await db.execute(
+            sa.select(SessionChoice, ProgrammeSession)
+            .join(ProgrammeSession, ProgrammeSession.id == SessionChoice.session_id)
+            .where(SessionChoice.registration_id == registration.id)
+            .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
+        )
+    ).all()
+    stars = (
+        await db.execute(
+            sa.select(Star, Proposal)
+            .join(Proposal, Proposal.id == Star.proposal_id)
+            .where(Star.registration_id == registration.id)
+            .order_by(Proposal.title)
+        )
+    ).all()
     return {
-        "workshop_seats": [{
-            "session_id": str(session.id), "title": session.title, "starts_at": _iso(session.starts_at),
-            "ends_at": _iso(session.ends_at), "status": seat.status.value, "how": seat.source,
-            "requested_at": _iso(seat.created_at), "updated_at": _iso(seat.updated_at),
-        } for seat, session in seats],
-        "agenda": [{
-            "title": session.title, "starts_at": _iso(session.starts_at), "ends_at": _iso(session.ends_at),
-            "room": room.name if room is not None else None, "why": why,
-        } for session, room, why in await agenda(db, registration)] if registration.status != Status.cancelled else [],
-        "workshop_choices": [{
-            "session_id": str(session.id), "title": session.title, "rank": choice.rank,
-            "chosen_at": _iso(choice.created_at),
-        } for choice, session in choices],
-        "talk_stars": [{
-            "proposal_id": str(proposal.id), "title": proposal.title, "starred_at": _iso(star.created_at),
-        } for star, proposal in stars],
+        "workshop_seats": [
+            {
+                "session_id": str(session.id),
+                "title": session.title,
+                "starts_at": _iso(session.starts_at),
+                "ends_at": _iso(session.ends_at),
+                "status": seat.status.value,
+                "how": seat.source,
+                "requested_at": _iso(seat.created_at),
+                "updated_at": _iso(seat.updated_at),
+            }
+            for seat, session in seats
+        ],
+        "agenda": [
+            {
+                "title": session.title,
+                "starts_at": _iso(session.starts_at),
+                "ends_at": _iso(session.ends_at),
+                "room": room.name if room is not None else None,
+                "why": why,
+            }
+            for session, room, why in await agenda(db, registration)
+        ]
+        if registration.status != Status.cancelled
+        else [],
+        "workshop_choices": [
+            {
+                "session_id": str(session.id),
+                "title": session.title,
+                "rank": choice.rank,
+                "chosen_at": _iso(choice.created_at),
+            }
+            for choice, session in choices
+        ],
+        "talk_stars": [
+            {
+                "proposal_id": str(proposal.id),
+                "title": proposal.title,
+                "starred_at": _iso(star.created_at),
+            }
+            for star, proposal in stars
+        ],
         "talk_proposals": await _proposals(db, registration),
     }
 
@@ -64,21 +100,35 @@ async def _proposals(db: AsyncSession, registration: Registration) -> list[dict[
     the co-speakers'). One indexed look-up (proposal_speaker.email_key)."""
     if registration.erased_at is not None:
         return []  # the email is gone, so nothing matches it any more
-    rows = (await db.execute(
-        sa.select(ProposalSpeaker, Proposal).join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
-        .where(ProposalSpeaker.email_key == registration.email_key,
-               Proposal.conference_id == registration.conference_id)
-        .order_by(Proposal.created_at)
-    )).all()
-    return [{
-        "proposal_id": str(proposal.id), "title": proposal.title, "format": proposal.format.value,
-        "status": proposal.status.value, "submitted_at": _iso(proposal.created_at),
-        "you_as_speaker": {
-            "name": speaker.name, "email": speaker.email, "organisation": speaker.organisation,
-            "contact_speaker": speaker.position == 0, "unavailable_slots": speaker.unavailable_slots,
-            "unavailable_days": speaker.unavailable_days,
-        },
-    } for speaker, proposal in rows]
+    rows = (
+        await db.execute(
+            sa.select(ProposalSpeaker, Proposal)
+            .join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
+            .where(
+                ProposalSpeaker.email_key == registration.email_key,
+                Proposal.conference_id == registration.conference_id,
+            )
+            .order_by(Proposal.created_at)
+        )
+    ).all()
+    return [
+        {
+            "proposal_id": str(proposal.id),
+            "title": proposal.title,
+            "format": proposal.format.value,
+            "status": proposal.status.value,
+            "submitted_at": _iso(proposal.created_at),
+            "you_as_speaker": {
+                "name": speaker.name,
+                "email": speaker.email,
+                "organisation": speaker.organisation,
+                "contact_speaker": speaker.position == 0,
+                "unavailable_slots": speaker.unavailable_slots,
+                "unavailable_days": speaker.unavailable_days,
+            },
+        }
+        for speaker, proposal in rows
+    ]
 
 
 async def erase_sessions(db: AsyncSession, settings: Settings, registration: Registration) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +14,9 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
 from conference.core.models import Registration, utcnow
+from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
 from conference.registration import get_conference
-from conference.core.settings import Settings
-from sessions.workshops import capacity
 from sessions.models import (
     Kind,
     ProgrammeSession,
@@ -32,7 +31,7 @@ from sessions.models import (
     TimeSlot,
     TimeSlotCreate,
 )
-
+from sessions.workshops import capacity
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -61,14 +60,20 @@ async def create_room(db: AsyncSession, *, data: RoomCreate, actor: Actor) -> Ro
     return room
 
 
-async def update_room(db: AsyncSession, *, settings: Settings, room_id: uuid.UUID, data: RoomUpdate, actor: Actor) -> Room:
+async def update_room(
+    db: AsyncSession, *, settings: Settings, room_id: uuid.UUID, data: RoomUpdate, actor: Actor
+) -> Room:
     room = await db.get(Room, room_id)
     if room is None:
         raise errors.NotFound("No room has this id.")
     changes = data.model_dump(exclude_unset=True)
     if "capacity" in changes and changes["capacity"] is None:
         raise errors.InvalidInput(fields={"capacity": "Give the number of seats."})
-    sessions = (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.room_id == room_id))).scalars().all()
+    sessions = (
+        (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.room_id == room_id)))
+        .scalars()
+        .all()
+    )
     for session_id in sorted(s.id for s in sessions):
         await lock_for_update(db, ProgrammeSession, session_id)
     for name, value in changes.items():
@@ -92,7 +97,9 @@ async def delete_room(db: AsyncSession, *, room_id: uuid.UUID, actor: Actor) -> 
     room = await db.get(Room, room_id)
     if room is None:
         raise errors.NotFound("No room has this id.")
-    used = await db.execute(sa.select(ProgrammeSession.id).where(ProgrammeSession.room_id == room_id).limit(1))
+    used = await db.execute(
+        sa.select(ProgrammeSession.id).where(ProgrammeSession.room_id == room_id).limit(1)
+    )
     if used.first() is not None:
         raise InUse()
     await db.delete(room)
@@ -107,7 +114,9 @@ async def create_slot(db: AsyncSession, *, data: TimeSlotCreate, actor: Actor) -
         raise errors.InvalidInput(fields={"starts_at": "The slot must lie within the conference's dates."})
     for other in await ordered_slots(db, conference.id):  # type: ignore[arg-type]
         if other.starts_at < data.ends_at and data.starts_at < other.ends_at:
-            raise errors.DomainError("This slot overlaps another slot.", fields={"starts_at": "Overlaps another slot."})
+            raise errors.DomainError(
+                "This slot overlaps another slot.", fields={"starts_at": "Overlaps another slot."}
+            )
     slot = TimeSlot(conference_id=conference.id, **data.model_dump())  # type: ignore[arg-type]
     db.add(slot)
     await audit.record(db, "sessions.slot.created", actor=actor, subject=str(slot.id))
@@ -119,49 +128,70 @@ async def delete_slot(db: AsyncSession, *, slot_id: uuid.UUID, actor: Actor) -> 
     slot = await db.get(TimeSlot, slot_id)
     if slot is None:
         raise errors.NotFound("No time slot has this id.")
-    sessions = (await db.execute(sa.select(ProgrammeSession.id).where(
-        ProgrammeSession.conference_id == slot.conference_id,
-        ProgrammeSession.starts_at < slot.ends_at, ProgrammeSession.ends_at > slot.starts_at))).first()
+    sessions = (
+        await db.execute(
+            sa.select(ProgrammeSession.id).where(
+                ProgrammeSession.conference_id == slot.conference_id,
+                ProgrammeSession.starts_at < slot.ends_at,
+                ProgrammeSession.ends_at > slot.starts_at,
+            )
+        )
+    ).first()
     if sessions is not None:
         raise InUse()
     await db.delete(slot)
     await audit.record(db, "sessions.slot.deleted", actor=actor, subject=str(slot_id))
 
 
-async def _span(db: AsyncSession, conference_id: int, start_slot_id: uuid.UUID, count: int) -> tuple[datetime, datetime]:
+async def _span(
+    db: AsyncSession, conference_id: int, start_slot_id: uuid.UUID, count: int
+) -> tuple[datetime, datetime]:
     """Start and end of `count` consecutive slots from the given one, on the same day."""
     slots = await ordered_slots(db, conference_id)
     index = next((i for i, s in enumerate(slots) if s.id == start_slot_id), None)
     if index is None:
-        raise errors.InvalidInput(fields={"start_slot_id": "No time slot has this id; see GET /api/v1/slots."})
+        raise errors.InvalidInput(
+            fields={"start_slot_id": "No time slot has this id; see GET /api/v1/slots."}
+        )
     span = slots[index : index + count]
     if len(span) < count or len({s.starts_at.date() for s in span}) > 1:
-        raise errors.InvalidInput(fields={"slot_count": f"There are not {count} consecutive slots from that slot on the same day."})
+        raise errors.InvalidInput(
+            fields={"slot_count": f"There are not {count} consecutive slots from that slot on the same day."}
+        )
     return span[0].starts_at, span[-1].ends_at
 
 
 async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | None:
     if session.room_id is None:
         if session.kind == Kind.workshop:
-            raise errors.InvalidInput(fields={"room_id": "A workshop needs a room (its seats come from the room)."})
+            raise errors.InvalidInput(
+                fields={"room_id": "A workshop needs a room (its seats come from the room)."}
+            )
         return None
     room = await db.get(Room, session.room_id)
     if room is None or room.conference_id != session.conference_id:
         raise errors.InvalidInput(fields={"room_id": "No room has this id; see GET /api/v1/rooms."})
     if session.capacity_limit is not None and session.capacity_limit > room.capacity:
-        raise errors.InvalidInput(fields={"capacity": f"The room has only {room.capacity} seats; give at most that."})
+        raise errors.InvalidInput(
+            fields={"capacity": f"The room has only {room.capacity} seats; give at most that."}
+        )
     taken = await db.execute(
-        sa.select(ProgrammeSession.title).where(
+        sa.select(ProgrammeSession.title)
+        .where(
             ProgrammeSession.room_id == room.id,
             ProgrammeSession.id != session.id,
             ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
             ProgrammeSession.starts_at < session.ends_at,
             ProgrammeSession.ends_at > session.starts_at,
-        ).limit(1)
+        )
+        .limit(1)
     )
     other = taken.scalar_one_or_none()
     if other is not None:
-        raise RoomTaken(f"{room.name} is already taken at that time by '{other}'.", fields={"room_id": "Taken at that time."})
+        raise RoomTaken(
+            f"{room.name} is already taken at that time by '{other}'.",
+            fields={"room_id": "Taken at that time."},
+        )
     return room
 
 
@@ -169,8 +199,13 @@ async def create_session(db: AsyncSession, *, data: SessionCreate, actor: Actor)
     conference = await get_conference(db)
     starts_at, ends_at = await _span(db, conference.id, data.start_slot_id, data.slot_count)  # type: ignore[arg-type]
     values = data.model_dump(exclude={"capacity"})
-    session = ProgrammeSession(conference_id=conference.id, capacity_limit=data.capacity,  # type: ignore[arg-type]
-                               starts_at=starts_at, ends_at=ends_at, **values)
+    session = ProgrammeSession(
+        conference_id=conference.id,
+        capacity_limit=data.capacity,  # type: ignore[arg-type]
+        starts_at=starts_at,
+        ends_at=ends_at,
+        **values,
+    )
     await _check_room(db, session)
     db.add(session)
     await audit.record(db, "sessions.session.created", actor=actor, subject=str(session.id))
@@ -197,21 +232,29 @@ async def update_session(
     with db.no_autoflush:
         for name, value in changes.items():
             setattr(session, name, value)
-        session.starts_at, session.ends_at = await _span(db, session.conference_id, session.start_slot_id,
-                                                         session.slot_count)
+        session.starts_at, session.ends_at = await _span(
+            db, session.conference_id, session.start_slot_id, session.slot_count
+        )
         room = await _check_room(db, session)
     counts = await capacity.seat_counts(db, [session.id])
     booked = counts.get(session.id, {}).get("booked", 0)
     if session.kind == Kind.workshop and not session.cancelled and capacity.seats_in(session, room) < booked:
-        raise errors.DomainError(f"{booked} seats are already booked; the session can't have fewer.",
-                                 fields={"capacity": f"At least {booked}."})
+        raise errors.DomainError(
+            f"{booked} seats are already booked; the session can't have fewer.",
+            fields={"capacity": f"At least {booked}."},
+        )
     session.updated_at = utcnow()
-    await audit.record(db, "sessions.session.updated", actor=actor, subject=str(session.id), fields=sorted(changes))
+    await audit.record(
+        db, "sessions.session.updated", actor=actor, subject=str(session.id), fields=sorted(changes)
+    )
     await db.flush()
     moved = before != (session.starts_at, session.ends_at, session.room_id)
     if session.cancelled or moved:
-        line = (f"'{session.title}' is cancelled." if session.cancelled else
-                f"'{session.title}' has moved from {_describe_at(before[0], old_room)} to {_describe_at(session.starts_at, room)}.")
+        line = (
+            f"'{session.title}' is cancelled."
+            if session.cancelled
+            else f"'{session.title}' has moved from {_describe_at(before[0], old_room)} to {_describe_at(session.starts_at, room)}."
+        )
         await _tell_booked(db, settings, session, line, release=session.cancelled)
     if not session.cancelled:
         await capacity.promote_session_waitlist(db, settings=settings, session=session)
@@ -223,15 +266,32 @@ def _describe_at(starts_at: datetime, room: Room | None) -> str:
     return f"{local} in {room.name if room else 'no room'}"
 
 
-async def _tell_booked(db: AsyncSession, settings: Settings, session: ProgrammeSession, line: str, *, release: bool) -> None:
-    seats = (await db.execute(sa.select(SeatBooking).where(
-        SeatBooking.session_id == session.id, SeatBooking.status.in_(capacity.LIVE)))).scalars().all()
+async def _tell_booked(
+    db: AsyncSession, settings: Settings, session: ProgrammeSession, line: str, *, release: bool
+) -> None:
+    seats = (
+        (
+            await db.execute(
+                sa.select(SeatBooking).where(
+                    SeatBooking.session_id == session.id, SeatBooking.status.in_(capacity.LIVE)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     for seat in seats:
         registration = await db.get(Registration, seat.registration_id)
         assert registration is not None
         if seat.status == SeatStatus.booked:
-            queue_email(db, settings, kind="programme_changed", to=registration.email,
-                        registration_id=registration.id, changes=[line])
+            queue_email(
+                db,
+                settings,
+                kind="programme_changed",
+                to=registration.email,
+                registration_id=registration.id,
+                changes=[line],
+            )
         if release:
             seat.status = SeatStatus.cancelled
             seat.updated_at = utcnow()
@@ -244,7 +304,9 @@ async def delete_session(db: AsyncSession, *, session_id: uuid.UUID, actor: Acto
         raise errors.NotFound("No session has this id.")
     used = await db.execute(sa.select(SeatBooking.id).where(SeatBooking.session_id == session_id).limit(1))
     if used.first() is not None:
-        raise InUse("Delegates have booked this session; cancel it instead (PATCH cancelled: true) so they are told.")
+        raise InUse(
+            "Delegates have booked this session; cancel it instead (PATCH cancelled: true) so they are told."
+        )
     await db.execute(sa.delete(SessionChoice).where(SessionChoice.session_id == session_id))
     await db.delete(session)
     await audit.record(db, "sessions.session.deleted", actor=actor, subject=str(session_id))
@@ -255,10 +317,14 @@ async def sessions_public(db: AsyncSession, *, include_cancelled: bool = False) 
     stmt = sa.select(ProgrammeSession).where(ProgrammeSession.conference_id == conference.id)
     if not include_cancelled:
         stmt = stmt.where(ProgrammeSession.cancelled.is_(False))  # type: ignore[attr-defined]
-    sessions = (await db.execute(stmt.order_by(ProgrammeSession.starts_at, ProgrammeSession.title))).scalars().all()
+    sessions = (
+        (await db.execute(stmt.order_by(ProgrammeSession.starts_at, ProgrammeSession.title))).scalars().all()
+    )
     rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
     counts = await capacity.seat_counts(db)
-    return [session_public(s, rooms.get(s.room_id) if s.room_id else None, counts.get(s.id, {})) for s in sessions]
+    return [
+        session_public(s, rooms.get(s.room_id) if s.room_id else None, counts.get(s.id, {})) for s in sessions
+    ]
 
 
 def session_public(s: ProgrammeSession, room: Room | None, counts: dict[str, int]) -> dict[str, Any]:

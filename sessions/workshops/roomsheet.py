@@ -11,8 +11,10 @@ from conference.core.models import Conference, Registration
 from conference.core.pdf_fonts import add_body_font
 from sessions.models import ProgrammeSession, Room
 
-def room_sheet_pdf(conference: Conference, session: ProgrammeSession, room: Room | None,
-                   delegates: Sequence[Registration]) -> bytes:
+
+def room_sheet_pdf(
+    conference: Conference, session: ProgrammeSession, room: Room | None, delegates: Sequence[Registration]
+) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     family, unicode_ok = add_body_font(pdf)
@@ -21,15 +23,28 @@ def room_sheet_pdf(conference: Conference, session: ProgrammeSession, room: Room
         return value if unicode_ok else value.encode("latin-1", "replace").decode("latin-1")
 
     local = ZoneInfo(conference.timezone)
-    when = f"{session.starts_at.astimezone(local):%A %-d %B %Y, %H:%M}-{session.ends_at.astimezone(local):%H:%M}"
+    when = (
+        f"{session.starts_at.astimezone(local):%A %-d %B %Y, %H:%M}-{session.ends_at.astimezone(local):%H:%M}"
+    )
     pdf.set_title(text(f"Room sheet: {session.title}"))
     pdf.add_page()
     pdf.set_font(family, "B", 16)
     pdf.multi_cell(0, 8, text(session.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 11)
-    pdf.cell(0, 6, text(f"{when} · {room.name if room else 'no room'} · {conference.name}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 6, text(f"{len(delegates)} delegates booked" + (f" of {room.capacity} seats" if room else "")),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0,
+        6,
+        text(f"{when} · {room.name if room else 'no room'} · {conference.name}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.cell(
+        0,
+        6,
+        text(f"{len(delegates)} delegates booked" + (f" of {room.capacity} seats" if room else "")),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.ln(3)
     widths = (8, 52, 62, 22, 46)
     headings = ("", "Name", "Organisation", "Ref.", "Signature")
@@ -54,7 +69,9 @@ def room_sheet_pdf(conference: Conference, session: ProgrammeSession, room: Room
     if any(r.access_needs for r in delegates):
         pdf.ln(3)
         pdf.set_font(family, "", 9)
-        pdf.multi_cell(0, 5, "* has told us of access needs: see the venue list.", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0, 5, "* has told us of access needs: see the venue list.", new_x="LMARGIN", new_y="NEXT"
+        )
     return bytes(pdf.output())
 
 

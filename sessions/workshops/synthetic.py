@@ -15,8 +15,13 @@ VENUE = (400, 150, 80, 60, 50, 30)
 
 
 def ranked_instance(
-    *, delegates: int = 1_000, slots: int = 10, rooms: tuple[int, ...] = VENUE, seed: int = 7,
-    ranking_rate: float = 0.9, skew: float = 1.3,
+    *,
+    delegates: int = 1_000,
+    slots: int = 10,
+    rooms: tuple[int, ...] = VENUE,
+    seed: int = 7,
+    ranking_rate: float = 0.9,
+    skew: float = 1.3,
 ) -> Instance:
     """`skew` is the Zipf exponent of workshop popularity within a slot; `ranking_rate` the share of
     delegates who rank anything for a given slot."""
@@ -24,7 +29,9 @@ def ranked_instance(
     workshops: list[Workshop] = []
     weights: list[float] = []
     by_slot: dict[int, list[int]] = {s: [] for s in range(slots)}
-    long_rooms = {s: rng.randrange(1, len(rooms)) for s in range(0, slots - 1, slots // 2 or 1)}  # a 2-slot workshop a day
+    long_rooms = {
+        s: rng.randrange(1, len(rooms)) for s in range(0, slots - 1, slots // 2 or 1)
+    }  # a 2-slot workshop a day
     covered_by_long: dict[int, int] = {}
     for s in range(slots):
         popularity = [1.0 / (k + 1) ** skew for k in range(len(rooms))]
@@ -36,7 +43,9 @@ def ranked_instance(
             if span == 2:
                 covered_by_long[s + 1] = r
             by_slot[s].append(len(workshops))
-            workshops.append(Workshop(key=f"w{s}-{r}", start=s, slots=frozenset(range(s, s + span)), seats=seats))
+            workshops.append(
+                Workshop(key=f"w{s}-{r}", start=s, slots=frozenset(range(s, s + span)), seats=seats)
+            )
             weights.append(popularity[r])
     people: list[Delegate] = []
     for i in range(delegates):

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Registration, Status
+from conference.web.auth import create_api_token
 from tests.factories import make_conference, registration_body
 
 
@@ -23,10 +23,15 @@ async def people(client: httpx.AsyncClient, database: Database) -> dict[str, dic
         body = registration_body(tickets["delegate"], name=f"{who.title()} Delegate")
         made[who] = {**(await client.post("/api/v1/registrations", json=body)).json(), "name": body["name"]}
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(Registration.id == uuid.UUID(made["unpaid"]["id"]))
-                         .values(status=Status.pending_payment))
-    await client.delete(f"/api/v1/registrations/{made['cancelled']['id']}",
-                        headers={"authorization": f"Bearer {made['cancelled']['manage_token']}"})
+        await db.execute(
+            sa.update(Registration)
+            .where(Registration.id == uuid.UUID(made["unpaid"]["id"]))
+            .values(status=Status.pending_payment)
+        )
+    await client.delete(
+        f"/api/v1/registrations/{made['cancelled']['id']}",
+        headers={"authorization": f"Bearer {made['cancelled']['manage_token']}"},
+    )
     # The cancellation moved "extra" up; "waiting" stays on the waiting list.
     return made
 

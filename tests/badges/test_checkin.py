@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Checkin
 from conference.core.settings import Settings
-from sessions.workshops import programme
+from conference.web.auth import create_api_token
 from sessions.models import RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conftest import make_settings
 
 
@@ -25,9 +25,12 @@ def code_for(settings: Settings, person: dict[str, Any], version: int = 1) -> st
     return BadgeSigner.from_settings(settings).code_for(person["reference"], version)
 
 
-async def scan(client: httpx.AsyncClient, headers: dict[str, str], code: str, list_: str = "door",
-               device: str = "door-a") -> httpx.Response:
-    return await client.post("/api/v1/checkins", json={"code": code, "list": list_, "device": device}, headers=headers)
+async def scan(
+    client: httpx.AsyncClient, headers: dict[str, str], code: str, list_: str = "door", device: str = "door-a"
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/checkins", json={"code": code, "list": list_, "device": device}, headers=headers
+    )
 
 
 async def scans_recorded(database: Database) -> list[Checkin]:
@@ -35,15 +38,23 @@ async def scans_recorded(database: Database) -> list[Checkin]:
         return list((await db.execute(sa.select(Checkin).order_by(Checkin.received_at))).scalars())
 
 
-async def test_every_result_at_the_door(client: httpx.AsyncClient, database: Database, settings: Settings,
-                                        people: dict[str, dict[str, Any]], staff: dict[str, str]) -> None:
+async def test_every_result_at_the_door(
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     ada = code_for(settings, people["ada"])
     first = await scan(client, staff, ada)
     assert first.status_code == 200
     body = first.json()
     assert body["result"] == "ok" and body["attendee"]["reference"] == people["ada"]["reference"]
-    assert body["attendee"] == {"name": "Ada Delegate", "organisation": "Leeds City Council",
-                                "reference": people["ada"]["reference"]}
+    assert body["attendee"] == {
+        "name": "Ada Delegate",
+        "organisation": "Leeds City Council",
+        "reference": people["ada"]["reference"],
+    }
 
     again = (await scan(client, staff, ada, device="door-b")).json()
     assert again["result"] == "already_checked_in"
@@ -53,24 +64,44 @@ async def test_every_result_at_the_door(client: httpx.AsyncClient, database: Dat
     forged = (await scan(client, staff, changed)).json()
     assert (forged["result"], forged["attendee"]) == ("invalid", None) and forged["message"]
 
-    assert (await scan(client, staff, code_for(settings, people["cancelled"]))).json()["result"] == "cancelled"
+    assert (await scan(client, staff, code_for(settings, people["cancelled"]))).json()[
+        "result"
+    ] == "cancelled"
     unpaid = (await scan(client, staff, code_for(settings, people["unpaid"]))).json()
     assert unpaid["result"] == "unpaid" and unpaid["attendee"]["reference"] == people["unpaid"]["reference"]
     assert (await scan(client, staff, code_for(settings, people["waiting"]))).json()["result"] == "no_place"
 
     recorded = await scans_recorded(database)
-    assert [c.result for c in recorded] == ["ok", "already_checked_in", "invalid", "cancelled", "unpaid", "no_place"]
+    assert [c.result for c in recorded] == [
+        "ok",
+        "already_checked_in",
+        "invalid",
+        "cancelled",
+        "unpaid",
+        "no_place",
+    ]
     assert all(c.staff == "staff:Door A" for c in recorded)
     assert [c.device for c in recorded][:2] == ["door-a", "door-b"]
 
 
 async def test_bad_codes_are_invalid_and_recorded_or_refused(
-        client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
-        staff: dict[str, str], database_url: str) -> None:
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+    database_url: str,
+) -> None:
     good = code_for(settings, people["grace"])
     other_key = make_settings(database_url, CONFERENCE_BADGE_SIGNING_KEY="A" * 43)
-    for bad in ("hello", good[: len(good) // 2], good + "X" * 300, good.lower(),
-                BadgeSigner.from_settings(other_key).code_for(people["grace"]["reference"], 1), "\u0000" * 10):
+    for bad in (
+        "hello",
+        good[: len(good) // 2],
+        good + "X" * 300,
+        good.lower(),
+        BadgeSigner.from_settings(other_key).code_for(people["grace"]["reference"], 1),
+        "\u0000" * 10,
+    ):
         answer = await scan(client, staff, bad)
         assert answer.status_code == 200 and answer.json()["result"] == "invalid", bad
     huge = await scan(client, staff, "X" * 2001)
@@ -86,8 +117,12 @@ async def test_bad_codes_are_invalid_and_recorded_or_refused(
 
 
 async def test_reissued_badge_revokes_the_old_code(
-        client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
-        staff: dict[str, str]) -> None:
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     async with database.transaction() as db:
         organiser = {"authorization": f"Bearer {await create_api_token(db, role='organiser', name='Org')}"}
     rid = people["grace"]["id"]
@@ -99,7 +134,9 @@ async def test_reissued_badge_revokes_the_old_code(
     assert (await scan(client, staff, code_for(settings, people["grace"], 2))).json()["result"] == "ok"
 
 
-async def test_roles(client: httpx.AsyncClient, settings: Settings, people: dict[str, dict[str, Any]]) -> None:
+async def test_roles(
+    client: httpx.AsyncClient, settings: Settings, people: dict[str, dict[str, Any]]
+) -> None:
     code = code_for(settings, people["ada"])
     attendee = {"authorization": f"Bearer {people['ada']['manage_token']}"}
     assert (await scan(client, attendee, code)).status_code == 403
@@ -108,28 +145,55 @@ async def test_roles(client: httpx.AsyncClient, settings: Settings, people: dict
     assert (await client.get("/api/v1/checkins/search?q=Dele", headers=attendee)).status_code == 403
 
 
-async def test_workshop_room_lists(client: httpx.AsyncClient, database: Database, settings: Settings,
-                                   people: dict[str, dict[str, Any]], staff: dict[str, str]) -> None:
+async def test_workshop_room_lists(
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     actor = Actor("organiser", "test")
     async with database.transaction() as db:
         room = await programme.create_room(db, data=RoomCreate(name="Room 1", capacity=10), actor=actor)
-        start = datetime(2026, 12, 8, 11, tzinfo=timezone.utc)
-        slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=actor)
-        session = await programme.create_session(db, data=SessionCreate(
-            title="Sharing data safely", kind="workshop", room_id=room.id, start_slot_id=slot.id), actor=actor)
-        db.add(SeatBooking(session_id=session.id, registration_id=uuid.UUID(people["ada"]["id"]),
-                           status=SeatStatus.booked, number=1))
+        start = datetime(2026, 12, 8, 11, tzinfo=UTC)
+        slot = await programme.create_slot(
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=actor
+        )
+        session = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="Sharing data safely", kind="workshop", room_id=room.id, start_slot_id=slot.id
+            ),
+            actor=actor,
+        )
+        db.add(
+            SeatBooking(
+                session_id=session.id,
+                registration_id=uuid.UUID(people["ada"]["id"]),
+                status=SeatStatus.booked,
+                number=1,
+            )
+        )
     booked = (await scan(client, staff, code_for(settings, people["ada"]), list_=str(session.id))).json()
     assert booked["result"] == "ok"
-    assert (await scan(client, staff, code_for(settings, people["grace"]), list_=str(session.id))).json()["result"] == "not_booked"
+    assert (await scan(client, staff, code_for(settings, people["grace"]), list_=str(session.id))).json()[
+        "result"
+    ] == "not_booked"
     # The room's admission is separate from the door's.
     assert (await scan(client, staff, code_for(settings, people["ada"]))).json()["result"] == "ok"
     listing = (await client.get(f"/api/v1/checkins/door-list?list={session.id}", headers=staff)).json()
-    assert [(e["reference"], bool(e["checked_in_at"])) for e in listing["entries"]] == [(people["ada"]["reference"], True)]
+    assert [(e["reference"], bool(e["checked_in_at"])) for e in listing["entries"]] == [
+        (people["ada"]["reference"], True)
+    ]
 
 
-async def test_racing_scanners_admit_once(client: httpx.AsyncClient, database: Database, settings: Settings,
-                                          people: dict[str, dict[str, Any]], staff: dict[str, str]) -> None:
+async def test_racing_scanners_admit_once(
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     code = code_for(settings, people["ada"])
     answers = await asyncio.gather(*(scan(client, staff, code, device=f"door-{i}") for i in range(20)))
     results = sorted(a.json()["result"] for a in answers)
@@ -141,19 +205,34 @@ async def test_racing_scanners_admit_once(client: httpx.AsyncClient, database: D
 
 
 async def test_offline_sync_merges_in_scan_order_and_flags_double_admissions(
-        client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
-        staff: dict[str, str]) -> None:
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     ada, grace = code_for(settings, people["ada"]), code_for(settings, people["grace"])
     # Door B was online and let Ada in; door A was offline and let her in too, and Grace twice.
     assert (await scan(client, staff, ada, device="door-b")).json()["result"] == "ok"
-    t0 = datetime.now(timezone.utc) - timedelta(minutes=5)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
     queue = [
-        {"code": grace, "list": "door", "scanned_at": (t0 + timedelta(seconds=30)).isoformat(),
-         "shown": "already_checked_in"},
+        {
+            "code": grace,
+            "list": "door",
+            "scanned_at": (t0 + timedelta(seconds=30)).isoformat(),
+            "shown": "already_checked_in",
+        },
         {"code": ada, "list": "door", "scanned_at": t0.isoformat(), "shown": "ok"},
-        {"code": grace, "list": "door", "scanned_at": (t0 + timedelta(seconds=10)).isoformat(), "shown": "ok"},
+        {
+            "code": grace,
+            "list": "door",
+            "scanned_at": (t0 + timedelta(seconds=10)).isoformat(),
+            "shown": "ok",
+        },
     ]
-    answer = await client.post("/api/v1/checkins/sync", json={"device": "door-a", "scans": queue}, headers=staff)
+    answer = await client.post(
+        "/api/v1/checkins/sync", json={"device": "door-a", "scans": queue}, headers=staff
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     # Answers come back in the order sent; Grace's earlier scan (10 s) is the admission, the 30 s one a repeat.
@@ -161,7 +240,9 @@ async def test_offline_sync_merges_in_scan_order_and_flags_double_admissions(
     assert body["results"][1].get("conflict") is True and body["conflicts"] == 1
     assert "conflict" not in body["results"][0]  # door A knew it had let Grace in at 10 s
     recorded = await scans_recorded(database)
-    grace_ok = [c for c in recorded if c.result == "ok" and c.registration_id == uuid.UUID(people["grace"]["id"])]
+    grace_ok = [
+        c for c in recorded if c.result == "ok" and c.registration_id == uuid.UUID(people["grace"]["id"])
+    ]
     assert [c.scanned_at for c in grace_ok] == [t0 + timedelta(seconds=10)]
     assert all(c.offline for c in recorded[1:])
 
@@ -171,37 +252,57 @@ async def test_offline_sync_merges_in_scan_order_and_flags_double_admissions(
     assert by_ref[people["cancelled"]["reference"]]["status"] == "cancelled"
     assert by_ref[people["ada"]["reference"]]["checked_in_at"] is not None
     assert by_ref[people["unpaid"]["reference"]]["checked_in_at"] is None
-    bad = await client.post("/api/v1/checkins/sync", json={"scans": [{"code": ada, "list": "door",
-                                                                       "scanned_at": "2026-12-08T09:00:00"}]},
-                            headers=staff)
+    bad = await client.post(
+        "/api/v1/checkins/sync",
+        json={"scans": [{"code": ada, "list": "door", "scanned_at": "2026-12-08T09:00:00"}]},
+        headers=staff,
+    )
     assert bad.status_code == 422
 
 
-async def test_search_and_manual_check_in(client: httpx.AsyncClient, people: dict[str, dict[str, Any]],
-                                          staff: dict[str, str]) -> None:
-    found = (await client.get(f"/api/v1/checkins/search?q={people['ada']['reference'][3:]}", headers=staff)).json()
+async def test_search_and_manual_check_in(
+    client: httpx.AsyncClient, people: dict[str, dict[str, Any]], staff: dict[str, str]
+) -> None:
+    found = (
+        await client.get(f"/api/v1/checkins/search?q={people['ada']['reference'][3:]}", headers=staff)
+    ).json()
     assert [f["reference"] for f in found["data"]] == [people["ada"]["reference"]]
     assert (await client.get("/api/v1/checkins/search?q=a", headers=staff)).status_code == 422
-    manual = await client.post("/api/v1/checkins", json={"reference": people["ada"]["reference"], "list": "door"},
-                               headers=staff)
+    manual = await client.post(
+        "/api/v1/checkins", json={"reference": people["ada"]["reference"], "list": "door"}, headers=staff
+    )
     assert manual.json()["result"] == "ok"
 
 
 async def test_a_repeated_scan_id_is_answered_from_the_first_record(
-        client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
-        staff: dict[str, str]) -> None:
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
+    staff: dict[str, str],
+) -> None:
     ada = code_for(settings, people["ada"])
-    body = {"code": ada, "list": "door", "device": "door-a", "scan_id": "3f2a9c1e-5b7d-4c8e-9a0b-1c2d3e4f5a6b"}
+    body = {
+        "code": ada,
+        "list": "door",
+        "device": "door-a",
+        "scan_id": "3f2a9c1e-5b7d-4c8e-9a0b-1c2d3e4f5a6b",
+    }
     first = (await client.post("/api/v1/checkins", json=body, headers=staff)).json()
     retried = (await client.post("/api/v1/checkins", json=body, headers=staff)).json()
     assert first["result"] == retried["result"] == "ok" and first["checked_in_at"] == retried["checked_in_at"]
     # The live answer was lost on the way back, so the device also queued the scan offline: no false conflict.
-    synced = await client.post("/api/v1/checkins/sync", headers=staff, json={"device": "door-a", "scans": [
-        {**body, "scanned_at": first["checked_in_at"], "shown": "ok"}]})
+    synced = await client.post(
+        "/api/v1/checkins/sync",
+        headers=staff,
+        json={"device": "door-a", "scans": [{**body, "scanned_at": first["checked_in_at"], "shown": "ok"}]},
+    )
     assert synced.json()["results"][0]["result"] == "ok" and synced.json()["conflicts"] == 0
     assert len(await scans_recorded(database)) == 1
     # A different scan of the same badge is a new scan.
-    other = (await client.post("/api/v1/checkins", json={**body, "scan_id": "another-scan"}, headers=staff)).json()
+    other = (
+        await client.post("/api/v1/checkins", json={**body, "scan_id": "another-scan"}, headers=staff)
+    ).json()
     assert other["result"] == "already_checked_in" and len(await scans_recorded(database)) == 2
     bad = await client.post("/api/v1/checkins", json={**body, "scan_id": "no spaces; please"}, headers=staff)
     assert bad.status_code == 422 and "scan_id" in bad.json()["error"]["fields"]

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import AuditEntry
 from conference.core.settings import Settings
+from conference.web.auth import create_api_token
 from tests.badges.test_checkin import code_for, scan
 from tests.conference.test_console_registrations import sign_in
 
@@ -22,15 +22,21 @@ def scan_rows(html: str) -> list[str]:
 
 
 async def test_organisers_see_every_scan_and_filter_them(
-    client: httpx.AsyncClient, database: Database, settings: Settings, people: dict[str, dict[str, Any]],
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    people: dict[str, dict[str, Any]],
     staff: dict[str, str],
 ) -> None:
     async with database.transaction() as db:
         other = {"authorization": f"Bearer {await create_api_token(db, role='staff', name='Door B')}"}
     assert (await scan(client, staff, code_for(settings, people["ada"]))).json()["result"] == "ok"
-    assert (await scan(client, other, code_for(settings, people["ada"]), device="door-b")).json()["result"] == \
-        "already_checked_in"
-    assert (await scan(client, staff, code_for(settings, people["cancelled"]))).json()["result"] == "cancelled"
+    assert (await scan(client, other, code_for(settings, people["ada"]), device="door-b")).json()[
+        "result"
+    ] == "already_checked_in"
+    assert (await scan(client, staff, code_for(settings, people["cancelled"]))).json()[
+        "result"
+    ] == "cancelled"
 
     async with database.transaction() as db:
         organiser = await create_api_token(db, role="organiser", name="Organiser")
@@ -46,12 +52,18 @@ async def test_organisers_see_every_scan_and_filter_them(
     assert len(by_b) == 1 and "door-b" in by_b[0]
     refused = scan_rows((await client.get("/console/checkins?result=cancelled")).text)
     assert len(refused) == 1 and people["cancelled"]["reference"] in refused[0]
-    assert scan_rows((await client.get("/console/checkins?from=2001-01-01&to=2001-01-02")).text)[0].count("No scans")
+    assert scan_rows((await client.get("/console/checkins?from=2001-01-01&to=2001-01-02")).text)[0].count(
+        "No scans"
+    )
 
     bad = await client.get("/console/checkins?result=nonsense&from=yesterday")
     assert bad.status_code == 422 and 'href="#result"' in bad.text and 'href="#from"' in bad.text
     async with database.read() as db:
-        viewed = (await db.execute(sa.select(AuditEntry).where(AuditEntry.action == "badges.checkins.viewed"))).scalars().all()
+        viewed = (
+            (await db.execute(sa.select(AuditEntry).where(AuditEntry.action == "badges.checkins.viewed")))
+            .scalars()
+            .all()
+        )
     assert len(viewed) >= 4 and viewed[0].data["shown"] == 3
 
 

@@ -76,10 +76,21 @@ def test_longest_code_fits_max_length(signer: BadgeSigner) -> None:
     assert signer.verify(longest) == BadgeClaim("ABCDEFGH-1234567", 999_999_999)
 
 
-@pytest.mark.parametrize(("reference", "version"), [
-    ("nc-7kq2mx", 1), ("NC 7KQ2MX", 1), ("NC--7KQ2MX", 1), ("-NC7KQ2MX", 1), ("", 1), ("A" * 17, 1),
-    ("NC-7KQ2MX", 0), ("NC-7KQ2MX", -1), ("NC-7KQ2MX", 10**9), ("NC-7KQ2MX", True),
-])
+@pytest.mark.parametrize(
+    ("reference", "version"),
+    [
+        ("nc-7kq2mx", 1),
+        ("NC 7KQ2MX", 1),
+        ("NC--7KQ2MX", 1),
+        ("-NC7KQ2MX", 1),
+        ("", 1),
+        ("A" * 17, 1),
+        ("NC-7KQ2MX", 0),
+        ("NC-7KQ2MX", -1),
+        ("NC-7KQ2MX", 10**9),
+        ("NC-7KQ2MX", True),
+    ],
+)
 def test_code_for_refuses_what_it_could_not_verify(signer: BadgeSigner, reference: str, version: Any) -> None:
     with pytest.raises(ValueError):
         signer.code_for(reference, version)
@@ -99,17 +110,23 @@ def test_configured_key_is_the_seed_it_names() -> None:
     seed = bytes(range(32))
     key = base64.urlsafe_b64encode(seed).decode().rstrip("=")
     signer = BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=key))
-    expected = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    expected = (
+        Ed25519PrivateKey.from_private_bytes(seed)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
     assert b64url_decode(signer.public_key_b64) == expected
     # Padded base64url is accepted too.
-    assert BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=key + "=")).public_key_b64 == \
-        signer.public_key_b64
+    assert (
+        BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=key + "=")).public_key_b64
+        == signer.public_key_b64
+    )
 
 
 def test_derived_key_is_hkdf_of_the_secret_key_and_stable() -> None:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"conference badge signing key v1").derive(SECRET.encode())
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"conference badge signing key v1"
+    ).derive(SECRET.encode())
     expected = BadgeSigner.from_seed(seed).public_key_b64
     assert BadgeSigner.from_settings(settings()).public_key_b64 == expected
     assert BadgeSigner.from_settings(settings()).public_key_b64 == expected  # a restart: the same key
@@ -121,13 +138,24 @@ def test_a_configured_key_is_independent_of_the_secret_key() -> None:
     key = generate_signing_key()
     assert len(b64url_decode(key)) == 32
     a = BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=key))
-    b = BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=key,
-                                           CONFERENCE_SECRET_KEY="another-secret-key-0123456789-abcdef"))
+    b = BadgeSigner.from_settings(
+        settings(
+            CONFERENCE_BADGE_SIGNING_KEY=key, CONFERENCE_SECRET_KEY="another-secret-key-0123456789-abcdef"
+        )
+    )
     assert a.public_key_b64 == b.public_key_b64 != BadgeSigner.from_settings(settings()).public_key_b64
 
 
-@pytest.mark.parametrize("bad", ["short", base64.urlsafe_b64encode(bytes(31)).decode(),
-                                 base64.urlsafe_b64encode(bytes(33)).decode(), "!" * 43, "a b" * 15])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "short",
+        base64.urlsafe_b64encode(bytes(31)).decode(),
+        base64.urlsafe_b64encode(bytes(33)).decode(),
+        "!" * 43,
+        "a b" * 15,
+    ],
+)
 def test_a_malformed_configured_key_is_a_settings_error(bad: str) -> None:
     with pytest.raises(SettingsError, match="CONFERENCE_BADGE_SIGNING_KEY"):
         BadgeSigner.from_settings(settings(CONFERENCE_BADGE_SIGNING_KEY=bad))
@@ -148,7 +176,7 @@ def test_verify_with_a_malformed_public_key_is_a_value_error(code: str, bad: str
 
 
 def change_one(text: str, at: int) -> str:
-    return text[:at] + ("B" if text[at] != "B" else "C") + text[at + 1:]
+    return text[:at] + ("B" if text[at] != "B" else "C") + text[at + 1 :]
 
 
 BAD: list[tuple[str, Any, str]] = [
@@ -156,11 +184,15 @@ BAD: list[tuple[str, Any, str]] = [
     ("empty", lambda c: "", "empty"),
     ("not text", lambda c: None, "unreadable"),
     ("garbage", lambda c: "HELLO WORLD", "unreadable"),
-    ("garbage with symbols", lambda c: "{\"ref\": 1}", "unreadable"),
+    ("garbage with symbols", lambda c: '{"ref": 1}', "unreadable"),
     ("a URL", lambda c: "HTTPS://EXAMPLE.COM/X", "unreadable"),
     ("four parts", lambda c: c + ".AB", "unreadable"),
     ("lowercase", lambda c: c.lower(), "lowercase"),
-    ("one lowercase letter", lambda c: c[:20] + c[20].lower() + c[21:] if c[20].isalpha() else "a" + c, "lowercase"),
+    (
+        "one lowercase letter",
+        lambda c: c[:20] + c[20].lower() + c[21:] if c[20].isalpha() else "a" + c,
+        "lowercase",
+    ),
     ("trailing newline", lambda c: c + "\n", "unreadable"),
     ("surrounding spaces", lambda c: " " + c + " ", "bad reference"),
     ("base32 padding", lambda c: c + "=", "unreadable"),
@@ -178,9 +210,9 @@ BAD: list[tuple[str, Any, str]] = [
     ("negative version", lambda c: c.replace(".1.", ".-1."), "bad version"),
     ("letter for a version", lambda c: c.replace(".1.", ".X."), "bad version"),
     ("version too long", lambda c: c.replace(".1.", ".1234567890."), "bad version"),
-    ("empty reference", lambda c: c[len("NC-7KQ2MX"):], "bad reference"),
+    ("empty reference", lambda c: c[len("NC-7KQ2MX") :], "bad reference"),
     ("reference with a double hyphen", lambda c: c.replace("NC-", "NC--"), "bad reference"),
-    ("reference too long", lambda c: "NC-7KQ2MXABCDEFGH" + c[len("NC-7KQ2MX"):], "bad reference"),
+    ("reference too long", lambda c: "NC-7KQ2MXABCDEFGH" + c[len("NC-7KQ2MX") :], "bad reference"),
     ("one character of the signature changed", lambda c: change_one(c, 60), "bad signature"),
     ("the reference changed", lambda c: c.replace("NC-7KQ2MX", "NC-7KQ2MY"), "bad signature"),
     ("the version changed", lambda c: c.replace(".1.", ".2."), "bad signature"),

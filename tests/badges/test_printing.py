@@ -21,12 +21,12 @@ from starlette.routing import Route
 from badges import api as badges_api
 from badges.codes import BadgeClaim, signer_for, verify_with
 from badges.printing import badge_data, mark_printed
-from conference.server.app import create_app
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Registration, Status
 from conference.core.settings import Settings
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
 from tests.badges.test_render import decode, pdf_text, raster
 from tests.factories import make_conference, registration_body
 
@@ -42,8 +42,9 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     if "api-badges-pdf" not in names:
         for route in reversed(badges_api.routes):
             assert isinstance(route, Route)
-            app.router.routes.insert(0, Route("/api/v1" + route.path, route.endpoint, methods=route.methods,
-                                              name=route.name))
+            app.router.routes.insert(
+                0, Route("/api/v1" + route.path, route.endpoint, methods=route.methods, name=route.name)
+            )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -70,17 +71,21 @@ async def people(client: httpx.AsyncClient, database: Database) -> dict[str, dic
     ]
     made: dict[str, dict[str, Any]] = {}
     for key, name, org in rows:
-        response = await client.post("/api/v1/registrations",
-                                     json=registration_body(tickets["delegate"], name=name, organisation=org))
+        response = await client.post(
+            "/api/v1/registrations", json=registration_body(tickets["delegate"], name=name, organisation=org)
+        )
         assert response.status_code == 201, response.text
         made[key] = {**response.json(), "name": name}
     # Cancel first: a cancellation moves the waiting list up.
-    cancelled = await client.delete(f"/api/v1/registrations/{made['carol']['id']}",
-                                    headers=bearer(made["carol"]["manage_token"]))
+    cancelled = await client.delete(
+        f"/api/v1/registrations/{made['carol']['id']}", headers=bearer(made["carol"]["manage_token"])
+    )
     assert cancelled.status_code == 200
     async with database.transaction() as db:
+
         def by(key: str) -> Any:
             return Registration.id == uuid.UUID(made[key]["id"])
+
         await db.execute(sa.update(Registration).where(by("cher")).values(ticket_type_id=tickets["speaker"]))
         await db.execute(sa.update(Registration).where(by("bob")).values(status=Status.pending_payment))
         await db.execute(sa.update(Registration).where(by("wendy")).values(status=Status.awaiting_approval))
@@ -130,12 +135,18 @@ async def test_badges_for_confirmed_places_only_in_surname_order(
 async def test_filters(database: Database, settings: Settings, people: dict[str, Any]) -> None:
     signer = signer_for(settings)
     async with database.read() as db:
+
         async def names(**filters: Any) -> list[str]:
             return [b.name for b in await badge_data(db, signer, **filters)]
 
         assert await names(ticket_type="speaker") == ["Cher"]
         assert await names(ticket_type=people["_tickets"]["speaker"]) == ["Cher"]
-        assert await names(ticket_type=" DELEGATE ") == ["Zoë Adams", "ann evans", "Siân Evans", "Łucja Nowak"]
+        assert await names(ticket_type=" DELEGATE ") == [
+            "Zoë Adams",
+            "ann evans",
+            "Siân Evans",
+            "Łucja Nowak",
+        ]
         assert await names(ticket_type="Press") == []
         # Exact but for case and spacing: "Leeds City Council Housing" is another organisation.
         assert await names(organisation="leeds city council") == ["Zoë Adams", "Łucja Nowak"]
@@ -166,7 +177,10 @@ async def test_mark_printed_stamps_them_and_audits_the_count_only(
 
 
 async def test_print_run_pdf_for_organisers_marks_printed(
-    client: httpx.AsyncClient, database: Database, people: dict[str, Any], organiser: dict[str, str],
+    client: httpx.AsyncClient,
+    database: Database,
+    people: dict[str, Any],
+    organiser: dict[str, str],
     staff: dict[str, str],
 ) -> None:
     assert (await client.get("/api/v1/badges.pdf")).status_code == 401
@@ -202,8 +216,11 @@ async def test_print_run_pdf_for_organisers_marks_printed(
 async def test_print_run_filters_and_layout(
     client: httpx.AsyncClient, database: Database, people: dict[str, Any], organiser: dict[str, str]
 ) -> None:
-    response = await client.get("/api/v1/badges.pdf", params={"organisation": "LEEDS CITY COUNCIL",
-                                                              "layout": "a6-4"}, headers=organiser)
+    response = await client.get(
+        "/api/v1/badges.pdf",
+        params={"organisation": "LEEDS CITY COUNCIL", "layout": "a6-4"},
+        headers=organiser,
+    )
     assert response.status_code == 200
     text, pages = pdf_text(response.content)
     assert pages == 1 and "Zoë Adams" in text and "Łucja Nowak" in text and "Cher" not in text
@@ -214,9 +231,12 @@ async def test_print_run_filters_and_layout(
     assert {n for n, at in stamped.items() if at is not None} == {"Zoë Adams", "Łucja Nowak", "Cher"}
 
 
-@pytest.mark.parametrize(("query", "field"), [("layout=letter", "layout"), ("not_printed=maybe", "not_printed")])
-async def test_print_run_bad_parameters(client: httpx.AsyncClient, people: dict[str, Any],
-                                        organiser: dict[str, str], query: str, field: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "field"), [("layout=letter", "layout"), ("not_printed=maybe", "not_printed")]
+)
+async def test_print_run_bad_parameters(
+    client: httpx.AsyncClient, people: dict[str, Any], organiser: dict[str, str], query: str, field: str
+) -> None:
     response = await client.get(f"/api/v1/badges.pdf?{query}", headers=organiser)
     assert response.status_code == 422
     assert field in response.json()["error"]["fields"]
@@ -226,7 +246,9 @@ async def test_own_badge_png_decodes_and_verifies_with_the_published_key(
     client: httpx.AsyncClient, people: dict[str, Any], staff: dict[str, str]
 ) -> None:
     sian = people["sian"]
-    response = await client.get(f"/api/v1/registrations/{sian['id']}/badge.png", headers=bearer(sian["manage_token"]))
+    response = await client.get(
+        f"/api/v1/registrations/{sian['id']}/badge.png", headers=bearer(sian["manage_token"])
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert "no-store" in response.headers["cache-control"]
@@ -239,10 +261,12 @@ async def test_own_badge_png_decodes_and_verifies_with_the_published_key(
 
 async def test_own_badge_pdf(client: httpx.AsyncClient, database: Database, people: dict[str, Any]) -> None:
     zoe = people["zoe"]
-    response = await client.get(f"/api/v1/registrations/{zoe['id']}/badge.pdf", headers=bearer(zoe["manage_token"]))
+    response = await client.get(
+        f"/api/v1/registrations/{zoe['id']}/badge.pdf", headers=bearer(zoe["manage_token"])
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    assert f'badge-{zoe["reference"]}.pdf' in response.headers["content-disposition"]
+    assert f"badge-{zoe['reference']}.pdf" in response.headers["content-disposition"]
     text, pages = pdf_text(response.content)
     assert pages == 1 and "Zoë Adams" in text
     [page] = raster(response.content, dpi=150)
@@ -250,16 +274,25 @@ async def test_own_badge_pdf(client: httpx.AsyncClient, database: Database, peop
     assert found.text.startswith(f"{zoe['reference']}.1.")
     # A delegate's own download is not the organisers' print run.
     assert (await printed_at(database))["Zoë Adams"] is None
-    card = await client.get(f"/api/v1/registrations/{zoe['id']}/badge.pdf?layout=a4-8",
-                            headers=bearer(zoe["manage_token"]))
+    card = await client.get(
+        f"/api/v1/registrations/{zoe['id']}/badge.pdf?layout=a4-8", headers=bearer(zoe["manage_token"])
+    )
     assert card.status_code == 200
-    bad = await client.get(f"/api/v1/registrations/{zoe['id']}/badge.pdf?layout=x", headers=bearer(zoe["manage_token"]))
+    bad = await client.get(
+        f"/api/v1/registrations/{zoe['id']}/badge.pdf?layout=x", headers=bearer(zoe["manage_token"])
+    )
     assert bad.status_code == 422
 
 
 @pytest.mark.parametrize("suffix", ["badge.pdf", "badge.png"])
-async def test_badge_roles(client: httpx.AsyncClient, database: Database, people: dict[str, Any],
-                           organiser: dict[str, str], staff: dict[str, str], suffix: str) -> None:
+async def test_badge_roles(
+    client: httpx.AsyncClient,
+    database: Database,
+    people: dict[str, Any],
+    organiser: dict[str, str],
+    staff: dict[str, str],
+    suffix: str,
+) -> None:
     url = f"/api/v1/registrations/{people['sian']['id']}/{suffix}"
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=bearer("m_not-a-real-token"))).status_code == 401
@@ -270,21 +303,31 @@ async def test_badge_roles(client: httpx.AsyncClient, database: Database, people
     assert (await client.get(url, headers=organiser)).status_code == 200
     entries = await audits(database, "badges.badge.downloaded")
     assert [(e.subject, e.actor.split(":")[0]) for e in entries] == [
-        (people["sian"]["reference"], "staff"), (people["sian"]["reference"], "organiser")]
+        (people["sian"]["reference"], "staff"),
+        (people["sian"]["reference"], "organiser"),
+    ]
     missing = await client.get(f"/api/v1/registrations/{uuid.uuid4()}/{suffix}", headers=organiser)
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize(("who", "words"), [
-    ("bob", "waiting for payment"),
-    ("wendy", "approval"),
-    ("will", "waiting list"),
-    ("carol", "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("who", "words"),
+    [
+        ("bob", "waiting for payment"),
+        ("wendy", "approval"),
+        ("will", "waiting list"),
+        ("carol", "cancelled"),
+    ],
+)
 @pytest.mark.parametrize("suffix", ["badge.pdf", "badge.png"])
-async def test_no_badge_without_a_confirmed_place(client: httpx.AsyncClient, people: dict[str, Any],
-                                                  organiser: dict[str, str], who: str, words: str,
-                                                  suffix: str) -> None:
+async def test_no_badge_without_a_confirmed_place(
+    client: httpx.AsyncClient,
+    people: dict[str, Any],
+    organiser: dict[str, str],
+    who: str,
+    words: str,
+    suffix: str,
+) -> None:
     url = f"/api/v1/registrations/{people[who]['id']}/{suffix}"
     for headers in (organiser, bearer(people[who]["manage_token"])):
         response = await client.get(url, headers=headers)
@@ -293,8 +336,9 @@ async def test_no_badge_without_a_confirmed_place(client: httpx.AsyncClient, peo
         assert words in response.json()["error"]["message"]
 
 
-async def test_public_key_roles(client: httpx.AsyncClient, settings: Settings, people: dict[str, Any],
-                                organiser: dict[str, str]) -> None:
+async def test_public_key_roles(
+    client: httpx.AsyncClient, settings: Settings, people: dict[str, Any], organiser: dict[str, str]
+) -> None:
     url = "/api/v1/badges/public-key"
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=bearer(people["sian"]["manage_token"]))).status_code == 403
@@ -317,10 +361,14 @@ def test_cli_prints_and_marks(tmp_path: Path, database_url: str) -> None:
         try:
             tickets = await make_conference(database, capacity=20)
             app = create_app(settings)
-            async with (app.router.lifespan_context(app),
-                        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c):
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+            ):
                 for name in ("Siân Evans", "Zoë Adams", "Cher"):
-                    r = await c.post("/api/v1/registrations", json=registration_body(tickets["delegate"], name=name))
+                    r = await c.post(
+                        "/api/v1/registrations", json=registration_body(tickets["delegate"], name=name)
+                    )
                     assert r.status_code == 201
             return [name for name in ("Zoë Adams", "Cher", "Siân Evans")]
         finally:
@@ -328,12 +376,21 @@ def test_cli_prints_and_marks(tmp_path: Path, database_url: str) -> None:
 
     expected = asyncio.run(seed())
     out = tmp_path / "badges.pdf"
-    env = {**os.environ, "CONFERENCE_DATABASE_URL": database_url,
-           "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
+    env = {
+        **os.environ,
+        "CONFERENCE_DATABASE_URL": database_url,
+        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "conference.server.cli", "badges", "print", *args], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "conference.server.cli", "badges", "print", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     result = cli("--out", str(out), "--layout", "a6-4")
     assert result.returncode == 0, result.stderr

@@ -16,21 +16,42 @@ from badges.render import LAYOUTS, QR_MASK, BadgeData, band_colour, qr_matrix, q
 SIGNER = BadgeSigner.from_seed(bytes(range(32)))
 
 
-def badge(name: str, reference: str, organisation: str = "Leeds City Council", ticket_type: str = "Delegate",
-          version: int = 1) -> BadgeData:
-    return BadgeData(reference=reference, name=name, organisation=organisation, ticket_type=ticket_type,
-                     code=SIGNER.code_for(reference, version))
+def badge(
+    name: str,
+    reference: str,
+    organisation: str = "Leeds City Council",
+    ticket_type: str = "Delegate",
+    version: int = 1,
+) -> BadgeData:
+    return BadgeData(
+        reference=reference,
+        name=name,
+        organisation=organisation,
+        ticket_type=ticket_type,
+        code=SIGNER.code_for(reference, version),
+    )
 
 
 NINE = [
     badge("Siân Evans", "NC-SIAN01", "Cyngor Caerdydd", "Speaker"),
     badge("Zoë Adams", "NC-ZOE002", "Metropolitan Police Service"),
     badge("Łucja Wiśniewska", "NC-LUCJA3", "NHS England", "Press"),
-    badge("Bartholomew Alexander Montgomery-Smythe", "NC-BART04",
-          "Department for Levelling Up, Housing and Communities", "Organiser"),
+    badge(
+        "Bartholomew Alexander Montgomery-Smythe",
+        "NC-BART04",
+        "Department for Levelling Up, Housing and Communities",
+        "Organiser",
+    ),
     badge("Cher", "NC-CHER05", "Leeds City Council", "Exhibitor"),
-    badge("Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaft", "NC-WOLF06", "A", "Delegate"),
-    badge("Ng Li", "NC-NGLI07", "Youth Offending Team of the Royal Borough of Kensington and Chelsea", "Delegate"),
+    badge(
+        "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaft", "NC-WOLF06", "A", "Delegate"
+    ),
+    badge(
+        "Ng Li",
+        "NC-NGLI07",
+        "Youth Offending Team of the Royal Borough of Kensington and Chelsea",
+        "Delegate",
+    ),
     badge("Ann O'Neill", "NC-ANNO08", "Police Scotland", "Public sector"),
     badge("Mo Farah", "NC-MOFA09", "UK Athletics", "Staff"),
 ]
@@ -108,7 +129,7 @@ def test_every_badge_on_the_printed_page_decodes_and_verifies(layout: str, per_p
     pages = raster(pdf)
     assert len(pages) == -(-len(NINE) // per_page)
     for number, page in enumerate(pages):
-        expected = {b.code for b in NINE[number * per_page:(number + 1) * per_page]}
+        expected = {b.code for b in NINE[number * per_page : (number + 1) * per_page]}
         found = decode(page)
         assert {r.text for r in found} == expected, f"page {number + 1}"
         for r in found:
@@ -162,13 +183,30 @@ def test_bad_arguments() -> None:
 
 
 def test_bands_differ_by_ticket_type() -> None:
-    colours = {band_colour(t) for t in ("Speaker", "Delegate", "Press", "Organiser", "Exhibitor", "Something else")}
+    colours = {
+        band_colour(t) for t in ("Speaker", "Delegate", "Press", "Organiser", "Exhibitor", "Something else")
+    }
     assert len(colours) == 6
     assert band_colour("Public sector") == band_colour("Delegate")
 
 
 def test_surname_key() -> None:
-    names = ["Siân Evans", "ann evans", "Zoë Adams", "Cher", "Ólafur Ó Briain", "Łucja Nowak", "  Bob   Brown "]
+    names = [
+        "Siân Evans",
+        "ann evans",
+        "Zoë Adams",
+        "Cher",
+        "Ólafur Ó Briain",
+        "Łucja Nowak",
+        "  Bob   Brown ",
+    ]
     assert sorted(names, key=surname_key) == [
-        "Zoë Adams", "Ólafur Ó Briain", "  Bob   Brown ", "Cher", "ann evans", "Siân Evans", "Łucja Nowak"]
+        "Zoë Adams",
+        "Ólafur Ó Briain",
+        "  Bob   Brown ",
+        "Cher",
+        "ann evans",
+        "Siân Evans",
+        "Łucja Nowak",
+    ]
     assert surname_key("") == ("", "")

@@ -4,7 +4,7 @@ console session posting scans with the page's CSRF token."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,11 @@ import pytest
 from badges import scanner
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.settings import Settings
-from sessions.workshops import programme
+from conference.web.auth import create_api_token
 from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.factories import make_conference, registration_body
 
 HTML = {"accept": "text/html"}
@@ -29,8 +29,11 @@ PAGE_CSRF = re.compile(r'data-csrf-token="([^"]+)"')
 def _require_node_modules() -> None:
     for relative, _media_type in scanner.VENDOR.values():
         if not (scanner.NODE_MODULES / relative).is_file():
-            pytest.fail(f"{scanner.NODE_MODULES / relative} is missing: run `npm ci` in the repository root "
-                        "(./scripts/test does it)", pytrace=False)
+            pytest.fail(
+                f"{scanner.NODE_MODULES / relative} is missing: run `npm ci` in the repository root "
+                "(./scripts/test does it)",
+                pytrace=False,
+            )
 
 
 async def _token(database: Database, role: str, name: str) -> str:
@@ -42,8 +45,9 @@ async def _login(client: httpx.AsyncClient, token: str, next_: str = "/console")
     form = await client.get("/login", headers=HTML)
     match = CSRF_FIELD.search(form.text)
     assert match, form.text
-    return await client.post("/login", data={"token": token, "csrf_token": match.group(1), "next": next_},
-                             headers=HTML)
+    return await client.post(
+        "/login", data={"token": token, "csrf_token": match.group(1), "next": next_}, headers=HTML
+    )
 
 
 @pytest.fixture
@@ -56,26 +60,33 @@ async def delegate(client: httpx.AsyncClient, database: Database) -> dict[str, A
     return made
 
 
-async def test_anonymous_visitors_are_sent_to_sign_in(client: httpx.AsyncClient,
-                                                       delegate: dict[str, Any]) -> None:
+async def test_anonymous_visitors_are_sent_to_sign_in(
+    client: httpx.AsyncClient, delegate: dict[str, Any]
+) -> None:
     page = await client.get("/scan", headers=HTML)
     assert page.status_code == 303
     assert page.headers["location"].endswith("/login?next=%2Fscan")
 
 
 async def test_staff_land_on_the_scanner_after_signing_in(
-        client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]) -> None:
+    client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]
+) -> None:
     actor = Actor("organiser", "test")
     async with database.transaction() as db:
         room = await programme.create_room(db, data=RoomCreate(name="Room 1", capacity=10), actor=actor)
-        start = datetime(2026, 12, 8, 11, tzinfo=timezone.utc)
+        start = datetime(2026, 12, 8, 11, tzinfo=UTC)
         slot = await programme.create_slot(
-            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=actor)
-        data = SessionCreate(title="Sharing data safely", kind="workshop", room_id=room.id,
-                             start_slot_id=slot.id)
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=actor
+        )
+        data = SessionCreate(
+            title="Sharing data safely", kind="workshop", room_id=room.id, start_slot_id=slot.id
+        )
         session = await programme.create_session(db, data=data, actor=actor)
-        await programme.create_session(db, data=SessionCreate(title="Opening plenary", kind="plenary",
-                                                              start_slot_id=slot.id), actor=actor)
+        await programme.create_session(
+            db,
+            data=SessionCreate(title="Opening plenary", kind="plenary", start_slot_id=slot.id),
+            actor=actor,
+        )
 
     signed_in = await _login(client, await _token(database, "staff", "Door A"))
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/scan"
@@ -91,18 +102,22 @@ async def test_staff_land_on_the_scanner_after_signing_in(
     assert '<label class="label" for="code">Badge code</label>' in page.text
     assert 'role="status"' in page.text and "<script>" not in page.text and "style=" not in page.text
     script = await client.get("/scan/static/scanner.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith(("text/javascript",
-                                                                                     "application/javascript"))
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        ("text/javascript", "application/javascript")
+    )
     assert (await client.get("/scan/static/scanner.css")).headers["content-type"].startswith("text/css")
     # Staff print a badge at the desk for a delegate who came without one.
     reference = delegate["reference"]
     printed = await client.get(f"/scan/badge/{reference}.pdf", headers=HTML)
     assert printed.status_code == 303 and printed.headers["location"].endswith("/badge.pdf")
-    assert (await client.get(printed.headers["location"], headers=HTML)).headers["content-type"] == "application/pdf"
+    assert (await client.get(printed.headers["location"], headers=HTML)).headers[
+        "content-type"
+    ] == "application/pdf"
 
 
 async def test_organisers_may_open_the_scanner_and_print_a_badge(
-        client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]) -> None:
+    client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]
+) -> None:
     signed_in = await _login(client, await _token(database, "organiser", "Org"), next_="/scan")
     assert signed_in.headers["location"] == "/scan"
     page = await client.get("/scan", headers=HTML)
@@ -131,14 +146,20 @@ async def test_the_qr_reader_is_served_from_node_modules(client: httpx.AsyncClie
     wasm = await client.get("/scan/vendor/zxing_reader.wasm")
     assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
     assert wasm.content[:4] == b"\0asm"
-    for other in ("index.js", "package.json", "zxing_full.wasm", "..%2Fpackage.json",
-                  "%2E%2E%2F%2E%2E%2Fpyproject.toml"):
+    for other in (
+        "index.js",
+        "package.json",
+        "zxing_full.wasm",
+        "..%2Fpackage.json",
+        "%2E%2E%2F%2E%2E%2Fpyproject.toml",
+    ):
         assert (await client.get(f"/scan/vendor/{other}")).status_code == 404, other
     assert (await client.get("/scan/vendor/zxing-wasm/package.json")).status_code == 404
 
 
 async def test_a_missing_node_modules_is_a_clear_503(
-        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(scanner, "NODE_MODULES", tmp_path / "node_modules")
     answer = await client.get("/scan/vendor/zxing_reader.wasm")
     assert answer.status_code == 503
@@ -146,20 +167,28 @@ async def test_a_missing_node_modules_is_a_clear_503(
 
 
 async def test_only_the_scanner_page_may_compile_webassembly(
-        client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]) -> None:
+    client: httpx.AsyncClient, database: Database, delegate: dict[str, Any]
+) -> None:
     await _login(client, await _token(database, "staff", "Door A"))
     page = await client.get("/scan", headers=HTML)
     csp = page.headers["content-security-policy"]
     assert "script-src 'self' 'wasm-unsafe-eval';" in csp
     assert "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "") and "'unsafe-inline'" not in csp
-    for path in ("/", "/login", "/scan/static/scanner.js", "/scan/vendor/zxing-reader.js", "/scan/",
-                 "/healthz"):
+    for path in (
+        "/",
+        "/login",
+        "/scan/static/scanner.js",
+        "/scan/vendor/zxing-reader.js",
+        "/scan/",
+        "/healthz",
+    ):
         other = (await client.get(path, headers=HTML)).headers["content-security-policy"]
         assert "wasm" not in other and "script-src 'self';" in other, path
 
 
 async def test_the_page_posts_scans_with_its_csrf_token(
-        client: httpx.AsyncClient, database: Database, settings: Settings, delegate: dict[str, Any]) -> None:
+    client: httpx.AsyncClient, database: Database, settings: Settings, delegate: dict[str, Any]
+) -> None:
     await _login(client, await _token(database, "staff", "Door A"))
     page = await client.get("/scan", headers=HTML)
     match = PAGE_CSRF.search(page.text)

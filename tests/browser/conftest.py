@@ -25,7 +25,7 @@ CONTEXT = {"viewport": {"width": 1024, "height": 900}, "locale": "en-GB"}
 
 
 @pytest.fixture
-def page() -> Iterator["Page"]:
+def page() -> Iterator[Page]:
     support.require_chromium()
     from playwright.sync_api import sync_playwright
 

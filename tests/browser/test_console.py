@@ -53,7 +53,9 @@ async def _seed(url: str) -> dict[str, Any]:
         tickets = await make_conference(database, capacity=50)
         async with database.transaction() as db:
             for email, role in ((ORGANISER, "organiser"), (STAFF, "staff")):
-                user = await accounts.add_user(db, settings, email=email, role=role, actor=Actor("cli"), invite=False)
+                user = await accounts.add_user(
+                    db, settings, email=email, role=role, actor=Actor("cli"), invite=False
+                )
                 await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
         return tickets
     finally:
@@ -65,15 +67,20 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
     support.require_chromium()
     tickets = asyncio.run(_seed(database_url))
     with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
-        made = [httpx.post(base + "/api/v1/registrations", json=body, timeout=10).json() for body in (
-            registration_body(tickets["delegate"], name="Grace Hopper", email="grace@leeds.gov.uk"),
-            registration_body(tickets["press"], name="Ida Tarbell", email="ida@press.example", organisation="Gazette"),
-        )]
+        made = [
+            httpx.post(base + "/api/v1/registrations", json=body, timeout=10).json()
+            for body in (
+                registration_body(tickets["delegate"], name="Grace Hopper", email="grace@leeds.gov.uk"),
+                registration_body(
+                    tickets["press"], name="Ida Tarbell", email="ida@press.example", organisation="Gazette"
+                ),
+            )
+        ]
         assert made[1]["status"] == "awaiting_approval", made
         yield Event(base, made[0]["manage_token"], made[1])
 
 
-def sign_in(page: "Page", base: str, email: str, path: str) -> None:
+def sign_in(page: Page, base: str, email: str, path: str) -> None:
     from playwright.sync_api import expect
 
     page.goto(base + path)
@@ -84,7 +91,9 @@ def sign_in(page: "Page", base: str, email: str, path: str) -> None:
     page.wait_for_load_state()
 
 
-def test_organiser_signs_in_approves_a_delegate_and_exports_csv(event: Event, page: "Page", tmp_path: Path) -> None:
+def test_organiser_signs_in_approves_a_delegate_and_exports_csv(
+    event: Event, page: Page, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     page.goto(event.base + "/login")
@@ -115,7 +124,7 @@ def test_organiser_signs_in_approves_a_delegate_and_exports_csv(event: Event, pa
 # --- accessibility ------------------------------------------------------------------------------------------
 
 
-def axe_violations(page: "Page") -> list[dict[str, Any]]:
+def axe_violations(page: Page) -> list[dict[str, Any]]:
     if not AXE.exists():
         support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
     page.evaluate(AXE.read_text(encoding="utf-8"))
@@ -124,11 +133,21 @@ def axe_violations(page: "Page") -> list[dict[str, Any]]:
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps([{"rule": v["id"], "impact": v["impact"], "help": v["help"],
-                        "where": [n["target"] for n in v["nodes"]][:5]} for v in violations], indent=1)
+    return json.dumps(
+        [
+            {
+                "rule": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "where": [n["target"] for n in v["nodes"]][:5],
+            }
+            for v in violations
+        ],
+        indent=1,
+    )
 
 
-def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: Event, page: "Page") -> None:
+def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: Event, page: Page) -> None:
     from playwright.sync_api import expect
 
     checked: list[str] = []
@@ -170,7 +189,7 @@ def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: 
     assert len(checked) == 15
 
 
-def test_axe_catches_a_real_problem(event: Event, page: "Page") -> None:
+def test_axe_catches_a_real_problem(event: Event, page: Page) -> None:
     """The check above could pass by running nothing: here an unlabelled field must be found."""
     page.goto(event.base + "/")
     page.evaluate("document.querySelector('label[for=email]').remove()")

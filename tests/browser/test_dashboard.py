@@ -22,11 +22,11 @@ from sqlmodel import col
 
 from conference.console import dashboard as console_dashboard
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Checkin, Registration
-from sessions.workshops import capacity, programme
+from conference.web.auth import create_api_token
 from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import capacity, programme
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -64,22 +64,48 @@ async def _programme_and_arrivals(url: str, ids: list[uuid.UUID]) -> None:
         now = datetime.now(UTC)
         async with database.transaction() as db:
             for n, registration_id in enumerate(ids):  # the day before yesterday, yesterday, today
-                await db.execute(sa.update(Registration).where(col(Registration.id) == registration_id)
-                                 .values(created_at=now - timedelta(days=len(ids) - 1 - n)))
-            room = await programme.create_room(db, data=RoomCreate(name="Room 1", capacity=4), actor=ORGANISER)
+                await db.execute(
+                    sa.update(Registration)
+                    .where(col(Registration.id) == registration_id)
+                    .values(created_at=now - timedelta(days=len(ids) - 1 - n))
+                )
+            room = await programme.create_room(
+                db, data=RoomCreate(name="Room 1", capacity=4), actor=ORGANISER
+            )
             start = datetime(2026, 12, 8, 11, tzinfo=UTC)
             slot = await programme.create_slot(
-                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER)
-            workshop = await programme.create_session(db, data=SessionCreate(
-                title="Data sharing", kind="workshop", room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+            )
+            workshop = await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title="Data sharing", kind="workshop", room_id=room.id, start_slot_id=slot.id
+                ),
+                actor=ORGANISER,
+            )
         async with database.transaction() as db:
             for registration_id in ids[:2]:
-                await capacity.book_seat(db, settings=database.settings, registration_id=registration_id,
-                                         session_id=workshop.id, actor=ORGANISER, source="organiser")
+                await capacity.book_seat(
+                    db,
+                    settings=database.settings,
+                    registration_id=registration_id,
+                    session_id=workshop.id,
+                    actor=ORGANISER,
+                    source="organiser",
+                )
             door = datetime(2026, 12, 8, 8, 30, tzinfo=UTC)
-            db.add_all([Checkin(registration_id=registration_id, list="door", result="ok", staff="staff:Door",
-                                scanned_at=door + timedelta(minutes=minutes))
-                        for minutes, registration_id in zip((0, 1, 12), ids)])
+            db.add_all(
+                [
+                    Checkin(
+                        registration_id=registration_id,
+                        list="door",
+                        result="ok",
+                        staff="staff:Door",
+                        scanned_at=door + timedelta(minutes=minutes),
+                    )
+                    for minutes, registration_id in zip((0, 1, 12), ids)
+                ]
+            )
     finally:
         await database.dispose()
 
@@ -89,20 +115,25 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     support.require_chromium()
     relative, _ = console_dashboard.VENDOR["chart.umd.js"]
     if not (console_dashboard.NODE_MODULES / relative).is_file():
-        pytest.fail(f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False)
+        pytest.fail(
+            f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False
+        )
     tickets, token = asyncio.run(_seed(database_url))
     with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
         ids = []
         for sector, region in (("police", "London"), ("police", "Wales"), ("health", "London")):
-            answer = httpx.post(base + "/api/v1/registrations", timeout=10,
-                                json=registration_body(tickets["delegate"], sector=sector, region=region))
+            answer = httpx.post(
+                base + "/api/v1/registrations",
+                timeout=10,
+                json=registration_body(tickets["delegate"], sector=sector, region=region),
+            )
             assert answer.status_code == 201, answer.text
             ids.append(uuid.UUID(answer.json()["id"]))
         asyncio.run(_programme_and_arrivals(database_url, ids))
         yield Live(base, token, tickets)
 
 
-def _sign_in(page: "Page", live: Live) -> list[str]:
+def _sign_in(page: Page, live: Live) -> list[str]:
     """Sign in through the login form with the organiser's API token; returns the CSP complaints seen from then on."""
     complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None)
@@ -114,35 +145,41 @@ def _sign_in(page: "Page", live: Live) -> list[str]:
     return complaints
 
 
-def _chart(page: "Page", name: str) -> dict[str, Any]:
+def _chart(page: Page, name: str) -> dict[str, Any]:
     data: dict[str, Any] = page.evaluate(
         """(id) => { const c = Chart.getChart(document.getElementById(id));
                      return {labels: c.data.labels, datasets: c.data.datasets.map(d => d.data)}; }""",
-        f"chart-{name}")
+        f"chart-{name}",
+    )
     return data
 
 
-def _painted(page: "Page", name: str) -> int:
+def _painted(page: Page, name: str) -> int:
     """How many of the canvas's pixels are not transparent (a blank canvas has none)."""
     count: int = page.evaluate(
         """(id) => { const canvas = document.getElementById(id);
                      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
                      let painted = 0; for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) painted++;
                      return painted; }""",
-        f"chart-{name}")
+        f"chart-{name}",
+    )
     return count
 
 
-def test_the_charts_draw_and_the_figures_follow_new_registrations(live: Live, page: "Page", tmp_path: Path) -> None:
+def test_the_charts_draw_and_the_figures_follow_new_registrations(
+    live: Live, page: Page, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     complaints = _sign_in(page, live)
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     page.wait_for_function(
         "(ids) => window.Chart && ids.every(id => Chart.getChart(document.getElementById('chart-' + id)))",
-        arg=list(CHARTS))
+        arg=list(CHARTS),
+    )
     expect(page.locator("#dash-refresh")).to_have_text(
-        f"Updated every {console_dashboard.POLL_SECONDS} seconds while this page is open.")
+        f"Updated every {console_dashboard.POLL_SECONDS} seconds while this page is open."
+    )
 
     registrations = _chart(page, "registrations")
     assert len(registrations["labels"]) == 3
@@ -152,7 +189,10 @@ def test_the_charts_draw_and_the_figures_follow_new_registrations(live: Live, pa
     assert dict(zip(sectors["labels"], sectors["datasets"][0]))["Health"] == 1
     regions = _chart(page, "regions")
     assert dict(zip(regions["labels"], regions["datasets"][0])) == {
-        **{label: 0 for label in regions["labels"]}, "London": 2, "Wales": 1}
+        **{label: 0 for label in regions["labels"]},
+        "London": 2,
+        "Wales": 1,
+    }
     assert _chart(page, "workshops") == {"labels": ["Tue 8 Dec 11:00 · Data sharing"], "datasets": [[2], [2]]}
     assert _chart(page, "arrivals") == {"labels": ["08:30", "08:35", "08:40"], "datasets": [[2, 0, 1]]}
     for name in CHARTS:
@@ -167,8 +207,11 @@ def test_the_charts_draw_and_the_figures_follow_new_registrations(live: Live, pa
 
     # A registration made after the page loaded: the next poll brings it in, without a reload.
     page.evaluate("window.notReloaded = true")
-    answer = httpx.post(live.base + "/api/v1/registrations", timeout=10,
-                        json=registration_body(live.tickets["delegate"], sector="health", region="Scotland"))
+    answer = httpx.post(
+        live.base + "/api/v1/registrations",
+        timeout=10,
+        json=registration_body(live.tickets["delegate"], sector="health", region="Scotland"),
+    )
     assert answer.status_code == 201, answer.text
     within = (console_dashboard.POLL_SECONDS + 5) * 1000
     expect(page.locator('[data-figure="registrations.live"]')).to_have_text("4", timeout=within)
@@ -184,7 +227,9 @@ def test_the_charts_draw_and_the_figures_follow_new_registrations(live: Live, pa
     assert not complaints, complaints
 
 
-def test_without_charts_the_tables_carry_the_figures_and_an_ended_session_is_said(live: Live, page: "Page") -> None:
+def test_without_charts_the_tables_carry_the_figures_and_an_ended_session_is_said(
+    live: Live, page: Page
+) -> None:
     from playwright.sync_api import expect
 
     _sign_in(page, live)
@@ -197,6 +242,9 @@ def test_without_charts_the_tables_carry_the_figures_and_an_ended_session_is_sai
     # The session ends (signed out elsewhere): the next poll says so, with a way back, and polling stops.
     page.context.clear_cookies()
     problem = page.get_by_role("alert")
-    expect(problem).to_contain_text("Your session has ended", timeout=(console_dashboard.POLL_SECONDS + 5) * 1000)
+    expect(problem).to_contain_text(
+        "Your session has ended", timeout=(console_dashboard.POLL_SECONDS + 5) * 1000
+    )
     expect(problem.get_by_role("link", name="Sign in again")).to_have_attribute(
-        "href", "/login?next=%2Fconsole%2Fdashboard")
+        "href", "/login?next=%2Fconsole%2Fdashboard"
+    )

@@ -65,8 +65,9 @@ async def _read_email_kinds(url: str, registration_id: str) -> list[str]:
     database = Database.from_settings(make_settings(url))
     try:
         async with database.read() as db:
-            rows = await db.execute(sa.select(OutboxEmail.kind)
-                                    .where(OutboxEmail.registration_id == uuid.UUID(registration_id)))
+            rows = await db.execute(
+                sa.select(OutboxEmail.kind).where(OutboxEmail.registration_id == uuid.UUID(registration_id))
+            )
             return list(rows.scalars())
     finally:
         await database.dispose()
@@ -77,14 +78,17 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     support.require_chromium()
     tickets = asyncio.run(_seed(database_url))
     with FakeStripe() as fake:
-        env = {"STRIPE_SECRET_KEY": fake.api_key, "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-               "STRIPE_API_BASE": fake.url,
-               "CONFERENCE_PAYMENT_POLL_SECONDS": "3600"}  # no hold expiry or refund run during a test
+        env = {
+            "STRIPE_SECRET_KEY": fake.api_key,
+            "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+            "STRIPE_API_BASE": fake.url,
+            "CONFERENCE_PAYMENT_POLL_SECONDS": "3600",
+        }  # no hold expiry or refund run during a test
         with support.live_server(database_url, env=env, log_path=tmp_path / "server.log") as base:
             yield Live(base, tickets, fake, database_url)
 
 
-def _fill_delegate(page: "Page", name: str, email: str) -> None:
+def _fill_delegate(page: Page, name: str, email: str) -> None:
     page.get_by_label("Full name").fill(name)
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Organisation", exact=True).fill("Leeds City Council")
@@ -93,7 +97,7 @@ def _fill_delegate(page: "Page", name: str, email: str) -> None:
     page.get_by_label(re.compile("I agree to the privacy notice")).check()
 
 
-def _card_registration(page: "Page", live: Live, name: str, email: str) -> str:
+def _card_registration(page: Page, live: Live, name: str, email: str) -> str:
     """Register an Exhibitor paying by card via the form, up to the fake's payment page; the session id."""
     from playwright.sync_api import expect
 
@@ -110,14 +114,14 @@ def _card_registration(page: "Page", live: Live, name: str, email: str) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
-def _csp_violations(page: "Page") -> list[str]:
+def _csp_violations(page: Page) -> list[str]:
     """What chromium reports about Content Security Policy from now on (it blocks navigations silently)."""
     seen: list[str] = []
     page.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None)
     return seen
 
 
-def _expect_checkout_page(page: "Page", url: "str | re.Pattern[str]", blocked: list[str]) -> None:
+def _expect_checkout_page(page: Page, url: str | re.Pattern[str], blocked: list[str]) -> None:
     """The browser followed the app's 303 to (fake) Stripe Checkout and shows its payment page."""
     from playwright.sync_api import expect
 
@@ -126,8 +130,10 @@ def _expect_checkout_page(page: "Page", url: "str | re.Pattern[str]", blocked: l
     except AssertionError as exc:
         if blocked:
             first_line = str(exc).splitlines()[0]
-            raise AssertionError(f"{first_line}: chromium refused to follow the form's redirect to Stripe "
-                                 "Checkout: " + " | ".join(blocked)) from None
+            raise AssertionError(
+                f"{first_line}: chromium refused to follow the form's redirect to Stripe "
+                "Checkout: " + " | ".join(blocked)
+            ) from None
         raise
     expect(page.get_by_role("heading", level=1)).to_have_text("Pay 540.00 GBP")
 
@@ -137,20 +143,27 @@ def _checkout_creates(fake: FakeStripe) -> int:
 
 
 def _payments(base: str, registration_id: str, token: str) -> dict[str, Any]:
-    response = httpx.get(f"{base}/api/v1/registrations/{registration_id}/payments",
-                         headers={"authorization": f"Bearer {token}"})
+    response = httpx.get(
+        f"{base}/api/v1/registrations/{registration_id}/payments",
+        headers={"authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
 def _deliver(live: Live, event: dict[str, Any]) -> httpx.Response:
     body = event_body(event)
-    return httpx.post(live.base + "/stripe/webhook", content=body,
-                      headers={"stripe-signature": sign(body, live.fake.webhook_secret),
-                               "content-type": "application/json"})
+    return httpx.post(
+        live.base + "/stripe/webhook",
+        content=body,
+        headers={
+            "stripe-signature": sign(body, live.fake.webhook_secret),
+            "content-type": "application/json",
+        },
+    )
 
 
-def test_card_payment_confirms_on_return_before_the_webhook(live: Live, page: "Page", tmp_path: Path) -> None:
+def test_card_payment_confirms_on_return_before_the_webhook(live: Live, page: Page, tmp_path: Path) -> None:
     support.require_chromium()
     from playwright.sync_api import expect
 
@@ -201,8 +214,9 @@ def test_card_payment_confirms_on_return_before_the_webhook(live: Live, page: "P
     assert kinds.count("payment_confirmed") == 1, kinds
 
 
-def test_card_payment_cancelled_then_paid_from_the_booking_page(live: Live, page: "Page",
-                                                               tmp_path: Path) -> None:
+def test_card_payment_cancelled_then_paid_from_the_booking_page(
+    live: Live, page: Page, tmp_path: Path
+) -> None:
     support.require_chromium()
     from playwright.sync_api import expect
 
@@ -257,8 +271,7 @@ BILLING_LABELS = {
 }
 
 
-def test_invoice_needs_billing_details_then_downloads_as_pdf(live: Live, page: "Page",
-                                                             tmp_path: Path) -> None:
+def test_invoice_needs_billing_details_then_downloads_as_pdf(live: Live, page: Page, tmp_path: Path) -> None:
     support.require_chromium()
     from playwright.sync_api import expect
     from pypdf import PdfReader  # test dependency: pip install -e '.[test]'

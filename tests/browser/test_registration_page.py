@@ -46,7 +46,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, u
 
 
 def test_form_errors_are_summarised_kept_and_fixed(
-    server: tuple[str, dict[str, uuid.UUID]], page: "Page", tmp_path: Path
+    server: tuple[str, dict[str, uuid.UUID]], page: Page, tmp_path: Path
 ) -> None:
     support.require_chromium()
     from playwright.sync_api import expect
@@ -101,12 +101,16 @@ def test_form_errors_are_summarised_kept_and_fixed(
     page.screenshot(path=str(tmp_path / "2-confirmation.png"), full_page=True)
 
 
-def test_cancel_from_the_manage_page(server: tuple[str, dict[str, uuid.UUID]], page: "Page", tmp_path: Path) -> None:
+def test_cancel_from_the_manage_page(
+    server: tuple[str, dict[str, uuid.UUID]], page: Page, tmp_path: Path
+) -> None:
     support.require_chromium()
     from playwright.sync_api import expect
 
     base, tickets = server
-    response = httpx.post(base + "/api/v1/registrations", json=registration_body(tickets["delegate"], name="Alan Turing"))
+    response = httpx.post(
+        base + "/api/v1/registrations", json=registration_body(tickets["delegate"], name="Alan Turing")
+    )
     assert response.status_code == 201, response.text
     created = response.json()
 
@@ -125,7 +129,9 @@ def test_cancel_from_the_manage_page(server: tuple[str, dict[str, uuid.UUID]], p
     expect(page.get_by_role("link", name="Cancel this registration")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "4-cancelled.png"), full_page=True)
 
-    api = httpx.get(f"{base}/api/v1/registrations/{created['id']}",
-                    headers={"authorization": f"Bearer {created['manage_token']}"})
+    api = httpx.get(
+        f"{base}/api/v1/registrations/{created['id']}",
+        headers={"authorization": f"Bearer {created['manage_token']}"},
+    )
     assert api.status_code == 200
     assert api.json()["status"] == "cancelled"

@@ -26,9 +26,9 @@ from PIL import Image
 from badges import scanner
 from badges.codes import BadgeSigner
 from badges.render import qr_png
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Checkin
+from conference.web.auth import create_api_token
 from tests import support
 from tests.browser.conftest import CONTEXT, LAUNCH_ARGS
 from tests.conftest import make_settings
@@ -66,12 +66,16 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     support.require_chromium()
     for relative, _media_type in scanner.VENDOR.values():
         if not (scanner.NODE_MODULES / relative).is_file():
-            pytest.fail(f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)",
-                        pytrace=False)
+            pytest.fail(
+                f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False
+            )
     tickets, token = asyncio.run(_seed(database_url))
     with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
-        answer = httpx.post(base + "/api/v1/registrations",
-                            json=registration_body(tickets["delegate"], name="Ada Lovelace"), timeout=10)
+        answer = httpx.post(
+            base + "/api/v1/registrations",
+            json=registration_body(tickets["delegate"], name="Ada Lovelace"),
+            timeout=10,
+        )
         assert answer.status_code == 201, answer.text
         delegate = answer.json()
         code = BadgeSigner.from_settings(make_settings(database_url)).code_for(delegate["reference"], 1)
@@ -104,11 +108,14 @@ def browser_for(tmp_path: Path) -> Iterator[Any]:
     with sync_playwright() as p:
         browsers = []
 
-        def make(camera: Path | None = None) -> "BrowserContext":
+        def make(camera: Path | None = None) -> BrowserContext:
             args = list(LAUNCH_ARGS)
             if camera is not None:
-                args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                         f"--use-file-for-fake-video-capture={camera}"]
+                args += [
+                    "--use-fake-device-for-media-stream",
+                    "--use-fake-ui-for-media-stream",
+                    f"--use-file-for-fake-video-capture={camera}",
+                ]
             browser = p.chromium.launch(executable_path=support.CHROMIUM, args=args)
             browsers.append(browser)
             context = browser.new_context(**CONTEXT)
@@ -122,39 +129,47 @@ def browser_for(tmp_path: Path) -> Iterator[Any]:
                 browser.close()
 
 
-def _sign_in(page: "Page", live: Live) -> list[str]:
+def _sign_in(page: Page, live: Live) -> list[str]:
     """Sign in as door staff (which lands on /scan); returns the CSP complaints chromium makes from now on."""
     from playwright.sync_api import expect
 
     complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(live.base + "/login")
-    page.get_by_role("link", name="Sign in with an API token (door devices)").click()  # a door device's way in
+    page.get_by_role(
+        "link", name="Sign in with an API token (door devices)"
+    ).click()  # a door device's way in
     page.get_by_label("API token").fill(live.staff_token)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(live.base + "/scan")
     expect(page.get_by_role("heading", level=1)).to_have_text("Check-in")
     # The door list (with the public key) is kept for offline answers.
     expect(page.locator("#list-info")).to_contain_text(
-        "Kept for offline use: The conference (main door), 1 delegate")
+        "Kept for offline use: The conference (main door), 1 delegate"
+    )
     return complaints
 
 
 def _door_entry(live: Live) -> dict[str, Any]:
-    listing = httpx.get(live.base + "/api/v1/checkins/door-list?list=door",
-                        headers={"authorization": f"Bearer {live.staff_token}"}, timeout=10).json()
+    listing = httpx.get(
+        live.base + "/api/v1/checkins/door-list?list=door",
+        headers={"authorization": f"Bearer {live.staff_token}"},
+        timeout=10,
+    ).json()
     entries: list[dict[str, Any]] = listing["entries"]
     return next(e for e in entries if e["reference"] == live.delegate["reference"])
 
 
 def _checkins(url: str) -> list[tuple[str, bool, str]]:
     """(result, offline, device) of every scan recorded, in scan order (read in a thread: Playwright)."""
+
     async def read() -> list[tuple[str, bool, str]]:
         database = Database.from_settings(make_settings(url))
         try:
             async with database.read() as db:
-                rows = await db.execute(sa.select(Checkin.result, Checkin.offline, Checkin.device)
-                                        .order_by(Checkin.scanned_at))
+                rows = await db.execute(
+                    sa.select(Checkin.result, Checkin.offline, Checkin.device).order_by(Checkin.scanned_at)
+                )
                 return [(r.result, r.offline, r.device) for r in rows]
         finally:
             await database.dispose()
@@ -164,7 +179,8 @@ def _checkins(url: str) -> list[tuple[str, bool, str]]:
 
 
 def test_a_badge_held_up_to_the_camera_checks_the_delegate_in(
-        live: Live, browser_for: Any, tmp_path: Path) -> None:
+    live: Live, browser_for: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     camera = tmp_path / "badge.y4m"
@@ -199,7 +215,8 @@ def test_a_badge_held_up_to_the_camera_checks_the_delegate_in(
 
 
 def test_a_door_without_network_checks_in_offline_and_syncs_later(
-        live: Live, browser_for: Any, tmp_path: Path) -> None:
+    live: Live, browser_for: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     context = browser_for()
@@ -232,7 +249,7 @@ def test_a_door_without_network_checks_in_offline_and_syncs_later(
     expect(title).to_have_text(re.compile(r"^Already checked in at \d\d:\d\d at door-b$"))
     expect(page.locator("#answer")).to_have_class(re.compile(r"\banswer--warning\b"))
     i = len(live.code) - 10
-    forged = live.code[:i] + ("A" if live.code[i] != "A" else "B") + live.code[i + 1:]
+    forged = live.code[:i] + ("A" if live.code[i] != "A" else "B") + live.code[i + 1 :]
     page.keyboard.type(forged)
     page.keyboard.press("Enter")
     expect(result.locator(".result-title")).to_have_text("Not a valid badge: bad signature")
@@ -246,7 +263,10 @@ def test_a_door_without_network_checks_in_offline_and_syncs_later(
     assert _door_entry(live)["checked_in_at"] is not None
     recorded = _checkins(live.database_url)
     assert [(r, offline) for r, offline, _device in recorded] == [
-        ("ok", True), ("already_checked_in", True), ("invalid", True)]
+        ("ok", True),
+        ("already_checked_in", True),
+        ("invalid", True),
+    ]
     assert {device for _r, _o, device in recorded} == {"door-b"}
     # Nothing is left in the browser's queue after a reload either.
     page.reload()
@@ -254,7 +274,8 @@ def test_a_door_without_network_checks_in_offline_and_syncs_later(
 
 
 def test_a_delegate_without_a_badge_is_found_and_checked_in_by_reference(
-        live: Live, browser_for: Any) -> None:
+    live: Live, browser_for: Any
+) -> None:
     from playwright.sync_api import expect
 
     context = browser_for()
@@ -270,7 +291,8 @@ def test_a_delegate_without_a_badge_is_found_and_checked_in_by_reference(
     expect(found).to_contain_text(f"Leeds City Council · {live.delegate['reference']} · Confirmed")
     # The desk prints a badge for a delegate who came without one.
     expect(found.get_by_role("link", name=re.compile("Print badge"))).to_have_attribute(
-        "href", f"/scan/badge/{live.delegate['reference']}.pdf")
+        "href", f"/scan/badge/{live.delegate['reference']}.pdf"
+    )
     found.get_by_role("button", name="Check in Ada Lovelace").click()
     result = page.locator("#result")
     expect(result.locator(".result-title")).to_have_text("Checked in")
@@ -281,7 +303,9 @@ def test_a_delegate_without_a_badge_is_found_and_checked_in_by_reference(
     title = result.locator(".result-title")
     expect(title).to_have_text(re.compile(r"^Already checked in at \d\d:\d\d at desk$"))
     assert [(r, device) for r, _offline, device in _checkins(live.database_url)] == [
-        ("ok", "desk"), ("already_checked_in", "desk")]
+        ("ok", "desk"),
+        ("already_checked_in", "desk"),
+    ]
 
     page.get_by_role("button", name="Next").click()
 

@@ -20,13 +20,13 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from conference import accounts
-from conference.server import cli
-from conference.server.app import create_app
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import ApiToken, AuditEntry, UserAccount, utcnow
-from tests.conftest import make_settings
+from conference.server import cli
+from conference.server.app import create_app
 from tests.conference.test_email import Mailbox, running_app, smtp_env
+from tests.conftest import make_settings
 
 PASSWORD = "plain four word passphrase"
 ORGANISER_EMAIL = "Ada.Organiser@example.org"
@@ -38,7 +38,9 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-async def post_form(client: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+async def post_form(
+    client: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
+) -> httpx.Response:
     token = csrf((await client.get(page)).text)
     return await client.post(action, data={**data, "csrf_token": token})
 
@@ -48,8 +50,13 @@ async def browse(client: httpx.AsyncClient, path: str) -> httpx.Response:
     return await client.get(path, headers={"accept": "text/html"})
 
 
-async def make_user(database: Database, settings: Any, email: str = ORGANISER_EMAIL, role: str = "organiser",
-                    password: str | None = PASSWORD) -> UserAccount:
+async def make_user(
+    database: Database,
+    settings: Any,
+    email: str = ORGANISER_EMAIL,
+    role: str = "organiser",
+    password: str | None = PASSWORD,
+) -> UserAccount:
     async with database.transaction() as db:
         user = await accounts.add_user(db, settings, email=email, role=role, actor=Actor("cli"), invite=False)
         if password is not None:
@@ -57,7 +64,9 @@ async def make_user(database: Database, settings: Any, email: str = ORGANISER_EM
     return user
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str, next_: str = "/console") -> httpx.Response:
+async def login(
+    client: httpx.AsyncClient, email: str, password: str, next_: str = "/console"
+) -> httpx.Response:
     return await post_form(client, "/login", "/login", {"email": email, "password": password, "next": next_})
 
 
@@ -70,14 +79,18 @@ async def user_row(database: Database, email: str) -> UserAccount:
 
 async def actions(database: Database, prefix: str) -> list[AuditEntry]:
     async with database.read() as db:
-        rows = await db.execute(sa.select(AuditEntry).where(AuditEntry.action.startswith(prefix))  # type: ignore[attr-defined]
-                                .order_by(AuditEntry.id))  # type: ignore[arg-type]
+        rows = await db.execute(
+            sa.select(AuditEntry)
+            .where(AuditEntry.action.startswith(prefix))  # type: ignore[attr-defined]
+            .order_by(AuditEntry.id)
+        )  # type: ignore[arg-type]
         return list(rows.scalars())
 
 
 @pytest.fixture
-async def app_client(database_url: str, tickets: dict[str, Any], smtp_server: Controller,
-                     smtp_port: int) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    database_url: str, tickets: dict[str, Any], smtp_server: Controller, smtp_port: int
+) -> AsyncIterator[httpx.AsyncClient]:
     async with running_app(database_url, **smtp_env(smtp_port)) as client:
         yield client
 
@@ -125,8 +138,9 @@ async def test_missing_fields_are_named(app_client: httpx.AsyncClient) -> None:
     assert 'href="#email"' in response.text and 'href="#password"' in response.text
 
 
-async def test_login_without_the_csrf_token_is_refused(app_client: httpx.AsyncClient, database: Database,
-                                                       settings: Any) -> None:
+async def test_login_without_the_csrf_token_is_refused(
+    app_client: httpx.AsyncClient, database: Database, settings: Any
+) -> None:
     await make_user(database, settings)
     response = await app_client.post("/login", data={"email": ORGANISER_EMAIL, "password": PASSWORD})
     assert response.status_code == 403
@@ -191,10 +205,13 @@ async def test_totp_is_set_up_then_required_and_a_code_works_once(
     stored = await user_row(database, ORGANISER_EMAIL)
     assert stored.totp_secret and secret.group(1) not in stored.totp_secret  # encrypted at rest
 
-    wrong = await post_form(app_client, "/console/account", "/console/account/totp/confirm", {"code": "000000"})
+    wrong = await post_form(
+        app_client, "/console/account", "/console/account/totp/confirm", {"code": "000000"}
+    )
     assert wrong.status_code == 422 and 'href="#code"' in wrong.text
-    confirmed = await post_form(app_client, "/console/account", "/console/account/totp/confirm",
-                                {"code": totp.now()})
+    confirmed = await post_form(
+        app_client, "/console/account", "/console/account/totp/confirm", {"code": totp.now()}
+    )
     assert confirmed.status_code == 303 and "done=totp_on" in confirmed.headers["location"]
     assert (await browse(app_client, "/console/account")).status_code == 200  # this browser stayed signed in
 
@@ -203,7 +220,9 @@ async def test_totp_is_set_up_then_required_and_a_code_works_once(
     assert first.status_code == 303 and first.headers["location"].endswith("/login/code")
     assert (await browse(app_client, "/console/users")).status_code == 303  # a password alone opens nothing
 
-    bad = await post_form(app_client, "/login/code", "/login/code", {"code": "123456" if totp.now() != "123456" else "654321"})
+    bad = await post_form(
+        app_client, "/login/code", "/login/code", {"code": "123456" if totp.now() != "123456" else "654321"}
+    )
     assert bad.status_code == 401
     # The step confirmed at set-up is spent: the next one is needed. Use the one after the current step.
     code = totp.at(utcnow() + timedelta(seconds=30))
@@ -231,8 +250,12 @@ async def test_reset_by_email_sets_a_new_password_once_and_ends_other_sessions(
         await login(other_browser, ORGANISER_EMAIL, PASSWORD)
         assert (await browse(other_browser, "/console/users")).status_code == 200
 
-        unknown = await post_form(app_client, "/password/forgot", "/password/forgot", {"email": "nobody@example.org"})
-        known = await post_form(app_client, "/password/forgot", "/password/forgot", {"email": ORGANISER_EMAIL})
+        unknown = await post_form(
+            app_client, "/password/forgot", "/password/forgot", {"email": "nobody@example.org"}
+        )
+        known = await post_form(
+            app_client, "/password/forgot", "/password/forgot", {"email": ORGANISER_EMAIL}
+        )
         assert unknown.status_code == known.status_code == 200
         assert re.sub(r'value="[^"]+"', "", unknown.text) == re.sub(r'value="[^"]+"', "", known.text)
         [message] = await mailbox.wait_for(1)
@@ -241,13 +264,21 @@ async def test_reset_by_email_sets_a_new_password_once_and_ends_other_sessions(
         assert link
         path = link.group(1)
 
-        mismatch = await post_form(app_client, path, path, {"password": "a brand new passphrase",
-                                                             "password_again": "something else entirely"})
+        mismatch = await post_form(
+            app_client,
+            path,
+            path,
+            {"password": "a brand new passphrase", "password_again": "something else entirely"},
+        )
         assert mismatch.status_code == 422 and 'href="#password_again"' in mismatch.text
         short = await post_form(app_client, path, path, {"password": "short", "password_again": "short"})
         assert short.status_code == 422 and "at least 12 characters" in short.text
-        done = await post_form(app_client, path, path, {"password": "a brand new passphrase",
-                                                        "password_again": "a brand new passphrase"})
+        done = await post_form(
+            app_client,
+            path,
+            path,
+            {"password": "a brand new passphrase", "password_again": "a brand new passphrase"},
+        )
         assert done.status_code == 303
         assert (await browse(app_client, "/console/users")).status_code == 200  # signed in by the reset
         assert (await browse(other_browser, "/console/users")).status_code == 303  # the other browser is out
@@ -271,7 +302,9 @@ async def test_reset_links_expire_and_requests_are_capped(database: Database, se
         row.expires_at = utcnow() - timedelta(seconds=1)
     with pytest.raises(Exception, match="expired"):
         async with database.transaction() as db:
-            await accounts.complete_reset(db, accounts.reset_token(settings, first.id), "a brand new passphrase")
+            await accounts.complete_reset(
+                db, accounts.reset_token(settings, first.id), "a brand new passphrase"
+            )
 
 
 # --- users and tokens ---------------------------------------------------------------------------------------
@@ -282,15 +315,23 @@ async def test_organisers_invite_people_and_revoke_tokens(
 ) -> None:
     await make_user(database, settings)
     await login(app_client, ORGANISER_EMAIL, PASSWORD)
-    bad = await post_form(app_client, "/console/users", "/console/users", {"email": "not-an-email", "role": "staff"})
+    bad = await post_form(
+        app_client, "/console/users", "/console/users", {"email": "not-an-email", "role": "staff"}
+    )
     assert bad.status_code == 422 and 'href="#email"' in bad.text
-    added = await post_form(app_client, "/console/users", "/console/users",
-                            {"email": "door@example.org", "role": "staff", "name": "Door One"})
+    added = await post_form(
+        app_client,
+        "/console/users",
+        "/console/users",
+        {"email": "door@example.org", "role": "staff", "name": "Door One"},
+    )
     assert added.status_code == 303
     [invite] = await mailbox.wait_for(1)
     assert invite["To"] == "door@example.org" and "/password/reset/pr_" in invite.get_content()
 
-    made = await post_form(app_client, "/console/users", "/console/tokens", {"token_name": "Door 1", "token_role": "staff"})
+    made = await post_form(
+        app_client, "/console/users", "/console/tokens", {"token_name": "Door 1", "token_role": "staff"}
+    )
     token = re.search(r'<code id="new-token">(ct_[\w-]+)</code>', made.text)
     assert made.status_code == 200 and token
     assert (await browse(app_client, "/console/users")).text.count(token.group(1)) == 0  # shown once only
@@ -304,11 +345,14 @@ async def test_organisers_invite_people_and_revoke_tokens(
     assert revoked.status_code == 303
     assert (await app_client.get("/api/v1/checkins/door-list", headers=bearer)).status_code == 401
     assert [e.action for e in await actions(database, "conference.token.")] == [
-        "conference.token.created", "conference.token.revoked"]
+        "conference.token.created",
+        "conference.token.revoked",
+    ]
 
 
-async def test_an_organiser_cannot_disable_themselves(app_client: httpx.AsyncClient, database: Database,
-                                                      settings: Any) -> None:
+async def test_an_organiser_cannot_disable_themselves(
+    app_client: httpx.AsyncClient, database: Database, settings: Any
+) -> None:
     me = await make_user(database, settings)
     await login(app_client, ORGANISER_EMAIL, PASSWORD)
     response = await post_form(app_client, "/console/users", f"/console/users/{me.id}/disable", {})
@@ -316,12 +360,17 @@ async def test_an_organiser_cannot_disable_themselves(app_client: httpx.AsyncCli
     assert (await user_row(database, ORGANISER_EMAIL)).disabled_at is None
 
 
-async def test_session_cookie_is_secure_behind_https(database_url: str, tickets: dict[str, Any],
-                                                     database: Database, settings: Any) -> None:
+async def test_session_cookie_is_secure_behind_https(
+    database_url: str, tickets: dict[str, Any], database: Database, settings: Any
+) -> None:
     await make_user(database, settings)
     app = create_app(make_settings(database_url, CONFERENCE_BASE_URL="https://conference.example"))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://conference.example") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://conference.example"
+        ) as client,
+    ):
         response = await login(client, ORGANISER_EMAIL, PASSWORD)
     assert response.status_code == 303
     cookie = response.headers["set-cookie"].lower()
@@ -331,8 +380,9 @@ async def test_session_cookie_is_secure_behind_https(database_url: str, tickets:
 # --- the command line ---------------------------------------------------------------------------------------
 
 
-def test_user_add_prints_an_invitation_or_takes_a_password(database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_add_prints_an_invitation_or_takes_a_password(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("CONFERENCE_DATABASE_URL", database_url)
     assert cli.main(["user", "add", "first@example.org", "--role", "organiser"]) == 0
     assert re.search(r"/password/reset/pr_[\w-]+", capsys.readouterr().out)
@@ -348,8 +398,14 @@ def test_user_add_prints_an_invitation_or_takes_a_password(database_url: str, mo
 
 async def test_login_and_reset_requests_are_rate_limited(database_url: str, tickets: dict[str, Any]) -> None:
     async with running_app(database_url, CONFERENCE_RATE_LIMIT="2/minute") as client:
-        answers = [(await login(client, "someone@example.org", "a wrong password")).status_code for _ in range(3)]
+        answers = [
+            (await login(client, "someone@example.org", "a wrong password")).status_code for _ in range(3)
+        ]
         assert answers == [401, 401, 429]
-        forgot = [(await post_form(client, "/password/forgot", "/password/forgot", {"email": "a@example.org"})).status_code
-                  for _ in range(3)]
+        forgot = [
+            (
+                await post_form(client, "/password/forgot", "/password/forgot", {"email": "a@example.org"})
+            ).status_code
+            for _ in range(3)
+        ]
         assert forgot == [200, 200, 429]

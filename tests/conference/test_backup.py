@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,13 @@ import pytest
 import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference.server import backup as backup_module
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.migrate import current_head
-from sessions.workshops import programme
+from conference.server import backup as backup_module
+from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests import conftest, support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -49,10 +49,18 @@ CLIENTS = 4
 
 
 def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONFERENCE_DATABASE_URL": database_url,
-           "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
-    return subprocess.run([sys.executable, "-m", "conference.server.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        **os.environ,
+        "CONFERENCE_DATABASE_URL": database_url,
+        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "conference.server.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # --- the load ----------------------------------------------------------------------------------------------
@@ -101,15 +109,21 @@ class Load:
         if body["status"] != "confirmed":
             return
         sent = time.monotonic()
-        r = await client.post(f"/api/v1/registrations/{rid}/sessions", json={"session_id": str(self.session_id)},
-                              headers={"authorization": f"Bearer {body['manage_token']}"})
+        r = await client.post(
+            f"/api/v1/registrations/{rid}/sessions",
+            json={"session_id": str(self.session_id)},
+            headers={"authorization": f"Bearer {body['manage_token']}"},
+        )
         if r.status_code != 201:
             self.failures.append(f"book {r.status_code} {r.text[:200]}")
             return
         self.record(Done("seat", rid, sent, time.monotonic(), r.json()["status"]))
         sent = time.monotonic()
-        r = await client.post("/api/v1/checkins", headers=self.staff, json={
-            "code": self.signer.code_for(body["reference"], 1), "list": "door", "device": "door-a"})
+        r = await client.post(
+            "/api/v1/checkins",
+            headers=self.staff,
+            json={"code": self.signer.code_for(body["reference"], 1), "list": "door", "device": "door-a"},
+        )
         if r.status_code != 200 or r.json()["result"] != "ok":
             self.failures.append(f"checkin {r.status_code} {r.text[:200]}")
             return
@@ -117,6 +131,7 @@ class Load:
 
     async def run(self) -> None:
         async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
+
             async def worker() -> None:
                 while not self.stop.is_set() and not self.failures:
                     await self.one_delegate(client)
@@ -152,22 +167,39 @@ def read_contents(database_url: str) -> Contents:
         database = Database.from_settings(make_settings(database_url))
         try:
             async with database.read() as db:
+
                 def rows(sql: str) -> Any:
                     return db.execute(sa.text(sql))
 
                 revision = (await rows("SELECT version_num FROM alembic_version")).scalar_one()
-                regs = {str(uuid.UUID(str(r[0]))): (r[1], r[2], r[3]) for r in await rows(
-                    "SELECT id, status, reference, number FROM registration")}
-                seats = {str(r[0]): (str(uuid.UUID(str(r[1]))), r[2], r[3]) for r in await rows(
-                    "SELECT id, registration_id, status, number FROM seat_booking")}
-                checkins = {str(r[0]): (str(uuid.UUID(str(r[1]))) if r[1] else None, r[2], r[3]) for r in await rows(
-                    'SELECT id, registration_id, list, result FROM checkin')}
-                emails = Counter(str(uuid.UUID(str(r[0]))) for r in await rows(
-                    "SELECT registration_id FROM outbox_email WHERE kind = 'registration'"))
-                created = Counter(r[0] for r in await rows(
-                    "SELECT subject FROM audit_entry WHERE action = 'conference.registration.created'"))
-                seat_audits = Counter(r[0] for r in await rows(
-                    "SELECT subject FROM audit_entry WHERE action LIKE 'sessions.seat.%'"))
+                regs = {
+                    str(uuid.UUID(str(r[0]))): (r[1], r[2], r[3])
+                    for r in await rows("SELECT id, status, reference, number FROM registration")
+                }
+                seats = {
+                    str(r[0]): (str(uuid.UUID(str(r[1]))), r[2], r[3])
+                    for r in await rows("SELECT id, registration_id, status, number FROM seat_booking")
+                }
+                checkins = {
+                    str(r[0]): (str(uuid.UUID(str(r[1]))) if r[1] else None, r[2], r[3])
+                    for r in await rows("SELECT id, registration_id, list, result FROM checkin")
+                }
+                emails = Counter(
+                    str(uuid.UUID(str(r[0])))
+                    for r in await rows(
+                        "SELECT registration_id FROM outbox_email WHERE kind = 'registration'"
+                    )
+                )
+                created = Counter(
+                    r[0]
+                    for r in await rows(
+                        "SELECT subject FROM audit_entry WHERE action = 'conference.registration.created'"
+                    )
+                )
+                seat_audits = Counter(
+                    r[0]
+                    for r in await rows("SELECT subject FROM audit_entry WHERE action LIKE 'sessions.seat.%'")
+                )
                 capacity = (await rows("SELECT capacity FROM conference")).scalar() or 0
         finally:
             await database.dispose()
@@ -193,7 +225,7 @@ def assert_self_consistent(c: Contents) -> None:
     assert set(c.emails) <= set(c.registrations), "an email for a registration that isn't there"
     references = {ref: rid for rid, (_, ref, _) in c.registrations.items()}
     assert set(c.created_audits) <= set(references), "an audit entry for a registration that isn't there"
-    for seat_id, (rid, status, _) in c.seats.items():
+    for seat_id, (rid, _status, _) in c.seats.items():
         assert rid in c.registrations, f"seat {seat_id} of a registration that isn't there"
         assert c.registrations[rid][0] == "confirmed"
         assert c.seat_audits[c.registrations[rid][1]] == 1, "a seat booking without its audit entry"
@@ -217,11 +249,17 @@ async def _seed(url: str) -> tuple[uuid.UUID, uuid.UUID, dict[str, str]]:
         actor = Actor("organiser", "test")
         async with database.transaction() as db:
             room = await programme.create_room(db, data=RoomCreate(name="Room 1", capacity=ROOM), actor=actor)
-            start = datetime(2026, 12, 8, 11, tzinfo=timezone.utc)
-            slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)),
-                                               actor=actor)
-            session = await programme.create_session(db, data=SessionCreate(
-                title="Sharing data safely", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=actor)
+            start = datetime(2026, 12, 8, 11, tzinfo=UTC)
+            slot = await programme.create_slot(
+                db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)), actor=actor
+            )
+            session = await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title="Sharing data safely", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id
+                ),
+                actor=actor,
+            )
             staff = {"authorization": f"Bearer {await create_api_token(db, role='staff', name='Door A')}"}
         return tickets["delegate"], session.id, staff
     finally:
@@ -243,8 +281,11 @@ def backup_under_load_then_restore(source: str, target: str, tmp_path: Path) -> 
             made = backup_module.backup(source, out)
             ended = time.monotonic()
             count_at_end = load.registrations()
-            _wait_for(lambda: load.registrations() >= count_at_end + AFTER, "more registrations after the backup",
-                      load)
+            _wait_for(
+                lambda: load.registrations() >= count_at_end + AFTER,
+                "more registrations after the backup",
+                load,
+            )
         finally:
             load.stop.set()
             thread.join(timeout=60)
@@ -267,9 +308,13 @@ def backup_under_load_then_restore(source: str, target: str, tmp_path: Path) -> 
             if d.kind == "registration":
                 assert d.key in back.registrations, "a registration answered 201 before the backup is missing"
             elif d.kind == "seat":
-                assert any(rid == d.key for rid, _, _ in back.seats.values()), "a seat booked before the backup"
+                assert any(rid == d.key for rid, _, _ in back.seats.values()), (
+                    "a seat booked before the backup"
+                )
             else:
-                assert any(rid == d.key for rid, _, _ in back.checkins.values()), "a check-in before the backup"
+                assert any(rid == d.key for rid, _, _ in back.checkins.values()), (
+                    "a check-in before the backup"
+                )
     # Nothing the load sent after the backup had finished is.
     late = {d.key for d in load.done if d.kind == "registration" and d.sent > ended}
     assert late and not late & set(back.registrations)
@@ -295,7 +340,9 @@ def backup_under_load_then_restore(source: str, target: str, tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def sqlite_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> support.DatabaseFactory:
+def sqlite_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> support.DatabaseFactory:
     if conftest.KIND == "sqlite":
         factory: support.DatabaseFactory = request.getfixturevalue("databases")
         return factory
@@ -304,12 +351,14 @@ def sqlite_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 @pytest.mark.race  # real uvicorn processes; runs once (the SQLite pass), on both databases
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_backup_while_serving_restores_a_consistent_database(kind: str, request: pytest.FixtureRequest,
-                                                             tmp_path: Path) -> None:
+def test_backup_while_serving_restores_a_consistent_database(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     if kind == "postgresql":
         support.require_postgres()
-    factory: support.DatabaseFactory = request.getfixturevalue("pg_databases" if kind == "postgresql"
-                                                               else "sqlite_factory")
+    factory: support.DatabaseFactory = request.getfixturevalue(
+        "pg_databases" if kind == "postgresql" else "sqlite_factory"
+    )
     source, target = factory.new(), factory.new()
     try:
         backup_under_load_then_restore(source, target, tmp_path)
@@ -321,8 +370,9 @@ def test_backup_while_serving_restores_a_consistent_database(kind: str, request:
 # --- refusals (on the suite's database kind) ---------------------------------------------------------------
 
 
-def test_restore_refuses_a_wrong_kind_file_and_a_non_empty_target(databases: support.DatabaseFactory,
-                                                                  tmp_path: Path) -> None:
+def test_restore_refuses_a_wrong_kind_file_and_a_non_empty_target(
+    databases: support.DatabaseFactory, tmp_path: Path
+) -> None:
     source, target = databases.new(), databases.new()
     try:
         asyncio.run(_seed(source))
@@ -376,7 +426,9 @@ def test_an_older_backup_is_migrated_on_restore(databases: support.DatabaseFacto
     else:
         name = f"t_old_{uuid.uuid4().hex[:10]}"
         asyncio.run(support._pg([f'CREATE DATABASE "{name}"']))
-        old_url = support._with_db(support.PG_ADMIN_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+        old_url = support._with_db(support.PG_ADMIN_URL, name).replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
     target = databases.new()
     try:
         upgrade(old_url, "0005")
@@ -408,7 +460,12 @@ def test_backup_errors_are_one_line(databases: support.DatabaseFactory, tmp_path
 
 def test_postgres_connection_goes_through_the_environment() -> None:
     env = backup_module._pg_env("postgresql+asyncpg://app:s%40cret@db.internal:6543/conf?ssl=require")
-    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == ("db.internal", "6543", "app", "conf")
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == (
+        "db.internal",
+        "6543",
+        "app",
+        "conf",
+    )
     assert env["PGPASSWORD"] == "s@cret" and env["PGSSLMODE"] == "require"
 
 

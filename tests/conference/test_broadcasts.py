@@ -19,15 +19,15 @@ from sqlmodel import col
 
 from conference import broadcasts
 from conference.core import errors
-from conference.mail import outbox
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Broadcast, OutboxEmail, Registration, Sector, Status
-from conference.registration import get_conference
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
-from sessions.workshops import programme
+from conference.mail import outbox
+from conference.registration import get_conference
+from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conference.test_console_registrations import csrf, sign_in
 from tests.conference.test_email import (
     BASE_URL,
@@ -51,17 +51,28 @@ _hours = itertools.count()
 # --- building delegates directly, in every state ---------------------------------------------------------------
 
 
-async def add_registration(database: Database, ticket_type_id: Any, status: Status, *, name: str = "",
-                           erased: bool = False) -> Registration:
+async def add_registration(
+    database: Database, ticket_type_id: Any, status: Status, *, name: str = "", erased: bool = False
+) -> Registration:
     n = next(_numbers)
     rid = uuid.uuid4()
     now = datetime.now(UTC)
     r = Registration(
-        id=rid, conference_id=1, ticket_type_id=ticket_type_id, number=n, reference=f"NC-T{n:05d}", status=status,
-        name=name or f"Delegate {n}", email=f"delegate{n}-{rid.hex[:6]}@leeds.gov.uk",
-        email_key=f"delegate{n}-{rid.hex[:6]}@leeds.gov.uk", organisation="Leeds City Council",
-        sector=Sector.local_authority, manage_token_hash=hash_token(manage_token(SECRET, rid, 1)), consent_at=now,
-        cancelled_at=now if status == Status.cancelled else None, erased_at=now if erased else None,
+        id=rid,
+        conference_id=1,
+        ticket_type_id=ticket_type_id,
+        number=n,
+        reference=f"NC-T{n:05d}",
+        status=status,
+        name=name or f"Delegate {n}",
+        email=f"delegate{n}-{rid.hex[:6]}@leeds.gov.uk",
+        email_key=f"delegate{n}-{rid.hex[:6]}@leeds.gov.uk",
+        organisation="Leeds City Council",
+        sector=Sector.local_authority,
+        manage_token_hash=hash_token(manage_token(SECRET, rid, 1)),
+        consent_at=now,
+        cancelled_at=now if status == Status.cancelled else None,
+        erased_at=now if erased else None,
     )
     async with database.transaction() as db:
         r.conference_id = (await get_conference(db)).id or 0
@@ -71,12 +82,18 @@ async def add_registration(database: Database, ticket_type_id: Any, status: Stat
 
 async def add_workshop(database: Database, title: str = "Trauma-informed practice") -> uuid.UUID:
     async with database.transaction() as db:
-        room = await programme.create_room(db, data=RoomCreate(name=f"Room {title[:20]}", capacity=20), actor=ORGANISER)
+        room = await programme.create_room(
+            db, data=RoomCreate(name=f"Room {title[:20]}", capacity=20), actor=ORGANISER
+        )
         start = datetime(2026, 12, 8, 9, tzinfo=UTC) + timedelta(hours=next(_hours) % 8)  # distinct slots
-        slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
-                                           actor=ORGANISER)
-        session = await programme.create_session(db, data=SessionCreate(
-            title=title, kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+        slot = await programme.create_slot(
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+        )
+        session = await programme.create_session(
+            db,
+            data=SessionCreate(title=title, kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id),
+            actor=ORGANISER,
+        )
         return session.id
 
 
@@ -93,7 +110,9 @@ async def audience_ids(database: Database, segment: str, ref: Any = "") -> list[
 
 async def count(database: Database, model: Any, *where: Any) -> int:
     async with database.read() as db:
-        return int((await db.execute(sa.select(sa.func.count()).select_from(model).where(*where))).scalar_one())
+        return int(
+            (await db.execute(sa.select(sa.func.count()).select_from(model).where(*where))).scalar_one()
+        )
 
 
 async def rows(database: Database, model: Any, *where: Any, order: Any = None) -> list[Any]:
@@ -105,7 +124,9 @@ async def rows(database: Database, model: Any, *where: Any, order: Any = None) -
 
 
 def smtp_settings(database_url: str) -> Settings:
-    return make_settings(database_url, CONFERENCE_SMTP_URL="smtp://127.0.0.1:1")  # rows queued, never delivered here
+    return make_settings(
+        database_url, CONFERENCE_SMTP_URL="smtp://127.0.0.1:1"
+    )  # rows queued, never delivered here
 
 
 # --- segments ------------------------------------------------------------------------------------------------
@@ -142,43 +163,79 @@ async def test_segments_pick_exactly_the_right_delegates(database: Database, tic
 
     # A registration cancelled after its seat was booked (the seat not yet released) is not in the workshop's group.
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(col(Registration.id) == h.id).values(status=Status.cancelled))
+        await db.execute(
+            sa.update(Registration).where(col(Registration.id) == h.id).values(status=Status.cancelled)
+        )
     assert await audience_ids(database, "session", workshop) == [a.id]
 
     async with database.read() as db:
         options = await broadcasts.segment_options(db)
     assert options["counts"] == {"all": 4, "waitlist": 1}
     assert {o.label: o.count for o in options["ticket_types"]}["Delegate"] == 2
-    assert sorted((o.value, o.count) for o in options["sessions"]) == sorted([(str(workshop), 1), (str(other), 1)])
+    assert sorted((o.value, o.count) for o in options["sessions"]) == sorted(
+        [(str(workshop), 1), (str(other), 1)]
+    )
 
 
 # --- validation ----------------------------------------------------------------------------------------------
 
-GOOD = {"segment": "all", "ref": "", "subject": "Joining instructions", "body": "Dear {name}, see you soon.",
-        "per_minute": 60}
+GOOD = {
+    "segment": "all",
+    "ref": "",
+    "subject": "Joining instructions",
+    "body": "Dear {name}, see you soon.",
+    "per_minute": 60,
+}
 
 
-@pytest.mark.parametrize(("changes", "field", "text"), [
-    ({"segment": "everyone"}, "segment", "Choose who the message goes to."),
-    ({"segment": "ticket_type"}, "ticket_type_id", "Choose one of the ticket types listed."),
-    ({"segment": "ticket_type", "ref": "not-a-uuid"}, "ticket_type_id", "Choose one of the ticket types listed."),
-    ({"segment": "ticket_type", "ref": str(uuid.uuid4())}, "ticket_type_id", "Choose one of the ticket types listed."),
-    ({"segment": "session", "ref": str(uuid.uuid4())}, "session_id", "Choose one of the workshops listed."),
-    ({"subject": ""}, "subject", "Enter a subject."),
-    ({"subject": "   "}, "subject", "Enter a subject."),
-    ({"subject": "x" * 201}, "subject", "Use at most 200 characters in the subject."),
-    ({"subject": "Hello\r\nBcc: everyone@example.org"}, "subject", "Write the subject on one line."),
-    ({"body": ""}, "body", "Enter the message."),
-    ({"body": " \n "}, "body", "Enter the message."),
-    ({"body": "x" * 10_001}, "body", "Use at most 10,000 characters in the message (this one has 10,001)."),
-    ({"per_minute": 0}, "per_minute", broadcasts.RATE_PROBLEM),
-    ({"per_minute": 601}, "per_minute", broadcasts.RATE_PROBLEM),
-    ({"per_minute": "fast"}, "per_minute", broadcasts.RATE_PROBLEM),
-    ({"segment": "waitlist"}, "segment", "Nobody is in this group (Everyone on the waiting list) at the moment; "
-                                         "choose another."),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"segment": "everyone"}, "segment", "Choose who the message goes to."),
+        ({"segment": "ticket_type"}, "ticket_type_id", "Choose one of the ticket types listed."),
+        (
+            {"segment": "ticket_type", "ref": "not-a-uuid"},
+            "ticket_type_id",
+            "Choose one of the ticket types listed.",
+        ),
+        (
+            {"segment": "ticket_type", "ref": str(uuid.uuid4())},
+            "ticket_type_id",
+            "Choose one of the ticket types listed.",
+        ),
+        (
+            {"segment": "session", "ref": str(uuid.uuid4())},
+            "session_id",
+            "Choose one of the workshops listed.",
+        ),
+        ({"subject": ""}, "subject", "Enter a subject."),
+        ({"subject": "   "}, "subject", "Enter a subject."),
+        ({"subject": "x" * 201}, "subject", "Use at most 200 characters in the subject."),
+        ({"subject": "Hello\r\nBcc: everyone@example.org"}, "subject", "Write the subject on one line."),
+        ({"body": ""}, "body", "Enter the message."),
+        ({"body": " \n "}, "body", "Enter the message."),
+        (
+            {"body": "x" * 10_001},
+            "body",
+            "Use at most 10,000 characters in the message (this one has 10,001).",
+        ),
+        ({"per_minute": 0}, "per_minute", broadcasts.RATE_PROBLEM),
+        ({"per_minute": 601}, "per_minute", broadcasts.RATE_PROBLEM),
+        ({"per_minute": "fast"}, "per_minute", broadcasts.RATE_PROBLEM),
+        (
+            {"segment": "waitlist"},
+            "segment",
+            "Nobody is in this group (Everyone on the waiting list) at the moment; choose another.",
+        ),
+    ],
+)
 async def test_send_refuses_bad_input_and_writes_nothing(
-    database: Database, settings: Settings, tickets: dict[str, Any], changes: dict[str, Any], field: str, text: str
+    database: Database,
+    settings: Settings,
+    tickets: dict[str, Any],
+    changes: dict[str, Any],
+    field: str,
+    text: str,
 ) -> None:
     await add_registration(database, tickets["delegate"], Status.confirmed)
     args = {**GOOD, **changes}
@@ -193,20 +250,28 @@ async def test_send_refuses_bad_input_and_writes_nothing(
     assert await count(database, OutboxEmail) == 0
 
 
-async def test_every_problem_is_named_at_once(database: Database, settings: Settings, tickets: dict[str, Any]) -> None:
+async def test_every_problem_is_named_at_once(
+    database: Database, settings: Settings, tickets: dict[str, Any]
+) -> None:
     with pytest.raises(errors.InvalidInput) as raised:
         async with database.read() as db:
             await broadcasts.preview(db, segment="ticket_type", ref="", subject="", body="", per_minute="0")
     assert set(raised.value.fields or {}) == {"ticket_type_id", "subject", "body", "per_minute"}
 
 
-async def test_the_name_placeholder_is_a_plain_replacement(database: Database, tickets: dict[str, Any]) -> None:
+async def test_the_name_placeholder_is_a_plain_replacement(
+    database: Database, tickets: dict[str, Any]
+) -> None:
     await add_registration(database, tickets["delegate"], Status.confirmed, name="Ada {Lovelace}")
     body = "Dear {name},\n{0.__class__} {email} {{name}} {name!r} %s {"
     async with database.read() as db:
-        shown = await broadcasts.preview(db, segment="all", ref="", subject="  Hello  ", body=body + "\r\n\r\n")
+        shown = await broadcasts.preview(
+            db, segment="all", ref="", subject="  Hello  ", body=body + "\r\n\r\n"
+        )
     assert shown.count == 1 and shown.subject == "Hello"
-    assert shown.body.startswith("Dear Ada {Lovelace},\n{0.__class__} {email} {Ada {Lovelace}} {name!r} %s {\n\n")
+    assert shown.body.startswith(
+        "Dear Ada {Lovelace},\n{0.__class__} {email} {Ada {Lovelace}} {name!r} %s {\n\n"
+    )
     assert broadcasts.LINK_PLACEHOLDER in shown.body and "/manage/" not in shown.body
     assert shown.sample.reference in shown.body
 
@@ -220,8 +285,16 @@ async def test_copies_are_due_at_the_chosen_rate(
 ) -> None:
     people = [await add_registration(database, tickets["delegate"], Status.confirmed) for _ in range(5)]
     async with database.transaction() as db:
-        sent = await broadcasts.send(db, settings=smtp_settings(database_url), segment="all", ref="",
-                                     subject="Parking", body="Use car park B.", actor=ORGANISER, per_minute=per_minute)
+        sent = await broadcasts.send(
+            db,
+            settings=smtp_settings(database_url),
+            segment="all",
+            ref="",
+            subject="Parking",
+            body="Use car park B.",
+            actor=ORGANISER,
+            per_minute=per_minute,
+        )
     queued = await rows(database, OutboxEmail, order=OutboxEmail.next_attempt_at)
     assert [q.registration_id for q in queued] == [p.id for p in people]
     offsets = [(q.next_attempt_at - sent.created_at).total_seconds() for q in queued]
@@ -230,7 +303,12 @@ async def test_copies_are_due_at_the_chosen_rate(
     assert all(q.context == {} for q in queued)  # nothing but the address: the text comes from the broadcast
     (b,) = await rows(database, Broadcast)
     assert (b.recipients, b.per_minute, b.segment, b.segment_label, b.created_by) == (
-        5, per_minute, "all", broadcasts.SEGMENTS["all"], "organiser:tests")
+        5,
+        per_minute,
+        "all",
+        broadcasts.SEGMENTS["all"],
+        "organiser:tests",
+    )
 
 
 async def test_the_mail_worker_claims_only_copies_that_are_due(
@@ -239,8 +317,16 @@ async def test_the_mail_worker_claims_only_copies_that_are_due(
     for _ in range(4):
         await add_registration(database, tickets["delegate"], Status.confirmed)
     async with database.transaction() as db:
-        await broadcasts.send(db, settings=smtp_settings(database_url), segment="all", ref="",
-                              subject="Parking", body="Use car park B.", actor=ORGANISER, per_minute=6)
+        await broadcasts.send(
+            db,
+            settings=smtp_settings(database_url),
+            segment="all",
+            ref="",
+            subject="Parking",
+            body="Use car park B.",
+            actor=ORGANISER,
+            per_minute=6,
+        )
     claimed = await outbox.claim_due(database)  # what MailWorker does on each tick
     assert len(claimed) == 1  # the next is due 10 s later
     assert await outbox.claim_due(database) == []
@@ -262,7 +348,9 @@ async def test_all_or_nothing(
     monkeypatch.setattr(broadcasts, "outbox_row", failing_third)
     with pytest.raises(RuntimeError, match="injected"):
         async with database.transaction() as db:
-            await broadcasts.send(db, settings=settings, segment="all", ref="", subject="S", body="B", actor=ORGANISER)
+            await broadcasts.send(
+                db, settings=settings, segment="all", ref="", subject="S", body="B", actor=ORGANISER
+            )
     assert await count(database, Broadcast) == 0
     assert await count(database, OutboxEmail) == 0
     assert await count(database, AuditEntry, AuditEntry.action == "conference.broadcast.sent") == 0
@@ -281,24 +369,37 @@ async def compose_and_preview(client: httpx.AsyncClient, **fields: str) -> httpx
     page = await client.get("/console/messages/new", headers=HTML)
     assert page.status_code == 200, page.text
     data = {"segment": "all", "ticket_type_id": "", "session_id": "", "per_minute": "600", **fields}
-    return await client.post("/console/messages/preview", data={"csrf_token": csrf(page.text), **data}, headers=HTML)
+    return await client.post(
+        "/console/messages/preview", data={"csrf_token": csrf(page.text), **data}, headers=HTML
+    )
 
 
 def send_form(preview_html: str) -> dict[str, str]:
-    form = re.search(r'<form method="post" action="[^"]*/console/messages" id="send-form">(.*?)</form>', preview_html,
-                     re.DOTALL)
+    form = re.search(
+        r'<form method="post" action="[^"]*/console/messages" id="send-form">(.*?)</form>',
+        preview_html,
+        re.DOTALL,
+    )
     assert form, preview_html
-    return {unescape(n): unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
-                                                           form.group(1))}
+    return {
+        unescape(n): unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1))
+    }
 
 
 async def test_a_message_reaches_a_workshop_through_the_real_mail_worker(
-    database_url: str, database: Database, tickets: dict[str, Any], mailbox: Mailbox, smtp_server: Any,
-    smtp_port: int
+    database_url: str,
+    database: Database,
+    tickets: dict[str, Any],
+    mailbox: Mailbox,
+    smtp_server: Any,
+    smtp_port: int,
 ) -> None:
     workshop = await add_workshop(database)
-    booked = [await add_registration(database, tickets["delegate"], Status.confirmed, name=n)
-              for n in ("Grace Hopper", "Alan Turing", "Mary Somerville")]
+    booked = [
+        await add_registration(database, tickets["delegate"], Status.confirmed, name=n)
+        for n in ("Grace Hopper", "Alan Turing", "Mary Somerville")
+    ]
     for r in booked:
         await add_seat(database, workshop, r, SeatStatus.booked)
     erased = await add_registration(database, tickets["delegate"], Status.confirmed, erased=True)
@@ -307,9 +408,13 @@ async def test_a_message_reaches_a_workshop_through_the_real_mail_worker(
 
     async with running_app(database_url, **smtp_env(smtp_port)) as client:
         await organiser_client(database, client)
-        preview = await compose_and_preview(client, segment="session", session_id=str(workshop),
-                                            subject="Room change for your workshop",
-                                            body="Dear {name},\n\nThe workshop has moved to Room 4.")
+        preview = await compose_and_preview(
+            client,
+            segment="session",
+            session_id=str(workshop),
+            subject="Room change for your workshop",
+            body="Dear {name},\n\nThe workshop has moved to Room 4.",
+        )
         assert preview.status_code == 200, preview.text
         html = unescape(preview.text)
         assert "It goes to 3 delegates" in html
@@ -322,7 +427,9 @@ async def test_a_message_reaches_a_workshop_through_the_real_mail_worker(
 
         sent = await client.post("/console/messages", data=fields, headers=HTML)
         assert sent.status_code == 303, sent.text
-        match = re.fullmatch(BASE_URL + r"/console/messages/([0-9a-f-]{36})\?done=sent", sent.headers["location"])
+        match = re.fullmatch(
+            BASE_URL + r"/console/messages/([0-9a-f-]{36})\?done=sent", sent.headers["location"]
+        )
         assert match, sent.headers["location"]
         broadcast_id = uuid.UUID(match.group(1))
 
@@ -351,10 +458,20 @@ async def test_a_message_reaches_a_workshop_through_the_real_mail_worker(
         assert MANAGE_LINK.findall(body) == [manage_token(SECRET, r.id, 1)]
         assert "Test Conference" in body
     (b,) = await rows(database, Broadcast)
-    assert b.id == broadcast_id and b.recipients == 3 and b.segment == "session" and b.segment_ref == str(workshop)
+    assert (
+        b.id == broadcast_id
+        and b.recipients == 3
+        and b.segment == "session"
+        and b.segment_ref == str(workshop)
+    )
     (entry,) = await rows(database, AuditEntry, AuditEntry.action == "conference.broadcast.sent")
     assert entry.subject == str(broadcast_id)
-    assert entry.data == {"segment": "session", "segment_ref": str(workshop), "recipients": 3, "per_minute": 600}
+    assert entry.data == {
+        "segment": "session",
+        "segment_ref": str(workshop),
+        "recipients": 3,
+        "per_minute": 600,
+    }
     assert "@" not in repr(entry.data)
     # No link, token or text of the message is stored on the queued copies.
     for copy in await rows(database, OutboxEmail):
@@ -370,8 +487,9 @@ async def test_a_message_reaches_a_workshop_through_the_real_mail_worker(
 class RefusingMailbox(Mailbox):
     """Accepts mail, except for addresses starting with "bounce" (the server answers 550)."""
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if address.startswith("bounce"):
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -384,14 +502,19 @@ async def test_a_failed_delivery_is_shown_on_the_message_page(
     good = await add_registration(database, tickets["delegate"], Status.waitlisted)
     bad = await add_registration(database, tickets["delegate"], Status.waitlisted)
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(col(Registration.id) == bad.id).values(email="bounce@leeds.gov.uk"))
+        await db.execute(
+            sa.update(Registration).where(col(Registration.id) == bad.id).values(email="bounce@leeds.gov.uk")
+        )
     mailbox = RefusingMailbox()
     controller = start_smtp(mailbox, smtp_port)
     try:
-        async with running_app(database_url, **smtp_env(smtp_port), CONFERENCE_MAIL_MAX_ATTEMPTS="1") as client:
+        async with running_app(
+            database_url, **smtp_env(smtp_port), CONFERENCE_MAIL_MAX_ATTEMPTS="1"
+        ) as client:
             await organiser_client(database, client)
-            preview = await compose_and_preview(client, segment="waitlist", subject="Waiting list news",
-                                                body="Hello {name}")
+            preview = await compose_and_preview(
+                client, segment="waitlist", subject="Waiting list news", body="Hello {name}"
+            )
             assert preview.status_code == 200, preview.text
             sent = await client.post("/console/messages", data=send_form(preview.text), headers=HTML)
             assert sent.status_code == 303
@@ -427,9 +550,13 @@ async def test_a_copy_for_a_delegate_erased_after_queueing_is_not_sent(
     r = await add_registration(database, tickets["delegate"], Status.confirmed)
     settings = smtp_settings(database_url)
     async with database.transaction() as db:
-        await broadcasts.send(db, settings=settings, segment="all", ref="", subject="S", body="B", actor=ORGANISER)
+        await broadcasts.send(
+            db, settings=settings, segment="all", ref="", subject="S", body="B", actor=ORGANISER
+        )
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(col(Registration.id) == r.id).values(erased_at=datetime.now(UTC)))
+        await db.execute(
+            sa.update(Registration).where(col(Registration.id) == r.id).values(erased_at=datetime.now(UTC))
+        )
     (copy,) = await rows(database, OutboxEmail)
     async with database.read() as db:
         with pytest.raises(broadcasts.RecipientErased):
@@ -454,18 +581,34 @@ async def test_console_validation_errors_are_shown_and_nothing_is_sent(
 
     empty = await compose_and_preview(client, segment="waitlist", subject="S", body="B")
     assert empty.status_code == 422
-    assert "Nobody is in this group (Everyone on the waiting list) at the moment; choose another." in unescape(empty.text)
+    assert (
+        "Nobody is in this group (Everyone on the waiting list) at the moment; choose another."
+        in unescape(empty.text)
+    )
 
     no_ticket = await compose_and_preview(client, segment="ticket_type", subject="S", body="B")
-    assert no_ticket.status_code == 422 and "Ticket type: Choose one of the ticket types listed." in unescape(no_ticket.text)
+    assert no_ticket.status_code == 422 and "Ticket type: Choose one of the ticket types listed." in unescape(
+        no_ticket.text
+    )
 
     # Posted straight to send (no preview), with a problem: refused the same way.
     page = await client.get("/console/messages/new", headers=HTML)
-    direct = await client.post("/console/messages", data={"csrf_token": csrf(page.text), "segment": "all",
-                                                          "subject": "S", "body": "", "per_minute": "60"}, headers=HTML)
+    direct = await client.post(
+        "/console/messages",
+        data={
+            "csrf_token": csrf(page.text),
+            "segment": "all",
+            "subject": "S",
+            "body": "",
+            "per_minute": "60",
+        },
+        headers=HTML,
+    )
     assert direct.status_code == 422 and "Message: Enter the message." in unescape(direct.text)
     # Without the CSRF field: refused before anything is read.
-    forged = await client.post("/console/messages", data={"segment": "all", "subject": "S", "body": "B"}, headers=HTML)
+    forged = await client.post(
+        "/console/messages", data={"segment": "all", "subject": "S", "body": "B"}, headers=HTML
+    )
     assert forged.status_code == 403
     assert await count(database, Broadcast) == 0 and await count(database, OutboxEmail) == 0
 
@@ -487,7 +630,9 @@ async def test_a_group_that_changed_since_the_preview_is_shown_again(
     assert await count(database, Broadcast) == 0
 
 
-async def test_only_organisers(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_only_organisers(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     some = uuid.uuid4()
     for path in ("/console/messages", "/console/messages/new", f"/console/messages/{some}"):
         response = await client.get(path, headers=HTML)
@@ -499,13 +644,18 @@ async def test_only_organisers(client: httpx.AsyncClient, database: Database, ti
         assert (await client.get(path, headers=HTML)).status_code == 403, path
     page = await client.get("/login")
     for path in ("/console/messages", "/console/messages/preview"):
-        response = await client.post(path, data={"csrf_token": csrf(page.text), "segment": "all", "subject": "S",
-                                                 "body": "B"}, headers=HTML)
+        response = await client.post(
+            path,
+            data={"csrf_token": csrf(page.text), "segment": "all", "subject": "S", "body": "B"},
+            headers=HTML,
+        )
         assert response.status_code == 403, path
     assert await count(database, Broadcast) == 0
 
 
-async def test_an_unknown_message_is_404(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_an_unknown_message_is_404(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     await organiser_client(database, client)
     assert (await client.get(f"/console/messages/{uuid.uuid4()}", headers=HTML)).status_code == 404
 
@@ -526,8 +676,9 @@ async def test_the_same_form_posted_twice_at_once_sends_once(
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(broadcasts, "audience", slow_audience)
-    first, second = await asyncio.gather(*(client.post("/console/messages", data=fields, headers=HTML)
-                                           for _ in range(2)))
+    first, second = await asyncio.gather(
+        *(client.post("/console/messages", data=fields, headers=HTML) for _ in range(2))
+    )
     assert first.status_code == second.status_code == 303
     assert sorted(r.headers["location"].rsplit("=", 1)[1] for r in (first, second)) == ["already", "sent"]
     assert await count(database, Broadcast) == 1

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from conference.web.auth import create_api_token
 from conference.console.audit import uk_midnight
 from conference.core.db import Database
 from conference.core.models import AuditEntry
+from conference.web.auth import create_api_token
 from tests import support
 from tests.conference.test_console_registrations import sign_in
 from tests.conftest import KIND, make_settings
@@ -30,18 +30,48 @@ HTML = {"accept": "text/html"}
 # (at, actor, action, subject, data): UK dates are in the comments. All in the past, so that the entries the test's
 # own sign-in writes (now) fall outside every date range below.
 ENTRIES: list[tuple[datetime, str, str, str, dict[str, Any]]] = [
-    (datetime(2025, 6, 30, 22, 30, tzinfo=UTC), "organiser:Bob", "conference.registrations.viewed", "T-4",
-     {"page": 1}),  # 30 Jun 23:30 BST
-    (datetime(2025, 6, 30, 23, 30, tzinfo=UTC), "anonymous", "conference.login.failed", "T-1",
-     {"reason": "token"}),  # 1 Jul 00:30 BST
-    (datetime(2025, 7, 1, 12, 0, tzinfo=UTC), "organiser:Alice Smith", "conference.login.succeeded", "T-2",
-     {"token": True}),  # 1 Jul 13:00 BST
-    (datetime(2025, 7, 1, 23, 30, tzinfo=UTC), "attendee:NC-XYZ", "conference.registration.created", "T-3",
-     {"status": "confirmed", "ticket": "Delegate"}),  # 2 Jul 00:30 BST
-    (datetime(2025, 12, 8, 0, 30, tzinfo=UTC), "organiser:alice smith", "sessions.seat.booked", "T-3",
-     {"session": "W1"}),  # 8 Dec 00:30 GMT
-    (datetime(2025, 12, 9, 0, 30, tzinfo=UTC), "=HYPERLINK(\"x\")", "conference.test.formula", "T-5",
-     {"b": [1, 2], "a": "x y"}),  # 9 Dec 00:30 GMT
+    (
+        datetime(2025, 6, 30, 22, 30, tzinfo=UTC),
+        "organiser:Bob",
+        "conference.registrations.viewed",
+        "T-4",
+        {"page": 1},
+    ),  # 30 Jun 23:30 BST
+    (
+        datetime(2025, 6, 30, 23, 30, tzinfo=UTC),
+        "anonymous",
+        "conference.login.failed",
+        "T-1",
+        {"reason": "token"},
+    ),  # 1 Jul 00:30 BST
+    (
+        datetime(2025, 7, 1, 12, 0, tzinfo=UTC),
+        "organiser:Alice Smith",
+        "conference.login.succeeded",
+        "T-2",
+        {"token": True},
+    ),  # 1 Jul 13:00 BST
+    (
+        datetime(2025, 7, 1, 23, 30, tzinfo=UTC),
+        "attendee:NC-XYZ",
+        "conference.registration.created",
+        "T-3",
+        {"status": "confirmed", "ticket": "Delegate"},
+    ),  # 2 Jul 00:30 BST
+    (
+        datetime(2025, 12, 8, 0, 30, tzinfo=UTC),
+        "organiser:alice smith",
+        "sessions.seat.booked",
+        "T-3",
+        {"session": "W1"},
+    ),  # 8 Dec 00:30 GMT
+    (
+        datetime(2025, 12, 9, 0, 30, tzinfo=UTC),
+        '=HYPERLINK("x")',
+        "conference.test.formula",
+        "T-5",
+        {"b": [1, 2], "a": "x y"},
+    ),  # 9 Dec 00:30 GMT
 ]
 
 
@@ -52,7 +82,9 @@ async def seed(database: Database) -> None:
 
 
 @pytest.fixture
-async def organiser(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> httpx.AsyncClient:
+async def organiser(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> httpx.AsyncClient:
     await seed(database)
     async with database.transaction() as db:
         token = await create_api_token(db, role="organiser", name="Auditor")
@@ -66,7 +98,9 @@ def table_rows(html: str) -> list[tuple[str, str, str, str, str]]:
     assert table, html
     found = []
     for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.DOTALL):
-        cells = [unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+        cells = [
+            unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)
+        ]
         if len(cells) == 5:
             found.append((cells[0], cells[1], cells[2], cells[3], cells[4]))
     return found
@@ -110,13 +144,18 @@ async def test_filters(organiser: httpx.AsyncClient) -> None:
     assert '<option value="conference.login.failed">' in page.text
 
 
-@pytest.mark.parametrize(("query", "field", "message"), [
-    ("from=08/12/2026", "From", "Enter a date like 2026-12-08."),
-    ("to=2025-13-01", "To", "Enter a date like 2026-12-08."),
-    ("from=2025-07-02&to=2025-07-01", "To", "The end date must be the same as or after the start date."),
-    ("actor=" + "x" * 121, "Who", "Use at most 120 characters."),
-])
-async def test_bad_filters_are_named(organiser: httpx.AsyncClient, query: str, field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("from=08/12/2026", "From", "Enter a date like 2026-12-08."),
+        ("to=2025-13-01", "To", "Enter a date like 2026-12-08."),
+        ("from=2025-07-02&to=2025-07-01", "To", "The end date must be the same as or after the start date."),
+        ("actor=" + "x" * 121, "Who", "Use at most 120 characters."),
+    ],
+)
+async def test_bad_filters_are_named(
+    organiser: httpx.AsyncClient, query: str, field: str, message: str
+) -> None:
     page = await organiser.get(f"/console/audit?{query}", headers=HTML)
     assert page.status_code == 422
     assert f"{field}: {message}" in unescape(page.text)
@@ -131,8 +170,14 @@ async def test_pages_of_a_hundred_newest_first(
     start = datetime(2025, 8, 1, 9, tzinfo=UTC)
     async with database.transaction() as db:
         for i in range(150):
-            db.add(AuditEntry(at=start + timedelta(minutes=i), actor="system", action="test.bulk.entry",
-                              subject=f"B-{i:03d}"))
+            db.add(
+                AuditEntry(
+                    at=start + timedelta(minutes=i),
+                    actor="system",
+                    action="test.bulk.entry",
+                    subject=f"B-{i:03d}",
+                )
+            )
         token = await create_api_token(db, role="organiser", name="Auditor")
     await sign_in(client, token)
     first = await client.get("/console/audit?action=test.bulk", headers=HTML)
@@ -153,8 +198,9 @@ async def test_the_page_offers_no_way_to_change_an_entry(organiser: httpx.AsyncC
     assert posts == ['<form method="post" action="http://testserver/logout" class="signout">'], posts
     forms = re.findall(r"<form[^>]*>", html)
     assert len(forms) == 2 and 'method="get"' in forms[1]  # sign out, and the filters
-    assert not re.search(r"\b(edit|delete|remove)\b", re.sub(r"<[^>]+>", " ", html.split('id="audit"', 1)[1]),
-                         re.IGNORECASE)
+    assert not re.search(
+        r"\b(edit|delete|remove)\b", re.sub(r"<[^>]+>", " ", html.split('id="audit"', 1)[1]), re.IGNORECASE
+    )
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         for path in ("/console/audit", "/console/audit.csv"):
             assert (await organiser.request(method, path, headers=HTML)).status_code == 405, (method, path)
@@ -169,17 +215,32 @@ async def test_csv_export_is_audited(organiser: httpx.AsyncClient, database: Dat
     assert table[0] == ["id", "at", "actor", "action", "subject", "data"]
     assert [r[4] for r in table[1:]] == ["T-5", "T-3", "T-3", "T-2", "T-1"]
     formula = table[1]
-    assert formula[2] == "'=HYPERLINK(\"x\")"  # a spreadsheet would run it as a formula
+    assert formula[2] == '\'=HYPERLINK("x")'  # a spreadsheet would run it as a formula
     assert formula[1] == "2025-12-09T00:30:00+00:00" and formula[5] == '{"a":"x y","b":[1,2]}'
 
     async with database.read() as db:
-        (entry,) = (await db.execute(
-            sa.select(AuditEntry).where(col(AuditEntry.action) == "conference.audit.exported"))).scalars().all()
+        (entry,) = (
+            (
+                await db.execute(
+                    sa.select(AuditEntry).where(col(AuditEntry.action) == "conference.audit.exported")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert entry.actor == "organiser:Auditor"
-    assert entry.data == {"action_prefix": None, "actor_filtered": False, "subject_filter": None,
-                          "from_date": "2025-07-01", "to_date": "2025-12-31", "rows": 5}
+    assert entry.data == {
+        "action_prefix": None,
+        "actor_filtered": False,
+        "subject_filter": None,
+        "from_date": "2025-07-01",
+        "to_date": "2025-12-31",
+        "rows": 5,
+    }
     page = await organiser.get("/console/audit?action=conference.audit", headers=HTML)
-    assert [(r[1], r[2]) for r in table_rows(page.text)] == [("organiser:Auditor", "conference.audit.exported")]
+    assert [(r[1], r[2]) for r in table_rows(page.text)] == [
+        ("organiser:Auditor", "conference.audit.exported")
+    ]
     # The export is the log up to the moment it was asked for: its own entry is not in it.
     everything = await organiser.get("/console/audit.csv", headers=HTML)
     rows = list(csv.reader(io.StringIO(everything.text)))[1:]
@@ -201,7 +262,9 @@ async def test_csv_export_pages_through_a_long_log(
     assert [r[4] for r in rows] == [str(i) for i in range(2344, -1, -1)]
 
 
-async def test_only_organisers(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_only_organisers(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     for path in ("/console/audit", "/console/audit.csv?action=x"):
         answer = await client.get(path, headers=HTML)
         assert answer.status_code == 303 and "/login?next=" in answer.headers["location"], path
@@ -211,15 +274,22 @@ async def test_only_organisers(client: httpx.AsyncClient, database: Database, ti
     for path in ("/console/audit", "/console/audit.csv"):
         assert (await client.get(path, headers=HTML)).status_code == 403, path
     async with database.read() as db:
-        exported = (await db.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
-            col(AuditEntry.action) == "conference.audit.exported"))).scalar_one()
+        exported = (
+            await db.execute(
+                sa.select(sa.func.count())
+                .select_from(AuditEntry)
+                .where(col(AuditEntry.action) == "conference.audit.exported")
+            )
+        ).scalar_one()
     assert exported == 0
 
 
 def test_uk_midnight() -> None:
     assert uk_midnight(date(2026, 7, 1)) == datetime(2026, 6, 30, 23, tzinfo=UTC)
     assert uk_midnight(date(2026, 12, 8)) == datetime(2026, 12, 8, 0, tzinfo=UTC)
-    assert uk_midnight(date(2026, 3, 29)) == datetime(2026, 3, 29, 0, tzinfo=UTC)  # the clocks go forward at 01:00
+    assert uk_midnight(date(2026, 3, 29)) == datetime(
+        2026, 3, 29, 0, tzinfo=UTC
+    )  # the clocks go forward at 01:00
     assert uk_midnight(date(2026, 3, 30)) == datetime(2026, 3, 29, 23, tzinfo=UTC)
 
 
@@ -234,7 +304,9 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     elif kind == "postgresql":
         factory = request.getfixturevalue("pg_databases")
     else:
-        factory = support.DatabaseFactory("sqlite", tmp_path)  # the run is on PostgreSQL: migrate a SQLite one
+        factory = support.DatabaseFactory(
+            "sqlite", tmp_path
+        )  # the run is on PostgreSQL: migrate a SQLite one
     url = factory.new()
     yield url
     factory.drop(url)

@@ -17,14 +17,14 @@ from sqlmodel import col
 
 from badges.codes import signer_for
 from conference import delegates
-from conference.core import errors
 from conference import registration as bookings
+from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Invoice, OutboxEmail, Registration, Status
 from conference.core.settings import Settings
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conference.test_console_registrations import HTML, csrf, register, sign_in
 from tests.conference.test_email import MANAGE_LINK, Mailbox, running_app, smtp_env
 from tests.conference.test_registration_api import organiser_token, staff_token
@@ -36,7 +36,9 @@ ORG = Actor("organiser", "Test organiser")
 
 
 @pytest.fixture
-async def organiser(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> httpx.AsyncClient:
+async def organiser(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> httpx.AsyncClient:
     await sign_in(client, await organiser_token(database))
     return client
 
@@ -58,32 +60,57 @@ async def row(database: Database, registration_id: str) -> Registration:
 
 async def audits(database: Database, action: str) -> list[AuditEntry]:
     async with database.read() as db:
-        return list((await db.execute(sa.select(AuditEntry).where(col(AuditEntry.action) == action)
-                                      .order_by(col(AuditEntry.id)))).scalars())
+        return list(
+            (
+                await db.execute(
+                    sa.select(AuditEntry).where(col(AuditEntry.action) == action).order_by(col(AuditEntry.id))
+                )
+            ).scalars()
+        )
 
 
 def form_of(r: Registration, **changes: str) -> dict[str, str]:
-    values = {name: r.sector.value if name == "sector" else str(getattr(r, name)) for name in delegates.FIELDS}
+    values = {
+        name: r.sector.value if name == "sector" else str(getattr(r, name)) for name in delegates.FIELDS
+    }
     return {**values, **changes}
 
 
 # --- editing ---------------------------------------------------------------------------------------------------
 
 
-async def test_edit_details_saves_and_audits_field_names_only(organiser: httpx.AsyncClient, database: Database,
-                                                              tickets: dict[str, Any]) -> None:
+async def test_edit_details_saves_and_audits_field_names_only(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
-    made = await register(client, registration_body(tickets["delegate"], name="Ann Original", dietary="Vegan"))
+    made = await register(
+        client, registration_body(tickets["delegate"], name="Ann Original", dietary="Vegan")
+    )
     path = f"/console/registrations/{made['id']}/edit"
     page = await client.get(path, headers=HTML)
-    assert page.status_code == 200 and 'value="Ann Original"' in page.text and ">Vegan</textarea>" in page.text
+    assert (
+        page.status_code == 200 and 'value="Ann Original"' in page.text and ">Vegan</textarea>" in page.text
+    )
     before = await row(database, made["id"])
-    response = await post(client, path, form_of(before, name="Ann Corrected", dietary="Vegetarian, no nuts",
-                                                region="North West", job_title="Head of Safeguarding"))
+    response = await post(
+        client,
+        path,
+        form_of(
+            before,
+            name="Ann Corrected",
+            dietary="Vegetarian, no nuts",
+            region="North West",
+            job_title="Head of Safeguarding",
+        ),
+    )
     assert response.status_code == 303 and response.headers["location"].endswith("?done=edited")
     after = await row(database, made["id"])
     assert (after.name, after.dietary, after.region, after.job_title) == (
-        "Ann Corrected", "Vegetarian, no nuts", "North West", "Head of Safeguarding")
+        "Ann Corrected",
+        "Vegetarian, no nuts",
+        "North West",
+        "Head of Safeguarding",
+    )
     assert after.token_version == before.token_version and after.badge_version == before.badge_version
     (entry,) = await audits(database, "conference.registration.edited")
     assert entry.subject == made["reference"] and entry.actor == "organiser:Test organiser"
@@ -96,18 +123,24 @@ async def test_edit_details_saves_and_audits_field_names_only(organiser: httpx.A
     assert len(await audits(database, "conference.registration.edited")) == 1
 
 
-async def test_edit_shows_validation_errors_next_to_fields(organiser: httpx.AsyncClient, database: Database,
-                                                           tickets: dict[str, Any]) -> None:
+async def test_edit_shows_validation_errors_next_to_fields(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     made = await register(client, registration_body(tickets["delegate"]))
     before = await row(database, made["id"])
-    response = await post(client, f"/console/registrations/{made['id']}/edit", form_of(
-        before, name="  ", email="not-an-email", sector="", region="Atlantis", dietary="x" * 501))
+    response = await post(
+        client,
+        f"/console/registrations/{made['id']}/edit",
+        form_of(before, name="  ", email="not-an-email", sector="", region="Atlantis", dietary="x" * 501),
+    )
     assert response.status_code == 422
     for name in ("name", "email", "sector", "region", "dietary"):
         assert f'id="{name}-error"' in response.text, name
     assert "Enter an email address like name@council.gov.uk." in response.text
-    assert "Choose a region from the list." in response.text and "Use at most 500 characters." in response.text
+    assert (
+        "Choose a region from the list." in response.text and "Use at most 500 characters." in response.text
+    )
     assert 'aria-invalid="true"' in response.text and "There is a problem" in response.text
     assert 'value="not-an-email"' in response.text  # what was typed stays in the form
     after = await row(database, made["id"])
@@ -115,8 +148,9 @@ async def test_edit_shows_validation_errors_next_to_fields(organiser: httpx.Asyn
     assert await audits(database, "conference.registration.edited") == []
 
 
-async def test_edit_email_must_not_clash_with_a_live_registration(organiser: httpx.AsyncClient, database: Database,
-                                                                  settings: Settings, tickets: dict[str, Any]) -> None:
+async def test_edit_email_must_not_clash_with_a_live_registration(
+    organiser: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
+) -> None:
     client = organiser
     a = await register(client, registration_body(tickets["delegate"]))
     b = await register(client, registration_body(tickets["delegate"], email="Taken.Address@leeds.gov.uk"))
@@ -124,12 +158,16 @@ async def test_edit_email_must_not_clash_with_a_live_registration(organiser: htt
     before = await row(database, a["id"])
     clash = await post(client, path, form_of(before, email="taken.address@LEEDS.gov.uk"))
     assert clash.status_code == 409
-    assert 'id="email-error"' in clash.text and f"Registration {b['reference']} already uses this email" in clash.text
+    assert (
+        'id="email-error"' in clash.text
+        and f"Registration {b['reference']} already uses this email" in clash.text
+    )
     assert (await row(database, a["id"])).email == before.email
     # Once B is cancelled its address is free again (one *live* registration per address).
     async with database.transaction() as db:
-        await bookings.cancel_registration(db, settings=settings,
-                                           registration_id=uuid.UUID(b["id"]), actor=ORG)
+        await bookings.cancel_registration(
+            db, settings=settings, registration_id=uuid.UUID(b["id"]), actor=ORG
+        )
     taken = await post(client, path, form_of(before, email="taken.address@LEEDS.gov.uk"))
     assert taken.status_code == 303, taken.text
     after = await row(database, a["id"])
@@ -139,8 +177,9 @@ async def test_edit_email_must_not_clash_with_a_live_registration(organiser: htt
     assert own.status_code == 303 and (await row(database, a["id"])).email == "TAKEN.address@leeds.gov.uk"
 
 
-async def test_new_pages_and_forms_are_organisers_only(client: httpx.AsyncClient, database: Database,
-                                                       tickets: dict[str, Any]) -> None:
+async def test_new_pages_and_forms_are_organisers_only(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     made = await register(client, registration_body(tickets["delegate"]))
     one = f"/console/registrations/{made['id']}"
     anonymous = await client.get(one + "/edit", headers=HTML)
@@ -149,10 +188,12 @@ async def test_new_pages_and_forms_are_organisers_only(client: httpx.AsyncClient
     for path in (one + "/edit", one + "/substitute"):
         assert (await client.get(path, headers=HTML)).status_code == 403, path
     before = await row(database, made["id"])
-    for path, data in ((one + "/edit", form_of(before, name="Staff Changed")),
-                       (one + "/substitute", form_of(before, email="other@leeds.gov.uk")),
-                       (one + "/resend", {"email": "confirmation"}),
-                       ("/console/registrations/decisions", {"registration": made["id"], "decision": "reject"})):
+    for path, data in (
+        (one + "/edit", form_of(before, name="Staff Changed")),
+        (one + "/substitute", form_of(before, email="other@leeds.gov.uk")),
+        (one + "/resend", {"email": "confirmation"}),
+        ("/console/registrations/decisions", {"registration": made["id"], "decision": "reject"}),
+    ):
         assert (await post(client, path, data)).status_code == 403, path
     after = await row(database, made["id"])
     assert (after.name, after.email, after.status) == (before.name, before.email, before.status)
@@ -165,15 +206,25 @@ async def _session(database: Database) -> uuid.UUID:
     async with database.transaction() as db:
         room = await programme.create_room(db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER)
         start = datetime(2026, 12, 8, 10, tzinfo=UTC)
-        slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
-                                           actor=ORGANISER)
-        session = await programme.create_session(db, data=SessionCreate(
-            title="Safeguarding workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+        slot = await programme.create_slot(
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+        )
+        session = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="Safeguarding workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id
+            ),
+            actor=ORGANISER,
+        )
         return session.id
 
 
 async def test_substitution_moves_the_place_and_reissues_link_and_badge(
-    database: Database, database_url: str, tickets: dict[str, Any], smtp_server: Controller, smtp_port: int,
+    database: Database,
+    database_url: str,
+    tickets: dict[str, Any],
+    smtp_server: Controller,
+    smtp_port: int,
     mailbox: Mailbox,
 ) -> None:
     settings = make_settings(database_url)
@@ -182,33 +233,61 @@ async def test_substitution_moves_the_place_and_reissues_link_and_badge(
     organiser, staff = await organiser_token(database), await staff_token(database)
     org_h, staff_h = {"authorization": f"Bearer {organiser}"}, {"authorization": f"Bearer {staff}"}
     async with running_app(database_url, **smtp_env(smtp_port)) as client:
-        old = await register(client, invoice_body(tickets["exhibitor"], name="Olive Old", email="olive.old@leeds.gov.uk",
-                                                  dietary="Halal"))
-        booked = await client.post(f"/api/v1/registrations/{old['id']}/sessions", headers=org_h,
-                                   json={"session_id": str(session_id)})
+        old = await register(
+            client,
+            invoice_body(
+                tickets["exhibitor"], name="Olive Old", email="olive.old@leeds.gov.uk", dietary="Halal"
+            ),
+        )
+        booked = await client.post(
+            f"/api/v1/registrations/{old['id']}/sessions", headers=org_h, json={"session_id": str(session_id)}
+        )
         assert booked.status_code == 201, booked.text
         await mailbox.wait_for(2)  # the confirmation and the invoice
         before = await row(database, old["id"])
         await sign_in(client, organiser)
         form = await client.get(f"/console/registrations/{old['id']}/substitute", headers=HTML)
         assert form.status_code == 200 and 'value="Leeds City Council"' in form.text  # the organisation kept
-        colleague = {"name": "Colin Colleague", "email": "colin.colleague@leeds.gov.uk", "organisation": "Leeds CC",
-                     "job_title": "Youth worker", "sector": "youth_offending_team", "region": "Yorkshire and the Humber",
-                     "dietary": "", "access_needs": "Step-free access"}
+        colleague = {
+            "name": "Colin Colleague",
+            "email": "colin.colleague@leeds.gov.uk",
+            "organisation": "Leeds CC",
+            "job_title": "Youth worker",
+            "sector": "youth_offending_team",
+            "region": "Yorkshire and the Humber",
+            "dietary": "",
+            "access_needs": "Step-free access",
+        }
         done = await post(client, f"/console/registrations/{old['id']}/substitute", colleague)
         assert done.status_code == 303 and done.headers["location"].endswith("?done=substituted"), done.text
 
         after = await row(database, old["id"])
         assert (after.id, after.reference, after.status, after.payment_method, after.billing) == (
-            before.id, before.reference, Status.confirmed, before.payment_method, before.billing)
+            before.id,
+            before.reference,
+            Status.confirmed,
+            before.payment_method,
+            before.billing,
+        )
         assert (after.name, after.email, after.organisation, after.dietary, after.access_needs) == (
-            "Colin Colleague", "colin.colleague@leeds.gov.uk", "Leeds CC", "", "Step-free access")
+            "Colin Colleague",
+            "colin.colleague@leeds.gov.uk",
+            "Leeds CC",
+            "",
+            "Step-free access",
+        )
         assert after.token_version == 2 and after.badge_version == 2 and after.badge_printed_at is None
         async with database.read() as db:
-            seats = (await db.execute(sa.select(SeatBooking).where(
-                col(SeatBooking.registration_id) == after.id))).scalars().all()
-            invoices = (await db.execute(sa.select(Invoice).where(
-                col(Invoice.registration_id) == after.id))).scalars().all()
+            seats = (
+                (await db.execute(sa.select(SeatBooking).where(col(SeatBooking.registration_id) == after.id)))
+                .scalars()
+                .all()
+            )
+            invoices = (
+                (await db.execute(sa.select(Invoice).where(col(Invoice.registration_id) == after.id)))
+                .scalars()
+                .all()
+            )
         assert [(s.session_id, s.status.value) for s in seats] == [(session_id, "booked")]
         assert len(invoices) == 1 and invoices[0].status == "issued"
 
@@ -229,15 +308,25 @@ async def test_substitution_moves_the_place_and_reissues_link_and_badge(
 
         # The old manage link and badge stop working; the new ones work.
         assert (await client.get(f"/manage/{old['manage_token']}", headers=HTML)).status_code == 404
-        assert (await client.get(f"/api/v1/registrations/{old['id']}",
-                                 headers={"authorization": f"Bearer {old['manage_token']}"})).status_code == 401
+        assert (
+            await client.get(
+                f"/api/v1/registrations/{old['id']}",
+                headers={"authorization": f"Bearer {old['manage_token']}"},
+            )
+        ).status_code == 401
         manage = await client.get(f"/manage/{link.group(1)}", headers=HTML)
         assert manage.status_code == 200 and "Colin Colleague" in manage.text
-        stale = await client.post("/api/v1/checkins", headers=staff_h,
-                                  json={"code": signer.code_for(old["reference"], 1), "list": "door"})
+        stale = await client.post(
+            "/api/v1/checkins",
+            headers=staff_h,
+            json={"code": signer.code_for(old["reference"], 1), "list": "door"},
+        )
         assert stale.json()["result"] == "invalid" and "replaced" in stale.json()["message"]
-        fresh = await client.post("/api/v1/checkins", headers=staff_h,
-                                  json={"code": signer.code_for(old["reference"], 2), "list": str(session_id)})
+        fresh = await client.post(
+            "/api/v1/checkins",
+            headers=staff_h,
+            json={"code": signer.code_for(old["reference"], 2), "list": str(session_id)},
+        )
         assert fresh.json()["result"] == "ok" and fresh.json()["attendee"]["name"] == "Colin Colleague"
 
         (entry,) = await audits(database, "conference.registration.substituted")
@@ -247,8 +336,9 @@ async def test_substitution_moves_the_place_and_reissues_link_and_badge(
             assert private not in str(entry.data)
 
 
-async def test_substitution_refusals(organiser: httpx.AsyncClient, database: Database, settings: Settings,
-                                     tickets: dict[str, Any]) -> None:
+async def test_substitution_refusals(
+    organiser: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
+) -> None:
     client = organiser
     a = await register(client, registration_body(tickets["delegate"]))
     b = await register(client, registration_body(tickets["delegate"]))
@@ -260,16 +350,22 @@ async def test_substitution_refusals(organiser: httpx.AsyncClient, database: Dat
     same = await post(client, path, form_of(ra, name="New Person"))
     assert same.status_code == 422 and "the current delegate&#39;s address" in same.text
     invalid = await post(client, path, form_of(ra, name="", email="nope"))
-    assert invalid.status_code == 422 and 'id="name-error"' in invalid.text and 'id="email-error"' in invalid.text
+    assert (
+        invalid.status_code == 422
+        and 'id="name-error"' in invalid.text
+        and 'id="email-error"' in invalid.text
+    )
     assert (await row(database, a["id"])).token_version == 1
     # A cancelled registration has no place to transfer: the page says so, and the form is refused too.
-    await client.post(f"/console/registrations/{b['id']}/cancel",
-                      data={"csrf_token": await token_of(client)}, headers=HTML)
+    await client.post(
+        f"/console/registrations/{b['id']}/cancel", data={"csrf_token": await token_of(client)}, headers=HTML
+    )
     assert (await row(database, b["id"])).status == Status.cancelled
     page = await client.get(f"/console/registrations/{b['id']}/substitute", headers=HTML)
     assert page.status_code == 409 and "no place to transfer" in page.text
-    refused = await post(client, f"/console/registrations/{b['id']}/substitute",
-                         form_of(rb, email="someone.else@leeds.gov.uk"))
+    refused = await post(
+        client, f"/console/registrations/{b['id']}/substitute", form_of(rb, email="someone.else@leeds.gov.uk")
+    )
     assert refused.status_code == 409 and "no place to transfer" in refused.text
     assert (await row(database, b["id"])).email == rb.email
     assert await audits(database, "conference.registration.substituted") == []
@@ -282,17 +378,29 @@ async def test_substitution_withdraws_mail_still_queued_for_the_old_address(
     # would carry the new manage link to the old address.
     settings = make_settings(database_url, CONFERENCE_SMTP_URL="smtp://127.0.0.1:9")
     async with database.transaction() as db:
-        made = await bookings.register(db, settings=settings, actor=ORG, data=bookings.RegistrationCreate(
-            **registration_body(tickets["delegate"], email="first@leeds.gov.uk")))
+        made = await bookings.register(
+            db,
+            settings=settings,
+            actor=ORG,
+            data=bookings.RegistrationCreate(
+                **registration_body(tickets["delegate"], email="first@leeds.gov.uk")
+            ),
+        )
     details = delegates.parse_details({**registration_body(tickets["delegate"], email="second@leeds.gov.uk")})
     async with database.transaction() as db:
-        await delegates.substitute(db, settings=settings, registration_id=made.row["id"], details=details, actor=ORG)
+        await delegates.substitute(
+            db, settings=settings, registration_id=made.row["id"], details=details, actor=ORG
+        )
     async with database.read() as db:
-        rows = (await db.execute(sa.select(OutboxEmail).order_by(col(OutboxEmail.created_at)))).scalars().all()
+        rows = (
+            (await db.execute(sa.select(OutboxEmail).order_by(col(OutboxEmail.created_at)))).scalars().all()
+        )
     by_address = {(r.to_address, r.kind): r.status for r in rows}
-    assert by_address == {("first@leeds.gov.uk", "registration"): "failed",
-                          ("second@leeds.gov.uk", "registration"): "queued",
-                          ("first@leeds.gov.uk", "place_transferred"): "queued"}
+    assert by_address == {
+        ("first@leeds.gov.uk", "registration"): "failed",
+        ("second@leeds.gov.uk", "registration"): "queued",
+        ("first@leeds.gov.uk", "place_transferred"): "queued",
+    }
     (entry,) = await audits(database, "conference.registration.substituted")
     assert entry.data["withdrawn_emails"] == 1
 
@@ -300,8 +408,9 @@ async def test_substitution_withdraws_mail_still_queued_for_the_old_address(
 # --- many at once ------------------------------------------------------------------------------------------------
 
 
-async def test_bulk_approve_reports_the_one_already_decided(organiser: httpx.AsyncClient, database: Database,
-                                                           tickets: dict[str, Any]) -> None:
+async def test_bulk_approve_reports_the_one_already_decided(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     p1 = await register(client, registration_body(tickets["press"]))
     p2 = await register(client, registration_body(tickets["press"]))
@@ -316,8 +425,12 @@ async def test_bulk_approve_reports_the_one_already_decided(organiser: httpx.Asy
     single = await post(client, f"/console/registrations/{p1['id']}/approve", {})
     assert single.status_code == 303
     form = await client.get("/console/registrations?status=awaiting_approval", headers=HTML)
-    data = {"csrf_token": csrf(form.text), "status": "awaiting_approval", "decision": "approve",
-            "registration": [x["id"] for x in (p1, p2, pub)]}
+    data = {
+        "csrf_token": csrf(form.text),
+        "status": "awaiting_approval",
+        "decision": "approve",
+        "registration": [x["id"] for x in (p1, p2, pub)],
+    }
     response = await client.post("/console/registrations/decisions", data=data, headers=HTML)
     assert response.status_code == 303
     location = response.headers["location"]
@@ -333,22 +446,30 @@ async def test_bulk_approve_reports_the_one_already_decided(organiser: httpx.Asy
     (summary,) = await audits(database, "conference.registrations.decided")
     assert summary.data == {"decision": "approved", "decided": 2, "refused": 1}
     async with database.read() as db:
-        approved_mail = (await db.execute(sa.select(sa.func.count()).select_from(OutboxEmail).where(
-            col(OutboxEmail.kind) == "approved"))).scalar_one()
+        approved_mail = (
+            await db.execute(
+                sa.select(sa.func.count()).select_from(OutboxEmail).where(col(OutboxEmail.kind) == "approved")
+            )
+        ).scalar_one()
     assert approved_mail == 3
 
 
-async def test_bulk_reject_and_form_errors(organiser: httpx.AsyncClient, database: Database,
-                                          tickets: dict[str, Any]) -> None:
+async def test_bulk_reject_and_form_errors(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     p1 = await register(client, registration_body(tickets["press"]))
     p2 = await register(client, registration_body(tickets["press"]))
     token = await token_of(client)
-    nothing = await client.post("/console/registrations/decisions", data={"csrf_token": token, "decision": "reject"},
-                                headers=HTML)
+    nothing = await client.post(
+        "/console/registrations/decisions", data={"csrf_token": token, "decision": "reject"}, headers=HTML
+    )
     assert nothing.status_code == 422 and "Tick at least one registration" in nothing.text
-    bad = await client.post("/console/registrations/decisions", headers=HTML, data={
-        "csrf_token": token, "decision": "maybe", "registration": "not-an-id"})
+    bad = await client.post(
+        "/console/registrations/decisions",
+        headers=HTML,
+        data={"csrf_token": token, "decision": "maybe", "registration": "not-an-id"},
+    )
     assert bad.status_code == 422 and "Choose approve or reject." in bad.text
     unknown = str(uuid.uuid4())
     data = {"csrf_token": token, "decision": "reject", "registration": [p1["id"], p2["id"], unknown]}
@@ -366,9 +487,21 @@ async def test_one_refusal_inside_the_batch_undoes_only_its_own_rows(
     made = []
     for _ in range(3):
         async with database.transaction() as db:
-            made.append((await bookings.register(db, settings=settings, actor=ORG, data=bookings.RegistrationCreate(
-                **registration_body(tickets["press"] if len(made) < 2 else tickets["public"],
-                                    email=f"p{len(made)}-{uuid.uuid4().hex[:6]}@example.org")))).row["id"])
+            made.append(
+                (
+                    await bookings.register(
+                        db,
+                        settings=settings,
+                        actor=ORG,
+                        data=bookings.RegistrationCreate(
+                            **registration_body(
+                                tickets["press"] if len(made) < 2 else tickets["public"],
+                                email=f"p{len(made)}-{uuid.uuid4().hex[:6]}@example.org",
+                            )
+                        ),
+                    )
+                ).row["id"]
+            )
     failing = made[1]
     original = bookings.decide_approval
 
@@ -377,16 +510,34 @@ async def test_one_refusal_inside_the_batch_undoes_only_its_own_rows(
         if kw["registration_id"] == failing:
             raise errors.DomainError("refused after writing")  # ...then is refused: only its savepoint goes
         return result
+
     monkeypatch.setattr(bookings, "decide_approval", flaky)
     async with database.transaction() as db:
-        outcome = await delegates.decide_many(db, settings=settings, registration_ids=made, approve=True, actor=ORG)
+        outcome = await delegates.decide_many(
+            db, settings=settings, registration_ids=made, approve=True, actor=ORG
+        )
     assert len(outcome.decided) == 2 and [why for _, why in outcome.refused] == ["conflict"]
     async with database.read() as db:
-        statuses = {r.id: r.status for r in (await db.execute(
-            sa.select(Registration).where(col(Registration.id).in_(made)))).scalars()}
-        mails = (await db.execute(sa.select(OutboxEmail.registration_id).where(
-            col(OutboxEmail.kind) == "approved"))).scalars().all()
-    assert statuses == {made[0]: Status.confirmed, failing: Status.awaiting_approval, made[2]: Status.confirmed}
+        statuses = {
+            r.id: r.status
+            for r in (
+                await db.execute(sa.select(Registration).where(col(Registration.id).in_(made)))
+            ).scalars()
+        }
+        mails = (
+            (
+                await db.execute(
+                    sa.select(OutboxEmail.registration_id).where(col(OutboxEmail.kind) == "approved")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert statuses == {
+        made[0]: Status.confirmed,
+        failing: Status.awaiting_approval,
+        made[2]: Status.confirmed,
+    }
     assert sorted(map(str, mails)) == sorted([str(made[0]), str(made[2])])
     assert len(await audits(database, "conference.registration.approved")) == 2
 
@@ -394,18 +545,24 @@ async def test_one_refusal_inside_the_batch_undoes_only_its_own_rows(
 # --- emails again ------------------------------------------------------------------------------------------------
 
 
-async def test_resend_confirmation_and_invoice(organiser: httpx.AsyncClient, database: Database,
-                                              tickets: dict[str, Any]) -> None:
+async def test_resend_confirmation_and_invoice(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     inv = await register(client, invoice_body(tickets["exhibitor"]))
     free = await register(client, registration_body(tickets["delegate"]))
     page = await client.get(f"/console/registrations/{inv['id']}", headers=HTML)
     assert "Send the latest invoice to the billing contact again" in page.text
-    assert "Send the latest invoice" not in (await client.get(f"/console/registrations/{free['id']}", headers=HTML)).text
+    assert (
+        "Send the latest invoice"
+        not in (await client.get(f"/console/registrations/{free['id']}", headers=HTML)).text
+    )
 
     async def outbox() -> list[OutboxEmail]:
         async with database.read() as db:
-            return list((await db.execute(sa.select(OutboxEmail).order_by(col(OutboxEmail.created_at)))).scalars())
+            return list(
+                (await db.execute(sa.select(OutboxEmail).order_by(col(OutboxEmail.created_at)))).scalars()
+            )
 
     before = len(await outbox())
     again = await post(client, f"/console/registrations/{inv['id']}/resend", {"email": "confirmation"})
@@ -414,10 +571,15 @@ async def test_resend_confirmation_and_invoice(organiser: httpx.AsyncClient, dat
     assert invoice.headers["location"].endswith("?done=resent_invoice")
     rows = (await outbox())[before:]
     r = await row(database, inv["id"])
-    assert [(x.kind, x.to_address) for x in rows] == [("registration", r.email), ("invoice", "ap@leeds.gov.uk")]
+    assert [(x.kind, x.to_address) for x in rows] == [
+        ("registration", r.email),
+        ("invoice", "ap@leeds.gov.uk"),
+    ]
     assert rows[0].context["resent"] is True and rows[1].context["number"].startswith("INV-")
     entries = await audits(database, "conference.registration.email_resent")
-    assert [e.data["email"] for e in entries] == ["confirmation", "invoice"] and entries[1].data["invoice"].startswith("INV-")
+    assert [e.data["email"] for e in entries] == ["confirmation", "invoice"] and entries[1].data[
+        "invoice"
+    ].startswith("INV-")
     # No invoice to send for a free ticket; nothing is queued; an unknown choice names the field.
     refused = await post(client, f"/console/registrations/{free['id']}/resend", {"email": "invoice"})
     assert refused.status_code == 409 and "not paid by invoice" in refused.text
@@ -426,8 +588,9 @@ async def test_resend_confirmation_and_invoice(organiser: httpx.AsyncClient, dat
     assert len(await outbox()) == before + 2
 
 
-async def test_resend_and_edit_refused_for_erased_registrations(organiser: httpx.AsyncClient, database: Database,
-                                                               tickets: dict[str, Any]) -> None:
+async def test_resend_and_edit_refused_for_erased_registrations(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     made = await register(client, registration_body(tickets["delegate"]))
     async with database.transaction() as db:

@@ -15,7 +15,16 @@ from sqlmodel import col
 
 from conference.console.registrations import money, when
 from conference.core.db import Database
-from conference.core.models import AuditEntry, Invoice, Payment, PaymentMethod, Refund, Registration, Status, TicketType
+from conference.core.models import (
+    AuditEntry,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Registration,
+    Status,
+    TicketType,
+)
 from conference.registration import get_conference
 from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, registration_body
@@ -31,7 +40,9 @@ def csrf(html: str) -> str:
 
 async def sign_in(client: httpx.AsyncClient, token: str) -> None:
     page = await client.get("/login")
-    response = await client.post("/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"})
+    response = await client.post(
+        "/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"}
+    )
     assert response.status_code in (200, 303), response.text
 
 
@@ -43,7 +54,9 @@ async def register(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str,
 
 
 @pytest.fixture
-async def organiser(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> httpx.AsyncClient:
+async def organiser(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> httpx.AsyncClient:
     await sign_in(client, await organiser_token(database))
     return client
 
@@ -92,7 +105,9 @@ async def test_anonymous_is_sent_to_sign_in(client: httpx.AsyncClient, tickets: 
     assert listing.headers["location"].endswith("/login?next=%2Fconsole%2Fregistrations%3Fstatus%3Dconfirmed")
     some = uuid.uuid4()
     page = await client.get(f"/console/registrations/{some}", headers=HTML)
-    assert page.status_code == 303 and page.headers["location"].endswith(f"/login?next=%2Fconsole%2Fregistrations%2F{some}")
+    assert page.status_code == 303 and page.headers["location"].endswith(
+        f"/login?next=%2Fconsole%2Fregistrations%2F{some}"
+    )
     pdf = await client.get(f"/console/invoices/{some}.pdf", headers=HTML)
     assert pdf.status_code == 303 and "/login?next=%2Fconsole%2Finvoices%2F" in pdf.headers["location"]
     # A form posted after the session ended comes back to the registration's page, not the POST path.
@@ -101,17 +116,26 @@ async def test_anonymous_is_sent_to_sign_in(client: httpx.AsyncClient, tickets: 
     assert post.headers["location"].endswith(f"/login?next=%2Fconsole%2Fregistrations%2F{some}")
 
 
-async def test_staff_are_forbidden(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_staff_are_forbidden(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     r = await invoiced(client, tickets)
     await sign_in(client, await staff_token(database))
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
-    for path in ("/console/registrations", f"/console/registrations/{r['id']}", f"/console/invoices/{invoice.id}.pdf",
-                 f"/console/registrations/{r['id']}/cancel",
-                 f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit"):
+    for path in (
+        "/console/registrations",
+        f"/console/registrations/{r['id']}",
+        f"/console/invoices/{invoice.id}.pdf",
+        f"/console/registrations/{r['id']}/cancel",
+        f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit",
+    ):
         assert (await client.get(path, headers=HTML)).status_code == 403, path
     home = await client.get("/", headers=HTML)
-    paid = await client.post(f"/console/registrations/{r['id']}/invoices/{invoice.id}/paid",
-                             data={"csrf_token": csrf(home.text)}, headers=HTML)
+    paid = await client.post(
+        f"/console/registrations/{r['id']}/invoices/{invoice.id}/paid",
+        data={"csrf_token": csrf(home.text)},
+        headers=HTML,
+    )
     assert paid.status_code == 403
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
     assert invoice.status == "issued"
@@ -120,16 +144,25 @@ async def test_staff_are_forbidden(client: httpx.AsyncClient, database: Database
 # --- the list ----------------------------------------------------------------------------------------------
 
 
-async def test_list_filters_and_audit(organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_list_filters_and_audit(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     async with database.transaction() as db:
         conference = await get_conference(db)
         assert conference.id is not None
-        held = TicketType(conference_id=conference.id, name="Held for invoice", price_pence=100000,
-                          invoice_confirms=False, position=9)
+        held = TicketType(
+            conference_id=conference.id,
+            name="Held for invoice",
+            price_pence=100000,
+            invoice_confirms=False,
+            position=9,
+        )
         db.add(held)
     inv = await invoiced(client, tickets, name="Ada Invoice", organisation="Bradford Council")
-    free = await register(client, registration_body(tickets["delegate"], name="Bo Free", organisation="Kent Police"))
+    free = await register(
+        client, registration_body(tickets["delegate"], name="Bo Free", organisation="Kent Police")
+    )
     pending = await register(client, invoice_body(held.id, name="Cy Pending", organisation="York 50%_Trust"))
 
     listing = await client.get("/console/registrations", headers=HTML)
@@ -161,12 +194,22 @@ async def test_list_filters_and_audit(organiser: httpx.AsyncClient, database: Da
     assert await shown("status=nonsense") == {inv["reference"], free["reference"], pending["reference"]}
 
     async with database.read() as db:
-        entries = (await db.execute(sa.select(AuditEntry).where(
-            col(AuditEntry.action) == "conference.registrations.viewed").order_by(col(AuditEntry.id)))).scalars().all()
+        entries = (
+            (
+                await db.execute(
+                    sa.select(AuditEntry)
+                    .where(col(AuditEntry.action) == "conference.registrations.viewed")
+                    .order_by(col(AuditEntry.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(entries) == 14
     searched = [e for e in entries if e.data.get("searched")]
-    assert searched and all("bradford" not in str(e.data).lower() and "kent" not in str(e.data).lower()
-                            for e in entries)
+    assert searched and all(
+        "bradford" not in str(e.data).lower() and "kent" not in str(e.data).lower() for e in entries
+    )
     assert entries[1].data["status"] == "pending_payment" and entries[1].actor == "organiser:Test organiser"
 
 
@@ -180,20 +223,26 @@ async def test_list_is_paginated_newest_first(organiser: httpx.AsyncClient, tick
     assert "Page 1 of 2" in first.text and 'href="/console/registrations?page=2"' in first.text
     second = await client.get("/console/registrations?page=2", headers=HTML)
     rows = table(second.text, "registrations")
-    assert rows.count('<th scope="row">') == 2 and made[0]["reference"] in rows and made[1]["reference"] in rows
+    assert (
+        rows.count('<th scope="row">') == 2 and made[0]["reference"] in rows and made[1]["reference"] in rows
+    )
     assert "Registrations 51 to 52 of 52" in rows and 'href="/console/registrations"' in second.text
     filtered = await client.get("/console/registrations?status=waitlisted", headers=HTML)
     assert "of 47, newest first" in filtered.text  # capacity 5: the rest wait
     assert 'href="/console/registrations?status=waitlisted&amp;page=2"' not in filtered.text
     beyond = await client.get("/console/registrations?page=99999999999999999999999", headers=HTML)
     assert beyond.status_code == 200 and "Page 2 of 2" in beyond.text
-    assert (await client.get("/console/registrations?page=two", headers=HTML)).text.count('<th scope="row">') == 50
+    assert (await client.get("/console/registrations?page=two", headers=HTML)).text.count(
+        '<th scope="row">'
+    ) == 50
 
 
 # --- one registration and its invoice ----------------------------------------------------------------------
 
 
-async def test_detail_shows_the_invoice_and_its_pdf(organiser: httpx.AsyncClient, tickets: dict[str, Any]) -> None:
+async def test_detail_shows_the_invoice_and_its_pdf(
+    organiser: httpx.AsyncClient, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     page = await detail(client, r["id"])
@@ -201,7 +250,9 @@ async def test_detail_shows_the_invoice_and_its_pdf(organiser: httpx.AsyncClient
     assert "<caption>" in invoices and "INV-000001" in invoices and "PO-12345" in invoices
     assert "£540.00" in invoices and "Mark invoice INV-000001 paid" in invoices
     assert r["reference"] in page.text and "Confirmed" in page.text and "£540.00" in page.text
-    assert "No card payments." in table(page.text, "payments") and "No refunds." in table(page.text, "refunds")
+    assert "No card payments." in table(page.text, "payments") and "No refunds." in table(
+        page.text, "refunds"
+    )
     link = re.search(r'href="(?:http://testserver)?(/console/invoices/[0-9a-f-]+\.pdf)"', invoices)
     assert link
     pdf = await client.get(link.group(1), headers=HTML)
@@ -211,15 +262,18 @@ async def test_detail_shows_the_invoice_and_its_pdf(organiser: httpx.AsyncClient
     assert missing.status_code == 404
 
 
-async def test_mark_paid_then_again_shows_409(organiser: httpx.AsyncClient, database: Database,
-                                               tickets: dict[str, Any]) -> None:
+async def test_mark_paid_then_again_shows_409(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
     page = await detail(client, r["id"])
     path = f"/console/registrations/{r['id']}/invoices/{invoice.id}/paid"
     done = await client.post(path, data={"csrf_token": csrf(page.text)}, headers=HTML)
-    assert done.status_code == 303 and done.headers["location"].endswith(f"/console/registrations/{r['id']}?done=paid")
+    assert done.status_code == 303 and done.headers["location"].endswith(
+        f"/console/registrations/{r['id']}?done=paid"
+    )
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
     assert invoice.status == "paid" and invoice.paid_at is not None
     after = await client.get(done.headers["location"], headers=HTML)
@@ -231,14 +285,17 @@ async def test_mark_paid_then_again_shows_409(organiser: httpx.AsyncClient, data
     assert "INV-000001" in table(again.text, "invoices")  # the page itself, not a bare error
 
 
-async def test_post_without_csrf_is_refused(organiser: httpx.AsyncClient, database: Database,
-                                            tickets: dict[str, Any]) -> None:
+async def test_post_without_csrf_is_refused(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
-    for path in (f"/console/registrations/{r['id']}/invoices/{invoice.id}/paid",
-                 f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit",
-                 f"/console/registrations/{r['id']}/cancel"):
+    for path in (
+        f"/console/registrations/{r['id']}/invoices/{invoice.id}/paid",
+        f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit",
+        f"/console/registrations/{r['id']}/cancel",
+    ):
         refused = await client.post(path, data={}, headers=HTML)
         assert refused.status_code == 403, path
         forged = await client.post(path, data={"csrf_token": "forged"}, headers=HTML)
@@ -248,23 +305,36 @@ async def test_post_without_csrf_is_refused(organiser: httpx.AsyncClient, databa
     assert invoice.status == "issued" and registration.status == Status.confirmed
 
 
-async def test_credit_cancels_the_registration(organiser: httpx.AsyncClient, database: Database,
-                                               tickets: dict[str, Any]) -> None:
+async def test_credit_cancels_the_registration(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
     confirm = await client.get(f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit", headers=HTML)
-    assert confirm.status_code == 200 and "Credit invoice INV-000001" in confirm.text and "£540.00" in confirm.text
+    assert (
+        confirm.status_code == 200
+        and "Credit invoice INV-000001" in confirm.text
+        and "£540.00" in confirm.text
+    )
     path = f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit"
-    too_long = await client.post(path, data={"csrf_token": csrf(confirm.text), "reason": "x" * 501,
-                                             "cancel_registration": "yes"}, headers=HTML)
+    too_long = await client.post(
+        path,
+        data={"csrf_token": csrf(confirm.text), "reason": "x" * 501, "cancel_registration": "yes"},
+        headers=HTML,
+    )
     assert too_long.status_code == 422 and "Use at most 500 characters." in too_long.text
-    done = await client.post(path, data={"csrf_token": csrf(confirm.text), "reason": "PO withdrawn",
-                                         "cancel_registration": "yes"}, headers=HTML)
+    done = await client.post(
+        path,
+        data={"csrf_token": csrf(confirm.text), "reason": "PO withdrawn", "cancel_registration": "yes"},
+        headers=HTML,
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("?done=credited_cancelled")
     rows = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
-    assert {(i.kind, i.number, i.status) for i in rows} == {("invoice", "INV-000001", "credited"),
-                                                           ("credit_note", "CN-000001", "issued")}
+    assert {(i.kind, i.number, i.status) for i in rows} == {
+        ("invoice", "INV-000001", "credited"),
+        ("credit_note", "CN-000001", "issued"),
+    }
     (registration,) = await one(database, Registration, Registration.id == uuid.UUID(r["id"]))
     assert registration.status == Status.cancelled and registration.cancel_reason == "credited"
     page = await client.get(done.headers["location"], headers=HTML)
@@ -280,27 +350,35 @@ async def test_credit_cancels_the_registration(organiser: httpx.AsyncClient, dat
     assert of_note.status_code == 409 and "This is a credit note" in of_note.text
 
 
-async def test_credit_may_keep_the_registration(organiser: httpx.AsyncClient, database: Database,
-                                                tickets: dict[str, Any]) -> None:
+async def test_credit_may_keep_the_registration(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     (invoice,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(r["id"]))
     page = await detail(client, r["id"])
-    done = await client.post(f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit",
-                             data={"csrf_token": csrf(page.text), "cancel_registration": "no"}, headers=HTML)
+    done = await client.post(
+        f"/console/registrations/{r['id']}/invoices/{invoice.id}/credit",
+        data={"csrf_token": csrf(page.text), "cancel_registration": "no"},
+        headers=HTML,
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("?done=credited")
     (registration,) = await one(database, Registration, Registration.id == uuid.UUID(r["id"]))
     assert registration.status == Status.confirmed
 
 
-async def test_invoice_of_another_registration_is_not_found(organiser: httpx.AsyncClient, database: Database,
-                                                            tickets: dict[str, Any]) -> None:
+async def test_invoice_of_another_registration_is_not_found(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     a, b = await invoiced(client, tickets), await invoiced(client, tickets)
     (invoice_b,) = await one(database, Invoice, Invoice.registration_id == uuid.UUID(b["id"]))
     page = await detail(client, a["id"])
-    wrong = await client.post(f"/console/registrations/{a['id']}/invoices/{invoice_b.id}/paid",
-                              data={"csrf_token": csrf(page.text)}, headers=HTML)
+    wrong = await client.post(
+        f"/console/registrations/{a['id']}/invoices/{invoice_b.id}/paid",
+        data={"csrf_token": csrf(page.text)},
+        headers=HTML,
+    )
     assert wrong.status_code == 404 and "no invoice with this id" in wrong.text
     (invoice_b,) = await one(database, Invoice, Invoice.id == invoice_b.id)
     assert invoice_b.status == "issued"
@@ -309,46 +387,68 @@ async def test_invoice_of_another_registration_is_not_found(organiser: httpx.Asy
 # --- approval and cancellation -----------------------------------------------------------------------------
 
 
-async def test_approve_and_reject(organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_approve_and_reject(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     a = await register(client, registration_body(tickets["press"]))
     b = await register(client, registration_body(tickets["press"]))
     assert a["status"] == b["status"] == "awaiting_approval"
     page = await detail(client, a["id"])
-    assert f"Approve registration {a['reference']}" in page.text and f"Reject registration {a['reference']}" in page.text
+    assert (
+        f"Approve registration {a['reference']}" in page.text
+        and f"Reject registration {a['reference']}" in page.text
+    )
     token = csrf(page.text)
-    approved = await client.post(f"/console/registrations/{a['id']}/approve", data={"csrf_token": token}, headers=HTML)
+    approved = await client.post(
+        f"/console/registrations/{a['id']}/approve", data={"csrf_token": token}, headers=HTML
+    )
     assert approved.status_code == 303 and approved.headers["location"].endswith("?done=approved")
-    rejected = await client.post(f"/console/registrations/{b['id']}/reject", data={"csrf_token": token}, headers=HTML)
+    rejected = await client.post(
+        f"/console/registrations/{b['id']}/reject", data={"csrf_token": token}, headers=HTML
+    )
     assert rejected.status_code == 303 and rejected.headers["location"].endswith("?done=rejected")
     statuses = {r.id: r.status for r in await one(database, Registration)}
-    assert statuses[uuid.UUID(a["id"])] == Status.confirmed and statuses[uuid.UUID(b["id"])] == Status.cancelled
-    again = await client.post(f"/console/registrations/{a['id']}/approve", data={"csrf_token": token}, headers=HTML)
+    assert (
+        statuses[uuid.UUID(a["id"])] == Status.confirmed and statuses[uuid.UUID(b["id"])] == Status.cancelled
+    )
+    again = await client.post(
+        f"/console/registrations/{a['id']}/approve", data={"csrf_token": token}, headers=HTML
+    )
     assert again.status_code == 409 and "Only registrations awaiting approval can be decided" in again.text
 
 
-async def test_cancel_applies_the_policy(organiser: httpx.AsyncClient, database: Database,
-                                         tickets: dict[str, Any]) -> None:
+async def test_cancel_applies_the_policy(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     client = organiser
     r = await invoiced(client, tickets)
     confirm = await client.get(f"/console/registrations/{r['id']}/cancel", headers=HTML)
-    assert confirm.status_code == 200 and "Invoice INV-000001 (£540.00, issued) will be credited." in confirm.text
-    done = await client.post(f"/console/registrations/{r['id']}/cancel", data={"csrf_token": csrf(confirm.text)},
-                             headers=HTML)
+    assert (
+        confirm.status_code == 200
+        and "Invoice INV-000001 (£540.00, issued) will be credited." in confirm.text
+    )
+    done = await client.post(
+        f"/console/registrations/{r['id']}/cancel", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("?done=cancelled")
     (registration,) = await one(database, Registration, Registration.id == uuid.UUID(r["id"]))
     assert registration.status == Status.cancelled and registration.cancel_reason == "organiser"
-    kinds = {i.kind: i.status for i in await one(database, Invoice, Invoice.registration_id == registration.id)}
+    kinds = {
+        i.kind: i.status for i in await one(database, Invoice, Invoice.registration_id == registration.id)
+    }
     assert kinds == {"invoice": "credited", "credit_note": "issued"}
-    again = await client.post(f"/console/registrations/{r['id']}/cancel", data={"csrf_token": csrf(confirm.text)},
-                              headers=HTML)
+    again = await client.post(
+        f"/console/registrations/{r['id']}/cancel", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+    )
     assert again.status_code == 409 and "This registration is already cancelled." in again.text
     stale = await client.get(f"/console/registrations/{r['id']}/cancel", headers=HTML)
     assert stale.status_code == 409 and "This registration is already cancelled." in stale.text
 
 
-async def test_card_payments_and_refunds(organiser: httpx.AsyncClient, database: Database,
-                                         tickets: dict[str, Any]) -> None:
+async def test_card_payments_and_refunds(
+    organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     """Card money as the payment service records it (inserted here: Stripe is not part of these tests)."""
     client = organiser
     refunded = await register(client, registration_body(tickets["delegate"], name="Di Refunded"))
@@ -359,13 +459,27 @@ async def test_card_payments_and_refunds(organiser: httpx.AsyncClient, database:
             r = await db.get(Registration, uuid.UUID(created["id"]))
             assert r is not None
             r.payment_method = PaymentMethod.card
-            payment = Payment(registration_id=r.id, amount_pence=123450, status="paid", paid_at=paid_at,
-                              refunded_pence=123450 if refund else 0, expires_at=paid_at)
+            payment = Payment(
+                registration_id=r.id,
+                amount_pence=123450,
+                status="paid",
+                paid_at=paid_at,
+                refunded_pence=123450 if refund else 0,
+                expires_at=paid_at,
+            )
             db.add(payment)
             await db.flush()
             if refund:
-                db.add(Refund(payment_id=payment.id, registration_id=r.id, amount_pence=123450, reason="cancelled",
-                              status="succeeded", created_at=paid_at))
+                db.add(
+                    Refund(
+                        payment_id=payment.id,
+                        registration_id=r.id,
+                        amount_pence=123450,
+                        reason="cancelled",
+                        status="succeeded",
+                        created_at=paid_at,
+                    )
+                )
     page = await detail(client, refunded["id"])
     payments = table(page.text, "payments")
     assert "<caption>" in payments and "£1,234.50" in payments and "1 Jul 2026, 09:30 BST" in payments

@@ -21,8 +21,8 @@ from conference.console import dashboard as console_dashboard
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Checkin, Invoice, PaymentMethod, Registration, Status
-from sessions.workshops import capacity, programme
 from sessions.models import RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
+from sessions.workshops import capacity, programme
 from tests.conference.test_console_registrations import sign_in
 from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, make_conference, registration_body
@@ -41,7 +41,9 @@ async def _register(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str
 
 async def _set(database: Database, registration_id: str, **values: Any) -> None:
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(col(Registration.id) == uuid.UUID(registration_id)).values(**values))
+        await db.execute(
+            sa.update(Registration).where(col(Registration.id) == uuid.UUID(registration_id)).values(**values)
+        )
 
 
 def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -57,7 +59,11 @@ async def _seed(client: httpx.AsyncClient, database: Database) -> dict[str, Any]
     # (key, body, registered at (UTC)). June is BST: 23:30 UTC on 1 June is 00:30 on 2 June in London.
     plan = [
         ("A", registration_body(tickets["delegate"], region="London"), _utc(2026, 6, 1, 10)),
-        ("B", registration_body(tickets["delegate"], sector="police", region="North West"), _utc(2026, 6, 1, 10, 5)),
+        (
+            "B",
+            registration_body(tickets["delegate"], sector="police", region="North West"),
+            _utc(2026, 6, 1, 10, 5),
+        ),
         ("C", registration_body(tickets["delegate"], sector="police"), _utc(2026, 6, 1, 23, 30)),
         ("D", registration_body(tickets["press"], sector="health", region="London"), _utc(2026, 6, 3, 9)),
         ("E", invoice_body(tickets["exhibitor"], sector="school", region="Wales"), _utc(2026, 6, 3, 9, 10)),
@@ -71,18 +77,31 @@ async def _seed(client: httpx.AsyncClient, database: Database) -> dict[str, Any]
         await _set(database, r[key]["id"], created_at=at)
     assert r["D"]["status"] == "awaiting_approval" and r["E"]["status"] == "confirmed"
     # F pays by card and has not yet: its place is held (pending_payment) for the exhibitor's £450 + VAT.
-    await _set(database, r["F"]["id"], ticket_type_id=tickets["exhibitor"], payment_method=PaymentMethod.card,
-               status=Status.pending_payment)
+    await _set(
+        database,
+        r["F"]["id"],
+        ticket_type_id=tickets["exhibitor"],
+        payment_method=PaymentMethod.card,
+        status=Status.pending_payment,
+    )
     # E3's invoice is paid: nothing outstanding there.
     async with database.read() as db:
-        e3_invoice = (await db.execute(sa.select(col(Invoice.id)).where(
-            col(Invoice.registration_id) == uuid.UUID(r["E3"]["id"])))).scalar_one()
-    paid = await client.post(f"/api/v1/invoices/{e3_invoice}/paid", headers={"authorization": f"Bearer {token}"})
+        e3_invoice = (
+            await db.execute(
+                sa.select(col(Invoice.id)).where(col(Invoice.registration_id) == uuid.UUID(r["E3"]["id"]))
+            )
+        ).scalar_one()
+    paid = await client.post(
+        f"/api/v1/invoices/{e3_invoice}/paid", headers={"authorization": f"Bearer {token}"}
+    )
     assert paid.status_code == 200, paid.text
-    cancelled = await client.delete(f"/api/v1/registrations/{r['G']['id']}",
-                                    headers={"authorization": f"Bearer {token}"})
+    cancelled = await client.delete(
+        f"/api/v1/registrations/{r['G']['id']}", headers={"authorization": f"Bearer {token}"}
+    )
     assert cancelled.status_code == 200, cancelled.text
-    r["H"] = await _register(client, registration_body(tickets["delegate"], sector="other", region="Scotland"))
+    r["H"] = await _register(
+        client, registration_body(tickets["delegate"], sector="other", region="Scotland")
+    )
     await _set(database, r["H"]["id"], created_at=_utc(2026, 6, 5, 14))
     r["I"] = await _register(client, registration_body(tickets["delegate"], sector="prison", region="Wales"))
     await _set(database, r["I"]["id"], created_at=_utc(2026, 6, 5, 15))
@@ -94,45 +113,87 @@ async def _seed(client: httpx.AsyncClient, database: Database) -> dict[str, Any]
         room2 = await programme.create_room(db, data=RoomCreate(name="Room 2", capacity=5), actor=ORGANISER)
         morning = _utc(2026, 12, 8, 11)
         slot1 = await programme.create_slot(
-            db, data=TimeSlotCreate(starts_at=morning, ends_at=morning + timedelta(hours=1)), actor=ORGANISER)
+            db, data=TimeSlotCreate(starts_at=morning, ends_at=morning + timedelta(hours=1)), actor=ORGANISER
+        )
         slot2 = await programme.create_slot(
-            db, data=TimeSlotCreate(starts_at=morning + timedelta(hours=3), ends_at=morning + timedelta(hours=4),
-                                    label="Afternoon workshops"), actor=ORGANISER)
-        w1 = await programme.create_session(db, data=SessionCreate(
-            title="A: Data sharing", kind="workshop", room_id=room1.id, start_slot_id=slot1.id, capacity=2),
-            actor=ORGANISER)
-        w2 = await programme.create_session(db, data=SessionCreate(
-            title="B: Trauma-informed practice", kind="workshop", room_id=room2.id, start_slot_id=slot1.id),
-            actor=ORGANISER)
-        await programme.create_session(db, data=SessionCreate(
-            title="C: Contextual safeguarding", kind="workshop", room_id=room1.id, start_slot_id=slot2.id),
-            actor=ORGANISER)
-        gone = await programme.create_session(db, data=SessionCreate(
-            title="Cancelled workshop", kind="workshop", room_id=room2.id, start_slot_id=slot2.id), actor=ORGANISER)
-        await programme.create_session(db, data=SessionCreate(title="Opening plenary", kind="plenary",
-                                                              start_slot_id=slot2.id), actor=ORGANISER)
+            db,
+            data=TimeSlotCreate(
+                starts_at=morning + timedelta(hours=3),
+                ends_at=morning + timedelta(hours=4),
+                label="Afternoon workshops",
+            ),
+            actor=ORGANISER,
+        )
+        w1 = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="A: Data sharing", kind="workshop", room_id=room1.id, start_slot_id=slot1.id, capacity=2
+            ),
+            actor=ORGANISER,
+        )
+        w2 = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="B: Trauma-informed practice", kind="workshop", room_id=room2.id, start_slot_id=slot1.id
+            ),
+            actor=ORGANISER,
+        )
+        await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="C: Contextual safeguarding", kind="workshop", room_id=room1.id, start_slot_id=slot2.id
+            ),
+            actor=ORGANISER,
+        )
+        gone = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="Cancelled workshop", kind="workshop", room_id=room2.id, start_slot_id=slot2.id
+            ),
+            actor=ORGANISER,
+        )
+        await programme.create_session(
+            db,
+            data=SessionCreate(title="Opening plenary", kind="plenary", start_slot_id=slot2.id),
+            actor=ORGANISER,
+        )
     s = database.settings
     async with database.transaction() as db:
         for who, session in (("A", w1), ("B", w1), ("C", w1), ("E", w2)):
-            await capacity.book_seat(db, settings=s, registration_id=ids[who], session_id=session.id,
-                                     actor=ORGANISER, source="organiser")
-        await programme.update_session(db, settings=s, session_id=gone.id, data=SessionUpdate(cancelled=True),
-                                       actor=ORGANISER)
+            await capacity.book_seat(
+                db,
+                settings=s,
+                registration_id=ids[who],
+                session_id=session.id,
+                actor=ORGANISER,
+                source="organiser",
+            )
+        await programme.update_session(
+            db, settings=s, session_id=gone.id, data=SessionUpdate(cancelled=True), actor=ORGANISER
+        )
 
     def scan(who: str | None, at: datetime, result: str = "ok", list_: str = "door") -> Checkin:
-        return Checkin(registration_id=ids[who] if who else None, list=list_, result=result, staff="staff:Door",
-                       scanned_at=at)
+        return Checkin(
+            registration_id=ids[who] if who else None,
+            list=list_,
+            result=result,
+            staff="staff:Door",
+            scanned_at=at,
+        )
+
     async with database.transaction() as db:
-        db.add_all([
-            scan("A", _utc(2026, 12, 7, 17, 0)),  # early badge pick-up, the evening before
-            scan("B", _utc(2026, 12, 8, 8, 31)),
-            scan("C", _utc(2026, 12, 8, 8, 34, 59)),
-            scan("E", _utc(2026, 12, 8, 8, 47)),
-            scan("B", _utc(2026, 12, 8, 8, 50), result="already_checked_in"),  # not a second arrival
-            scan(None, _utc(2026, 12, 8, 8, 52), result="invalid"),
-            scan("G", _utc(2026, 12, 8, 8, 53), result="cancelled"),
-            scan("E2", _utc(2026, 12, 8, 11, 1), list_=str(w2.id)),  # a workshop room, not the door
-        ])
+        db.add_all(
+            [
+                scan("A", _utc(2026, 12, 7, 17, 0)),  # early badge pick-up, the evening before
+                scan("B", _utc(2026, 12, 8, 8, 31)),
+                scan("C", _utc(2026, 12, 8, 8, 34, 59)),
+                scan("E", _utc(2026, 12, 8, 8, 47)),
+                scan("B", _utc(2026, 12, 8, 8, 50), result="already_checked_in"),  # not a second arrival
+                scan(None, _utc(2026, 12, 8, 8, 52), result="invalid"),
+                scan("G", _utc(2026, 12, 8, 8, 53), result="cancelled"),
+                scan("E2", _utc(2026, 12, 8, 11, 1), list_=str(w2.id)),  # a workshop room, not the door
+            ]
+        )
     return {"tickets": tickets, "ids": ids, "token": token, "w1": w1, "w2": w2}
 
 
@@ -151,8 +212,16 @@ async def _figures(database: Database, now: datetime = NOW) -> dict[str, Any]:
 
 async def test_headline_figures(database: Database, seeded: dict[str, Any]) -> None:
     d = await _figures(database)
-    assert d["registrations"] == {"live": 10, "by_status": {
-        "confirmed": 7, "pending_payment": 1, "awaiting_approval": 1, "waitlisted": 1, "cancelled": 1}}
+    assert d["registrations"] == {
+        "live": 10,
+        "by_status": {
+            "confirmed": 7,
+            "pending_payment": 1,
+            "awaiting_approval": 1,
+            "waitlisted": 1,
+            "cancelled": 1,
+        },
+    }
     assert d["places"] == {"capacity": 9, "taken": 9, "left": 0}
     assert d["waiting_list"] == 1
     # E and E2's invoices (£450 + 20% VAT each) and F's card payment; E3 has paid.
@@ -170,12 +239,18 @@ async def test_money_outstanding_sums_whole_groups(client: httpx.AsyncClient, da
     invoiced = [await _register(client, invoice_body(tickets["exhibitor"])) for _ in range(3)]
     for _ in range(3):  # past the exhibitors' cap of 3, as the database allows
         made = await _register(client, registration_body(tickets["delegate"]))
-        await _set(database, made["id"], ticket_type_id=tickets["exhibitor"], payment_method=PaymentMethod.card,
-                   status=Status.pending_payment)
+        await _set(
+            database,
+            made["id"],
+            ticket_type_id=tickets["exhibitor"],
+            payment_method=PaymentMethod.card,
+            status=Status.pending_payment,
+        )
     async with database.transaction() as db:  # after the refund deadline: the invoice stands
         await db.execute(sa.text("UPDATE conference SET refund_full_until = :t"), {"t": _utc(2026, 1, 1)})
-    late = await client.delete(f"/api/v1/registrations/{invoiced[0]['id']}",
-                               headers={"authorization": f"Bearer {token}"})
+    late = await client.delete(
+        f"/api/v1/registrations/{invoiced[0]['id']}", headers={"authorization": f"Bearer {token}"}
+    )
     assert late.status_code == 200, late.text
     d = await _figures(database)
     assert d["payments_outstanding"] == {"count": 6, "pence": 6 * 54000, "currency": "GBP"}
@@ -208,9 +283,20 @@ async def test_delegates_by_sector_and_region(database: Database, seeded: dict[s
     series = (await _figures(database))["series"]
     sectors = {row["sector"]: row["count"] for row in series["sectors"]}
     # Places holders only: I (prison, waiting) and G (fire and rescue, cancelled) are not counted.
-    assert sectors == {"local_authority": 2, "police": 2, "youth_offending_team": 0, "school": 3,
-                       "further_higher_education": 0, "health": 1, "probation": 0, "prison": 0, "fire_rescue": 0,
-                       "community_faith": 0, "central_government": 0, "other": 1}
+    assert sectors == {
+        "local_authority": 2,
+        "police": 2,
+        "youth_offending_team": 0,
+        "school": 3,
+        "further_higher_education": 0,
+        "health": 1,
+        "probation": 0,
+        "prison": 0,
+        "fire_rescue": 0,
+        "community_faith": 0,
+        "central_government": 0,
+        "other": 1,
+    }
     assert series["sectors"][0] == {"sector": "local_authority", "label": "Local authority", "count": 2}
     regions = {row["label"]: row["count"] for row in series["regions"] if row["count"]}
     assert regions == {"London": 2, "North West": 1, "Wales": 3, "Scotland": 1, "Not given": 2}
@@ -223,11 +309,13 @@ async def test_workshop_fill_per_slot(database: Database, seeded: dict[str, Any]
     assert [slot["label"] for slot in workshops] == ["Tue 8 Dec 11:00", "Afternoon workshops"]
     first, second = workshops
     assert (first["booked"], first["capacity"], first["waitlisted"]) == (3, 7, 1)
-    assert [(s["title"], s["room"], s["booked"], s["capacity"], s["waitlisted"]) for s in first["sessions"]] == [
-        ("A: Data sharing", "Room 1", 2, 2, 1), ("B: Trauma-informed practice", "Room 2", 1, 5, 0)]
+    assert [
+        (s["title"], s["room"], s["booked"], s["capacity"], s["waitlisted"]) for s in first["sessions"]
+    ] == [("A: Data sharing", "Room 1", 2, 2, 1), ("B: Trauma-informed practice", "Room 2", 1, 5, 0)]
     # The plenary has no seats to fill and the cancelled workshop is gone.
     assert [(s["title"], s["booked"], s["capacity"]) for s in second["sessions"]] == [
-        ("C: Contextual safeguarding", 0, 10)]
+        ("C: Contextual safeguarding", 0, 10)
+    ]
     assert first["starts_at"] == "2026-12-08T11:00:00+00:00"
 
 
@@ -236,12 +324,22 @@ async def test_arrivals_per_five_minutes_on_the_day(database: Database, seeded: 
     assert arrivals["day"] == "2026-12-08" and arrivals["interval_minutes"] == 5
     # B at 08:31 and C at 08:34:59 share a bucket; E at 08:47; then quiet until now (09:02).
     assert [(b["label"], b["count"]) for b in arrivals["buckets"]] == [
-        ("08:30", 2), ("08:35", 0), ("08:40", 0), ("08:45", 1), ("08:50", 0), ("08:55", 0), ("09:00", 0)]
+        ("08:30", 2),
+        ("08:35", 0),
+        ("08:40", 0),
+        ("08:45", 1),
+        ("08:50", 0),
+        ("08:55", 0),
+        ("09:00", 0),
+    ]
     assert arrivals["buckets"][0]["starts_at"] == "2026-12-08T08:30:00+00:00"
     # Looked at the next day before anyone arrives: that morning's series, ending at its last arrival.
     after = (await _figures(database, now=_utc(2026, 12, 9, 8)))["series"]["arrivals"]
     assert after["day"] == "2026-12-08" and after["buckets"][-1] == {
-        "starts_at": "2026-12-08T08:45:00+00:00", "label": "08:45", "count": 1}
+        "starts_at": "2026-12-08T08:45:00+00:00",
+        "label": "08:45",
+        "count": 1,
+    }
 
 
 async def test_an_empty_conference(client: httpx.AsyncClient, database: Database) -> None:
@@ -256,13 +354,17 @@ async def test_an_empty_conference(client: httpx.AsyncClient, database: Database
     await sign_in(client, await organiser_token(database))
     page = await client.get("/console/dashboard", headers=HTML)
     assert page.status_code == 200
-    for text in ("No registrations yet.", "No workshops in the programme yet.",
-                 "Nobody has been checked in at the door yet."):
+    for text in (
+        "No registrations yet.",
+        "No workshops in the programme yet.",
+        "Nobody has been checked in at the door yet.",
+    ):
         assert text in page.text
 
 
-async def test_the_cost_does_not_grow_with_the_delegates(client: httpx.AsyncClient, database: Database,
-                                                        seeded: dict[str, Any]) -> None:
+async def test_the_cost_does_not_grow_with_the_delegates(
+    client: httpx.AsyncClient, database: Database, seeded: dict[str, Any]
+) -> None:
     """Aggregate queries only: 40 more delegates (registered, booked, checked in) run the same statements."""
     statements: list[str] = []
 
@@ -280,10 +382,23 @@ async def test_the_cost_does_not_grow_with_the_delegates(client: httpx.AsyncClie
             made = await _register(client, registration_body(seeded["tickets"]["delegate"], region="London"))
             async with database.transaction() as db:
                 if n < 5:
-                    await capacity.book_seat(db, settings=database.settings, registration_id=uuid.UUID(made["id"]),
-                                             session_id=seeded["w2"].id, actor=ORGANISER, source="organiser")
-                db.add(Checkin(registration_id=uuid.UUID(made["id"]), list="door", result="ok", staff="s",
-                               scanned_at=NOW - timedelta(minutes=n)))
+                    await capacity.book_seat(
+                        db,
+                        settings=database.settings,
+                        registration_id=uuid.UUID(made["id"]),
+                        session_id=seeded["w2"].id,
+                        actor=ORGANISER,
+                        source="organiser",
+                    )
+                db.add(
+                    Checkin(
+                        registration_id=uuid.UUID(made["id"]),
+                        list="door",
+                        result="ok",
+                        staff="s",
+                        scanned_at=NOW - timedelta(minutes=n),
+                    )
+                )
         statements.clear()
         d = await _figures(database)
     finally:
@@ -296,8 +411,9 @@ async def test_the_cost_does_not_grow_with_the_delegates(client: httpx.AsyncClie
 # --- the page and the API ----------------------------------------------------------------------------------
 
 
-async def test_the_api_answers_the_same_figures(client: httpx.AsyncClient, database: Database,
-                                                seeded: dict[str, Any]) -> None:
+async def test_the_api_answers_the_same_figures(
+    client: httpx.AsyncClient, database: Database, seeded: dict[str, Any]
+) -> None:
     answer = await client.get("/api/v1/dashboard", headers={"authorization": f"Bearer {seeded['token']}"})
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
@@ -310,8 +426,9 @@ async def test_the_api_answers_the_same_figures(client: httpx.AsyncClient, datab
     assert polled.status_code == 200 and polled.json()["registrations"] == expected["registrations"]
 
 
-async def test_no_personal_data_and_no_audit_entry(client: httpx.AsyncClient, database: Database,
-                                                   seeded: dict[str, Any]) -> None:
+async def test_no_personal_data_and_no_audit_entry(
+    client: httpx.AsyncClient, database: Database, seeded: dict[str, Any]
+) -> None:
     async with database.read() as db:
         names = [n for (n,) in (await db.execute(sa.select(col(Registration.name))))]
         emails = [e for (e,) in (await db.execute(sa.select(col(Registration.email))))]
@@ -324,43 +441,61 @@ async def test_no_personal_data_and_no_audit_entry(client: httpx.AsyncClient, da
         for personal in [*names, *emails, "Leeds City Council"]:
             assert personal not in text
     async with database.read() as db:
-        assert (await db.execute(sa.select(sa.func.count()).select_from(AuditEntry))).scalar_one() == audit_signed_in
+        assert (
+            await db.execute(sa.select(sa.func.count()).select_from(AuditEntry))
+        ).scalar_one() == audit_signed_in
 
 
-async def test_the_page_shows_figures_and_every_chart_as_a_table(client: httpx.AsyncClient, database: Database,
-                                                                 seeded: dict[str, Any]) -> None:
+async def test_the_page_shows_figures_and_every_chart_as_a_table(
+    client: httpx.AsyncClient, database: Database, seeded: dict[str, Any]
+) -> None:
     await sign_in(client, seeded["token"])
     page = await client.get("/console/dashboard", headers=HTML)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     html = page.text
-    figures = re.search(r'<dl class="dash-figures" id="figures"[^>]*aria-live="polite">(.*?)</dl>', html, re.DOTALL)
+    figures = re.search(
+        r'<dl class="dash-figures" id="figures"[^>]*aria-live="polite">(.*?)</dl>', html, re.DOTALL
+    )
     assert figures, "the headline figures are a polite live region"
     text = re.sub(r"<[^>]+>|\s+", " ", figures.group(1))
-    for phrase in ("Registrations 10 live", "Places left 0 of 9", "Waiting list 1",
-                   "Payments outstanding £1,620.00 from 3 registrations", "Arrived at the door 4 of 7 confirmed"):
+    for phrase in (
+        "Registrations 10 live",
+        "Places left 0 of 9",
+        "Waiting list 1",
+        "Payments outstanding £1,620.00 from 3 registrations",
+        "Arrived at the door 4 of 7 confirmed",
+    ):
         assert re.sub(r"\s+", " ", phrase) in re.sub(r"\s+", " ", text), (phrase, text)
     for chart in ("registrations", "sectors", "regions", "workshops", "arrivals"):
         assert f'<canvas id="chart-{chart}" role="img" aria-label="' in html
-        assert re.search(rf'<details><summary>[^<]+</summary>\s*<table class="table" id="table-{chart}">', html), chart
-    assert "<th scope=\"row\">1 Jun 2026</th><td>2</td><td>2</td><td>9</td>" in html
-    assert "<th scope=\"row\">Local authority</th><td>2</td>" in html
-    assert "<th scope=\"row\">Not given</th><td>2</td>" in html
+        assert re.search(
+            rf'<details><summary>[^<]+</summary>\s*<table class="table" id="table-{chart}">', html
+        ), chart
+    assert '<th scope="row">1 Jun 2026</th><td>2</td><td>2</td><td>9</td>' in html
+    assert '<th scope="row">Local authority</th><td>2</td>' in html
+    assert '<th scope="row">Not given</th><td>2</td>' in html
     assert "<td>A: Data sharing (Room 1)</td><td>2</td><td>2</td><td>1</td>" in html
     # The arrivals' table (real time, so the day and the last buckets depend on the clock).
     assert '<th scope="row">08:30</th><td>2</td>' in html
     # Scripts from files only (the CSP allows no inline script); the data block is JSON, which never runs.
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
-    assert {attrs.strip() for attrs, body in scripts if body.strip()} == {'type="application/json" id="dashboard-data"'}
+    assert {attrs.strip() for attrs, body in scripts if body.strip()} == {
+        'type="application/json" id="dashboard-data"'
+    }
     assert re.search(r'<script src="(http://testserver)?/console/vendor/chart.umd.js" defer></script>', html)
     assert re.search(r'<script src="(http://testserver)?/static/dashboard.js" defer></script>', html)
     assert "style=" not in html and "onclick" not in html
     csp = page.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "unsafe" not in csp
-    assert 'data-poll-url="/api/v1/dashboard"' in html and f'data-poll-seconds="{console_dashboard.POLL_SECONDS}"' in html
+    assert (
+        'data-poll-url="/api/v1/dashboard"' in html
+        and f'data-poll-seconds="{console_dashboard.POLL_SECONDS}"' in html
+    )
     assert re.search(r'<a href="(http://testserver)?/console/dashboard">Dashboard</a>', html.split("<h1>")[0])
     script = await client.get("/static/dashboard.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith(("text/javascript",
-                                                                                     "application/javascript"))
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        ("text/javascript", "application/javascript")
+    )
 
 
 # --- who may see it ----------------------------------------------------------------------------------------
@@ -371,8 +506,12 @@ async def test_roles(client: httpx.AsyncClient, database: Database, seeded: dict
     assert page.status_code == 303 and page.headers["location"].endswith("/login?next=%2Fconsole%2Fdashboard")
     assert (await client.get("/api/v1/dashboard")).status_code == 401
     staff = await staff_token(database)
-    assert (await client.get("/api/v1/dashboard", headers={"authorization": f"Bearer {staff}"})).status_code == 403
-    manage = (await client.post("/api/v1/registrations", json=registration_body(seeded["tickets"]["delegate"]))).json()
+    assert (
+        await client.get("/api/v1/dashboard", headers={"authorization": f"Bearer {staff}"})
+    ).status_code == 403
+    manage = (
+        await client.post("/api/v1/registrations", json=registration_body(seeded["tickets"]["delegate"]))
+    ).json()
     attendee = {"authorization": f"Bearer {manage['manage_token']}"}
     assert (await client.get("/api/v1/dashboard", headers=attendee)).status_code == 403
     await sign_in(client, staff)
@@ -383,8 +522,9 @@ async def test_roles(client: httpx.AsyncClient, database: Database, seeded: dict
     assert (await client.get("/api/v1/dashboard")).status_code == 200
 
 
-async def test_the_console_opens_on_the_dashboard(client: httpx.AsyncClient, database: Database,
-                                                  tickets: dict[str, Any]) -> None:
+async def test_the_console_opens_on_the_dashboard(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     await sign_in(client, await organiser_token(database))
     home = await client.get("/console", headers=HTML)
     assert home.status_code == 303 and home.headers["location"] == "/console/dashboard"
@@ -396,20 +536,30 @@ async def test_the_console_opens_on_the_dashboard(client: httpx.AsyncClient, dat
 async def test_chart_js_is_served_from_node_modules(client: httpx.AsyncClient) -> None:
     relative, _ = console_dashboard.VENDOR["chart.umd.js"]
     if not (console_dashboard.NODE_MODULES / relative).is_file():
-        pytest.fail(f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False)
+        pytest.fail(
+            f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False
+        )
     script = await client.get("/console/vendor/chart.umd.js")
     assert script.status_code == 200
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
     assert script.headers["cache-control"] == "public, max-age=3600"
     assert script.text.startswith("/*!\n * Chart.js v4.") and ".Chart=" in script.text
-    for other in ("chart.js", "chart.umd.min.js", "chart.umd.js.map", "package.json", "..%2Fpackage.json",
-                  "%2E%2E%2F%2E%2E%2Fpyproject.toml", "dashboard.js"):
+    for other in (
+        "chart.js",
+        "chart.umd.min.js",
+        "chart.umd.js.map",
+        "package.json",
+        "..%2Fpackage.json",
+        "%2E%2E%2F%2E%2E%2Fpyproject.toml",
+        "dashboard.js",
+    ):
         assert (await client.get(f"/console/vendor/{other}")).status_code == 404, other
     assert (await client.get("/console/vendor/chart.js/dist/chart.umd.js")).status_code == 404
 
 
 async def test_a_missing_node_modules_is_a_clear_503(
-        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(console_dashboard, "NODE_MODULES", tmp_path / "node_modules")
     answer = await client.get("/console/vendor/chart.umd.js")
     assert answer.status_code == 503 and answer.headers["cache-control"] == "no-store"

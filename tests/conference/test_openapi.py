@@ -17,13 +17,13 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
+from conference.core.db import Database
+from conference.core.settings import Settings
 from conference.server import openapi
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
-from conference.core.db import Database
-from conference.core.settings import Settings
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conference.test_route_roles import app_routes
 from tests.factories import registration_body
 from tests.sessions.call_support import ORGANISER
@@ -35,16 +35,20 @@ def documented_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:
 
 def api_routes(settings: Settings) -> set[tuple[str, str]]:
     """(method, path) of every route under /api/v1, with Starlette's {name:convertor} written as {name}."""
-    return {(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path))
-            for method, path in app_routes(create_app(settings).routes)
-            if method != "MOUNT" and path.startswith("/api/v1/")}
+    return {
+        (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path))
+        for method, path in app_routes(create_app(settings).routes)
+        if method != "MOUNT" and path.startswith("/api/v1/")
+    }
 
 
 def test_every_api_route_is_documented(settings: Settings) -> None:
     routes, documented = api_routes(settings), documented_routes(openapi.document())
     missing = sorted(routes - documented)
     stale = sorted(documented - routes)
-    assert not missing, "routes missing from conference/server/openapi.py OPERATIONS: " + ", ".join(f"{m} {p}" for m, p in missing)
+    assert not missing, "routes missing from conference/server/openapi.py OPERATIONS: " + ", ".join(
+        f"{m} {p}" for m, p in missing
+    )
     assert not stale, "documented operations with no route: " + ", ".join(f"{m} {p}" for m, p in stale)
 
 
@@ -65,7 +69,9 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 def test_request_bodies_come_from_the_models() -> None:
     doc = openapi.document()
-    body = doc["paths"]["/api/v1/registrations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = doc["paths"]["/api/v1/registrations"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert body == {"$ref": "#/components/schemas/RegistrationCreate"}
     model = doc["components"]["schemas"]["RegistrationCreate"]
     assert {"name", "email", "organisation", "sector", "ticket_type_id", "consent"} <= set(model["required"])
@@ -89,7 +95,9 @@ def check(response: httpx.Response, method: str, template: str) -> None:
     doc = openapi.document()
     op = doc["paths"][template][method.lower()]
     status = str(response.status_code)
-    assert status in op["responses"], f"{method} {template}: {status} is not documented ({sorted(op['responses'])})"
+    assert status in op["responses"], (
+        f"{method} {template}: {status} is not documented ({sorted(op['responses'])})"
+    )
     documented = op["responses"][status]
     if "$ref" in documented:
         documented = doc["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
@@ -97,12 +105,15 @@ def check(response: httpx.Response, method: str, template: str) -> None:
         assert not response.content, f"{method} {template}: {status} documents no body"
         return
     media = response.headers["content-type"].split(";")[0].strip()
-    assert media in documented["content"], f"{method} {template}: {media} not in {sorted(documented['content'])}"
+    assert media in documented["content"], (
+        f"{method} {template}: {media} not in {sorted(documented['content'])}"
+    )
     if media != "application/json":
         return
     schema = {**documented["content"][media]["schema"], "components": doc["components"]}
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
-        response.json())
+    jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(response.json())
 
 
 async def test_real_answers_match_the_document(
@@ -114,9 +125,13 @@ async def test_real_answers_match_the_document(
         room = await programme.create_room(db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER)
         start = datetime(2026, 12, 8, 10, tzinfo=UTC)
         slot = await programme.create_slot(
-            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER)
-        await programme.create_session(db, data=SessionCreate(
-            title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+        )
+        await programme.create_session(
+            db,
+            data=SessionCreate(title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id),
+            actor=ORGANISER,
+        )
     org = {"authorization": f"Bearer {organiser}"}
 
     created = await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))
@@ -127,9 +142,18 @@ async def test_real_answers_match_the_document(
 
     calls: list[tuple[str, str, str, dict[str, Any]]] = [
         ("GET", "/api/v1/registrations/{registration_id}", f"/api/v1/registrations/{rid}", {"headers": org}),
-        ("GET", "/api/v1/registrations/{registration_id}", f"/api/v1/registrations/{rid}", {"headers": delegate}),
-        ("GET", "/api/v1/registrations/{registration_id}", f"/api/v1/registrations/{rid}",
-         {"headers": {"authorization": f"Bearer {staff}"}}),
+        (
+            "GET",
+            "/api/v1/registrations/{registration_id}",
+            f"/api/v1/registrations/{rid}",
+            {"headers": delegate},
+        ),
+        (
+            "GET",
+            "/api/v1/registrations/{registration_id}",
+            f"/api/v1/registrations/{rid}",
+            {"headers": {"authorization": f"Bearer {staff}"}},
+        ),
         ("GET", "/api/v1/registrations", "/api/v1/registrations", {"headers": org}),
         ("GET", "/api/v1/registrations", "/api/v1/registrations?format=csv", {"headers": org}),
         ("GET", "/api/v1/conference", "/api/v1/conference", {}),
@@ -142,15 +166,23 @@ async def test_real_answers_match_the_document(
         ("GET", "/api/v1/programme", "/api/v1/programme", {}),
         ("GET", "/api/v1/programme.ics", "/api/v1/programme.ics", {}),
         ("GET", "/api/v1/dashboard", "/api/v1/dashboard", {"headers": org}),
-        ("GET", "/api/v1/registrations/{registration_id}/payments", f"/api/v1/registrations/{rid}/payments",
-         {"headers": org}),
+        (
+            "GET",
+            "/api/v1/registrations/{registration_id}/payments",
+            f"/api/v1/registrations/{rid}/payments",
+            {"headers": org},
+        ),
         ("GET", "/api/v1/badges/public-key", "/api/v1/badges/public-key", {"headers": org}),
         # Errors: a validation error, no credentials, a wrong role, an unknown id, a body that is not JSON.
         ("POST", "/api/v1/registrations", "/api/v1/registrations", {"json": {"name": ""}}),
         ("GET", "/api/v1/registrations", "/api/v1/registrations", {}),
         ("GET", "/api/v1/registrations", "/api/v1/registrations", {"headers": delegate}),
-        ("GET", "/api/v1/registrations/{registration_id}", f"/api/v1/registrations/{uuid.uuid4()}",
-         {"headers": org}),
+        (
+            "GET",
+            "/api/v1/registrations/{registration_id}",
+            f"/api/v1/registrations/{uuid.uuid4()}",
+            {"headers": org},
+        ),
         ("POST", "/api/v1/rooms", "/api/v1/rooms", {"headers": org, "content": b"[1"}),
         ("GET", "/api/v1/programme", "/api/v1/programme?day=1999-01-01", {}),
     ]
@@ -161,8 +193,11 @@ async def test_real_answers_match_the_document(
         seen.add(response.status_code)
     assert {200, 400, 401, 403, 404, 422} <= seen, seen
 
-    booked = await client.post(f"/api/v1/registrations/{rid}/sessions", headers=delegate,
-                               json={"session_id": (await client.get("/api/v1/sessions")).json()[0]["id"]})
+    booked = await client.post(
+        f"/api/v1/registrations/{rid}/sessions",
+        headers=delegate,
+        json={"session_id": (await client.get("/api/v1/sessions")).json()[0]["id"]},
+    )
     check(booked, "POST", "/api/v1/registrations/{registration_id}/sessions")
     assert booked.status_code == 201
     cancelled = await client.delete(f"/api/v1/registrations/{rid}", headers=delegate)
@@ -187,7 +222,9 @@ def test_error_payloads_match_the_error_schema(status: int) -> None:
     from conference.core import errors
 
     schema = {**openapi.RESPONSES["Error"]}
-    error = errors.DomainError("Something", fields={"name": "This field is required."} if status == 422 else None)
+    error = errors.DomainError(
+        "Something", fields={"name": "This field is required."} if status == 422 else None
+    )
     jsonschema.validate(error.payload(), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"detail": "not our shape"}, schema)

@@ -14,7 +14,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,15 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from conference.core import logs
+from conference.core.db import Database
+from conference.core.migrate import alembic_config
+from conference.core.models import OutboxEmail
+from conference.core.settings import Settings
 from conference.mail import outbox
 from conference.server import readiness
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
-from conference.core.db import Database
-from conference.core.migrate import alembic_config
 from conference.web.middleware import BodyLimit
-from conference.core.models import OutboxEmail
-from conference.core.settings import Settings
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -111,6 +111,7 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 # --- /readyz -----------------------------------------------------------------------------------------------
 
+
 async def test_readyz_on_a_migrated_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
@@ -141,8 +142,10 @@ async def test_readyz_when_migrations_are_behind(client: httpx.AsyncClient, data
 
 async def test_readyz_when_the_database_is_unreachable(tmp_path: Path) -> None:
     closed_port = support.free_port()  # nothing listens there
-    for url in (f"sqlite+aiosqlite:///{tmp_path}/no-such-directory/conference.db",
-                f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port}/conference"):
+    for url in (
+        f"sqlite+aiosqlite:///{tmp_path}/no-such-directory/conference.db",
+        f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port}/conference",
+    ):
         async with running(make_settings(url)) as client:
             response = await client.get("/readyz")
             assert response.status_code == 503, (url, response.text)
@@ -165,6 +168,7 @@ def test_head_revision_is_read_once() -> None:
 
 # --- request ids and logs ----------------------------------------------------------------------------------
 
+
 async def test_request_id_is_echoed_generated_or_replaced(client: httpx.AsyncClient) -> None:
     given = "edge-7f3a.01_B"
     assert (await client.get("/healthz", headers={"x-request-id": given})).headers["x-request-id"] == given
@@ -176,18 +180,21 @@ async def test_request_id_is_echoed_generated_or_replaced(client: httpx.AsyncCli
         assert answered.encode() != bad and re.fullmatch(r"[0-9a-f]{32}", answered), bad
     # On errors too (404 from routing, 413 from the body limit).
     assert "x-request-id" in (await client.get("/no/such/page")).headers
-    too_big = await client.post("/api/v1/registrations", content=b"x" * (65 * 1024),
-                                headers={"content-type": "application/json"})
+    too_big = await client.post(
+        "/api/v1/registrations", content=b"x" * (65 * 1024), headers={"content-type": "application/json"}
+    )
     assert too_big.status_code == 413 and "x-request-id" in too_big.headers
 
 
-async def test_request_log_is_json_with_the_id_and_no_personal_data(client: httpx.AsyncClient,
-                                                                     database: Database) -> None:
+async def test_request_log_is_json_with_the_id_and_no_personal_data(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     tickets = await make_conference(database)
     body = registration_body(tickets["delegate"], name="Zebedee Quixotic-Logtest")
     with json_log() as stream:
-        response = await client.post("/api/v1/registrations?utm=campaign-secret", json=body,
-                                     headers={"x-request-id": "reg-req-1"})
+        response = await client.post(
+            "/api/v1/registrations?utm=campaign-secret", json=body, headers={"x-request-id": "reg-req-1"}
+        )
         assert response.status_code == 201, response.text
         token = response.json()["manage_token"]
         manage = await client.get(f"/manage/{token}", headers={"accept": "text/html"})
@@ -195,13 +202,17 @@ async def test_request_log_is_json_with_the_id_and_no_personal_data(client: http
     records = lines(stream)
     request_lines = [r for r in records if r["logger"] == "conference.request"]
     assert [(r["method"], r["route"], r["status"]) for r in request_lines] == [
-        ("POST", "/api/v1/registrations", 201), ("GET", "/manage/{token}", 200)]
+        ("POST", "/api/v1/registrations", 201),
+        ("GET", "/manage/{token}", 200),
+    ]
     first = request_lines[0]
     assert first["request_id"] == "reg-req-1" and first["level"] == "INFO"
     assert set(first) >= {"time", "level", "logger", "message", "request_id", "duration_ms"}
     assert request_lines[1]["request_id"] == manage.headers["x-request-id"]
     # What the server logged (the test client's own httpx logger quotes its URL, query and all).
-    everything = "\n".join(json.dumps(r) for r in records if not r["logger"].startswith(("httpx", "httpcore")))
+    everything = "\n".join(
+        json.dumps(r) for r in records if not r["logger"].startswith(("httpx", "httpcore"))
+    )
     for secret in (body["email"], body["name"], token, "campaign-secret", "127.0.0.1"):
         assert secret not in everything, secret
 
@@ -220,9 +231,16 @@ async def test_a_failing_request_is_logged_with_its_id_and_counted(database_url:
             text = await scrape(client)
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     mine = [r for r in lines(stream) if r["logger"].startswith("conference")]
-    assert {(r["logger"], r["request_id"]) for r in mine} == {("conference", "boom-1"), ("conference.request", "boom-1")}
+    assert {(r["logger"], r["request_id"]) for r in mine} == {
+        ("conference", "boom-1"),
+        ("conference.request", "boom-1"),
+    }
     (request_line,) = [r for r in mine if r["logger"] == "conference.request"]
-    assert (request_line["route"], request_line["status"], request_line["error"]) == ("/boom/{token}", 500, "RuntimeError")
+    assert (request_line["route"], request_line["status"], request_line["error"]) == (
+        "/boom/{token}",
+        500,
+        "RuntimeError",
+    )
     server_side = json.dumps(mine)  # (the test client's own httpx log line quotes its URL)
     assert "someone@" not in server_side and "m_secret-link" not in server_side
     assert sample(text, "http_requests_total", route="/boom/{token}", status="500") == 1
@@ -249,21 +267,29 @@ def test_serve_log_config_routes_uvicorn_through_the_json_formatter() -> None:
 
 # --- /metrics ----------------------------------------------------------------------------------------------
 
+
 async def test_metrics_are_off_without_the_setting(client: httpx.AsyncClient) -> None:
     response = await client.get("/metrics", headers=AUTH)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
 async def test_metrics_need_the_token(metered: httpx.AsyncClient) -> None:
-    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": f"Basic {METRICS_TOKEN}"},
-                    {"authorization": f"Bearer {METRICS_TOKEN}x"}):
+    for headers in (
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": f"Basic {METRICS_TOKEN}"},
+        {"authorization": f"Bearer {METRICS_TOKEN}x"},
+    ):
         response = await metered.get("/metrics", headers=headers)
         assert response.status_code == 401, headers
-    assert (await metered.get("/metrics", headers={"authorization": f"bearer {METRICS_TOKEN}"})).status_code == 200
+    assert (
+        await metered.get("/metrics", headers={"authorization": f"bearer {METRICS_TOKEN}"})
+    ).status_code == 200
 
 
-async def test_metrics_count_requests_registrations_and_checkins(metered: httpx.AsyncClient,
-                                                                  database: Database) -> None:
+async def test_metrics_count_requests_registrations_and_checkins(
+    metered: httpx.AsyncClient, database: Database
+) -> None:
     tickets = await make_conference(database)
     async with database.transaction() as db:
         staff = {"authorization": f"Bearer {await create_api_token(db, role='staff', name='Door')}"}
@@ -275,7 +301,9 @@ async def test_metrics_count_requests_registrations_and_checkins(metered: httpx.
     assert (await metered.get(f"/manage/{token}")).status_code == 200
     scan = {"reference": made.json()["reference"], "list": "door"}
     assert (await metered.post("/api/v1/checkins", json=scan, headers=staff)).json()["result"] == "ok"
-    assert (await metered.post("/api/v1/checkins", json=scan, headers=staff)).json()["result"] == "already_checked_in"
+    assert (await metered.post("/api/v1/checkins", json=scan, headers=staff)).json()[
+        "result"
+    ] == "already_checked_in"
     await metered.get("/no/such/page")
 
     after = await scrape(metered)
@@ -295,15 +323,24 @@ async def test_metrics_count_requests_registrations_and_checkins(metered: httpx.
     assert sample(after, "database_up") == 1
 
 
-async def test_mail_queue_depth_and_delivery_counts(metered: httpx.AsyncClient, database: Database,
-                                                    settings: Settings) -> None:
+async def test_mail_queue_depth_and_delivery_counts(
+    metered: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
     tickets = await make_conference(database)
     for _ in range(2):  # each queues its confirmation (kept: no mail server in tests)
-        assert (await metered.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).status_code == 201
+        assert (
+            await metered.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))
+        ).status_code == 201
     async with database.transaction() as db:
         await db.execute(sa.update(OutboxEmail).values(status="queued"))
-        db.add(OutboxEmail(kind="registration", to_address="someone@example.org", status="sending",
-                           lease_until=datetime.now(UTC) + timedelta(minutes=2)))  # another sender holds it
+        db.add(
+            OutboxEmail(
+                kind="registration",
+                to_address="someone@example.org",
+                status="sending",
+                lease_until=datetime.now(UTC) + timedelta(minutes=2),
+            )
+        )  # another sender holds it
         db.add(OutboxEmail(kind="registration", to_address="someone@example.org", status="sent"))
     before = await scrape(metered)
     assert sample(before, "mail_queue_depth", status="queued") == 2
@@ -320,19 +357,26 @@ async def test_mail_queue_depth_and_delivery_counts(metered: httpx.AsyncClient, 
     assert await outbox.deliver_due(database, settings, Transport()) == 1  # type: ignore[arg-type]
     after = await scrape(metered)
     assert sample(after, "mail_sent_total") - sample(before, "mail_sent_total") == 1
-    assert sample(after, "mail_failed_total", outcome="retry") - sample(before, "mail_failed_total", outcome="retry") == 1
+    assert (
+        sample(after, "mail_failed_total", outcome="retry")
+        - sample(before, "mail_failed_total", outcome="retry")
+        == 1
+    )
     assert sample(after, "mail_queue_depth", status="queued") == 1  # the failed one, queued again
     assert sample(after, "mail_queue_depth", status="sending") == 1
 
 
 async def test_metrics_still_answer_when_the_database_is_down(tmp_path: Path) -> None:
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing/x.db", CONFERENCE_METRICS_TOKEN=METRICS_TOKEN)
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/missing/x.db", CONFERENCE_METRICS_TOKEN=METRICS_TOKEN
+    )
     async with running(settings) as client:
         text = await scrape(client)
     assert sample(text, "database_up") == 0 and "mail_queue_depth" not in text
 
 
 # --- slow bodies, security headers --------------------------------------------------------------------------
+
 
 async def test_a_body_that_trickles_in_too_slowly_is_refused_with_408(database_url: str) -> None:
     async def trickle() -> AsyncIterator[bytes]:
@@ -342,8 +386,11 @@ async def test_a_body_that_trickles_in_too_slowly_is_refused_with_408(database_u
 
     settings = make_settings(database_url, CONFERENCE_BODY_TIMEOUT_SECONDS="0.2")
     async with running(settings) as client:
-        response = await client.post("/api/v1/registrations", content=trickle(),
-                                     headers={"content-type": "application/json", "content-length": "20"})
+        response = await client.post(
+            "/api/v1/registrations",
+            content=trickle(),
+            headers={"content-type": "application/json", "content-length": "20"},
+        )
     assert response.status_code == 408
     assert response.json()["error"]["code"] == "request_timeout"
     assert response.headers["connection"] == "close"
@@ -391,6 +438,7 @@ async def test_hsts_only_when_the_base_url_is_https(database_url: str) -> None:
 
 # --- several workers ---------------------------------------------------------------------------------------
 
+
 def _readyz_by_worker(metrics_dir: str) -> dict[int, float]:
     """GET /readyz answers per worker pid, read from each worker's own counter file."""
     counts: dict[int, float] = {}
@@ -414,11 +462,17 @@ def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
     """`conference serve --workers 2`: N requests, whichever worker answered each, scrape to N in total; a worker
     killed and restarted keeps its counts, and its live gauge is dropped. And the request head's limits:
     too large is 431, too slow is closed (conference/web/httpguard.py)."""
-    env = {"CONFERENCE_METRICS_TOKEN": METRICS_TOKEN, "TMPDIR": str(tmp_path),  # serve's metrics dir lands here
-           "CONFERENCE_HEADER_TIMEOUT_SECONDS": "1"}
+    env = {
+        "CONFERENCE_METRICS_TOKEN": METRICS_TOKEN,
+        "TMPDIR": str(tmp_path),  # serve's metrics dir lands here
+        "CONFERENCE_HEADER_TIMEOUT_SECONDS": "1",
+    }
     # Left by a server killed outright (its pid is gone), and by one still running (this process): serve
     # removes the first only.
-    killed, running_ = tmp_path / "conference-metrics-999999999-x", tmp_path / f"conference-metrics-{os.getpid()}-y"
+    killed, running_ = (
+        tmp_path / "conference-metrics-999999999-x",
+        tmp_path / f"conference-metrics-{os.getpid()}-y",
+    )
     killed.mkdir(), running_.mkdir()
     with support.live_server(database_url, workers=2, env=env) as base:
         assert not killed.exists() and running_.exists()
@@ -426,7 +480,9 @@ def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
         port = int(base.rsplit(":", 1)[1])
         big = _head_answer(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
         assert big.startswith(b"HTTP/1.1 431 "), big
-        assert _head_answer(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a") == b""  # closed unanswered
+        assert (
+            _head_answer(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a") == b""
+        )  # closed unanswered
         assert _head_answer(port, b"") == b""  # a connection that never says anything is closed too
         with httpx.Client(base_url=base) as keep_alive:  # while ordinary requests on one connection go on
             assert [keep_alive.get("/healthz").status_code for _ in range(3)] == [200, 200, 200]
@@ -434,6 +490,7 @@ def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
         def burst(n: int) -> None:  # new connections from several threads, so both workers get some
             def one(_: int) -> int:
                 return httpx.get(base + "/readyz", timeout=10).status_code
+
             with ThreadPoolExecutor(8) as pool:
                 assert set(pool.map(one, range(n))) == {200}
 
@@ -455,10 +512,8 @@ def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while Path(metrics_dir, f"gauge_livesum_{victim}.db").exists():
             assert time.monotonic() < deadline, "the dead worker's live gauge was never dropped"
-            try:
+            with suppress(httpx.HTTPError):
                 text = httpx.get(base + "/metrics", headers=AUTH, timeout=5).text
-            except httpx.HTTPError:
-                pass
             time.sleep(0.2)
         text = httpx.get(base + "/metrics", headers=AUTH, timeout=10).text
         assert sample(text, "http_requests_total", method="GET", route="/readyz", status="200") == sent

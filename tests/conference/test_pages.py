@@ -55,7 +55,9 @@ async def test_form_post_without_csrf_token_is_refused_and_writes_nothing(
     assert "text/html" in missing.headers["content-type"]
 
     forged_token = token[:-1] + ("A" if token[-1] != "A" else "B")
-    forged = await client.post("/register", data=form(tickets["delegate"], csrf_token=forged_token), headers=HTML)
+    forged = await client.post(
+        "/register", data=form(tickets["delegate"], csrf_token=forged_token), headers=HTML
+    )
     assert forged.status_code == 403
 
     # The field without its cookie (a cross-site post carries no SameSite=Strict cookie) is refused too.
@@ -96,7 +98,9 @@ async def test_duplicate_email_on_the_form_offers_to_resend_the_booking_link(
     assert "There is a problem" in page
     assert "This email address is already registered." in page
     assert "Email me my booking link" in page
-    resend_form = re.search(r'<form method="post" action="([^"]+)" class="notice" id="resend">(.*?)</form>', page, re.S)
+    resend_form = re.search(
+        r'<form method="post" action="([^"]+)" class="notice" id="resend">(.*?)</form>', page, re.S
+    )
     assert resend_form is not None
     assert resend_form.group(1).endswith("/resend-link")
     assert 'name="email" value="Grace.Hopper@Leeds.gov.uk"' in resend_form.group(2)
@@ -109,5 +113,7 @@ async def test_duplicate_email_on_the_form_offers_to_resend_the_booking_link(
     assert resent.status_code == 200
     assert "Check your email" in resent.text
     async with database.read() as db:
-        kinds = list((await db.execute(sa.select(OutboxEmail.kind).order_by(OutboxEmail.created_at))).scalars())
+        kinds = list(
+            (await db.execute(sa.select(OutboxEmail.kind).order_by(OutboxEmail.created_at))).scalars()
+        )
     assert kinds == ["registration", "manage_link"]

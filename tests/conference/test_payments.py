@@ -18,12 +18,12 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from conference.payments import checkout as payments
-from conference.web.auth import create_api_token
-from conference.server.app import create_app
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
 from conference.core.settings import Settings
+from conference.payments import checkout as payments
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body
@@ -39,8 +39,12 @@ def stripe_fake() -> Iterator[FakeStripe]:
 
 
 def stripe_env(fake: FakeStripe) -> dict[str, str]:
-    return {"STRIPE_SECRET_KEY": fake.api_key, "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-            "STRIPE_API_BASE": fake.url, "CONFERENCE_PAYMENT_POLL_SECONDS": "3600"}
+    return {
+        "STRIPE_SECRET_KEY": fake.api_key,
+        "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+        "STRIPE_API_BASE": fake.url,
+        "CONFERENCE_PAYMENT_POLL_SECONDS": "3600",
+    }
 
 
 @pytest.fixture
@@ -57,18 +61,30 @@ async def app_client(paid_settings: Settings) -> AsyncIterator[tuple[httpx.Async
             yield client, app
 
 
-async def deliver(client: httpx.AsyncClient, fake: FakeStripe, event: dict[str, Any], *,
-                  secret: str | None = None, timestamp: int | None = None, tamper: bool = False) -> httpx.Response:
+async def deliver(
+    client: httpx.AsyncClient,
+    fake: FakeStripe,
+    event: dict[str, Any],
+    *,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    tamper: bool = False,
+) -> httpx.Response:
     body = event_body(event)
     signature = sign(body, secret or fake.webhook_secret, timestamp)
     if tamper:
         body = body.replace(b'"livemode": false', b'"livemode": true ')
-    return await client.post("/stripe/webhook", content=body,
-                             headers={"stripe-signature": signature, "content-type": "application/json"})
+    return await client.post(
+        "/stripe/webhook",
+        content=body,
+        headers={"stripe-signature": signature, "content-type": "application/json"},
+    )
 
 
 async def register_card(client: httpx.AsyncClient, ticket: uuid.UUID, **extra: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/registrations", json=registration_body(ticket, payment_method="card", **extra))
+    response = await client.post(
+        "/api/v1/registrations", json=registration_body(ticket, payment_method="card", **extra)
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -86,19 +102,31 @@ async def registration_row(database: Database, registration_id: str) -> Registra
 
 async def emails(database: Database, registration_id: str) -> list[str]:
     async with database.read() as db:
-        rows = (await db.execute(sa.select(OutboxEmail.kind).where(
-            OutboxEmail.registration_id == uuid.UUID(registration_id)).order_by(OutboxEmail.created_at))).scalars()
+        rows = (
+            await db.execute(
+                sa.select(OutboxEmail.kind)
+                .where(OutboxEmail.registration_id == uuid.UUID(registration_id))
+                .order_by(OutboxEmail.created_at)
+            )
+        ).scalars()
         return list(rows)
 
 
 async def age_hold(database: Database, registration_id: str) -> None:
     async with database.transaction() as db:
-        await db.execute(sa.update(Registration).where(Registration.id == uuid.UUID(registration_id))
-                         .values(hold_expires_at=utcnow() - timedelta(seconds=1)))
+        await db.execute(
+            sa.update(Registration)
+            .where(Registration.id == uuid.UUID(registration_id))
+            .values(hold_expires_at=utcnow() - timedelta(seconds=1))
+        )
 
 
-async def test_card_payment_end_to_end(app_client: tuple[httpx.AsyncClient, Any], database: Database,
-                                       stripe_fake: FakeStripe, paid_settings: Settings) -> None:
+async def test_card_payment_end_to_end(
+    app_client: tuple[httpx.AsyncClient, Any],
+    database: Database,
+    stripe_fake: FakeStripe,
+    paid_settings: Settings,
+) -> None:
     client, _ = app_client
     tickets = await make_conference(database, capacity=5)
     types = {t["name"]: t for t in (await client.get("/api/v1/ticket-types")).json()}
@@ -117,8 +145,11 @@ async def test_card_payment_end_to_end(app_client: tuple[httpx.AsyncClient, Any]
     assert session["expires_at"] == int(held.hold_expires_at.timestamp())
     assert session["expires_at"] - time.time() >= 30 * 60  # Stripe's minimum, kept
     # Every create call carried our own idempotency key.
-    assert all(r.idempotency_key and r.idempotency_key.startswith("checkout-")
-               for r in stripe_fake.requests if r.path == "/v1/checkout/sessions")
+    assert all(
+        r.idempotency_key and r.idempotency_key.startswith("checkout-")
+        for r in stripe_fake.requests
+        if r.path == "/v1/checkout/sessions"
+    )
 
     event = stripe_fake.pay(session["id"])
     answer = await deliver(client, stripe_fake, event)
@@ -132,13 +163,18 @@ async def test_card_payment_end_to_end(app_client: tuple[httpx.AsyncClient, Any]
     assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
     assert (await emails(database, created["id"])).count("payment_confirmed") == 1
 
-    view = (await client.get(f"/api/v1/registrations/{created['id']}/payments",
-                             headers={"authorization": f"Bearer {created['manage_token']}"})).json()
+    view = (
+        await client.get(
+            f"/api/v1/registrations/{created['id']}/payments",
+            headers={"authorization": f"Bearer {created['manage_token']}"},
+        )
+    ).json()
     assert [(p["status"], p["amount_pence"]) for p in view["payments"]] == [("paid", GROSS)]
 
 
 async def test_forged_stale_and_wrong_secret_signatures_change_nothing(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, _ = app_client
     tickets = await make_conference(database, capacity=5)
     created = await register_card(client, tickets["exhibitor"])
@@ -155,7 +191,8 @@ async def test_forged_stale_and_wrong_secret_signatures_change_nothing(
 
 
 async def test_return_page_before_the_webhook_and_stale_events_after(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, _ = app_client
     tickets = await make_conference(database, capacity=5)
     created = await register_card(client, tickets["exhibitor"])
@@ -181,7 +218,8 @@ async def test_return_page_before_the_webhook_and_stale_events_after(
 
 
 async def test_expired_hold_releases_the_place_to_the_waiting_list(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     tickets = await make_conference(database, capacity=1)
     holder = await register_card(client, tickets["exhibitor"])
@@ -204,7 +242,8 @@ async def test_expired_hold_releases_the_place_to_the_waiting_list(
 
 
 async def test_hold_expiry_finds_a_paid_session_and_confirms_instead(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     tickets = await make_conference(database, capacity=1)
     holder = await register_card(client, tickets["exhibitor"])
@@ -214,8 +253,9 @@ async def test_hold_expiry_finds_a_paid_session_and_confirms_instead(
     assert (await registration_row(database, holder["id"])).status == Status.confirmed
 
 
-async def _late_payment(client: httpx.AsyncClient, app: Any, database: Database, fake: FakeStripe,
-                        capacity: int) -> tuple[dict[str, Any], httpx.Response]:
+async def _late_payment(
+    client: httpx.AsyncClient, app: Any, database: Database, fake: FakeStripe, capacity: int
+) -> tuple[dict[str, Any], httpx.Response]:
     tickets = await make_conference(database, capacity=capacity)
     holder = await register_card(client, tickets["exhibitor"])
     sid = session_id(holder["checkout_url"])
@@ -226,12 +266,15 @@ async def _late_payment(client: httpx.AsyncClient, app: Any, database: Database,
         registration = await db.get(Registration, uuid.UUID(holder["id"]))
         assert registration is not None
         await payments.release_hold(db, app.state.settings, conference, registration, reason="hold_expired")
-    await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))  # may take the place
+    await client.post(
+        "/api/v1/registrations", json=registration_body(tickets["delegate"])
+    )  # may take the place
     return holder, await deliver(client, fake, event)
 
 
 async def test_late_payment_is_refunded_when_the_event_is_full(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     holder, answer = await _late_payment(client, app, database, stripe_fake, capacity=1)
     assert answer.json()["outcome"] == "refunding"
@@ -243,12 +286,15 @@ async def test_late_payment_is_refunded_when_the_event_is_full(
     assert (refund.status, refund.reason, refund.amount_pence) == ("succeeded", "late_payment", GROSS)
     intent = stripe_fake.payment_intent(payment.payment_intent_id or "")
     assert intent["amount"] == GROSS
-    assert any(r.path == "/v1/refunds" and r.idempotency_key == f"refund-{refund.id}" for r in stripe_fake.requests)
+    assert any(
+        r.path == "/v1/refunds" and r.idempotency_key == f"refund-{refund.id}" for r in stripe_fake.requests
+    )
     assert "late_payment_refunded" in await emails(database, holder["id"])
 
 
 async def test_late_payment_is_honoured_when_a_place_is_free(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     holder, answer = await _late_payment(client, app, database, stripe_fake, capacity=3)
     assert answer.json()["outcome"] == "confirmed"
@@ -258,7 +304,8 @@ async def test_late_payment_is_honoured_when_a_place_is_free(
 
 
 async def test_cancellation_refunds_in_full_until_the_refund_date_and_not_after(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     tickets = await make_conference(database, capacity=5)
     results = []
@@ -272,7 +319,9 @@ async def test_cancellation_refunds_in_full_until_the_refund_date_and_not_after(
     await app.state.payments.tick()
 
     async with database.transaction() as db:
-        await db.execute(sa.text("UPDATE conference SET refund_full_until = :t"), {"t": utcnow() - timedelta(days=1)})
+        await db.execute(
+            sa.text("UPDATE conference SET refund_full_until = :t"), {"t": utcnow() - timedelta(days=1)}
+        )
     auth = {"authorization": f"Bearer {late['manage_token']}"}
     assert (await client.delete(f"/api/v1/registrations/{late['id']}", headers=auth)).status_code == 200
     await app.state.payments.tick()
@@ -280,21 +329,29 @@ async def test_cancellation_refunds_in_full_until_the_refund_date_and_not_after(
     async with database.read() as db:
         refunds = list((await db.execute(sa.select(Refund))).scalars())
     assert [(str(r.registration_id), r.reason, r.status, r.amount_pence) for r in refunds] == [
-        (early["id"], "cancelled", "succeeded", GROSS)]
+        (early["id"], "cancelled", "succeeded", GROSS)
+    ]
     assert len([r for r in stripe_fake.requests if r.path == "/v1/refunds"]) == 1
-    view = (await client.get(f"/api/v1/registrations/{early['id']}/payments",
-                             headers={"authorization": f"Bearer {early['manage_token']}"})).json()
+    view = (
+        await client.get(
+            f"/api/v1/registrations/{early['id']}/payments",
+            headers={"authorization": f"Bearer {early['manage_token']}"},
+        )
+    ).json()
     assert [r["status"] for r in view["refunds"]] == ["succeeded"]
 
 
 async def test_refund_that_stripe_refuses_at_first_is_retried(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     tickets = await make_conference(database, capacity=5)
     created = await register_card(client, tickets["exhibitor"])
     await deliver(client, stripe_fake, stripe_fake.pay(session_id(created["checkout_url"])))
-    await client.delete(f"/api/v1/registrations/{created['id']}",
-                        headers={"authorization": f"Bearer {created['manage_token']}"})
+    await client.delete(
+        f"/api/v1/registrations/{created['id']}",
+        headers={"authorization": f"Bearer {created['manage_token']}"},
+    )
     stripe_fake.fail_next(3, status=500)  # the SDK's own two retries fail as well
     await app.state.payments.tick()
     async with database.transaction() as db:
@@ -307,15 +364,18 @@ async def test_refund_that_stripe_refuses_at_first_is_retried(
 
 
 async def test_expiry_racing_webhooks_never_sells_a_place_twice(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, app = app_client
     capacity = 6
     tickets = await make_conference(database, capacity=capacity)
     async with database.transaction() as db:  # the exhibitor type's own cap (3) would stop us first
         await db.execute(sa.update(TicketType).where(TicketType.id == tickets["exhibitor"]).values(cap=None))
     holders = [await register_card(client, tickets["exhibitor"]) for _ in range(capacity)]
-    waiting = [(await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).json()
-               for _ in range(4)]
+    waiting = [
+        (await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).json()
+        for _ in range(4)
+    ]
     assert {w["status"] for w in waiting} == {"waitlisted"}
     events = []
     for i, holder in enumerate(holders):
@@ -339,7 +399,9 @@ async def test_expiry_racing_webhooks_never_sells_a_place_twice(
     async with database.read() as db:
         rows = list((await db.execute(sa.select(Registration))).scalars())
         refunds = list((await db.execute(sa.select(Refund))).scalars())
-    holding = [r for r in rows if r.status in (Status.confirmed, Status.pending_payment, Status.awaiting_approval)]
+    holding = [
+        r for r in rows if r.status in (Status.confirmed, Status.pending_payment, Status.awaiting_approval)
+    ]
     assert len(holding) <= capacity
     paid_ids = {holders[i]["id"] for i in range(0, capacity, 2)}
     confirmed = {str(r.id) for r in rows if r.status == Status.confirmed}
@@ -357,8 +419,9 @@ async def test_without_stripe_card_is_not_offered(client: httpx.AsyncClient, dat
     types = {t["name"]: t for t in (await client.get("/api/v1/ticket-types")).json()}
     assert types["Exhibitor"]["payment_methods"] == ["invoice"]
     assert types["Delegate"]["payment_methods"] == []
-    card = await client.post("/api/v1/registrations",
-                             json=registration_body(tickets["exhibitor"], payment_method="card"))
+    card = await client.post(
+        "/api/v1/registrations", json=registration_body(tickets["exhibitor"], payment_method="card")
+    )
     assert card.status_code == 422 and "payment_method" in card.json()["error"]["fields"]
     no_billing = await client.post("/api/v1/registrations", json=registration_body(tickets["exhibitor"]))
     assert no_billing.status_code == 422 and "billing" in no_billing.json()["error"]["fields"]
@@ -367,13 +430,16 @@ async def test_without_stripe_card_is_not_offered(client: httpx.AsyncClient, dat
 
 
 @pytest.mark.race
-def test_a_hold_still_expires_after_a_restart(database_url: str, stripe_fake: FakeStripe, tmp_path: Path) -> None:
+def test_a_hold_still_expires_after_a_restart(
+    database_url: str, stripe_fake: FakeStripe, tmp_path: Path
+) -> None:
     asyncio.run(make_conference_sync(database_url))
     env = {**stripe_env(stripe_fake), "CONFERENCE_PAYMENT_POLL_SECONDS": "0.3"}
     ticket = asyncio.run(ticket_id(database_url, "Exhibitor"))
     with support.live_server(database_url, env=env, log_path=tmp_path / "first.log") as base:
-        created = httpx.post(base + "/api/v1/registrations",
-                             json=registration_body(ticket, payment_method="card"), timeout=10).json()
+        created = httpx.post(
+            base + "/api/v1/registrations", json=registration_body(ticket, payment_method="card"), timeout=10
+        ).json()
     assert created["status"] == "pending_payment"
     # The service is down when the hold runs out; nothing in memory survives, only the database.
     asyncio.run(age_hold_url(database_url, created["id"]))
@@ -422,12 +488,15 @@ async def status_of(url: str, registration_id: str) -> Status:
 
 
 async def test_cancelling_a_pending_card_booking_closes_its_checkout_page(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, _ = app_client
     tickets = await make_conference(database, capacity=5)
     created = await register_card(client, tickets["exhibitor"])
-    answer = await client.delete(f"/api/v1/registrations/{created['id']}",
-                                 headers={"authorization": f"Bearer {created['manage_token']}"})
+    answer = await client.delete(
+        f"/api/v1/registrations/{created['id']}",
+        headers={"authorization": f"Bearer {created['manage_token']}"},
+    )
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
     assert stripe_fake.session(session_id(created["checkout_url"]))["status"] == "expired"
     async with database.read() as db:
@@ -441,24 +510,31 @@ async def test_invoice_flow_end_to_end_through_the_api(client: httpx.AsyncClient
     delegate = {"authorization": f"Bearer {created.json()['manage_token']}"}
     rid = created.json()["id"]
     listed = (await client.get(f"/api/v1/registrations/{rid}/invoices", headers=delegate)).json()["data"]
-    assert [(i["number"], i["gross_pence"], i["purchase_order"]) for i in listed] == [("INV-000001", GROSS, "PO-12345")]
+    assert [(i["number"], i["gross_pence"], i["purchase_order"]) for i in listed] == [
+        ("INV-000001", GROSS, "PO-12345")
+    ]
     pdf = await client.get(f"/api/v1/invoices/{listed[0]['id']}.pdf", headers=delegate)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "INV-000001" in text and "PO-12345" in text and "£540.00" in text
 
     async with database.transaction() as db:
-        organiser = {"authorization": f"Bearer {await create_api_token(db, role='organiser', name='Finance')}"}
+        organiser = {
+            "authorization": f"Bearer {await create_api_token(db, role='organiser', name='Finance')}"
+        }
     credited = await client.post(f"/api/v1/invoices/{listed[0]['id']}/credit", headers=organiser, json={})
     assert credited.status_code == 201, credited.text
     view = (await client.get(f"/api/v1/registrations/{rid}/payments", headers=organiser)).json()
     assert view["status"] == "cancelled"
     assert sorted((i["number"], i["kind"], i["status"]) for i in view["invoices"]) == [
-        ("CN-000001", "credit_note", "issued"), ("INV-000001", "invoice", "credited")]
+        ("CN-000001", "credit_note", "issued"),
+        ("INV-000001", "invoice", "credited"),
+    ]
 
 
 async def test_delayed_payment_failure_releases_the_place_and_success_confirms(
-        app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe) -> None:
+    app_client: tuple[httpx.AsyncClient, Any], database: Database, stripe_fake: FakeStripe
+) -> None:
     client, _ = app_client
     tickets = await make_conference(database, capacity=2)
     failing = await register_card(client, tickets["exhibitor"])
@@ -468,7 +544,9 @@ async def test_delayed_payment_failure_releases_the_place_and_success_confirms(
     stripe_fake.pay(session_id(failing["checkout_url"]), outcome="async_fail")
     stripe_fake.pay(session_id(clearing["checkout_url"]), outcome="async_ok")
     # Deliver everything in the order Stripe emitted it: completed (still unpaid), then the bank's answer.
-    outcomes = [(e["type"], (await deliver(client, stripe_fake, e)).json()["outcome"]) for e in stripe_fake.events]
+    outcomes = [
+        (e["type"], (await deliver(client, stripe_fake, e)).json()["outcome"]) for e in stripe_fake.events
+    ]
     assert ("checkout.session.completed", "confirming") in outcomes
     assert ("checkout.session.async_payment_failed", "released") in outcomes
     assert ("checkout.session.async_payment_succeeded", "confirmed") in outcomes

@@ -19,9 +19,20 @@ import sqlalchemy as sa
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
 from conference.core.db import Database
-from conference.core.models import AuditEntry, Checkin, Conference, Invoice, OutboxEmail, Payment, Refund, Registration, Status, utcnow
-from conference.personal_data import ERASED_NAME, erase, erase_expired, erased_email
+from conference.core.models import (
+    AuditEntry,
+    Checkin,
+    Conference,
+    Invoice,
+    OutboxEmail,
+    Payment,
+    Refund,
+    Registration,
+    Status,
+    utcnow,
+)
 from conference.core.settings import Settings
+from conference.personal_data import ERASED_NAME, erase, erase_expired, erased_email
 from sessions.models import SeatBooking, SeatStatus, SessionChoice, Star
 from tests.conference.test_console_registrations import csrf, sign_in
 from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
@@ -56,45 +67,102 @@ async def audits(database: Database, action: str) -> list[AuditEntry]:
     return await rows(database, AuditEntry, AuditEntry.action == action)
 
 
-async def full_delegate(client: httpx.AsyncClient, database: Database, settings: Settings,
-                        tickets: dict[str, Any]) -> dict[str, Any]:
+async def full_delegate(
+    client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
+) -> dict[str, Any]:
     """A delegate with something in every table: paid by invoice, a workshop seat, a ranked choice, a starred talk,
     a door check-in, a card payment and refund, emails, and a talk proposal under the same email address."""
-    a = await register(client, tickets["exhibitor"], payment_method="invoice", billing=dict(BILLING),
-                       name="Ada Lovelace", job_title="Head of Safeguarding", region="London",
-                       dietary="Vegetarian", access_needs="Hearing loop")
+    a = await register(
+        client,
+        tickets["exhibitor"],
+        payment_method="invoice",
+        billing=dict(BILLING),
+        name="Ada Lovelace",
+        job_title="Head of Safeguarding",
+        region="London",
+        dietary="Vegetarian",
+        access_needs="Hearing loop",
+    )
     organiser = bearer(await organiser_token(database))
     p = await make_programme(database)
-    booked = await client.post(f"/api/v1/registrations/{a['id']}/sessions", headers=organiser,
-                               json={"session_id": str(p.sessions["B"])})
+    booked = await client.post(
+        f"/api/v1/registrations/{a['id']}/sessions",
+        headers=organiser,
+        json={"session_id": str(p.sessions["B"])},
+    )
     assert booked.status_code == 201, booked.text
     email = (await registration(database, a["id"])).email
-    talk = await submit(client, title="Shared triage desks",
-                        speakers=[{"name": "Ada Lovelace", "email": email, "organisation": "Leeds City Council"},
-                                  {"name": "Co Speaker", "email": "co.speaker@leeds.gov.uk", "organisation": "LCC"}])
-    accepted = await client.post("/api/v1/proposals/decisions", headers=organiser,
-                                 json={"decision": "accept", "proposal_ids": [talk["id"]]})
+    talk = await submit(
+        client,
+        title="Shared triage desks",
+        speakers=[
+            {"name": "Ada Lovelace", "email": email, "organisation": "Leeds City Council"},
+            {"name": "Co Speaker", "email": "co.speaker@leeds.gov.uk", "organisation": "LCC"},
+        ],
+    )
+    accepted = await client.post(
+        "/api/v1/proposals/decisions",
+        headers=organiser,
+        json={"decision": "accept", "proposal_ids": [talk["id"]]},
+    )
     assert accepted.status_code == 200, accepted.text
-    starred = await client.put(f"/api/v1/registrations/{a['id']}/stars", headers=bearer(a["manage_token"]),
-                               json={"proposal_ids": [talk["id"]]})
+    starred = await client.put(
+        f"/api/v1/registrations/{a['id']}/stars",
+        headers=bearer(a["manage_token"]),
+        json={"proposal_ids": [talk["id"]]},
+    )
     assert starred.status_code == 200, starred.text
-    scan = await client.post("/api/v1/checkins", headers=bearer(await staff_token(database)), json={
-        "code": BadgeSigner.from_settings(settings).code_for(a["reference"], 1), "list": "door"})
+    scan = await client.post(
+        "/api/v1/checkins",
+        headers=bearer(await staff_token(database)),
+        json={"code": BadgeSigner.from_settings(settings).code_for(a["reference"], 1), "list": "door"},
+    )
     assert scan.json()["result"] == "ok", scan.text
     async with database.transaction() as db:
-        payment = Payment(registration_id=uuid.UUID(a["id"]), amount_pence=1200, status="paid", refunded_pence=1200,
-                          checkout_session_id="cs_test_SECRET_SESSION", checkout_url="https://checkout.example/SECRET",
-                          payment_intent_id="pi_SECRET_INTENT", expires_at=utcnow(), paid_at=utcnow())
+        payment = Payment(
+            registration_id=uuid.UUID(a["id"]),
+            amount_pence=1200,
+            status="paid",
+            refunded_pence=1200,
+            checkout_session_id="cs_test_SECRET_SESSION",
+            checkout_url="https://checkout.example/SECRET",
+            payment_intent_id="pi_SECRET_INTENT",
+            expires_at=utcnow(),
+            paid_at=utcnow(),
+        )
         db.add(payment)
         await db.flush()
-        db.add(Refund(payment_id=payment.id, registration_id=payment.registration_id, amount_pence=1200,
-                      reason="duplicate", stripe_refund_id="re_SECRET_REFUND", status="succeeded"))
+        db.add(
+            Refund(
+                payment_id=payment.id,
+                registration_id=payment.registration_id,
+                amount_pence=1200,
+                reason="duplicate",
+                stripe_refund_id="re_SECRET_REFUND",
+                status="succeeded",
+            )
+        )
         db.add(SessionChoice(registration_id=payment.registration_id, session_id=p.sessions["D"], rank=1))
         # A mail server would have these as queued (not yet sent) and sent: the test settings keep every email.
-        db.add(OutboxEmail(kind="manage_link", to_address=email, registration_id=payment.registration_id,
-                           status="queued", context={"status": "confirmed"}))
-        db.add(OutboxEmail(kind="registration", to_address=email, registration_id=payment.registration_id,
-                           status="sent", sent_at=utcnow(), context={"status": "confirmed"}))
+        db.add(
+            OutboxEmail(
+                kind="manage_link",
+                to_address=email,
+                registration_id=payment.registration_id,
+                status="queued",
+                context={"status": "confirmed"},
+            )
+        )
+        db.add(
+            OutboxEmail(
+                kind="registration",
+                to_address=email,
+                registration_id=payment.registration_id,
+                status="sent",
+                sent_at=utcnow(),
+                context={"status": "confirmed"},
+            )
+        )
     return {**a, "email": email, "talk": talk, "programme": p, "organiser": organiser}
 
 
@@ -109,13 +177,27 @@ async def test_download_holds_every_field_and_related_row_and_is_audited(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["cache-control"] == "no-store"
-    assert response.headers["content-disposition"] == f'attachment; filename="personal-data-{a["reference"]}.json"'
+    assert (
+        response.headers["content-disposition"]
+        == f'attachment; filename="personal-data-{a["reference"]}.json"'
+    )
     data = response.json()
     assert "Everything" in data["about"]["what"] and data["about"]["generated_at"]
     r = data["registration"]
     assert (r["name"], r["email"], r["job_title"], r["region"], r["dietary"], r["access_needs"]) == (
-        "Ada Lovelace", a["email"], "Head of Safeguarding", "London", "Vegetarian", "Hearing loop")
-    assert r["reference"] == a["reference"] and r["status"] == "confirmed" and r["created_at"] and r["consent_at"]
+        "Ada Lovelace",
+        a["email"],
+        "Head of Safeguarding",
+        "London",
+        "Vegetarian",
+        "Hearing loop",
+    )
+    assert (
+        r["reference"] == a["reference"]
+        and r["status"] == "confirmed"
+        and r["created_at"]
+        and r["consent_at"]
+    )
     assert data["ticket_type"]["name"] == "Exhibitor"
     assert data["billing"]["purchase_order"] == BILLING["purchase_order"]
     assert [(c["list"], c["result"]) for c in data["check_ins"]] == [("door", "ok")]
@@ -130,7 +212,9 @@ async def test_download_holds_every_field_and_related_row_and_is_audited(
     assert [(c["title"], c["rank"]) for c in data["workshop_choices"]] == [("Workshop D", 1)]
     assert [s["title"] for s in data["talk_stars"]] == ["Shared triage desks"]
     (proposal,) = data["talk_proposals"]
-    assert proposal["title"] == "Shared triage desks" and proposal["you_as_speaker"]["contact_speaker"] is True
+    assert (
+        proposal["title"] == "Shared triage desks" and proposal["you_as_speaker"]["contact_speaker"] is True
+    )
     text = response.text
     for secret in ("SECRET", "co.speaker", "Co Speaker", "manage_token", a["manage_token"]):
         assert secret not in text, secret  # no Stripe ids or URLs, no co-speaker, no tokens
@@ -145,12 +229,16 @@ async def test_download_holds_every_field_and_related_row_and_is_audited(
     assert (await client.get(api, headers=bearer(other["manage_token"]))).status_code == 403
     assert (await client.get(api, headers=bearer(await staff_token(database)))).status_code == 403
     assert (await client.get(api)).status_code == 401
-    assert (await client.get(f"/api/v1/registrations/{uuid.uuid4()}/personal-data", headers=a["organiser"])).status_code == 404
+    assert (
+        await client.get(f"/api/v1/registrations/{uuid.uuid4()}/personal-data", headers=a["organiser"])
+    ).status_code == 404
 
     downloads = await audits(database, "conference.personal_data.downloaded")
     assert [(d.subject, d.data["via"], d.actor.split(":")[0]) for d in downloads] == [
-        (a["reference"], "manage", "attendee"), (a["reference"], "api", "attendee"),
-        (a["reference"], "api", "organiser")]
+        (a["reference"], "manage", "attendee"),
+        (a["reference"], "api", "attendee"),
+        (a["reference"], "api", "organiser"),
+    ]
     assert a["email"] not in json.dumps([d.data for d in downloads])
 
 
@@ -159,10 +247,12 @@ async def test_download_is_rate_limited(database_url: str, tickets: dict[str, An
     from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, CONFERENCE_RATE_LIMIT="2/minute"))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-            a = (await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).json()
-            answers = [(await client.get(f"/manage/{a['manage_token']}/data.json")).status_code for _ in range(3)]
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+    ):
+        a = (await client.post("/api/v1/registrations", json=registration_body(tickets["delegate"]))).json()
+        answers = [(await client.get(f"/manage/{a['manage_token']}/data.json")).status_code for _ in range(3)]
     assert answers == [200, 200, 429]
 
 
@@ -178,7 +268,9 @@ async def test_manage_page_erasure_with_csrf_removes_personal_data_everywhere_an
     assert "Your personal data" in manage.text and f"/manage/{a['manage_token']}/erase" in manage.text
     assert f"/manage/{a['manage_token']}/data.json" in manage.text
     confirm = await client.get(f"/manage/{a['manage_token']}/erase", headers=HTML)
-    assert confirm.status_code == 200 and 'id="cancel-first"' in confirm.text and "What we keep" in confirm.text
+    assert (
+        confirm.status_code == 200 and 'id="cancel-first"' in confirm.text and "What we keep" in confirm.text
+    )
 
     # No CSRF token (or a wrong one): refused, nothing changed.
     for data in ({}, {"csrf_token": "forged"}):
@@ -186,20 +278,35 @@ async def test_manage_page_erasure_with_csrf_removes_personal_data_everywhere_an
         assert refused.status_code == 403
     assert (await registration(database, rid)).erased_at is None
 
-    done = await client.post(f"/manage/{a['manage_token']}/erase", data={"csrf_token": csrf(confirm.text)}, headers=HTML)
+    done = await client.post(
+        f"/manage/{a['manage_token']}/erase", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+    )
     assert done.status_code == 200 and "Your personal data is erased" in done.text
     assert "The registration was cancelled first" in done.text and 'id="credit"' in done.text
 
     r = await registration(database, rid)
     assert r.name == ERASED_NAME and r.email == r.email_key == erased_email(rid) == f"erased-{rid}@invalid"
-    assert (r.organisation, r.job_title, r.region, r.dietary, r.access_needs, r.billing) == ("", "", "", "", "", None)
+    assert (r.organisation, r.job_title, r.region, r.dietary, r.access_needs, r.billing) == (
+        "",
+        "",
+        "",
+        "",
+        "",
+        None,
+    )
     assert r.erased_at is not None and r.erasure_requested_at is not None
-    assert r.status == Status.cancelled and r.cancel_reason == "delegate" and r.sector.value == "local_authority"
+    assert (
+        r.status == Status.cancelled and r.cancel_reason == "delegate" and r.sector.value == "local_authority"
+    )
     assert (r.token_version, r.badge_version) == (2, 2)
     # Outbox: unsent emails to the delegate are gone, sent ones have no address or context; the invoice and
     # credit note emails to the paying organisation stay with the invoices.
     emails = await rows(database, OutboxEmail, OutboxEmail.registration_id == rid)
-    assert not [e for e in emails if e.status in ("queued", "sending", "failed") and e.kind not in ("invoice", "credit_note")]
+    assert not [
+        e
+        for e in emails
+        if e.status in ("queued", "sending", "failed") and e.kind not in ("invoice", "credit_note")
+    ]
     for e in emails:
         if e.kind in ("invoice", "credit_note"):
             assert e.to_address == BILLING["email"]
@@ -214,29 +321,51 @@ async def test_manage_page_erasure_with_csrf_removes_personal_data_everywhere_an
     assert len(await rows(database, Refund, Refund.registration_id == rid)) == 1
     invoices = await rows(database, Invoice, Invoice.registration_id == rid)
     assert sorted(i.kind for i in invoices) == ["credit_note", "invoice"]
-    assert all(i.billing_email == BILLING["email"] and i.purchase_order == BILLING["purchase_order"] for i in invoices)
+    assert all(
+        i.billing_email == BILLING["email"] and i.purchase_order == BILLING["purchase_order"]
+        for i in invoices
+    )
     (seat,) = await rows(database, SeatBooking, SeatBooking.registration_id == rid)
     assert seat.status == SeatStatus.cancelled
     # Nothing personal is left in the registration, its emails or the audit trail. (The call for talks' own
     # emails to the speaker stay with the proposal, which the speaker manages through its own link.)
-    for model, where in ((Registration, Registration.id == rid), (OutboxEmail, OutboxEmail.registration_id == rid),
-                         (AuditEntry, sa.true())):
-        dump = json.dumps([{c: str(getattr(x, c)) for c in type(x).model_fields}
-                           for x in await rows(database, model, where)])
+    for model, where in (
+        (Registration, Registration.id == rid),
+        (OutboxEmail, OutboxEmail.registration_id == rid),
+        (AuditEntry, sa.true()),
+    ):
+        dump = json.dumps(
+            [
+                {c: str(getattr(x, c)) for c in type(x).model_fields}
+                for x in await rows(database, model, where)
+            ]
+        )
         for value in ("Ada Lovelace", a["email"], "Head of Safeguarding", "Vegetarian", "Hearing loop"):
             assert value not in dump, (model.__name__, value)
 
     (entry,) = await audits(database, "conference.registration.erased")
-    assert entry.subject == a["reference"] and entry.data["reason"] == "delegate_request" and entry.data["cancelled"]
+    assert (
+        entry.subject == a["reference"]
+        and entry.data["reason"] == "delegate_request"
+        and entry.data["cancelled"]
+    )
 
     # The old link and badge no longer work.
     assert (await client.get(f"/manage/{a['manage_token']}", headers=HTML)).status_code == 404
     assert (await client.get(f"/manage/{a['manage_token']}/data.json")).status_code == 404
-    assert (await client.post(f"/manage/{a['manage_token']}/erase", data={"csrf_token": csrf(confirm.text)},
-                              headers=HTML)).status_code == 404
-    assert (await client.get(f"/api/v1/registrations/{rid}", headers=bearer(a["manage_token"]))).status_code == 401
-    scan = await client.post("/api/v1/checkins", headers=bearer(await staff_token(database)), json={
-        "code": BadgeSigner.from_settings(settings).code_for(a["reference"], 1), "list": "door"})
+    assert (
+        await client.post(
+            f"/manage/{a['manage_token']}/erase", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+        )
+    ).status_code == 404
+    assert (
+        await client.get(f"/api/v1/registrations/{rid}", headers=bearer(a["manage_token"]))
+    ).status_code == 401
+    scan = await client.post(
+        "/api/v1/checkins",
+        headers=bearer(await staff_token(database)),
+        json={"code": BadgeSigner.from_settings(settings).code_for(a["reference"], 1), "list": "door"},
+    )
     assert scan.json()["result"] == "invalid"
 
 
@@ -249,22 +378,35 @@ async def test_erasing_a_confirmed_delegate_frees_the_place_and_the_seat(
     assert [x["status"] for x in people] == ["confirmed"] * 3 + ["waitlisted"]
     first, second = people[0], people[1]
     for who in (first, second):
-        await client.post(f"/api/v1/registrations/{who['id']}/sessions", headers=organiser,
-                          json={"session_id": str(p.sessions["A"])})
+        await client.post(
+            f"/api/v1/registrations/{who['id']}/sessions",
+            headers=organiser,
+            json={"session_id": str(p.sessions["A"])},
+        )
     async with database.read() as db:
-        statuses = [s.status for s in (await db.execute(sa.select(SeatBooking).order_by(SeatBooking.number))).scalars()]
+        statuses = [
+            s.status
+            for s in (await db.execute(sa.select(SeatBooking).order_by(SeatBooking.number))).scalars()
+        ]
     assert statuses == [SeatStatus.booked, SeatStatus.waitlisted]
 
-    answer = await client.post(f"/api/v1/registrations/{first['id']}/erasure", headers=bearer(first["manage_token"]))
+    answer = await client.post(
+        f"/api/v1/registrations/{first['id']}/erasure", headers=bearer(first["manage_token"])
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["cancelled"] is True and answer.json()["already_erased"] is False
-    assert (await registration(database, people[3]["id"])).status == Status.confirmed  # moved up from the list
+    assert (
+        await registration(database, people[3]["id"])
+    ).status == Status.confirmed  # moved up from the list
     (seat,) = await rows(database, SeatBooking, SeatBooking.registration_id == uuid.UUID(second["id"]))
     assert seat.status == SeatStatus.booked  # the freed workshop seat went to the next in line
     assert (await client.get("/api/v1/conference")).json()["registered"] == 3
     # The attendee's token is spent; the delegate's own cancellation reason applies.
-    assert (await client.post(f"/api/v1/registrations/{first['id']}/erasure",
-                              headers=bearer(first["manage_token"]))).status_code == 401
+    assert (
+        await client.post(
+            f"/api/v1/registrations/{first['id']}/erasure", headers=bearer(first["manage_token"])
+        )
+    ).status_code == 401
     assert (await registration(database, first["id"])).cancel_reason == "delegate"
 
 
@@ -278,7 +420,9 @@ async def test_api_erasure_is_idempotent_and_only_for_the_attendee_or_organisers
     assert (await client.post(url)).status_code == 401
     assert (await client.post(url, headers=bearer(b["manage_token"]))).status_code == 403
     assert (await client.post(url, headers=bearer(await staff_token(database)))).status_code == 403
-    assert (await client.post(f"/api/v1/registrations/{uuid.uuid4()}/erasure", headers=organiser)).status_code == 404
+    assert (
+        await client.post(f"/api/v1/registrations/{uuid.uuid4()}/erasure", headers=organiser)
+    ).status_code == 404
     first = await client.post(url, headers=organiser)
     assert first.status_code == 200 and first.json()["already_erased"] is False
     again = await client.post(url, headers=organiser)
@@ -286,8 +430,9 @@ async def test_api_erasure_is_idempotent_and_only_for_the_attendee_or_organisers
     assert "already been erased" in again.json()["message"]
     assert first.json()["erased_at"] == again.json()["erased_at"]
     entries = await audits(database, "conference.registration.erased")
-    assert [(e.subject, e.data["reason"], e.actor) for e in entries] == [(a["reference"], "organiser",
-                                                                          "organiser:Test organiser")]
+    assert [(e.subject, e.data["reason"], e.actor) for e in entries] == [
+        (a["reference"], "organiser", "organiser:Test organiser")
+    ]
     r = await registration(database, a["id"])
     assert r.cancel_reason == "organiser" and r.erasure_requested_at is None
     # The erased delegate may register again with the same address (the old row no longer holds it).
@@ -306,27 +451,41 @@ async def test_console_erase_action_with_confirmation(
     page = await client.get(f"/console/registrations/{a['id']}", headers=HTML)
     assert f"/console/registrations/{a['id']}/erase" in page.text
     assert f"/api/v1/registrations/{a['id']}/personal-data" in page.text
-    download = await client.get(f"/api/v1/registrations/{a['id']}/personal-data")  # the console session reads it
+    download = await client.get(
+        f"/api/v1/registrations/{a['id']}/personal-data"
+    )  # the console session reads it
     assert download.status_code == 200 and download.json()["registration"]["name"] == "Grace Hopper"
     confirm = await client.get(f"/console/registrations/{a['id']}/erase", headers=HTML)
-    assert confirm.status_code == 200 and "Grace Hopper" in confirm.text and 'id="cancel-first"' in confirm.text
-    assert (await client.post(f"/console/registrations/{a['id']}/erase", data={}, headers=HTML)).status_code == 403
+    assert (
+        confirm.status_code == 200 and "Grace Hopper" in confirm.text and 'id="cancel-first"' in confirm.text
+    )
+    assert (
+        await client.post(f"/console/registrations/{a['id']}/erase", data={}, headers=HTML)
+    ).status_code == 403
     assert (await registration(database, a["id"])).erased_at is None
-    done = await client.post(f"/console/registrations/{a['id']}/erase", data={"csrf_token": csrf(confirm.text)},
-                             headers=HTML)
+    done = await client.post(
+        f"/console/registrations/{a['id']}/erase", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("?done=erased")
     shown = await client.get(done.headers["location"], headers=HTML)
     assert ERASED_NAME in shown.text and 'id="erased"' in shown.text and "Grace Hopper" not in shown.text
-    twice = await client.post(f"/console/registrations/{a['id']}/erase", data={"csrf_token": csrf(confirm.text)},
-                              headers=HTML)
+    twice = await client.post(
+        f"/console/registrations/{a['id']}/erase", data={"csrf_token": csrf(confirm.text)}, headers=HTML
+    )
     assert twice.status_code == 409 and "already been erased" in twice.text
     assert (await client.get(f"/console/registrations/{a['id']}/erase", headers=HTML)).status_code == 409
     assert len(await audits(database, "conference.registration.erased")) == 1
 
 
-async def test_console_retention_setting(client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> None:
+async def test_console_retention_setting(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     path = "/console/settings/retention"
-    assert (await client.get(path, headers=HTML)).headers["location"].endswith("/login?next=%2Fconsole%2Fsettings%2Fretention")
+    assert (
+        (await client.get(path, headers=HTML))
+        .headers["location"]
+        .endswith("/login?next=%2Fconsole%2Fsettings%2Fretention")
+    )
     await sign_in(client, await staff_token(database))
     assert (await client.get(path, headers=HTML)).status_code == 403
     client.cookies.clear()
@@ -334,7 +493,9 @@ async def test_console_retention_setting(client: httpx.AsyncClient, database: Da
     page = await client.get(path, headers=HTML)
     assert page.status_code == 200 and "no retention period is set" in page.text
     token = csrf(page.text)
-    assert (await client.post(path, data={"retention_days": "30"}, headers=HTML)).status_code == 403  # no CSRF
+    assert (
+        await client.post(path, data={"retention_days": "30"}, headers=HTML)
+    ).status_code == 403  # no CSRF
     for bad in ("thirty", "-1", "3651", "1.5"):
         refused = await client.post(path, data={"retention_days": bad, "csrf_token": token}, headers=HTML)
         assert refused.status_code == 422 and 'href="#retention_days"' in refused.text, bad
@@ -355,18 +516,23 @@ async def test_console_retention_setting(client: httpx.AsyncClient, database: Da
 # --- retention ---------------------------------------------------------------------------------------------
 
 
-async def test_patch_conference_sets_retention_days(client: httpx.AsyncClient, database: Database,
-                                                    tickets: dict[str, Any]) -> None:
+async def test_patch_conference_sets_retention_days(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
     organiser = bearer(await organiser_token(database))
     for bad in (-1, 3651, "30", 1.5, True):
         refused = await client.patch("/api/v1/conference", json={"retention_days": bad}, headers=organiser)
         assert refused.status_code == 422 and "retention_days" in refused.json()["error"]["fields"], bad
     ok = await client.patch("/api/v1/conference", json={"retention_days": 90}, headers=organiser)
     assert ok.status_code == 200 and ok.json()["retention_days"] == 90
-    assert (await client.patch("/api/v1/conference", json={"retention_days": None}, headers=organiser)).json()[
-        "retention_days"] is None
-    assert (await client.patch("/api/v1/conference", json={"retention_days": 1},
-                               headers=bearer(await staff_token(database)))).status_code == 403
+    assert (
+        await client.patch("/api/v1/conference", json={"retention_days": None}, headers=organiser)
+    ).json()["retention_days"] is None
+    assert (
+        await client.patch(
+            "/api/v1/conference", json={"retention_days": 1}, headers=bearer(await staff_token(database))
+        )
+    ).status_code == 403
 
 
 async def set_retention(database: Database, days: int | None) -> Conference:
@@ -433,24 +599,40 @@ async def test_erase_service_rejects_an_unknown_reason_and_a_missing_registratio
 
     async with database.transaction() as db:
         with pytest.raises(ValueError):
-            await erase(db, settings=settings, registration_id=uuid.uuid4(), actor=Actor("system"), reason="bored")
+            await erase(
+                db, settings=settings, registration_id=uuid.uuid4(), actor=Actor("system"), reason="bored"
+            )
         with pytest.raises(errors.NotFound):
-            await erase(db, settings=settings, registration_id=uuid.uuid4(), actor=Actor("system"), reason="organiser")
+            await erase(
+                db, settings=settings, registration_id=uuid.uuid4(), actor=Actor("system"), reason="organiser"
+            )
 
 
-async def test_cli_erase_expired(client: httpx.AsyncClient, database: Database, database_url: str,
-                                 tickets: dict[str, Any]) -> None:
+async def test_cli_erase_expired(
+    client: httpx.AsyncClient, database: Database, database_url: str, tickets: dict[str, Any]
+) -> None:
     people = [await register(client, tickets["delegate"]) for _ in range(2)]
     async with database.transaction() as db:
         conference = (await db.execute(sa.select(Conference))).scalar_one()
-        conference.starts_at, conference.ends_at = utcnow() - timedelta(days=12), utcnow() - timedelta(days=11)
+        conference.starts_at, conference.ends_at = (
+            utcnow() - timedelta(days=12),
+            utcnow() - timedelta(days=11),
+        )
         conference.retention_days = 10
-    env = {**os.environ, "CONFERENCE_DATABASE_URL": database_url,
-           "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
+    env = {
+        **os.environ,
+        "CONFERENCE_DATABASE_URL": database_url,
+        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    }
 
     def cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "conference.server.cli", "erase-expired"], env=env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "conference.server.cli", "erase-expired"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     first = await asyncio.to_thread(cli)
     assert first.returncode == 0, first.stderr

@@ -32,13 +32,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from conference import broadcasts
-from conference.server.app import create_app
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.security import CSRF_COOKIE, csrf_token_for, derived_token, manage_token
 from conference.core.settings import Settings
-from sessions.workshops import programme
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body
 from tests.sessions.call_support import ORGANISER, invite, proposal_body, set_call
@@ -215,7 +215,10 @@ EXPECTED: E = {
     ("PATCH", "/api/v1/schedule/drafts/{version_id}/workshops/{key}"): ORG,
     ("GET", "/api/v1/badges.pdf"): ORG,
     ("POST", "/api/v1/registrations/{registration_id}/badge/reissue"): ORG,
-    ("GET", "/api/v1/sessions/{session_id}/delegates.{fmt:str}"): ORG,  # the room sheet: every delegate's name
+    (
+        "GET",
+        "/api/v1/sessions/{session_id}/delegates.{fmt:str}",
+    ): ORG,  # the room sheet: every delegate's name
     # --- organisers only: the console ---------------------------------------------------------------------
     ("GET", "/console"): ORG,
     ("GET", "/console/dashboard"): ORG,
@@ -340,10 +343,14 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         staff = await create_api_token(db, role="staff", name="Route staff")
         room = await programme.create_room(db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER)
         start = datetime(2026, 12, 8, 10, tzinfo=UTC)
-        slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
-                                           actor=ORGANISER)
-        session = await programme.create_session(db, data=SessionCreate(
-            title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
+        slot = await programme.create_slot(
+            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+        )
+        session = await programme.create_session(
+            db,
+            data=SessionCreate(title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id),
+            actor=ORGANISER,
+        )
     # The second reviewer is the one paths name (and revoke), so the role's own link stays valid throughout.
     _, reviewer_link = await invite(database, settings)
     other_reviewer, _ = await invite(database, settings)
@@ -352,52 +359,101 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
     transport = httpx.ASGITransport(app=app)
     setup = httpx.AsyncClient(transport=transport, base_url="http://testserver")
     async with setup:
+
         async def ok(response: httpx.Response, status: int = 200) -> Any:
             assert response.status_code == status, response.text
             return response.json()
 
         # A pays by invoice, so it has an invoice of its own; B's token is the "attendee" role.
         a = await ok(await setup.post("/api/v1/registrations", json=invoice_body(tickets["exhibitor"])), 201)
-        b = await ok(await setup.post("/api/v1/registrations", json=registration_body(tickets["delegate"])), 201)
+        b = await ok(
+            await setup.post("/api/v1/registrations", json=registration_body(tickets["delegate"])), 201
+        )
         invoices = await ok(await setup.get(f"/api/v1/registrations/{a['id']}/invoices", headers=org_h))
         invoice_id = invoices["data"][0]["id"]
         # P is the proposal in paths; Q's token is the "speaker" role and the /proposal link; T is accepted and
         # confirmed so that a schedule draft has a workshop to move.
         p = await ok(await setup.post("/api/v1/proposals", json=proposal_body()), 201)
         q = await ok(await setup.post("/api/v1/proposals", json=proposal_body()), 201)
-        t = await ok(await setup.post("/api/v1/proposals", json=proposal_body(format="workshop", duration_minutes=60)), 201)
-        await ok(await setup.post("/api/v1/proposals/decisions", headers=org_h,
-                                  json={"decision": "accept", "proposal_ids": [t["id"]]}))
-        await ok(await setup.post(f"/api/v1/proposals/{t['id']}/confirm",
-                                  headers={"authorization": f"Bearer {t['edit_token']}"}))
-        draft = await ok(await setup.post("/api/v1/schedule/build", headers=org_h, json={"time_limit": 1}), 201)
+        t = await ok(
+            await setup.post("/api/v1/proposals", json=proposal_body(format="workshop", duration_minutes=60)),
+            201,
+        )
+        await ok(
+            await setup.post(
+                "/api/v1/proposals/decisions",
+                headers=org_h,
+                json={"decision": "accept", "proposal_ids": [t["id"]]},
+            )
+        )
+        await ok(
+            await setup.post(
+                f"/api/v1/proposals/{t['id']}/confirm", headers={"authorization": f"Bearer {t['edit_token']}"}
+            )
+        )
+        draft = await ok(
+            await setup.post("/api/v1/schedule/build", headers=org_h, json={"time_limit": 1}), 201
+        )
         assert draft["workshops"], draft
-        await ok(await setup.post(f"/api/v1/registrations/{a['id']}/sessions", headers=org_h,
-                                  json={"session_id": str(session.id)}), 201)
+        await ok(
+            await setup.post(
+                f"/api/v1/registrations/{a['id']}/sessions",
+                headers=org_h,
+                json={"session_id": str(session.id)},
+            ),
+            201,
+        )
     async with database.transaction() as db:
-        broadcast = await broadcasts.send(db, settings=settings, segment="all", ref="", subject="Route check",
-                                          body="Hello {name}", actor=ORGANISER)
+        broadcast = await broadcasts.send(
+            db,
+            settings=settings,
+            segment="all",
+            ref="",
+            subject="Route check",
+            body="Hello {name}",
+            actor=ORGANISER,
+        )
 
     params = {
-        "registration_id": a["id"], "invoice_id": invoice_id, "session_id": str(session.id), "room_id": str(room.id),
-        "slot_id": str(slot.id), "proposal_id": p["id"], "reviewer_id": str(other_reviewer),
-        "version_id": str(draft["id"]), "key": draft["workshops"][0]["key"], "fmt": "csv",
-        "reference": a["reference"], "name": "zxing-reader.js", "broadcast_id": str(broadcast.id),
+        "registration_id": a["id"],
+        "invoice_id": invoice_id,
+        "session_id": str(session.id),
+        "room_id": str(room.id),
+        "slot_id": str(slot.id),
+        "proposal_id": p["id"],
+        "reviewer_id": str(other_reviewer),
+        "version_id": str(draft["id"]),
+        "key": draft["workshops"][0]["key"],
+        "fmt": "csv",
+        "reference": a["reference"],
+        "name": "zxing-reader.js",
+        "broadcast_id": str(broadcast.id),
         # Ids that match nothing: the role check comes first, so an organiser's 404 still counts as let in.
-        "user_id": str(uuid.uuid4()), "token_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "token_id": str(uuid.uuid4()),
     }
     links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link}
     world = World(params, links)
-    bearers = {"attendee": b["manage_token"], "speaker": q["edit_token"], "reviewer": reviewer_link,
-               "staff": staff, "organiser": organiser}
+    bearers = {
+        "attendee": b["manage_token"],
+        "speaker": q["edit_token"],
+        "reviewer": reviewer_link,
+        "staff": staff,
+        "organiser": organiser,
+    }
     for role in (*ROLES, LINK):
         token = bearers.get(role)
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                   headers={"authorization": f"Bearer {token}"} if token else {})
+        client = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"authorization": f"Bearer {token}"} if token else {},
+        )
         await client.get("/login")  # the CSRF cookie, so a refused form is refused by role, not by CSRF
         if role in ("staff", "organiser"):
             csrf = csrf_token_for(str(settings.secret_key), client.cookies[CSRF_COOKIE])
-            signed_in = await client.post("/login", data={"token": token, "csrf_token": csrf, "next": "/console"})
+            signed_in = await client.post(
+                "/login", data={"token": token, "csrf_token": csrf, "next": "/console"}
+            )
             assert signed_in.status_code == 303, signed_in.text
         world.clients[role] = client
     return world
@@ -407,6 +463,7 @@ def fill(path: str, params: dict[str, str], token: str) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         return token if name == "token" else params[name]
+
     return re.sub(r"\{(\w+)(?::\w+)?\}", value, path)
 
 
@@ -463,7 +520,9 @@ def test_every_route_has_a_rule(settings: Settings) -> None:
     routes = {r for r in found if r[0] != "MOUNT"}
     missing = sorted(routes - EXPECTED.keys())
     stale = sorted(EXPECTED.keys() - routes)
-    assert not missing, "routes with no rule in EXPECTED (add one): " + ", ".join(f"{m} {p}" for m, p in missing)
+    assert not missing, "routes with no rule in EXPECTED (add one): " + ", ".join(
+        f"{m} {p}" for m, p in missing
+    )
     assert not stale, "rules for routes that no longer exist: " + ", ".join(f"{m} {p}" for m, p in stale)
     assert mounts == PUBLIC_STATIC, f"static mounts changed: {sorted(mounts ^ PUBLIC_STATIC)}"
     for (method, path), allowed in EXPECTED.items():
@@ -491,9 +550,13 @@ async def test_every_route_answers_each_role_as_the_table_says(
                     continue
                 allowed = not refused(role, method, path, response)
                 if allowed != (role in EXPECTED[(method, path)]):
-                    wrong.append(f"{method} {path} as {role}: {response.status_code} "
-                                 f"({'let in' if allowed else 'refused'}) {response.text[:100]!r}")
+                    wrong.append(
+                        f"{method} {path} as {role}: {response.status_code} "
+                        f"({'let in' if allowed else 'refused'}) {response.text[:100]!r}"
+                    )
     finally:
         for client in world.clients.values():
             await client.aclose()
-    assert not wrong and not broken, "\n".join(["disagreements with EXPECTED:", *wrong, "server errors:", *broken])
+    assert not wrong and not broken, "\n".join(
+        ["disagreements with EXPECTED:", *wrong, "server errors:", *broken]
+    )

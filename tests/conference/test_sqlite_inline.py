@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from conference.core import sqlite_inline
 
-
 METADATA = sa.MetaData()
 ITEM = sa.Table("item", METADATA, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
 
 
 def engine_for(path: Path, busy_timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    engine = create_async_engine(f"sqlite+aiosqlite:///{path}",
-                                 async_creator=sqlite_inline.connector(str(path), busy_timeout=busy_timeout))
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{path}",
+        async_creator=sqlite_inline.connector(str(path), busy_timeout=busy_timeout),
+    )
 
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -32,8 +32,12 @@ def connect(fake: FakeStripe) -> Iterator[Connect]:
     def connect(*, api_key: str | None = None, retries: int = 0) -> stripe.StripeClient:
         http = stripe.RequestsClient()
         opened.append(http)
-        return stripe.StripeClient(api_key or fake.api_key, base_addresses={"api": fake.url},
-                                   max_network_retries=retries, http_client=http)
+        return stripe.StripeClient(
+            api_key or fake.api_key,
+            base_addresses={"api": fake.url},
+            max_network_retries=retries,
+            http_client=http,
+        )
 
     yield connect
     for http in opened:
@@ -56,10 +60,18 @@ def session_params(**overrides: Any) -> Any:  # Any: tests also send params the 
         "payment_method_types": ["card"],
         "payment_intent_data": {"metadata": {"registration_id": "r1"}},
         "line_items": [
-            {"price_data": {"currency": "gbp", "unit_amount": 12000, "product_data": {"name": "Full pass"}},
-             "quantity": 1},
-            {"price_data": {"currency": "gbp", "unit_amount": 2500, "product_data": {"name": "Workshop"}},
-             "quantity": 2},
+            {
+                "price_data": {
+                    "currency": "gbp",
+                    "unit_amount": 12000,
+                    "product_data": {"name": "Full pass"},
+                },
+                "quantity": 1,
+            },
+            {
+                "price_data": {"currency": "gbp", "unit_amount": 2500, "product_data": {"name": "Workshop"}},
+                "quantity": 2,
+            },
         ],
     }
     params.update(overrides)
@@ -68,8 +80,9 @@ def session_params(**overrides: Any) -> Any:  # Any: tests also send params the 
 
 def create(sc: stripe.StripeClient, key: str | None = None, **overrides: Any) -> stripe.checkout.Session:
     # idempotency_key=None lets the SDK generate one, as it does for every POST.
-    return sc.v1.checkout.sessions.create(params=session_params(**overrides),
-                                          options={"idempotency_key": key})
+    return sc.v1.checkout.sessions.create(
+        params=session_params(**overrides), options={"idempotency_key": key}
+    )
 
 
 def paid_session(fake: FakeStripe, sc: stripe.StripeClient) -> tuple[str, str]:
@@ -79,6 +92,7 @@ def paid_session(fake: FakeStripe, sc: stripe.StripeClient) -> tuple[str, str]:
 
 
 # --- creation and idempotency -------------------------------------------------------------------------
+
 
 def test_create_returns_a_stripe_shaped_session(fake: FakeStripe, sc: stripe.StripeClient) -> None:
     before = int(time.time())
@@ -97,7 +111,8 @@ def test_create_returns_a_stripe_shaped_session(fake: FakeStripe, sc: stripe.Str
 
 
 def test_replay_with_the_same_key_returns_the_first_response(
-        fake: FakeStripe, sc: stripe.StripeClient) -> None:
+    fake: FakeStripe, sc: stripe.StripeClient
+) -> None:
     first = create(sc, key="checkout-r1-1")
     again = create(sc, key="checkout-r1-1")
     assert again.id == first.id
@@ -116,7 +131,8 @@ def test_same_key_with_different_params_is_an_idempotency_error(sc: stripe.Strip
 
 
 def test_same_key_on_another_endpoint_is_an_idempotency_error(
-        fake: FakeStripe, sc: stripe.StripeClient) -> None:
+    fake: FakeStripe, sc: stripe.StripeClient
+) -> None:
     # Stripe scopes keys to the account, not the endpoint.
     _, intent = paid_session(fake, sc)
     create(sc, key="shared-key")
@@ -137,7 +153,8 @@ def test_overlong_idempotency_key_is_rejected(sc: stripe.StripeClient) -> None:
 
 
 def test_concurrent_requests_under_one_key_create_one_session(
-        fake: FakeStripe, sc: stripe.StripeClient) -> None:
+    fake: FakeStripe, sc: stripe.StripeClient
+) -> None:
     with ThreadPoolExecutor(8) as pool:
         ids = set(pool.map(lambda _: create(sc, key="checkout-r1-1").id, range(16)))
     assert len(ids) == 1
@@ -146,12 +163,14 @@ def test_concurrent_requests_under_one_key_create_one_session(
 
 # --- validation -------------------------------------------------------------------------------------------
 
+
 def _drop(path: list[str | int]) -> Callable[[dict[str, Any]], None]:
     def mutate(params: dict[str, Any]) -> None:
         node: Any = params
         for seg in path[:-1]:
             node = node[seg]
         del node[path[-1]]
+
     return mutate
 
 
@@ -161,38 +180,63 @@ def _set(path: list[str | int], value: Any) -> Callable[[dict[str, Any]], None]:
         for seg in path[:-1]:
             node = node[seg]
         node[path[-1]] = value
+
     return mutate
 
 
-@pytest.mark.parametrize(("mutate", "param", "code"), [
-    (_drop(["success_url"]), "success_url", "parameter_missing"),
-    (_drop(["mode"]), "mode", "parameter_missing"),
-    (_set(["mode"], "subscription"), "mode", None),
-    (_drop(["line_items"]), "line_items", "parameter_missing"),
-    (_drop(["line_items", 1, "quantity"]), "line_items[1][quantity]", "parameter_missing"),
-    (_set(["line_items", 0, "quantity"], "two"), "line_items[0][quantity]", "parameter_invalid_integer"),
-    (_set(["line_items", 0, "quantity"], 0), "line_items[0][quantity]", "parameter_invalid_integer"),
-    (_set(["line_items", 0, "price_data", "unit_amount"], -1), "line_items[0][price_data][unit_amount]",
-     "parameter_invalid_integer"),
-    (_set(["line_items", 0, "price_data", "currency"], "GBP"), "line_items[0][price_data][currency]", None),
-    # (The SDK sends nothing for an empty hash, so keep one other key to leave product_data present.)
-    (_set(["line_items", 0, "price_data", "product_data"], {"description": "No name"}),
-     "line_items[0][price_data][product_data][name]", "parameter_missing"),
-    (_drop(["line_items", 0, "price_data", "product_data"]), "line_items[0][price_data][product_data]",
-     "parameter_missing"),
-    (_set(["line_items", 0, "price"], "price_123"), "line_items[0][price]", "parameter_unknown"),
-    (_set(["ui_mode"], "embedded"), "ui_mode", "parameter_unknown"),
-    (_set(["success_url"], "not a url"), "success_url", "url_invalid"),
-    (_set(["client_reference_id"], "x" * 201), "client_reference_id", None),
-    (_set(["customer_email"], "ada"), "customer_email", "email_invalid"),
-    (_set(["metadata"], {"k" * 41: "v"}), f"metadata[{'k' * 41}]", None),
-    (_set(["metadata"], {"k": "v" * 501}), "metadata[k]", None),
-    (_set(["metadata"], {f"k{i}": "v" for i in range(51)}), "metadata", None),
-    (_set(["payment_intent_data"], {"metadata": {"k": "v" * 501}}), "payment_intent_data[metadata][k]", None),
-])
+@pytest.mark.parametrize(
+    ("mutate", "param", "code"),
+    [
+        (_drop(["success_url"]), "success_url", "parameter_missing"),
+        (_drop(["mode"]), "mode", "parameter_missing"),
+        (_set(["mode"], "subscription"), "mode", None),
+        (_drop(["line_items"]), "line_items", "parameter_missing"),
+        (_drop(["line_items", 1, "quantity"]), "line_items[1][quantity]", "parameter_missing"),
+        (_set(["line_items", 0, "quantity"], "two"), "line_items[0][quantity]", "parameter_invalid_integer"),
+        (_set(["line_items", 0, "quantity"], 0), "line_items[0][quantity]", "parameter_invalid_integer"),
+        (
+            _set(["line_items", 0, "price_data", "unit_amount"], -1),
+            "line_items[0][price_data][unit_amount]",
+            "parameter_invalid_integer",
+        ),
+        (
+            _set(["line_items", 0, "price_data", "currency"], "GBP"),
+            "line_items[0][price_data][currency]",
+            None,
+        ),
+        # (The SDK sends nothing for an empty hash, so keep one other key to leave product_data present.)
+        (
+            _set(["line_items", 0, "price_data", "product_data"], {"description": "No name"}),
+            "line_items[0][price_data][product_data][name]",
+            "parameter_missing",
+        ),
+        (
+            _drop(["line_items", 0, "price_data", "product_data"]),
+            "line_items[0][price_data][product_data]",
+            "parameter_missing",
+        ),
+        (_set(["line_items", 0, "price"], "price_123"), "line_items[0][price]", "parameter_unknown"),
+        (_set(["ui_mode"], "embedded"), "ui_mode", "parameter_unknown"),
+        (_set(["success_url"], "not a url"), "success_url", "url_invalid"),
+        (_set(["client_reference_id"], "x" * 201), "client_reference_id", None),
+        (_set(["customer_email"], "ada"), "customer_email", "email_invalid"),
+        (_set(["metadata"], {"k" * 41: "v"}), f"metadata[{'k' * 41}]", None),
+        (_set(["metadata"], {"k": "v" * 501}), "metadata[k]", None),
+        (_set(["metadata"], {f"k{i}": "v" for i in range(51)}), "metadata", None),
+        (
+            _set(["payment_intent_data"], {"metadata": {"k": "v" * 501}}),
+            "payment_intent_data[metadata][k]",
+            None,
+        ),
+    ],
+)
 def test_invalid_params_are_rejected_naming_the_param(
-        fake: FakeStripe, sc: stripe.StripeClient, mutate: Callable[[dict[str, Any]], None], param: str,
-        code: str | None) -> None:
+    fake: FakeStripe,
+    sc: stripe.StripeClient,
+    mutate: Callable[[dict[str, Any]], None],
+    param: str,
+    code: str | None,
+) -> None:
     params = session_params()
     mutate(params)
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -201,11 +245,18 @@ def test_invalid_params_are_rejected_naming_the_param(
     assert raised.value.error is not None and raised.value.error.type == "invalid_request_error"
 
 
-@pytest.mark.parametrize(("offset", "ok"), [
-    (1800 - 60, False), (1800 + 60, True), (86400 - 60, True), (86400 + 60, False),
-])
+@pytest.mark.parametrize(
+    ("offset", "ok"),
+    [
+        (1800 - 60, False),
+        (1800 + 60, True),
+        (86400 - 60, True),
+        (86400 + 60, False),
+    ],
+)
 def test_expires_at_must_be_30_minutes_to_24_hours_away(
-        sc: stripe.StripeClient, offset: int, ok: bool) -> None:
+    sc: stripe.StripeClient, offset: int, ok: bool
+) -> None:
     expires_at = int(time.time()) + offset
     if ok:
         assert create(sc, expires_at=expires_at).expires_at == expires_at
@@ -223,13 +274,16 @@ def test_a_bad_api_key_is_an_authentication_error(fake: FakeStripe, connect: Con
 
 # --- retrieve, expire -------------------------------------------------------------------------------------
 
+
 def test_retrieve_expands_line_items_and_payment_intent(fake: FakeStripe, sc: stripe.StripeClient) -> None:
     session = create(sc)
     got = sc.v1.checkout.sessions.retrieve(session.id, params={"expand": ["line_items"]})
     items = got.line_items
     assert items is not None and items["object"] == "list" and items.has_more is False
     assert [(i.description, i.quantity, i.amount_total, i.currency) for i in items.data] == [
-        ("Full pass", 1, 12000, "gbp"), ("Workshop", 2, 5000, "gbp")]
+        ("Full pass", 1, 12000, "gbp"),
+        ("Workshop", 2, 5000, "gbp"),
+    ]
 
     fake.pay(session.id)
     got = sc.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
@@ -258,7 +312,8 @@ def test_expire_only_works_once_and_emits_an_event(fake: FakeStripe, sc: stripe.
     expired = sc.v1.checkout.sessions.expire(session.id, options={"idempotency_key": "expire-r1"})
     assert (expired.status, expired.url) == ("expired", None)
     assert [(e["type"], e["data"]["object"]["id"]) for e in fake.events] == [
-        ("checkout.session.expired", session.id)]
+        ("checkout.session.expired", session.id)
+    ]
     assert fake.events[0]["request"]["idempotency_key"] == "expire-r1"
     with pytest.raises(stripe.InvalidRequestError, match="open"):
         sc.v1.checkout.sessions.expire(session.id)
@@ -279,6 +334,7 @@ def test_expire_now_and_pay_race_has_one_winner(fake: FakeStripe, sc: stripe.Str
 
 # --- payment outcomes -------------------------------------------------------------------------------------
 
+
 def test_pay_emits_completed_with_a_snapshot(fake: FakeStripe, sc: stripe.StripeClient) -> None:
     session = create(sc)
     event = fake.pay(session.id)
@@ -295,7 +351,9 @@ def test_delayed_payment_completes_unpaid_then_settles(fake: FakeStripe, sc: str
     completed = fake.pay(ok.id, "async_pending")
     assert completed["type"] == "checkout.session.completed"
     assert (completed["data"]["object"]["status"], completed["data"]["object"]["payment_status"]) == (
-        "complete", "unpaid")
+        "complete",
+        "unpaid",
+    )
     settled = fake.settle_async(ok.id, ok=True)
     assert settled["type"] == "checkout.session.async_payment_succeeded"
     assert sc.v1.checkout.sessions.retrieve(ok.id).payment_status == "paid"
@@ -307,25 +365,36 @@ def test_delayed_payment_completes_unpaid_then_settles(fake: FakeStripe, sc: str
     with pytest.raises(ValueError):
         fake.settle_async(bad.id, ok=True)
     assert [e["type"] for e in fake.events] == [
-        "checkout.session.completed", "checkout.session.async_payment_succeeded",
-        "checkout.session.completed", "checkout.session.async_payment_failed"]
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.completed",
+        "checkout.session.async_payment_failed",
+    ]
 
 
 def test_async_ok_is_pending_then_succeeded(fake: FakeStripe, sc: stripe.StripeClient) -> None:
     session = create(sc)
     assert fake.pay(session.id, "async_ok")["data"]["object"]["payment_status"] == "paid"
     assert [e["type"] for e in fake.events] == [
-        "checkout.session.completed", "checkout.session.async_payment_succeeded"]
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+    ]
 
 
 # --- refunds ----------------------------------------------------------------------------------------------
 
+
 def test_partial_then_full_refund_and_over_refund_fails(fake: FakeStripe, sc: stripe.StripeClient) -> None:
     _, intent = paid_session(fake, sc)
     part = sc.v1.refunds.create(
-        params={"payment_intent": intent, "amount": 5000, "reason": "requested_by_customer",
-                "metadata": {"registration_id": "r1"}},
-        options={"idempotency_key": "refund-r1-1"})
+        params={
+            "payment_intent": intent,
+            "amount": 5000,
+            "reason": "requested_by_customer",
+            "metadata": {"registration_id": "r1"},
+        },
+        options={"idempotency_key": "refund-r1-1"},
+    )
     assert (part.object, part.amount, part.currency, part.status) == ("refund", 5000, "gbp", "succeeded")
     assert part.payment_intent == intent and part.reason == "requested_by_customer"
     assert sc.v1.refunds.retrieve(part.id).amount == 5000
@@ -347,14 +416,18 @@ def test_partial_then_full_refund_and_over_refund_fails(fake: FakeStripe, sc: st
     assert charge["metadata"] == {"registration_id": "r1"}
 
 
-@pytest.mark.parametrize(("changes", "param"), [
-    ({"payment_intent": None}, "payment_intent"),  # None: the SDK leaves it out
-    ({"payment_intent": "pi_nope"}, "payment_intent"),
-    ({"amount": 0}, "amount"),
-    ({"reason": "changed_mind"}, "reason"),
-])
-def test_invalid_refunds_are_rejected(fake: FakeStripe, sc: stripe.StripeClient, changes: dict[str, Any],
-                                      param: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"payment_intent": None}, "payment_intent"),  # None: the SDK leaves it out
+        ({"payment_intent": "pi_nope"}, "payment_intent"),
+        ({"amount": 0}, "amount"),
+        ({"reason": "changed_mind"}, "reason"),
+    ],
+)
+def test_invalid_refunds_are_rejected(
+    fake: FakeStripe, sc: stripe.StripeClient, changes: dict[str, Any], param: str
+) -> None:
     _, intent = paid_session(fake, sc)
     params: Any = {"payment_intent": intent, **changes}
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -371,8 +444,10 @@ def test_an_unsettled_payment_cannot_be_refunded(fake: FakeStripe, sc: stripe.St
 
 # --- webhooks signed by us, verified by the SDK -----------------------------------------------------------
 
+
 def test_sdk_accepts_our_signature_and_rejects_tampering_and_staleness(
-        fake: FakeStripe, sc: stripe.StripeClient) -> None:
+    fake: FakeStripe, sc: stripe.StripeClient
+) -> None:
     session = create(sc)
     body = event_body(fake.pay(session.id))
     secret = fake.webhook_secret
@@ -391,6 +466,7 @@ def test_sdk_accepts_our_signature_and_rejects_tampering_and_staleness(
 
 
 # --- retries and raw HTTP ---------------------------------------------------------------------------------
+
 
 def test_sdk_retries_a_500_with_the_same_idempotency_key(fake: FakeStripe, connect: Connect) -> None:
     fake.fail_next(1)
@@ -422,10 +498,15 @@ def test_unknown_paths_and_response_headers(fake: FakeStripe) -> None:
     assert missing_key.status_code == 401 and "API key" in missing_key.json()["error"]["message"]
 
     # `expand[]` (unindexed) works like `expand[0]`.
-    created = httpx.post(f"{fake.url}/v1/checkout/sessions", headers=auth, content=(
-        "mode=payment&success_url=https://x.example/ok&expand[]=line_items"
-        "&line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=100"
-        "&line_items[0][price_data][product_data][name]=Pass&line_items[0][quantity]=1"))
+    created = httpx.post(
+        f"{fake.url}/v1/checkout/sessions",
+        headers=auth,
+        content=(
+            "mode=payment&success_url=https://x.example/ok&expand[]=line_items"
+            "&line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=100"
+            "&line_items[0][price_data][product_data][name]=Pass&line_items[0][quantity]=1"
+        ),
+    )
     assert created.status_code == 200, created.text
     assert created.json()["line_items"]["data"][0]["amount_total"] == 100
 
@@ -437,7 +518,8 @@ def test_the_pay_page_redirects_to_success_url(fake: FakeStripe, sc: stripe.Stri
     response = httpx.post(session.url, data={"outcome": "paid"})
     assert response.status_code == 303
     assert response.headers["location"] == (
-        f"https://conf.example/registrations/r1/paid?session_id={session.id}")
+        f"https://conf.example/registrations/r1/paid?session_id={session.id}"
+    )
     assert fake.session(session.id)["payment_status"] == "paid"
     assert httpx.get(session.url).status_code == 410
 
@@ -447,15 +529,18 @@ def test_the_pay_page_redirects_to_success_url(fake: FakeStripe, sc: stripe.Stri
 @pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning")
 async def test_async_client_talks_to_the_fake(fake: FakeStripe) -> None:
     http = stripe.HTTPXClient()
-    client = stripe.StripeClient(fake.api_key, base_addresses={"api": fake.url}, max_network_retries=0,
-                                 http_client=http)
+    client = stripe.StripeClient(
+        fake.api_key, base_addresses={"api": fake.url}, max_network_retries=0, http_client=http
+    )
     try:
         session = await client.v1.checkout.sessions.create_async(
-            params=session_params(), options={"idempotency_key": "checkout-r1-1"})
+            params=session_params(), options={"idempotency_key": "checkout-r1-1"}
+        )
         got = await client.v1.checkout.sessions.retrieve_async(session.id, params={"expand": ["line_items"]})
         assert got.line_items is not None and len(got.line_items.data) == 2
         with pytest.raises(stripe.IdempotencyError):
             await client.v1.checkout.sessions.create_async(
-                params=session_params(client_reference_id="r2"), options={"idempotency_key": "checkout-r1-1"})
+                params=session_params(client_reference_id="r2"), options={"idempotency_key": "checkout-r1-1"}
+            )
     finally:
         await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe 16.1.0

@@ -20,16 +20,18 @@ from typing import Any
 import httpx
 import pytest
 
-from conference.web.auth import create_api_token
 from conference.core.db import Database
-from sessions.workshops import programme
+from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import invoice_body, make_conference, registration_body
 from tests.sessions.call_support import ORGANISER, proposal_body, set_call
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')"
+)
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (schemathesis' engine) is not installed")
 
 pytestmark = pytest.mark.fuzz
@@ -54,26 +56,49 @@ async def _seed(url: str) -> dict[str, str]:
         await set_call(database, open_=True)
         async with database.transaction() as db:
             token = await create_api_token(db, role="organiser", name="Fuzz organiser")
-            room = await programme.create_room(db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER)
+            room = await programme.create_room(
+                db, data=RoomCreate(name="Room A", capacity=20), actor=ORGANISER
+            )
             start = datetime(2026, 12, 8, 10, tzinfo=UTC)
             slot = await programme.create_slot(
-                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER)
-            later = await programme.create_slot(db, data=TimeSlotCreate(
-                starts_at=start + timedelta(hours=2), ends_at=start + timedelta(hours=3)), actor=ORGANISER)
-            workshop = await programme.create_session(db, data=SessionCreate(
-                title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=ORGANISER)
-            await programme.create_session(db, data=SessionCreate(
-                title="Plenary", kind=Kind.plenary, room_id=room.id, start_slot_id=later.id), actor=ORGANISER)
+                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
+            )
+            later = await programme.create_slot(
+                db,
+                data=TimeSlotCreate(starts_at=start + timedelta(hours=2), ends_at=start + timedelta(hours=3)),
+                actor=ORGANISER,
+            )
+            workshop = await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id
+                ),
+                actor=ORGANISER,
+            )
+            await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title="Plenary", kind=Kind.plenary, room_id=room.id, start_slot_id=later.id
+                ),
+                actor=ORGANISER,
+            )
     finally:
         await database.dispose()  # before the server starts: no connection of ours outlives the seeding
-    return {"token": token, "room_id": str(room.id), "slot_id": str(slot.id), "session_id": str(workshop.id),
-            "delegate": str(tickets["delegate"]), "exhibitor": str(tickets["exhibitor"])}
+    return {
+        "token": token,
+        "room_id": str(room.id),
+        "slot_id": str(slot.id),
+        "session_id": str(workshop.id),
+        "delegate": str(tickets["delegate"]),
+        "exhibitor": str(tickets["exhibitor"]),
+    }
 
 
 def _objects(base: str, seeded: dict[str, str]) -> dict[str, str]:
     """Objects made through the API itself: registrations (one with an invoice), a proposal, a reviewer."""
     org = {"authorization": f"Bearer {seeded['token']}"}
     with httpx.Client(base_url=base, timeout=30) as client:
+
         def made(response: httpx.Response) -> Any:
             assert response.status_code == 201, response.text
             return response.json()
@@ -81,14 +106,30 @@ def _objects(base: str, seeded: dict[str, str]) -> dict[str, str]:
         delegate = made(client.post("/api/v1/registrations", json=registration_body(seeded["delegate"])))
         payer = made(client.post("/api/v1/registrations", json=invoice_body(seeded["exhibitor"])))
         invoices = client.get(f"/api/v1/registrations/{payer['id']}/invoices", headers=org).json()["data"]
-        made(client.post(f"/api/v1/registrations/{delegate['id']}/sessions", headers=org,
-                         json={"session_id": seeded["session_id"]}))
+        made(
+            client.post(
+                f"/api/v1/registrations/{delegate['id']}/sessions",
+                headers=org,
+                json={"session_id": seeded["session_id"]},
+            )
+        )
         proposal = made(client.post("/api/v1/proposals", json=proposal_body()))
-        reviewer = made(client.post("/api/v1/reviewers", headers=org,
-                                    json={"name": "Dr Helen Marsh", "email": "helen.marsh@york.ac.uk"}))
-    return {"registration_id": delegate["id"], "invoice_id": invoices[0]["id"], "room_id": seeded["room_id"],
-            "slot_id": seeded["slot_id"], "session_id": seeded["session_id"], "proposal_id": proposal["id"],
-            "reviewer_id": reviewer["id"]}
+        reviewer = made(
+            client.post(
+                "/api/v1/reviewers",
+                headers=org,
+                json={"name": "Dr Helen Marsh", "email": "helen.marsh@york.ac.uk"},
+            )
+        )
+    return {
+        "registration_id": delegate["id"],
+        "invoice_id": invoices[0]["id"],
+        "room_id": seeded["room_id"],
+        "slot_id": seeded["slot_id"],
+        "session_id": seeded["session_id"],
+        "proposal_id": proposal["id"],
+        "reviewer_id": reviewer["id"],
+    }
 
 
 def test_every_operation_survives_schemathesis(databases: support.DatabaseFactory, tmp_path: Path) -> None:
@@ -107,16 +148,32 @@ def test_every_operation_survives_schemathesis(databases: support.DatabaseFactor
             ids = _objects(base, seeded)
             schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
             auth = {"Authorization": f"Bearer {seeded['token']}"}
-            wanted = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-                      checks.response_schema_conformance]
-            operations = sorted((result.ok() for result in schema.get_all_operations()),
-                                key=lambda op: (ORDER[op.method.upper()], op.path))
+            wanted = [
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.content_type_conformance,
+                checks.response_schema_conformance,
+            ]
+            operations = sorted(
+                (result.ok() for result in schema.get_all_operations()),
+                key=lambda op: (ORDER[op.method.upper()], op.path),
+            )
 
-            def run(operation: Any, examples: int, path_parameters: dict[str, str] | None,
-                    mode: Any = GenerationMode.POSITIVE) -> None:
+            def run(
+                operation: Any,
+                examples: int,
+                path_parameters: dict[str, str] | None,
+                mode: Any = GenerationMode.POSITIVE,
+            ) -> None:
                 @given(case=operation.as_strategy(mode, headers=auth, path_parameters=path_parameters))
-                @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=examples,
+                    derandomize=True,
+                    database=None,
+                    deadline=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 def fuzz(case: Any) -> None:
                     nonlocal calls
                     calls += 1
@@ -126,10 +183,18 @@ def test_every_operation_survives_schemathesis(databases: support.DatabaseFactor
                         if operation.label in NO_GATEWAY and response.status_code >= 500:
                             assert response.status_code == 503, response.text
                             assert response.json()["error"]["code"] == "service_unavailable", response.text
-                        case.validate_response(response, checks=[
-                            c for c in wanted
-                            if not (operation.label in NO_GATEWAY and c is checks.not_a_server_error)])
-                    except (AssertionError, BaseExceptionGroup) as exc:  # every finding collected, reported together
+                        case.validate_response(
+                            response,
+                            checks=[
+                                c
+                                for c in wanted
+                                if not (operation.label in NO_GATEWAY and c is checks.not_a_server_error)
+                            ],
+                        )
+                    except (
+                        AssertionError,
+                        BaseExceptionGroup,
+                    ) as exc:  # every finding collected, reported together
                         failures.append(f"{operation.label}: {exc}\n  {case.as_curl_command()}")
 
                 try:
@@ -143,17 +208,25 @@ def test_every_operation_survives_schemathesis(databases: support.DatabaseFactor
                 names = [p.name for p in operation.path_parameters]
                 if names and all(name in ids for name in names):
                     run(operation, WITH_REAL_IDS, {name: ids[name] for name in names})
-            documented = {f"{method.upper()} {path}"
-                          for path, item in schema.raw_schema["paths"].items() for method in item}
+            documented = {
+                f"{method.upper()} {path}"
+                for path, item in schema.raw_schema["paths"].items()
+                for method in item
+            }
             # Schemathesis leaves out the document's own address; test_openapi.py checks that one.
             assert {op.label for op in operations} == documented - {"GET /api/v1/openapi.json"}, "not loaded"
     finally:
         databases.drop(url)
     server_errors = [line for line in log.read_text().splitlines() if "unhandled" in line]
     assert not failures and not server_errors, (
-        f"{len(failures)} findings in {calls} calls:\n" + "\n".join(dict.fromkeys(failures))
-        + "\nserver log:\n" + "\n".join(server_errors))
+        f"{len(failures)} findings in {calls} calls:\n"
+        + "\n".join(dict.fromkeys(failures))
+        + "\nserver log:\n"
+        + "\n".join(server_errors)
+    )
     # Not a vacuous run: the organiser's token worked everywhere, and many operations got past validation.
-    assert not [label for label, codes in statuses.items() if 401 in codes], "the organiser's token was refused"
+    assert not [label for label, codes in statuses.items() if 401 in codes], (
+        "the organiser's token was refused"
+    )
     succeeded = [label for label, codes in statuses.items() if any(200 <= code < 300 for code in codes)]
     assert len(succeeded) >= 30, f"only {len(succeeded)} operations ever succeeded: {sorted(succeeded)}"

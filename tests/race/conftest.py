@@ -10,7 +10,9 @@ from tests import conftest, support
 
 
 @pytest.fixture(scope="module")
-def sqlite_databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> support.DatabaseFactory:
+def sqlite_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> support.DatabaseFactory:
     """The suite's own factory when it is on SQLite, else one just for this module (SQLite needs no cleanup)."""
     if conftest.KIND == "sqlite":
         factory: support.DatabaseFactory = request.getfixturevalue("databases")

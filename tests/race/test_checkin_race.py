@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
-from conference.web.auth import create_api_token
 from conference.core.db import Database
 from conference.core.models import Checkin, RegistrationCreate
 from conference.registration import register
+from conference.web.auth import create_api_token
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -36,8 +36,12 @@ async def _seed(url: str) -> tuple[list[str], str]:
         references = []
         for _ in range(DELEGATES):
             async with database.transaction() as db:
-                result = await register(db, settings=settings, actor=Actor("anonymous"),
-                                        data=RegistrationCreate(**registration_body(tickets["delegate"])))
+                result = await register(
+                    db,
+                    settings=settings,
+                    actor=Actor("anonymous"),
+                    data=RegistrationCreate(**registration_body(tickets["delegate"])),
+                )
             references.append(result.registration.reference)
         async with database.transaction() as db:
             token = await create_api_token(db, role="staff", name="Doors")
@@ -49,11 +53,20 @@ async def _seed(url: str) -> tuple[list[str], str]:
 
 async def _scan_all(base: str, codes: list[str], token: str) -> list[httpx.Response]:
     headers = {"authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=100)) as client:
-        return await asyncio.gather(*(
-            client.post("/api/v1/checkins", json={"code": code, "list": "door", "device": f"door-{d}"}, headers=headers)
-            for code in codes for d in range(DOORS)
-        ))
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=httpx.Limits(max_connections=100)
+    ) as client:
+        return await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/checkins",
+                    json={"code": code, "list": "door", "device": f"door-{d}"},
+                    headers=headers,
+                )
+                for code in codes
+                for d in range(DOORS)
+            )
+        )
 
 
 async def _recorded(url: str) -> list[Checkin]:

@@ -50,11 +50,21 @@ async def _rows(url: str) -> tuple[list[Registration], list[AuditEntry], int]:
     database = Database.from_settings(make_settings(url))
     try:
         async with database.read() as db:
-            registrations = list((await db.execute(sa.select(Registration).order_by(Registration.number))).scalars())
-            promoted = list((await db.execute(
-                sa.select(AuditEntry).where(AuditEntry.action == "conference.registration.promoted").order_by(AuditEntry.id)
-            )).scalars())
-            keys = int((await db.execute(sa.select(sa.func.count()).select_from(IdempotencyKey))).scalar_one())
+            registrations = list(
+                (await db.execute(sa.select(Registration).order_by(Registration.number))).scalars()
+            )
+            promoted = list(
+                (
+                    await db.execute(
+                        sa.select(AuditEntry)
+                        .where(AuditEntry.action == "conference.registration.promoted")
+                        .order_by(AuditEntry.id)
+                    )
+                ).scalars()
+            )
+            keys = int(
+                (await db.execute(sa.select(sa.func.count()).select_from(IdempotencyKey))).scalar_one()
+            )
         return registrations, promoted, keys
     finally:
         await database.dispose()
@@ -72,10 +82,14 @@ def _client(base: str, connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base, limits=limits, timeout=60)
 
 
-async def _rush(base: str, bodies: list[dict[str, Any]], headers: dict[str, str] | None = None) -> list[httpx.Response]:
+async def _rush(
+    base: str, bodies: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> list[httpx.Response]:
     """Every body POSTed at once, each on its own connection."""
     async with _client(base, len(bodies)) as client:
-        return await asyncio.gather(*[client.post("/api/v1/registrations", json=b, headers=headers) for b in bodies])
+        return await asyncio.gather(
+            *[client.post("/api/v1/registrations", json=b, headers=headers) for b in bodies]
+        )
 
 
 def rush(base: str, ticket: uuid.UUID, n: int) -> list[httpx.Response]:
@@ -136,7 +150,9 @@ def test_rush_of_300_for_100_places_never_oversells(race_url: str, tmp_path: Pat
     assert api_counts == db_counts(registrations) == (CAPACITY, 0, RUSH - CAPACITY)
 
 
-def test_negative_control_without_the_capacity_lock_the_event_oversells(race_url: str, tmp_path: Path) -> None:
+def test_negative_control_without_the_capacity_lock_the_event_oversells(
+    race_url: str, tmp_path: Path
+) -> None:
     """Availability checked outside the lock, plus a 50 ms pause: the rush must catch the oversell."""
     ticket = seed(race_url)
     with support.live_server(race_url, workers=2, env=UNSAFE_ENV, log_path=tmp_path / "server.log") as base:
@@ -162,7 +178,9 @@ def test_cancellations_race_new_registrations_and_promote_the_waiting_list_in_or
     with support.live_server(race_url, workers=2, log_path=tmp_path / "server.log") as base:
         first = [r.json() for r in rush(base, ticket, CAPACITY + 50)]
         confirmed = [a for a in first if a["status"] == "confirmed"]
-        waiting = sorted((a for a in first if a["status"] == "waitlisted"), key=lambda a: a["waitlist_position"])
+        waiting = sorted(
+            (a for a in first if a["status"] == "waitlisted"), key=lambda a: a["waitlist_position"]
+        )
         assert (len(confirmed), len(waiting)) == (CAPACITY, 50)
         leaving = confirmed[::5]  # 20 of them, spread over the arrival order
         newcomers = [registration_body(ticket) for _ in range(50)]
@@ -180,8 +198,13 @@ def test_cancellations_race_new_registrations_and_promote_the_waiting_list_in_or
                 watcher = asyncio.create_task(watch())
                 try:
                     return await asyncio.gather(
-                        *[client.delete(f"/api/v1/registrations/{a['id']}",
-                                        headers={"authorization": f"Bearer {a['manage_token']}"}) for a in leaving],
+                        *[
+                            client.delete(
+                                f"/api/v1/registrations/{a['id']}",
+                                headers={"authorization": f"Bearer {a['manage_token']}"},
+                            )
+                            for a in leaving
+                        ],
                         *[client.post("/api/v1/registrations", json=b) for b in newcomers],
                     )
                 finally:
@@ -191,8 +214,10 @@ def test_cancellations_race_new_registrations_and_promote_the_waiting_list_in_or
         responses = asyncio.run(mixed())
         api_counts = conference_counts(base)
 
-    cancels, posts = responses[: len(leaving)], responses[len(leaving):]
-    assert all(r.status_code == 200 and r.json()["status"] == "cancelled" for r in cancels), _describe(cancels)
+    cancels, posts = responses[: len(leaving)], responses[len(leaving) :]
+    assert all(r.status_code == 200 and r.json()["status"] == "cancelled" for r in cancels), _describe(
+        cancels
+    )
     assert all(r.status_code == 201 for r in posts), _describe(posts)
     # A freed place goes to the waiting list in the cancelling transaction: a newcomer never sees it free.
     assert Counter(r.json()["status"] for r in posts) == {"waitlisted": len(newcomers)}
@@ -209,7 +234,7 @@ def test_cancellations_race_new_registrations_and_promote_the_waiting_list_in_or
     # Those still waiting are the rest of the old list, then the newcomers, in arrival order.
     still_waiting = [r for r in registrations if r.status == Status.waitlisted]
     new_ids = {r.json()["id"] for r in posts}
-    assert [str(r.id) for r in still_waiting[:30]] == [a["id"] for a in waiting[len(leaving):]]
+    assert [str(r.id) for r in still_waiting[:30]] == [a["id"] for a in waiting[len(leaving) :]]
     assert {str(r.id) for r in still_waiting[30:]} == new_ids
 
     assert api_counts == db_counts(registrations) == (CAPACITY, 0, 30 + len(newcomers))
@@ -225,7 +250,9 @@ def test_twenty_retries_with_one_idempotency_key_make_one_registration(race_url:
 
     assert all(r.status_code == 201 for r in responses), _describe(responses)
     answers = [r.json() for r in responses]
-    assert len({(a["id"], a["reference"]) for a in answers}) == 1, Counter((a["id"], a["reference"]) for a in answers)
+    assert len({(a["id"], a["reference"]) for a in answers}) == 1, Counter(
+        (a["id"], a["reference"]) for a in answers
+    )
     assert len({a["manage_token"] for a in answers}) == 1
     assert Counter(r.headers.get("idempotent-replayed") for r in responses) == {None: 1, "true": 19}
     registrations, _, keys = rows(race_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,8 @@ from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import RegistrationCreate
 from conference.registration import register
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests import support
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
@@ -37,16 +37,29 @@ async def _seed(url: str) -> tuple[list[tuple[uuid.UUID, str]], uuid.UUID]:
         people = []
         for _ in range(DELEGATES):
             async with database.transaction() as db:
-                result = await register(db, settings=settings, data=RegistrationCreate(**registration_body(tickets["delegate"])),
-                                        actor=Actor("anonymous"))
+                result = await register(
+                    db,
+                    settings=settings,
+                    data=RegistrationCreate(**registration_body(tickets["delegate"])),
+                    actor=Actor("anonymous"),
+                )
             people.append((result.registration.id, result.manage_token))
         actor = Actor("organiser", "race")
         async with database.transaction() as db:
-            small = await programme.create_room(db, data=RoomCreate(name="Small", capacity=SEATS), actor=actor)
-            start = datetime(2026, 12, 8, 11, tzinfo=timezone.utc)
-            slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)), actor=actor)
-            popular = await programme.create_session(db, data=SessionCreate(
-                title="Popular", kind=Kind.workshop, room_id=small.id, start_slot_id=slot.id), actor=actor)
+            small = await programme.create_room(
+                db, data=RoomCreate(name="Small", capacity=SEATS), actor=actor
+            )
+            start = datetime(2026, 12, 8, 11, tzinfo=UTC)
+            slot = await programme.create_slot(
+                db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)), actor=actor
+            )
+            popular = await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title="Popular", kind=Kind.workshop, room_id=small.id, start_slot_id=slot.id
+                ),
+                actor=actor,
+            )
         return people, popular.id
     finally:
         await database.dispose()
@@ -56,20 +69,31 @@ async def _seats(url: str, session_id: uuid.UUID) -> list[SeatBooking]:
     database = Database.from_settings(make_settings(url))
     try:
         async with database.read() as db:
-            stmt = sa.select(SeatBooking).where(SeatBooking.session_id == session_id).order_by(SeatBooking.number)
+            stmt = (
+                sa.select(SeatBooking)
+                .where(SeatBooking.session_id == session_id)
+                .order_by(SeatBooking.number)
+            )
             return list((await db.execute(stmt)).scalars())
     finally:
         await database.dispose()
 
 
-async def _race(base: str, people: list[tuple[uuid.UUID, str]], session_id: uuid.UUID) -> list[httpx.Response]:
+async def _race(
+    base: str, people: list[tuple[uuid.UUID, str]], session_id: uuid.UUID
+) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=DELEGATES, max_keepalive_connections=DELEGATES)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        return await asyncio.gather(*[
-            client.post(f"/api/v1/registrations/{rid}/sessions", json={"session_id": str(session_id)},
-                        headers={"authorization": f"Bearer {token}"})
-            for rid, token in people
-        ])
+        return await asyncio.gather(
+            *[
+                client.post(
+                    f"/api/v1/registrations/{rid}/sessions",
+                    json={"session_id": str(session_id)},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                for rid, token in people
+            ]
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,15 +133,31 @@ def test_giving_up_races_with_new_bookings_and_promotes_in_order(race_db: str, t
     with support.live_server(race_db, workers=2, log_path=tmp_path / "server.log") as base:
         booked = asyncio.run(_race(base, first, popular))
         holders = [p for p, r in zip(first, booked) if r.json()["status"] == "booked"]
-        waiting_before = [p for p, r in sorted(zip(first, booked), key=lambda x: x[1].json().get("waitlist_position") or 0)
-                          if r.json()["status"] == "waitlisted"]
+        waiting_before = [
+            p
+            for p, r in sorted(zip(first, booked), key=lambda x: x[1].json().get("waitlist_position") or 0)
+            if r.json()["status"] == "waitlisted"
+        ]
 
         async def mixed() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-                gives = [client.delete(f"/api/v1/registrations/{rid}/sessions/{popular}",
-                                       headers={"authorization": f"Bearer {token}"}) for rid, token in holders[:20]]
-                books = [client.post(f"/api/v1/registrations/{rid}/sessions", json={"session_id": str(popular)},
-                                     headers={"authorization": f"Bearer {token}"}) for rid, token in later]
+            async with httpx.AsyncClient(
+                base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)
+            ) as client:
+                gives = [
+                    client.delete(
+                        f"/api/v1/registrations/{rid}/sessions/{popular}",
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                    for rid, token in holders[:20]
+                ]
+                books = [
+                    client.post(
+                        f"/api/v1/registrations/{rid}/sessions",
+                        json={"session_id": str(popular)},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                    for rid, token in later
+                ]
                 return await asyncio.gather(*gives, *books)
 
         responses = asyncio.run(mixed())

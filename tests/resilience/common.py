@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import HOLDING, AuditEntry, Conference, OutboxEmail, Registration, Status
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
 
@@ -37,12 +37,20 @@ async def _seed(url: str, capacity: int, seats: int | None) -> Seeded:
         if seats is not None:
             actor = Actor("organiser", "resilience")
             async with database.transaction() as db:
-                room = await programme.create_room(db, data=RoomCreate(name="Small", capacity=seats), actor=actor)
-                start = datetime(2026, 12, 8, 11, tzinfo=timezone.utc)
+                room = await programme.create_room(
+                    db, data=RoomCreate(name="Small", capacity=seats), actor=actor
+                )
+                start = datetime(2026, 12, 8, 11, tzinfo=UTC)
                 slot = await programme.create_slot(
-                    db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)), actor=actor)
-                session = await programme.create_session(db, data=SessionCreate(
-                    title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id), actor=actor)
+                    db, data=TimeSlotCreate(starts_at=start, ends_at=start.replace(hour=12)), actor=actor
+                )
+                session = await programme.create_session(
+                    db,
+                    data=SessionCreate(
+                        title="Workshop", kind=Kind.workshop, room_id=room.id, start_slot_id=slot.id
+                    ),
+                    actor=actor,
+                )
             seeded.session_id = session.id
         return seeded
     finally:
@@ -94,12 +102,20 @@ async def _snapshot(url: str) -> Snapshot:
     try:
         async with database.read() as db:
             conference = (await db.execute(sa.select(Conference))).scalar_one()
-            registrations = list((await db.execute(sa.select(Registration).order_by(Registration.number))).scalars())
+            registrations = list(
+                (await db.execute(sa.select(Registration).order_by(Registration.number))).scalars()
+            )
             outbox = list((await db.execute(sa.select(OutboxEmail))).scalars())
             seats = list((await db.execute(sa.select(SeatBooking))).scalars())
-            audits = Counter((await db.execute(
-                sa.select(AuditEntry.subject).where(AuditEntry.action == "conference.registration.created")
-            )).scalars())
+            audits = Counter(
+                (
+                    await db.execute(
+                        sa.select(AuditEntry.subject).where(
+                            AuditEntry.action == "conference.registration.created"
+                        )
+                    )
+                ).scalars()
+            )
         return Snapshot(conference, registrations, outbox, seats, audits)
     finally:
         await database.dispose()
@@ -125,7 +141,11 @@ def check_invariants(url: str, sent: list[Sent], *, seats: int | None = None) ->
         row = by_id.get(answer["id"])
         assert row is not None, f"registration {answer['reference']} was answered 201 but is not stored"
         assert (row.reference, row.status.value) == (answer["reference"], answer["status"])
-        assert (row.name, row.email, row.organisation) == (s.body["name"], s.body["email"], s.body["organisation"])
+        assert (row.name, row.email, row.organisation) == (
+            s.body["name"],
+            s.body["email"],
+            s.body["organisation"],
+        )
         assert row.email_key == s.body["email"].lower()
 
     # Arrival numbers come from the counter bumped under the capacity lock: unique, gapless, and the counter is
@@ -143,7 +163,9 @@ def check_invariants(url: str, sent: list[Sent], *, seats: int | None = None) ->
     assert len({r.manage_token_hash for r in regs}) == len(regs)
     assert snap.created_audits == Counter(r.reference for r in regs)
     confirmations = Counter(o.registration_id for o in snap.outbox if o.kind == "registration")
-    assert confirmations == Counter(r.id for r in regs), "a registration without exactly one confirmation email"
+    assert confirmations == Counter(r.id for r in regs), (
+        "a registration without exactly one confirmation email"
+    )
     # No orphans: every email and seat belongs to a stored registration.
     ids = {r.id for r in regs}
     assert all(o.registration_id in ids for o in snap.outbox if o.registration_id is not None)

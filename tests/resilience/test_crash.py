@@ -22,7 +22,14 @@ import pytest
 from tests import support
 from tests.conference.test_email import Mailbox
 from tests.resilience.common import (
-    Sent, bodies, check_invariants, client, deliveries, seed, snapshot, wait_until_sent,
+    Sent,
+    bodies,
+    check_invariants,
+    client,
+    deliveries,
+    seed,
+    snapshot,
+    wait_until_sent,
 )
 
 pytestmark = pytest.mark.resilience
@@ -44,6 +51,7 @@ async def _rush_until_killed(group: support.ServerGroup, sent: list[Sent]) -> No
     answered = 0
     killed = False
     async with client(group.base, IN_FLIGHT) as c:
+
         async def one(s: Sent) -> None:
             nonlocal answered, killed
             async with gate:
@@ -74,8 +82,11 @@ def test_kill_9_mid_rush_loses_nothing_answered_and_half_writes_nothing(
     pg_url: str, mailbox: Mailbox, smtp_port: int, tmp_path: Path
 ) -> None:
     seeded = seed(pg_url, capacity=CAPACITY)
-    env = {"CONFERENCE_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "CONFERENCE_MAIL_RETRY_SECONDS": "0.2",
-           "CONFERENCE_MAIL_LEASE_SECONDS": str(LEASE_SECONDS)}
+    env = {
+        "CONFERENCE_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "CONFERENCE_MAIL_RETRY_SECONDS": "0.2",
+        "CONFERENCE_MAIL_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
     before = [Sent(b) for b in bodies(seeded.ticket, BEFORE)]
     with support.server_group(pg_url, workers=2, env=env, log_path=tmp_path / "first.log") as group:
         workers = group.pids()
@@ -87,7 +98,8 @@ def test_kill_9_mid_rush_loses_nothing_answered_and_half_writes_nothing(
     assert sum(s.created for s in before) >= KILL_AT
     assert cut_off, "no request was in flight when the server died: the crash did not happen mid-rush"
     assert all(s.created for s in before if s.response is not None), Counter(
-        s.response.status_code for s in before if s.response is not None)
+        s.response.status_code for s in before if s.response is not None
+    )
     # The state the crash left, before anything runs again: it must already be whole.
     at_crash = check_invariants(pg_url, before)
     sending_at_crash = {o.id for o in at_crash.outbox if o.status == "sending"}
@@ -96,7 +108,9 @@ def test_kill_9_mid_rush_loses_nothing_answered_and_half_writes_nothing(
     with support.server_group(pg_url, workers=2, env=env, log_path=tmp_path / "second.log") as group:
         asyncio.run(_register(group.base, after))
         assert Counter(s.response.status_code for s in after if s.response is not None) == {201: AFTER}
-        rows = wait_until_sent(pg_url, timeout=60)  # includes the killed server's claims, once their lease ends
+        rows = wait_until_sent(
+            pg_url, timeout=60
+        )  # includes the killed server's claims, once their lease ends
 
     final = check_invariants(pg_url, before + after)
     stored_before = len(at_crash.registrations)
@@ -107,13 +121,17 @@ def test_kill_9_mid_rush_loses_nothing_answered_and_half_writes_nothing(
 
     messages = mailbox.messages
     delivered = deliveries(messages)
-    assert set(delivered) == {r.id for r in rows}, "an email was never delivered, or one not in the outbox was"
+    assert set(delivered) == {r.id for r in rows}, (
+        "an email was never delivered, or one not in the outbox was"
+    )
     # Exactly once as the receiver sees it: one Message-ID per outbox row, and per delegate one confirmation.
     assert len({str(m["Message-ID"]) for m in messages}) == len(rows)
     per_recipient = Counter(str(m["To"]) for m in {str(m["Message-ID"]): m for m in messages}.values())
     assert per_recipient == Counter(r.email for r in final.registrations)
     twice = {row for row, n in delivered.items() if n > 1}
     assert all(n <= 2 for n in delivered.values()), delivered.most_common(3)
-    print(f"answered before the kill {sum(s.created for s in before)}, cut off {len(cut_off)}, stored at the crash "
-          f"{stored_before}, emails sending at the crash {len(sending_at_crash)}, delivered twice {len(twice)}")
+    print(
+        f"answered before the kill {sum(s.created for s in before)}, cut off {len(cut_off)}, stored at the crash "
+        f"{stored_before}, emails sending at the crash {len(sending_at_crash)}, delivered twice {len(twice)}"
+    )
     assert twice <= sending_at_crash, "an email not in the hands of the killed sender was delivered twice"

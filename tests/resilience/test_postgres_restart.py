@@ -39,14 +39,20 @@ REQUEST_TIMEOUT = 20.0  # a request taking longer than this counts as a hang
 
 
 def _cluster() -> tuple[str, str]:
-    versions = sorted(os.listdir("/etc/postgresql"), key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])
+    versions = sorted(
+        os.listdir("/etc/postgresql"), key=lambda v: [int(p) for p in v.split(".") if p.isdigit()]
+    )
     return versions[-1], "main"
 
 
 def _pg_ctl(action: str) -> None:
     version, name = _cluster()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _postgres_ready() -> bool:
@@ -66,9 +72,13 @@ def _wait_ready(timeout: float = 60) -> None:
 def restartable_postgres(pg_url: str) -> Any:
     """Skips unless this machine's PostgreSQL cluster can be restarted from here; restores it whatever happens."""
     local = "@127.0.0.1:" in support.PG_ADMIN_URL or "@localhost:" in support.PG_ADMIN_URL
-    if not (local and os.geteuid() == 0 and shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql")):
-        support.skip_or_fail("restarting PostgreSQL needs root, pg_ctlcluster and a local cluster",
-                             "CONFERENCE_REQUIRE_POSTGRES")
+    if not (
+        local and os.geteuid() == 0 and shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql")
+    ):
+        support.skip_or_fail(
+            "restarting PostgreSQL needs root, pg_ctlcluster and a local cluster",
+            "CONFERENCE_REQUIRE_POSTGRES",
+        )
     yield
     if not _postgres_ready():
         try:
@@ -88,8 +98,13 @@ class Outcome:
     error: str = ""
 
 
-async def _load(base: str, ticket_bodies: list[dict[str, Any]], stop: threading.Event,
-                outcomes: list[Outcome], sent: list[Sent]) -> None:
+async def _load(
+    base: str,
+    ticket_bodies: list[dict[str, Any]],
+    stop: threading.Event,
+    outcomes: list[Outcome],
+    sent: list[Sent],
+) -> None:
     pending = iter(ticket_bodies)
     mine: list[tuple[str, str]] = []  # (id, manage token) of registrations answered 201
 
@@ -124,13 +139,17 @@ async def _load(base: str, ticket_bodies: list[dict[str, Any]], stop: threading.
             await record("conference", c.get("/api/v1/conference"))
             if mine:
                 rid, token = mine[n % len(mine)]
-                await record("own registration", c.get(f"/api/v1/registrations/{rid}",
-                                                       headers={"authorization": f"Bearer {token}"}))
+                await record(
+                    "own registration",
+                    c.get(f"/api/v1/registrations/{rid}", headers={"authorization": f"Bearer {token}"}),
+                )
             n += 1
             await asyncio.sleep(0.02)
 
     async with client(base, REGISTRARS + READERS, timeout=REQUEST_TIMEOUT) as c:
-        await asyncio.gather(*(registrar(c) for _ in range(REGISTRARS)), *(reader(c, i) for i in range(READERS)))
+        await asyncio.gather(
+            *(registrar(c) for _ in range(REGISTRARS)), *(reader(c, i) for i in range(READERS))
+        )
 
 
 def _recovered(outcomes: list[Outcome], since: float) -> bool:
@@ -149,8 +168,9 @@ def test_postgres_restart_under_load_answers_503_then_recovers(
     sent: list[Sent] = []
     stop = threading.Event()
     with support.live_server(pg_url, workers=2, log_path=tmp_path / "server.log") as base:
-        load = threading.Thread(target=lambda: asyncio.run(_load(base, bodies(seeded.ticket, 20000), stop,
-                                                                 outcomes, sent)))
+        load = threading.Thread(
+            target=lambda: asyncio.run(_load(base, bodies(seeded.ticket, 20000), stop, outcomes, sent))
+        )
         load.start()
         try:
             time.sleep(2)  # steady load first, with the pools full of live connections
@@ -172,14 +192,17 @@ def test_postgres_restart_under_load_answers_503_then_recovers(
         assert httpx.get(f"{base}/api/v1/conference", timeout=10).status_code == 200
 
     codes = Counter(o.status for o in outcomes)
-    summary = (f"{dict(codes)}; down {back_at - down_at:.1f} s, recovered {recovered_at - back_at:.1f} s after "
-               f"PostgreSQL was back; slowest answer {max(o.took for o in outcomes):.1f} s; "
-               f"errors {Counter(o.error for o in outcomes if o.error)}")
+    summary = (
+        f"{dict(codes)}; down {back_at - down_at:.1f} s, recovered {recovered_at - back_at:.1f} s after "
+        f"PostgreSQL was back; slowest answer {max(o.took for o in outcomes):.1f} s; "
+        f"errors {Counter(o.error for o in outcomes if o.error)}"
+    )
     print(summary)
     assert _recovered(outcomes, back_at), f"the server did not recover by itself: {summary}"
     assert None not in codes, f"requests without an answer (hang or dropped connection): {summary}"
     assert set(codes) <= {200, 201, 503}, f"answers other than success or 503: {summary}; " + str(
-        [o.body for o in outcomes if o.status not in (200, 201, 503)][:3])
+        [o.body for o in outcomes if o.status not in (200, 201, 503)][:3]
+    )
     assert codes[503] > 0, f"no request met the outage: the test did not test it ({summary})"
     unavailable = [o.body for o in outcomes if o.status == 503]
     assert all(b["error"]["code"] == "service_unavailable" for b in unavailable), unavailable[:3]

@@ -27,6 +27,7 @@ RUSH = 200
 async def _register_across(bases: list[str], sent: list[Sent]) -> None:
     clients = [client(b) for b in bases]
     try:
+
         async def one(i: int, s: Sent) -> None:
             try:
                 s.response = await clients[i % len(clients)].post("/api/v1/registrations", json=s.body)
@@ -39,14 +40,21 @@ async def _register_across(bases: list[str], sent: list[Sent]) -> None:
             await c.aclose()
 
 
-async def _book_across(bases: list[str], people: list[tuple[str, str]], session_id: str) -> list[tuple[int, str]]:
+async def _book_across(
+    bases: list[str], people: list[tuple[str, str]], session_id: str
+) -> list[tuple[int, str]]:
     clients = [client(b) for b in bases]
     try:
-        responses = await asyncio.gather(*(
-            clients[i % len(clients)].post(f"/api/v1/registrations/{rid}/sessions", json={"session_id": session_id},
-                                           headers={"authorization": f"Bearer {token}"})
-            for i, (rid, token) in enumerate(people)
-        ))
+        responses = await asyncio.gather(
+            *(
+                clients[i % len(clients)].post(
+                    f"/api/v1/registrations/{rid}/sessions",
+                    json={"session_id": session_id},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                for i, (rid, token) in enumerate(people)
+            )
+        )
         return [(r.status_code, r.json().get("status") or r.json()["error"]["code"]) for r in responses]
     finally:
         for c in clients:
@@ -59,16 +67,24 @@ def test_two_instances_share_capacity_seats_and_the_outbox(
     seeded = seed(pg_url, capacity=CAPACITY, seats=SEATS)
     env = {"CONFERENCE_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "CONFERENCE_MAIL_RETRY_SECONDS": "0.2"}
     sent = [Sent(b) for b in bodies(seeded.ticket, RUSH)]
-    with (support.live_server(pg_url, workers=2, env=env, log_path=tmp_path / "a.log") as a,
-          support.live_server(pg_url, workers=2, env=env, log_path=tmp_path / "b.log") as b):
+    with (
+        support.live_server(pg_url, workers=2, env=env, log_path=tmp_path / "a.log") as a,
+        support.live_server(pg_url, workers=2, env=env, log_path=tmp_path / "b.log") as b,
+    ):
         asyncio.run(_register_across([a, b], sent))
-        codes = Counter(s.response.status_code if s.response is not None else type(s.error).__name__ for s in sent)
+        codes = Counter(
+            s.response.status_code if s.response is not None else type(s.error).__name__ for s in sent
+        )
         assert codes == {201: RUSH}, codes
         statuses = Counter(s.response.json()["status"] for s in sent if s.response is not None)
         assert statuses == {"confirmed": CAPACITY, "waitlisted": RUSH - CAPACITY}, statuses
 
         # Every registered delegate tries for the workshop, half through each instance. Only confirmed ones may.
-        people = [(s.response.json()["id"], s.response.json()["manage_token"]) for s in sent if s.response is not None]
+        people = [
+            (s.response.json()["id"], s.response.json()["manage_token"])
+            for s in sent
+            if s.response is not None
+        ]
         booked = asyncio.run(_book_across([b, a], people, str(seeded.session_id)))
         assert Counter(booked) == {
             (201, "booked"): SEATS,

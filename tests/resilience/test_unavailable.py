@@ -14,8 +14,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.routing import Route
 
-from conference.server.app import create_app
 from conference.core.db import is_unavailable
+from conference.server.app import create_app
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.resilience
@@ -60,10 +60,14 @@ async def test_unavailable_is_a_503_answered_without_re_raising() -> None:
     app.router.routes.insert(0, Route("/api/v1/test-starting", starting))
     app.router.routes.insert(0, Route("/api/v1/test-bug", bug))
     # The default transport raises whatever the app re-raises: the 503 must come back as a plain answer.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
         unavailable = await client.get("/api/v1/test-starting")
         with pytest.raises(DBAPIError):
-            await client.get("/api/v1/test-bug")  # re-raised after the 500 answer, so uvicorn logs its traceback
+            await client.get(
+                "/api/v1/test-bug"
+            )  # re-raised after the 500 answer, so uvicorn logs its traceback
     lenient = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=lenient, base_url="http://testserver") as client:
         broken = await client.get("/api/v1/test-bug")

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from conference.mail import mailtext
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, utcnow
 from conference.core.settings import Settings
+from conference.mail import mailtext
 from sessions.call import call as calls
 from sessions.call import review
 from sessions.models import CallUpdate, ReviewerInvite
@@ -28,9 +28,15 @@ REVIEW_LINK = re.compile(r"http://testserver/review/(r_[A-Za-z0-9_-]+)")
 async def set_call(database: Database, *, open_: bool = True, anonymous: bool = True) -> None:
     now = utcnow()
     async with database.transaction() as db:
-        await calls.update_call(db, data=CallUpdate(
-            opens_at=now - timedelta(days=30), closes_at=now + (timedelta(days=10) if open_ else -timedelta(days=1)),
-            anonymous_review=anonymous), actor=ORGANISER)
+        await calls.update_call(
+            db,
+            data=CallUpdate(
+                opens_at=now - timedelta(days=30),
+                closes_at=now + (timedelta(days=10) if open_ else -timedelta(days=1)),
+                anonymous_review=anonymous,
+            ),
+            actor=ORGANISER,
+        )
 
 
 def proposal_body(**overrides: Any) -> dict[str, Any]:
@@ -41,7 +47,13 @@ def proposal_body(**overrides: Any) -> dict[str, Any]:
         "format": "talk",
         "duration_minutes": 20,
         "themes": ["information sharing", "partnership working"],
-        "speakers": [{"name": "Grace Okafor", "email": f"grace.okafor.{n}@leeds.gov.uk", "organisation": "Leeds City Council"}],
+        "speakers": [
+            {
+                "name": "Grace Okafor",
+                "email": f"grace.okafor.{n}@leeds.gov.uk",
+                "organisation": "Leeds City Council",
+            }
+        ],
         "audience_level": "intermediate",
         "access_needs": "Step-free access to the stage",
     }
@@ -56,11 +68,18 @@ async def submit(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     return result
 
 
-async def invite(database: Database, settings: Settings, name: str = "Dr Helen Marsh",
-                 email: str | None = None) -> tuple[uuid.UUID, str]:
+async def invite(
+    database: Database, settings: Settings, name: str = "Dr Helen Marsh", email: str | None = None
+) -> tuple[uuid.UUID, str]:
     async with database.transaction() as db:
-        r = await review.invite_reviewer(db, settings=settings, actor=ORGANISER, data=ReviewerInvite(
-            name=name, email=email or f"reviewer.{uuid.uuid4().hex[:6]}@whatworks.org.uk"))
+        r = await review.invite_reviewer(
+            db,
+            settings=settings,
+            actor=ORGANISER,
+            data=ReviewerInvite(
+                name=name, email=email or f"reviewer.{uuid.uuid4().hex[:6]}@whatworks.org.uk"
+            ),
+        )
     return r.id, review.reviewer_token(settings, r)
 
 

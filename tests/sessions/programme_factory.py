@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conference.core.audit import Actor
 from conference.core.db import Database
-from sessions.workshops import programme
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
+from sessions.workshops import programme
 
 ORGANISER = Actor("organiser", "tests")
 
@@ -27,13 +27,18 @@ async def make_programme(database: Database, *, small_capacity: int = 3) -> Prog
     p = Programme()
     async with database.transaction() as db:
         for name, seats in (("Hall", 400), ("Big", 50), ("Small", small_capacity), ("Medium", 10)):
-            room = await programme.create_room(db, data=RoomCreate(name=name, capacity=seats), actor=ORGANISER)
+            room = await programme.create_room(
+                db, data=RoomCreate(name=name, capacity=seats), actor=ORGANISER
+            )
             p.rooms[name] = room.id
         for day, hours in ((8, (10, 11.5, 14)), (9, (10, 11.5))):
             for h in hours:
-                start = datetime(2026, 12, day, int(h), int((h % 1) * 60), tzinfo=timezone.utc)
-                slot = await programme.create_slot(db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
-                                                   actor=ORGANISER)
+                start = datetime(2026, 12, day, int(h), int((h % 1) * 60), tzinfo=UTC)
+                slot = await programme.create_slot(
+                    db,
+                    data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)),
+                    actor=ORGANISER,
+                )
                 p.slots.append(slot.id)
         specs = [
             ("A", Kind.workshop, "Small", 0, 1),
@@ -44,9 +49,17 @@ async def make_programme(database: Database, *, small_capacity: int = 3) -> Prog
             ("D", Kind.workshop, "Big", 4, 1),
         ]
         for title, kind, room, slot, count in specs:
-            s = await programme.create_session(db, data=SessionCreate(
-                title=f"Workshop {title}" if kind == Kind.workshop else "Opening plenary", kind=kind,
-                room_id=p.rooms[room], start_slot_id=p.slots[slot], slot_count=count, theme="partnership working"),
-                actor=ORGANISER)
+            s = await programme.create_session(
+                db,
+                data=SessionCreate(
+                    title=f"Workshop {title}" if kind == Kind.workshop else "Opening plenary",
+                    kind=kind,
+                    room_id=p.rooms[room],
+                    start_slot_id=p.slots[slot],
+                    slot_count=count,
+                    theme="partnership working",
+                ),
+                actor=ORGANISER,
+            )
             p.sessions[title] = s.id
     return p

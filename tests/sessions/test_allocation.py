@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import OutboxEmail
+from sessions.models import AllocationRun, SeatBooking, SeatStatus
 from sessions.workshops import allocation, synthetic
 from sessions.workshops.allocation import Delegate, Instance, Workshop
-from sessions.models import AllocationRun, SeatBooking, SeatStatus
 from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
 from tests.factories import make_conference
 from tests.sessions.programme_factory import Programme, make_programme
@@ -55,7 +55,12 @@ def test_losses_are_spread_rather_than_landing_on_the_same_delegate() -> None:
 
 
 def test_multi_slot_workshops_fill_every_slot_they_span_and_held_seats_are_respected() -> None:
-    workshops = [one_slot("Long", 0, 5, span=2), one_slot("A", 0, 5), one_slot("B", 1, 5), one_slot("C", 2, 5)]
+    workshops = [
+        one_slot("Long", 0, 5, span=2),
+        one_slot("A", 0, 5),
+        one_slot("B", 1, 5),
+        one_slot("C", 2, 5),
+    ]
     instance = Instance(
         workshops=workshops,
         delegates=[
@@ -82,8 +87,10 @@ def test_capacity_is_never_exceeded_even_when_everyone_wants_the_same_workshop()
 
 
 def test_check_reports_overfull_workshops_and_clashes() -> None:
-    instance = Instance(workshops=[one_slot("A", 0, 1), one_slot("Long", 0, 1, span=2)],
-                        delegates=[Delegate("x", {0: 1, 1: 2}), Delegate("y", {0: 1})])
+    instance = Instance(
+        workshops=[one_slot("A", 0, 1), one_slot("Long", 0, 1, span=2)],
+        delegates=[Delegate("x", {0: 1, 1: 2}), Delegate("y", {0: 1})],
+    )
     problems = allocation.check(instance, [[0, 1], [0]])
     assert any("time clash" in p for p in problems)
     assert any("holds 2 delegates in 1 seats" in p for p in problems)
@@ -97,7 +104,9 @@ def conference_sized() -> Instance:
     return instance
 
 
-def test_conference_sized_allocation_beats_first_come_on_first_choices_and_the_worst_off(conference_sized: Instance) -> None:
+def test_conference_sized_allocation_beats_first_come_on_first_choices_and_the_worst_off(
+    conference_sized: Instance,
+) -> None:
     instance = conference_sized
     baseline = allocation.first_come(instance)
     result = allocation.solve(instance, seed=1)
@@ -131,10 +140,13 @@ async def prog(database: Database) -> tuple[dict[str, Any], Programme]:
     return tickets, await make_programme(database, small_capacity=2)
 
 
-async def rank(client: httpx.AsyncClient, person: dict[str, Any], ranking: list[tuple[Any, int]]) -> httpx.Response:
+async def rank(
+    client: httpx.AsyncClient, person: dict[str, Any], ranking: list[tuple[Any, int]]
+) -> httpx.Response:
     body = {"choices": [{"session_id": str(s), "rank": r} for s, r in ranking]}
-    return await client.put(f"/api/v1/registrations/{person['id']}/choices", json=body,
-                            headers=bearer(person["manage_token"]))
+    return await client.put(
+        f"/api/v1/registrations/{person['id']}/choices", json=body, headers=bearer(person["manage_token"])
+    )
 
 
 async def test_allocation_previews_then_books_seats_and_opens_first_come_booking(
@@ -142,8 +154,11 @@ async def test_allocation_previews_then_books_seats_and_opens_first_come_booking
 ) -> None:
     tickets, p = prog
     organiser = bearer(await organiser_token(database))
-    assert (await client.patch("/api/v1/seat-booking", json={"choices_open": True, "booking_open": False},
-                               headers=organiser)).status_code == 200
+    assert (
+        await client.patch(
+            "/api/v1/seat-booking", json={"choices_open": True, "booking_open": False}, headers=organiser
+        )
+    ).status_code == 200
     people = [await register(client, tickets["delegate"]) for _ in range(4)]
     # Everyone wants A (2 seats) in slot 0; the first two would also take B; the last two have no second choice.
     for i, person in enumerate(people):
@@ -165,7 +180,9 @@ async def test_allocation_previews_then_books_seats_and_opens_first_come_booking
     async with database.read() as db:
         seats = (await db.execute(sa.select(SeatBooking))).scalars().all()
         runs = (await db.execute(sa.select(AllocationRun).order_by(AllocationRun.id))).scalars().all()
-        mails = (await db.execute(sa.select(OutboxEmail).where(OutboxEmail.kind == "allocation"))).scalars().all()
+        mails = (
+            (await db.execute(sa.select(OutboxEmail).where(OutboxEmail.kind == "allocation"))).scalars().all()
+        )
     assert {s.status for s in seats} == {SeatStatus.booked} and {s.source for s in seats} == {"allocation"}
     by_session: dict[Any, set[Any]] = {}
     for s in seats:
@@ -181,8 +198,11 @@ async def test_allocation_previews_then_books_seats_and_opens_first_come_booking
     # Ranking is over; what is left is first come, first served.
     assert (await rank(client, people[0], [(p.sessions["A"], 1)])).json()["error"]["code"] == "choices_closed"
     late = await register(client, tickets["delegate"])
-    response = await client.post(f"/api/v1/registrations/{late['id']}/sessions", json={"session_id": str(p.sessions["A"])},
-                                 headers=bearer(late["manage_token"]))
+    response = await client.post(
+        f"/api/v1/registrations/{late['id']}/sessions",
+        json={"session_id": str(p.sessions["A"])},
+        headers=bearer(late["manage_token"]),
+    )
     assert response.json()["status"] == "waitlisted"
     sessions = {s["title"]: s for s in (await client.get("/api/v1/sessions")).json()}
     assert (sessions["Workshop A"]["booked"], sessions["Workshop A"]["remaining"]) == (2, 0)
@@ -191,12 +211,14 @@ async def test_allocation_previews_then_books_seats_and_opens_first_come_booking
 async def test_allocation_input_and_roles_are_checked(
     client: httpx.AsyncClient, prog: tuple[dict[str, Any], Programme], database: Database
 ) -> None:
-    tickets, p = prog
+    _tickets, _p = prog
     organiser = bearer(await organiser_token(database))
     staff = bearer(await staff_token(database))
     assert (await client.post("/api/v1/allocation", json={}, headers=staff)).status_code == 403
     assert (await client.post("/api/v1/allocation", json={})).status_code == 401
-    response = await client.post("/api/v1/allocation", json={"seed": "x", "apply": "yes", "speed": 1}, headers=organiser)
+    response = await client.post(
+        "/api/v1/allocation", json={"seed": "x", "apply": "yes", "speed": 1}, headers=organiser
+    )
     assert response.status_code == 422
     assert set(response.json()["error"]["fields"]) == {"seed", "apply", "speed"}
     response = await client.post("/api/v1/allocation", json={"time_limit_seconds": 0}, headers=organiser)
@@ -213,21 +235,30 @@ async def test_organiser_previews_and_applies_the_allocation_from_the_console(
 
     tickets, p = prog
     organiser = await organiser_token(database)
-    await client.patch("/api/v1/seat-booking", json={"choices_open": True, "booking_open": False}, headers=bearer(organiser))
+    await client.patch(
+        "/api/v1/seat-booking", json={"choices_open": True, "booking_open": False}, headers=bearer(organiser)
+    )
     for _ in range(3):
-        assert (await rank(client, await register(client, tickets["delegate"]), [(p.sessions["A"], 1)])).status_code == 200
+        assert (
+            await rank(client, await register(client, tickets["delegate"]), [(p.sessions["A"], 1)])
+        ).status_code == 200
     await sign_in(client, organiser)
     page = await client.get("/console/programme", headers={"accept": "text/html"})
     assert "allocation-figures" not in page.text
 
-    bad = await client.post("/console/programme/allocation", data={"csrf_token": csrf(page.text), "seed": "one"})
+    bad = await client.post(
+        "/console/programme/allocation", data={"csrf_token": csrf(page.text), "seed": "one"}
+    )
     assert bad.status_code == 422 and 'id="seed-error"' in bad.text and 'value="one"' in bad.text
-    preview = await client.post("/console/programme/allocation",
-                                data={"csrf_token": csrf(page.text), "seed": "2", "action": "preview"})
+    preview = await client.post(
+        "/console/programme/allocation",
+        data={"csrf_token": csrf(page.text), "seed": "2", "action": "preview"},
+    )
     assert preview.status_code == 303 and "previewed" in preview.headers["location"]
     assert await count_rows(database, SeatBooking) == 0
-    applied = await client.post("/console/programme/allocation",
-                                data={"csrf_token": csrf(page.text), "seed": "2", "action": "apply"})
+    applied = await client.post(
+        "/console/programme/allocation", data={"csrf_token": csrf(page.text), "seed": "2", "action": "apply"}
+    )
     assert applied.status_code == 303
     assert await count_rows(database, SeatBooking) == 2  # Workshop A has two seats
     page = await client.get(applied.headers["location"], headers={"accept": "text/html"})

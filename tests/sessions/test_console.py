@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from conference.core.db import Database
+from sessions.models import ProgrammeSession, Room
 from tests.conference.test_registration_api import count_rows, organiser_token, staff_token
 from tests.factories import make_conference
 from tests.sessions.programme_factory import Programme, make_programme
-from sessions.models import ProgrammeSession, Room
 
 
 def csrf(html: str) -> str:
@@ -23,7 +23,9 @@ def csrf(html: str) -> str:
 
 async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
     page = await client.get("/login")
-    return await client.post("/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"})
+    return await client.post(
+        "/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"}
+    )
 
 
 @pytest.fixture
@@ -34,44 +36,78 @@ async def prog(database: Database) -> tuple[dict[str, Any], Programme]:
 
 async def test_anonymous_is_sent_to_sign_in(client: httpx.AsyncClient, prog: Any) -> None:
     response = await client.get("/console/programme", headers={"accept": "text/html"})
-    assert response.status_code == 303 and response.headers["location"].endswith("/login?next=%2Fconsole%2Fprogramme")
+    assert response.status_code == 303 and response.headers["location"].endswith(
+        "/login?next=%2Fconsole%2Fprogramme"
+    )
 
 
-async def test_bad_token_is_refused_and_audited(client: httpx.AsyncClient, prog: Any, database: Database) -> None:
+async def test_bad_token_is_refused_and_audited(
+    client: httpx.AsyncClient, prog: Any, database: Database
+) -> None:
     response = await sign_in(client, "ct_wrong")
     assert response.status_code == 401 and "This token is not valid" in response.text
     assert (await client.get("/console/programme", headers={"accept": "text/html"})).status_code == 303
 
 
-async def test_staff_cannot_manage_the_programme(client: httpx.AsyncClient, prog: Any, database: Database) -> None:
+async def test_staff_cannot_manage_the_programme(
+    client: httpx.AsyncClient, prog: Any, database: Database
+) -> None:
     await sign_in(client, await staff_token(database))
     assert (await client.get("/console/programme", headers={"accept": "text/html"})).status_code == 403
 
 
-async def test_organiser_manages_rooms_slots_and_sessions(client: httpx.AsyncClient, prog: Any, database: Database) -> None:
-    tickets, p = prog
+async def test_organiser_manages_rooms_slots_and_sessions(
+    client: httpx.AsyncClient, prog: Any, database: Database
+) -> None:
+    _tickets, p = prog
     signed = await sign_in(client, await organiser_token(database))
     assert signed.status_code == 303
     page = await client.get("/console/programme", headers={"accept": "text/html"})
     assert page.status_code == 200 and "Workshop Long" in page.text
     token = csrf(page.text)
-    added = await client.post("/console/programme/rooms", data={"csrf_token": token, "room_name": "Garden Room", "room_capacity": "25"})
+    added = await client.post(
+        "/console/programme/rooms",
+        data={"csrf_token": token, "room_name": "Garden Room", "room_capacity": "25"},
+    )
     assert added.status_code == 303
     assert await count_rows(database, Room) == 5
-    bad = await client.post("/console/programme/rooms", data={"csrf_token": token, "room_name": "Cupboard", "room_capacity": "-3"})
+    bad = await client.post(
+        "/console/programme/rooms", data={"csrf_token": token, "room_name": "Cupboard", "room_capacity": "-3"}
+    )
     assert bad.status_code == 422 and "There is a problem" in bad.text and 'value="Cupboard"' in bad.text
-    slot = await client.post("/console/programme/slots", data={"csrf_token": token, "slot_start": "2026-12-09T15:00", "slot_end": "2026-12-09T14:00"})
+    slot = await client.post(
+        "/console/programme/slots",
+        data={"csrf_token": token, "slot_start": "2026-12-09T15:00", "slot_end": "2026-12-09T14:00"},
+    )
     assert slot.status_code == 422 and "must end after it starts" in slot.text
-    clash = await client.post("/console/programme/sessions", data={
-        "csrf_token": token, "title": "Clash", "kind": "workshop", "room_id": str(p.rooms["Small"]), "start_slot_id": str(p.slots[0])})
+    clash = await client.post(
+        "/console/programme/sessions",
+        data={
+            "csrf_token": token,
+            "title": "Clash",
+            "kind": "workshop",
+            "room_id": str(p.rooms["Small"]),
+            "start_slot_id": str(p.slots[0]),
+        },
+    )
     assert clash.status_code == 409 and "already taken" in clash.text
     before = await count_rows(database, ProgrammeSession)
-    new = await client.post("/console/programme/sessions", data={
-        "csrf_token": token, "title": "Garden chat", "kind": "workshop", "room_id": str(p.rooms["Small"]),
-        "start_slot_id": str(p.slots[2]), "slot_count": "1"})
+    new = await client.post(
+        "/console/programme/sessions",
+        data={
+            "csrf_token": token,
+            "title": "Garden chat",
+            "kind": "workshop",
+            "room_id": str(p.rooms["Small"]),
+            "start_slot_id": str(p.slots[2]),
+            "slot_count": "1",
+        },
+    )
     assert new.status_code == 303
     assert await count_rows(database, ProgrammeSession) == before + 1
-    cancelled = await client.post(f"/console/programme/sessions/{p.sessions['A']}/cancel", data={"csrf_token": token})
+    cancelled = await client.post(
+        f"/console/programme/sessions/{p.sessions['A']}/cancel", data={"csrf_token": token}
+    )
     assert cancelled.status_code == 303
     sheet = await client.get(f"/api/v1/sessions/{p.sessions['B']}/delegates.csv")
     assert sheet.status_code == 200  # the signed-in browser may read the room sheet
@@ -80,7 +116,9 @@ async def test_organiser_manages_rooms_slots_and_sessions(client: httpx.AsyncCli
     assert write.status_code == 401
 
 
-async def test_console_forms_need_the_csrf_token(client: httpx.AsyncClient, prog: Any, database: Database) -> None:
+async def test_console_forms_need_the_csrf_token(
+    client: httpx.AsyncClient, prog: Any, database: Database
+) -> None:
     await sign_in(client, await organiser_token(database))
     response = await client.post("/console/programme/rooms", data={"room_name": "X", "room_capacity": "3"})
     assert response.status_code == 403

@@ -19,8 +19,9 @@ from sessions.schedule import scheduler
 from sessions.schedule.instance import placement_to_json, problem_from_json
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "bench" / "scheduler"
-needs_shared = pytest.mark.skipif(not (SHARED / "make_instance.py").exists(),
-                                  reason=f"the shared benchmark generator is not at {SHARED}")
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "make_instance.py").exists(), reason=f"the shared benchmark generator is not at {SHARED}"
+)
 
 Instance = dict[str, Any]
 Placement = dict[str, tuple[str, int]]
@@ -31,37 +32,70 @@ Placement = dict[str, tuple[str, int]]
 
 def grid(days: int, per_day: int, lunch_after: int | None = None) -> list[dict[str, Any]]:
     """Slots in time order; a two-slot session may join a slot to the next unless the day ends or lunch falls."""
-    return [{"id": d * per_day + k, "day": d, "start": f"{9 + k:02d}:00", "end": f"{10 + k:02d}:00",
-             "joinable_with_next": k < per_day - 1 and k != lunch_after}
-            for d in range(days) for k in range(per_day)]
+    return [
+        {
+            "id": d * per_day + k,
+            "day": d,
+            "start": f"{9 + k:02d}:00",
+            "end": f"{10 + k:02d}:00",
+            "joinable_with_next": k < per_day - 1 and k != lunch_after,
+        }
+        for d in range(days)
+        for k in range(per_day)
+    ]
 
 
-def instance(sessions: list[dict[str, Any]], rooms: dict[str, int], slots: list[dict[str, Any]],
-             stars: list[list[str]], unavailable: dict[str, list[int]] | None = None) -> Instance:
+def instance(
+    sessions: list[dict[str, Any]],
+    rooms: dict[str, int],
+    slots: list[dict[str, Any]],
+    stars: list[list[str]],
+    unavailable: dict[str, list[int]] | None = None,
+) -> Instance:
     speakers = sorted({sp for s in sessions for sp in s["speakers"]})
     for s in sessions:
         s.setdefault("duration", 1)
         s.setdefault("themes", ["education"])
         s.setdefault("stars", sum(s["id"] in mine for mine in stars))
         s.setdefault("expected_audience", math.ceil(s["stars"] * 0.5))
-    return {"schema": "conference-scheduling-instance/1", "name": "test", "slots": slots,
-            "rooms": [{"id": r, "name": r, "capacity": cap} for r, cap in rooms.items()],
-            "themes": ["education", "evaluation"],
-            "speakers": [{"id": sp, "unavailable_slots": (unavailable or {}).get(sp, [])} for sp in speakers],
-            "sessions": sessions, "attendees": [{"id": f"A{k}", "stars": mine} for k, mine in enumerate(stars)]}
+    return {
+        "schema": "conference-scheduling-instance/1",
+        "name": "test",
+        "slots": slots,
+        "rooms": [{"id": r, "name": r, "capacity": cap} for r, cap in rooms.items()],
+        "themes": ["education", "evaluation"],
+        "speakers": [{"id": sp, "unavailable_slots": (unavailable or {}).get(sp, [])} for sp in speakers],
+        "sessions": sessions,
+        "attendees": [{"id": f"A{k}", "stars": mine} for k, mine in enumerate(stars)],
+    }
 
 
-def random_instance(seed: int, n_sessions: int = 10, days: int = 2, per_day: int = 3,
-                    rooms: tuple[int, ...] = (80, 40, 30), delegates: int = 60) -> Instance:
+def random_instance(
+    seed: int,
+    n_sessions: int = 10,
+    days: int = 2,
+    per_day: int = 3,
+    rooms: tuple[int, ...] = (80, 40, 30),
+    delegates: int = 60,
+) -> Instance:
     """Small random instances: shared speakers, a two-slot workshop, speakers away for a slot, skewed stars."""
     rng = random.Random(seed)
     slots = grid(days, per_day, lunch_after=1)
     people = [f"P{k}" for k in range(n_sessions)]
-    sessions = [{"id": f"S{k}", "duration": 2 if k == 0 else 1, "themes": [rng.choice(["a", "b", "c"])],
-                 "speakers": sorted(set(rng.sample(people, rng.choice([1, 1, 2]))))} for k in range(n_sessions)]
+    sessions = [
+        {
+            "id": f"S{k}",
+            "duration": 2 if k == 0 else 1,
+            "themes": [rng.choice(["a", "b", "c"])],
+            "speakers": sorted(set(rng.sample(people, rng.choice([1, 1, 2])))),
+        }
+        for k in range(n_sessions)
+    ]
     popularity = [1.0 / (k + 1) for k in range(n_sessions)]
-    stars = [sorted({f"S{k}" for k in rng.choices(range(n_sessions), popularity, k=rng.randint(2, 5))})
-             for _ in range(delegates)]
+    stars = [
+        sorted({f"S{k}" for k in rng.choices(range(n_sessions), popularity, k=rng.randint(2, 5))})
+        for _ in range(delegates)
+    ]
     unavailable = {p: [rng.randrange(len(slots))] for p in rng.sample(people, 3)}
     return instance(sessions, {f"R{k}": cap for k, cap in enumerate(rooms)}, slots, stars, unavailable)
 
@@ -74,7 +108,10 @@ def occupied(inst: Instance, session: dict[str, Any], start: int) -> list[int] |
     span = list(range(start, start + session["duration"]))
     if start < 0 or span[-1] >= len(slots):
         return None
-    if any(slots[a]["day"] != slots[b]["day"] or not slots[a]["joinable_with_next"] for a, b in itertools.pairwise(span)):
+    if any(
+        slots[a]["day"] != slots[b]["day"] or not slots[a]["joinable_with_next"]
+        for a, b in itertools.pairwise(span)
+    ):
         return None
     return span
 
@@ -116,8 +153,12 @@ def broken_rules(inst: Instance, placement: Placement) -> list[str]:
 
 def clash_pairs(inst: Instance, placement: Placement) -> int:
     sessions = {s["id"]: s for s in inst["sessions"]}
-    spans = {sid: set(range(start, start + sessions[sid]["duration"])) for sid, (_, start) in placement.items()}
-    return sum(1 for a in inst["attendees"] for x, y in itertools.combinations(a["stars"], 2) if spans[x] & spans[y])
+    spans = {
+        sid: set(range(start, start + sessions[sid]["duration"])) for sid, (_, start) in placement.items()
+    }
+    return sum(
+        1 for a in inst["attendees"] for x, y in itertools.combinations(a["stars"], 2) if spans[x] & spans[y]
+    )
 
 
 def brute_force_optimum(inst: Instance) -> int | None:
@@ -154,7 +195,9 @@ def test_sessions_starred_together_go_to_different_slots() -> None:
     # Two slots, two rooms, four talks: A+B and C+D are each starred together by ten delegates, A+C and B+D by
     # one. Only {A, D} / {B, C} clashes nobody.
     stars = [["A", "B"]] * 10 + [["C", "D"]] * 10 + [["A", "C"], ["B", "D"]]
-    inst = instance([{"id": x, "speakers": [f"P{x}"]} for x in "ABCD"], {"R1": 20, "R2": 20}, grid(1, 2), stars)
+    inst = instance(
+        [{"id": x, "speakers": [f"P{x}"]} for x in "ABCD"], {"R1": 20, "R2": 20}, grid(1, 2), stars
+    )
     result = solve(inst)
     assert broken_rules(inst, result.placement) == []
     slot = {sid: start for sid, (_, start) in result.placement.items()}
@@ -166,8 +209,12 @@ def test_sessions_starred_together_go_to_different_slots() -> None:
 def test_unavoidable_clashes_get_a_positive_bound_that_meets_the_objective() -> None:
     # Four talks in two slots: whatever the split, each of the three delegates who starred all four has two
     # clashing pairs. The bound must prove those six, not stop at 0.
-    inst = instance([{"id": x, "speakers": [f"P{x}"]} for x in "ABCD"], {"R1": 20, "R2": 20}, grid(1, 2),
-                    [list("ABCD")] * 3)
+    inst = instance(
+        [{"id": x, "speakers": [f"P{x}"]} for x in "ABCD"],
+        {"R1": 20, "R2": 20},
+        grid(1, 2),
+        [list("ABCD")] * 3,
+    )
     result = solve(inst)
     assert result.objective == clash_pairs(inst, result.placement) == 6
     assert result.bound == 6 and result.status == "optimal"
@@ -200,8 +247,13 @@ def test_random_instances_keep_every_hard_rule(seed: int) -> None:
 
 def test_a_two_slot_workshop_keeps_its_room_and_never_runs_over_lunch() -> None:
     slots = grid(1, 4, lunch_after=1)  # 0-1 join, 1|2 is lunch, 2-3 join
-    inst = instance([{"id": "W", "duration": 2, "speakers": ["P1"]}, {"id": "T", "speakers": ["P2"]}],
-                    {"R1": 20}, slots, [["W", "T"]] * 4, unavailable={"P1": [0]})
+    inst = instance(
+        [{"id": "W", "duration": 2, "speakers": ["P1"]}, {"id": "T", "speakers": ["P2"]}],
+        {"R1": 20},
+        slots,
+        [["W", "T"]] * 4,
+        unavailable={"P1": [0]},
+    )
     result = solve(inst)
     assert broken_rules(inst, result.placement) == []
     assert result.placement["W"][1] == 2  # 1 would cross lunch, 0 is out (speaker away), 3 ends the day
@@ -213,9 +265,11 @@ def test_a_two_slot_workshop_keeps_its_room_and_never_runs_over_lunch() -> None:
 
 def test_pins_are_kept_even_when_they_cost_clash_pairs() -> None:
     stars = [["A", "B"]] * 10
-    sessions = [{"id": "A", "speakers": ["P1"], "pin": {"start_slot": 1, "room": "R2"}},
-                {"id": "B", "speakers": ["P2"], "pin": {"start_slot": 1}},
-                {"id": "C", "speakers": ["P3"], "pin": {"room": "R1"}}]
+    sessions = [
+        {"id": "A", "speakers": ["P1"], "pin": {"start_slot": 1, "room": "R2"}},
+        {"id": "B", "speakers": ["P2"], "pin": {"start_slot": 1}},
+        {"id": "C", "speakers": ["P3"], "pin": {"room": "R1"}},
+    ]
     inst = instance(sessions, {"R1": 20, "R2": 20}, grid(1, 3), stars)
     result = solve(inst)
     assert broken_rules(inst, result.placement) == []
@@ -228,8 +282,13 @@ def test_pins_are_kept_even_when_they_cost_clash_pairs() -> None:
 
 
 def test_a_speaker_with_two_talks_and_one_free_slot_is_named() -> None:
-    inst = instance([{"id": "A", "speakers": ["Ann"]}, {"id": "B", "speakers": ["Ann", "Bob"]}],
-                    {"R1": 20, "R2": 20}, grid(1, 3), [["A", "B"]], unavailable={"Ann": [0, 1]})
+    inst = instance(
+        [{"id": "A", "speakers": ["Ann"]}, {"id": "B", "speakers": ["Ann", "Bob"]}],
+        {"R1": 20, "R2": 20},
+        grid(1, 3),
+        [["A", "B"]],
+        unavailable={"Ann": [0, 1]},
+    )
     result = solve(inst)
     assert result.status == "infeasible" and result.placement == {}
     text = "\n".join(result.explanation)
@@ -240,9 +299,17 @@ def test_infeasibility_no_simple_count_sees_is_explained_by_the_rules_in_conflic
     # Two big talks, each by a speaker who can only come in slot 0, and one room big enough: every count
     # (starts, a speaker's slots, big-room slots) passes, yet they can't both have the big room in slot 0.
     stars = [["X", "Y"]] * 60
-    inst = instance([{"id": "X", "speakers": ["Xena"]}, {"id": "Y", "speakers": ["Yves"]},
-                     {"id": "Z", "speakers": ["Zoe"]}], {"Hall": 100, "Room": 20}, grid(1, 2), stars,
-                    unavailable={"Xena": [1], "Yves": [1]})
+    inst = instance(
+        [
+            {"id": "X", "speakers": ["Xena"]},
+            {"id": "Y", "speakers": ["Yves"]},
+            {"id": "Z", "speakers": ["Zoe"]},
+        ],
+        {"Hall": 100, "Room": 20},
+        grid(1, 2),
+        stars,
+        unavailable={"Xena": [1], "Yves": [1]},
+    )
     result = solve(inst)
     assert result.status == "infeasible"
     text = "\n".join(result.explanation)
@@ -292,24 +359,50 @@ def test_a_late_change_moves_few_sessions_and_says_which() -> None:
 @needs_shared
 def test_the_benchmark_small_instance_through_the_command_line(tmp_path: Path) -> None:
     path, out = tmp_path / "small.json", tmp_path / "placement.json"
-    subprocess.run([sys.executable, str(SHARED / "make_instance.py"), "--size", "small", "--seed", "3", "-o",
-                    str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(SHARED / "make_instance.py"), "--size", "small", "--seed", "3", "-o", str(path)],
+        check=True,
+        capture_output=True,
+    )
     from conference.server.cli import main
 
-    assert main(["schedule", "solve", "--instance", str(path), "--time-limit", "4", "--threads", "2",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "schedule",
+                "solve",
+                "--instance",
+                str(path),
+                "--time-limit",
+                "4",
+                "--threads",
+                "2",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     written = json.loads(out.read_text())
     inst = json.loads(path.read_text())
     placement = {sid: (p["room"], p["start_slot"]) for sid, p in written["schedule"].items()}
     assert broken_rules(inst, placement) == []
-    scored = subprocess.run([sys.executable, str(SHARED / "evaluate.py"), str(path), str(out), "--json"],
-                            capture_output=True, text=True, check=True)
+    scored = subprocess.run(
+        [sys.executable, str(SHARED / "evaluate.py"), str(path), str(out), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(scored.stdout)
     assert figures["hard_violations"] == 0
-    assert figures["attendee_clash_pairs"] == written["figures"]["clash_pairs"] == clash_pairs(inst, placement)
+    assert (
+        figures["attendee_clash_pairs"] == written["figures"]["clash_pairs"] == clash_pairs(inst, placement)
+    )
     assert 0 < written["figures"]["lower_bound"] <= figures["attendee_clash_pairs"]
 
 
 def test_placements_are_written_as_evaluate_reads_them() -> None:
     assert placement_to_json({"S2": ("R1", 3), "S1": ("R2", 0)}) == {
-        "S1": {"room": "R2", "start_slot": 0}, "S2": {"room": "R1", "start_slot": 3}}
+        "S1": {"room": "R2", "start_slot": 0},
+        "S2": {"room": "R1", "start_slot": 3},
+    }

@@ -13,16 +13,22 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('invoice', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('delegate_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False,
-                                      server_default=''))
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "delegate_name",
+                sqlmodel.sql.sqltypes.AutoString(length=120),
+                nullable=False,
+                server_default="",
+            )
+        )
     # Documents issued before: the best we know is the name the registration has now, unless it was erased.
     op.execute(
         "UPDATE invoice SET delegate_name = (SELECT r.name FROM registration r WHERE r.id = invoice.registration_id "
@@ -32,5 +38,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('invoice', schema=None) as batch_op:
-        batch_op.drop_column('delegate_name')
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.drop_column("delegate_name")
