@@ -21,11 +21,11 @@ from starlette.routing import Route
 from badges.checkin import DOOR, RESULTS
 from conference.console.audit import parse_filters, uk_midnight
 from conference.console.login import LoginRequired, require_console
-from conference.console.registrations import when
 from conference.core import audit
+from conference.core.formats import when
 from conference.core.models import Checkin, Registration
-from conference.pages.registration import render
 from conference.web.request import database
+from conference.web.templating import render
 from sessions.models import ProgrammeSession
 
 PER_PAGE = 100

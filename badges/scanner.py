@@ -17,18 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2 import FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from conference import registration
+from conference import places
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.models import Registration
-from conference.pages import registration as pages
-from conference.web import vendor
+from conference.web import templating, vendor
 from conference.web.request import database
 from sessions.workshops import programme
 
@@ -50,19 +48,17 @@ _TEMPLATES = str(HERE / "templates")
 
 def install() -> None:
     """Add this package's templates to the pages' loader (called by the app factory)."""
-    loaders = pages.template_loader.loaders
-    if not any(getattr(loader, "searchpath", None) == [_TEMPLATES] for loader in loaders):
-        loaders.append(FileSystemLoader(_TEMPLATES))
+    templating.add_template_folder(_TEMPLATES)
 
 
 async def scan_page(request: Request) -> Response:
     actor = await require_console(request, "staff", "organiser")
     async with database(request).read() as db:
-        conference = await registration.get_conference(db)
+        conference = await places.get_conference(db)
         sessions = await programme.sessions_public(db)
     # Only workshops have seats to check against (a plenary or a talk would refuse everybody as not booked).
     lists = [{"id": s["id"], "label": _session_label(s)} for s in sessions if s["kind"] == "workshop"]
-    return pages.render(
+    return templating.render(
         request,
         "badges/scan.html",
         {

@@ -12,7 +12,7 @@ Cancelled registrations are never included, nor erased ones (`registration.erase
 
 `send` writes the Broadcast row and one outbox email per recipient (with `broadcast_id`) in the caller's
 transaction: all or nothing. The i-th copy is due `i * 60 / per_minute` seconds after sending; the mail worker
-claims only rows whose `next_attempt_at` has come (`outbox.claim_due`), so copies leave at a steady rate.
+claims only rows whose `next_attempt_at` has come (`sender.claim_due`), so copies leave at a steady rate.
 
 A copy is rendered when it is sent, from the Broadcast row: the organiser's subject and plain-text body, where
 `{name}` becomes the delegate's name (a plain `str.replace`: nothing else in the body is interpreted), then the
@@ -50,7 +50,7 @@ from conference.core.models import (
 from conference.core.settings import Settings
 from conference.mail import mailtext
 from conference.mail.outbox import outbox_row
-from conference.registration import get_conference
+from conference.places import get_conference
 
 KIND = "broadcast"
 

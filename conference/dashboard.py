@@ -27,7 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from conference import registration as bookings
-from conference.console.registrations import _issued_invoices_pence, _payment_state_filter, outstanding_pence
+from conference.balances import issued_invoices_pence, outstanding_pence, payment_state_filter
 from conference.core.models import (
     HOLDING,
     REGIONS,
@@ -125,9 +125,9 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
             col(Registration.ticket_type_id),
             col(Registration.payment_method),
             col(Registration.status),
-            _issued_invoices_pence().label("issued"),
+            issued_invoices_pence().label("issued"),
         )
-        .where(col(Registration.conference_id) == conference_id, _payment_state_filter("outstanding"))
+        .where(col(Registration.conference_id) == conference_id, payment_state_filter("outstanding"))
         .subquery()
     )
     stmt = sa.select(

@@ -34,9 +34,10 @@ from conference.core.models import (
 )
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
+from conference.invoices import invoicing
+from conference.invoices.invoicing import INVOICE_KINDS
 from conference.mail import mailtext
 from conference.mail.outbox import queue_email
-from conference.payments import invoicing
 
 # The delegate's own details, in the registration form's order; everything else (ticket, payment, invoices,
 # seats) belongs to the place, not to the person.
@@ -192,7 +193,7 @@ async def substitute(
                 col(OutboxEmail.registration_id) == registration.id,
                 col(OutboxEmail.to_address) == previous_email,
                 col(OutboxEmail.status).in_(("queued", "sending")),
-                col(OutboxEmail.kind).not_in(tuple(mailtext.INVOICE_KINDS)),
+                col(OutboxEmail.kind).not_in(tuple(INVOICE_KINDS)),
             )
             .values(status="failed", last_error="withdrawn: the place was transferred", lease_until=None)
             .execution_options(synchronize_session=False)

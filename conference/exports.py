@@ -36,6 +36,7 @@ from conference.core.models import (
     Status,
     TicketType,
 )
+from conference.places import get_conference
 from sessions.models import ProgrammeSession
 
 FORMATS = {
@@ -138,8 +139,6 @@ def _erased(r: Registration) -> bool:
 
 
 async def _conference(db: AsyncSession) -> Conference:
-    from conference.registration import get_conference
-
     return await get_conference(db)
 
 

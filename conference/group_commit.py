@@ -48,7 +48,10 @@ class RegistrationQueue:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             outcomes = await self._write([request for request, _ in batch])
-            metrics.count_registrations(outcomes)  # committed, whether or not their callers are still there
+            # Committed, whether or not their callers are still there; new ones only, not replays or refusals.
+            metrics.count_registrations(
+                o.row["status"].value for o in outcomes if isinstance(o, Registered) and not o.replayed
+            )
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():  # its caller went away
                     continue

@@ -11,7 +11,6 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -19,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conference import places
 from conference.core import audit, errors, hooks
 from conference.core.audit import Actor
 from conference.core.db import Database, insert_rows, lock_for_update
 from conference.core.models import (
     HOLDING,
-    Approval,
     AuditEntry,
     Conference,
     IdempotencyKey,
@@ -39,20 +38,9 @@ from conference.core.models import (
 )
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
+from conference.invoices import invoicing
 from conference.mail.outbox import outbox_row, queue_email
 from conference.payments import checkout as payments
-from conference.payments import invoicing
-
-
-@dataclass(frozen=True)
-class Availability:
-    capacity: int
-    registered: int  # places held: confirmed, pending payment, awaiting approval
-    waitlisted: int
-
-    @property
-    def remaining(self) -> int:
-        return max(self.capacity - self.registered, 0)
 
 
 @dataclass(frozen=True)
@@ -91,94 +79,6 @@ class Registered:
         return answer
 
 
-async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
-    """The deployment's conference; `for_update` takes its row lock (the capacity lock) in the same query."""
-    stmt = sa.select(Conference).order_by(Conference.id).limit(1)
-    if for_update:
-        assert db.in_transaction()
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    conference = (await db.execute(stmt)).scalar_one_or_none()
-    if conference is None:
-        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
-    return conference
-
-
-async def availability(db: AsyncSession, conference: Conference) -> Availability:
-    assert conference.id is not None
-    return await _availability(db, conference.id, conference.capacity)
-
-
-async def _availability(db: AsyncSession, conference_id: int, capacity: int) -> Availability:
-    counts = dict((await db.execute(_COUNTS, {"conference_id": conference_id})).all())
-    return Availability(
-        capacity=capacity,
-        registered=sum(counts.get(s, 0) for s in HOLDING),
-        waitlisted=counts.get(Status.waitlisted, 0),
-    )
-
-
-async def _held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
-    stmt = sa.select(sa.func.count()).where(
-        Registration.ticket_type_id == ticket_type_id, Registration.status.in_(HOLDING)
-    )
-    return int((await db.execute(stmt)).scalar_one())
-
-
-async def ticket_types_with_availability(
-    db: AsyncSession, conference: Conference
-) -> list[tuple[TicketType, bool]]:
-    types = (
-        await db.execute(
-            sa.select(TicketType)
-            .where(TicketType.conference_id == conference.id, TicketType.public.is_(True))  # type: ignore[attr-defined]
-            .order_by(TicketType.position, TicketType.name)
-        )
-    ).scalars()
-    held = dict(
-        (
-            await db.execute(
-                sa.select(Registration.ticket_type_id, sa.func.count())
-                .where(Registration.status.in_(HOLDING))
-                .group_by(Registration.ticket_type_id)
-            )
-        ).all()
-    )
-    return [(t, conference.registration_open and (t.cap is None or held.get(t.id, 0) < t.cap)) for t in types]
-
-
-async def waitlist_position(db: AsyncSession, registration: Registration) -> int | None:
-    if registration.status != Status.waitlisted:
-        return None
-    stmt = sa.select(sa.func.count()).where(
-        Registration.conference_id == registration.conference_id,
-        Registration.status == Status.waitlisted,
-        Registration.number <= registration.number,
-    )
-    return int((await db.execute(stmt)).scalar_one())
-
-
-def _status_with_place(ticket: TicketType | sa.Row[Any], email: str, method: PaymentMethod) -> Status:
-    if ticket.approval == Approval.manual:
-        return Status.awaiting_approval
-    if ticket.approval == Approval.domain and not domain_approved(ticket, email):
-        return Status.awaiting_approval
-    return _status_approved(ticket, method)
-
-
-def _status_approved(ticket: TicketType | sa.Row[Any], method: PaymentMethod) -> Status:
-    if ticket.price_pence == 0 or (method == PaymentMethod.invoice and ticket.invoice_confirms):
-        return Status.confirmed
-    return Status.pending_payment
-
-
-def _needs_hold(status: Status, method: PaymentMethod) -> bool:
-    return status == Status.pending_payment and method == PaymentMethod.card
-
-
-def _hold_until(settings: Settings, now: datetime) -> datetime:
-    return now + timedelta(minutes=settings.payment_hold_minutes)
-
-
 def payment_method(
     settings: Settings, ticket: TicketType | sa.Row[Any], data: RegistrationCreate
 ) -> PaymentMethod:
@@ -206,29 +106,6 @@ def payment_method(
                 }
             )
     return method
-
-
-async def _grant_place(
-    db: AsyncSession,
-    settings: Settings,
-    registration: Registration,
-    ticket: TicketType,
-    status: Status,
-    actor: Actor,
-) -> None:
-    """A waitlisted or approved registration now has a place: hold it for a card payment, or invoice it."""
-    registration.status, registration.updated_at = status, utcnow()
-    if _needs_hold(status, registration.payment_method):
-        registration.hold_expires_at = _hold_until(settings, registration.updated_at)
-    if registration.payment_method == PaymentMethod.invoice and status != Status.awaiting_approval:
-        await db.flush()
-        await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
-
-
-def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
-    domain = email.rsplit("@", 1)[-1].lower()
-    allowed = [d.strip().lower().lstrip(".") for d in ticket.approval_domains.split(",") if d.strip()]
-    return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
 def request_fingerprint(body: Any) -> str:
@@ -261,11 +138,6 @@ _LIVE_EMAILS = sa.select(Registration.email_key).where(
 _REGISTRATION_TABLE: sa.Table = Registration.__table__  # type: ignore[attr-defined]
 _OUTBOX_TABLE: sa.Table = OutboxEmail.__table__  # type: ignore[attr-defined]
 _AUDIT_TABLE: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
-_COUNTS = (
-    sa.select(Registration.status, sa.func.count())
-    .where(Registration.conference_id == sa.bindparam("conference_id"))
-    .group_by(Registration.status)
-)
 
 
 @dataclass(frozen=True)
@@ -311,7 +183,7 @@ async def register(
         # write transaction and its lock. Nothing has run on `db` yet, so its transaction has not begun.
         assert database is not None
         async with database.read() as read:
-            snapshot = await availability(read, await get_conference(read))
+            snapshot = await places.availability(read, await places.get_conference(read))
         await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
     request = RegistrationRequest(data, actor, idempotency_key, fingerprint)
     outcome = (await register_many(db, settings=settings, requests=[request], snapshot=snapshot))[0]
@@ -325,7 +197,7 @@ async def register_many(
     *,
     settings: Settings,
     requests: list[RegistrationRequest],
-    snapshot: Availability | None = None,
+    snapshot: places.Availability | None = None,
 ) -> list[Registered | errors.DomainError]:
     """Register delegates in the order given, under one capacity lock, in the caller's transaction.
 
@@ -351,7 +223,7 @@ async def register_many(
     if locked is None:
         raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
     conference_id, capacity, registration_open, last_number = locked
-    seen = snapshot or await _availability(db, conference_id, capacity)
+    seen = snapshot or await places.count_places(db, conference_id, capacity)
     state = _UnderLock(
         conference_id=conference_id,
         capacity=capacity,
@@ -404,10 +276,10 @@ async def _register_one(
     has_place = state.registered < state.capacity
     if has_place and ticket.cap is not None:
         if ticket.id not in state.held_by_type:
-            state.held_by_type[ticket.id] = await _held_by_type(db, ticket.id)
+            state.held_by_type[ticket.id] = await places.held_by_type(db, ticket.id)
         if state.held_by_type[ticket.id] >= ticket.cap:
             raise errors.TicketTypeUnavailable()
-    status = _status_with_place(ticket, email_key, method) if has_place else Status.waitlisted
+    status = places.status_with_place(ticket, email_key, method) if has_place else Status.waitlisted
     # Under the lock this registration has the highest number, so it joins the end of the waiting list.
     position = state.waitlisted + 1 if status == Status.waitlisted else None
 
@@ -420,7 +292,7 @@ async def _register_one(
         "billing": data.billing.model_dump(mode="json")
         if method == PaymentMethod.invoice and data.billing
         else None,
-        "hold_expires_at": _hold_until(settings, now) if _needs_hold(status, method) else None,
+        "hold_expires_at": places.hold_until(settings, now) if places.needs_hold(status, method) else None,
         "id": registration_id,
         "conference_id": state.conference_id,
         "number": state.next_number,
@@ -519,7 +391,7 @@ async def _lock_registration(db: AsyncSession, registration_id: uuid.UUID) -> Re
 async def cancel_registration(
     db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor
 ) -> Registration:
-    conference = await get_conference(db)
+    conference = await places.get_conference(db)
     await lock_for_update(db, Conference, conference.id)
     registration = await _lock_registration(db, registration_id)
     if registration.status == Status.cancelled:
@@ -536,7 +408,7 @@ async def cancel_registration(
     await db.flush()
     await hooks.run_registration_released(db, settings, registration)
     if held_place:
-        await promote_waitlist(db, settings=settings, conference=conference)
+        await places.promote_waitlist(db, settings=settings, conference=conference)
     return registration
 
 
@@ -564,68 +436,10 @@ async def credit_invoice(
     return note, registration, True
 
 
-async def promote_waitlist(
-    db: AsyncSession, *, settings: Settings, conference: Conference
-) -> list[Registration]:
-    """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
-    promoted: list[Registration] = []
-    seen = await availability(db, conference)
-    free = conference.capacity - seen.registered
-    if free <= 0 or seen.waitlisted == 0:
-        return promoted
-    waiting = (
-        await db.execute(
-            sa.select(Registration)
-            .where(Registration.conference_id == conference.id, Registration.status == Status.waitlisted)
-            .order_by(Registration.number)
-        )
-    ).scalars()
-    caps: dict[uuid.UUID, int | None] = {}
-    for registration in waiting:
-        if free <= 0:
-            break
-        ticket = await db.get(TicketType, registration.ticket_type_id)
-        assert ticket is not None
-        if ticket.cap is not None:
-            held = caps.get(ticket.id)
-            held = await _held_by_type(db, ticket.id) if held is None else held
-            if held >= ticket.cap:
-                caps[ticket.id] = held
-                continue  # this type is full; the next person on the list may hold another type
-            caps[ticket.id] = held + 1
-        await _grant_place(
-            db,
-            settings,
-            registration,
-            ticket,
-            _status_with_place(ticket, registration.email_key, registration.payment_method),
-            audit.SYSTEM,
-        )
-        free -= 1
-        promoted.append(registration)
-        queue_email(
-            db,
-            settings,
-            kind="promoted",
-            to=registration.email,
-            registration_id=registration.id,
-            status=registration.status.value,
-        )
-        await audit.record(
-            db,
-            "conference.registration.promoted",
-            actor=audit.SYSTEM,
-            subject=registration.reference,
-            status=registration.status.value,
-        )
-    await db.flush()
-    return promoted
-
-
 async def decide_approval(
     db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, approve: bool, actor: Actor
 ) -> Registration:
-    conference = await get_conference(db)
+    conference = await places.get_conference(db)
     await lock_for_update(db, Conference, conference.id)
     registration = await _lock_registration(db, registration_id)
     if registration.status != Status.awaiting_approval:
@@ -636,8 +450,13 @@ async def decide_approval(
     assert ticket is not None
     registration.updated_at = utcnow()
     if approve:
-        await _grant_place(
-            db, settings, registration, ticket, _status_approved(ticket, registration.payment_method), actor
+        await places.grant_place(
+            db,
+            settings,
+            registration,
+            ticket,
+            places.status_approved(ticket, registration.payment_method),
+            actor,
         )
     else:
         registration.status = Status.cancelled
@@ -655,14 +474,14 @@ async def decide_approval(
     await db.flush()
     if not approve:
         await hooks.run_registration_released(db, settings, registration)
-        await promote_waitlist(db, settings=settings, conference=conference)
+        await places.promote_waitlist(db, settings=settings, conference=conference)
     return registration
 
 
 async def update_conference(
     db: AsyncSession, *, settings: Settings, changes: dict[str, Any], actor: Actor
 ) -> Conference:
-    conference = await get_conference(db)
+    conference = await places.get_conference(db)
     conference = await lock_for_update(db, Conference, conference.id)
     for name, value in changes.items():
         setattr(conference, name, value)
@@ -673,12 +492,12 @@ async def update_conference(
     )
     await db.flush()
     # A larger capacity (or reopening) lets the waiting list move up at once.
-    await promote_waitlist(db, settings=settings, conference=conference)
+    await places.promote_waitlist(db, settings=settings, conference=conference)
     return conference
 
 
 async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str) -> bool:
-    conference = await get_conference(db)
+    conference = await places.get_conference(db)
     registration = (
         await db.execute(
             sa.select(Registration).where(
@@ -690,7 +509,7 @@ async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str
     ).scalar_one_or_none()
     if registration is None:
         return False
-    position = await waitlist_position(db, registration)
+    position = await places.waitlist_position(db, registration)
     queue_email(
         db,
         settings,

@@ -16,7 +16,7 @@ from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import Registration, Status
 from conference.core.settings import Settings
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import (
     Kind,
     ProgrammeSession,

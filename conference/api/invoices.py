@@ -17,8 +17,8 @@ from starlette.routing import Route
 from conference import registration
 from conference.core import audit, errors
 from conference.core.models import Invoice, Registration
-from conference.payments import invoicing
-from conference.payments.invoicing import invoice_public
+from conference.invoices import invoicing
+from conference.invoices.invoicing import invoice_public
 from conference.web.auth import authenticate, require, require_registration_access
 from conference.web.request import caller, database, mail, read_json, settings, validate
 

@@ -11,10 +11,10 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.models import Registration, Status
+from conference.invoices import invoicing
 from conference.mail.mailtext import manage_url
-from conference.pages import registration as pages
 from conference.payments import checkout as payments
-from conference.payments import invoicing
+from conference.web import templating
 from conference.web.auth import authenticate, require_registration_access
 from conference.web.request import database, mail, path_uuid, payment_gateway, settings
 
@@ -129,7 +129,7 @@ async def payment_return(request: Request) -> Response:
             "We are confirming your payment with the bank. This page refreshes by itself.",
             True,
         )
-    return pages.render(
+    return templating.render(
         request,
         "conference/payment_return.html",
         {"title": title, "text": text, "manage": manage, "refresh": refresh},

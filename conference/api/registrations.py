@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,22 +12,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import personal_data, registration
+from conference import personal_data, places, registration
 from conference.core import audit, errors, hooks
-from conference.core.audit import Actor
 from conference.core.models import (
     ConferenceUpdate,
     OutboxEmail,
-    PaymentMethod,
     Registration,
     RegistrationCreate,
     ResendLink,
     Status,
     TicketType,
 )
-from conference.group_commit import RegistrationQueue
 from conference.payments import checkout as payments
 from conference.web.auth import authenticate, require, require_registration_access
+from conference.web.register import register
 from conference.web.request import (
     caller,
     database,
@@ -42,7 +39,7 @@ from conference.web.request import (
 )
 
 
-def conference_public(conf: Any, seen: registration.Availability) -> dict[str, Any]:
+def conference_public(conf: Any, seen: places.Availability) -> dict[str, Any]:
     local = ZoneInfo(conf.timezone)
     return {
         "name": conf.name,
@@ -61,8 +58,8 @@ def conference_public(conf: Any, seen: registration.Availability) -> dict[str, A
 
 async def get_conference(request: Request) -> Response:
     async with database(request).read() as db:
-        conf = await registration.get_conference(db)
-        seen = await registration.availability(db, conf)
+        conf = await places.get_conference(db)
+        seen = await places.availability(db, conf)
     return JSONResponse(conference_public(conf, seen))
 
 
@@ -78,7 +75,7 @@ async def patch_conference(request: Request) -> Response:
         conf = await registration.update_conference(
             db, settings=settings(request), changes=changes, actor=actor
         )
-        seen = await registration.availability(db, conf)
+        seen = await places.availability(db, conf)
     mail(request).wake()
     return JSONResponse(conference_public(conf, seen))
 
@@ -103,8 +100,8 @@ def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> di
 
 async def list_ticket_types(request: Request) -> Response:
     async with database(request).read() as db:
-        conf = await registration.get_conference(db)
-        types = await registration.ticket_types_with_availability(db, conf)
+        conf = await places.get_conference(db)
+        types = await places.ticket_types_with_availability(db, conf)
     card = payments.card_available(settings(request))
     return JSONResponse([ticket_type_public(t, ok, card) for t, ok in types])
 
@@ -120,37 +117,6 @@ async def create_registration(request: Request) -> Response:
     return JSONResponse(
         result.public(), status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else None
     )
-
-
-async def register(
-    request: Request, data: RegistrationCreate, *, idempotency_key: str | None = None, body: Any = None
-) -> registration.Registered:
-    """Shared by the JSON API and the form: one transaction, then wake the mail sender."""
-    s = settings(request)
-    actor = Actor("anonymous")
-    fingerprint = registration.request_fingerprint(body) if idempotency_key else ""
-    if s.test_unsafe_no_capacity_lock:
-        # The race tests' negative control: the capacity lock off, each registration on its own.
-        async with database(request).transaction() as db:
-            result = await registration.register(
-                db,
-                settings=s,
-                data=data,
-                actor=actor,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                database=database(request),
-            )
-    else:
-        queue: RegistrationQueue = request.app.state.registrations
-        result = await queue.register(
-            registration.RegistrationRequest(data, actor, idempotency_key, fingerprint)
-        )
-    mail(request).wake()
-    if result.row["status"] == Status.pending_payment and result.row["payment_method"] == PaymentMethod.card:
-        checkout = await payment_gateway(request).checkout(database(request), s, result.row["id"])
-        result = dataclasses.replace(result, checkout_url=checkout.url, payment_error=checkout.error)
-    return result
 
 
 STAFF_VIEW = (
@@ -180,7 +146,7 @@ async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
         "dietary": r.dietary,
         "access_needs": r.access_needs,
         "ticket_type": {"id": str(r.ticket_type_id), "name": ticket.name if ticket else ""},
-        "waitlist_position": await registration.waitlist_position(db, r),
+        "waitlist_position": await places.waitlist_position(db, r),
         "created_at": r.created_at.isoformat(),
         "cancelled_at": r.cancelled_at.isoformat() if r.cancelled_at else None,
         "sessions": [],

@@ -18,14 +18,14 @@ from starlette.routing import Route
 
 from conference import accounts
 from conference.console.login import require_console
-from conference.console.registrations import when
 from conference.core import audit, errors
 from conference.core.audit import Actor
+from conference.core.formats import when
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
-from conference.pages.registration import form_values, render
 from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 
 DONE = {
     "password": "Your password is changed. Other browsers signed in to your account have been signed out.",

@@ -29,13 +29,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conference.console.login import LoginRequired, require_console
-from conference.console.registrations import when
 from conference.core import audit
 from conference.core.audit import Actor
 from conference.core.db import Database
+from conference.core.formats import when
 from conference.core.models import AuditEntry
-from conference.pages.registration import render
 from conference.web.request import database
+from conference.web.templating import render
 
 PER_PAGE = 100
 CSV_BATCH = 1000

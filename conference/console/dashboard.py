@@ -23,10 +23,11 @@ from starlette.routing import Route
 
 from conference import dashboard
 from conference.console.login import require_console
-from conference.console.registrations import STATUS_LABELS, day, money
-from conference.pages.registration import render
+from conference.core.formats import day, money
+from conference.core.models import STATUS_LABELS
 from conference.web import vendor
 from conference.web.request import caller, database
+from conference.web.templating import render
 
 POLL_SECONDS = 5
 NODE_MODULES = vendor.NODE_MODULES  # a module attribute, so a test can point it elsewhere

@@ -25,8 +25,9 @@ from conference.console import registrations as console
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, Registration, Status
-from conference.pages.registration import FIELD_LABELS, form_values, render
+from conference.web.register import FIELD_LABELS
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 
 MODES = {"edit": "console/delegate_edit.html", "substitute": "console/delegate_substitute.html"}
 

@@ -21,9 +21,9 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import ApiToken, UserAccount
 from conference.core.security import hash_token
-from conference.pages.registration import form_values, render
 from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
 from conference.web.request import database, mail, rate_limit, settings
+from conference.web.templating import form_values, render
 
 PENDING_USER, PENDING_AT, PENDING_NEXT = "totp_user", "totp_at", "totp_next"
 TOTP_WINDOW = 300  # seconds between a right password and its TOTP code

@@ -24,12 +24,12 @@ from starlette.routing import Route
 
 from conference import broadcasts
 from conference.console.login import LoginRequired, require_console
-from conference.console.registrations import when
 from conference.core import audit, errors
 from conference.core.audit import Actor
+from conference.core.formats import when
 from conference.core.models import Broadcast
-from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 
 PER_PAGE = 50
 NEW = "/console/messages/new"

@@ -14,7 +14,6 @@ import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -26,45 +25,33 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import delegates, personal_data
+from conference import balances, delegates, personal_data
 from conference import registration as bookings
 from conference.console.login import LoginRequired, require_console
 from conference.core import audit, errors
 from conference.core.audit import Actor
+from conference.core.formats import day, money, when
 from conference.core.models import (
+    METHOD_LABELS,
     SECTOR_LABELS,
+    STATUS_LABELS,
     Conference,
     Invoice,
-    Payment,
-    PaymentMethod,
-    Refund,
     Registration,
     Status,
     TicketType,
     utcnow,
 )
-from conference.pages.registration import form_values, render
+from conference.invoices import invoicing
 from conference.payments import checkout as payments
-from conference.payments import invoicing
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 
 PER_PAGE = 50
 UK = ZoneInfo("Europe/London")
 MAX_QUERY = 200
 MAX_REASON = 500
 
-STATUS_LABELS = {
-    Status.confirmed.value: "Confirmed",
-    Status.pending_payment.value: "Pending payment",
-    Status.awaiting_approval.value: "Awaiting approval",
-    Status.waitlisted.value: "Waitlisted",
-    Status.cancelled.value: "Cancelled",
-}
-METHOD_LABELS = {
-    PaymentMethod.none.value: "Nothing to pay",
-    PaymentMethod.card.value: "Card",
-    PaymentMethod.invoice.value: "Invoice",
-}
 PAYMENT_STATES = {
     "outstanding": "Money outstanding",
     "paid": "Paid (card or invoice)",
@@ -89,34 +76,6 @@ DONE = {
 }
 _REFERENCE = re.compile(r"[A-Za-z0-9-]{1,40}")
 _WHY = re.compile(r"[a-z_]{1,40}")
-
-
-# --- formatting -------------------------------------------------------------------------------------------
-
-
-def money(pence: int | None, currency: str = "GBP") -> str:
-    """£1,234.50 (integers only: no float rounding)."""
-    if pence is None:
-        return ""
-    pounds, rest = divmod(abs(int(pence)), 100)
-    symbol = "£" if currency.upper() == "GBP" else f"{currency.upper()} "
-    return f"{'-' if pence < 0 else ''}{symbol}{pounds:,}.{rest:02d}"
-
-
-def when(value: datetime | str | None) -> str:
-    """A moment in UK time, e.g. '8 Dec 2026, 09:00 GMT'."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(UK)
-    return f"{local.day} {local:%b %Y, %H:%M %Z}"
-
-
-def day(value: date | str | None) -> str:
-    if not value:
-        return ""
-    d = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{d.day} {d:%b %Y}"
 
 
 FORMAT = {
@@ -162,67 +121,6 @@ def _detail_path(registration_id: uuid.UUID) -> str:
     return f"/console/registrations/{registration_id}"
 
 
-# --- amounts outstanding and payment states ----------------------------------------------------------------
-
-
-def _issued_invoices_pence() -> Any:
-    """Per registration (correlated): the gross of its invoices issued and neither paid nor credited."""
-    return (
-        sa.select(sa.func.coalesce(sa.func.sum(Invoice.gross_pence), 0))
-        .where(
-            col(Invoice.registration_id) == Registration.id,
-            col(Invoice.kind) == "invoice",
-            col(Invoice.status) == "issued",
-        )
-        .correlate(Registration)
-        .scalar_subquery()
-    )
-
-
-def outstanding_pence(r: Registration, ticket: TicketType, issued_invoices_pence: int) -> int:
-    """What the delegate's side still owes: unpaid invoices (an invoice that stands after a late cancellation is
-    still owed), or the card payment a held place waits for."""
-    if r.payment_method == PaymentMethod.invoice:
-        return int(issued_invoices_pence)
-    if r.payment_method == PaymentMethod.card and r.status == Status.pending_payment:
-        return payments.gross_pence(ticket)
-    return 0
-
-
-def _invoice_exists(*conditions: Any) -> Any:
-    return sa.exists().where(col(Invoice.registration_id) == Registration.id, *conditions)
-
-
-def _payment_state_filter(state: str) -> Any:
-    if state == "outstanding":
-        return sa.or_(
-            sa.and_(
-                col(Registration.payment_method) == PaymentMethod.invoice,
-                _invoice_exists(col(Invoice.kind) == "invoice", col(Invoice.status) == "issued"),
-            ),
-            sa.and_(
-                col(Registration.payment_method) == PaymentMethod.card,
-                col(Registration.status) == Status.pending_payment,
-            ),
-        )
-    if state == "paid":
-        return sa.or_(
-            _invoice_exists(col(Invoice.kind) == "invoice", col(Invoice.status) == "paid"),
-            sa.exists().where(
-                col(Payment.registration_id) == Registration.id,
-                col(Payment.status) == "paid",
-                col(Payment.refunded_pence) < Payment.amount_pence,
-            ),
-        )
-    if state == "refunded":
-        return sa.or_(
-            _invoice_exists(col(Invoice.kind) == "credit_note"),
-            sa.exists().where(col(Refund.registration_id) == Registration.id),
-        )
-    assert state == "free"
-    return col(Registration.payment_method) == PaymentMethod.none
-
-
 # --- the list ----------------------------------------------------------------------------------------------
 
 
@@ -247,7 +145,7 @@ def _where(conference_id: int, f: dict[str, Any]) -> list[Any]:
     if f["status"]:
         where.append(col(Registration.status) == Status(f["status"]))
     if f["payment"]:
-        where.append(_payment_state_filter(f["payment"]))
+        where.append(balances.payment_state_filter(f["payment"]))
     if f["q"]:
         needle = f["q"].lower()
         where.append(
@@ -317,7 +215,7 @@ async def registrations_page(
         pages = max(1, math.ceil(total / PER_PAGE))
         f["page"] = min(f["page"], pages)  # past the end (or absurdly large): the last page
         stmt = (
-            sa.select(Registration, TicketType, _issued_invoices_pence())
+            sa.select(Registration, TicketType, balances.issued_invoices_pence())
             .join(TicketType, col(TicketType.id) == Registration.ticket_type_id)
             .where(*where)
             .order_by(col(Registration.created_at).desc(), col(Registration.number).desc())
@@ -325,7 +223,7 @@ async def registrations_page(
             .offset((f["page"] - 1) * PER_PAGE)
         )
         rows = [
-            {"r": r, "ticket": t, "outstanding": outstanding_pence(r, t, issued)}
+            {"r": r, "ticket": t, "outstanding": balances.outstanding_pence(r, t, issued)}
             for r, t, issued in (await db.execute(stmt)).all()
         ]
         awaiting = int(
@@ -399,7 +297,7 @@ async def _registration_context(db: AsyncSession, registration_id: uuid.UUID) ->
         "payments": money_view["payments"],
         "refunds": money_view["refunds"],
         "invoices": invoices,
-        "outstanding": outstanding_pence(r, ticket, issued),
+        "outstanding": balances.outstanding_pence(r, ticket, issued),
         "ticket_gross": payments.gross_pence(ticket),
     }
 

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import personal_data, registration
+from conference import personal_data, places, registration
 from conference.console.login import LoginRequired, require_console
-from conference.console.registrations import when
 from conference.core import errors
 from conference.core.audit import Actor
+from conference.core.formats import when
 from conference.core.models import ConferenceUpdate, Registration
-from conference.pages.registration import form_values, render
 from conference.web.request import database, settings, validate
+from conference.web.templating import form_values, render
 
 PATH = "/console/settings/retention"
 LABELS = {"retention_days": "Days to keep personal data after the conference"}
@@ -43,7 +43,7 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     async with database(request).read() as db:
-        conference = await registration.get_conference(db)
+        conference = await places.get_conference(db)
         erased = int(
             (
                 await db.execute(

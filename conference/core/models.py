@@ -528,3 +528,18 @@ class ConferenceUpdate(BaseModel):
 class ResendLink(BaseModel):
     model_config = _STRIP
     email: EmailStr = PField(max_length=254)
+
+
+# What people read for each status and payment method (pages, console, exports).
+STATUS_LABELS = {
+    Status.confirmed.value: "Confirmed",
+    Status.pending_payment.value: "Pending payment",
+    Status.awaiting_approval.value: "Awaiting approval",
+    Status.waitlisted.value: "Waitlisted",
+    Status.cancelled.value: "Cancelled",
+}
+METHOD_LABELS = {
+    PaymentMethod.none.value: "Nothing to pay",
+    PaymentMethod.card.value: "Card",
+    PaymentMethod.invoice.value: "Invoice",
+}

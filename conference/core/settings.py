@@ -34,7 +34,7 @@ class Settings:
     mail_retry_base_seconds: float = 5.0
     mail_max_attempts: int = 12
     # How long a sender owns the emails it claimed; a crashed sender's claims become due again after it. Must be
-    # well above the time to send one batch (outbox.BATCH), or a slow batch is claimed and sent twice.
+    # well above the time to send one batch (sender.BATCH), or a slow batch is claimed and sent twice.
     mail_lease_seconds: float = 120.0
     # "N/period" per client address for the public write endpoints; "" switches limiting off.
     rate_limit_registrations: str = "20/minute"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.message import EmailMessage
@@ -11,34 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference.core.models import Conference, Invoice, OutboxEmail, Registration, Status
+from conference.core.models import Conference, OutboxEmail, Registration, Status
 from conference.core.security import manage_token
 from conference.core.settings import Settings
-from conference.payments.invoice_pdf import money
+from conference.mail import outbox
 
-KINDS = {
-    "registration",
-    "promoted",
-    "cancelled",
-    "manage_link",
-    "approved",
-    "rejected",
-    "seat_promoted",
-    "programme_changed",
-    "allocation",
-    "payment_confirmed",
-    "invoice",
-    "credit_note",
-    "hold_expired",
-    "payment_failed",
-    "refunded",
-    "late_payment_refunded",
-}
-# Sent to the paying organisation's billing contact, with the document attached as a PDF.
-INVOICE_KINDS = {"invoice", "credit_note"}
-
-# Kinds that packages built on this one compose themselves (sessions: the call for talks), not about a registration.
-Composer = Callable[[AsyncSession, Settings, OutboxEmail], Awaitable[tuple[str, str]]]
+# Kinds composed elsewhere (conference.invoices.emails; sessions: the call for talks): a subject, a body,
+# and optionally an attachment (a file name and a PDF).
+Attachment = tuple[str, bytes]
+Composed = tuple[str, str] | tuple[str, str, Attachment]
+Composer = Callable[[AsyncSession, Settings, OutboxEmail], Awaitable[Composed]]
 COMPOSERS: dict[str, Composer] = {}
 
 
@@ -48,7 +29,7 @@ class Undeliverable(Exception):
 
 
 def register_kind(kind: str, composer: Composer) -> None:
-    KINDS.add(kind)
+    outbox.KINDS.add(kind)
     COMPOSERS[kind] = composer
 
 
@@ -79,14 +60,10 @@ async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> Emai
     conference = await db.get(Conference, registration.conference_id) if registration else None
     attachment: tuple[str, bytes] | None = None
     if row.kind in COMPOSERS:
-        subject, body = await COMPOSERS[row.kind](db, settings, row)
-    elif row.kind in INVOICE_KINDS:
-        # Imported here: invoicing queues its emails through the outbox, which imports this module.
-        from conference.payments.invoicing import pdf_for
-
-        invoice, pdf = await pdf_for(db, settings, uuid.UUID(row.context["invoice_id"]))
-        subject, body = _compose_invoice(row, invoice, registration, conference)
-        attachment = (f"{invoice.number}.pdf", pdf)
+        composed = await COMPOSERS[row.kind](db, settings, row)
+        subject, body = composed[0], composed[1]
+        if len(composed) == 3:
+            attachment = composed[2]
     else:
         subject, body = _compose(settings, row, registration, conference)
     message = EmailMessage()
@@ -99,53 +76,6 @@ async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> Emai
         filename, content = attachment
         message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     return message
-
-
-def _compose_invoice(
-    row: OutboxEmail, invoice: Invoice, reg: Registration | None, conf: Conference | None
-) -> tuple[str, str]:
-    # To the billing contact, who is not the delegate: no manage link, which would let them change the booking.
-    if reg is None or conf is None:
-        raise LookupError("registration behind this email no longer exists")
-    event = conf.name
-    greeting = f"Dear {invoice.billing_contact},\n\n"
-    details = (
-        f"Delegate: {reg.name}\n"
-        f"Booking reference: {reg.reference}\n"
-        f"Purchase order: {invoice.purchase_order}\n"
-    )
-    what = "credit note" if row.kind == "credit_note" else "invoice"
-    footer = f"\nIf you have a question about this {what}, reply to this email.\n\n{event}\n"
-    gross = money(invoice.gross_pence, invoice.currency)
-    vat = money(invoice.vat_pence, invoice.currency)
-    if row.kind == "invoice":
-        due = f"Due date: {invoice.due_on.day} {invoice.due_on:%B %Y}\n" if invoice.due_on else ""
-        return f"{event}: invoice {invoice.number} ({reg.reference})", (
-            greeting
-            + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n"
-            + details
-            + f"Amount due: {gross} (including VAT of {vat})\n"
-            + due
-            + f"\nPlease pay by BACS, quoting {invoice.number} as the payment reference; the bank details are on "
-            "the invoice.\n" + footer
-        )
-    credited = row.context.get("credits", "")
-    reason = row.context.get("reason", "")
-    if row.context.get("was_paid"):
-        money_line = (
-            f"We will refund {gross} to the account invoice {credited} was paid from within 14 days.\n"
-        )
-    else:
-        money_line = f"Nothing is now due on invoice {credited}: please do not pay it.\n"
-    return f"{event}: credit note {invoice.number} for invoice {credited} ({reg.reference})", (
-        greeting + f"Please find attached credit note {invoice.number}, which cancels invoice {credited} "
-        f"({gross}) in full.\n\n"
-        + (f"Reason: {reason}\n\n" if reason else "")
-        + details
-        + "\n"
-        + money_line
-        + footer
-    )
 
 
 def _compose(

@@ -1,76 +1,31 @@
 """HTML pages for delegates: the event and its registration form, the confirmation, the manage page.
 
-They work without JavaScript. Forms carry a CSRF token (a signed double submit: a random cookie, and a
-hidden field that is the HMAC of it) and re-render with an error summary that links to each field.
+They work without JavaScript; forms carry a CSRF token (conference.web.templating) and re-render with an error
+summary that links to each field.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, FileSystemLoader
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
-from conference import personal_data, registration
-from conference.api.registrations import register
+from conference import personal_data, places, registration
 from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
-from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
+from conference.invoices import invoicing
 from conference.payments import checkout as payments
-from conference.payments import invoicing
+from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, mail, payment_gateway, rate_limit, settings
+from conference.web.templating import form_values, render
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
-# Packages built on this one add their own template folders (sessions.install()).
-template_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent.parent / "templates"))])
-templates.env.loader = template_loader
-
-FIELD_ORDER = [
-    "name",
-    "email",
-    "organisation",
-    "job_title",
-    "sector",
-    "region",
-    "ticket_type_id",
-    "payment_method",
-    "billing_organisation",
-    "billing_contact_name",
-    "billing_email",
-    "billing_address",
-    "billing_purchase_order",
-    "dietary",
-    "access_needs",
-    "consent",
-]
-FIELD_LABELS = {
-    "name": "Full name",
-    "email": "Email address",
-    "organisation": "Organisation",
-    "job_title": "Job title",
-    "sector": "Sector",
-    "region": "Region",
-    "ticket_type_id": "Ticket type",
-    "payment_method": "Payment",
-    "billing_organisation": "Organisation to invoice",
-    "billing_contact_name": "Finance contact",
-    "billing_email": "Finance contact's email",
-    "billing_address": "Invoice address",
-    "billing_purchase_order": "Purchase order number",
-    "dietary": "Dietary requirements",
-    "access_needs": "Access needs",
-    "consent": "Privacy notice",
-}
 STATUS_TEXT = {
     Status.confirmed: "Your place is confirmed",
     Status.pending_payment: "We are holding your place until payment arrives",
@@ -80,44 +35,11 @@ STATUS_TEXT = {
 }
 
 
-def _csrf_nonce(request: Request) -> tuple[str, bool]:
-    nonce = request.cookies.get(CSRF_COOKIE)
-    if nonce and 16 <= len(nonce) <= 64:
-        return nonce, False
-    return secrets.token_urlsafe(24), True
-
-
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    nonce, fresh = _csrf_nonce(request)
-    context = {**context, "csrf_token": csrf_token_for(str(settings(request).secret_key), nonce)}
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["cache-control"] = "no-store"
-    if fresh:
-        response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
-            httponly=True,
-            samesite="strict",
-            secure=settings(request).base_url.startswith("https"),
-        )
-    return response
-
-
-async def form_values(request: Request) -> dict[str, str]:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not csrf_valid(
-        str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")
-    ):
-        raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
-    return values
-
-
 async def _page_context(request: Request) -> dict[str, Any]:
     async with database(request).read() as db:
-        conf = await registration.get_conference(db)
-        seen = await registration.availability(db, conf)
-        types = await registration.ticket_types_with_availability(db, conf)
+        conf = await places.get_conference(db)
+        seen = await places.availability(db, conf)
+        types = await places.ticket_types_with_availability(db, conf)
     return {
         "conference": conf,
         "seen": seen,
@@ -239,8 +161,8 @@ async def by_token(request: Request) -> Any:
             raise errors.NotFound(
                 "This booking link is not valid. Ask for a new one from the registration page."
             )
-        conf = await registration.get_conference(db)
-        position = await registration.waitlist_position(db, r)
+        conf = await places.get_conference(db)
+        position = await places.waitlist_position(db, r)
         ticket = await db.get(TicketType, r.ticket_type_id)
     return r, conf, position, ticket
 

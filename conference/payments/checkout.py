@@ -43,6 +43,7 @@ from conference.core.models import (
 )
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
+from conference.places import get_conference, promote_waitlist
 
 log = logging.getLogger("conference.payments")
 
@@ -357,8 +358,6 @@ async def release_hold(
     db: AsyncSession, settings: Settings, conference: Conference, registration: Registration, *, reason: str
 ) -> None:
     """Give an unpaid place back (capacity lock held); the waiting list moves up at once."""
-    from conference.registration import promote_waitlist  # registration imports this module's helpers
-
     now = utcnow()
     registration.status, registration.cancelled_at, registration.updated_at = Status.cancelled, now, now
     registration.cancel_reason, registration.hold_expires_at = reason, None
@@ -396,8 +395,6 @@ async def _place_free(db: AsyncSession, conference: Conference) -> bool:
 
 
 async def _lock_conference(db: AsyncSession) -> Conference:
-    from conference.registration import get_conference
-
     return await get_conference(db, for_update=True)
 
 

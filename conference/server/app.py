@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-import sessions
 from badges import api as badges_api
 from badges import checkin, checkin_api, checkin_log, scanner
 from badges.codes import signer_for
@@ -44,13 +43,16 @@ from conference.core import errors, metrics
 from conference.core.db import Database, is_unavailable
 from conference.core.settings import Settings, load_settings
 from conference.group_commit import RegistrationQueue
-from conference.mail.outbox import MailWorker
+from conference.invoices import emails as invoice_emails
+from conference.mail.sender import MailWorker
 from conference.pages import registration as pages
 from conference.payments.checkout import PaymentWorker, checkout_origins
 from conference.personal_data import RetentionWorker
 from conference.server import openapi, readiness
+from conference.web import templating
 from conference.web.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
 from conference.web.ratelimit import RateLimit
+from sessions import wiring
 from sessions.call import api as proposals_api
 from sessions.call import console as proposals_console
 from sessions.call import pages as proposals_pages
@@ -75,7 +77,7 @@ def _error_response(request: Request, error: errors.DomainError) -> Response:
     if isinstance(error, console.LoginRequired):
         return RedirectResponse(request.url_for("login").include_query_params(next=error.path), 303)
     context = {"title": error.message, "text": "", "back": "/"}
-    response = pages.render(request, "conference/message.html", context, status_code=error.status_code)
+    response = templating.render(request, "conference/message.html", context, status_code=error.status_code)
     response.headers.update(headers or {})
     return response
 
@@ -121,7 +123,8 @@ async def healthz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
-    sessions.install()
+    invoice_emails.install()
+    wiring.install()
     scanner.install()
 
     @asynccontextmanager

@@ -453,9 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import sessions
+    # Imported here, not at the top, so that `--help` and quick commands don't load the web stack first.
+    from conference.invoices import emails as invoice_emails
+    from sessions import wiring
 
-    sessions.install()
+    invoice_emails.install()
+    wiring.install()
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
     return result

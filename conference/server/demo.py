@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from conference import registration
+from conference import places, registration
 from conference.core import audit, errors
 from conference.core.db import Database
 from conference.core.models import (
@@ -359,8 +359,8 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
                 except errors.DomainError:
                     pass  # a capped ticket type filled up: skip this one
         async with database.read() as db:
-            conference = await registration.get_conference(db)
-            seen = await registration.availability(db, conference)
+            conference = await places.get_conference(db)
+            seen = await places.availability(db, conference)
         return (
             f"demo: {conference.name}: {seen.registered} holding places of {seen.capacity}, "
             f"{seen.waitlisted} waitlisted ({added} delegates added)"

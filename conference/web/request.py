@@ -13,7 +13,7 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.settings import Settings
-from conference.mail.outbox import MailWorker
+from conference.mail.sender import MailWorker
 from conference.web.auth import authenticate, require
 from conference.web.ratelimit import RateLimit
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core.models import Registration, Status
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.call.stars import demand
 from sessions.models import STARRABLE, Proposal, ProposalFormat, ProposalSpeaker, ProposalStatus, Star
 from sessions.workshops import programme

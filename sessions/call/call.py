@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import Conference, utcnow
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import FORMAT_LABELS, CallForTalks, CallUpdate, ProposalFormat
 from sessions.workshops import programme
 

@@ -22,8 +22,8 @@ from starlette.routing import Route
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
 from sessions.models import (

@@ -19,8 +19,9 @@ from starlette.routing import Route
 from conference.core import errors
 from conference.core.audit import ANONYMOUS, Actor
 from conference.core.security import REVIEWER
-from conference.pages.registration import by_token, form_values, render
+from conference.pages.registration import by_token
 from conference.web.request import database, mail, rate_limit, settings
+from conference.web.templating import form_values, render
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
 from sessions.models import (

@@ -24,7 +24,7 @@ from conference.core.models import utcnow
 from conference.core.security import REVIEWER, derived_token, hash_token
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.call import call as calls
 from sessions.call import stars
 from sessions.call.proposals import get_proposal, proposal_for_reviewer, proposal_public, speakers_of

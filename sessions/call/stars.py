@@ -18,7 +18,7 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
 from conference.core.models import HOLDING, Registration, Status
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import STARRABLE, Proposal, Star, StarsIn
 
 # Stars of a cancelled registration no longer count; its rows stay (it may be reinstated by an organiser).

@@ -43,7 +43,7 @@ from conference.core.db import Database, lock_for_update
 from conference.core.models import Conference, Registration, utcnow
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.call.accepted_talks import accepted_talks, speaker_unavailability, star_sets
 from sessions.call.proposals import speakers_of
 from sessions.call.stars import demand

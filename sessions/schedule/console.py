@@ -13,8 +13,8 @@ from starlette.routing import Route
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.pages.registration import form_values, render
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 from sessions.models import ScheduleState
 from sessions.schedule import build as schedule_build
 

@@ -13,8 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.core import errors
-from conference.pages.registration import render
 from conference.web.request import database, settings
+from conference.web.templating import render
 from sessions.schedule.feeds import programme_ics, programme_xml
 from sessions.schedule.published import (
     KIND_LABELS,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core import errors
 from conference.core.models import Conference
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.call.call import conference_days, get_call
 from sessions.models import (
     Kind,

@@ -25,7 +25,7 @@ from conference.core.db import Database, lock_for_update
 from conference.core.models import Conference, Registration, Status, utcnow
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import (
     AllocationRun,
     Kind,

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from conference.core import audit, errors
 from conference.core.models import MAX_INT
-from conference.registration import get_conference
+from conference.places import get_conference
 from conference.web.auth import require_registration_access
 from conference.web.request import caller, database, mail, path_uuid, read_json, settings, validate
 from sessions.models import (

@@ -13,7 +13,7 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
 from conference.core.models import Registration, Status, utcnow
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import BookingPhase, ChoiceRanking, Kind, ProgrammeSession, SessionChoice
 
 MAX_CHOICES_PER_SLOT = 5

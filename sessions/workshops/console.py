@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from conference.console.login import require_console
 from conference.core import errors
-from conference.pages.registration import form_values, render
-from conference.registration import get_conference
+from conference.places import get_conference
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 from sessions.models import (
     AllocationRun,
     Kind,

@@ -13,9 +13,10 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.pages.registration import by_token, form_values, render
-from conference.registration import get_conference
+from conference.pages.registration import by_token
+from conference.places import get_conference
 from conference.web.request import database, mail, settings
+from conference.web.templating import form_values, render
 from sessions.models import ChoiceItem, ChoiceRanking, SessionChoice
 from sessions.workshops import agenda, capacity, choices, programme
 

@@ -1,6 +1,6 @@
 """What this package holds about one delegate, for their data export, and what goes when it is erased.
 
-Hooks of conference/personal_data.py (installed by `sessions.install()`): seats, the agenda, ranked choices,
+Hooks of conference/personal_data.py (installed by `sessions.wiring.install()`): seats, the agenda, ranked choices,
 stars, and the call-for-talks proposals that name the delegate's email as a speaker's (export only: a speaker
 manages or withdraws a proposal through its own private link, and the programme may still carry the talk).
 """

@@ -16,7 +16,7 @@ from conference.core.db import lock_for_update
 from conference.core.models import Registration, utcnow
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import (
     Kind,
     ProgrammeSession,

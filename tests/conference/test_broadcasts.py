@@ -23,8 +23,8 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry, Broadcast, OutboxEmail, Registration, Sector, Status
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
-from conference.mail import outbox
-from conference.registration import get_conference
+from conference.mail import outbox, sender
+from conference.places import get_conference
 from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
@@ -327,9 +327,9 @@ async def test_the_mail_worker_claims_only_copies_that_are_due(
             actor=ORGANISER,
             per_minute=6,
         )
-    claimed = await outbox.claim_due(database)  # what MailWorker does on each tick
+    claimed = await sender.claim_due(database)  # what MailWorker does on each tick
     assert len(claimed) == 1  # the next is due 10 s later
-    assert await outbox.claim_due(database) == []
+    assert await sender.claim_due(database) == []
 
 
 async def test_all_or_nothing(

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from conference.console.registrations import money, when
 from conference.core.db import Database
+from conference.core.formats import money, when
 from conference.core.models import (
     AuditEntry,
     Invoice,
@@ -25,7 +25,7 @@ from conference.core.models import (
     Status,
     TicketType,
 )
-from conference.registration import get_conference
+from conference.places import get_conference
 from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, registration_body
 

@@ -207,7 +207,7 @@ async def test_a_refusal_after_its_rows_were_written_rolls_them_back(
 ) -> None:
     """Refusals are meant to come before any row is written; if one ever comes after (here: invoicing fails),
     the batch is rolled back and rewritten one by one, so that request leaves nothing behind."""
-    from conference.payments import invoicing
+    from conference.invoices import invoicing
     from tests.factories import invoice_body
 
     async def refuse(*_args: Any, **_kwargs: Any) -> None:

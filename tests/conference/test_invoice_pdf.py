@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from conference.core import pdf_fonts
-from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, Totals, money, render, totals
+from conference.core.formats import money
+from conference.invoices.pdf import InvoiceDocument, Line, Party, Totals, render, totals
 
 SELLER = Party(
     name="Department for Public Conferences",

@@ -33,7 +33,7 @@ from conference.core.db import Database
 from conference.core.migrate import alembic_config
 from conference.core.models import OutboxEmail
 from conference.core.settings import Settings
-from conference.mail import outbox
+from conference.mail import sender
 from conference.server import readiness
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
@@ -354,7 +354,7 @@ async def test_mail_queue_depth_and_delivery_counts(
             if self.calls == 2:
                 raise ConnectionRefusedError("smtp down")
 
-    assert await outbox.deliver_due(database, settings, Transport()) == 1  # type: ignore[arg-type]
+    assert await sender.deliver_due(database, settings, Transport()) == 1  # type: ignore[arg-type]
     after = await scrape(metered)
     assert sample(after, "mail_sent_total") - sample(before, "mail_sent_total") == 1
     assert (

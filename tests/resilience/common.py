@@ -207,7 +207,7 @@ def wait_until_sent(url: str, timeout: float = 60) -> list[OutboxEmail]:
 
 
 def outbox_row_of(message: EmailMessage) -> uuid.UUID:
-    """The outbox row a message was rendered from: its Message-ID is `<row id@...>` (outbox.deliver_due)."""
+    """The outbox row a message was rendered from: its Message-ID is `<row id@...>` (sender.deliver_due)."""
     return uuid.UUID(str(message["Message-ID"]).strip("<>").split("@", 1)[0])
 
 

@@ -6,7 +6,7 @@ restarted server carries on from the same counters, and every confirmation email
 Email delivery is at-least-once, and honestly so: a sender killed after the mail server accepted a message
 but before it marked the row `sent` leaves the row `sending`; when its lease runs out the restarted server sends
 it again (it cannot know the first copy got through). What is exactly-once is the message as the receiving side
-sees it: every attempt at one outbox row carries the same Message-ID (outbox.deliver_due), which mail stores and
+sees it: every attempt at one outbox row carries the same Message-ID (sender.deliver_due), which mail stores and
 clients use to drop duplicates. The test asserts both: exactly one distinct Message-ID per outbox row, and a
 second copy only of rows that were `sending` at the crash.
 """

@@ -17,7 +17,7 @@ from lxml import etree
 
 from conference.core.db import Database
 from conference.core.settings import Settings
-from conference.registration import get_conference
+from conference.places import get_conference
 from conference.server.demo import load_demo
 from sessions.demo import load_demo_programme
 from sessions.models import (

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, utcnow
-from conference.registration import get_conference
+from conference.places import get_conference
 from sessions.models import (
     Kind,
     ProgrammeSession,

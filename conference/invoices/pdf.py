@@ -15,11 +15,10 @@ from typing import Literal
 
 from fpdf import FPDF, FontFace
 
+from conference.core.formats import money
 from conference.core.pdf_fonts import add_body_font
 
 __all__ = ["InvoiceDocument", "Line", "Party", "Totals", "money", "render", "totals"]
-
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
 # A seller or a buyer, as printed on the document.
@@ -80,15 +79,6 @@ def totals(doc: InvoiceDocument) -> Totals:
     net = sum(n for _, n, _ in by_rate)
     vat = sum(v for _, _, v in by_rate)
     return Totals(net_pence=net, vat_pence=vat, gross_pence=net + vat, vat_by_rate=by_rate)
-
-
-def money(pence: int, currency: str = "GBP") -> str:
-    """£1,234.50; -£5.00; "CHF 12.00" for a currency without a symbol here."""
-    sign = "-" if pence < 0 else ""
-    pounds, pennies = divmod(abs(pence), 100)
-    symbol = _SYMBOLS.get(currency.upper())
-    amount = f"{pounds:,}.{pennies:02d}"
-    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{currency.upper()} {amount}"
 
 
 def _validate(doc: InvoiceDocument) -> None:

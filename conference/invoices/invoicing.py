@@ -35,8 +35,8 @@ from conference.core.models import (
     utcnow,
 )
 from conference.core.settings import Settings
+from conference.invoices.pdf import InvoiceDocument, Line, Party, render, totals
 from conference.mail.outbox import queue_email
-from conference.payments.invoice_pdf import InvoiceDocument, Line, Party, render, totals
 
 __all__ = [
     "AlreadyCredited",
@@ -57,6 +57,9 @@ __all__ = [
 
 UK = ZoneInfo("Europe/London")
 OPEN = ("issued", "paid")  # an invoice in one of these states can still be credited
+
+# The emails that carry an invoice or a credit note to the billing contact (conference.invoices.emails).
+INVOICE_KINDS = ("invoice", "credit_note")
 
 
 class AlreadyInvoiced(errors.DomainError):

@@ -1,0 +1,74 @@
+"""Invoice and credit-note emails: to the paying organisation's billing contact, with the document attached."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core.formats import money
+from conference.core.models import Conference, Invoice, OutboxEmail, Registration
+from conference.core.settings import Settings
+from conference.invoices.invoicing import INVOICE_KINDS, pdf_for
+from conference.mail import mailtext
+
+
+async def compose(db: AsyncSession, settings: Settings, row: OutboxEmail) -> mailtext.Composed:
+    registration = await db.get(Registration, row.registration_id) if row.registration_id else None
+    conference = await db.get(Conference, registration.conference_id) if registration else None
+    invoice, pdf = await pdf_for(db, settings, uuid.UUID(row.context["invoice_id"]))
+    subject, body = _compose_invoice(row, invoice, registration, conference)
+    return subject, body, (f"{invoice.number}.pdf", pdf)
+
+
+def install() -> None:
+    """Register the composers with the mail queue (called by the composition roots: app and CLI)."""
+    for kind in INVOICE_KINDS:
+        mailtext.register_kind(kind, compose)
+
+
+def _compose_invoice(
+    row: OutboxEmail, invoice: Invoice, reg: Registration | None, conf: Conference | None
+) -> tuple[str, str]:
+    # To the billing contact, who is not the delegate: no manage link, which would let them change the booking.
+    if reg is None or conf is None:
+        raise LookupError("registration behind this email no longer exists")
+    event = conf.name
+    greeting = f"Dear {invoice.billing_contact},\n\n"
+    details = (
+        f"Delegate: {reg.name}\n"
+        f"Booking reference: {reg.reference}\n"
+        f"Purchase order: {invoice.purchase_order}\n"
+    )
+    what = "credit note" if row.kind == "credit_note" else "invoice"
+    footer = f"\nIf you have a question about this {what}, reply to this email.\n\n{event}\n"
+    gross = money(invoice.gross_pence, invoice.currency)
+    vat = money(invoice.vat_pence, invoice.currency)
+    if row.kind == "invoice":
+        due = f"Due date: {invoice.due_on.day} {invoice.due_on:%B %Y}\n" if invoice.due_on else ""
+        return f"{event}: invoice {invoice.number} ({reg.reference})", (
+            greeting
+            + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n"
+            + details
+            + f"Amount due: {gross} (including VAT of {vat})\n"
+            + due
+            + f"\nPlease pay by BACS, quoting {invoice.number} as the payment reference; the bank details are on "
+            "the invoice.\n" + footer
+        )
+    credited = row.context.get("credits", "")
+    reason = row.context.get("reason", "")
+    if row.context.get("was_paid"):
+        money_line = (
+            f"We will refund {gross} to the account invoice {credited} was paid from within 14 days.\n"
+        )
+    else:
+        money_line = f"Nothing is now due on invoice {credited}: please do not pay it.\n"
+    return f"{event}: credit note {invoice.number} for invoice {credited} ({reg.reference})", (
+        greeting + f"Please find attached credit note {invoice.number}, which cancels invoice {credited} "
+        f"({gross}) in full.\n\n"
+        + (f"Reason: {reason}\n\n" if reason else "")
+        + details
+        + "\n"
+        + money_line
+        + footer
+    )

@@ -1,0 +1,217 @@
+"""Places: the conference row and its capacity lock, how many places are held, and the waiting list.
+
+The lowest layer of the registration domain: registration, payments (a released card hold) and the console all
+give places back or hand them out through here, under the capacity lock (`get_conference(db, for_update=True)`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.core import audit, errors
+from conference.core.audit import Actor
+from conference.core.models import (
+    HOLDING,
+    Approval,
+    Conference,
+    PaymentMethod,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
+from conference.core.settings import Settings
+from conference.invoices import invoicing
+from conference.mail.outbox import queue_email
+
+_COUNTS = (
+    sa.select(Registration.status, sa.func.count())
+    .where(Registration.conference_id == sa.bindparam("conference_id"))
+    .group_by(Registration.status)
+)
+
+
+@dataclass(frozen=True)
+class Availability:
+    capacity: int
+    registered: int  # places held: confirmed, pending payment, awaiting approval
+    waitlisted: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.registered, 0)
+
+
+async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
+    """The deployment's conference; `for_update` takes its row lock (the capacity lock) in the same query."""
+    stmt = sa.select(Conference).order_by(Conference.id).limit(1)
+    if for_update:
+        assert db.in_transaction()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    conference = (await db.execute(stmt)).scalar_one_or_none()
+    if conference is None:
+        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
+    return conference
+
+
+async def availability(db: AsyncSession, conference: Conference) -> Availability:
+    assert conference.id is not None
+    return await count_places(db, conference.id, conference.capacity)
+
+
+async def count_places(db: AsyncSession, conference_id: int, capacity: int) -> Availability:
+    counts = dict((await db.execute(_COUNTS, {"conference_id": conference_id})).all())
+    return Availability(
+        capacity=capacity,
+        registered=sum(counts.get(s, 0) for s in HOLDING),
+        waitlisted=counts.get(Status.waitlisted, 0),
+    )
+
+
+async def held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
+    stmt = sa.select(sa.func.count()).where(
+        Registration.ticket_type_id == ticket_type_id, Registration.status.in_(HOLDING)
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
+
+async def ticket_types_with_availability(
+    db: AsyncSession, conference: Conference
+) -> list[tuple[TicketType, bool]]:
+    types = (
+        await db.execute(
+            sa.select(TicketType)
+            .where(TicketType.conference_id == conference.id, TicketType.public.is_(True))  # type: ignore[attr-defined]
+            .order_by(TicketType.position, TicketType.name)
+        )
+    ).scalars()
+    held = dict(
+        (
+            await db.execute(
+                sa.select(Registration.ticket_type_id, sa.func.count())
+                .where(Registration.status.in_(HOLDING))
+                .group_by(Registration.ticket_type_id)
+            )
+        ).all()
+    )
+    return [(t, conference.registration_open and (t.cap is None or held.get(t.id, 0) < t.cap)) for t in types]
+
+
+async def waitlist_position(db: AsyncSession, registration: Registration) -> int | None:
+    if registration.status != Status.waitlisted:
+        return None
+    stmt = sa.select(sa.func.count()).where(
+        Registration.conference_id == registration.conference_id,
+        Registration.status == Status.waitlisted,
+        Registration.number <= registration.number,
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
+
+def status_with_place(ticket: TicketType | sa.Row[Any], email: str, method: PaymentMethod) -> Status:
+    if ticket.approval == Approval.manual:
+        return Status.awaiting_approval
+    if ticket.approval == Approval.domain and not domain_approved(ticket, email):
+        return Status.awaiting_approval
+    return status_approved(ticket, method)
+
+
+def status_approved(ticket: TicketType | sa.Row[Any], method: PaymentMethod) -> Status:
+    if ticket.price_pence == 0 or (method == PaymentMethod.invoice and ticket.invoice_confirms):
+        return Status.confirmed
+    return Status.pending_payment
+
+
+def needs_hold(status: Status, method: PaymentMethod) -> bool:
+    return status == Status.pending_payment and method == PaymentMethod.card
+
+
+def hold_until(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(minutes=settings.payment_hold_minutes)
+
+
+async def grant_place(
+    db: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    ticket: TicketType,
+    status: Status,
+    actor: Actor,
+) -> None:
+    """A waitlisted or approved registration now has a place: hold it for a card payment, or invoice it."""
+    registration.status, registration.updated_at = status, utcnow()
+    if needs_hold(status, registration.payment_method):
+        registration.hold_expires_at = hold_until(settings, registration.updated_at)
+    if registration.payment_method == PaymentMethod.invoice and status != Status.awaiting_approval:
+        await db.flush()
+        await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
+
+
+def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
+    domain = email.rsplit("@", 1)[-1].lower()
+    allowed = [d.strip().lower().lstrip(".") for d in ticket.approval_domains.split(",") if d.strip()]
+    return any(domain == d or domain.endswith("." + d) for d in allowed)
+
+
+async def promote_waitlist(
+    db: AsyncSession, *, settings: Settings, conference: Conference
+) -> list[Registration]:
+    """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
+    promoted: list[Registration] = []
+    seen = await availability(db, conference)
+    free = conference.capacity - seen.registered
+    if free <= 0 or seen.waitlisted == 0:
+        return promoted
+    waiting = (
+        await db.execute(
+            sa.select(Registration)
+            .where(Registration.conference_id == conference.id, Registration.status == Status.waitlisted)
+            .order_by(Registration.number)
+        )
+    ).scalars()
+    caps: dict[uuid.UUID, int | None] = {}
+    for registration in waiting:
+        if free <= 0:
+            break
+        ticket = await db.get(TicketType, registration.ticket_type_id)
+        assert ticket is not None
+        if ticket.cap is not None:
+            held = caps.get(ticket.id)
+            held = await held_by_type(db, ticket.id) if held is None else held
+            if held >= ticket.cap:
+                caps[ticket.id] = held
+                continue  # this type is full; the next person on the list may hold another type
+            caps[ticket.id] = held + 1
+        await grant_place(
+            db,
+            settings,
+            registration,
+            ticket,
+            status_with_place(ticket, registration.email_key, registration.payment_method),
+            audit.SYSTEM,
+        )
+        free -= 1
+        promoted.append(registration)
+        queue_email(
+            db,
+            settings,
+            kind="promoted",
+            to=registration.email,
+            registration_id=registration.id,
+            status=registration.status.value,
+        )
+        await audit.record(
+            db,
+            "conference.registration.promoted",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            status=registration.status.value,
+        )
+    await db.flush()
+    return promoted

@@ -1,0 +1,67 @@
+"""Rendering HTML pages: one Jinja environment for every package's templates, and the CSRF-protected forms.
+
+Forms carry a CSRF token (a signed double submit: a random cookie, and a hidden field that is the HMAC of it);
+`form_values` refuses a post whose token does not match.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from conference.core import errors
+from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
+from conference.web.request import settings
+
+_OWN_TEMPLATES = str(Path(__file__).parent.parent / "templates")
+
+templates = Jinja2Templates(directory=_OWN_TEMPLATES)
+# The packages built on this one add their template folders (add_template_folder, called by their install()).
+template_loader = ChoiceLoader([FileSystemLoader(_OWN_TEMPLATES)])
+templates.env.loader = template_loader
+
+
+def add_template_folder(folder: str | Path) -> None:
+    """Let pages render templates from `folder` too (idempotent: app factories run more than once in tests)."""
+    folder = str(folder)
+    if not any(getattr(loader, "searchpath", None) == [folder] for loader in template_loader.loaders):
+        template_loader.loaders.append(FileSystemLoader(folder))
+
+
+def _csrf_nonce(request: Request) -> tuple[str, bool]:
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if nonce and 16 <= len(nonce) <= 64:
+        return nonce, False
+    return secrets.token_urlsafe(24), True
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    nonce, fresh = _csrf_nonce(request)
+    context = {**context, "csrf_token": csrf_token_for(str(settings(request).secret_key), nonce)}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["cache-control"] = "no-store"
+    if fresh:
+        response.set_cookie(
+            CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=settings(request).base_url.startswith("https"),
+        )
+    return response
+
+
+async def form_values(request: Request) -> dict[str, str]:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_valid(
+        str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")
+    ):
+        raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
+    return values

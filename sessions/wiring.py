@@ -1,0 +1,26 @@
+"""What this package adds to the registration core, through conference's hooks (imports point one way:
+sessions → conference). Called once by the composition roots (conference.server.app and .cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conference.core import hooks
+from conference.mail import mailtext
+from conference.web import templating
+from sessions.call import proposal_mail, proposals, review
+from sessions.workshops import personal_data
+from sessions.workshops.agenda import registration_sessions
+from sessions.workshops.capacity import release_all_seats
+
+
+def install() -> None:
+    hooks.on_registration_released(release_all_seats)
+    hooks.on_registration_details(registration_sessions)
+    hooks.on_personal_data(personal_data.export_sessions)
+    hooks.on_registration_erased(personal_data.erase_sessions)
+    hooks.on_bearer_token(proposals.TOKEN_PREFIX, proposals.speaker_actor)
+    hooks.on_bearer_token(review.TOKEN_PREFIX, review.reviewer_actor)
+    for kind, composer in proposal_mail.COMPOSERS.items():
+        mailtext.register_kind(kind, composer)
+    templating.add_template_folder(Path(__file__).parent / "templates")
