@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from badges.codes import BadgeSigner, InvalidBadge
 from conference.core import audit, errors, metrics
@@ -41,40 +42,42 @@ REFUSALS = {
 
 # Built once: on the scan path, building a statement costs more than SQLite takes to run it.
 _REGISTRATION = sa.select(
-    Registration.id,
-    Registration.reference,
-    Registration.name,
-    Registration.organisation,
-    Registration.status,
-    Registration.badge_version,
-).where(Registration.reference == sa.bindparam("reference"))
-_ADMISSION = sa.select(Checkin.scanned_at, Checkin.device, Checkin.staff).where(
-    Checkin.registration_id == sa.bindparam("registration_id"),
-    Checkin.list == sa.bindparam("list"),
-    Checkin.result == "ok",
+    col(Registration.id),
+    col(Registration.reference),
+    col(Registration.name),
+    col(Registration.organisation),
+    col(Registration.status),
+    col(Registration.badge_version),
+).where(col(Registration.reference) == sa.bindparam("reference"))
+_ADMISSION = sa.select(col(Checkin.scanned_at), col(Checkin.device), col(Checkin.staff)).where(
+    col(Checkin.registration_id) == sa.bindparam("registration_id"),
+    col(Checkin.list) == sa.bindparam("list"),
+    col(Checkin.result) == "ok",
 )
-_SEAT = sa.select(SeatBooking.status).where(
-    SeatBooking.session_id == sa.bindparam("session_id"),
-    SeatBooking.registration_id == sa.bindparam("registration_id"),
-    SeatBooking.status != SeatStatus.cancelled,
+_SEAT = sa.select(col(SeatBooking.status)).where(
+    col(SeatBooking.session_id) == sa.bindparam("session_id"),
+    col(SeatBooking.registration_id) == sa.bindparam("registration_id"),
+    col(SeatBooking.status) != SeatStatus.cancelled,
 )
-_INSERT = sa.insert(Checkin.__table__)  # type: ignore[attr-defined]
+# The table itself (SQLModel does not declare `__table__` for type checkers): Core statements, no ORM bookkeeping.
+_CHECKIN: sa.Table = Checkin.metadata.tables[Checkin.__tablename__]
+_INSERT = sa.insert(_CHECKIN)
 _BY_SCAN_ID = sa.select(
-    Checkin.result,
-    Checkin.registration_id,
-    Checkin.list,
-    Checkin.scanned_at,
-    Checkin.reason,
-    Checkin.conflict,
-).where(Checkin.scan_id == sa.bindparam("scan_id"))
-_ATTENDEE = sa.select(Registration.name, Registration.organisation, Registration.reference).where(
-    Registration.id == sa.bindparam("registration_id")
-)
+    col(Checkin.result),
+    col(Checkin.registration_id),
+    col(Checkin.list),
+    col(Checkin.scanned_at),
+    col(Checkin.reason),
+    col(Checkin.conflict),
+).where(col(Checkin.scan_id) == sa.bindparam("scan_id"))
+_ATTENDEE = sa.select(
+    col(Registration.name), col(Registration.organisation), col(Registration.reference)
+).where(col(Registration.id) == sa.bindparam("registration_id"))
 # INSERT ... ON CONFLICT DO NOTHING against the partial unique index of admissions (both dialects have it).
 _ADMIT = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Checkin.__table__)  # type: ignore[attr-defined]
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_CHECKIN)
     .on_conflict_do_nothing(index_elements=["registration_id", "list"], index_where=sa.text("result = 'ok'"))
-    .returning(Checkin.id)
+    .returning(col(Checkin.id))
     for dialect in (sqlite, postgresql)
 }
 
@@ -137,19 +140,43 @@ async def resolve_list(db: AsyncSession, name: str) -> str:
     return str(session_id)
 
 
-async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
-    """Answer one scan and record it, in one short write transaction. The list must be resolved already."""
-    try:
-        async with database.transaction() as db:
-            outcome = await scan_in(db, signer, scan, actor=actor)
-    except IntegrityError:
-        if not scan.scan_id:
-            raise
-        # The same scan id arrived twice at once (a retry overtaking its first attempt): answer as the first.
-        async with database.transaction() as db:
-            outcome = await scan_in(db, signer, scan, actor=actor)
+# Reads, in the check-in's own transaction, the scan (its list resolved) and who made it: the API's way to ask
+# who is calling and which list in the same short transaction as the admission.
+ScanSource = Callable[[AsyncSession], Awaitable[tuple[Scan, Actor]]]
+
+
+async def check_in(
+    database: Database, signer: BadgeSigner, scan: Scan | ScanSource, *, actor: Actor | None = None
+) -> ScanResult:
+    """Answer one scan and record it, in one short write transaction.
+
+    `scan` is a Scan whose list is resolved already, made by `actor`; or a ScanSource, run at the start of the
+    transaction (POST /api/v1/checkins: the caller's token and the list are read there, not in one more)."""
+    if isinstance(scan, Scan):
+        assert actor is not None, "a scan needs the actor who made it"
+        source = _given(scan, actor)
+    else:
+        source = scan
+    made: Scan | None = None
+    for attempt in (1, 2):
+        try:
+            async with database.transaction() as db:
+                made, by = await source(db)
+                outcome = await scan_in(db, signer, made, actor=by)
+            break
+        except IntegrityError:
+            if attempt == 2 or made is None or not made.scan_id:
+                raise
+            # The same scan id arrived twice at once (a retry overtaking its first attempt): answer as the first.
     metrics.CHECKINS.labels(outcome.result).inc()  # committed
     return outcome
+
+
+def _given(scan: Scan, actor: Actor) -> ScanSource:
+    async def source(db: AsyncSession) -> tuple[Scan, Actor]:
+        return scan, actor
+
+    return source
 
 
 async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
@@ -280,23 +307,24 @@ async def door_list(database: Database, signer: BadgeSigner, list_name: str) -> 
     """What a scanner keeps to work offline: who may come in (and their badge version), and who already has."""
     async with database.read() as db:
         stmt = sa.select(
-            Registration.reference,
-            Registration.name,
-            Registration.organisation,
-            Registration.status,
-            Registration.badge_version,
-            Registration.id,
+            col(Registration.reference),
+            col(Registration.name),
+            col(Registration.organisation),
+            col(Registration.status),
+            col(Registration.badge_version),
+            col(Registration.id),
         )
         if list_name != DOOR:
-            stmt = stmt.join(SeatBooking, SeatBooking.registration_id == Registration.id).where(
-                SeatBooking.session_id == uuid.UUID(list_name), SeatBooking.status == SeatStatus.booked
+            stmt = stmt.join(SeatBooking, col(SeatBooking.registration_id) == Registration.id).where(
+                col(SeatBooking.session_id) == uuid.UUID(list_name),
+                col(SeatBooking.status) == SeatStatus.booked,
             )
-        rows = (await db.execute(stmt.order_by(Registration.reference))).all()
+        rows = (await db.execute(stmt.order_by(col(Registration.reference)))).all()
         admitted = dict(
             (
                 await db.execute(
-                    sa.select(Checkin.registration_id, Checkin.scanned_at).where(
-                        Checkin.list == list_name, Checkin.result == "ok"
+                    sa.select(col(Checkin.registration_id), col(Checkin.scanned_at)).where(
+                        col(Checkin.list) == list_name, col(Checkin.result) == "ok"
                     )
                 )
             ).all()
@@ -337,16 +365,19 @@ async def search(database: Database, query: str, *, limit: int = 20) -> list[dic
         rows = (
             await db.execute(
                 sa.select(
-                    Registration.reference, Registration.name, Registration.organisation, Registration.status
+                    col(Registration.reference),
+                    col(Registration.name),
+                    col(Registration.organisation),
+                    col(Registration.status),
                 )
                 .where(
                     sa.or_(
-                        sa.func.lower(Registration.name).like(pattern, escape="\\"),
-                        sa.func.lower(Registration.reference).like(pattern, escape="\\"),
-                        sa.func.lower(Registration.organisation).like(pattern, escape="\\"),
+                        sa.func.lower(col(Registration.name)).like(pattern, escape="\\"),
+                        sa.func.lower(col(Registration.reference)).like(pattern, escape="\\"),
+                        sa.func.lower(col(Registration.organisation)).like(pattern, escape="\\"),
                     )
                 )
-                .order_by(Registration.name)
+                .order_by(col(Registration.name))
                 .limit(limit)
             )
         ).all()

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic import Field as PField
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from badges import checkin
 from badges.codes import BadgeSigner
-from conference.core import metrics
+from conference.core.audit import Actor
 from conference.web.auth import authenticate, require
 from conference.web.request import caller, database, path_uuid, read_json, settings, validate
 
@@ -71,28 +71,23 @@ def _device(request: Request, given: str) -> str:
 
 async def create_checkin(request: Request) -> Response:
     body = await read_json(request)
+
+    async def scan(db: AsyncSession) -> tuple[checkin.Scan, Actor]:
+        actor = await authenticate(db, request)
+        require(actor, "staff", "organiser")
+        data = validate(ScanIn, body)
+        made = checkin.Scan(
+            list=await checkin.resolve_list(db, data.list),
+            code=data.code,
+            reference=data.reference,
+            device=_device(request, data.device),
+            scan_id=data.scan_id,
+        )
+        return made, actor
+
     # Who is asking, which list, what the badge says and the admission: one short transaction (the door's
-    # queue is as fast as this).
-    for attempt in (1, 2):
-        try:
-            async with database(request).transaction() as db:
-                actor = await authenticate(db, request)
-                require(actor, "staff", "organiser")
-                data = validate(ScanIn, body)
-                scan = checkin.Scan(
-                    list=await checkin.resolve_list(db, data.list),
-                    code=data.code,
-                    reference=data.reference,
-                    device=_device(request, data.device),
-                    scan_id=data.scan_id,
-                )
-                result = await checkin.scan_in(db, signer(request), scan, actor=actor)
-            break
-        except IntegrityError:
-            if attempt == 2 or not body.get("scan_id"):
-                raise
-            # The same scan id arrived twice at once: the second attempt answers from the first's record.
-    metrics.CHECKINS.labels(result.result).inc()  # committed
+    # queue is as fast as this), retried once when the same scan id arrived twice at once.
+    result = await checkin.check_in(database(request), signer(request), scan)
     return JSONResponse(result.public())
 
 

@@ -55,7 +55,7 @@ async def checkin_log(request: Request) -> Response:
         f.errors["result"] = "Choose an answer from the list."
     where: list[Any] = []
     if f.actor:
-        where.append(sa.func.lower(Checkin.staff).contains(f.actor.lower(), autoescape=True))
+        where.append(sa.func.lower(col(Checkin.staff)).contains(f.actor.lower(), autoescape=True))
     if result and not f.errors:
         where.append(col(Checkin.result) == result)
     if f.from_:
@@ -74,7 +74,7 @@ async def checkin_log(request: Request) -> Response:
             rows = list(
                 (
                     await db.execute(
-                        sa.select(Checkin, Registration.reference)
+                        sa.select(Checkin, col(Registration.reference))
                         .outerjoin(Registration, col(Registration.id) == Checkin.registration_id)
                         .where(*where)
                         .order_by(col(Checkin.scanned_at).desc(), col(Checkin.id))
@@ -90,7 +90,7 @@ async def checkin_log(request: Request) -> Response:
                 for s in (
                     await db.execute(
                         sa.select(ProgrammeSession).where(
-                            sa.cast(ProgrammeSession.id, sa.String).in_(session_ids)
+                            sa.cast(col(ProgrammeSession.id), sa.String).in_(session_ids)
                         )
                     )
                 ).scalars()

@@ -14,9 +14,12 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from badges.codes import BadgeSigner
 from badges.render import BadgeData
@@ -97,21 +100,21 @@ async def badge_data(
     """
     stmt = (
         sa.select(
-            Registration.id,
-            Registration.reference,
-            Registration.name,
-            Registration.organisation,  # type: ignore[call-overload]
-            Registration.badge_version,
-            TicketType.id,
-            TicketType.name,
+            col(Registration.id),
+            col(Registration.reference),
+            col(Registration.name),
+            col(Registration.organisation),
+            col(Registration.badge_version),
+            col(TicketType.id),
+            col(TicketType.name),
         )
-        .join(TicketType, TicketType.id == Registration.ticket_type_id)
-        .where(Registration.status.in_(PRINTABLE))  # type: ignore[attr-defined]
+        .join(TicketType, col(TicketType.id) == Registration.ticket_type_id)
+        .where(col(Registration.status).in_(PRINTABLE))
     )
     if not_printed:
-        stmt = stmt.where(Registration.badge_printed_at.is_(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(Registration.badge_printed_at).is_(None))
     if registration_id is not None:
-        stmt = stmt.where(Registration.id == registration_id)
+        stmt = stmt.where(col(Registration.id) == registration_id)
     wanted_type = _fold(" ".join(ticket_type.split())) if ticket_type and ticket_type.strip() else None
     wanted_org = _fold(" ".join(organisation.split())) if organisation and organisation.strip() else None
     badges = []
@@ -148,9 +151,13 @@ async def mark_printed(
     count = 0
     for start in range(0, len(ids), 500):  # well under any database's limit on bound parameters
         chunk = ids[start : start + 500]
-        result = await db.execute(
-            sa.update(Registration).where(Registration.id.in_(chunk)).values(badge_printed_at=now)  # type: ignore[attr-defined]
+        # An UPDATE gives a CursorResult (it has the rowcount); Session.execute is typed for any statement.
+        result = cast(
+            CursorResult[Any],
+            await db.execute(
+                sa.update(Registration).where(col(Registration.id).in_(chunk)).values(badge_printed_at=now)
+            ),
         )
-        count += result.rowcount  # type: ignore[attr-defined]
+        count += result.rowcount
     await audit.record(db, "badges.printed", actor=actor, count=count)
     return count

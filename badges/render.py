@@ -23,11 +23,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import qrcode  # type: ignore[import-untyped]
+import qrcode  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 from fpdf import FPDF
-from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]
-from qrcode.image.pil import PilImage  # type: ignore[import-untyped]
-from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[import-untyped]
+from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
+from qrcode.image.pil import PilImage  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
+from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 
 from conference.core.pdf_fonts import add_body_font
 

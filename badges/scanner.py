@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -88,7 +89,7 @@ async def badge_pdf(request: Request) -> Response:
     reference = request.path_params["reference"].strip().upper()
     async with database(request).read() as db:
         registration_id = (
-            await db.execute(sa.select(Registration.id).where(Registration.reference == reference))
+            await db.execute(sa.select(col(Registration.id)).where(col(Registration.reference) == reference))
         ).scalar_one_or_none()
     if registration_id is None:
         raise errors.NotFound("No registration has this reference.")

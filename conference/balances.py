@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from conference.core.models import Invoice, Payment, PaymentMethod, Refund, Registration, Status, TicketType
-from conference.payments import checkout as payments
+from conference.payments import checkout
 
 
 def issued_invoices_pence() -> Any:
@@ -31,7 +31,7 @@ def outstanding_pence(r: Registration, ticket: TicketType, issued_invoices_pence
     if r.payment_method == PaymentMethod.invoice:
         return int(issued_invoices_pence)
     if r.payment_method == PaymentMethod.card and r.status == Status.pending_payment:
-        return payments.gross_pence(ticket)
+        return checkout.gross_pence(ticket)
     return 0
 
 

@@ -19,8 +19,9 @@ A copy is rendered when it is sent, from the Broadcast row: the organiser's subj
 delegate's booking reference and their manage link, derived from the server secret as for every other email.
 Nothing secret and nothing personal beyond the address is stored on the outbox row.
 
-Imports point sessions → conference, so the workshop segment imports `sessions.models` inside the functions
-that need it (as `cli.py` does); the package is always installed with this one.
+The `session` segment is provided by sessions through `hooks.on_message_segment` (sessions/workshops/segments.py:
+the label, the members' WHERE clause and the compose form's workshops), since imports point sessions → conference.
+Without a provider the segment is refused like an unknown one, and the form offers no workshops.
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, errors, hooks
 from conference.core.audit import Actor
 from conference.core.models import (
     HOLDING,
@@ -167,11 +167,6 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def session_label(title: str, starts_at: datetime, timezone: str) -> str:
-    local = starts_at.astimezone(ZoneInfo(timezone))
-    return f"{title} ({local:%a} {local.day} {local:%b}, {local:%H:%M})"
-
-
 async def resolve_segment(
     db: AsyncSession, conference: Conference, *, segment: str, ref: str
 ) -> tuple[str, str]:
@@ -184,16 +179,11 @@ async def resolve_segment(
         if ticket is None or ticket.conference_id != conference.id:
             raise errors.InvalidInput(fields={"ticket_type_id": "Choose one of the ticket types listed."})
         return f"Ticket type: {ticket.name}", str(ticket.id)
-    if segment == "session":
-        from sessions.models import Kind, ProgrammeSession
-
-        session_id = _uuid(ref)
-        session = await db.get(ProgrammeSession, session_id) if session_id else None
-        if session is None or session.conference_id != conference.id or session.kind != Kind.workshop:
-            raise errors.InvalidInput(fields={"session_id": "Choose one of the workshops listed."})
-        return f"Workshop: {session_label(session.title, session.starts_at, conference.timezone)}", str(
-            session.id
-        )
+    provided = hooks.message_segments.get(segment)
+    if provided is not None:
+        return await provided.resolve(db, conference, ref)
+    if segment in REF_FIELDS:  # a segment another package provides, not installed
+        raise errors.InvalidInput(fields={"segment": "Choose who the message goes to."})
     return SEGMENTS[segment], ""
 
 
@@ -209,16 +199,8 @@ def _members(conference_id: int, segment: str, ref: str) -> list[Any]:
     where.append(col(Registration.status).in_(HOLDING))
     if segment == "ticket_type":
         where.append(col(Registration.ticket_type_id) == uuid.UUID(ref))
-    elif segment == "session":
-        from sessions.models import SeatBooking, SeatStatus
-
-        where.append(
-            sa.exists().where(
-                col(SeatBooking.registration_id) == Registration.id,
-                col(SeatBooking.session_id) == uuid.UUID(ref),
-                col(SeatBooking.status) == SeatStatus.booked,
-            )
-        )
+    elif (provided := hooks.message_segments.get(segment)) is not None:
+        where.append(provided.members(ref))
     return where
 
 
@@ -238,17 +220,11 @@ async def audience(db: AsyncSession, *, segment: str, ref: str) -> Audience:
     return Audience(segment, ref, label, recipients)
 
 
-@dataclass(frozen=True)
-class Option:
-    value: str
-    label: str
-    count: int
+Option = hooks.SegmentOption
 
 
 async def segment_options(db: AsyncSession) -> dict[str, Any]:
     """What the compose form offers: each segment's size, every ticket type and every workshop with theirs."""
-    from sessions.models import Kind, ProgrammeSession, SeatBooking, SeatStatus
-
     conference = await get_conference(db)
     assert conference.id is not None
     live = [col(Registration.conference_id) == conference.id, col(Registration.erased_at).is_(None)]
@@ -273,30 +249,7 @@ async def segment_options(db: AsyncSession) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    booked: dict[uuid.UUID, int] = dict(
-        (
-            await db.execute(
-                sa.select(col(SeatBooking.session_id), sa.func.count())
-                .join(Registration, col(Registration.id) == SeatBooking.registration_id)
-                .where(col(SeatBooking.status) == SeatStatus.booked, holding)
-                .group_by(col(SeatBooking.session_id))
-            )
-        ).all()
-    )
-    workshops = (
-        (
-            await db.execute(
-                sa.select(ProgrammeSession)
-                .where(
-                    col(ProgrammeSession.conference_id) == conference.id,
-                    col(ProgrammeSession.kind) == Kind.workshop,
-                )
-                .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    workshops = hooks.message_segments.get("session")
     waiting = (
         await db.execute(
             sa.select(sa.func.count())
@@ -307,15 +260,7 @@ async def segment_options(db: AsyncSession) -> dict[str, Any]:
     return {
         "counts": {"all": sum(per_ticket.values()), "waitlist": int(waiting)},
         "ticket_types": [Option(str(t.id), t.name, int(per_ticket.get(t.id, 0))) for t in tickets],
-        "sessions": [
-            Option(
-                str(s.id),
-                session_label(s.title, s.starts_at, conference.timezone)
-                + (" – cancelled" if s.cancelled else ""),
-                int(booked.get(s.id, 0)),
-            )
-            for s in workshops
-        ],
+        "sessions": await workshops.options(db, conference, holding) if workshops is not None else [],
     }
 
 

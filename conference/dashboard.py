@@ -8,12 +8,12 @@ time zone. Registrations are grouped into 15-minute buckets first (every UTC off
 15 minutes, so no bucket straddles two local days), then summed per local day.
 
 `dashboard(db)` returns the whole of it as JSON-ready data; the console page and `GET /api/v1/dashboard`
-show the same thing.
+show the same thing. Series of other packages come through `hooks.on_dashboard_series`: sessions provides
+`workshops` (sessions/workshops/fill.py), an empty list when nothing does.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -26,8 +26,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
-from conference import registration as bookings
 from conference.balances import issued_invoices_pence, outstanding_pence, payment_state_filter
+from conference.core import hooks
 from conference.core.models import (
     HOLDING,
     REGIONS,
@@ -40,13 +40,13 @@ from conference.core.models import (
     TicketType,
     utcnow,
 )
-from sessions.models import Kind, ProgrammeSession, Room, TimeSlot
-from sessions.workshops import capacity
+from conference.places import Availability, get_conference
 
 DOOR = "door"  # badges.checkin.DOOR (not imported: badges imports conference)
 ARRIVALS_MINUTES = 5
 DAY_BUCKET_SECONDS = 15 * 60
 NO_REGION = "Not given"
+WORKSHOPS = "workshops"  # the series sessions provides (hooks.on_dashboard_series); empty without it
 STATUS_ORDER = (
     Status.confirmed,
     Status.pending_payment,
@@ -228,74 +228,6 @@ async def _registrations_over_time(
     }
 
 
-async def _workshops(db: AsyncSession, conference_id: int, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Per time slot (in time order), its workshops' seats booked against their capacity."""
-    sessions = (
-        (
-            await db.execute(
-                sa.select(ProgrammeSession)
-                .where(
-                    col(ProgrammeSession.conference_id) == conference_id,
-                    col(ProgrammeSession.kind) == Kind.workshop,
-                    col(ProgrammeSession.cancelled).is_(False),
-                )
-                .order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not sessions:
-        return []
-    rooms = {
-        r.id: r
-        for r in (await db.execute(sa.select(Room).where(col(Room.conference_id) == conference_id))).scalars()
-    }
-    slots = {
-        s.id: s
-        for s in (
-            await db.execute(sa.select(TimeSlot).where(col(TimeSlot.conference_id) == conference_id))
-        ).scalars()
-    }
-    counts = await capacity.seat_counts(db, [s.id for s in sessions])
-    by_slot: dict[uuid.UUID, dict[str, Any]] = {}
-    for s in sessions:
-        room = rooms.get(s.room_id) if s.room_id else None
-        seats = capacity.seats_in(s, room)
-        seen = counts.get(s.id, {})
-        slot = slots.get(s.start_slot_id)
-        starts = (slot.starts_at if slot else s.starts_at).astimezone(zone)
-        entry = by_slot.setdefault(
-            s.start_slot_id,
-            {
-                "slot_id": str(s.start_slot_id),
-                "label": (
-                    slot.label if slot and slot.label else f"{starts:%a} {starts.day} {starts:%b %H:%M}"
-                ),
-                "starts_at": starts.isoformat(),
-                "booked": 0,
-                "capacity": 0,
-                "waitlisted": 0,
-                "sessions": [],
-            },
-        )
-        booked, waiting = seen.get("booked", 0), seen.get("waitlisted", 0)
-        entry["sessions"].append(
-            {
-                "id": str(s.id),
-                "title": s.title,
-                "room": room.name if room else None,
-                "booked": booked,
-                "capacity": seats,
-                "waitlisted": waiting,
-            }
-        )
-        entry["booked"] += booked
-        entry["capacity"] += seats
-        entry["waitlisted"] += waiting
-    return sorted(by_slot.values(), key=lambda e: (e["starts_at"], e["label"]))
-
-
 async def _arrivals(db: AsyncSession, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
     """Door admissions (check-ins with result ok) so far, and per 5 minutes on the day of the latest one (from its
     first to its last, or to now while that day lasts)."""
@@ -334,17 +266,18 @@ async def _arrivals(db: AsyncSession, zone: ZoneInfo, now: datetime) -> dict[str
 async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[str, Any]:
     """The conference's live figures and chart series (counts and sums only: nobody's name or details)."""
     now = now or utcnow()
-    conference = await bookings.get_conference(db)
+    conference = await get_conference(db)
     assert conference.id is not None
     zone = _zone(conference)
     counts = await _status_counts(db, conference.id)
-    places = bookings.Availability(
+    places = Availability(
         capacity=conference.capacity,
         registered=sum(counts[s] for s in HOLDING),
         waitlisted=counts[Status.waitlisted],
     )
     sectors, regions = await _sectors_and_regions(db, conference.id)
     arrivals = await _arrivals(db, zone, now)
+    provided = await hooks.collect_dashboard_series(db, conference.id, zone)
     return {
         "generated_at": now.astimezone(zone).isoformat(),
         "conference": {
@@ -365,7 +298,8 @@ async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[st
             "registrations_over_time": await _registrations_over_time(db, conference, zone, now),
             "sectors": sectors,
             "regions": regions,
-            "workshops": await _workshops(db, conference.id, zone),
+            "workshops": provided.pop(WORKSHOPS, []),
             "arrivals": {k: v for k, v in arrivals.items() if k != "so_far"},
+            **provided,
         },
     }

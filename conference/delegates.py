@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference import places
 from conference import registration as bookings
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -82,7 +83,7 @@ def parse_details(values: dict[str, Any]) -> dict[str, Any]:
 
 async def _lock(db: AsyncSession, registration_id: uuid.UUID) -> tuple[Conference, Registration]:
     """The capacity lock, then the registration's row (the lock order of conference/registration.py)."""
-    conference = await bookings.get_conference(db, for_update=True)
+    conference = await places.get_conference(db, for_update=True)
     if await db.get(Registration, registration_id) is None:
         raise errors.NotFound("No registration has this id.")
     registration = await lock_for_update(db, Registration, registration_id)
@@ -199,7 +200,7 @@ async def substitute(
             .execution_options(synchronize_session=False)
         )
     ).rowcount
-    position = await bookings.waitlist_position(db, registration)
+    position = await places.waitlist_position(db, registration)
     queue_email(
         db,
         settings,
@@ -252,7 +253,7 @@ async def decide_many(
         raise errors.InvalidInput(
             fields={"registration": f"Choose at most {MAX_BULK} registrations at a time."}
         )
-    await bookings.get_conference(db, for_update=True)
+    await places.get_conference(db, for_update=True)
     outcome = BulkOutcome()
     unique = list(dict.fromkeys(registration_ids))
     found = {
@@ -327,7 +328,7 @@ async def resend(
     if what == "confirmation":
         if registration.status == Status.cancelled:
             raise NothingToResend("This registration is cancelled: there is no booking to confirm.")
-        position = await bookings.waitlist_position(db, registration)
+        position = await places.waitlist_position(db, registration)
         queue_email(
             db,
             settings,

@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference.core import hooks
 from conference.core.models import (
     HOLDING,
     SECTOR_LABELS,
@@ -37,7 +38,6 @@ from conference.core.models import (
     TicketType,
 )
 from conference.places import get_conference
-from sessions.models import ProgrammeSession
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -242,16 +242,8 @@ async def attendance(db: AsyncSession) -> Sheet:
         else:
             sessions.setdefault(registration_id, []).append((list_name, scanned_at))
     ids = {uuid.UUID(name) for visits in sessions.values() for name, _ in visits if _is_uuid(name)}
-    titles = (
-        {
-            str(s.id): s.title
-            for s in (
-                await db.execute(sa.select(ProgrammeSession).where(col(ProgrammeSession.id).in_(ids)))
-            ).scalars()
-        }
-        if ids
-        else {}
-    )
+    # Session check-in lists are named by the package that has them (sessions: the session's title).
+    titles = await hooks.collect_checkin_list_titles(db, ids) if ids else {}
     came = set(door) | set(sessions)
     stmt = (
         sa.select(Registration, TicketType.name)

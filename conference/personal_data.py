@@ -20,10 +20,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, background, errors, hooks
 from conference.core.audit import Actor
@@ -119,24 +121,28 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
     assert conference is not None and ticket is not None
     by_registration = {"registration_id": r.id}
     checkins = (
-        await db.execute(sa.select(Checkin).filter_by(**by_registration).order_by(Checkin.scanned_at))
+        await db.execute(sa.select(Checkin).filter_by(**by_registration).order_by(col(Checkin.scanned_at)))
     ).scalars()
     payments = (
-        await db.execute(sa.select(Payment).filter_by(**by_registration).order_by(Payment.attempt))
+        await db.execute(sa.select(Payment).filter_by(**by_registration).order_by(col(Payment.attempt)))
     ).scalars()
     refunds = (
-        await db.execute(sa.select(Refund).filter_by(**by_registration).order_by(Refund.created_at))
+        await db.execute(sa.select(Refund).filter_by(**by_registration).order_by(col(Refund.created_at)))
     ).scalars()
     invoices = list(
         (
             await db.execute(
-                sa.select(Invoice).filter_by(**by_registration).order_by(Invoice.created_at, Invoice.number)
+                sa.select(Invoice)
+                .filter_by(**by_registration)
+                .order_by(col(Invoice.created_at), col(Invoice.number))
             )
         ).scalars()
     )
     numbers = {i.id: i.number for i in invoices}
     emails = (
-        await db.execute(sa.select(OutboxEmail).filter_by(**by_registration).order_by(OutboxEmail.created_at))
+        await db.execute(
+            sa.select(OutboxEmail).filter_by(**by_registration).order_by(col(OutboxEmail.created_at))
+        )
     ).scalars()
     return {
         "about": _about(conference, utcnow()),
@@ -285,14 +291,14 @@ class Erasure:
 
 async def _money_decided(db: AsyncSession, registration_id: uuid.UUID) -> tuple[int, int]:
     refunded = await db.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_pence), 0)).where(
-            Refund.registration_id == registration_id
+        sa.select(sa.func.coalesce(sa.func.sum(col(Refund.amount_pence)), 0)).where(
+            col(Refund.registration_id) == registration_id
         )
     )
     notes = await db.scalar(
         sa.select(sa.func.count())
         .select_from(Invoice)
-        .where(Invoice.registration_id == registration_id, Invoice.kind == "credit_note")
+        .where(col(Invoice.registration_id) == registration_id, col(Invoice.kind) == "credit_note")
     )
     return int(refunded or 0), int(notes or 0)
 
@@ -371,15 +377,18 @@ async def erase(
         r.erasure_requested_at = now
     r.erased_at = r.updated_at = now
 
-    mine = OutboxEmail.registration_id == r.id
-    not_invoices = OutboxEmail.kind.not_in(sorted(INVOICE_KINDS))  # type: ignore[attr-defined]
-    deleted = (
+    mine = col(OutboxEmail.registration_id) == r.id
+    not_invoices = col(OutboxEmail.kind).not_in(sorted(INVOICE_KINDS))
+    # An UPDATE or DELETE answers with a CursorResult (SQLAlchemy types execute() as a plain Result).
+    deleted = cast(
+        "CursorResult[Any]",
         await db.execute(
-            sa.delete(OutboxEmail).where(mine, not_invoices, OutboxEmail.status.in_(UNSENT))  # type: ignore[attr-defined]
-        )
+            sa.delete(OutboxEmail).where(mine, not_invoices, col(OutboxEmail.status).in_(UNSENT))
+        ),
     ).rowcount
-    blanked = (
-        await db.execute(sa.update(OutboxEmail).where(mine, not_invoices).values(to_address="", context={}))
+    blanked = cast(
+        "CursorResult[Any]",
+        await db.execute(sa.update(OutboxEmail).where(mine, not_invoices).values(to_address="", context={})),
     ).rowcount
     await hooks.run_registration_erased(db, settings, r)
     await audit.record(
@@ -423,9 +432,12 @@ async def erase_expired(database: Database, settings: Settings, *, now: datetime
         ids = list(
             (
                 await db.execute(
-                    sa.select(Registration.id)
-                    .where(Registration.conference_id == conference.id, Registration.erased_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(Registration.number)
+                    sa.select(col(Registration.id))
+                    .where(
+                        col(Registration.conference_id) == conference.id,
+                        col(Registration.erased_at).is_(None),
+                    )
+                    .order_by(col(Registration.number))
                 )
             ).scalars()
         )

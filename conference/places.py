@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -31,9 +32,9 @@ from conference.invoices import invoicing
 from conference.mail.outbox import queue_email
 
 _COUNTS = (
-    sa.select(Registration.status, sa.func.count())
-    .where(Registration.conference_id == sa.bindparam("conference_id"))
-    .group_by(Registration.status)
+    sa.select(col(Registration.status), sa.func.count())
+    .where(col(Registration.conference_id) == sa.bindparam("conference_id"))
+    .group_by(col(Registration.status))
 )
 
 
@@ -50,7 +51,7 @@ class Availability:
 
 async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
     """The deployment's conference; `for_update` takes its row lock (the capacity lock) in the same query."""
-    stmt = sa.select(Conference).order_by(Conference.id).limit(1)
+    stmt = sa.select(Conference).order_by(col(Conference.id)).limit(1)
     if for_update:
         assert db.in_transaction()
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
@@ -76,7 +77,7 @@ async def count_places(db: AsyncSession, conference_id: int, capacity: int) -> A
 
 async def held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
     stmt = sa.select(sa.func.count()).where(
-        Registration.ticket_type_id == ticket_type_id, Registration.status.in_(HOLDING)
+        col(Registration.ticket_type_id) == ticket_type_id, col(Registration.status).in_(HOLDING)
     )
     return int((await db.execute(stmt)).scalar_one())
 
@@ -87,16 +88,16 @@ async def ticket_types_with_availability(
     types = (
         await db.execute(
             sa.select(TicketType)
-            .where(TicketType.conference_id == conference.id, TicketType.public.is_(True))  # type: ignore[attr-defined]
-            .order_by(TicketType.position, TicketType.name)
+            .where(col(TicketType.conference_id) == conference.id, col(TicketType.public).is_(True))
+            .order_by(col(TicketType.position), col(TicketType.name))
         )
     ).scalars()
     held = dict(
         (
             await db.execute(
-                sa.select(Registration.ticket_type_id, sa.func.count())
-                .where(Registration.status.in_(HOLDING))
-                .group_by(Registration.ticket_type_id)
+                sa.select(col(Registration.ticket_type_id), sa.func.count())
+                .where(col(Registration.status).in_(HOLDING))
+                .group_by(col(Registration.ticket_type_id))
             )
         ).all()
     )
@@ -107,9 +108,9 @@ async def waitlist_position(db: AsyncSession, registration: Registration) -> int
     if registration.status != Status.waitlisted:
         return None
     stmt = sa.select(sa.func.count()).where(
-        Registration.conference_id == registration.conference_id,
-        Registration.status == Status.waitlisted,
-        Registration.number <= registration.number,
+        col(Registration.conference_id) == registration.conference_id,
+        col(Registration.status) == Status.waitlisted,
+        col(Registration.number) <= registration.number,
     )
     return int((await db.execute(stmt)).scalar_one())
 
@@ -171,8 +172,11 @@ async def promote_waitlist(
     waiting = (
         await db.execute(
             sa.select(Registration)
-            .where(Registration.conference_id == conference.id, Registration.status == Status.waitlisted)
-            .order_by(Registration.number)
+            .where(
+                col(Registration.conference_id) == conference.id,
+                col(Registration.status) == Status.waitlisted,
+            )
+            .order_by(col(Registration.number))
         )
     ).scalars()
     caps: dict[uuid.UUID, int | None] = {}

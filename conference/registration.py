@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
 
 from conference import places
 from conference.core import audit, errors, hooks
@@ -40,7 +41,7 @@ from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
 from conference.invoices import invoicing
 from conference.mail.outbox import outbox_row, queue_email
-from conference.payments import checkout as payments
+from conference.payments import gateway, refunds
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def payment_method(
     """How this registration pays: nothing for a free ticket; card (if Stripe is set up) or invoice otherwise."""
     if ticket.price_pence == 0:
         return PaymentMethod.none
-    card = payments.card_available(settings)
+    card = gateway.card_available(settings)
     method = data.payment_method or (PaymentMethod.card if card else PaymentMethod.invoice)
     if method == PaymentMethod.none:
         raise errors.InvalidInput(
@@ -112,32 +113,44 @@ def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _table(model: type[SQLModel]) -> sa.Table:
+    # The table itself (SQLModel does not declare `__table__` for type checkers): Core statements, no ORM
+    # bookkeeping.
+    return model.metadata.tables[model.__tablename__]
+
+
 # register_many()'s statements, built once: building a statement costs more than running it on SQLite.
 _TICKETS = sa.select(
-    TicketType.id,
-    TicketType.conference_id,
-    TicketType.public,
-    TicketType.cap,
-    TicketType.approval,
-    TicketType.approval_domains,
-    TicketType.price_pence,
-    TicketType.invoice_allowed,
-    TicketType.invoice_confirms,
-).where(TicketType.id.in_(sa.bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    col(TicketType.id),
+    col(TicketType.conference_id),
+    col(TicketType.public),
+    col(TicketType.cap),
+    col(TicketType.approval),
+    col(TicketType.approval_domains),
+    col(TicketType.price_pence),
+    col(TicketType.invoice_allowed),
+    col(TicketType.invoice_confirms),
+).where(col(TicketType.id).in_(sa.bindparam("ids", expanding=True)))
 _LOCK_AND_NUMBER = (
-    sa.update(Conference.__table__)  # type: ignore[attr-defined]
-    .values(registration_seq=Conference.registration_seq + sa.bindparam("count"))
-    .where(Conference.id == sa.select(sa.func.min(Conference.id)).scalar_subquery())
-    .returning(Conference.id, Conference.capacity, Conference.registration_open, Conference.registration_seq)
+    sa.update(_table(Conference))
+    .values(registration_seq=col(Conference.registration_seq) + sa.bindparam("count"))
+    .where(col(Conference.id) == sa.select(sa.func.min(col(Conference.id))).scalar_subquery())
+    .returning(
+        col(Conference.id),
+        col(Conference.capacity),
+        col(Conference.registration_open),
+        col(Conference.registration_seq),
+    )
 )
-_LIVE_EMAILS = sa.select(Registration.email_key).where(
-    Registration.conference_id == sa.bindparam("conference_id"),
-    Registration.email_key.in_(sa.bindparam("emails", expanding=True)),  # type: ignore[attr-defined]
-    Registration.status != Status.cancelled,
+_LIVE_EMAILS = sa.select(col(Registration.email_key)).where(
+    col(Registration.conference_id) == sa.bindparam("conference_id"),
+    col(Registration.email_key).in_(sa.bindparam("emails", expanding=True)),
+    col(Registration.status) != Status.cancelled,
 )
-_REGISTRATION_TABLE: sa.Table = Registration.__table__  # type: ignore[attr-defined]
-_OUTBOX_TABLE: sa.Table = OutboxEmail.__table__  # type: ignore[attr-defined]
-_AUDIT_TABLE: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_REGISTRATION_TABLE = _table(Registration)
+_OUTBOX_TABLE = _table(OutboxEmail)
+_AUDIT_TABLE = _table(AuditEntry)
+_IDEMPOTENCY_TABLE = _table(IdempotencyKey)
 
 
 @dataclass(frozen=True)
@@ -350,8 +363,8 @@ async def _register_one(
         public = result.public()
         public.pop("manage_token")
         await conn.execute(
-            sa.insert(IdempotencyKey.__table__),
-            {  # type: ignore[attr-defined]
+            sa.insert(_IDEMPOTENCY_TABLE),
+            {
                 "key": request.idempotency_key,
                 "request_hash": request.fingerprint,
                 "status_code": 201,
@@ -372,12 +385,12 @@ async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> 
     assert registration is not None
     token = manage_token(secret, registration.id, registration.token_version)
     position = stored.response.get("waitlist_position")
-    row = {column.name: getattr(registration, column.name) for column in Registration.__table__.columns}
+    row = {column.name: getattr(registration, column.name) for column in _REGISTRATION_TABLE.columns}
     return Registered(row, token, position, replayed_response=stored.response)
 
 
 async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
-    stmt = sa.select(Registration).where(Registration.manage_token_hash == hash_token(token))
+    stmt = sa.select(Registration).where(col(Registration.manage_token_hash) == hash_token(token))
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
@@ -401,7 +414,7 @@ async def cancel_registration(
     registration.cancelled_at = registration.updated_at = utcnow()
     registration.cancel_reason = "delegate" if actor.kind == "attendee" else "organiser"
     registration.hold_expires_at = None
-    await payments.refund_on_cancel(db, settings, registration)
+    await refunds.refund_on_cancel(db, settings, registration)
     await invoicing.credit_on_cancel(db, settings, registration, actor=actor)
     queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)
     await audit.record(db, "conference.registration.cancelled", actor=actor, subject=registration.reference)
@@ -501,9 +514,9 @@ async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str
     registration = (
         await db.execute(
             sa.select(Registration).where(
-                Registration.conference_id == conference.id,
-                Registration.email_key == email.lower(),
-                Registration.status != Status.cancelled,
+                col(Registration.conference_id) == conference.id,
+                col(Registration.email_key) == email.lower(),
+                col(Registration.status) != Status.cancelled,
             )
         )
     ).scalar_one_or_none()

@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from conference.core import errors
 from conference.core.audit import Actor
@@ -25,6 +26,7 @@ from sessions.models import (
     ScheduleState,
     ScheduleVersion,
     SessionCreate,
+    TimeSlot,
     TimeSlotCreate,
 )
 from sessions.workshops import capacity, programme
@@ -103,34 +105,38 @@ async def load_demo_programme(database: Database) -> int:
                 await db.execute(
                     sa.select(sa.func.count())
                     .select_from(ProgrammeSession)
-                    .where(ProgrammeSession.cancelled.is_(False))
+                    .where(col(ProgrammeSession.cancelled).is_(False))
                 )
             ).scalar_one()
-        )  # type: ignore[attr-defined]
+        )
 
 
 async def publish_demo_programme(database: Database, settings: Settings, *, time_limit: float = 5.0) -> str:
     """Build the workshops from the accepted talks and publish them, once (a rerun keeps what is published)."""
     from sessions.schedule import build as schedule_build
+    from sessions.schedule import publish as schedule_publish
 
     async with database.read() as db:
         if (
             await db.execute(
-                sa.select(ScheduleVersion.id).where(ScheduleVersion.state == ScheduleState.published)
+                sa.select(col(ScheduleVersion.id)).where(
+                    col(ScheduleVersion.state) == ScheduleState.published
+                )
             )
         ).first():
             return "demo: the programme was already published"
     draft = await schedule_build.build_draft(database, time_limit=time_limit, actor=DEMO)
     if not draft.placement:
         return "demo: no programme keeps every rule: " + " ".join(draft.figures.get("explanation", []))
+    assert draft.id is not None
     async with database.transaction() as db:
-        version = await schedule_build.publish(db, settings=settings, draft_id=draft.id, actor=DEMO)  # type: ignore[arg-type]
+        version = await schedule_publish.publish(db, settings=settings, draft_id=draft.id, actor=DEMO)
     return f"demo: programme version {version.number} published ({draft.figures.get('workshops')} workshops)"
 
 
 async def _load_venue_and_sessions(database: Database) -> int:
     async with database.transaction() as db:
-        if (await db.execute(sa.select(Room.id).limit(1))).first() is not None:
+        if (await db.execute(sa.select(col(Room.id)).limit(1))).first() is not None:
             return int((await db.execute(sa.text("SELECT count(*) FROM programme_session"))).scalar_one())
         conference = await get_conference(db)
         rooms = [
@@ -140,7 +146,7 @@ async def _load_venue_and_sessions(database: Database) -> int:
             for i, (n, c, a) in enumerate(ROOMS)
         ]
         first_day = conference.starts_at.astimezone(LONDON)
-        slots: list[list[object]] = []
+        slots: list[list[TimeSlot]] = []
         for d in range(2):
             day = first_day + timedelta(days=d)
             slots.append(
@@ -169,7 +175,7 @@ async def _load_venue_and_sessions(database: Database) -> int:
                     start_slot_id=slots[d][i].id,
                 ),
                 actor=DEMO,
-            )  # type: ignore[attr-defined]
+            )
             count += 1
         return count
 
@@ -181,9 +187,9 @@ async def book_demo_seats(database: Database, settings: Settings, *, seed: int, 
         people = (
             (
                 await db.execute(
-                    sa.select(Registration.id)
-                    .where(Registration.status == Status.confirmed)
-                    .order_by(Registration.number)
+                    sa.select(col(Registration.id))
+                    .where(col(Registration.status) == Status.confirmed)
+                    .order_by(col(Registration.number))
                 )
             )
             .scalars()

@@ -9,7 +9,7 @@ from conference.core import hooks
 from conference.mail import mailtext
 from conference.web import templating
 from sessions.call import proposal_mail, proposals, review
-from sessions.workshops import personal_data
+from sessions.workshops import fill, personal_data, segments, titles
 from sessions.workshops.agenda import registration_sessions
 from sessions.workshops.capacity import release_all_seats
 
@@ -21,6 +21,9 @@ def install() -> None:
     hooks.on_registration_erased(personal_data.erase_sessions)
     hooks.on_bearer_token(proposals.TOKEN_PREFIX, proposals.speaker_actor)
     hooks.on_bearer_token(review.TOKEN_PREFIX, review.reviewer_actor)
+    hooks.on_dashboard_series(fill.SERIES, fill.workshop_fill)
+    hooks.on_message_segment(segments.SEGMENT, segments.PROVIDER)
+    hooks.on_checkin_list_titles(titles.session_titles)
     for kind, composer in proposal_mail.COMPOSERS.items():
         mailtext.register_kind(kind, composer)
     templating.add_template_folder(Path(__file__).parent / "templates")

@@ -13,13 +13,14 @@ from conference.core import errors
 from conference.core.models import Registration, Status
 from conference.invoices import invoicing
 from conference.mail.mailtext import manage_url
-from conference.payments import checkout as payments
+from conference.payments import fulfilment, records, webhooks
+from conference.payments.gateway import Gateway
 from conference.web import templating
 from conference.web.auth import authenticate, require_registration_access
 from conference.web.request import database, mail, path_uuid, payment_gateway, settings
 
 
-def _gateway(request: Request) -> payments.Gateway:
+def _gateway(request: Request) -> Gateway:
     gateway = payment_gateway(request).gateway
     if gateway is None:
         raise errors.NotFound("Card payments are not set up on this service.")
@@ -29,9 +30,9 @@ def _gateway(request: Request) -> payments.Gateway:
 async def stripe_webhook(request: Request) -> Response:
     # The signature covers the exact bytes Stripe sent: read them before anything parses the body.
     payload = await request.body()
-    event = payments.verify(settings(request), payload, request.headers.get("stripe-signature", ""))
+    event = webhooks.verify(settings(request), payload, request.headers.get("stripe-signature", ""))
     try:
-        outcome = await payments.handle_event(database(request), settings(request), _gateway(request), event)
+        outcome = await webhooks.handle_event(database(request), settings(request), _gateway(request), event)
     except stripe.StripeError:
         raise errors.ServiceUnavailable(
             "Stripe could not be reached to check this event; deliver it again."
@@ -66,7 +67,7 @@ async def registration_payments(request: Request) -> Response:
             "hold_expires_at": registration.hold_expires_at.isoformat()
             if registration.hold_expires_at
             else None,
-            **await payments.payments_view(db, registration_id),
+            **await records.payments_view(db, registration_id),
             "invoices": await invoicing.invoices_public(db, registration_id),
         }
     return JSONResponse(body)
@@ -78,11 +79,11 @@ async def payment_return(request: Request) -> Response:
     if not session_id.startswith("cs_") or len(session_id) > 255:
         raise errors.InvalidInput(fields={"session_id": "Follow the link from the payment page again."})
     async with database(request).read() as db:
-        known = await payments.payment_for(db, session_id) is not None
+        known = await records.payment_for(db, session_id) is not None
     if not known:  # only our own sessions cost a call to Stripe
         raise errors.NotFound("This payment page is not known; follow the link from your email.")
     try:
-        outcome = await payments.fulfil(database(request), settings(request), _gateway(request), session_id)
+        outcome = await fulfilment.fulfil(database(request), settings(request), _gateway(request), session_id)
     except stripe.InvalidRequestError:
         raise errors.NotFound("This payment page is not known; follow the link from your email.") from None
     except stripe.StripeError:

@@ -23,7 +23,7 @@ from conference.core.models import (
     Status,
     TicketType,
 )
-from conference.payments import checkout as payments
+from conference.payments import checkout, gateway
 from conference.web.auth import authenticate, require, require_registration_access
 from conference.web.register import register
 from conference.web.request import (
@@ -90,7 +90,7 @@ def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> di
         "description": t.description,
         "price_pence": t.price_pence,  # net of VAT
         "vat_rate_percent": t.vat_rate_percent,
-        "total_pence": payments.gross_pence(t),  # what a card payment or an invoice charges
+        "total_pence": checkout.gross_pence(t),  # what a card payment or an invoice charges
         "currency": t.currency,
         "available": available,
         "requires_approval": t.approval.value != "none",
@@ -102,7 +102,7 @@ async def list_ticket_types(request: Request) -> Response:
     async with database(request).read() as db:
         conf = await places.get_conference(db)
         types = await places.ticket_types_with_availability(db, conf)
-    card = payments.card_available(settings(request))
+    card = gateway.card_available(settings(request))
     return JSONResponse([ticket_type_public(t, ok, card) for t, ok in types])
 
 

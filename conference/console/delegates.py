@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import delegates, exports
-from conference import registration as bookings
+from conference import delegates, exports, places
 from conference.console import registrations as console
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -201,7 +200,7 @@ async def _export(request: Request, kind: str) -> Response:
         raise errors.NotFound("Exports come as .csv or .xlsx.")
     f = console._filters(request)
     async with database(request).read() as db:
-        conference = await bookings.get_conference(db)
+        conference = await places.get_conference(db)
         assert conference.id is not None
         if kind == "delegates":
             sheet = await exports.delegates(db, console._where(conference.id, f))

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import balances, delegates, personal_data
+from conference import balances, delegates, personal_data, places
 from conference import registration as bookings
 from conference.console.login import LoginRequired, require_console
 from conference.core import audit, errors
@@ -43,7 +43,7 @@ from conference.core.models import (
     utcnow,
 )
 from conference.invoices import invoicing
-from conference.payments import checkout as payments
+from conference.payments import checkout, records
 from conference.web.request import database, mail, settings
 from conference.web.templating import form_values, render
 
@@ -204,7 +204,7 @@ async def registrations_page(
     actor = await _organiser(request)
     f = _filters(request)
     async with database(request).read() as db:
-        conference = await bookings.get_conference(db)
+        conference = await places.get_conference(db)
         assert conference.id is not None
         where = _where(conference.id, f)
         total = int(
@@ -286,7 +286,7 @@ async def _registration_context(db: AsyncSession, registration_id: uuid.UUID) ->
     conference = await db.get(Conference, r.conference_id)
     ticket = await db.get(TicketType, r.ticket_type_id)
     assert conference is not None and ticket is not None
-    money_view = await payments.payments_view(db, r.id)
+    money_view = await records.payments_view(db, r.id)
     invoices = await invoicing.invoices_public(db, r.id)
     issued = sum(i["gross_pence"] for i in invoices if i["kind"] == "invoice" and i["status"] == "issued")
     return {
@@ -298,7 +298,7 @@ async def _registration_context(db: AsyncSession, registration_id: uuid.UUID) ->
         "refunds": money_view["refunds"],
         "invoices": invoices,
         "outstanding": balances.outstanding_pence(r, ticket, issued),
-        "ticket_gross": payments.gross_pence(ticket),
+        "ticket_gross": checkout.gross_pence(ticket),
     }
 
 

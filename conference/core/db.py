@@ -5,20 +5,28 @@ SQLite (the embedded default) gets a single writer connection per process whose 
 made inside it cannot race, across workers too. Reads use a separate small pool (WAL lets them run beside
 the writer). PostgreSQL uses one pooled engine for both, and `lock_for_update` takes a row lock
 (`SELECT ... FOR UPDATE`) on the row whose availability a use-case is about to check.
+
+A worker of this process can ask to hear when a write transaction that inserted into its table has committed
+(`Database.after_insert_commit`): the mail sender is woken that way when mail is queued, by the ORM or by a
+Core INSERT alike, and never before the rows are visible to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import re
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from conference.core import sqlite_inline
@@ -67,12 +75,80 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: in
     return engine
 
 
+# Keys of the notes that tie a write transaction to the tables it inserted into (see after_insert_commit).
+_INSERTED = "conference.inserted_tables"  # on the DBAPI connection: watched tables its transaction inserted into
+_CONNECTION = "conference.connection_info"  # on the session: its connection's info dict
+_DATABASE = "conference.database"  # on the session: the Database that made it
+
+
+class _WriteSession(Session):
+    """The sessions of Database.transaction(): once one commits, the callbacks for the tables it inserted into
+    run (Database.after_insert_commit)."""
+
+
+@event.listens_for(_WriteSession, "after_begin")
+def _begun(session: Session, transaction: SessionTransaction, connection: sa.Connection) -> None:
+    if transaction.nested:  # a savepoint inside the transaction: its inserts belong to the outer one
+        return
+    connection.info.pop(_INSERTED, None)  # left by a transaction that rolled back on this pooled connection
+    session.info[_CONNECTION] = connection.info
+
+
+@event.listens_for(_WriteSession, "after_commit")
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction has not committed yet
+        return
+    info = session.info.pop(_CONNECTION, None)
+    inserted = info.pop(_INSERTED, None) if info is not None else None
+    if inserted:
+        session.info[_DATABASE].run_after_insert_commit(inserted)
+
+
 @dataclass
 class Database:
     settings: Settings
     writer: AsyncEngine
     reader: AsyncEngine
     checkpointer: sqlite_inline.Checkpointer | None = None
+    _after_insert: dict[str, list[Callable[[], None]]] = field(default_factory=dict, init=False, repr=False)
+    _watched: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        event.listen(self.writer.sync_engine, "before_cursor_execute", self._note_inserts)
+
+    def after_insert_commit(self, table: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` (on the event loop, right after the commit) whenever a write transaction of this
+        Database that inserted rows into `table` commits: by the ORM or a Core INSERT, a CTE's included.
+        Returns the function that stops it."""
+        self._after_insert.setdefault(table, []).append(callback)
+        self._watch()
+
+        def stop() -> None:
+            callbacks = self._after_insert.get(table, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self._after_insert.pop(table, None)
+            self._watch()
+
+        return stop
+
+    def _watch(self) -> None:
+        names = "|".join(re.escape(name) for name in sorted(self._after_insert))
+        self._watched = re.compile(rf'INSERT INTO "?({names})"?[\s(]') if names else None
+
+    def _note_inserts(
+        self, conn: sa.Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if self._watched is None or not statement.startswith(("INSERT", "WITH")):
+            return
+        for match in self._watched.finditer(statement):
+            conn.info.setdefault(_INSERTED, set()).add(match.group(1))
+
+    def run_after_insert_commit(self, tables: set[str]) -> None:
+        for table in tables:
+            for callback in list(self._after_insert.get(table, ())):
+                callback()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -105,7 +181,12 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with AsyncSession(self.writer, expire_on_commit=False) as db, db.begin():
+        async with (
+            AsyncSession(
+                self.writer, expire_on_commit=False, sync_session_class=_WriteSession, info={_DATABASE: self}
+            ) as db,
+            db.begin(),
+        ):
             yield db
 
     @asynccontextmanager

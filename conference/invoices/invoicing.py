@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -91,7 +92,7 @@ async def _number(db: AsyncSession, column: str, prefix: str, conference_id: int
     seq = getattr(Conference, column)
     stmt = (
         sa.update(Conference)
-        .where(Conference.id == conference_id)  # type: ignore[arg-type]
+        .where(col(Conference.id) == conference_id)
         .values({column: seq + 1})
         .returning(seq)
     )
@@ -103,7 +104,9 @@ def _billing(registration: Registration) -> BillingDetails:
     try:
         return BillingDetails.model_validate(registration.billing or {})
     except ValidationError as exc:
-        fields = {f"billing.{name}": text for name, text in errors.from_validation_error(exc).fields.items()}
+        fields = {
+            f"billing.{name}": text for name, text in (errors.from_validation_error(exc).fields or {}).items()
+        }
         raise errors.InvalidInput("The billing details are incomplete.", fields=fields) from None
 
 
@@ -187,11 +190,11 @@ async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice
     stmt = (
         sa.select(Invoice)
         .where(
-            Invoice.registration_id == registration_id,
-            Invoice.kind == "invoice",
-            Invoice.status.in_(OPEN),  # type: ignore[attr-defined]
+            col(Invoice.registration_id) == registration_id,
+            col(Invoice.kind) == "invoice",
+            col(Invoice.status).in_(OPEN),
         )
-        .order_by(Invoice.created_at)
+        .order_by(col(Invoice.created_at))
         .limit(1)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -398,7 +401,7 @@ def document(
     contact = invoice.billing_contact
     if invoice.billing_email:
         contact = f"{contact} <{invoice.billing_email}>" if contact else invoice.billing_email
-    kind = "credit_note" if invoice.kind == "credit_note" else "invoice"
+    kind: Literal["invoice", "credit_note"] = "credit_note" if invoice.kind == "credit_note" else "invoice"
     return InvoiceDocument(
         kind=kind,
         number=invoice.number,
@@ -434,8 +437,8 @@ async def invoices_for(db: AsyncSession, registration_id: uuid.UUID) -> list[Inv
     """The registration's invoices and credit notes, oldest first."""
     stmt = (
         sa.select(Invoice)
-        .where(Invoice.registration_id == registration_id)
-        .order_by(Invoice.created_at, Invoice.kind, Invoice.number)
+        .where(col(Invoice.registration_id) == registration_id)
+        .order_by(col(Invoice.created_at), col(Invoice.kind), col(Invoice.number))
     )
     return list((await db.execute(stmt)).scalars())
 

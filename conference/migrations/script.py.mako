@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
-import conference.models  # noqa: F401  (custom column types such as UTCDateTime)
+import sqlmodel.sql.sqltypes
+import conference.core.models  # noqa: F401  (custom column types such as UTCDateTime)
 from alembic import op
 ${imports if imports else ""}
 

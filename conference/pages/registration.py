@@ -21,7 +21,8 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
 from conference.invoices import invoicing
-from conference.payments import checkout as payments
+from conference.payments import gateway, records
+from conference.payments.checkout import gross_pence
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, mail, payment_gateway, rate_limit, settings
 from conference.web.templating import form_values, render
@@ -47,9 +48,9 @@ async def _page_context(request: Request) -> dict[str, Any]:
         "sectors": SECTOR_LABELS,
         "regions": REGIONS,
         "labels": FIELD_LABELS,
-        "gross": payments.gross_pence,
+        "gross": gross_pence,
         "paid_types": any(t.price_pence for t, _ in types),
-        "card_available": payments.card_available(settings(request)),
+        "card_available": gateway.card_available(settings(request)),
         "hold_minutes": settings(request).payment_hold_minutes,
     }
 
@@ -170,7 +171,7 @@ async def by_token(request: Request) -> Any:
 async def manage(request: Request) -> Response:
     r, conf, position, ticket = await by_token(request)
     async with database(request).read() as db:
-        money = await payments.payments_view(db, r.id)
+        money = await records.payments_view(db, r.id)
         invoices = await invoicing.invoices_for(db, r.id)
     hold = (
         r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B")

@@ -46,7 +46,8 @@ from conference.group_commit import RegistrationQueue
 from conference.invoices import emails as invoice_emails
 from conference.mail.sender import MailWorker
 from conference.pages import registration as pages
-from conference.payments.checkout import PaymentWorker, checkout_origins
+from conference.payments.gateway import checkout_origins
+from conference.payments.worker import PaymentWorker
 from conference.personal_data import RetentionWorker
 from conference.server import openapi, readiness
 from conference.web import templating

@@ -18,7 +18,7 @@ from conference.web.auth import authenticate, require
 from conference.web.ratelimit import RateLimit
 
 if TYPE_CHECKING:  # payments imports this module
-    from conference.payments.checkout import PaymentWorker
+    from conference.payments.worker import PaymentWorker
 
 M = TypeVar("M", bound=BaseModel)
 

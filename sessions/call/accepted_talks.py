@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core.models import Registration, Status
 from conference.places import get_conference
@@ -39,12 +40,12 @@ async def accepted_talks(db: AsyncSession, *, confirmed_only: bool = False) -> l
     figures = {row["proposal_id"]: row for row in (await demand(db))["data"]}
     rows = (
         await db.execute(
-            sa.select(Proposal, ProposalSpeaker.email_key)
-            .join(ProposalSpeaker, ProposalSpeaker.proposal_id == Proposal.id)
-            .where(Proposal.status.in_(wanted))
-            .order_by(Proposal.created_at, ProposalSpeaker.position)
+            sa.select(Proposal, col(ProposalSpeaker.email_key))
+            .join(ProposalSpeaker, col(ProposalSpeaker.proposal_id) == Proposal.id)
+            .where(col(Proposal.status).in_(wanted))
+            .order_by(col(Proposal.created_at), col(ProposalSpeaker.position))
         )
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     talks: dict[uuid.UUID, tuple[Proposal, list[str]]] = {}
     for p, email_key in rows:
         talks.setdefault(p.id, (p, []))[1].append(email_key)
@@ -67,33 +68,34 @@ async def accepted_talks(db: AsyncSession, *, confirmed_only: bool = False) -> l
 async def speaker_unavailability(db: AsyncSession) -> dict[str, frozenset[uuid.UUID]]:
     """Email key → the time slots that speaker cannot do, over all their accepted talks."""
     conference = await get_conference(db)
+    assert conference.id is not None
     local = ZoneInfo(conference.timezone)
-    slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
+    slots = await programme.ordered_slots(db, conference.id)
     by_day: dict[str, list[uuid.UUID]] = defaultdict(list)
     for s in slots:
         by_day[s.starts_at.astimezone(local).date().isoformat()].append(s.id)
     known = {s.id for s in slots}
     stmt = (
         sa.select(ProposalSpeaker)
-        .join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
-        .where(Proposal.status.in_(STARRABLE))
-    )  # type: ignore[attr-defined]
+        .join(Proposal, col(Proposal.id) == ProposalSpeaker.proposal_id)
+        .where(col(Proposal.status).in_(STARRABLE))
+    )
     out: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for s in (await db.execute(stmt)).scalars():
-        out[s.email_key] |= {uuid.UUID(x) for x in s.unavailable_slots} & known
-        for day in s.unavailable_days:
-            out[s.email_key].update(by_day.get(day, ()))
+    for speaker in (await db.execute(stmt)).scalars():
+        out[speaker.email_key] |= {uuid.UUID(x) for x in speaker.unavailable_slots} & known
+        for day in speaker.unavailable_days:
+            out[speaker.email_key].update(by_day.get(day, ()))
     return {k: frozenset(v) for k, v in out.items()}
 
 
 async def star_sets(db: AsyncSession) -> list[frozenset[uuid.UUID]]:
     """Each live delegate's starred talks (those still accepted or confirmed), one set per delegate who starred."""
     stmt = (
-        sa.select(Star.registration_id, Star.proposal_id)
-        .join(Registration, Registration.id == Star.registration_id)
-        .join(Proposal, Proposal.id == Star.proposal_id)
-        .where(Registration.status != Status.cancelled, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
-        .order_by(Star.registration_id)
+        sa.select(col(Star.registration_id), col(Star.proposal_id))
+        .join(Registration, col(Registration.id) == Star.registration_id)
+        .join(Proposal, col(Proposal.id) == Star.proposal_id)
+        .where(col(Registration.status) != Status.cancelled, col(Proposal.status).in_(STARRABLE))
+        .order_by(col(Star.registration_id))
     )
     sets: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for registration_id, proposal_id in (await db.execute(stmt)).all():

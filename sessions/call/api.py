@@ -40,11 +40,12 @@ from sessions.models import (
 )
 
 
-async def _reviewer(request: Request) -> Actor:
+async def _reviewer(request: Request) -> tuple[Actor, uuid.UUID]:
+    """The calling reviewer, and their reviewer id."""
     actor = await caller(request)
     require(actor, REVIEWER)
     assert actor.scope_id is not None
-    return actor
+    return actor, actor.scope_id
 
 
 def require_speaker(actor: Actor, proposal_id: uuid.UUID, *roles: str) -> None:
@@ -150,7 +151,8 @@ async def get_proposal(request: Request) -> Response:
                 raise errors.NotFound("No proposal has this id.")
             _, call = await calls.get_call(db)
             speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
-            own = (await review.reviews_by(db, actor.scope_id)).get(p.id)  # type: ignore[arg-type]
+            assert actor.scope_id is not None
+            own = (await review.reviews_by(db, actor.scope_id)).get(p.id)
             return JSONResponse(
                 {
                     **proposals.proposal_for_reviewer(p, speakers, anonymous=call.anonymous_review),
@@ -292,18 +294,18 @@ async def revoke_reviewer(request: Request) -> Response:
 
 
 async def review_queue(request: Request) -> Response:
-    actor = await _reviewer(request)
+    _actor, reviewer_id = await _reviewer(request)
     async with database(request).read() as db:
-        body = await review.reviewer_queue(db, actor.scope_id)  # type: ignore[arg-type]
+        body = await review.reviewer_queue(db, reviewer_id)
     return JSONResponse(body)
 
 
 async def get_my_review(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _reviewer(request)
+    _actor, reviewer_id = await _reviewer(request)
     async with database(request).read() as db:
         await proposals.get_proposal(db, proposal_id)
-        own = (await review.reviews_by(db, actor.scope_id)).get(proposal_id)  # type: ignore[arg-type]
+        own = (await review.reviews_by(db, reviewer_id)).get(proposal_id)
     if own is None:
         raise errors.NotFound("You have not reviewed this proposal yet.")
     return JSONResponse(review.review_public(own))
@@ -311,14 +313,14 @@ async def get_my_review(request: Request) -> Response:
 
 async def put_my_review(request: Request) -> Response:
     proposal_id = path_uuid(request, "proposal_id")
-    actor = await _reviewer(request)
+    actor, reviewer_id = await _reviewer(request)
     data = validate(ReviewIn, await read_json(request))
     async with database(request).transaction() as db:
         saved = await review.save_review(
             db,
-            reviewer_id=actor.scope_id,
+            reviewer_id=reviewer_id,
             proposal_id=proposal_id,
-            data=data,  # type: ignore[arg-type]
+            data=data,
             actor=actor,
         )
         body = review.review_public(saved)

@@ -48,11 +48,12 @@ class TimeOption:
 
 async def get_call(db: AsyncSession) -> tuple[Conference, CallForTalks]:
     conference = await get_conference(db)
+    assert conference.id is not None
     call = await db.get(CallForTalks, conference.id)
     if call is None:  # not configured yet: closed, with the defaults an organiser starts from
         call = CallForTalks(
             conference_id=conference.id,
-            themes=list(DEFAULT_THEMES),  # type: ignore[arg-type]
+            themes=list(DEFAULT_THEMES),
             formats={k: list(v) for k, v in DEFAULT_FORMATS.items()},
         )
     return conference, call
@@ -102,8 +103,9 @@ def conference_days(conference: Conference) -> list[date]:
 
 async def time_options(db: AsyncSession, conference: Conference) -> list[TimeOption]:
     """The event's time slots if it has any, else its days: what the form offers to rule out."""
+    assert conference.id is not None
     local = ZoneInfo(conference.timezone)
-    slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
+    slots = await programme.ordered_slots(db, conference.id)
     if slots:
         return [
             TimeOption(

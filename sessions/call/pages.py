@@ -351,18 +351,18 @@ async def decline_form(request: Request) -> Response:
 # --- reviewers ---------------------------------------------------------------------------------------------
 
 
-async def _reviewer(request: Request) -> Actor:
+async def _reviewer(request: Request) -> tuple[Actor, uuid.UUID]:
     async with database(request).read() as db:
         r = await review.find_by_token(db, request.path_params["token"])
     if r is None:
         raise errors.NotFound("This review link is not valid, or the organisers have withdrawn it.")
-    return Actor(REVIEWER, str(r.id)[:8], scope_id=r.id)
+    return Actor(REVIEWER, str(r.id)[:8], scope_id=r.id), r.id
 
 
 async def review_home(request: Request) -> Response:
-    actor = await _reviewer(request)
+    _actor, reviewer_id = await _reviewer(request)
     async with database(request).read() as db:
-        queue = await review.reviewer_queue(db, actor.scope_id)  # type: ignore[arg-type]
+        queue = await review.reviewer_queue(db, reviewer_id)
         conference, _call = await calls.get_call(db)
     return render(
         request,
@@ -386,7 +386,7 @@ def _proposal_id(request: Request) -> uuid.UUID:
 
 async def _review_page(
     request: Request,
-    actor: Actor,
+    reviewer_id: uuid.UUID,
     *,
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
@@ -399,7 +399,7 @@ async def _review_page(
             raise errors.NotFound("No proposal has this id.")
         conference, call = await calls.get_call(db)
         speakers = (await proposals.speakers_of(db, [p.id]))[p.id]
-        own = (await review.reviews_by(db, actor.scope_id)).get(p.id)  # type: ignore[arg-type]
+        own = (await review.reviews_by(db, reviewer_id)).get(p.id)
     shown = proposals.proposal_for_reviewer(p, speakers, anonymous=call.anonymous_review)
     if values is None:
         values = {c: str(getattr(own, c)) for c in CRITERIA} | {"comment": own.comment} if own else {}
@@ -422,11 +422,12 @@ async def _review_page(
 
 
 async def review_page(request: Request) -> Response:
-    return await _review_page(request, await _reviewer(request))
+    _actor, reviewer_id = await _reviewer(request)
+    return await _review_page(request, reviewer_id)
 
 
 async def review_submit(request: Request) -> Response:
-    actor = await _reviewer(request)
+    actor, reviewer_id = await _reviewer(request)
     values = await form_values(request)
     try:
         data = ReviewIn.model_validate(
@@ -435,15 +436,15 @@ async def review_submit(request: Request) -> Response:
         async with database(request).transaction() as db:
             await review.save_review(
                 db,
-                reviewer_id=actor.scope_id,
+                reviewer_id=reviewer_id,
                 proposal_id=_proposal_id(request),
-                data=data,  # type: ignore[arg-type]
+                data=data,
                 actor=actor,
             )
     except ValidationError as exc:
         fields = errors.from_validation_error(exc).fields or {}
         problems = {k: ("Choose a score from 1 to 5." if k in CRITERIA else v) for k, v in fields.items()}
-        return await _review_page(request, actor, values=values, problems=problems, status_code=422)
+        return await _review_page(request, reviewer_id, values=values, problems=problems, status_code=422)
     url = request.url_for("review-home", token=request.path_params["token"]).include_query_params(
         m="review_saved"
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -56,14 +57,14 @@ def proposal_url(settings: Settings, proposal: Proposal) -> str:
 async def find_by_token(db: AsyncSession, token: str) -> Proposal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    stmt = sa.select(Proposal).where(Proposal.edit_token_hash == hash_token(token))
+    stmt = sa.select(Proposal).where(col(Proposal.edit_token_hash) == hash_token(token))
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
 async def speaker_actor(db: AsyncSession, digest: str) -> Actor | None:
     """Bearer-token hook: a proposal's private token acts as that proposal's speakers."""
     proposal_id = (
-        await db.execute(sa.select(Proposal.id).where(Proposal.edit_token_hash == digest))
+        await db.execute(sa.select(col(Proposal.id)).where(col(Proposal.edit_token_hash) == digest))
     ).scalar_one_or_none()
     return Actor("speaker", str(proposal_id)[:8], scope_id=proposal_id) if proposal_id is not None else None
 
@@ -76,10 +77,8 @@ async def speakers_of(
     if ids:
         stmt = (
             sa.select(ProposalSpeaker)
-            .where(ProposalSpeaker.proposal_id.in_(ids))
-            .order_by(  # type: ignore[attr-defined]
-                ProposalSpeaker.proposal_id, ProposalSpeaker.position
-            )
+            .where(col(ProposalSpeaker.proposal_id).in_(ids))
+            .order_by(col(ProposalSpeaker.proposal_id), col(ProposalSpeaker.position))
         )
         for s in (await db.execute(stmt)).scalars():
             out[s.proposal_id].append(s)
@@ -97,7 +96,7 @@ async def _lock(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
     assert db.in_transaction()
     stmt = (
         sa.select(Proposal)
-        .where(Proposal.id == proposal_id)
+        .where(col(Proposal.id) == proposal_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -190,12 +189,13 @@ async def submit_proposal(
 ) -> tuple[Proposal, str]:
     """A new proposal and its private token; the contact speaker (the first) is emailed the link."""
     conference, call = await calls.require_open(db)
+    assert conference.id is not None
     times = _check_fields(conference, call, await calls.time_options(db, conference), data)
     proposal = Proposal(
         id=uuid.uuid4(),
         conference_id=conference.id,
         title=data.title,
-        abstract=data.abstract,  # type: ignore[arg-type]
+        abstract=data.abstract,
         format=data.format,
         duration_minutes=data.duration_minutes,
         themes=_themes(call, data.themes),
@@ -264,7 +264,7 @@ async def update_proposal(
         setattr(proposal, name, getattr(merged, name))
     proposal.themes = _themes(call, merged.themes)
     if "speakers" in changes:
-        await db.execute(sa.delete(ProposalSpeaker).where(ProposalSpeaker.proposal_id == proposal.id))
+        await db.execute(sa.delete(ProposalSpeaker).where(col(ProposalSpeaker.proposal_id) == proposal.id))
         await db.flush()
         db.add_all(_speaker_rows(proposal.id, merged.speakers, times))
     proposal.updated_at = utcnow()
@@ -412,7 +412,7 @@ def proposal_for_reviewer(
 ) -> dict[str, Any]:
     """What a reviewer needs and no more: never emails, access needs or availability; with anonymous review, not
     even the speakers' names or organisations."""
-    body = {
+    body: dict[str, Any] = {
         "id": str(p.id),
         "status": p.status.value,
         "title": p.title,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -49,8 +50,8 @@ def reviewer_url(settings: Settings, reviewer: Reviewer) -> str:
 
 
 _BY_DIGEST = sa.select(Reviewer).where(
-    Reviewer.token_hash == sa.bindparam("digest"), Reviewer.revoked_at.is_(None)
-)  # type: ignore[union-attr]
+    col(Reviewer.token_hash) == sa.bindparam("digest"), col(Reviewer.revoked_at).is_(None)
+)
 
 
 async def reviewer_actor(db: AsyncSession, digest: str) -> Actor | None:
@@ -69,10 +70,13 @@ async def invite_reviewer(
     db: AsyncSession, *, settings: Settings, data: ReviewerInvite, actor: Actor
 ) -> Reviewer:
     conference = await get_conference(db)
+    assert conference.id is not None
     key = str(data.email).lower()
     existing = (
         await db.execute(
-            sa.select(Reviewer).where(Reviewer.conference_id == conference.id, Reviewer.email_key == key)
+            sa.select(Reviewer).where(
+                col(Reviewer.conference_id) == conference.id, col(Reviewer.email_key) == key
+            )
         )
     ).scalar_one_or_none()
     if existing is not None and existing.revoked_at is None:
@@ -86,7 +90,7 @@ async def invite_reviewer(
             id=uuid.uuid4(),
             conference_id=conference.id,
             name=data.name,
-            email=str(data.email),  # type: ignore[arg-type]
+            email=str(data.email),
             email_key=key,
             token_hash="",
         )
@@ -110,11 +114,15 @@ async def revoke_reviewer(db: AsyncSession, *, reviewer_id: uuid.UUID, actor: Ac
 
 
 async def reviewers_with_counts(db: AsyncSession) -> list[tuple[Reviewer, int]]:
-    counts = sa.select(Review.reviewer_id, sa.func.count().label("n")).group_by(Review.reviewer_id).subquery()
+    counts = (
+        sa.select(col(Review.reviewer_id), sa.func.count().label("n"))
+        .group_by(col(Review.reviewer_id))
+        .subquery()
+    )
     stmt = (
         sa.select(Reviewer, sa.func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.reviewer_id == Reviewer.id)
-        .order_by(Reviewer.created_at)
+        .order_by(col(Reviewer.created_at))
     )
     return [(r, int(n)) for r, n in (await db.execute(stmt)).all()]
 
@@ -132,7 +140,9 @@ async def save_review(
         raise errors.DomainError("This proposal was withdrawn; it needs no review.")
     review = (
         await db.execute(
-            sa.select(Review).where(Review.proposal_id == proposal_id, Review.reviewer_id == reviewer_id)
+            sa.select(Review).where(
+                col(Review.proposal_id) == proposal_id, col(Review.reviewer_id) == reviewer_id
+            )
         )
     ).scalar_one_or_none()
     if review is None:
@@ -154,12 +164,12 @@ async def save_review(
 
 
 async def reviews_by(db: AsyncSession, reviewer_id: uuid.UUID) -> dict[uuid.UUID, Review]:
-    rows = (await db.execute(sa.select(Review).where(Review.reviewer_id == reviewer_id))).scalars()
+    rows = (await db.execute(sa.select(Review).where(col(Review.reviewer_id) == reviewer_id))).scalars()
     return {r.proposal_id: r for r in rows}
 
 
 def review_score(r: Review) -> float:
-    return sum(getattr(r, c) for c in CRITERIA) / len(CRITERIA)
+    return sum(int(getattr(r, c)) for c in CRITERIA) / len(CRITERIA)
 
 
 def review_public(r: Review) -> dict[str, Any]:
@@ -214,15 +224,15 @@ async def proposals_with_scores(
 ) -> list[dict[str, Any]]:
     """The organisers' list: each proposal in full with its scores, reviews and stars, sorted (unscored last)."""
     conference = await get_conference(db)
-    stmt = sa.select(Proposal).where(Proposal.conference_id == conference.id)
+    stmt = sa.select(Proposal).where(col(Proposal.conference_id) == conference.id)
     if status is not None:
-        stmt = stmt.where(Proposal.status == status)
-    proposals = list((await db.execute(stmt.order_by(Proposal.created_at))).scalars())
+        stmt = stmt.where(col(Proposal.status) == status)
+    proposals = list((await db.execute(stmt.order_by(col(Proposal.created_at)))).scalars())
     ids = [p.id for p in proposals]
     speakers = await speakers_of(db, ids)
     by_proposal: dict[uuid.UUID, list[Review]] = defaultdict(list)
     if ids:
-        for r in (await db.execute(sa.select(Review).where(Review.proposal_id.in_(ids)))).scalars():  # type: ignore[attr-defined]
+        for r in (await db.execute(sa.select(Review).where(col(Review.proposal_id).in_(ids)))).scalars():
             by_proposal[r.proposal_id].append(r)
     counts = await stars.star_counts(db, ids)
     rows = []
@@ -239,7 +249,7 @@ async def proposals_with_scores(
                 },
             )
         )
-    key = {
+    keys: dict[str, Callable[[Scores, Proposal], Any]] = {
         "mean": lambda s, p: s.mean,
         "reviews": lambda s, p: s.reviews,
         "disagreement": lambda s, p: s.stdev,
@@ -247,7 +257,8 @@ async def proposals_with_scores(
         "stars": lambda s, p: counts.get(p.id, 0),
         "submitted": lambda s, p: p.created_at.timestamp(),
         "title": lambda s, p: p.title.lower(),
-    }[sort]
+    }
+    key = keys[sort]
     present = [row for row in rows if key(row[1], row[0]) is not None]
     absent = [row for row in rows if key(row[1], row[0]) is None]
     present.sort(
@@ -259,9 +270,9 @@ async def proposals_with_scores(
 async def reviews_of(db: AsyncSession, proposal_id: uuid.UUID) -> list[tuple[Review, Reviewer]]:
     stmt = (
         sa.select(Review, Reviewer)
-        .join(Reviewer, Reviewer.id == Review.reviewer_id)
-        .where(Review.proposal_id == proposal_id)
-        .order_by(Review.created_at)
+        .join(Reviewer, col(Reviewer.id) == Review.reviewer_id)
+        .where(col(Review.proposal_id) == proposal_id)
+        .order_by(col(Review.created_at))
     )
     return [(r, who) for r, who in (await db.execute(stmt)).all()]
 
@@ -269,8 +280,8 @@ async def reviews_of(db: AsyncSession, proposal_id: uuid.UUID) -> list[tuple[Rev
 async def review_candidates(db: AsyncSession, conference_id: int) -> list[Proposal]:
     stmt = (
         sa.select(Proposal)
-        .where(Proposal.conference_id == conference_id, Proposal.status.in_(REVIEWABLE))  # type: ignore[attr-defined]
-        .order_by(Proposal.created_at)
+        .where(col(Proposal.conference_id) == conference_id, col(Proposal.status).in_(REVIEWABLE))
+        .order_by(col(Proposal.created_at))
     )
     return list((await db.execute(stmt)).scalars())
 
@@ -278,7 +289,8 @@ async def review_candidates(db: AsyncSession, conference_id: int) -> list[Propos
 async def reviewer_queue(db: AsyncSession, reviewer_id: uuid.UUID) -> dict[str, Any]:
     """Every proposal still in the running, in the reviewer's shape, with the reviewer's own review if any."""
     conference, call = await calls.get_call(db)
-    rows = await review_candidates(db, conference.id)  # type: ignore[arg-type]
+    assert conference.id is not None
+    rows = await review_candidates(db, conference.id)
     speakers = await speakers_of(db, [p.id for p in rows])
     mine = await reviews_by(db, reviewer_id)
     data = [

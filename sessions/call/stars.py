@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -23,9 +24,9 @@ from sessions.models import STARRABLE, Proposal, Star, StarsIn
 
 # Stars of a cancelled registration no longer count; its rows stay (it may be reinstated by an organiser).
 _LIVE_STAR = (
-    sa.select(Star.proposal_id, sa.func.count().label("n"))
-    .join(Registration, Registration.id == Star.registration_id)
-    .where(Registration.status != Status.cancelled)
+    sa.select(col(Star.proposal_id), sa.func.count().label("n"))
+    .join(Registration, col(Registration.id) == Star.registration_id)
+    .where(col(Registration.status) != Status.cancelled)
 )
 
 
@@ -33,8 +34,8 @@ async def starrable(db: AsyncSession) -> list[Proposal]:
     conference = await get_conference(db)
     stmt = (
         sa.select(Proposal)
-        .where(Proposal.conference_id == conference.id, Proposal.status.in_(STARRABLE))  # type: ignore[attr-defined]
-        .order_by(Proposal.title)
+        .where(col(Proposal.conference_id) == conference.id, col(Proposal.status).in_(STARRABLE))
+        .order_by(col(Proposal.title))
     )
     return list((await db.execute(stmt)).scalars())
 
@@ -42,9 +43,9 @@ async def starrable(db: AsyncSession) -> list[Proposal]:
 async def stars_of(db: AsyncSession, registration_id: uuid.UUID) -> list[Proposal]:
     stmt = (
         sa.select(Proposal)
-        .join(Star, Star.proposal_id == Proposal.id)
-        .where(Star.registration_id == registration_id)
-        .order_by(Proposal.title)
+        .join(Star, col(Star.proposal_id) == Proposal.id)
+        .where(col(Star.registration_id) == registration_id)
+        .order_by(col(Proposal.title))
     )
     return list((await db.execute(stmt)).scalars())
 
@@ -78,7 +79,7 @@ async def set_stars(
             chosen.append(pid)
     if problems:
         raise errors.InvalidInput(fields=problems)
-    await db.execute(sa.delete(Star).where(Star.registration_id == registration_id))
+    await db.execute(sa.delete(Star).where(col(Star.registration_id) == registration_id))
     db.add_all([Star(registration_id=registration_id, proposal_id=pid) for pid in chosen])
     await audit.record(
         db, "sessions.stars.set", actor=actor, subject=registration.reference, count=len(chosen)
@@ -92,8 +93,8 @@ async def star_counts(
 ) -> dict[uuid.UUID, int]:
     stmt = _LIVE_STAR
     if proposal_ids is not None:
-        stmt = stmt.where(Star.proposal_id.in_(list(proposal_ids)))  # type: ignore[attr-defined]
-    return {pid: int(n) for pid, n in (await db.execute(stmt.group_by(Star.proposal_id))).all()}
+        stmt = stmt.where(col(Star.proposal_id).in_(list(proposal_ids)))
+    return {pid: int(n) for pid, n in (await db.execute(stmt.group_by(col(Star.proposal_id)))).all()}
 
 
 async def demand(db: AsyncSession) -> dict[str, Any]:
@@ -103,23 +104,25 @@ async def demand(db: AsyncSession) -> dict[str, Any]:
             await db.execute(
                 sa.select(sa.func.count())
                 .select_from(Registration)
-                .where(Registration.conference_id == conference.id, Registration.status.in_(HOLDING))
+                .where(
+                    col(Registration.conference_id) == conference.id, col(Registration.status).in_(HOLDING)
+                )
             )
         ).scalar_one()
-    )  # type: ignore[attr-defined]
+    )
     starring = int(
         (
             await db.execute(
-                sa.select(sa.func.count(sa.distinct(Star.registration_id)))
-                .join(Registration, Registration.id == Star.registration_id)
-                .where(Registration.status != Status.cancelled)
+                sa.select(sa.func.count(sa.distinct(col(Star.registration_id))))
+                .join(Registration, col(Registration.id) == Star.registration_id)
+                .where(col(Registration.status) != Status.cancelled)
             )
         ).scalar_one()
     )
     talks = await starrable(db)
     counts = await star_counts(db, [p.id for p in talks])
     scale = registered / starring if starring else 0.0
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "proposal_id": str(p.id),
             "title": p.title,

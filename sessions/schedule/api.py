@@ -21,6 +21,9 @@ from conference.core import errors
 from conference.core.models import MAX_INT
 from conference.web.request import caller, database, mail, read_json, settings, validate
 from sessions.schedule import build as schedule_build
+from sessions.schedule import context as schedule_context
+from sessions.schedule import publish as schedule_publish
+from sessions.schedule import versions as schedule_versions
 from sessions.schedule.build import MAX_TIME_LIMIT, Pin
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -71,22 +74,24 @@ async def build(request: Request) -> Response:
         database(request), time_limit=data.time_limit, stability=data.stability, pins=pins, actor=actor
     )
     async with database(request).read() as db:
-        body = schedule_build.version_public(draft, await schedule_build.load_context(db))
+        body = schedule_versions.version_public(draft, await schedule_context.load_context(db))
     return JSONResponse(body, status_code=201)
 
 
 async def get_draft(request: Request) -> Response:
     await caller(request, "organiser")
     async with database(request).read() as db:
-        version = await schedule_build.get_version(db, _version_id(request))
-        return JSONResponse(schedule_build.version_public(version, await schedule_build.load_context(db)))
+        version = await schedule_versions.get_version(db, _version_id(request))
+        return JSONResponse(
+            schedule_versions.version_public(version, await schedule_context.load_context(db))
+        )
 
 
 async def move(request: Request) -> Response:
     actor = await caller(request, "organiser")
     data = validate(WorkshopMove, await read_json(request))
     async with database(request).transaction() as db:
-        draft, warnings = await schedule_build.move_workshop(
+        draft, warnings = await schedule_versions.move_workshop(
             db,
             draft_id=_version_id(request),
             key=request.path_params["key"],
@@ -94,7 +99,7 @@ async def move(request: Request) -> Response:
             slot_id=data.slot_id,
             actor=actor,
         )
-        body = schedule_build.version_public(draft, await schedule_build.load_context(db))
+        body = schedule_versions.version_public(draft, await schedule_context.load_context(db))
     workshop = next(w for w in body["workshops"] if w["key"] == request.path_params["key"])
     return JSONResponse(
         {"workshop": workshop, "warnings": warnings, "figures": body["figures"], "draft": body}
@@ -105,22 +110,24 @@ async def publish(request: Request) -> Response:
     actor = await caller(request, "organiser")
     data = validate(SchedulePublish, await read_json(request))
     async with database(request).transaction() as db:
-        version = await schedule_build.publish(
+        version = await schedule_publish.publish(
             db, settings=settings(request), draft_id=data.draft_id, actor=actor
         )
     mail(request).wake()
     async with database(request).read() as db:
-        body = schedule_build.version_public(version, await schedule_build.load_context(db), detail=False)
+        body = schedule_versions.version_public(
+            version, await schedule_context.load_context(db), detail=False
+        )
     return JSONResponse(body)
 
 
 async def versions(request: Request) -> Response:
     await caller(request, "organiser")
     async with database(request).read() as db:
-        ctx = await schedule_build.load_context(db)
+        ctx = await schedule_context.load_context(db)
         data = [
-            schedule_build.version_public(v, ctx, detail=False)
-            for v in await schedule_build.list_versions(db)
+            schedule_versions.version_public(v, ctx, detail=False)
+            for v in await schedule_versions.list_versions(db)
         ]
     return JSONResponse({"data": data, "count": len(data)})
 

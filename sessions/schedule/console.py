@@ -17,6 +17,9 @@ from conference.web.request import database, mail, settings
 from conference.web.templating import form_values, render
 from sessions.models import ScheduleState
 from sessions.schedule import build as schedule_build
+from sessions.schedule import context as schedule_context
+from sessions.schedule import publish as schedule_publish
+from sessions.schedule import versions as schedule_versions
 
 # What each figure means, in plain words (shown beside the figures table).
 FIGURES: list[tuple[str, str, str]] = [
@@ -85,14 +88,14 @@ async def _page(
     await require_console(request, "organiser")
     wanted = request.query_params.get("draft", "")
     async with database(request).read() as db:
-        ctx = await schedule_build.load_context(db)
-        versions = await schedule_build.list_versions(db)
+        ctx = await schedule_context.load_context(db)
+        versions = await schedule_versions.list_versions(db)
         chosen = (
             next((v for v in versions if str(v.id) == wanted), None)
             or next((v for v in versions if v.state == ScheduleState.draft), None)
             or ctx.published
         )
-        draft = schedule_build.version_public(chosen, ctx) if chosen else None
+        draft = schedule_versions.version_public(chosen, ctx) if chosen else None
     grid = _grid(draft, ctx) if draft else []
     return render(
         request,
@@ -102,7 +105,7 @@ async def _page(
             "grid": grid,
             "rooms": list(ctx.rooms.values()),
             "slots": ctx.check_slots,
-            "versions": [schedule_build.version_public(v, ctx, detail=False) for v in versions],
+            "versions": [schedule_versions.version_public(v, ctx, detail=False) for v in versions],
             "published": ctx.published,
             "figures": FIGURES,
             "errors": form_errors or {},
@@ -114,7 +117,7 @@ async def _page(
     )
 
 
-def _grid(draft: dict[str, Any], ctx: schedule_build.Context) -> list[dict[str, Any]]:
+def _grid(draft: dict[str, Any], ctx: schedule_context.Context) -> list[dict[str, Any]]:
     """Days → rows (slots) → one cell per room: the workshops there (a 2-slot one appears in both rows)."""
     index = ctx.slot_index()
     cells: dict[tuple[int, str], list[dict[str, Any]]] = {}
@@ -207,7 +210,7 @@ async def move(request: Request) -> Response:
         if fields:
             raise errors.InvalidInput(fields=fields)
         async with database(request).transaction() as db:
-            draft, warnings = await schedule_build.move_workshop(
+            draft, warnings = await schedule_versions.move_workshop(
                 db,
                 draft_id=draft_id,
                 key=v["key"],
@@ -227,7 +230,7 @@ async def move(request: Request) -> Response:
 async def publish(request: Request) -> Response:
     async def action(v: dict[str, str], actor: Actor) -> tuple[str, int | None]:
         async with database(request).transaction() as db:
-            version = await schedule_build.publish(
+            version = await schedule_publish.publish(
                 db, settings=settings(request), draft_id=_draft_id(request), actor=actor
             )
         return (

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import errors
 from conference.core.models import Conference
@@ -135,13 +136,13 @@ async def talks_by_session(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -
         return {}
     rows = (
         await db.execute(
-            sa.select(SessionTalk.programme_session_id, Proposal)
-            .join(Proposal, Proposal.id == SessionTalk.proposal_id)
+            sa.select(col(SessionTalk.programme_session_id), Proposal)
+            .join(Proposal, col(Proposal.id) == SessionTalk.proposal_id)
             .where(
-                SessionTalk.programme_session_id.in_(session_ids),  # type: ignore[attr-defined]
-                Proposal.status.in_([ProposalStatus.accepted, ProposalStatus.confirmed]),
-            )  # type: ignore[attr-defined]
-            .order_by(SessionTalk.position, Proposal.title)
+                col(SessionTalk.programme_session_id).in_(session_ids),
+                col(Proposal.status).in_([ProposalStatus.accepted, ProposalStatus.confirmed]),
+            )
+            .order_by(col(SessionTalk.position), col(Proposal.title))
         )
     ).all()
     proposal_ids = [p.id for _sid, p in rows]
@@ -150,10 +151,10 @@ async def talks_by_session(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -
         for s in (
             await db.execute(
                 sa.select(ProposalSpeaker)
-                .where(ProposalSpeaker.proposal_id.in_(proposal_ids))
-                .order_by(ProposalSpeaker.position)
+                .where(col(ProposalSpeaker.proposal_id).in_(proposal_ids))
+                .order_by(col(ProposalSpeaker.position))
             )
-        ).scalars():  # type: ignore[attr-defined]
+        ).scalars():
             speakers.setdefault(s.proposal_id, []).append(Speaker(s.name, s.organisation))
     out: dict[uuid.UUID, list[Talk]] = {}
     for session_id, p in rows:
@@ -166,13 +167,14 @@ async def talks_by_session(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -
 
 async def published_version(db: AsyncSession, conference_id: int) -> int | None:
     stmt = (
-        sa.select(ScheduleVersion.number)
+        sa.select(col(ScheduleVersion.number))
         .where(
-            ScheduleVersion.conference_id == conference_id, ScheduleVersion.state == ScheduleState.published
+            col(ScheduleVersion.conference_id) == conference_id,
+            col(ScheduleVersion.state) == ScheduleState.published,
         )
-        .order_by(ScheduleVersion.number.desc())
+        .order_by(col(ScheduleVersion.number).desc())
         .limit(1)
-    )  # type: ignore[union-attr]
+    )
     number = (await db.execute(stmt)).scalar_one_or_none()
     return int(number) if number is not None else None
 
@@ -184,7 +186,9 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
     rooms = list(
         (
             await db.execute(
-                sa.select(Room).where(Room.conference_id == conference.id).order_by(Room.position, Room.name)
+                sa.select(Room)
+                .where(col(Room.conference_id) == conference.id)
+                .order_by(col(Room.position), col(Room.name))
             )
         ).scalars()
     )
@@ -194,11 +198,12 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
         (
             await db.execute(
                 sa.select(ProgrammeSession).where(
-                    ProgrammeSession.conference_id == conference.id, ProgrammeSession.cancelled.is_(False)
+                    col(ProgrammeSession.conference_id) == conference.id,
+                    col(ProgrammeSession.cancelled).is_(False),
                 )
             )
         ).scalars()
-    )  # type: ignore[attr-defined]
+    )
     sessions.sort(
         key=lambda s: (s.starts_at, order.get(s.room_id, len(order)) if s.room_id else len(order), s.title)
     )

@@ -9,6 +9,7 @@ from typing import Any
 import icalendar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core.models import Conference, Registration
 from sessions.models import Kind, ProgrammeSession, Room, SeatBooking, SeatStatus
@@ -20,9 +21,9 @@ async def seats_of(
 ) -> list[tuple[SeatBooking, ProgrammeSession]]:
     stmt = (
         sa.select(SeatBooking, ProgrammeSession)
-        .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
-        .where(SeatBooking.registration_id == registration_id, SeatBooking.status.in_(LIVE))
-        .order_by(ProgrammeSession.starts_at)
+        .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
+        .where(col(SeatBooking.registration_id) == registration_id, col(SeatBooking.status).in_(LIVE))
+        .order_by(col(ProgrammeSession.starts_at))
     )
     return [(seat, session) for seat, session in (await db.execute(stmt)).all()]
 
@@ -56,9 +57,9 @@ async def agenda(
     open_to_all = (
         await db.execute(
             sa.select(ProgrammeSession).where(
-                ProgrammeSession.conference_id == registration.conference_id,
-                ProgrammeSession.kind == Kind.plenary,
-                ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
+                col(ProgrammeSession.conference_id) == registration.conference_id,
+                col(ProgrammeSession.kind) == Kind.plenary,
+                col(ProgrammeSession.cancelled).is_(False),
             )
         )
     ).scalars()
@@ -126,7 +127,7 @@ def agenda_ics(
         cal.add_component(
             session_event(conference, session, room, base_url=base_url, stamp=stamp, description=description)
         )
-    return cal.to_ical()
+    return bytes(cal.to_ical())  # icalendar leaves to_ical() unannotated
 
 
 async def session_delegates(
@@ -134,8 +135,8 @@ async def session_delegates(
 ) -> list[tuple[SeatBooking, Registration]]:
     stmt = (
         sa.select(SeatBooking, Registration)
-        .join(Registration, Registration.id == SeatBooking.registration_id)
-        .where(SeatBooking.session_id == session_id, SeatBooking.status == SeatStatus.booked)
-        .order_by(Registration.name)
+        .join(Registration, col(Registration.id) == SeatBooking.registration_id)
+        .where(col(SeatBooking.session_id) == session_id, col(SeatBooking.status) == SeatStatus.booked)
+        .order_by(col(Registration.name))
     )
     return [(seat, reg) for seat, reg in (await db.execute(stmt)).all()]

@@ -221,7 +221,7 @@ def figures(instance: Instance, assignment: Assignment) -> dict[str, Any]:
         worst = max(worst, disappointment(instance, d, given))
         all_first += got_first == len(wanted)
 
-    def share(n):
+    def share(n: int) -> float:
         return round(n / requests, 4) if requests else 0.0
 
     return {

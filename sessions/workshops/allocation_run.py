@@ -18,6 +18,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -61,12 +62,17 @@ def _slot_span(slots: list[TimeSlot], starts_at: datetime, ends_at: datetime) ->
 
 
 async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loaded:
-    slots = await ordered_slots(db, conference.id)  # type: ignore[arg-type]
+    assert conference.id is not None
+    slots = await ordered_slots(db, conference.id)
     ranked = (
         await db.execute(
-            sa.select(SessionChoice.registration_id, SessionChoice.session_id, SessionChoice.rank)
-            .join(Registration, Registration.id == SessionChoice.registration_id)
-            .where(Registration.conference_id == conference.id, Registration.status == Status.confirmed)
+            sa.select(
+                col(SessionChoice.registration_id), col(SessionChoice.session_id), col(SessionChoice.rank)
+            )
+            .join(Registration, col(Registration.id) == SessionChoice.registration_id)
+            .where(
+                col(Registration.conference_id) == conference.id, col(Registration.status) == Status.confirmed
+            )
         )
     ).all()
     if lock:
@@ -77,24 +83,25 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
             await db.execute(
                 sa.select(Registration)
                 .where(
-                    Registration.id.in_({r for r, _, _ in ranked}), Registration.status == Status.confirmed
-                )  # type: ignore[attr-defined]
-                .order_by(Registration.number)  # order of registration: the first-come baseline's order
+                    col(Registration.id).in_({r for r, _, _ in ranked}),
+                    col(Registration.status) == Status.confirmed,
+                )
+                .order_by(col(Registration.number))  # order of registration: the first-come baseline's order
             )
         ).scalars()
     )
     stmt = sa.select(ProgrammeSession).where(
-        ProgrammeSession.conference_id == conference.id,
-        ProgrammeSession.kind == Kind.workshop,
-        ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
+        col(ProgrammeSession.conference_id) == conference.id,
+        col(ProgrammeSession.kind) == Kind.workshop,
+        col(ProgrammeSession.cancelled).is_(False),
     )
-    sessions = list((await db.execute(stmt.order_by(ProgrammeSession.id))).scalars())
+    sessions = list((await db.execute(stmt.order_by(col(ProgrammeSession.id)))).scalars())
     if lock:
         for session in sessions:
             await lock_for_update(db, ProgrammeSession, session.id)
     rooms = {
         r.id: r
-        for r in (await db.execute(sa.select(Room).where(Room.conference_id == conference.id))).scalars()
+        for r in (await db.execute(sa.select(Room).where(col(Room.conference_id) == conference.id))).scalars()
     }
     counts = await seat_counts(db, [s.id for s in sessions])
     slot_index = {slot.id: i for i, slot in enumerate(slots)}
@@ -116,9 +123,13 @@ async def load(db: AsyncSession, conference: Conference, *, lock: bool) -> Loade
     # Seats delegates already hold (any session, including plenary-time bookings) make those slots busy.
     held = (
         await db.execute(
-            sa.select(SeatBooking.registration_id, ProgrammeSession.starts_at, ProgrammeSession.ends_at)
-            .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
-            .where(SeatBooking.status == SeatStatus.booked, ProgrammeSession.cancelled.is_(False))  # type: ignore[attr-defined]
+            sa.select(
+                col(SeatBooking.registration_id),
+                col(ProgrammeSession.starts_at),
+                col(ProgrammeSession.ends_at),
+            )
+            .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
+            .where(col(SeatBooking.status) == SeatStatus.booked, col(ProgrammeSession.cancelled).is_(False))
         )
     ).all()
     busy: dict[uuid.UUID, set[int]] = {}
@@ -222,7 +233,7 @@ async def _book(
     waiting = {
         (seat.registration_id, seat.session_id): seat
         for seat in (
-            await db.execute(sa.select(SeatBooking).where(SeatBooking.status == SeatStatus.waitlisted))
+            await db.execute(sa.select(SeatBooking).where(col(SeatBooking.status) == SeatStatus.waitlisted))
         ).scalars()
     }
     for registration, delegate, given in zip(

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -58,7 +59,7 @@ def slot_public(s: TimeSlot) -> dict[str, Any]:
 
 async def list_rooms(request: Request) -> Response:
     async with database(request).read() as db:
-        rooms = (await db.execute(sa.select(Room).order_by(Room.position, Room.name))).scalars()
+        rooms = (await db.execute(sa.select(Room).order_by(col(Room.position), col(Room.name)))).scalars()
         return JSONResponse([room_public(r) for r in rooms])
 
 
@@ -93,7 +94,8 @@ async def delete_room(request: Request) -> Response:
 async def list_slots(request: Request) -> Response:
     async with database(request).read() as db:
         conference = await get_conference(db)
-        return JSONResponse([slot_public(s) for s in await programme.ordered_slots(db, conference.id)])  # type: ignore[arg-type]
+        assert conference.id is not None
+        return JSONResponse([slot_public(s) for s in await programme.ordered_slots(db, conference.id)])
 
 
 async def create_slot(request: Request) -> Response:

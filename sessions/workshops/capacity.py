@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -75,14 +76,14 @@ async def session_capacity(db: AsyncSession, session: ProgrammeSession) -> int:
 async def seat_counts(
     db: AsyncSession, session_ids: Iterable[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, dict[str, int]]:
-    stmt = sa.select(SeatBooking.session_id, SeatBooking.status, sa.func.count()).where(
-        SeatBooking.status.in_(LIVE)
+    stmt = sa.select(col(SeatBooking.session_id), col(SeatBooking.status), sa.func.count()).where(
+        col(SeatBooking.status).in_(LIVE)
     )
     if session_ids is not None:
-        stmt = stmt.where(SeatBooking.session_id.in_(list(session_ids)))
+        stmt = stmt.where(col(SeatBooking.session_id).in_(list(session_ids)))
     counts: dict[uuid.UUID, dict[str, int]] = {}
     for session_id, status, n in (
-        await db.execute(stmt.group_by(SeatBooking.session_id, SeatBooking.status))
+        await db.execute(stmt.group_by(col(SeatBooking.session_id), col(SeatBooking.status)))
     ).all():
         counts.setdefault(session_id, {"booked": 0, "waitlisted": 0})[SeatStatus(status).value] = n
     return counts
@@ -90,22 +91,22 @@ async def seat_counts(
 
 async def _booked(db: AsyncSession, session_id: uuid.UUID) -> int:
     stmt = sa.select(sa.func.count()).where(
-        SeatBooking.session_id == session_id, SeatBooking.status == SeatStatus.booked
+        col(SeatBooking.session_id) == session_id, col(SeatBooking.status) == SeatStatus.booked
     )
     return int((await db.execute(stmt)).scalar_one())
 
 
 async def _clashing_booking(db: AsyncSession, registration_id: uuid.UUID, session: ProgrammeSession) -> bool:
     stmt = (
-        sa.select(SeatBooking.id)
-        .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
+        sa.select(col(SeatBooking.id))
+        .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
         .where(
-            SeatBooking.registration_id == registration_id,
-            SeatBooking.status == SeatStatus.booked,
-            ProgrammeSession.id != session.id,
-            ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
-            ProgrammeSession.starts_at < session.ends_at,
-            ProgrammeSession.ends_at > session.starts_at,
+            col(SeatBooking.registration_id) == registration_id,
+            col(SeatBooking.status) == SeatStatus.booked,
+            col(ProgrammeSession.id) != session.id,
+            col(ProgrammeSession.cancelled).is_(False),
+            col(ProgrammeSession.starts_at) < session.ends_at,
+            col(ProgrammeSession.ends_at) > session.starts_at,
         )
         .limit(1)
     )
@@ -116,9 +117,9 @@ async def _live_seat(
     db: AsyncSession, registration_id: uuid.UUID, session_id: uuid.UUID
 ) -> SeatBooking | None:
     stmt = sa.select(SeatBooking).where(
-        SeatBooking.registration_id == registration_id,
-        SeatBooking.session_id == session_id,
-        SeatBooking.status.in_(LIVE),
+        col(SeatBooking.registration_id) == registration_id,
+        col(SeatBooking.session_id) == session_id,
+        col(SeatBooking.status).in_(LIVE),
     )
     return (await db.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
@@ -184,9 +185,9 @@ async def waitlist_position(db: AsyncSession, seat: SeatBooking) -> int | None:
     if seat.status != SeatStatus.waitlisted:
         return None
     stmt = sa.select(sa.func.count()).where(
-        SeatBooking.session_id == seat.session_id,
-        SeatBooking.status == SeatStatus.waitlisted,
-        SeatBooking.number <= seat.number,
+        col(SeatBooking.session_id) == seat.session_id,
+        col(SeatBooking.status) == SeatStatus.waitlisted,
+        col(SeatBooking.number) <= seat.number,
     )
     return int((await db.execute(stmt)).scalar_one())
 
@@ -233,8 +234,11 @@ async def promote_session_waitlist(
         (
             await db.execute(
                 sa.select(SeatBooking)
-                .where(SeatBooking.session_id == session.id, SeatBooking.status == SeatStatus.waitlisted)
-                .order_by(SeatBooking.number)
+                .where(
+                    col(SeatBooking.session_id) == session.id,
+                    col(SeatBooking.status) == SeatStatus.waitlisted,
+                )
+                .order_by(col(SeatBooking.number))
             )
         )
         .scalars()
@@ -281,7 +285,7 @@ async def release_all_seats(db: AsyncSession, settings: Settings, registration: 
         (
             await db.execute(
                 sa.select(SeatBooking).where(
-                    SeatBooking.registration_id == registration.id, SeatBooking.status.in_(LIVE)
+                    col(SeatBooking.registration_id) == registration.id, col(SeatBooking.status).in_(LIVE)
                 )
             )
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -31,15 +32,17 @@ class BookingClosed(errors.DomainError):
 
 async def phase(db: AsyncSession) -> BookingPhase:
     conference = await get_conference(db)
+    assert conference.id is not None
     current = await db.get(BookingPhase, conference.id)
-    return current or BookingPhase(conference_id=conference.id)  # type: ignore[arg-type]
+    return current or BookingPhase(conference_id=conference.id)
 
 
 async def set_phase(db: AsyncSession, *, changes: dict[str, Any], actor: Actor) -> BookingPhase:
     conference = await get_conference(db)
+    assert conference.id is not None
     current = await db.get(BookingPhase, conference.id)
     if current is None:
-        current = BookingPhase(conference_id=conference.id)  # type: ignore[arg-type]
+        current = BookingPhase(conference_id=conference.id)
         db.add(current)
     for name, value in changes.items():
         if value is None:
@@ -66,8 +69,10 @@ async def set_choices(
         raise errors.InvalidInput(fields={"choices": "Each session may appear only once."})
     sessions = {
         s.id: s
-        for s in (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.id.in_(ids)))).scalars()
-    }  # type: ignore[attr-defined]
+        for s in (
+            await db.execute(sa.select(ProgrammeSession).where(col(ProgrammeSession.id).in_(ids)))
+        ).scalars()
+    }
     problems: dict[str, str] = {}
     for i, choice in enumerate(ranking.choices):
         s = sessions.get(choice.session_id)
@@ -90,7 +95,7 @@ async def set_choices(
             raise errors.InvalidInput(
                 fields={"choices": "Two sessions at the same time have the same rank; give each its own."}
             )
-    await db.execute(sa.delete(SessionChoice).where(SessionChoice.registration_id == registration_id))
+    await db.execute(sa.delete(SessionChoice).where(col(SessionChoice.registration_id) == registration_id))
     for c in ranking.choices:
         db.add(SessionChoice(registration_id=registration_id, session_id=c.session_id, rank=c.rank))
     await audit.record(
@@ -102,9 +107,9 @@ async def set_choices(
 async def choices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[dict[str, Any]]:
     stmt = (
         sa.select(SessionChoice, ProgrammeSession)
-        .join(ProgrammeSession, ProgrammeSession.id == SessionChoice.session_id)
-        .where(SessionChoice.registration_id == registration_id)
-        .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
+        .join(ProgrammeSession, col(ProgrammeSession.id) == SessionChoice.session_id)
+        .where(col(SessionChoice.registration_id) == registration_id)
+        .order_by(col(ProgrammeSession.starts_at), col(SessionChoice.rank))
     )
     return [
         {"session_id": str(s.id), "title": s.title, "starts_at": s.starts_at.isoformat(), "rank": c.rank}

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -39,13 +40,16 @@ async def programme_page(
     await require_console(request, "organiser")
     async with database(request).read() as db:
         conference = await get_conference(db)
-        rooms = (await db.execute(sa.select(Room).order_by(Room.position, Room.name))).scalars().all()
-        slots = await programme.ordered_slots(db, conference.id)  # type: ignore[arg-type]
+        assert conference.id is not None
+        rooms = (
+            (await db.execute(sa.select(Room).order_by(col(Room.position), col(Room.name)))).scalars().all()
+        )
+        slots = await programme.ordered_slots(db, conference.id)
         sessions = await programme.sessions_public(db, include_cancelled=True)
         phase = await choices.phase(db)
         last_run = (
-            await db.execute(sa.select(AllocationRun).order_by(AllocationRun.id.desc()).limit(1))
-        ).scalar_one_or_none()  # type: ignore[union-attr]
+            await db.execute(sa.select(AllocationRun).order_by(col(AllocationRun.id).desc()).limit(1))
+        ).scalar_one_or_none()
     return render(
         request,
         "sessions/console_programme.html",

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -34,7 +35,7 @@ async def agenda_page(request: Request) -> Response:
         ranked = {
             c.session_id: c.rank
             for c in (
-                await db.execute(sa.select(SessionChoice).where(SessionChoice.registration_id == r.id))
+                await db.execute(sa.select(SessionChoice).where(col(SessionChoice.registration_id) == r.id))
             ).scalars()
         }
     mine = {str(s.id): why for s, _room, why in rows}

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core.models import Registration, Status
 from conference.core.settings import Settings
@@ -27,25 +28,25 @@ async def export_sessions(db: AsyncSession, registration: Registration) -> dict[
     seats = (
         await db.execute(
             sa.select(SeatBooking, ProgrammeSession)
-            .join(ProgrammeSession, ProgrammeSession.id == SeatBooking.session_id)
-            .where(SeatBooking.registration_id == registration.id)
-            .order_by(ProgrammeSession.starts_at, SeatBooking.created_at)
+            .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
+            .where(col(SeatBooking.registration_id) == registration.id)
+            .order_by(col(ProgrammeSession.starts_at), col(SeatBooking.created_at))
         )
     ).all()
     choices = (
         await db.execute(
             sa.select(SessionChoice, ProgrammeSession)
-            .join(ProgrammeSession, ProgrammeSession.id == SessionChoice.session_id)
-            .where(SessionChoice.registration_id == registration.id)
-            .order_by(ProgrammeSession.starts_at, SessionChoice.rank)
+            .join(ProgrammeSession, col(ProgrammeSession.id) == SessionChoice.session_id)
+            .where(col(SessionChoice.registration_id) == registration.id)
+            .order_by(col(ProgrammeSession.starts_at), col(SessionChoice.rank))
         )
     ).all()
     stars = (
         await db.execute(
             sa.select(Star, Proposal)
-            .join(Proposal, Proposal.id == Star.proposal_id)
-            .where(Star.registration_id == registration.id)
-            .order_by(Proposal.title)
+            .join(Proposal, col(Proposal.id) == Star.proposal_id)
+            .where(col(Star.registration_id) == registration.id)
+            .order_by(col(Proposal.title))
         )
     ).all()
     return {
@@ -103,12 +104,12 @@ async def _proposals(db: AsyncSession, registration: Registration) -> list[dict[
     rows = (
         await db.execute(
             sa.select(ProposalSpeaker, Proposal)
-            .join(Proposal, Proposal.id == ProposalSpeaker.proposal_id)
+            .join(Proposal, col(Proposal.id) == ProposalSpeaker.proposal_id)
             .where(
-                ProposalSpeaker.email_key == registration.email_key,
-                Proposal.conference_id == registration.conference_id,
+                col(ProposalSpeaker.email_key) == registration.email_key,
+                col(Proposal.conference_id) == registration.conference_id,
             )
-            .order_by(Proposal.created_at)
+            .order_by(col(Proposal.created_at))
         )
     ).all()
     return [
@@ -134,5 +135,5 @@ async def _proposals(db: AsyncSession, registration: Registration) -> list[dict[
 async def erase_sessions(db: AsyncSession, settings: Settings, registration: Registration) -> None:
     """Stars and ranked choices say what one person wanted: they go. Seats stay (anonymous counts); a
     registration that still held a place has already been cancelled, which released them."""
-    await db.execute(sa.delete(Star).where(Star.registration_id == registration.id))
-    await db.execute(sa.delete(SessionChoice).where(SessionChoice.registration_id == registration.id))
+    await db.execute(sa.delete(Star).where(col(Star.registration_id) == registration.id))
+    await db.execute(sa.delete(SessionChoice).where(col(SessionChoice.registration_id) == registration.id))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conference.core import audit, errors
 from conference.core.audit import Actor
@@ -47,13 +48,18 @@ class InUse(errors.DomainError):
 
 
 async def ordered_slots(db: AsyncSession, conference_id: int) -> list[TimeSlot]:
-    stmt = sa.select(TimeSlot).where(TimeSlot.conference_id == conference_id).order_by(TimeSlot.starts_at)
+    stmt = (
+        sa.select(TimeSlot)
+        .where(col(TimeSlot.conference_id) == conference_id)
+        .order_by(col(TimeSlot.starts_at))
+    )
     return list((await db.execute(stmt)).scalars())
 
 
 async def create_room(db: AsyncSession, *, data: RoomCreate, actor: Actor) -> Room:
     conference = await get_conference(db)
-    room = Room(conference_id=conference.id, **data.model_dump())  # type: ignore[arg-type]
+    assert conference.id is not None
+    room = Room(conference_id=conference.id, **data.model_dump())
     db.add(room)
     await audit.record(db, "sessions.room.created", actor=actor, subject=str(room.id))
     await db.flush()
@@ -70,7 +76,7 @@ async def update_room(
     if "capacity" in changes and changes["capacity"] is None:
         raise errors.InvalidInput(fields={"capacity": "Give the number of seats."})
     sessions = (
-        (await db.execute(sa.select(ProgrammeSession).where(ProgrammeSession.room_id == room_id)))
+        (await db.execute(sa.select(ProgrammeSession).where(col(ProgrammeSession.room_id) == room_id)))
         .scalars()
         .all()
     )
@@ -98,7 +104,7 @@ async def delete_room(db: AsyncSession, *, room_id: uuid.UUID, actor: Actor) -> 
     if room is None:
         raise errors.NotFound("No room has this id.")
     used = await db.execute(
-        sa.select(ProgrammeSession.id).where(ProgrammeSession.room_id == room_id).limit(1)
+        sa.select(col(ProgrammeSession.id)).where(col(ProgrammeSession.room_id) == room_id).limit(1)
     )
     if used.first() is not None:
         raise InUse()
@@ -110,14 +116,15 @@ async def create_slot(db: AsyncSession, *, data: TimeSlotCreate, actor: Actor) -
     if data.ends_at <= data.starts_at:
         raise errors.InvalidInput(fields={"ends_at": "The slot must end after it starts."})
     conference = await get_conference(db)
+    assert conference.id is not None
     if data.starts_at < conference.starts_at or data.ends_at > conference.ends_at:
         raise errors.InvalidInput(fields={"starts_at": "The slot must lie within the conference's dates."})
-    for other in await ordered_slots(db, conference.id):  # type: ignore[arg-type]
+    for other in await ordered_slots(db, conference.id):
         if other.starts_at < data.ends_at and data.starts_at < other.ends_at:
             raise errors.DomainError(
                 "This slot overlaps another slot.", fields={"starts_at": "Overlaps another slot."}
             )
-    slot = TimeSlot(conference_id=conference.id, **data.model_dump())  # type: ignore[arg-type]
+    slot = TimeSlot(conference_id=conference.id, **data.model_dump())
     db.add(slot)
     await audit.record(db, "sessions.slot.created", actor=actor, subject=str(slot.id))
     await db.flush()
@@ -130,10 +137,10 @@ async def delete_slot(db: AsyncSession, *, slot_id: uuid.UUID, actor: Actor) -> 
         raise errors.NotFound("No time slot has this id.")
     sessions = (
         await db.execute(
-            sa.select(ProgrammeSession.id).where(
-                ProgrammeSession.conference_id == slot.conference_id,
-                ProgrammeSession.starts_at < slot.ends_at,
-                ProgrammeSession.ends_at > slot.starts_at,
+            sa.select(col(ProgrammeSession.id)).where(
+                col(ProgrammeSession.conference_id) == slot.conference_id,
+                col(ProgrammeSession.starts_at) < slot.ends_at,
+                col(ProgrammeSession.ends_at) > slot.starts_at,
             )
         )
     ).first()
@@ -176,13 +183,13 @@ async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | Non
             fields={"capacity": f"The room has only {room.capacity} seats; give at most that."}
         )
     taken = await db.execute(
-        sa.select(ProgrammeSession.title)
+        sa.select(col(ProgrammeSession.title))
         .where(
-            ProgrammeSession.room_id == room.id,
-            ProgrammeSession.id != session.id,
-            ProgrammeSession.cancelled.is_(False),  # type: ignore[attr-defined]
-            ProgrammeSession.starts_at < session.ends_at,
-            ProgrammeSession.ends_at > session.starts_at,
+            col(ProgrammeSession.room_id) == room.id,
+            col(ProgrammeSession.id) != session.id,
+            col(ProgrammeSession.cancelled).is_(False),
+            col(ProgrammeSession.starts_at) < session.ends_at,
+            col(ProgrammeSession.ends_at) > session.starts_at,
         )
         .limit(1)
     )
@@ -197,11 +204,12 @@ async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | Non
 
 async def create_session(db: AsyncSession, *, data: SessionCreate, actor: Actor) -> ProgrammeSession:
     conference = await get_conference(db)
-    starts_at, ends_at = await _span(db, conference.id, data.start_slot_id, data.slot_count)  # type: ignore[arg-type]
+    assert conference.id is not None
+    starts_at, ends_at = await _span(db, conference.id, data.start_slot_id, data.slot_count)
     values = data.model_dump(exclude={"capacity"})
     session = ProgrammeSession(
         conference_id=conference.id,
-        capacity_limit=data.capacity,  # type: ignore[arg-type]
+        capacity_limit=data.capacity,
         starts_at=starts_at,
         ends_at=ends_at,
         **values,
@@ -273,7 +281,7 @@ async def _tell_booked(
         (
             await db.execute(
                 sa.select(SeatBooking).where(
-                    SeatBooking.session_id == session.id, SeatBooking.status.in_(capacity.LIVE)
+                    col(SeatBooking.session_id) == session.id, col(SeatBooking.status).in_(capacity.LIVE)
                 )
             )
         )
@@ -302,23 +310,27 @@ async def delete_session(db: AsyncSession, *, session_id: uuid.UUID, actor: Acto
     session = await db.get(ProgrammeSession, session_id)
     if session is None:
         raise errors.NotFound("No session has this id.")
-    used = await db.execute(sa.select(SeatBooking.id).where(SeatBooking.session_id == session_id).limit(1))
+    used = await db.execute(
+        sa.select(col(SeatBooking.id)).where(col(SeatBooking.session_id) == session_id).limit(1)
+    )
     if used.first() is not None:
         raise InUse(
             "Delegates have booked this session; cancel it instead (PATCH cancelled: true) so they are told."
         )
-    await db.execute(sa.delete(SessionChoice).where(SessionChoice.session_id == session_id))
+    await db.execute(sa.delete(SessionChoice).where(col(SessionChoice.session_id) == session_id))
     await db.delete(session)
     await audit.record(db, "sessions.session.deleted", actor=actor, subject=str(session_id))
 
 
 async def sessions_public(db: AsyncSession, *, include_cancelled: bool = False) -> list[dict[str, Any]]:
     conference = await get_conference(db)
-    stmt = sa.select(ProgrammeSession).where(ProgrammeSession.conference_id == conference.id)
+    stmt = sa.select(ProgrammeSession).where(col(ProgrammeSession.conference_id) == conference.id)
     if not include_cancelled:
-        stmt = stmt.where(ProgrammeSession.cancelled.is_(False))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(ProgrammeSession.cancelled).is_(False))
     sessions = (
-        (await db.execute(stmt.order_by(ProgrammeSession.starts_at, ProgrammeSession.title))).scalars().all()
+        (await db.execute(stmt.order_by(col(ProgrammeSession.starts_at), col(ProgrammeSession.title))))
+        .scalars()
+        .all()
     )
     rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
     counts = await capacity.seat_counts(db)

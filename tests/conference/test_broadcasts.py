@@ -26,6 +26,7 @@ from conference.core.settings import Settings
 from conference.mail import outbox, sender
 from conference.places import get_conference
 from conference.web.auth import create_api_token
+from sessions import wiring
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
 from tests.conference.test_console_registrations import csrf, sign_in
@@ -46,6 +47,12 @@ HTML = {"accept": "text/html"}
 SECRET = "test-secret-key-that-is-long-enough-0123456789"  # make_settings' CONFERENCE_SECRET_KEY
 _numbers = itertools.count(1)
 _hours = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _sessions_installed() -> None:
+    """The `session` segment is sessions' (a hook): install it as create_app does, for the tests without an app."""
+    wiring.install()
 
 
 # --- building delegates directly, in every state ---------------------------------------------------------------

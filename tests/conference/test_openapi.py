@@ -1,4 +1,4 @@
-"""The OpenAPI document (conference/server/openapi.py) covers every /api/v1 route, is valid OpenAPI 3.1, and real answers
+"""The OpenAPI document (conference/server/openapi/) covers every /api/v1 route, is valid OpenAPI 3.1, and real answers
 match it.
 
 A route added without a row in OPERATIONS fails `test_every_api_route_is_documented`; a documented answer that
@@ -46,7 +46,7 @@ def test_every_api_route_is_documented(settings: Settings) -> None:
     routes, documented = api_routes(settings), documented_routes(openapi.document())
     missing = sorted(routes - documented)
     stale = sorted(documented - routes)
-    assert not missing, "routes missing from conference/server/openapi.py OPERATIONS: " + ", ".join(
+    assert not missing, "routes missing from the OPERATIONS of conference/server/openapi/: " + ", ".join(
         f"{m} {p}" for m, p in missing
     )
     assert not stale, "documented operations with no route: " + ", ".join(f"{m} {p}" for m, p in stale)

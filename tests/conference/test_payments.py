@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, Payment, Refund, Registration, Status, TicketType, utcnow
 from conference.core.settings import Settings
-from conference.payments import checkout as payments
+from conference.payments import fulfilment, records, worker
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from tests import support
@@ -262,10 +262,10 @@ async def _late_payment(
     event = fake.pay(sid)
     # The release got there first (say Stripe's clock said "expired" a moment before the card cleared).
     async with database.transaction() as db:
-        conference = await payments._lock_conference(db)
+        conference = await records.lock_conference(db)
         registration = await db.get(Registration, uuid.UUID(holder["id"]))
         assert registration is not None
-        await payments.release_hold(db, app.state.settings, conference, registration, reason="hold_expired")
+        await fulfilment.release_hold(db, app.state.settings, conference, registration, reason="hold_expired")
     await client.post(
         "/api/v1/registrations", json=registration_body(tickets["delegate"])
     )  # may take the place
@@ -388,8 +388,8 @@ async def test_expiry_racing_webhooks_never_sells_a_place_twice(
     other = Database.from_settings(settings)  # a second worker's engine
     try:
         await asyncio.gather(
-            payments.expire_holds(database, settings, gateway),
-            payments.expire_holds(other, settings, gateway),
+            worker.expire_holds(database, settings, gateway),
+            worker.expire_holds(other, settings, gateway),
             *(deliver(client, stripe_fake, e) for e in events),
         )
     finally:

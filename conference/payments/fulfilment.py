@@ -1,0 +1,178 @@
+"""Fulfilment: act on what Stripe says about a Checkout Session, once, whatever order the news arrives in.
+
+`fulfil` re-reads the session from Stripe (a webhook's payload may be stale or out of order) and changes nothing
+twice. A payment that lands after its hold was released confirms the place if one is free, and is refunded
+automatically otherwise."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from conference.core import audit, hooks
+from conference.core.db import Database, lock_for_update
+from conference.core.models import HOLDING, Conference, Payment, PaymentMethod, Registration, Status, utcnow
+from conference.core.settings import Settings
+from conference.mail.outbox import queue_email
+from conference.payments.gateway import Gateway
+from conference.payments.records import first_delivery, lock_conference, payment_for, payments_of
+from conference.payments.refunds import request_refund
+from conference.places import promote_waitlist
+
+log = logging.getLogger("conference.payments")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # confirmed | confirming | refunding | released | ignored | duplicate
+    registration_id: uuid.UUID | None = None
+
+
+async def fulfil(
+    database: Database, settings: Settings, gateway: Gateway, session_id: str, *, event: Any = None
+) -> Outcome:
+    """Act on what Stripe says about a Checkout Session now. Idempotent; safe to run concurrently."""
+    session = await gateway.retrieve(session_id)
+    async with database.transaction() as db:
+        if event is not None and not await first_delivery(db, event):
+            return Outcome("duplicate")
+        payment = await payment_for(db, session_id)
+        if payment is None:
+            log.info("checkout session %s is not one of ours", session_id)
+            return Outcome("ignored")
+        conference = await lock_conference(db)
+        registration = await lock_for_update(db, Registration, payment.registration_id)
+        payment = await lock_for_update(db, Payment, payment.id)
+        if session.payment_status != "paid":
+            if session.status == "expired" or (
+                event is not None and event.type.endswith("async_payment_failed")
+            ):
+                return await _payment_ended(db, settings, conference, registration, payment, session)
+            return Outcome("confirming", registration.id)
+        if payment.status == "paid":
+            return Outcome(_state(registration), registration.id)
+        payment.status, payment.paid_at = "paid", utcnow()
+        intent = session.payment_intent
+        payment.payment_intent_id = intent if intent is None or isinstance(intent, str) else intent.id
+        await audit.record(
+            db,
+            "conference.payment.received",
+            actor=audit.SYSTEM,
+            subject=registration.reference,
+            amount_pence=payment.amount_pence,
+        )
+        if registration.status == Status.pending_payment:
+            _confirm(db, settings, registration)
+            return Outcome("confirmed", registration.id)
+        if registration.status == Status.confirmed:
+            # Paid twice (two tabs): keep one payment, refund this one.
+            request_refund(db, payment, registration, reason="duplicate")
+            return Outcome("confirmed", registration.id)
+        late = registration.status == Status.cancelled and registration.cancel_reason in {
+            "hold_expired",
+            "payment_failed",
+        }
+        if late and await _place_free(db, conference):
+            # The hold ran out before the money arrived, but a place is free: honour the payment.
+            registration.status, registration.cancelled_at, registration.cancel_reason = (
+                Status.confirmed,
+                None,
+                "",
+            )
+            registration.hold_expires_at, registration.updated_at = None, utcnow()
+            queue_email(
+                db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id
+            )
+            await audit.record(
+                db, "conference.registration.reinstated", actor=audit.SYSTEM, subject=registration.reference
+            )
+            return Outcome("confirmed", registration.id)
+        # Paid after the hold was released and the event is full, or after the delegate cancelled: refund it all.
+        request_refund(db, payment, registration, reason="late_payment" if late else "cancelled")
+        queue_email(
+            db,
+            settings,
+            kind="late_payment_refunded" if late else "refunded",
+            to=registration.email,
+            registration_id=registration.id,
+            amount_pence=payment.amount_pence,
+        )
+        return Outcome("refunding", registration.id)
+
+
+def _state(registration: Registration) -> str:
+    return "confirmed" if registration.status == Status.confirmed else "refunding"
+
+
+def _confirm(db: AsyncSession, settings: Settings, registration: Registration) -> None:
+    registration.status, registration.hold_expires_at, registration.updated_at = (
+        Status.confirmed,
+        None,
+        utcnow(),
+    )
+    queue_email(
+        db, settings, kind="payment_confirmed", to=registration.email, registration_id=registration.id
+    )
+    db.add(
+        audit.entry("conference.registration.confirmed", actor=audit.SYSTEM, subject=registration.reference)
+    )
+
+
+async def _payment_ended(
+    db: AsyncSession,
+    settings: Settings,
+    conference: Conference,
+    registration: Registration,
+    payment: Payment,
+    session: Any,
+) -> Outcome:
+    """The session expired or its delayed payment failed: release the place unless another payment is open."""
+    if payment.status in {"open", "creating"}:
+        payment.status = "expired" if session.status == "expired" else "failed"
+    if registration.status != Status.pending_payment or registration.payment_method != PaymentMethod.card:
+        return Outcome("ignored", registration.id)
+    others = [
+        p
+        for p in await payments_of(db, registration.id)
+        if p.id != payment.id and p.status in {"open", "paid"}
+    ]
+    if others:
+        return Outcome("ignored", registration.id)
+    reason = "hold_expired" if session.status == "expired" else "payment_failed"
+    await release_hold(db, settings, conference, registration, reason=reason)
+    return Outcome("released", registration.id)
+
+
+async def release_hold(
+    db: AsyncSession, settings: Settings, conference: Conference, registration: Registration, *, reason: str
+) -> None:
+    """Give an unpaid place back (capacity lock held); the waiting list moves up at once."""
+    now = utcnow()
+    registration.status, registration.cancelled_at, registration.updated_at = Status.cancelled, now, now
+    registration.cancel_reason, registration.hold_expires_at = reason, None
+    queue_email(db, settings, kind=reason, to=registration.email, registration_id=registration.id)
+    await audit.record(
+        db,
+        "conference.registration.released",
+        actor=audit.SYSTEM,
+        subject=registration.reference,
+        reason=reason,
+    )
+    await db.flush()
+    await hooks.run_registration_released(db, settings, registration)
+    await promote_waitlist(db, settings=settings, conference=conference)
+
+
+async def _place_free(db: AsyncSession, conference: Conference) -> bool:
+    held = await db.scalar(
+        sa.select(sa.func.count()).where(
+            col(Registration.conference_id) == conference.id, col(Registration.status).in_(HOLDING)
+        )
+    )
+    return int(held or 0) < conference.capacity

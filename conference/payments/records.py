@@ -1,0 +1,83 @@
+"""The payment rows: the capacity lock, a registration's payments, Stripe events seen, what organisers see."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from conference.core.models import Conference, Payment, Refund, StripeEvent
+from conference.places import get_conference
+
+
+async def lock_conference(db: AsyncSession) -> Conference:
+    return await get_conference(db, for_update=True)
+
+
+async def payments_of(db: AsyncSession, registration_id: uuid.UUID) -> list[Payment]:
+    stmt = (
+        sa.select(Payment)
+        .where(col(Payment.registration_id) == registration_id)
+        .order_by(col(Payment.attempt))
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def payment_for(db: AsyncSession, session_id: str) -> Payment | None:
+    return (
+        await db.execute(sa.select(Payment).where(col(Payment.checkout_session_id) == session_id))
+    ).scalar_one_or_none()
+
+
+async def first_delivery(db: AsyncSession, event: Any) -> bool:
+    """Record the event in this transaction; False if it was handled before (Stripe delivers at least once)."""
+    try:
+        async with db.begin_nested():
+            db.add(StripeEvent(id=event.id, type=event.type))
+            await db.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def payments_view(db: AsyncSession, registration_id: uuid.UUID) -> dict[str, Any]:
+    """What organisers (and the delegate) see of a registration's money."""
+    payments = await payments_of(db, registration_id)
+    refunds = list(
+        (
+            await db.execute(
+                sa.select(Refund)
+                .where(col(Refund.registration_id) == registration_id)
+                .order_by(col(Refund.created_at))
+            )
+        ).scalars()
+    )
+    return {
+        "payments": [
+            {
+                "id": str(p.id),
+                "attempt": p.attempt,
+                "status": p.status,
+                "amount_pence": p.amount_pence,
+                "currency": p.currency,
+                "refunded_pence": p.refunded_pence,
+                "created_at": p.created_at.isoformat(),
+                "paid_at": p.paid_at.isoformat() if p.paid_at else None,
+            }
+            for p in payments
+        ],
+        "refunds": [
+            {
+                "id": str(r.id),
+                "amount_pence": r.amount_pence,
+                "reason": r.reason,
+                "status": r.status,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in refunds
+        ],
+    }
