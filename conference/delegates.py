@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference import places
-from conference import registration as bookings
+from conference import decisions, places
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
@@ -96,7 +96,7 @@ async def _email_taken(db: AsyncSession, registration: Registration, email_key: 
     """Refuse an email that another live registration of this conference uses (call with the capacity lock)."""
     other = (
         await db.execute(
-            sa.select(Registration.reference)
+            sa.select(col(Registration.reference))
             .where(
                 col(Registration.conference_id) == registration.conference_id,
                 col(Registration.email_key) == email_key,
@@ -187,7 +187,9 @@ async def substitute(
     registration.badge_version += 1
     registration.badge_printed_at = None
     registration.updated_at = utcnow()
-    withdrawn = (
+    # An UPDATE answers with a CursorResult (SQLAlchemy types execute() as a plain Result).
+    withdrawn = cast(
+        "CursorResult[Any]",
         await db.execute(
             sa.update(OutboxEmail)
             .where(
@@ -198,7 +200,7 @@ async def substitute(
             )
             .values(status="failed", last_error="withdrawn: the place was transferred", lease_until=None)
             .execution_options(synchronize_session=False)
-        )
+        ),
     ).rowcount
     position = await places.waitlist_position(db, registration)
     queue_email(
@@ -248,7 +250,7 @@ async def decide_many(
 
     Under the capacity lock, each registration's state is checked first: one no longer awaiting approval (or
     unknown) is reported, not decided, and does not stop the others. Each decision runs through
-    `registration.decide_approval` in a savepoint of its own, so a refusal there undoes only its own rows."""
+    `decisions.decide_approval` in a savepoint of its own, so a refusal there undoes only its own rows."""
     if len(registration_ids) > MAX_BULK:
         raise errors.InvalidInput(
             fields={"registration": f"Choose at most {MAX_BULK} registrations at a time."}
@@ -277,7 +279,7 @@ async def decide_many(
         reference = registration.reference  # a rolled-back savepoint expires the object
         try:
             async with db.begin_nested():
-                await bookings.decide_approval(
+                await decisions.decide_approval(
                     db, settings=settings, registration_id=registration_id, approve=approve, actor=actor
                 )
         except errors.DomainError as exc:

@@ -45,9 +45,9 @@ from conference.core.models import (
 )
 from conference.core.security import hash_token
 from conference.core.settings import Settings
+from conference.decisions import cancel_registration
 from conference.invoices.invoicing import INVOICE_KINDS
 from conference.places import get_conference, waitlist_position
-from conference.registration import cancel_registration
 
 log = logging.getLogger("conference.personal_data")
 

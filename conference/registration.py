@@ -1,4 +1,5 @@
-"""Registration use-cases: register, cancel, approve, and the waiting list that moves up when a place frees.
+"""Registration use-cases: register (one, or many under one lock, replaying idempotent retries), find a booking by
+its manage token, change the conference, resend a manage link. Cancelling and approving are in `decisions`.
 
 Every function runs inside the caller's transaction (`async with database.transaction() as db:`) and takes
 the conference's capacity lock itself, before it checks availability.
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from conference import places
-from conference.core import audit, errors, hooks
+from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import Database, insert_rows, lock_for_update
 from conference.core.models import (
@@ -28,7 +29,6 @@ from conference.core.models import (
     AuditEntry,
     Conference,
     IdempotencyKey,
-    Invoice,
     OutboxEmail,
     PaymentMethod,
     Registration,
@@ -41,7 +41,7 @@ from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
 from conference.invoices import invoicing
 from conference.mail.outbox import outbox_row, queue_email
-from conference.payments import gateway, refunds
+from conference.payments import gateway
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ def request_fingerprint(body: Any) -> str:
 def _table(model: type[SQLModel]) -> sa.Table:
     # The table itself (SQLModel does not declare `__table__` for type checkers): Core statements, no ORM
     # bookkeeping.
-    return model.metadata.tables[model.__tablename__]
+    name = model.__tablename__
+    assert isinstance(name, str)
+    return model.metadata.tables[name]
 
 
 # register_many()'s statements, built once: building a statement costs more than running it on SQLite.
@@ -173,7 +175,7 @@ class _UnderLock:
     next_number: int
     registered: int
     waitlisted: int
-    tickets: dict[uuid.UUID, sa.Row[Any]]
+    tickets: dict[uuid.UUID, sa.Row[*tuple[Any, ...]]]
     single: bool
     held_by_type: dict[uuid.UUID, int] = field(default_factory=dict)
     live_emails: set[str] = field(default_factory=set)
@@ -236,6 +238,7 @@ async def register_many(
     if locked is None:
         raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
     conference_id, capacity, registration_open, last_number = locked
+    assert conference_id is not None
     seen = snapshot or await places.count_places(db, conference_id, capacity)
     state = _UnderLock(
         conference_id=conference_id,
@@ -392,103 +395,6 @@ async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> 
 async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
     stmt = sa.select(Registration).where(col(Registration.manage_token_hash) == hash_token(token))
     return (await db.execute(stmt)).scalar_one_or_none()
-
-
-async def _lock_registration(db: AsyncSession, registration_id: uuid.UUID) -> Registration:
-    # Lock order: conference → this registration → its sessions (sessions/workshops/capacity.py).
-    if await db.get(Registration, registration_id) is None:
-        raise errors.NotFound("No registration has this id.")
-    return await lock_for_update(db, Registration, registration_id)
-
-
-async def cancel_registration(
-    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, actor: Actor
-) -> Registration:
-    conference = await places.get_conference(db)
-    await lock_for_update(db, Conference, conference.id)
-    registration = await _lock_registration(db, registration_id)
-    if registration.status == Status.cancelled:
-        raise errors.AlreadyCancelled()
-    held_place = registration.status in HOLDING
-    registration.status = Status.cancelled
-    registration.cancelled_at = registration.updated_at = utcnow()
-    registration.cancel_reason = "delegate" if actor.kind == "attendee" else "organiser"
-    registration.hold_expires_at = None
-    await refunds.refund_on_cancel(db, settings, registration)
-    await invoicing.credit_on_cancel(db, settings, registration, actor=actor)
-    queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)
-    await audit.record(db, "conference.registration.cancelled", actor=actor, subject=registration.reference)
-    await db.flush()
-    await hooks.run_registration_released(db, settings, registration)
-    if held_place:
-        await places.promote_waitlist(db, settings=settings, conference=conference)
-    return registration
-
-
-async def credit_invoice(
-    db: AsyncSession,
-    *,
-    settings: Settings,
-    invoice_id: uuid.UUID,
-    actor: Actor,
-    reason: str = "",
-    cancel: bool = True,
-) -> tuple[Invoice, Registration, bool]:
-    """Credit an invoice and, unless told not to, cancel its registration: (credit note, registration, cancelled)."""
-    note = await invoicing.credit_invoice(db, settings, invoice_id=invoice_id, actor=actor, reason=reason)
-    registration = await db.get(Registration, note.registration_id)
-    assert registration is not None
-    if not cancel or registration.status == Status.cancelled:
-        return note, registration, False
-    # After the credit, so the cancellation (which credits open invoices itself) finds none left.
-    registration = await cancel_registration(
-        db, settings=settings, registration_id=registration.id, actor=actor
-    )
-    registration.cancel_reason = "credited"
-    await db.flush()
-    return note, registration, True
-
-
-async def decide_approval(
-    db: AsyncSession, *, settings: Settings, registration_id: uuid.UUID, approve: bool, actor: Actor
-) -> Registration:
-    conference = await places.get_conference(db)
-    await lock_for_update(db, Conference, conference.id)
-    registration = await _lock_registration(db, registration_id)
-    if registration.status != Status.awaiting_approval:
-        raise errors.DomainError(
-            f"Only registrations awaiting approval can be decided; this one is {registration.status.value}."
-        )
-    ticket = await db.get(TicketType, registration.ticket_type_id)
-    assert ticket is not None
-    registration.updated_at = utcnow()
-    if approve:
-        await places.grant_place(
-            db,
-            settings,
-            registration,
-            ticket,
-            places.status_approved(ticket, registration.payment_method),
-            actor,
-        )
-    else:
-        registration.status = Status.cancelled
-        registration.cancelled_at = registration.updated_at
-    kind = "approved" if approve else "rejected"
-    queue_email(
-        db,
-        settings,
-        kind=kind,
-        to=registration.email,
-        registration_id=registration.id,
-        status=registration.status.value,
-    )
-    await audit.record(db, f"conference.registration.{kind}", actor=actor, subject=registration.reference)
-    await db.flush()
-    if not approve:
-        await hooks.run_registration_released(db, settings, registration)
-        await places.promote_waitlist(db, settings=settings, conference=conference)
-    return registration
 
 
 async def update_conference(

@@ -1,23 +1,26 @@
 """Fixtures: a fresh migrated database per test (SQLite by default, PostgreSQL with
-CONFERENCE_TEST_DATABASE=postgresql), an app on it, and an httpx client that talks to it in-process."""
+CONFERENCE_TEST_DATABASE=postgresql), an app on it, an httpx client that talks to it in-process, and a real SMTP
+server (aiosmtpd) on a free port with its mailbox.
+
+Helpers (not fixtures) are in tests/support.py and tests/factories.py: import them from there.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from starlette.config import Config
+from aiosmtpd.controller import Controller
 
 from conference.core.db import Database
-from conference.core.settings import Settings, load_settings
+from conference.core.settings import Settings
 from conference.server.app import create_app
 from tests import support
 from tests.factories import make_conference
-
-KIND = os.environ.get("CONFERENCE_TEST_DATABASE", "sqlite")
+from tests.support import KIND, Mailbox, make_settings, running_app, smtp_env, start_smtp
 
 
 @pytest.fixture(scope="session")
@@ -43,20 +46,6 @@ def database_url(databases: support.DatabaseFactory) -> Iterator[str]:
     url = databases.new()
     yield url
     databases.drop(url)
-
-
-def make_settings(database_url: str, **env: str) -> Settings:
-    return load_settings(
-        Config(
-            environ={
-                "CONFERENCE_DATABASE_URL": database_url,
-                "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-                "CONFERENCE_BASE_URL": "http://testserver",
-                "CONFERENCE_RATE_LIMIT": "",
-                **env,
-            }
-        )
-    )
 
 
 @pytest.fixture
@@ -88,3 +77,32 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def artifacts(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# --- mail -------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return support.free_port()
+
+
+@pytest.fixture
+def smtp_server(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
+    controller = start_smtp(mailbox, smtp_port)
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+async def mail_client(
+    database_url: str, tickets: dict[str, Any], smtp_server: Controller, smtp_port: int
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app that sends through the test's SMTP server (the conference is seeded first)."""
+    async with running_app(database_url, **smtp_env(smtp_port)) as client:
+        yield client

@@ -1,26 +1,60 @@
-"""Test infrastructure shared by the suites: databases per test, live servers, and the skip/force rules.
+"""What the test suites share, apart from fixtures (those are in the conftest.py files):
 
-PostgreSQL and chromium tests skip with a reason when those are missing, unless CONFERENCE_REQUIRE_POSTGRES=1 /
-CONFERENCE_REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a failure.
+- the skip/force rules: PostgreSQL and chromium tests skip with a reason when those are missing, unless
+  CONFERENCE_REQUIRE_POSTGRES=1 / CONFERENCE_REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a failure;
+- settings and the app in-process, fresh databases per test, and live servers (`conference serve` in a process);
+- polling: `eventually` (async) and `wait_until` (blocking), which wait for an event with a generous deadline
+  instead of asserting that something happened within a short time;
+- acting as a user over HTTP: tokens, signing in, CSRF, registering, submitting a proposal, scanning a badge;
+- mail: a real SMTP server's mailbox, the outbox, and an email's text;
+- reading what the app made: PDFs, rasters and QR codes, the routes of an app.
+
+Test data (rows and request bodies) is made by tests/factories.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlmodel import SQLModel
+from starlette.config import Config
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from badges.codes import BadgeSigner
+from conference.core.db import Database
+from conference.core.models import OutboxEmail
+from conference.core.settings import Settings, load_settings
+from conference.mail import mailtext
+from conference.server.app import create_app
+from conference.web.auth import create_api_token
+from tests.factories import proposal_body, registration_body
+
+if TYPE_CHECKING:  # imported where used: the suites that need them are the only ones that pay for them
+    import zxingcpp
+    from PIL import Image
 
 PG_ADMIN_URL = os.environ.get("CONFERENCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHROMIUM = os.environ.get("CONFERENCE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -71,6 +105,57 @@ def require_chromium() -> None:
         import playwright  # noqa: F401
     except ImportError:
         skip_or_fail("playwright is not installed (pip install -e '.[test]')", "CONFERENCE_REQUIRE_BROWSER")
+
+
+KIND = os.environ.get("CONFERENCE_TEST_DATABASE", "sqlite")  # the suite's database: sqlite or postgresql
+SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+BASE_URL = "http://testserver"  # make_settings' CONFERENCE_BASE_URL: the host emailed links point at
+
+
+# --- settings and the app in-process ----------------------------------------------------------------------------
+
+
+def make_settings(database_url: str, **env: str) -> Settings:
+    return load_settings(
+        Config(
+            environ={
+                "CONFERENCE_DATABASE_URL": database_url,
+                "CONFERENCE_SECRET_KEY": SECRET_KEY,
+                "CONFERENCE_BASE_URL": BASE_URL,
+                "CONFERENCE_RATE_LIMIT": "",
+                **env,
+            }
+        )
+    )
+
+
+@asynccontextmanager
+async def running_app(database_url: str, **env: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (engines, mail worker) running, and a client that talks to it in-process."""
+    app = create_app(make_settings(database_url, **env))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        yield client
+
+
+def app_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, full path template) of every route, walking into mounts; static mounts yield (MOUNT, path)."""
+    for route in routes:
+        if isinstance(route, Mount):
+            if isinstance(route.app, StaticFiles):
+                yield "MOUNT", prefix + route.path
+            else:
+                yield from app_routes(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                yield method, prefix + route.path
+        else:
+            raise TypeError(f"unexpected route type {type(route).__name__} at {prefix}{route}")
+
+
+# --- databases --------------------------------------------------------------------------------------------------
 
 
 def _with_db(url: str, name: str) -> str:
@@ -190,52 +275,315 @@ def live_server(
     full_env = {
         **os.environ,
         "CONFERENCE_DATABASE_URL": database_url,
-        "CONFERENCE_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "CONFERENCE_SECRET_KEY": SECRET_KEY,
         "CONFERENCE_BASE_URL": base,
         "CONFERENCE_RATE_LIMIT": "",
         **(env or {}),
     }
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conference.server.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=_new_session,
+    with ExitStack() as files:  # the log file, closed once the server has stopped
+        log = files.enter_context(open(log_path, "wb")) if log_path else subprocess.DEVNULL
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "conference.server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=_new_session,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"conference serve exited with {proc.returncode}")
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("conference serve did not start in 30 s")
+                time.sleep(0.1)
+            yield ServerGroup(proc, base) if _new_session else base  # type: ignore[misc]
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if _new_session:  # whatever of the group outlived its parent
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- polling ----------------------------------------------------------------------------------------------------
+
+PATIENCE = 30.0  # seconds: how long a test waits for something that takes milliseconds when all is well
+
+
+async def eventually(
+    check: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = PATIENCE, what: str = "it"
+) -> None:
+    """Wait, yielding to the event loop, until `check()` is true; fail after `timeout` seconds.
+
+    For an event the test expects: the deadline is generous (a busy 2-core CI machine must not fail the test),
+    so it never stands for "fast enough". A test of speed measures something else (a count, an order)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = PATIENCE, what: str = "it") -> None:
+    """`eventually` for code outside an event loop: blocks, polling `check()`, until it is true."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# --- acting as a user over HTTP ---------------------------------------------------------------------------------
+
+HTML = {"accept": "text/html"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def organiser_token(database: Database) -> str:
+    async with database.transaction() as db:
+        return await create_api_token(db, role="organiser", name="Test organiser")
+
+
+async def staff_token(database: Database) -> str:
+    async with database.transaction() as db:
+        return await create_api_token(db, role="staff", name="Door staff")
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of a page's form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+async def try_sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Post the sign-in form with an API token; the answer, whatever it is."""
+    page = await client.get("/login")
+    return await client.post(
+        "/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"}
     )
+
+
+async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Sign the client in with an API token (its session cookie is kept); the sign-in must succeed."""
+    response = await try_sign_in(client, token)
+    assert response.status_code in (200, 303), response.text
+    return response
+
+
+async def register(client: httpx.AsyncClient, ticket: Any, **overrides: Any) -> dict[str, Any]:
+    """Register a delegate (registration_body with `overrides`): the 201 answer, plus the "email" it was for."""
+    body = registration_body(ticket, **overrides)
+    response = await client.post("/api/v1/registrations", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    result["email"] = body["email"]
+    return result
+
+
+async def post_registration(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Post a whole registration body (see tests/factories.py); the 201 answer."""
+    response = await client.post("/api/v1/registrations", json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def submit(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    """Submit a proposal to the call for talks (proposal_body with `overrides`): the 201 answer."""
+    response = await client.post("/api/v1/proposals", json=proposal_body(**overrides))
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def code_for(settings: Settings, person: dict[str, Any], version: int = 1) -> str:
+    """The signed badge code of a registration (a dict with its "reference")."""
+    return BadgeSigner.from_settings(settings).code_for(person["reference"], version)
+
+
+async def scan(
+    client: httpx.AsyncClient, headers: dict[str, str], code: str, list_: str = "door", device: str = "door-a"
+) -> httpx.Response:
+    """A door scanner's check-in of a badge code."""
+    return await client.post(
+        "/api/v1/checkins", json={"code": code, "list": list_, "device": device}, headers=headers
+    )
+
+
+# --- what the database holds ------------------------------------------------------------------------------------
+
+
+async def count_rows(database: Database, model: Any) -> int:
+    async with database.read() as db:
+        return int((await db.execute(sa.select(sa.func.count()).select_from(model))).scalar_one())
+
+
+async def database_dump(database: Database) -> str:
+    """Every row of every table, as text: for checking a secret is stored nowhere."""
+    chunks = []
+    async with database.read() as db:
+        for table in SQLModel.metadata.sorted_tables:
+            chunks.append(repr((await db.execute(sa.select(table))).all()))
+    return "\n".join(chunks)
+
+
+# --- mail -------------------------------------------------------------------------------------------------------
+
+DELIVERY_TIMEOUT = PATIENCE
+MANAGE_LINK = re.compile(re.escape(BASE_URL) + r"/manage/(m_[A-Za-z0-9_-]+)")
+PROPOSAL_LINK = re.compile(re.escape(BASE_URL) + r"/proposal/(p_[A-Za-z0-9_-]+)")
+REVIEW_LINK = re.compile(re.escape(BASE_URL) + r"/review/(r_[A-Za-z0-9_-]+)")
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts (called on the controller's thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self._messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return [m for _, m in self._messages]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for rcpt, m in self._messages if address in rcpt]
+
+    async def wait_for(self, count: int, timeout: float = DELIVERY_TIMEOUT) -> list[EmailMessage]:
+        await eventually(lambda: len(self.messages) >= count, timeout, f"{count} email(s) delivered")
+        return self.messages
+
+
+def start_smtp(mailbox: Mailbox, port: int) -> Controller:
+    """A real SMTP server (aiosmtpd, on a thread of its own) delivering into `mailbox`; stop() it after."""
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def smtp_env(port: int) -> dict[str, str]:
+    """Settings for an app that sends through the SMTP server on `port`, retrying soon after a failure."""
+    return {"CONFERENCE_SMTP_URL": f"smtp://127.0.0.1:{port}", "CONFERENCE_MAIL_RETRY_SECONDS": "0.2"}
+
+
+async def outbox_rows(database: Database) -> list[OutboxEmail]:
+    async with database.read() as db:
+        return list((await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at))).scalars())
+
+
+async def all_sent(database: Database, count: int) -> None:
+    """Wait until exactly `count` outbox rows exist and every one is marked sent."""
+
+    async def check() -> bool:
+        rows = await outbox_rows(database)
+        return len(rows) == count and all(r.status == "sent" for r in rows)
+
+    await eventually(check, DELIVERY_TIMEOUT, f"{count} outbox row(s) marked sent")
+
+
+async def emails(database: Database, settings: Settings, kind: str | None = None) -> list[EmailMessage]:
+    """The queued emails rendered exactly as the mail worker would send them."""
+    async with database.read() as db:
+        stmt = sa.select(OutboxEmail).order_by(OutboxEmail.created_at)
+        if kind:
+            stmt = stmt.where(OutboxEmail.kind == kind)
+        rows = list((await db.execute(stmt)).scalars())
+        return [await mailtext.render(db, settings, row) for row in rows]
+
+
+def body_of(message: EmailMessage) -> str:
+    """An email's plain-text body."""
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+# --- documents: PDFs, rasters, QR codes -------------------------------------------------------------------------
+
+
+def pdf_text(pdf: bytes) -> tuple[str, int]:
+    """The text of every page (with the line breaks the layout made) and the number of pages."""
+    from pypdf import PdfReader  # test dependency: pip install -e '.[test]'
+
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+def flat(text: str) -> str:
+    """Text with every run of white space (line breaks included) made one space."""
+    return " ".join(text.split())
+
+
+def raster(pdf: bytes, dpi: int = 200) -> list[Image.Image]:
+    """Every page of a PDF as a greyscale image."""
+    import pypdfium2 as pdfium  # test dependency: rasterises without poppler
+
+    doc = pdfium.PdfDocument(pdf)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"conference serve exited with {proc.returncode}")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("conference serve did not start in 30 s")
-            time.sleep(0.1)
-        yield ServerGroup(proc, base) if _new_session else base  # type: ignore[misc]
+        return [doc[i].render(scale=dpi / 72).to_pil().convert("L") for i in range(len(doc))]
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if _new_session:  # whatever of the group outlived its parent
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        if log_path:
-            log.close()  # type: ignore[union-attr]
+        doc.close()
+
+
+def decode(image: Image.Image) -> list[zxingcpp.Barcode]:
+    """The QR codes an independent decoder (zxing-cpp) reads in an image."""
+    import zxingcpp
+
+    return [r for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode) if r.valid]
+
+
+# --- the browser ------------------------------------------------------------------------------------------------
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CONTEXT = {"viewport": {"width": 1024, "height": 900}, "locale": "en-GB"}
+BROWSER_PATIENCE_MS = int(PATIENCE * 1000)  # playwright's expect() and actions wait this long for the page

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import registration
+from conference import decisions
 from conference.core import audit, errors
 from conference.core.models import Invoice, Registration
 from conference.invoices import invoicing
 from conference.invoices.invoicing import invoice_public
 from conference.web.auth import authenticate, require, require_registration_access
-from conference.web.request import caller, database, mail, read_json, settings, validate
+from conference.web.request import caller, database, read_json, settings, validate
 
 
 # Properties to receive when an organiser credits an invoice
@@ -82,7 +82,6 @@ async def mark_paid(request: Request) -> Response:
         r = await db.get(Registration, invoice.registration_id)
         assert r is not None
         body = {**invoice_public(invoice), "registration": {"id": str(r.id), "status": r.status.value}}
-    mail(request).wake()
     return JSONResponse(body)
 
 
@@ -95,7 +94,7 @@ async def credit(request: Request) -> Response:
     data = validate(CreditRequest, await read_json(request)) if raw.strip() else CreditRequest()
     s = settings(request)
     async with database(request).transaction() as db:
-        note, r, _cancelled = await registration.credit_invoice(
+        note, r, _cancelled = await decisions.credit_invoice(
             db,
             settings=s,
             invoice_id=invoice_id,
@@ -110,7 +109,6 @@ async def credit(request: Request) -> Response:
             "invoice": invoice_public(original),
             "registration": {"id": str(r.id), "status": r.status.value},
         }
-    mail(request).wake()
     return JSONResponse(body, status_code=201)
 
 

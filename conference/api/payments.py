@@ -17,7 +17,7 @@ from conference.payments import fulfilment, records, webhooks
 from conference.payments.gateway import Gateway
 from conference.web import templating
 from conference.web.auth import authenticate, require_registration_access
-from conference.web.request import database, mail, path_uuid, payment_gateway, settings
+from conference.web.request import database, path_uuid, payment_gateway, settings
 
 
 def _gateway(request: Request) -> Gateway:
@@ -37,7 +37,6 @@ async def stripe_webhook(request: Request) -> Response:
         raise errors.ServiceUnavailable(
             "Stripe could not be reached to check this event; deliver it again."
         ) from None
-    mail(request).wake()
     return JSONResponse({"received": True, "outcome": outcome.state})
 
 
@@ -90,7 +89,6 @@ async def payment_return(request: Request) -> Response:
         raise errors.ServiceUnavailable(
             "We could not reach the card processor; please refresh in a moment."
         ) from None
-    mail(request).wake()
     if outcome.registration_id is None:
         raise errors.NotFound("This payment page is not known; follow the link from your email.")
     manage, still_open = None, False

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import personal_data, places, registration
-from conference.core import audit, errors, hooks
+from conference import decisions, personal_data, places, registration
+from conference.core import audit, errors, hooks, spreadsheets
 from conference.core.models import (
     ConferenceUpdate,
     OutboxEmail,
@@ -29,7 +28,6 @@ from conference.web.register import register
 from conference.web.request import (
     caller,
     database,
-    mail,
     path_uuid,
     payment_gateway,
     rate_limit,
@@ -76,7 +74,6 @@ async def patch_conference(request: Request) -> Response:
             db, settings=settings(request), changes=changes, actor=actor
         )
         seen = await places.availability(db, conf)
-    mail(request).wake()
     return JSONResponse(conference_public(conf, seen))
 
 
@@ -174,12 +171,11 @@ async def cancel_registration(request: Request) -> Response:
     actor = await caller(request)
     require_registration_access(actor, registration_id, "organiser")
     async with database(request).transaction() as db:
-        r = await registration.cancel_registration(
+        r = await decisions.cancel_registration(
             db, settings=settings(request), registration_id=registration_id, actor=actor
         )
         body = await registration_public(db, r)
     await payment_gateway(request).close_checkouts(database(request), registration_id)
-    mail(request).wake()
     return JSONResponse(body)
 
 
@@ -188,11 +184,10 @@ async def decide(request: Request, approve: bool) -> Response:
     actor = await caller(request)
     require(actor, "organiser")
     async with database(request).transaction() as db:
-        r = await registration.decide_approval(
+        r = await decisions.decide_approval(
             db, settings=settings(request), registration_id=registration_id, approve=approve, actor=actor
         )
         body = await registration_public(db, r)
-    mail(request).wake()
     return JSONResponse(body)
 
 
@@ -233,17 +228,17 @@ async def list_registrations(request: Request) -> Response:
     if fmt not in {"json", "csv"}:
         raise errors.InvalidInput(fields={"format": "Use json or csv."})
     q = request.query_params.get("q", "").strip()
-    stmt = sa.select(Registration).order_by(Registration.number)
+    stmt = sa.select(Registration).order_by(col(Registration.number))
     if status:
-        stmt = stmt.where(Registration.status == Status(status))
+        stmt = stmt.where(col(Registration.status) == Status(status))
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(
             sa.or_(
-                sa.func.lower(Registration.name).like(like),
-                Registration.email_key.like(like),
-                sa.func.lower(Registration.organisation).like(like),
-                sa.func.lower(Registration.reference).like(like),
+                sa.func.lower(col(Registration.name)).like(like),
+                col(Registration.email_key).like(like),
+                sa.func.lower(col(Registration.organisation)).like(like),
+                sa.func.lower(col(Registration.reference)).like(like),
             )
         )
     async with database(request).read() as db:
@@ -258,21 +253,16 @@ async def list_registrations(request: Request) -> Response:
             q_given=bool(q),
         )
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {**row, "ticket_type": row["ticket_type"]["name"]}
-                | {
-                    # Cells starting with = + - @ run as formulas in spreadsheets: neutralise them.
-                    k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-                    for k, v in row.items()
-                    if k != "ticket_type"
-                }
-            )
+        sheet = spreadsheets.Sheet(
+            "Registrations",
+            CSV_COLUMNS,
+            [
+                [row["ticket_type"]["name"] if k == "ticket_type" else row.get(k) for k in CSV_COLUMNS]
+                for row in rows
+            ],
+        )
         return Response(
-            out.getvalue(),
+            spreadsheets.to_csv(sheet, bom=False),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": 'attachment; filename="registrations.csv"'},
         )
@@ -284,7 +274,6 @@ async def resend_link(request: Request) -> Response:
     data = validate(ResendLink, await read_json(request))
     async with database(request).transaction() as db:
         await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
-    mail(request).wake()
     # The same answer whether or not the address is registered: this endpoint must not reveal who is coming.
     return JSONResponse(
         {"message": "If that address is registered, we have emailed its booking link."}, status_code=202
@@ -296,8 +285,8 @@ async def list_outbox(request: Request) -> Response:
     require(actor, "organiser")
     async with database(request).read() as db:
         rows = (
-            await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(500))
-        ).scalars()  # type: ignore[attr-defined]
+            await db.execute(sa.select(OutboxEmail).order_by(col(OutboxEmail.created_at).desc()).limit(500))
+        ).scalars()
         data = [
             {
                 "id": str(r.id),
@@ -341,7 +330,6 @@ async def erase_personal_data(request: Request) -> Response:
         )
     if result.cancelled:
         await payment_gateway(request).close_checkouts(database(request), registration_id)
-    mail(request).wake()
     return JSONResponse(result.public())
 
 

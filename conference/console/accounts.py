@@ -8,8 +8,8 @@ import io
 import uuid
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
+import qrcode  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
+import qrcode.image.svg  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 import sqlalchemy as sa
 from sqlmodel import col
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from conference.core.formats import when
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
 from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
-from conference.web.request import database, mail, settings
+from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 
 DONE = {
@@ -236,7 +236,6 @@ async def add_user(request: Request) -> Response:
             )
     except errors.InvalidInput as exc:
         return await _users_page(request, errors_=exc.fields or {}, values=values, status_code=422)
-    mail(request).wake()
     return RedirectResponse(request.url_for("console-users").include_query_params(done="user_added"), 303)
 
 

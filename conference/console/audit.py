@@ -11,8 +11,6 @@ Organisers only (staff get 403, anonymous browsers are sent to /login).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import AsyncIterator
@@ -34,6 +32,7 @@ from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.formats import when
 from conference.core.models import AuditEntry
+from conference.core.spreadsheets import csv_line, csv_lines
 from conference.web.request import database
 from conference.web.templating import render
 
@@ -189,16 +188,8 @@ async def audit_page(request: Request) -> Response:
     )
 
 
-def _cell(value: Any) -> Any:
-    # Cells starting with = + - @ run as formulas in spreadsheets: neutralise them.
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 async def _csv_rows(db_factory: Database, clauses: list[Any], newest: int) -> AsyncIterator[str]:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    yield out.getvalue()
+    yield csv_line(CSV_COLUMNS)
     below = newest + 1
     while True:
         async with db_factory.read() as db:
@@ -214,20 +205,9 @@ async def _csv_rows(db_factory: Database, clauses: list[Any], newest: int) -> As
             )
         if not batch:
             return
-        out = io.StringIO()
-        writer = csv.writer(out)
-        for e in batch:
-            writer.writerow(
-                [
-                    e.id,
-                    e.at.isoformat(),
-                    _cell(e.actor),
-                    _cell(e.action),
-                    _cell(e.subject),
-                    _cell(compact(e.data)),
-                ]
-            )
-        yield out.getvalue()
+        yield csv_lines(
+            [e.id, e.at.isoformat(), e.actor, e.action, e.subject, compact(e.data)] for e in batch
+        )
         assert batch[-1].id is not None
         below = batch[-1].id
 

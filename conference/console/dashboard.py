@@ -23,8 +23,6 @@ from starlette.routing import Route
 
 from conference import dashboard
 from conference.console.login import require_console
-from conference.core.formats import day, money
-from conference.core.models import STATUS_LABELS
 from conference.web import vendor
 from conference.web.request import caller, database
 from conference.web.templating import render
@@ -51,9 +49,6 @@ async def dashboard_page(request: Request) -> Response:
         {
             "conference": {"name": figures["conference"]["name"]},
             "d": figures,
-            "status_labels": STATUS_LABELS,
-            "money": money,
-            "format_day": day,
             "poll_seconds": POLL_SECONDS,
         },
     )

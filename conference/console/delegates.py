@@ -1,9 +1,10 @@
 """The organisers' console for delegates: edit a delegate's details, transfer a place to a colleague, send emails
 again, decide many registrations awaiting approval from the list, and the spreadsheet exports.
 
-Organisers only (staff get 403, anonymous browsers are sent to /login), as in console_registrations.py: forms
-post with the CSRF token and redirect (303) back with `?done=<what>`; a form's field errors show next to the
-fields; another refusal shows on the registration's page. Mount `routes` next to console_registrations.routes.
+Organisers only (staff get 403, anonymous browsers are sent to /login). Forms run through
+conference/web/forms.py's `act`, as on the registration's page (conference/console/registration.py): back (303)
+with `?done=<what>`; a form's field errors show next to the fields; another refusal shows on the registration's
+page (the list's, for a bulk decision).
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference import delegates, exports, places
-from conference.console import registrations as console
-from conference.core import audit, errors
+from conference.console import registration as one
+from conference.console import registrations as listing
+from conference.console.login import require_console
+from conference.core import audit, errors, spreadsheets
 from conference.core.audit import Actor
+from conference.core.formats import conference_zone
 from conference.core.models import REGIONS, SECTOR_LABELS, Registration, Status
+from conference.web.forms import Done, act
 from conference.web.register import FIELD_LABELS
-from conference.web.request import database, mail, settings
-from conference.web.templating import form_values, render
+from conference.web.request import database, settings
+from conference.web.templating import render
 
 MODES = {"edit": "console/delegate_edit.html", "substitute": "console/delegate_substitute.html"}
 
@@ -40,25 +43,24 @@ async def _details_page(
     mode: str,
     *,
     values: dict[str, str] | None = None,
-    form_errors: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    registration_id = console._registration_id(request)
-    await console._organiser(request, console._detail_path(registration_id))
+    await one.organiser(request)
     async with database(request).read() as db:
-        context = await console._registration_context(db, registration_id)
+        context = await one.registration_context(db, one.registration_id(request))
     r: Registration = context["r"]
     if r.erased_at is not None:
-        refusal: errors.DomainError = delegates.PersonalDataErased()
-        return await console.registration_page(request, problem=refusal, status_code=refusal.status_code)
+        return await one.show_problem(request, delegates.PersonalDataErased())
     if mode == "substitute" and r.status == Status.cancelled:
-        refusal = errors.AlreadyCancelled("A cancelled registration has no place to transfer.")
-        return await console.registration_page(request, problem=refusal, status_code=refusal.status_code)
+        return await one.show_problem(
+            request, errors.AlreadyCancelled("A cancelled registration has no place to transfer.")
+        )
     if values is None:
         current = _current(r)
         # A colleague usually works at the same organisation, in the same sector and region.
         values = current if mode == "edit" else {k: current[k] for k in ("organisation", "sector", "region")}
-    ordered = {k: form_errors[k] for k in delegates.FIELDS if form_errors and k in form_errors}
+    ordered = {k: problems[k] for k in delegates.FIELDS if problems and k in problems}
     return render(
         request,
         MODES[mode],
@@ -83,7 +85,7 @@ async def substitute_form(request: Request) -> Response:
 
 
 async def _save(request: Request, mode: str) -> Response:
-    registration_id = console._registration_id(request)
+    registration_id = one.registration_id(request)
     s = settings(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
@@ -101,11 +103,11 @@ async def _save(request: Request, mode: str) -> Response:
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if exc.fields and set(exc.fields) <= set(delegates.FIELDS):
             return await _details_page(
-                request, mode, values=values, form_errors=dict(exc.fields), status_code=exc.status_code
+                request, mode, values=values, problems=dict(exc.fields), status_code=exc.status_code
             )
-        return await console.registration_page(request, problem=exc, status_code=exc.status_code)
+        return await one.show_problem(request, exc)
 
-    return await console._act(request, action, on_error)
+    return await one.act_on_registration(request, action, on_error)
 
 
 async def edit(request: Request) -> Response:
@@ -117,7 +119,7 @@ async def substitute(request: Request) -> Response:
 
 
 async def resend(request: Request) -> Response:
-    registration_id = console._registration_id(request)
+    registration_id = one.registration_id(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         what = await delegates.resend(
@@ -129,86 +131,67 @@ async def resend(request: Request) -> Response:
         )
         return f"resent_{what}"
 
-    return await console._act(request, action)
+    return await one.act_on_registration(request, action)
 
 
 # --- many at once, from the list ------------------------------------------------------------------------------
 
 
-def _list_filters(values: dict[str, str]) -> dict[str, Any]:
-    """The list's filters, as the bulk form carries them back (checked like the list's own)."""
-    return {
-        "status": values.get("status", "") if values.get("status", "") in console.STATUS_LABELS else "",
-        "payment": values.get("payment", "") if values.get("payment", "") in console.PAYMENT_STATES else "",
-        "q": values.get("q", "").strip()[: console.MAX_QUERY],
-        "page": 1,
-    }
-
-
 async def decide_many(request: Request) -> Response:
-    actor = await console._organiser(request, "/console/registrations?status=awaiting_approval")
-    values = await form_values(request)
-    chosen = [v for v in (await request.form()).getlist("registration") if isinstance(v, str)]
-    problems: dict[str, str] = {}
-    decision = values.get("decision", "")
-    if decision not in ("approve", "reject"):
-        problems["decision"] = "Choose approve or reject."
-    ids: list[uuid.UUID] = []
-    try:
-        ids = [uuid.UUID(v) for v in chosen]
-    except ValueError:
-        problems["registration"] = (
-            "One of the ticked registrations is not a registration's id; reload the list."
-        )
-    if not chosen:
-        problems["registration"] = "Tick at least one registration awaiting approval."
-    try:
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> Done:
+        chosen = [v for v in (await request.form()).getlist("registration") if isinstance(v, str)]
+        problems: dict[str, str] = {}
+        decision = values.get("decision", "")
+        if decision not in ("approve", "reject"):
+            problems["decision"] = "Choose approve or reject."
+        ids: list[uuid.UUID] = []
+        try:
+            ids = [uuid.UUID(v) for v in chosen]
+        except ValueError:
+            problems["registration"] = (
+                "One of the ticked registrations is not a registration's id; reload the list."
+            )
+        if not chosen:
+            problems["registration"] = "Tick at least one registration awaiting approval."
         if problems:
             raise errors.InvalidInput(fields=problems)
-        async with database(request).transaction() as db:
-            outcome = await delegates.decide_many(
-                db,
-                settings=settings(request),
-                registration_ids=ids,
-                approve=decision == "approve",
-                actor=actor,
-            )
-    except errors.DomainError as exc:
-        if isinstance(
-            exc, (errors.Unauthorised, errors.Forbidden, errors.RateLimited, errors.ServiceUnavailable)
-        ):
-            raise
-        return await console.registrations_page(request, problem=exc, status_code=exc.status_code)
-    mail(request).wake()
-    f = _list_filters(values)
-    query = {k: f[k] for k in ("q", "status", "payment") if f[k]}
-    query.update(
-        {"decided": "approved" if decision == "approve" else "rejected", "count": str(len(outcome.decided))}
-    )
-    if outcome.refused:
-        query["refused"] = ",".join(f"{ref}:{why}" for ref, why in outcome.refused)
-    return RedirectResponse("/console/registrations?" + urlencode(query), 303)
+        outcome = await delegates.decide_many(
+            db, settings=settings(request), registration_ids=ids, approve=decision == "approve", actor=actor
+        )
+        # Back to the list as it was filtered, with how many were decided and which were not, and why.
+        f = listing.list_filters({**values, "page": "1"})
+        query = {k: f[k] for k in ("q", "status", "payment") if f[k]} | {"count": str(len(outcome.decided))}
+        if outcome.refused:
+            query["refused"] = ",".join(f"{ref}:{why}" for ref, why in outcome.refused)
+        return Done("approved" if decision == "approve" else "rejected", query)
+
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        return await listing.registrations_page(request, problem=exc, status_code=exc.status_code)
+
+    back = "/console/registrations?status=awaiting_approval"
+    actor = await require_console(request, "organiser", back=back)
+    return await act(request, action, actor=actor, back="/console/registrations", on_error=on_error)
 
 
 # --- exports ---------------------------------------------------------------------------------------------------
 
 
 async def _export(request: Request, kind: str) -> Response:
-    actor = await console._organiser(request)
+    actor = await require_console(request, "organiser")
     fmt = request.path_params["fmt"]
-    if fmt not in exports.FORMATS:
+    if fmt not in spreadsheets.FORMATS:
         raise errors.NotFound("Exports come as .csv or .xlsx.")
-    f = console._filters(request)
+    f = listing.list_filters(request.query_params)
     async with database(request).read() as db:
         conference = await places.get_conference(db)
         assert conference.id is not None
         if kind == "delegates":
-            sheet = await exports.delegates(db, console._where(conference.id, f))
+            sheet = await exports.delegates(db, listing.list_where(conference.id, f))
         elif kind == "dietary":
             sheet = await exports.dietary(db)
         else:
             sheet = await exports.attendance(db)
-    body = exports.render(sheet, fmt)
+    body = spreadsheets.render(sheet, fmt)
     extra: dict[str, Any] = {}
     if kind == "delegates":
         # Which filters, never what was searched for (a name or an email is personal data).
@@ -217,10 +200,10 @@ async def _export(request: Request, kind: str) -> Response:
         await audit.record(
             db, f"conference.export.{kind}", actor=actor, format=fmt, rows=len(sheet.rows), **extra
         )
-    today = datetime.now(ZoneInfo(conference.timezone)).date()
+    today = datetime.now(conference_zone(conference)).date()
     return Response(
         body,
-        media_type=exports.FORMATS[fmt],
+        media_type=spreadsheets.FORMATS[fmt],
         headers={
             "content-disposition": f'attachment; filename="{exports.filename(kind, fmt, today)}"',
             "cache-control": "private, no-store",

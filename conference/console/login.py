@@ -12,6 +12,7 @@ import time
 import uuid
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -22,7 +23,7 @@ from conference.core.audit import Actor
 from conference.core.models import ApiToken, UserAccount
 from conference.core.security import hash_token
 from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
-from conference.web.request import database, mail, rate_limit, settings
+from conference.web.request import database, rate_limit, settings
 from conference.web.templating import form_values, render
 
 PENDING_USER, PENDING_AT, PENDING_NEXT = "totp_user", "totp_at", "totp_next"
@@ -39,10 +40,14 @@ async def console_actor(request: Request) -> Actor | None:
     return actor
 
 
-async def require_console(request: Request, *roles: str) -> Actor:
+async def require_console(request: Request, *roles: str, back: str | None = None) -> Actor:
+    """The signed-in person, if their role is one of `roles` (403 if not). A browser that is not signed in goes
+    to /login and then to `back`, by default this page with its query: a form names the page it is on, since
+    its POST path would answer 405 after signing in."""
     actor = await console_actor(request)
     if actor is None:
-        raise LoginRequired(request.url.path)
+        query = request.url.query
+        raise LoginRequired(back or request.url.path + (f"?{query}" if query else ""))
     if actor.kind not in roles:
         raise errors.Forbidden("Your role does not allow this page.")
     return actor
@@ -152,13 +157,13 @@ async def _token_login(request: Request, values: dict[str, str], target: str) ->
             (
                 await db.execute(
                     sa.select(ApiToken).where(
-                        ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)
+                        col(ApiToken.token_hash) == hash_token(raw), col(ApiToken.revoked_at).is_(None)
                     )
                 )
             ).scalar_one_or_none()
             if raw
             else None
-        )  # type: ignore[union-attr]
+        )
         if token is None:
             await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="token")
         else:
@@ -260,7 +265,6 @@ async def forgot_submit(request: Request) -> Response:
         )
     async with database(request).transaction() as db:
         await accounts.request_reset(db, settings(request), email=email)
-    mail(request).wake()
     # The same page whether or not the address has an account.
     return render(request, "conference/password_forgot.html", {"errors": {}, "sent": True, "values": {}})
 

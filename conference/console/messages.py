@@ -28,7 +28,7 @@ from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.formats import when
 from conference.core.models import Broadcast
-from conference.web.request import database, mail, settings
+from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 
 PER_PAGE = 50
@@ -215,7 +215,6 @@ async def send_message(request: Request) -> Response:
             if await db.get(Broadcast, broadcast_id) is None:
                 raise
         done = "already"
-    mail(request).wake()
     target = request.url_for("console-message", broadcast_id=broadcast_id)
     return RedirectResponse(target.include_query_params(done=done), 303)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -49,16 +50,19 @@ async def _page(
                 await db.execute(
                     sa.select(sa.func.count())
                     .select_from(Registration)
-                    .where(Registration.conference_id == conference.id, Registration.erased_at.is_not(None))
+                    .where(
+                        col(Registration.conference_id) == conference.id,
+                        col(Registration.erased_at).is_not(None),
+                    )
                 )
             ).scalar_one()
-        )  # type: ignore[union-attr]
+        )
         total = int(
             (
                 await db.execute(
                     sa.select(sa.func.count())
                     .select_from(Registration)
-                    .where(Registration.conference_id == conference.id)
+                    .where(col(Registration.conference_id) == conference.id)
                 )
             ).scalar_one()
         )

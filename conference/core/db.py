@@ -13,13 +13,11 @@ Core INSERT alike, and never before the rows are visible to it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import re
-from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
@@ -32,7 +30,14 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from conference.core import sqlite_inline
 from conference.core.settings import Settings
 
-T = TypeVar("T")
+
+class _WithId(Protocol):
+    """A table with an `id` primary key: what lock_for_update and try_lock lock a row of."""
+
+    id: Any
+
+
+T = TypeVar("T", bound=_WithId)
 
 # Exceptions that mean "the database is not reachable or too busy right now", answered with 503. PoolTimeout:
 # every pooled connection stayed busy for pool_timeout (SQLAlchemy's own TimeoutError, not the builtin one).
@@ -223,7 +228,7 @@ async def lock_for_update(db: AsyncSession, model: type[T], ident: Any) -> T:
     assert db.in_transaction(), "lock_for_update needs a transaction"
     stmt = (
         sa.select(model).where(model.id == ident).with_for_update().execution_options(populate_existing=True)
-    )  # type: ignore[attr-defined]
+    )
     return (await db.execute(stmt)).scalar_one()
 
 
@@ -235,7 +240,7 @@ async def try_lock(db: AsyncSession, model: type[T], ident: Any) -> T | None:
     assert db.in_transaction(), "try_lock needs a transaction"
     stmt = (
         sa.select(model)
-        .where(model.id == ident)  # type: ignore[attr-defined]
+        .where(model.id == ident)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )

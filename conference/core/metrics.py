@@ -37,6 +37,7 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,7 +47,7 @@ from conference.core.db import UNAVAILABLE, Database
 from conference.core.models import OutboxEmail
 
 # The `_created` timestamps double the series and are not exported in multiprocess mode anyway.
-disable_created_metrics()  # type: ignore[no-untyped-call]
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Requests here take from under a millisecond (a cached page) to seconds (a PDF of every badge).
@@ -79,9 +80,9 @@ MAIL_FAILED = Counter(
 )
 
 _QUEUE_DEPTH = (
-    sa.select(OutboxEmail.status, sa.func.count())  # type: ignore[call-overload]
-    .where(OutboxEmail.status.in_(("queued", "sending")))  # type: ignore[attr-defined]
-    .group_by(OutboxEmail.status)
+    sa.select(col(OutboxEmail.status), sa.func.count())
+    .where(col(OutboxEmail.status).in_(("queued", "sending")))
+    .group_by(col(OutboxEmail.status))
 )
 _SCRAPE_DB_TIMEOUT = 5.0
 
@@ -132,14 +133,14 @@ def _forget_dead_workers(path: str) -> None:
     for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
         match = re.search(r"_(\d+)\.db$", name)
         if match and not _pid_alive(int(match.group(1))):
-            multiprocess.mark_process_dead(int(match.group(1)), path)  # type: ignore[no-untyped-call]
+            multiprocess.mark_process_dead(int(match.group(1)), path)  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
 
 
 def worker_stopped() -> None:
     """A worker's own bookkeeping as it shuts down (the lifespan's end)."""
     path = multiprocess_dir()
     if path is not None:
-        multiprocess.mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
 
 
 class _Snapshot(Collector):
@@ -173,7 +174,7 @@ def _exposition(families: Sequence[Metric]) -> bytes:
     if path is not None:
         _forget_dead_workers(path)
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]  # prometheus_client leaves __init__ unannotated
     else:
         registry = REGISTRY
     scrape = CollectorRegistry()

@@ -101,6 +101,15 @@ class Status(str, enum.Enum):
     cancelled = "cancelled"
 
 
+# What people read for each status, by its value (pages, console, exports; the templates' `status_label`).
+STATUS_LABELS: dict[str, str] = {
+    Status.confirmed.value: "Confirmed",
+    Status.pending_payment.value: "Pending payment",
+    Status.awaiting_approval.value: "Awaiting approval",
+    Status.waitlisted.value: "Waitlisted",
+    Status.cancelled.value: "Cancelled",
+}
+
 # Statuses that hold one of the event's places (a place is kept while payment or approval is outstanding,
 # so approving or paying can never fail for want of room).
 HOLDING = (Status.confirmed, Status.pending_payment, Status.awaiting_approval)
@@ -110,6 +119,14 @@ class PaymentMethod(str, enum.Enum):
     none = "none"  # a free ticket
     card = "card"  # Stripe Checkout
     invoice = "invoice"  # the organisation pays an invoice against a purchase order
+
+
+# What people read for each payment method, by its value (the templates' `method_label`).
+METHOD_LABELS: dict[str, str] = {
+    PaymentMethod.none.value: "Nothing to pay",
+    PaymentMethod.card.value: "Card",
+    PaymentMethod.invoice.value: "Invoice",
+}
 
 
 class Approval(str, enum.Enum):
@@ -529,17 +546,3 @@ class ResendLink(BaseModel):
     model_config = _STRIP
     email: EmailStr = PField(max_length=254)
 
-
-# What people read for each status and payment method (pages, console, exports).
-STATUS_LABELS = {
-    Status.confirmed.value: "Confirmed",
-    Status.pending_payment.value: "Pending payment",
-    Status.awaiting_approval.value: "Awaiting approval",
-    Status.waitlisted.value: "Waitlisted",
-    Status.cancelled.value: "Cancelled",
-}
-METHOD_LABELS = {
-    PaymentMethod.none.value: "Nothing to pay",
-    PaymentMethod.card.value: "Card",
-    PaymentMethod.invoice.value: "Invoice",
-}

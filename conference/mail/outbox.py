@@ -4,7 +4,8 @@ A message is rendered only when it is sent (from its kind and context), so manag
 database. Delivery is at-least-once with a lease: a sender claims due rows for a while, and a crashed
 sender's rows become due again when the lease runs out (a row it had already handed to the mail server is
 then sent twice, with the same Message-ID: tests/resilience/test_crash.py). Queueing is here; claiming,
-rendering and delivering are in conference.mail.sender.
+rendering and delivering are in conference.mail.sender, whose worker is woken when the transaction that queued
+a row commits (nobody calls it by hand).
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
 import aiosmtplib
 import sqlalchemy as sa
+from sqlmodel import col
 
 from conference.core import background, metrics
 from conference.core.db import Database
@@ -34,13 +36,13 @@ async def claim_due(database: Database, *, limit: int = BATCH, lease: timedelta 
     now = utcnow()
     async with database.transaction() as db:
         due = sa.or_(
-            sa.and_(OutboxEmail.status == "queued", OutboxEmail.next_attempt_at <= now),
-            sa.and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now),
+            sa.and_(col(OutboxEmail.status) == "queued", col(OutboxEmail.next_attempt_at) <= now),
+            sa.and_(col(OutboxEmail.status) == "sending", col(OutboxEmail.lease_until) < now),
         )
         stmt = (
             sa.select(OutboxEmail)
             .where(due)
-            .order_by(OutboxEmail.next_attempt_at)
+            .order_by(col(OutboxEmail.next_attempt_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -96,7 +98,7 @@ async def deliver_due(database: Database, settings: Settings, transport: SmtpTra
         async with database.transaction() as db:
             await db.execute(
                 sa.update(OutboxEmail)
-                .where(OutboxEmail.id == row.id)
+                .where(col(OutboxEmail.id) == row.id)
                 .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
             )
         metrics.MAIL_SENT.inc()
@@ -123,7 +125,7 @@ async def _failed(
     async with database.transaction() as db:
         await db.execute(
             sa.update(OutboxEmail)
-            .where(OutboxEmail.id == row_id)
+            .where(col(OutboxEmail.id) == row_id)
             .values(
                 status="failed" if final else "queued",
                 next_attempt_at=utcnow() + timedelta(seconds=delay),
@@ -134,7 +136,11 @@ async def _failed(
 
 
 class MailWorker:
-    """One per process: wakes when a request queues mail, and polls for retries."""
+    """One per process: woken as soon as a transaction that queued mail commits, and polls for retries.
+
+    Nobody wakes it by hand: `start` asks the database to call `wake` after every commit of a write transaction
+    that inserted into the mail queue (conference.core.db.Database.after_insert_commit), whichever code queued
+    the rows (queue_email, or outbox_row's columns in a Core INSERT)."""
 
     def __init__(self, database: Database, settings: Settings, *, poll_seconds: float = 2.0) -> None:
         self.database = database
@@ -142,16 +148,21 @@ class MailWorker:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unwatch: Callable[[], None] | None = None
         self.transport = SmtpTransport(settings.smtp_url) if settings.smtp_url else None
 
     def start(self) -> None:
         if self.transport is not None:
+            self._unwatch = self.database.after_insert_commit(OutboxEmail.__tablename__, self.wake)
             self._task = asyncio.create_task(self._run(), name="mail-worker")
 
     def wake(self) -> None:
         self._wake.set()
 
     async def stop(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
         await background.stop(self._task)
 
     async def _run(self) -> None:

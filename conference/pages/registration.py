@@ -16,15 +16,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import personal_data, places, registration
+from conference import decisions, personal_data, places, registration
 from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
 from conference.invoices import invoicing
 from conference.payments import gateway, records
-from conference.payments.checkout import gross_pence
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
-from conference.web.request import database, mail, payment_gateway, rate_limit, settings
+from conference.web.request import database, payment_gateway, rate_limit, settings
 from conference.web.templating import form_values, render
 
 STATUS_TEXT = {
@@ -48,7 +47,6 @@ async def _page_context(request: Request) -> dict[str, Any]:
         "sectors": SECTOR_LABELS,
         "regions": REGIONS,
         "labels": FIELD_LABELS,
-        "gross": gross_pence,
         "paid_types": any(t.price_pence for t, _ in types),
         "card_available": gateway.card_available(settings(request)),
         "hold_minutes": settings(request).payment_hold_minutes,
@@ -144,7 +142,6 @@ async def resend_link_form(request: Request) -> Response:
         )
     async with database(request).transaction() as db:
         await registration.resend_manage_link(db, settings=settings(request), email=str(data.email))
-    mail(request).wake()
     return render(
         request,
         "conference/message.html",
@@ -209,14 +206,13 @@ async def manage_cancel(request: Request) -> Response:
     await form_values(request)
     if r.status != Status.cancelled:
         async with database(request).transaction() as db:
-            await registration.cancel_registration(
+            await decisions.cancel_registration(
                 db,
                 settings=settings(request),
                 registration_id=r.id,
                 actor=Actor("attendee", r.reference, r.id),
             )
         await payment_gateway(request).close_checkouts(database(request), r.id)
-        mail(request).wake()
     return RedirectResponse(request.url_for("manage", token=request.path_params["token"]), 303)
 
 
@@ -303,7 +299,6 @@ async def manage_erase(request: Request) -> Response:
         )
     if result.cancelled:
         await payment_gateway(request).close_checkouts(database(request), r.id)
-    mail(request).wake()
     return render(request, "conference/erased.html", {"result": result, "conference": conf})
 
 

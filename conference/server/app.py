@@ -35,6 +35,7 @@ from conference.console import (
     login as console,
 )
 from conference.console import messages as console_messages
+from conference.console import registration as console_registration
 from conference.console import (
     registrations as console_registrations,
 )
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *console_accounts.routes,
             *console_dashboard.routes,
             *console_registrations.routes,
+            *console_registration.routes,
             *console_settings.routes,
             *console_delegates.routes,
             *console_messages.routes,

@@ -298,7 +298,7 @@ def _run(command: list[str], env: dict[str, str], what: str) -> str:
 
 
 async def _pg_query(database_url: str, sql: str, fetch: bool) -> list[tuple[object, ...]]:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     url = make_url(database_url).set(drivername="postgresql")
     connection = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=10)

@@ -237,7 +237,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _badges_print(args: argparse.Namespace) -> int:
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     from badges.codes import signer_for
     from badges.printing import badge_data, mark_printed

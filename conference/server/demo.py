@@ -315,7 +315,7 @@ def synthetic_delegate(rng: random.Random, n: int, ticket_ids: dict[str, str]) -
         payment_method=PaymentMethod.invoice if billing else None,
         billing=billing,
         sector=sector,
-        ticket_type_id=ticket_ids[ticket],  # type: ignore[arg-type]
+        ticket_type_id=ticket_ids[ticket],
         consent=True,
         job_title=rng.choice(titles),
         region=rng.choice(REGIONS[:9]),

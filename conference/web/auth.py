@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 
 from conference.core import errors, hooks
@@ -25,11 +26,13 @@ def bearer(request: Request) -> str | None:
 
 
 # Every authenticated request runs one of these: built once (building costs more than running them).
-_API_TOKEN = sa.select(ApiToken.role, ApiToken.name).where(
-    ApiToken.token_hash == sa.bindparam("digest"),
-    ApiToken.revoked_at.is_(None),  # type: ignore[union-attr]
+_API_TOKEN = sa.select(col(ApiToken.role), col(ApiToken.name)).where(
+    col(ApiToken.token_hash) == sa.bindparam("digest"),
+    col(ApiToken.revoked_at).is_(None),
 )
-_MANAGE_TOKEN = sa.select(Registration.id).where(Registration.manage_token_hash == sa.bindparam("digest"))
+_MANAGE_TOKEN = sa.select(col(Registration.id)).where(
+    col(Registration.manage_token_hash) == sa.bindparam("digest")
+)
 
 
 async def authenticate(db: AsyncSession, request: Request) -> Actor:

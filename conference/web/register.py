@@ -12,7 +12,7 @@ from conference import registration
 from conference.core.audit import Actor
 from conference.core.models import PaymentMethod, RegistrationCreate, Status
 from conference.group_commit import RegistrationQueue
-from conference.web.request import database, mail, payment_gateway, settings
+from conference.web.request import database, payment_gateway, settings
 
 FIELD_ORDER = [
     "name",
@@ -55,7 +55,7 @@ FIELD_LABELS = {
 async def register(
     request: Request, data: RegistrationCreate, *, idempotency_key: str | None = None, body: Any = None
 ) -> registration.Registered:
-    """Shared by the JSON API and the form: one transaction, then wake the mail sender."""
+    """Shared by the JSON API and the form: one transaction (the mail sender wakes when it commits)."""
     s = settings(request)
     actor = Actor("anonymous")
     fingerprint = registration.request_fingerprint(body) if idempotency_key else ""
@@ -76,7 +76,6 @@ async def register(
         result = await queue.register(
             registration.RegistrationRequest(data, actor, idempotency_key, fingerprint)
         )
-    mail(request).wake()
     if result.row["status"] == Status.pending_payment and result.row["payment_method"] == PaymentMethod.card:
         checkout = await payment_gateway(request).checkout(database(request), s, result.row["id"])
         result = dataclasses.replace(result, checkout_url=checkout.url, payment_error=checkout.error)

@@ -1,5 +1,11 @@
 """Rendering HTML pages: one Jinja environment for every package's templates, and the CSRF-protected forms.
 
+The environment has the house's formats as filters, registered here once for every page: `{{ pence|money }}`
+(`{{ pence|money(currency) }}`), `{{ moment|when }}` (in the time zone of the page's `conference`, or of a
+`zone` it passes), `{{ d|day }}`, `{{ ticket|gross }}` (its price with VAT), and the labels beside their enums:
+`{{ r.status|status_label }}`, `{{ r.payment_method|method_label }}`, `{{ r.sector|sector_label }}`, with the
+whole `status_labels` table as a global for lists of them.
+
 Forms carry a CSRF token (a signed double submit: a random cookie, and a hidden field that is the HMAC of it);
 `form_values` refuses a post whose token does not match.
 """
@@ -10,13 +16,16 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader
+from jinja2 import ChoiceLoader, FileSystemLoader, pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from conference.core import errors
+from conference.core import errors, formats
+from conference.core.models import METHOD_LABELS, SECTOR_LABELS, STATUS_LABELS, Sector
 from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
+from conference.payments.checkout import gross_pence
 from conference.web.request import settings
 
 _OWN_TEMPLATES = str(Path(__file__).parent.parent / "templates")
@@ -27,11 +36,42 @@ template_loader = ChoiceLoader([FileSystemLoader(_OWN_TEMPLATES)])
 templates.env.loader = template_loader
 
 
+@pass_context
+def _when(context: Context, value: Any) -> str:
+    zone = context.get("zone")
+    if zone is None:
+        zone = formats.conference_zone(context.get("conference"))
+    return formats.when(value, zone)
+
+
+def _value(member: Any) -> str:
+    return str(getattr(member, "value", member))
+
+
+def _sector_label(sector: Any) -> str:
+    try:
+        return SECTOR_LABELS[Sector(_value(sector))]
+    except (ValueError, KeyError):
+        return _value(sector)
+
+
+templates.env.filters.update(
+    money=formats.money,
+    when=_when,
+    day=formats.day,
+    gross=gross_pence,
+    status_label=lambda status: STATUS_LABELS.get(_value(status), _value(status)),
+    method_label=lambda method: METHOD_LABELS.get(_value(method), _value(method)),
+    sector_label=_sector_label,
+)
+templates.env.globals["status_labels"] = STATUS_LABELS
+
+
 def add_template_folder(folder: str | Path) -> None:
     """Let pages render templates from `folder` too (idempotent: app factories run more than once in tests)."""
     folder = str(folder)
     if not any(getattr(loader, "searchpath", None) == [folder] for loader in template_loader.loaders):
-        template_loader.loaders.append(FileSystemLoader(folder))
+        template_loader.loaders = [*template_loader.loaders, FileSystemLoader(folder)]
 
 
 def _csrf_nonce(request: Request) -> tuple[str, bool]:

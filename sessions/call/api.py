@@ -17,7 +17,6 @@ from conference.web.auth import require, require_registration_access
 from conference.web.request import (
     caller,
     database,
-    mail,
     path_uuid,
     rate_limit,
     read_json,
@@ -113,7 +112,6 @@ async def create_proposal(request: Request) -> Response:
         proposal, token = await proposals.submit_proposal(
             db, settings=settings(request), data=data, actor=ANONYMOUS
         )
-    mail(request).wake()
     return JSONResponse(
         {"id": str(proposal.id), "status": proposal.status.value, "edit_token": token}, status_code=201
     )
@@ -225,7 +223,6 @@ async def _decide(
         decided = await proposals.decide_proposals(
             db, settings=settings(request), proposal_ids=ids, decision=decision, actor=actor
         )
-    mail(request).wake()
     return [{"id": str(p.id), "status": p.status.value} for p in decided]
 
 
@@ -281,7 +278,6 @@ async def invite_reviewer(request: Request) -> Response:
     data = validate(ReviewerInvite, await read_json(request))
     async with database(request).transaction() as db:
         r = await review.invite_reviewer(db, settings=settings(request), data=data, actor=actor)
-    mail(request).wake()
     return JSONResponse(reviewer_public(r, 0), status_code=201)
 
 

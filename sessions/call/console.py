@@ -1,14 +1,14 @@
 """The organisers' pages for the call for talks: its settings, the proposals with their scores (sortable, with
 single and bulk decisions), one proposal with its reviews, and the reviewers.
 
-Organisers only (staff get 403, anonymous browsers go to /login). A refused change shows the page again with its
-status code and the problem; a done change redirects (303) back with `?m=<message>`.
+Organisers only (staff get 403, anonymous browsers go to /login). Forms run through conference/web/forms.py's
+`act`: a refused change shows the page again with its status code and the problems; a done change redirects
+(303) back with `?done=<what>`, whose sentence in DONE the page shows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -16,14 +16,15 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.web.request import database, mail, settings
-from conference.web.templating import form_values, render
+from conference.web.forms import Action, Done, FormPage, act, done_message, show_again
+from conference.web.request import database, settings
+from conference.web.templating import render
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
 from sessions.models import (
@@ -45,37 +46,25 @@ SORT_LABELS = {
     "submitted": "Submitted",
     "title": "Title",
 }
+DONE = {
+    "saved": "The call's settings are saved.",
+    "accepted": "Proposals accepted: {count}; the speakers are emailed.",
+    "rejected": "Proposals rejected: {count}; the speakers are emailed.",
+    "proposal_accepted": "Proposal accepted; the speakers are emailed.",
+    "proposal_rejected": "Proposal rejected; the speakers are emailed.",
+    "invited": "The reviewer is invited; their private review link is on its way.",
+    "revoked": "The reviewer's link no longer works; their reviews are kept.",
+}
 
 
 async def _organiser(request: Request) -> Actor:
     return await require_console(request, "organiser")
 
 
-def _problem(exc: errors.DomainError) -> dict[str, str]:
-    return (
-        dict(exc.fields or {"form": exc.message})
-        if isinstance(exc, errors.InvalidInput)
-        else ({name: exc.message for name in (exc.fields or {"form": exc.message})})
-    )
-
-
-Action = Callable[[AsyncSession, dict[str, str], Actor], Awaitable[str]]
-Page = Callable[..., Awaitable[Response]]
-
-
-async def _act(request: Request, action: Action, page: Page, back: str) -> Response:
-    """Run one form's change in a transaction; on a client error show `page` again with the problem."""
-    actor = await _organiser(request)
-    values = await form_values(request)
-    try:
-        async with database(request).transaction() as db:
-            message = await action(db, values, actor)
-    except errors.DomainError as exc:
-        if isinstance(exc, (errors.Unauthorised, errors.Forbidden)):
-            raise
-        return await page(request, problems=_problem(exc), values=values, status_code=exc.status_code)
-    mail(request).wake()
-    return RedirectResponse(back + ("&" if "?" in back else "?") + urlencode({"m": message}), 303)
+async def _act(request: Request, action: Action, page: FormPage, back: str) -> Response:
+    """Run one form's change; back to the page at `back`, or `page` again with the problems."""
+    actor = await require_console(request, "organiser", back=back)
+    return await act(request, action, actor=actor, back=back, on_error=show_again(request, page))
 
 
 # --- the call ----------------------------------------------------------------------------------------------
@@ -116,7 +105,7 @@ async def call_page(
             "values": values,
             "errors": problems or {},
             "formats": FORMAT_LABELS,
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -167,7 +156,7 @@ async def save_call(request: Request) -> Response:
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         conference, _call = await calls.get_call(db)
         await calls.update_call(db, data=_parse_call_form(v, conference.timezone), actor=actor)
-        return "The call's settings are saved."
+        return "saved"
 
     return await _act(request, action, call_page, "/console/call")
 
@@ -217,7 +206,7 @@ async def proposals_page(
             "statuses": [s.value for s in ProposalStatus],
             "errors": problems or {},
             "formats": {k.value: v for k, v in FORMAT_LABELS.items()},
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -231,10 +220,8 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
 
 
 async def bulk_decision(request: Request) -> Response:
-    form = await request.form()
-    chosen = [v for v in form.getlist("proposal_id") if isinstance(v, str)]
-
-    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> Done:
+        chosen = [v for v in (await request.form()).getlist("proposal_id") if isinstance(v, str)]
         if not chosen:
             raise errors.InvalidInput(fields={"proposal_ids": "Tick at least one proposal."})
         decision = Decision(v["decision"]) if v.get("decision") in {"accept", "reject"} else None
@@ -243,7 +230,7 @@ async def bulk_decision(request: Request) -> Response:
         done = await proposals.decide_proposals(
             db, settings=settings(request), proposal_ids=_ids(chosen), decision=decision, actor=actor
         )
-        return f"{len(done)} proposal{'s' if len(done) != 1 else ''} {decision.value}ed; the speakers are emailed."
+        return Done(f"{decision.value}ed", {"count": str(len(done))})
 
     return await _act(request, action, proposals_page, "/console/proposals")
 
@@ -279,7 +266,7 @@ async def proposal_page(
             "stars": starred,
             "formats": FORMAT_LABELS,
             "errors": problems or {},
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -295,7 +282,7 @@ async def decide_one(request: Request) -> Response:
         await proposals.decide_proposals(
             db, settings=settings(request), proposal_ids=[proposal_id], decision=decision, actor=actor
         )
-        return f"Proposal {decision.value}ed; the speakers are emailed."
+        return f"proposal_{decision.value}ed"
 
     return await _act(request, action, proposal_page, f"/console/proposals/{proposal_id}")
 
@@ -323,7 +310,7 @@ async def reviewers_page(
             "rows": rows,
             "values": values or {},
             "errors": problems or {},
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -335,8 +322,8 @@ async def invite_reviewer(request: Request) -> Response:
             data = ReviewerInvite.model_validate({"name": v.get("name", ""), "email": v.get("email", "")})
         except ValidationError as exc:
             raise errors.from_validation_error(exc) from None
-        r = await review.invite_reviewer(db, settings=settings(request), data=data, actor=actor)
-        return f"{r.name} is invited; their private review link is on its way."
+        await review.invite_reviewer(db, settings=settings(request), data=data, actor=actor)
+        return "invited"
 
     return await _act(request, action, reviewers_page, "/console/reviewers")
 
@@ -345,8 +332,8 @@ async def revoke_reviewer(request: Request) -> Response:
     reviewer_id = request.path_params["reviewer_id"]
 
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
-        r = await review.revoke_reviewer(db, reviewer_id=reviewer_id, actor=actor)
-        return f"{r.name}'s review link no longer works; their reviews are kept."
+        await review.revoke_reviewer(db, reviewer_id=reviewer_id, actor=actor)
+        return "revoked"
 
     return await _act(request, action, reviewers_page, "/console/reviewers")
 

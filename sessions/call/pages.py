@@ -20,7 +20,7 @@ from conference.core import errors
 from conference.core.audit import ANONYMOUS, Actor
 from conference.core.security import REVIEWER
 from conference.pages.registration import by_token
-from conference.web.request import database, mail, rate_limit, settings
+from conference.web.request import database, rate_limit, settings
 from conference.web.templating import form_values, render
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
@@ -237,7 +237,6 @@ async def call_submit(request: Request) -> Response:
         return await _render_form(
             request, values=form_values_of(form), problems=_form_errors(exc), action=action, status_code=422
         )
-    mail(request).wake()
     return RedirectResponse(request.url_for("proposal", token=token).include_query_params(new="1"), 303)
 
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.models import MAX_INT
-from conference.web.request import caller, database, mail, read_json, settings, validate
+from conference.web.request import caller, database, read_json, settings, validate
 from sessions.schedule import build as schedule_build
 from sessions.schedule import context as schedule_context
 from sessions.schedule import publish as schedule_publish
@@ -113,7 +113,6 @@ async def publish(request: Request) -> Response:
         version = await schedule_publish.publish(
             db, settings=settings(request), draft_id=data.draft_id, actor=actor
         )
-    mail(request).wake()
     async with database(request).read() as db:
         body = schedule_versions.version_public(
             version, await schedule_context.load_context(db), detail=False

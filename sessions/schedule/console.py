@@ -1,20 +1,24 @@
-"""The organisers' build → review → publish page for the workshop programme (works without JavaScript)."""
+"""The organisers' build → review → publish page for the workshop programme (works without JavaScript).
+
+Forms run through conference/web/forms.py's `act_alone` (each change opens its own transactions: a build runs
+the solver between them): back (303) with `?done=<what>&draft=<id>`, or the page again with the problems.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.web.request import database, mail, settings
-from conference.web.templating import form_values, render
+from conference.web.forms import Change, Done, act_alone, done_message, show_again
+from conference.web.request import database, settings
+from conference.web.templating import render
 from sessions.models import ScheduleState
 from sessions.schedule import build as schedule_build
 from sessions.schedule import context as schedule_context
@@ -76,12 +80,19 @@ FIGURES: list[tuple[str, str, str]] = [
     ("talks", "Talks", "Accepted and confirmed talks scheduled."),
     ("seconds", "Solve time (s)", "How long the scheduler ran, within the time limit."),
 ]
+DONE = {
+    "built": "The draft is built: its figures and grid are below.",
+    "built_infeasible": "The draft is built, but no programme keeps every rule; the reasons are listed.",
+    "moved": "Workshop moved; the draft keeps every rule.",
+    "moved_with_warnings": "Workshop moved; the draft has warnings, listed below.",
+    "published": "The version is published; delegates whose workshops changed are emailed.",
+}
 
 
 async def _page(
     request: Request,
     *,
-    form_errors: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -108,9 +119,9 @@ async def _page(
             "versions": [schedule_versions.version_public(v, ctx, detail=False) for v in versions],
             "published": ctx.published,
             "figures": FIGURES,
-            "errors": form_errors or {},
+            "errors": problems or {},
             "values": values or {},
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
             "max_time_limit": int(schedule_build.MAX_TIME_LIMIT),
         },
         status_code=status_code,
@@ -146,23 +157,14 @@ async def show(request: Request) -> Response:
     return await _page(request)
 
 
-async def _act(
-    request: Request, action: Callable[[dict[str, str], Actor], Awaitable[tuple[str, int | None]]]
-) -> Response:
-    actor = await require_console(request, "organiser")
-    values = await form_values(request)
-    try:
-        message, draft_id = await action(values, actor)
-    except errors.DomainError as exc:
-        if isinstance(exc, (errors.Unauthorised, errors.Forbidden)):
-            raise
-        problems = dict(exc.fields or {"form": exc.message})
-        if not isinstance(exc, errors.InvalidInput):
-            problems = {name: exc.message for name in problems}
-        return await _page(request, form_errors=problems, values=values, status_code=exc.status_code)
-    mail(request).wake()
-    url = request.url_for("console-schedule").include_query_params(m=message)
-    return RedirectResponse(url.include_query_params(draft=draft_id) if draft_id else url, 303)
+async def _act(request: Request, change: Change) -> Response:
+    return await act_alone(
+        request,
+        change,
+        actor=await require_console(request, "organiser", back="/console/programme/schedule"),
+        back=request.url_for("console-schedule"),
+        on_error=show_again(request, _page),
+    )
 
 
 def _draft_id(request: Request) -> int:
@@ -173,7 +175,7 @@ def _draft_id(request: Request) -> int:
 
 
 async def build(request: Request) -> Response:
-    async def action(v: dict[str, str], actor: Actor) -> tuple[str, int | None]:
+    async def action(v: dict[str, str], actor: Actor) -> Done:
         try:
             limit = float(v.get("time_limit", "") or schedule_build.DEFAULT_TIME_LIMIT)
         except ValueError:
@@ -185,18 +187,13 @@ async def build(request: Request) -> Response:
         draft = await schedule_build.build_draft(
             database(request), time_limit=limit, stability=v.get("stability", "") == "yes", actor=actor
         )
-        status = draft.figures.get("status")
-        return (
-            f"Draft {draft.id} built: {status}."
-            if draft.placement
-            else f"Draft {draft.id}: no programme keeps every rule; the reasons are listed."
-        ), draft.id
+        return Done("built" if draft.placement else "built_infeasible", {"draft": str(draft.id)})
 
     return await _act(request, action)
 
 
 async def move(request: Request) -> Response:
-    async def action(v: dict[str, str], actor: Actor) -> tuple[str, int | None]:
+    async def action(v: dict[str, str], actor: Actor) -> Done:
         draft_id = _draft_id(request)
         fields = {}
         ids: dict[str, uuid.UUID] = {}
@@ -218,25 +215,18 @@ async def move(request: Request) -> Response:
                 slot_id=ids["slot_id"],
                 actor=actor,
             )
-        return (
-            f"Workshop moved; {len(warnings)} warning(s) in the draft."
-            if warnings
-            else "Workshop moved; the draft keeps every rule."
-        ), draft.id
+        return Done("moved_with_warnings" if warnings else "moved", {"draft": str(draft.id)})
 
     return await _act(request, action)
 
 
 async def publish(request: Request) -> Response:
-    async def action(v: dict[str, str], actor: Actor) -> tuple[str, int | None]:
+    async def action(v: dict[str, str], actor: Actor) -> Done:
         async with database(request).transaction() as db:
             version = await schedule_publish.publish(
                 db, settings=settings(request), draft_id=_draft_id(request), actor=actor
             )
-        return (
-            f"Version {version.number} published: {len(version.changes)} change(s); "
-            f"{version.figures.get('emailed_delegates', 0)} delegate(s) emailed."
-        ), version.id
+        return Done("published", {"draft": str(version.id)})
 
     return await _act(request, action)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from typing import Any
 
@@ -13,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference.core import audit, errors
+from conference.core import audit, errors, spreadsheets
 from conference.core.models import MAX_INT
 from conference.places import get_conference
 from conference.web.auth import require_registration_access
-from conference.web.request import caller, database, mail, path_uuid, read_json, settings, validate
+from conference.web.request import caller, database, path_uuid, read_json, settings, validate
 from sessions.models import (
     BookingPhaseUpdate,
     ChoiceRanking,
@@ -79,7 +77,6 @@ async def update_room(request: Request) -> Response:
         room = await programme.update_room(
             db, settings=settings(request), room_id=room_id, data=data, actor=actor
         )
-    mail(request).wake()
     return JSONResponse(room_public(room))
 
 
@@ -155,7 +152,6 @@ async def update_session(request: Request) -> Response:
             db, settings=settings(request), session_id=session_id, data=data, actor=actor
         )
         body = await _one_session(db, s.id)
-    mail(request).wake()
     return JSONResponse(body)
 
 
@@ -185,7 +181,6 @@ async def book_seat(request: Request) -> Response:
             source="organiser" if actor.kind == "organiser" else "booking",
         )
         position = await capacity.waitlist_position(db, seat)
-    mail(request).wake()
     return JSONResponse(
         {"status": seat.status.value, "session_id": str(seat.session_id), "waitlist_position": position},
         status_code=201,
@@ -205,7 +200,6 @@ async def give_up_seat(request: Request) -> Response:
             session_id=session_id,
             actor=actor,
         )
-    mail(request).wake()
     return JSONResponse({"status": "cancelled", "session_id": str(session_id)})
 
 
@@ -275,7 +269,6 @@ async def run_allocation(request: Request) -> Response:
         time_limit=float(time_limit),
         actor=actor,
     )
-    mail(request).wake()
     return JSONResponse(figures)
 
 
@@ -312,22 +305,13 @@ async def room_sheet(request: Request) -> Response:
     delegates = [r for _seat, r in rows]
     filename = f"room-sheet-{session.starts_at.strftime('%Y%m%d-%H%M')}-{str(session.id)[:8]}"
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["reference", "name", "organisation", "sector", "access_needs", "signature"])
-        for r in delegates:
-            writer.writerow(
-                [
-                    _cell(r.reference),
-                    _cell(r.name),
-                    _cell(r.organisation),
-                    r.sector.value,
-                    _cell(r.access_needs),
-                    "",
-                ]
-            )
+        sheet = spreadsheets.Sheet(
+            "Room sheet",
+            ["reference", "name", "organisation", "sector", "access_needs", "signature"],
+            [[r.reference, r.name, r.organisation, r.sector.value, r.access_needs, ""] for r in delegates],
+        )
         return Response(
-            out.getvalue(),
+            spreadsheets.to_csv(sheet, bom=False),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{filename}.csv"'},
         )
@@ -337,11 +321,6 @@ async def room_sheet(request: Request) -> Response:
         media_type="application/pdf",
         headers={"content-disposition": f'attachment; filename="{filename}.pdf"'},
     )
-
-
-def _cell(value: str) -> str:
-    # Cells starting with = + - @ run as formulas in spreadsheets: neutralise them.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 routes = [

@@ -1,23 +1,32 @@
-"""The organisers' programme pages: rooms, time slots and sessions, with room sheets, in the browser."""
+"""The organisers' programme pages: rooms, time slots and sessions, with room sheets, in the browser.
+
+Forms run through conference/web/forms.py's `act`: back (303) with `?done=<what>`, or the page again with the
+problems and what was typed. Times are typed and shown in the conference's own time zone.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference.console.login import require_console
 from conference.core import errors
+from conference.core.audit import Actor
+from conference.core.formats import conference_zone
 from conference.places import get_conference
-from conference.web.request import database, mail, settings
-from conference.web.templating import form_values, render
+from conference.web.forms import Action, act, act_alone, done_message, show_again
+from conference.web.request import database, settings
+from conference.web.templating import render
 from sessions.models import (
     AllocationRun,
     Kind,
@@ -29,11 +38,21 @@ from sessions.models import (
 )
 from sessions.workshops import choices, programme
 
+DONE = {
+    "room_added": "The room is added.",
+    "slot_added": "The time slot is added.",
+    "session_added": "The session is added.",
+    "session_cancelled": "The session is cancelled; delegates with seats have been emailed.",
+    "phase_saved": "Booking phase saved.",
+    "allocation_applied": "Allocation applied: seats booked and delegates emailed. Its figures are below.",
+    "allocation_previewed": "Allocation previewed (nothing booked). Its figures are below.",
+}
+
 
 async def programme_page(
     request: Request,
     *,
-    form_errors: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -59,12 +78,12 @@ async def programme_page(
             "slots": slots,
             "sessions": sessions,
             "phase": phase,
-            "errors": form_errors or {},
+            "errors": problems or {},
             "values": values or {},
-            "local": programme.LONDON,
+            "local": conference_zone(conference),
             "kinds": [k.value for k in Kind],
             "last_run": last_run,
-            "message": request.query_params.get("m", ""),
+            "message": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -81,39 +100,29 @@ def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise errors.from_validation_error(exc) from None
 
 
-def _local(value: str, field: str) -> datetime:
+def _local(value: str, field: str, zone: ZoneInfo) -> datetime:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=programme.LONDON)
+        return datetime.fromisoformat(value).replace(tzinfo=zone)
     except ValueError:
         raise errors.InvalidInput(fields={field: "Give a date and time, e.g. 2026-12-08 11:00."}) from None
 
 
-async def _act(request: Request, action: Any, *, own_transactions: bool = False) -> Response:
-    """Run one form's change; on a client error show the page again with the error and what was typed.
+async def _organiser(request: Request) -> Actor:
+    return await require_console(request, "organiser", back="/console/programme")
 
-    The action gets a transaction, or (`own_transactions`) the database, to open its own."""
-    actor = await require_console(request, "organiser")
-    values = await form_values(request)
-    try:
-        if own_transactions:
-            message = await action(database(request), values, actor)
-        else:
-            async with database(request).transaction() as db:
-                message = await action(db, values, actor)
-    except errors.DomainError as exc:
-        if isinstance(exc, (errors.Unauthorised, errors.Forbidden)):
-            raise
-        # Validation errors name each field; a conflict's own sentence says more than its field note.
-        problems = dict(exc.fields or {"form": exc.message})
-        if not isinstance(exc, errors.InvalidInput):
-            problems = {name: exc.message for name in problems}
-        return await programme_page(request, form_errors=problems, values=values, status_code=exc.status_code)
-    mail(request).wake()
-    return RedirectResponse(request.url_for("console-programme").include_query_params(m=message), 303)
+
+async def _act(request: Request, action: Action) -> Response:
+    return await act(
+        request,
+        action,
+        actor=await _organiser(request),
+        back=request.url_for("console-programme"),
+        on_error=show_again(request, programme_page),
+    )
 
 
 async def add_room(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         data = _parse(
             RoomCreate,
             {
@@ -122,27 +131,28 @@ async def add_room(request: Request) -> Response:
                 "accessibility": v.get("room_accessibility", ""),
             },
         )
-        room = await programme.create_room(db, data=data, actor=actor)
-        return f"Room {room.name} added."
+        await programme.create_room(db, data=data, actor=actor)
+        return "room_added"
 
     return await _act(request, action)
 
 
 async def add_slot(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
+        zone = conference_zone(await get_conference(db))
         data = TimeSlotCreate(
-            starts_at=_local(v.get("slot_start", ""), "slot_start"),
-            ends_at=_local(v.get("slot_end", ""), "slot_end"),
+            starts_at=_local(v.get("slot_start", ""), "slot_start", zone),
+            ends_at=_local(v.get("slot_end", ""), "slot_end", zone),
             label=v.get("slot_label", "")[:100],
         )
         await programme.create_slot(db, data=data, actor=actor)
-        return "Time slot added."
+        return "slot_added"
 
     return await _act(request, action)
 
 
 async def add_session(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         data = _parse(
             SessionCreate,
             {
@@ -156,32 +166,32 @@ async def add_session(request: Request) -> Response:
                 "speakers": v.get("speakers", ""),
             },
         )
-        s = await programme.create_session(db, data=data, actor=actor)
-        return f"Session '{s.title}' added."
+        await programme.create_session(db, data=data, actor=actor)
+        return "session_added"
 
     return await _act(request, action)
 
 
 async def cancel_session(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         try:
             session_id = uuid.UUID(request.path_params["session_id"])
         except ValueError:
             raise errors.NotFound("No session has this id.") from None
-        s = await programme.update_session(
+        await programme.update_session(
             db,
             settings=settings(request),
             session_id=session_id,
             data=SessionUpdate(cancelled=True),
             actor=actor,
         )
-        return f"'{s.title}' cancelled; delegates with seats have been emailed."
+        return "session_cancelled"
 
     return await _act(request, action)
 
 
 async def set_phase(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         await choices.set_phase(
             db,
             changes={
@@ -190,13 +200,13 @@ async def set_phase(request: Request) -> Response:
             },
             actor=actor,
         )
-        return "Booking phase saved."
+        return "phase_saved"
 
     return await _act(request, action)
 
 
 async def run_allocation(request: Request) -> Response:
-    async def action(db: Any, v: dict[str, str], actor: Any) -> str:  # db: the Database (own transactions)
+    async def change(v: dict[str, str], actor: Actor) -> str:  # the run opens its own transactions
         from sessions.workshops import allocation_run  # the solver loads only when an organiser runs it
 
         try:
@@ -204,16 +214,23 @@ async def run_allocation(request: Request) -> Response:
         except ValueError:
             raise errors.InvalidInput(fields={"seed": "Give a whole number, e.g. 1."}) from None
         apply = v.get("action") == "apply"
-        report = await allocation_run.run_allocation(
-            db, settings=settings(request), seed=seed, apply=apply, time_limit=60.0, actor=actor
+        await allocation_run.run_allocation(
+            database(request),
+            settings=settings(request),
+            seed=seed,
+            apply=apply,
+            time_limit=60.0,
+            actor=actor,
         )
-        fair, base = report["allocation"], report["first_come_baseline"]
-        return (
-            f"Allocation {'applied: seats booked and delegates emailed' if apply else 'previewed (nothing booked)'}. "
-            f"First choices {fair['first_choice_share']:.0%} (first come would give {base['first_choice_share']:.0%})."
-        )
+        return "allocation_applied" if apply else "allocation_previewed"
 
-    return await _act(request, action, own_transactions=True)
+    return await act_alone(
+        request,
+        change,
+        actor=await _organiser(request),
+        back=request.url_for("console-programme"),
+        on_error=show_again(request, programme_page),
+    )
 
 
 routes = [

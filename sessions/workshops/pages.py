@@ -16,7 +16,7 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.pages.registration import by_token
 from conference.places import get_conference
-from conference.web.request import database, mail, settings
+from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 from sessions.models import ChoiceItem, ChoiceRanking, SessionChoice
 from sessions.workshops import agenda, capacity, choices, programme
@@ -77,7 +77,6 @@ async def book_form(request: Request) -> Response:
         seat = await capacity.book_seat(
             db, settings=settings(request), registration_id=r.id, session_id=session_id, actor=_actor(r)
         )
-    mail(request).wake()
     return _back(request, seat.status.value)
 
 
@@ -92,7 +91,6 @@ async def release_form(request: Request) -> Response:
         await capacity.give_up_seat(
             db, settings=settings(request), registration_id=r.id, session_id=session_id, actor=_actor(r)
         )
-    mail(request).wake()
     return _back(request, "released")
 
 

@@ -1,4 +1,5 @@
-"""What every browser test shares: how Debian's chromium is launched, and a page in a fresh context."""
+"""What every browser test shares: a page in a fresh context of Debian's chromium (launched as support.LAUNCH_ARGS
+says)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests import support
+from tests.support import BROWSER_PATIENCE_MS, CONTEXT, LAUNCH_ARGS
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
     from playwright.sync_api import Page
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-CONTEXT = {"viewport": {"width": 1024, "height": 900}, "locale": "en-GB"}
 
 
 @pytest.fixture
@@ -33,7 +25,7 @@ def page() -> Iterator[Page]:
         browser = p.chromium.launch(executable_path=support.CHROMIUM, args=LAUNCH_ARGS)
         try:
             context = browser.new_context(**CONTEXT, accept_downloads=True)
-            context.set_default_timeout(10_000)
+            context.set_default_timeout(BROWSER_PATIENCE_MS)
             yield context.new_page()
             context.close()
         finally:

@@ -1,28 +1,20 @@
-"""Fixtures the conference tests share: a real SMTP server (aiosmtpd) on a free port, and its mailbox."""
+"""Fixtures the conference tests share (the mail server and its mailbox are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests import support
-from tests.conference.test_email import Mailbox, start_smtp
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
+from conference.core.db import Database
+from tests.support import organiser_token, sign_in
 
 
 @pytest.fixture
-def smtp_port() -> int:
-    return support.free_port()
-
-
-@pytest.fixture
-def smtp_server(mailbox: Mailbox, smtp_port: int) -> Iterator[Controller]:
-    controller = start_smtp(mailbox, smtp_port)
-    yield controller
-    controller.stop()
+async def organiser(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> httpx.AsyncClient:
+    """The test's client, signed in to the console as an organiser (the conference is seeded first)."""
+    await sign_in(client, await organiser_token(database))
+    return client

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import col
 
 from badges.codes import signer_for
-from conference import delegates
+from conference import decisions, delegates
 from conference import registration as bookings
 from conference.core import errors
 from conference.core.audit import Actor
@@ -165,7 +165,7 @@ async def test_edit_email_must_not_clash_with_a_live_registration(
     assert (await row(database, a["id"])).email == before.email
     # Once B is cancelled its address is free again (one *live* registration per address).
     async with database.transaction() as db:
-        await bookings.cancel_registration(
+        await decisions.cancel_registration(
             db, settings=settings, registration_id=uuid.UUID(b["id"]), actor=ORG
         )
     taken = await post(client, path, form_of(before, email="taken.address@LEEDS.gov.uk"))
@@ -434,7 +434,7 @@ async def test_bulk_approve_reports_the_one_already_decided(
     response = await client.post("/console/registrations/decisions", data=data, headers=HTML)
     assert response.status_code == 303
     location = response.headers["location"]
-    assert location.startswith("/console/registrations?status=awaiting_approval&decided=approved&count=2")
+    assert location.startswith("/console/registrations?done=approved&status=awaiting_approval&count=2")
     assert (await row(database, p1["id"])).status == Status.confirmed
     assert (await row(database, p2["id"])).status == Status.confirmed
     assert (await row(database, pub["id"])).status == Status.confirmed
@@ -503,7 +503,7 @@ async def test_one_refusal_inside_the_batch_undoes_only_its_own_rows(
                 ).row["id"]
             )
     failing = made[1]
-    original = bookings.decide_approval
+    original = decisions.decide_approval
 
     async def flaky(db: Any, **kw: Any) -> Registration:
         result = await original(db, **kw)  # writes the decision, its email and audit entry...
@@ -511,7 +511,7 @@ async def test_one_refusal_inside_the_batch_undoes_only_its_own_rows(
             raise errors.DomainError("refused after writing")  # ...then is refused: only its savepoint goes
         return result
 
-    monkeypatch.setattr(bookings, "decide_approval", flaky)
+    monkeypatch.setattr(decisions, "decide_approval", flaky)
     async with database.transaction() as db:
         outcome = await delegates.decide_many(
             db, settings=settings, registration_ids=made, approve=True, actor=ORG

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from conference.core.db import Database
-from conference.core.formats import money, when
+from conference.core.formats import conference_zone, money, when
 from conference.core.models import (
     AuditEntry,
     Invoice,
@@ -92,8 +93,11 @@ def test_money_and_uk_times() -> None:
     assert money(5) == "£0.05"
     assert money(0) == "£0.00"
     assert money(-1999) == "-£19.99"
-    assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "1 Jul 2026, 13:00 BST"
-    assert when("2026-12-08T09:00:00+00:00") == "8 Dec 2026, 09:00 GMT"
+    london = conference_zone(None)  # no conference: the default zone
+    assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "1 Jul 2026, 13:00 BST"
+    assert when("2026-12-08T09:00:00+00:00", london) == "8 Dec 2026, 09:00 GMT"
+    assert when("2026-12-08T09:00:00+00:00", ZoneInfo("Europe/Dublin")) == "8 Dec 2026, 09:00 GMT"
+    assert when("2026-07-01T12:00:00+00:00", ZoneInfo("Europe/Berlin")) == "1 Jul 2026, 14:00 CEST"
 
 
 # --- who may see it ----------------------------------------------------------------------------------------

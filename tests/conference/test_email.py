@@ -7,161 +7,30 @@ mail with `await` (never time.sleep): the worker only makes progress while the t
 from __future__ import annotations
 
 import asyncio
-import re
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlmodel import SQLModel
 
 from conference.core.db import Database
 from conference.core.models import OutboxEmail, Registration
 from conference.core.security import hash_token
-from conference.server.app import create_app
 from conference.web.auth import create_api_token
-from tests.conftest import make_settings
-from tests.factories import registration_body
-
-BASE_URL = "http://testserver"  # make_settings' CONFERENCE_BASE_URL: the host manage links point at
-MANAGE_LINK = re.compile(re.escape(BASE_URL) + r"/manage/(m_[A-Za-z0-9_-]+)")
-DELIVERY_TIMEOUT = 10.0
-
-
-# --- the SMTP server ------------------------------------------------------------------------------------------
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it accepts (called on the controller's thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content
-        assert isinstance(raw, bytes)
-        message = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        with self._lock:
-            self._messages.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        with self._lock:
-            return [m for _, m in self._messages]
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self._lock:
-            return [m for rcpt, m in self._messages if address in rcpt]
-
-    async def wait_for(self, count: int, timeout: float = DELIVERY_TIMEOUT) -> list[EmailMessage]:
-        await eventually(lambda: len(self.messages) >= count, timeout, f"{count} email(s) delivered")
-        return self.messages
-
-
-def start_smtp(mailbox: Mailbox, port: int) -> Controller:
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller
-
-
-# --- the app --------------------------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def running_app(database_url: str, **env: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (engines, mail worker) running, and a client that talks to it in-process."""
-    app = create_app(make_settings(database_url, **env))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
-            yield client
-
-
-def smtp_env(port: int) -> dict[str, str]:
-    return {"CONFERENCE_SMTP_URL": f"smtp://127.0.0.1:{port}", "CONFERENCE_MAIL_RETRY_SECONDS": "0.2"}
-
-
-@pytest.fixture
-async def mail_client(
-    database_url: str, tickets: dict[str, Any], smtp_server: Controller, smtp_port: int
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app that sends through the test's SMTP server (the conference is seeded first)."""
-    async with running_app(database_url, **smtp_env(smtp_port)) as client:
-        yield client
-
-
-# --- helpers --------------------------------------------------------------------------------------------------
-
-
-async def eventually(
-    check: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float, what: str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def outbox_rows(database: Database) -> list[OutboxEmail]:
-    async with database.read() as db:
-        return list((await db.execute(sa.select(OutboxEmail).order_by(OutboxEmail.created_at))).scalars())
-
-
-async def all_sent(database: Database, count: int) -> None:
-    """Wait until exactly `count` outbox rows exist and every one is marked sent."""
-
-    async def check() -> bool:
-        rows = await outbox_rows(database)
-        return len(rows) == count and all(r.status == "sent" for r in rows)
-
-    await eventually(check, DELIVERY_TIMEOUT, f"{count} outbox row(s) marked sent")
-
-
-async def register(client: httpx.AsyncClient, ticket: Any, **overrides: Any) -> dict[str, Any]:
-    body = registration_body(ticket, **overrides)
-    response = await client.post("/api/v1/registrations", json=body)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    result["email"] = body["email"]
-    return result
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def body_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
-
-
-async def database_dump(database: Database) -> str:
-    """Every row of every table, as text: for checking a secret is stored nowhere."""
-    chunks = []
-    async with database.read() as db:
-        for table in SQLModel.metadata.sorted_tables:
-            chunks.append(repr((await db.execute(sa.select(table))).all()))
-    return "\n".join(chunks)
-
+from tests.support import (
+    DELIVERY_TIMEOUT,
+    MANAGE_LINK,
+    Mailbox,
+    all_sent,
+    bearer,
+    body_of,
+    database_dump,
+    eventually,
+    outbox_rows,
+    register,
+    running_app,
+    smtp_env,
+    start_smtp,
+)
 
 # --- tests ----------------------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from conference import exports
+from conference.core import spreadsheets
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Registration
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
@@ -320,11 +321,23 @@ async def test_exports_are_for_organisers_only(
 
 def test_safe_neutralises_every_formula_start() -> None:
     for text in ("=1+1", "+1", "-1", "@A1", "\tTAB", "\rCR"):
-        assert exports.safe(text) == "'" + text
+        assert spreadsheets.cell(text) == "'" + text
     for value in ("Plain", "1-2", "a=b", "", None, 5):
-        assert exports.safe(value) == value
-    sheet = exports.Sheet("Test", ["A"], [["\x01bad\tcontrol=x"], ["\t=tab"]])
-    workbook = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(sheet)))
+        assert spreadsheets.cell(value) == value
+    sheet = spreadsheets.Sheet("Test", ["A"], [["\x01bad\tcontrol=x"], ["\t=tab"]])
+    workbook = openpyxl.load_workbook(io.BytesIO(spreadsheets.to_xlsx(sheet)))
     assert [c.value for c in workbook.worksheets[0]["A"]] == ["A", "bad\tcontrol=x", "'\t=tab"]
-    text = exports.to_csv(sheet).decode("utf-8-sig")
+    text = spreadsheets.to_csv(sheet).decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text)))[2] == ["'\t=tab"]
+
+
+def test_control_characters_are_stripped_before_a_formula_is_neutralised() -> None:
+    # Stripped after neutralising, "\x01=HYPERLINK(...)" would start with "=" again: a live formula.
+    hidden = '\x01=HYPERLINK("x")'
+    assert spreadsheets.cell(hidden) == '\'=HYPERLINK("x")'
+    sheet = spreadsheets.Sheet("Test", ["A"], [[hidden], ["\x7f\x1b+1"]])
+    workbook = openpyxl.load_workbook(io.BytesIO(spreadsheets.to_xlsx(sheet)))
+    assert [c.value for c in workbook.worksheets[0]["A"]] == ["A", '\'=HYPERLINK("x")', "'+1"]
+    rows = list(csv.reader(io.StringIO(spreadsheets.to_csv(sheet).decode("utf-8-sig"))))
+    assert rows == [["A"], ['\'=HYPERLINK("x")'], ["'+1"]]
+    assert spreadsheets.csv_line([hidden, 1, None]) == '"\'=HYPERLINK(""x"")",1,\r\n'

@@ -39,10 +39,10 @@ from conference.core.models import (
 )
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
+from conference.decisions import cancel_registration
 from conference.invoices import invoicing
 from conference.mail import mailtext
 from conference.places import get_conference
-from conference.registration import cancel_registration
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import conftest, support
+from tests import support
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def sqlite_databases(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> support.DatabaseFactory:
     """The suite's own factory when it is on SQLite, else one just for this module (SQLite needs no cleanup)."""
-    if conftest.KIND == "sqlite":
+    if support.KIND == "sqlite":
         factory: support.DatabaseFactory = request.getfixturevalue("databases")
         return factory
     return support.DatabaseFactory("sqlite", tmp_path_factory.mktemp("race-sqlite"))

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests import conftest, support
-from tests.conference.test_email import Mailbox, start_smtp
+from tests import support
+from tests.support import Mailbox, start_smtp
 
 
 @pytest.fixture
 def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if conftest.KIND != "postgresql":
+    if support.KIND != "postgresql":
         pytest.skip("resilience tests run in the PostgreSQL pass (CONFERENCE_TEST_DATABASE=postgresql)")
     support.require_postgres()
     factory: support.DatabaseFactory = request.getfixturevalue("pg_databases")
@@ -26,11 +26,8 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     factory.drop(url)
 
 
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
+# `mailbox` is tests/conftest.py's; here the SMTP server runs for the whole test, from the moment its port is asked
+# for, since these tests pass the port to servers in processes of their own.
 @pytest.fixture
 def smtp_port(mailbox: Mailbox) -> Iterator[int]:
     port = support.free_port()

@@ -640,6 +640,6 @@ async def test_the_console_page_builds_shows_the_grid_and_publishes_with_csrf(
     published = await client.post(
         f"/console/programme/schedule/{draft.id}/publish", headers=HTML, data={"csrf_token": csrf(text)}
     )
-    assert published.status_code == 303 and "Version+1+published" in published.headers["location"]
+    assert published.status_code == 303 and "done=published" in published.headers["location"]
     final = await client.get(published.headers["location"], headers=HTML)
     assert "Version 1 (published)" in final.text
