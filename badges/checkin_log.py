@@ -19,10 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from badges.checkin import DOOR, RESULTS
-from conference.console.audit import parse_filters, uk_midnight
-from conference.console.login import LoginRequired, require_console
+from conference import places
+from conference.console.audit import local_midnight, parse_filters
+from conference.console.login import require_console
 from conference.core import audit
-from conference.core.formats import when
+from conference.core.formats import conference_zone
 from conference.core.models import Checkin, Registration
 from conference.web.request import database
 from conference.web.templating import render
@@ -42,12 +43,7 @@ assert set(RESULT_LABELS) == set(RESULTS)
 
 
 async def checkin_log(request: Request) -> Response:
-    try:
-        actor = await require_console(request, "organiser")
-    except LoginRequired:
-        raise LoginRequired(
-            request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        ) from None
+    actor = await require_console(request, "organiser")
     params = request.query_params
     f = parse_filters(params)  # actor (the scanning staff), from, to, page
     result = params.get("result", "")
@@ -58,13 +54,15 @@ async def checkin_log(request: Request) -> Response:
         where.append(sa.func.lower(col(Checkin.staff)).contains(f.actor.lower(), autoescape=True))
     if result and not f.errors:
         where.append(col(Checkin.result) == result)
-    if f.from_:
-        where.append(col(Checkin.scanned_at) >= uk_midnight(f.from_))
-    if f.to:
-        where.append(col(Checkin.scanned_at) < uk_midnight(f.to + timedelta(days=1)))
     rows: list[Any] = []
     total, pages = 0, 1
     async with database(request).read() as db:
+        conference = await places.get_conference(db)
+        zone = conference_zone(conference)
+        if f.from_:
+            where.append(col(Checkin.scanned_at) >= local_midnight(f.from_, zone))
+        if f.to:
+            where.append(col(Checkin.scanned_at) < local_midnight(f.to + timedelta(days=1), zone))
         if not f.errors:
             total = int(
                 (await db.execute(sa.select(sa.func.count()).select_from(Checkin).where(*where))).scalar_one()
@@ -131,7 +129,7 @@ async def checkin_log(request: Request) -> Response:
             "pages": pages,
             "first": first,
             "last": first + len(rows) - 1 if rows else 0,
-            "when": when,
+            "conference": conference,
             "filtered": bool(query),
             "previous_url": page_url(f.page - 1) if f.page > 1 else None,
             "next_url": page_url(f.page + 1) if f.page < pages else None,

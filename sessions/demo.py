@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -15,6 +14,7 @@ from sqlmodel import col
 from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
+from conference.core.formats import conference_zone
 from conference.core.models import Registration, Status
 from conference.core.settings import Settings
 from conference.places import get_conference
@@ -31,7 +31,6 @@ from sessions.models import (
 )
 from sessions.workshops import capacity, programme
 
-LONDON = ZoneInfo("Europe/London")
 DEMO = Actor("cli", "demo")
 
 ROOMS = [  # name, seats, accessibility
@@ -85,7 +84,8 @@ THEMES = [
 
 
 def _at(day: datetime, t: time) -> datetime:
-    return datetime.combine(day.date(), t, tzinfo=LONDON)
+    """`t` on `day`, in `day`'s time zone (the conference's)."""
+    return datetime.combine(day.date(), t, tzinfo=day.tzinfo)
 
 
 async def load_demo_programme(database: Database) -> int:
@@ -145,7 +145,7 @@ async def _load_venue_and_sessions(database: Database) -> int:
             )
             for i, (n, c, a) in enumerate(ROOMS)
         ]
-        first_day = conference.starts_at.astimezone(LONDON)
+        first_day = conference.starts_at.astimezone(conference_zone(conference))
         slots: list[list[TimeSlot]] = []
         for d in range(2):
             day = first_day + timedelta(days=d)

@@ -102,7 +102,7 @@ def require_chromium() -> None:
             f"chromium not found at {CHROMIUM} (apt-get install chromium)", "CONFERENCE_REQUIRE_BROWSER"
         )
     try:
-        import playwright  # noqa: F401
+        import playwright  # noqa: F401  (only whether it is installed)
     except ImportError:
         skip_or_fail("playwright is not installed (pip install -e '.[test]')", "CONFERENCE_REQUIRE_BROWSER")
 

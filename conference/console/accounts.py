@@ -6,24 +6,25 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import qrcode  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 import qrcode.image.svg  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference import accounts
 from conference.console.login import require_console
 from conference.core import audit, errors
 from conference.core.audit import Actor
-from conference.core.formats import when
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
 from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
+from conference.web.forms import Action, act, act_alone, done_message
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 
@@ -75,8 +76,7 @@ async def _account_page(
             "values": {},
             "totp_secret": totp_secret,
             "qr": qr,
-            "done": DONE.get(request.query_params.get("done", "")),
-            "when": when,
+            "done": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -92,30 +92,40 @@ async def account_page(request: Request) -> Response:
     return await _account_page(request)
 
 
-async def _with_my_account(request: Request, values: dict[str, str], action: Any) -> Response:
-    """Run `action(db, user, actor)` on the signed-in account, locked; a refusal re-renders the page."""
+MyAction = Callable[[AsyncSession, UserAccount, dict[str, str], Actor], Awaitable[str]]
+
+
+async def _with_my_account(request: Request, action: MyAction) -> Response:
+    """Run `action(db, user, values, actor)` on the signed-in account, locked; then back to the account page.
+    A form's mistake shows the page again (422)."""
     actor, user_id = await _me(request)
     if user_id is None:
         raise errors.DomainError(
             "You signed in with an API token, which has no password or two-factor to change."
         )
-    try:
+
+    async def change(values: dict[str, str], actor: Actor) -> str:
         async with database(request).transaction() as db:
             user = await db.get(UserAccount, user_id, with_for_update=True)
             if user is None:
                 raise errors.NotFound("Your account no longer exists.")
-            done = await action(db, user, actor)
+            done = await action(db, user, values, actor)
             version = user.session_version
-    except errors.InvalidInput as exc:
+        request.session[SESSION_VERSION] = version  # this browser stays signed in; the others are not
+        return done
+
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        if not isinstance(exc, errors.InvalidInput):
+            raise exc
         return await _account_page(request, errors_=exc.fields or {}, status_code=422)
-    request.session[SESSION_VERSION] = version  # this browser stays signed in; the others are not
-    return RedirectResponse(request.url_for("console-account").include_query_params(done=done), 303)
+
+    return await act_alone(
+        request, change, actor=actor, back=request.url_for("console-account"), on_error=on_error
+    )
 
 
 async def change_password(request: Request) -> Response:
-    values = await form_values(request)
-
-    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
         if not accounts.verify_password(
             user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
         ):
@@ -125,7 +135,7 @@ async def change_password(request: Request) -> Response:
         await accounts.set_password(db, user, values.get("password", ""), actor=actor)
         return "password"
 
-    return await _with_my_account(request, values, action)
+    return await _with_my_account(request, action)
 
 
 async def totp_start(request: Request) -> Response:
@@ -146,19 +156,15 @@ async def totp_start(request: Request) -> Response:
 
 
 async def totp_confirm(request: Request) -> Response:
-    values = await form_values(request)
-
-    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
         await accounts.confirm_totp(db, settings(request), user, values.get("code", "")[:20], actor=actor)
         return "totp_on"
 
-    return await _with_my_account(request, values, action)
+    return await _with_my_account(request, action)
 
 
 async def totp_disable(request: Request) -> Response:
-    values = await form_values(request)
-
-    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
         if not accounts.verify_password(
             user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
         ):
@@ -166,18 +172,16 @@ async def totp_disable(request: Request) -> Response:
         await accounts.disable_totp(db, user, actor=actor)
         return "totp_off"
 
-    return await _with_my_account(request, values, action)
+    return await _with_my_account(request, action)
 
 
 async def sign_out_everywhere(request: Request) -> Response:
-    values = await form_values(request)
-
-    async def action(db: Any, user: UserAccount, actor: Actor) -> str:
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
         user.session_version += 1
         await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id))
         return "sessions"
 
-    return await _with_my_account(request, values, action)
+    return await _with_my_account(request, action)
 
 
 # --- users and API tokens (organisers) ----------------------------------------------------------------------
@@ -210,8 +214,7 @@ async def _users_page(
             "errors": errors_ or {},
             "values": values or {},
             "new_token": new_token,
-            "done": DONE.get(request.query_params.get("done", "")),
-            "when": when,
+            "done": done_message(request, DONE),
         },
         status_code=status_code,
     )
@@ -221,31 +224,39 @@ async def users_page(request: Request) -> Response:
     return await _users_page(request)
 
 
-async def add_user(request: Request) -> Response:
-    actor = await require_console(request, "organiser")
-    values = await form_values(request)
-    try:
-        async with database(request).transaction() as db:
-            await accounts.add_user(
-                db,
-                settings(request),
-                email=values.get("email", "")[:300],
-                role=values.get("role", ""),
-                name=values.get("name", "")[:120],
-                actor=actor,
-            )
-    except errors.InvalidInput as exc:
+async def _on_users(request: Request, action: Action) -> Response:
+    """Run one users-and-tokens form's change; back to the page, or the page again with the form's mistakes."""
+
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        if not isinstance(exc, errors.InvalidInput):
+            raise exc
         return await _users_page(request, errors_=exc.fields or {}, values=values, status_code=422)
-    return RedirectResponse(request.url_for("console-users").include_query_params(done="user_added"), 303)
+
+    actor = await require_console(request, "organiser", back="/console/users")
+    return await act(request, action, actor=actor, back=request.url_for("console-users"), on_error=on_error)
+
+
+async def add_user(request: Request) -> Response:
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
+        await accounts.add_user(
+            db,
+            settings(request),
+            email=values.get("email", "")[:300],
+            role=values.get("role", ""),
+            name=values.get("name", "")[:120],
+            actor=actor,
+        )
+        return "user_added"
+
+    return await _on_users(request, action)
 
 
 async def _set_disabled(request: Request, disabled: bool) -> Response:
-    actor = await require_console(request, "organiser")
-    await form_values(request)
-    async with database(request).transaction() as db:
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         await accounts.set_disabled(db, request.path_params["user_id"], disabled, actor=actor)
-    done = "user_disabled" if disabled else "user_enabled"
-    return RedirectResponse(request.url_for("console-users").include_query_params(done=done), 303)
+        return "user_disabled" if disabled else "user_enabled"
+
+    return await _on_users(request, action)
 
 
 async def disable_user(request: Request) -> Response:
@@ -275,9 +286,7 @@ async def create_token(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
-    actor = await require_console(request, "organiser")
-    await form_values(request)
-    async with database(request).transaction() as db:
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         token = await db.get(ApiToken, request.path_params["token_id"], with_for_update=True)
         if token is None:
             raise errors.NotFound("No API token has this id.")
@@ -286,7 +295,9 @@ async def revoke_token(request: Request) -> Response:
             await audit.record(
                 db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role
             )
-    return RedirectResponse(request.url_for("console-users").include_query_params(done="token_revoked"), 303)
+        return "token_revoked"
+
+    return await _on_users(request, action)
 
 
 routes = [

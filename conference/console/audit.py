@@ -2,7 +2,7 @@
 the filters match, itself audited as conference.audit.exported).
 
 Filters: `action` (a prefix: "conference.login" matches conference.login.failed and conference.login.succeeded),
-`actor` (contains, any case), `subject` (exact), and `from` / `to` (dates, inclusive, in UK time). There is no
+`actor` (contains, any case), `subject` (exact), and `from` / `to` (dates, inclusive, in the conference's time zone). There is no
 way to change or delete an entry here, or anywhere: the database refuses UPDATE and DELETE on audit_entry
 (triggers from migration 0008).
 
@@ -26,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from conference.console.login import LoginRequired, require_console
+from conference import places
+from conference.console.login import require_console
 from conference.core import audit
-from conference.core.audit import Actor
 from conference.core.db import Database
-from conference.core.formats import when
+from conference.core.formats import conference_zone
 from conference.core.models import AuditEntry
 from conference.core.spreadsheets import csv_line, csv_lines
 from conference.web.request import database
@@ -38,7 +38,6 @@ from conference.web.templating import render
 
 PER_PAGE = 100
 CSV_BATCH = 1000
-UK = ZoneInfo("Europe/London")
 LIMITS = {"action": 80, "actor": 120, "subject": 80}
 CSV_COLUMNS = ["id", "at", "actor", "action", "subject", "data"]
 
@@ -91,12 +90,12 @@ def parse_filters(params: Any) -> Filters:
     return f
 
 
-def uk_midnight(day: date) -> datetime:
-    """The start of a day in UK time, as UTC (GMT or BST as the date has it)."""
-    return datetime.combine(day, time(0), tzinfo=UK).astimezone(UTC)
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The start of a day in `zone` (the conference's), as UTC (in London, GMT or BST as the date has it)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def where(f: Filters) -> list[Any]:
+def where(f: Filters, zone: ZoneInfo) -> list[Any]:
     clauses: list[Any] = []
     if f.action:
         clauses.append(col(AuditEntry.action).startswith(f.action, autoescape=True))
@@ -105,9 +104,9 @@ def where(f: Filters) -> list[Any]:
     if f.subject:
         clauses.append(col(AuditEntry.subject) == f.subject)
     if f.from_:
-        clauses.append(col(AuditEntry.at) >= uk_midnight(f.from_))
+        clauses.append(col(AuditEntry.at) >= local_midnight(f.from_, zone))
     if f.to:
-        clauses.append(col(AuditEntry.at) < uk_midnight(f.to + timedelta(days=1)))
+        clauses.append(col(AuditEntry.at) < local_midnight(f.to + timedelta(days=1), zone))
     return clauses
 
 
@@ -123,24 +122,16 @@ def families(actions: list[str]) -> dict[str, list[str]]:
     return grouped
 
 
-async def _organiser(request: Request) -> Actor:
-    try:
-        return await require_console(request, "organiser")
-    except LoginRequired:
-        raise LoginRequired(
-            request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        ) from None
-
-
 async def audit_page(request: Request) -> Response:
-    await _organiser(request)
+    await require_console(request, "organiser")
     f = parse_filters(request.query_params)
     rows: list[AuditEntry] = []
     total, pages = 0, 1
     async with database(request).read() as db:
+        conference = await places.get_conference(db)
         actions = list((await db.execute(sa.select(col(AuditEntry.action)).distinct())).scalars())
         if not f.errors:
-            clauses = where(f)
+            clauses = where(f, conference_zone(conference))
             total = int(
                 (
                     await db.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(*clauses))
@@ -173,7 +164,7 @@ async def audit_page(request: Request) -> Response:
             "first": first,
             "last": first + len(rows) - 1 if rows else 0,
             "families": families(actions),
-            "when": when,
+            "conference": conference,
             "compact": compact,
             "known_action": f.action in actions or f.action in families(actions),
             "labels": {"action": "Action", "actor": "Who", "subject": "Subject", "from": "From", "to": "To"},
@@ -213,12 +204,12 @@ async def _csv_rows(db_factory: Database, clauses: list[Any], newest: int) -> As
 
 
 async def audit_csv(request: Request) -> Response:
-    actor = await _organiser(request)
+    actor = await require_console(request, "organiser")
     f = parse_filters(request.query_params)
     if f.errors:
         return await audit_page(request)
-    clauses = where(f)
     async with database(request).transaction() as db:
+        clauses = where(f, conference_zone(await places.get_conference(db)))
         # Entries written from here on (this one included) are not part of the export: it is the log up to now.
         newest = (await db.execute(sa.select(sa.func.max(AuditEntry.id)))).scalar_one_or_none() or 0
         count = int(

@@ -19,15 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from conference import broadcasts
-from conference.console.login import LoginRequired, require_console
+from conference import broadcasts, places
+from conference.console.login import require_console
 from conference.core import audit, errors
 from conference.core.audit import Actor
-from conference.core.formats import when
 from conference.core.models import Broadcast
+from conference.web.forms import act_alone, done_message
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 
@@ -48,15 +48,9 @@ DONE = {
 }
 
 
-async def _organiser(request: Request, back: str) -> Actor:
-    try:
-        return await require_console(request, "organiser")
-    except LoginRequired:
-        raise LoginRequired(back) from None
-
-
-def _here(request: Request) -> str:
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+async def _organiser(request: Request, back: str | None = None) -> Actor:
+    """The signed-in organiser; a browser that is not signed in comes back to `back` (by default this page)."""
+    return await require_console(request, "organiser", back=back)
 
 
 def _ref(values: dict[str, str]) -> str:
@@ -72,12 +66,13 @@ def _values(values: dict[str, str]) -> dict[str, str]:
 
 
 async def messages_page(request: Request) -> Response:
-    await _organiser(request, _here(request))
+    await _organiser(request)
     try:
         page = max(1, int(request.query_params.get("page", "1")))
     except ValueError:
         page = 1
     async with database(request).read() as db:
+        conference = await places.get_conference(db)
         total = int((await db.execute(sa.select(sa.func.count()).select_from(Broadcast))).scalar_one())
         pages = max(1, math.ceil(total / PER_PAGE))
         page = min(page, pages)
@@ -96,9 +91,9 @@ async def messages_page(request: Request) -> Response:
         request,
         "console/messages.html",
         {
+            "conference": conference,
             "rows": rows,
             "counts": counts,
-            "when": when,
             "page": page,
             "pages": pages,
             "total": total,
@@ -142,7 +137,7 @@ async def _compose(
 
 
 async def compose_page(request: Request) -> Response:
-    await _organiser(request, _here(request))
+    await _organiser(request)
     params = request.query_params
     values = {k: params.get(k, "") for k in FIELDS}
     values["segment"] = values["segment"] if values["segment"] in broadcasts.SEGMENTS else "all"
@@ -177,22 +172,23 @@ async def preview_message(request: Request) -> Response:
 
 async def send_message(request: Request) -> Response:
     actor = await _organiser(request, NEW)
-    form = await form_values(request)
-    values = _values(form)
+    # The form's own id for the message (made when it was composed): sent twice, it is sent once.
+    raw = (await request.form()).get("broadcast_id", "")
     try:
-        broadcast_id = uuid.UUID(form.get("broadcast_id", ""))
+        broadcast_id = uuid.UUID(raw if isinstance(raw, str) else "")
     except ValueError:
         broadcast_id = uuid.uuid4()
-    try:
-        expected: int | None = int(form.get("expected", ""))
-    except ValueError:
-        expected = None
-    done = "sent"
-    try:
-        async with database(request).transaction() as db:
-            if await db.get(Broadcast, broadcast_id) is not None:
-                done = "already"
-            else:
+
+    async def change(form: dict[str, str], actor: Actor) -> str:
+        values = _values(form)
+        try:
+            expected: int | None = int(form.get("expected", ""))
+        except ValueError:
+            expected = None
+        try:
+            async with database(request).transaction() as db:
+                if await db.get(Broadcast, broadcast_id) is not None:
+                    return "already"
                 await broadcasts.send(
                     db,
                     settings=settings(request),
@@ -205,18 +201,28 @@ async def send_message(request: Request) -> Response:
                     broadcast_id=broadcast_id,
                     expected=expected,
                 )
-    except broadcasts.AudienceChanged as exc:
-        return await _preview(request, values, problem=exc, status_code=exc.status_code)
-    except errors.InvalidInput as exc:
-        return await _compose(request, values, problems=exc.fields, status_code=exc.status_code)
-    except IntegrityError:
-        # The same form submitted twice at once (PostgreSQL): the other submission sent it.
-        async with database(request).read() as db:
-            if await db.get(Broadcast, broadcast_id) is None:
-                raise
-        done = "already"
-    target = request.url_for("console-message", broadcast_id=broadcast_id)
-    return RedirectResponse(target.include_query_params(done=done), 303)
+        except IntegrityError:
+            # The same form submitted twice at once (PostgreSQL): the other submission sent it.
+            async with database(request).read() as db:
+                if await db.get(Broadcast, broadcast_id) is None:
+                    raise
+            return "already"
+        return "sent"
+
+    async def on_error(exc: errors.DomainError, form: dict[str, str]) -> Response:
+        if isinstance(exc, broadcasts.AudienceChanged):
+            return await _preview(request, _values(form), problem=exc, status_code=exc.status_code)
+        if isinstance(exc, errors.InvalidInput):
+            return await _compose(request, _values(form), problems=exc.fields, status_code=exc.status_code)
+        raise exc
+
+    return await act_alone(
+        request,
+        change,
+        actor=actor,
+        back=request.url_for("console-message", broadcast_id=broadcast_id),
+        on_error=on_error,
+    )
 
 
 # --- one message ------------------------------------------------------------------------------------------
@@ -225,8 +231,9 @@ async def send_message(request: Request) -> Response:
 async def message_page(request: Request) -> Response:
     broadcast_id = request.path_params["broadcast_id"]
     assert isinstance(broadcast_id, uuid.UUID)
-    actor = await _organiser(request, _here(request))
+    actor = await _organiser(request)
     async with database(request).read() as db:
+        conference = await places.get_conference(db)
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise errors.NotFound("No message has this id.")
@@ -247,12 +254,12 @@ async def message_page(request: Request) -> Response:
         request,
         "console/message.html",
         {
+            "conference": conference,
             "b": broadcast,
             "counts": counts,
             "problems": problems,
             "last_due": last_due,
-            "when": when,
-            "message": DONE.get(request.query_params.get("done", ""), ""),
+            "message": done_message(request, DONE),
             "done_count": counts["sent"] + counts["failed"],
             "labels": broadcasts.SEGMENTS,
         },

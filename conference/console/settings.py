@@ -1,7 +1,8 @@
 """Console settings: how long delegates' personal data is kept after the conference (the retention rule).
 
 Organisers only. The form posts with the CSRF token and changes `conference.retention_days` through the same
-service (and the same validation) as `PATCH /api/v1/conference`; conference/personal_data.py applies it.
+service (and the same validation) as `PATCH /api/v1/conference`, through conference/web/forms.py's `act` (back
+with `?done=saved`); conference/personal_data.py applies it.
 """
 
 from __future__ import annotations
@@ -9,38 +10,35 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference import personal_data, places, registration
-from conference.console.login import LoginRequired, require_console
+from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.core.formats import when
 from conference.core.models import ConferenceUpdate, Registration
+from conference.web.forms import act, done_message
 from conference.web.request import database, settings, validate
-from conference.web.templating import form_values, render
+from conference.web.templating import render
 
 PATH = "/console/settings/retention"
 LABELS = {"retention_days": "Days to keep personal data after the conference"}
+DONE = {"saved": "The retention period is saved."}
 
 
 async def _organiser(request: Request) -> Actor:
-    try:
-        return await require_console(request, "organiser")
-    except LoginRequired:
-        raise LoginRequired(
-            PATH
-        ) from None  # after signing in, back to the page (a POST path would answer 405)
+    return await require_console(request, "organiser", back=PATH)
 
 
 async def _page(
     request: Request,
     *,
     values: dict[str, str] | None = None,
-    form_errors: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     async with database(request).read() as db:
@@ -67,20 +65,18 @@ async def _page(
             ).scalar_one()
         )
     current = "" if conference.retention_days is None else str(conference.retention_days)
-    done = request.query_params.get("done") == "saved"
     return render(
         request,
         "console/settings_retention.html",
         {
             "conference": conference,
             "due": personal_data.retention_due_at(conference),
-            "when": when,
             "erased": erased,
             "total": total,
             "values": values if values is not None else {"retention_days": current},
-            "errors": form_errors or {},
+            "errors": problems or {},
             "labels": LABELS,
-            "saved": done and not form_errors,
+            "message": "" if problems else done_message(request, DONE),
             "max_days": personal_data.MAX_RETENTION_DAYS,
         },
         status_code=status_code,
@@ -107,23 +103,27 @@ def _days(raw: str) -> int | None:
 
 
 async def retention_save(request: Request) -> Response:
-    actor = await _organiser(request)
-    values = await form_values(request)
-    if "retention_days" not in values:
-        return await _page(
-            request, values=values, form_errors={"retention_days": "This field is required."}, status_code=422
-        )
-    try:
+    async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
+        if "retention_days" not in values:
+            raise errors.InvalidInput(fields={"retention_days": "This field is required."})
         data = validate(ConferenceUpdate, {"retention_days": _days(values["retention_days"])})
         changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-        async with database(request).transaction() as db:
-            await registration.update_conference(db, settings=settings(request), changes=changes, actor=actor)
-    except errors.InvalidInput as exc:
+        await registration.update_conference(db, settings=settings(request), changes=changes, actor=actor)
+        return "saved"
+
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        if not isinstance(exc, errors.InvalidInput):
+            raise exc
         return await _page(
-            request, values=values, form_errors=dict(exc.fields or {}), status_code=exc.status_code
+            request, values=values, problems=dict(exc.fields or {}), status_code=exc.status_code
         )
-    return RedirectResponse(
-        request.url_for("console-settings-retention").include_query_params(done="saved"), 303
+
+    return await act(
+        request,
+        action,
+        actor=await _organiser(request),
+        back=request.url_for("console-settings-retention"),
+        on_error=on_error,
     )
 
 

@@ -81,7 +81,9 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: in
 
 
 # Keys of the notes that tie a write transaction to the tables it inserted into (see after_insert_commit).
-_INSERTED = "conference.inserted_tables"  # on the DBAPI connection: watched tables its transaction inserted into
+_INSERTED = (
+    "conference.inserted_tables"  # on the DBAPI connection: watched tables its transaction inserted into
+)
 _CONNECTION = "conference.connection_info"  # on the session: its connection's info dict
 _DATABASE = "conference.database"  # on the session: the Database that made it
 

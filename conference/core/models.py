@@ -545,4 +545,3 @@ class ConferenceUpdate(BaseModel):
 class ResendLink(BaseModel):
     model_config = _STRIP
     email: EmailStr = PField(max_length=254)
-

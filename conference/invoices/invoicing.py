@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -25,6 +24,7 @@ from sqlmodel import col
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
+from conference.core.formats import conference_zone
 from conference.core.models import (
     BillingDetails,
     Conference,
@@ -56,7 +56,6 @@ __all__ = [
     "pdf_for",
 ]
 
-UK = ZoneInfo("Europe/London")
 OPEN = ("issued", "paid")  # an invoice in one of these states can still be credited
 
 # The emails that carry an invoice or a credit note to the billing contact (conference.invoices.emails).
@@ -83,8 +82,9 @@ class AlreadyCredited(errors.DomainError):
     message = "This invoice has already been credited; it cannot be paid or credited again."
 
 
-def today() -> date:
-    return datetime.now(UK).date()
+def today(conference: Conference) -> date:
+    """Today where the conference is: the date an invoice or credit note is issued on."""
+    return datetime.now(conference_zone(conference)).date()
 
 
 async def _number(db: AsyncSession, column: str, prefix: str, conference_id: int) -> str:
@@ -111,8 +111,8 @@ def _billing(registration: Registration) -> BillingDetails:
 
 
 def _event_dates(conference: Conference) -> str:
-    starts = conference.starts_at.astimezone(ZoneInfo(conference.timezone)).date()
-    ends = conference.ends_at.astimezone(ZoneInfo(conference.timezone)).date()
+    starts = conference.starts_at.astimezone(conference_zone(conference)).date()
+    ends = conference.ends_at.astimezone(conference_zone(conference)).date()
     if starts == ends:
         return f"{starts.day} {starts:%B %Y}"
     if (starts.year, starts.month) == (ends.year, ends.month):
@@ -139,7 +139,7 @@ async def issue_invoice(
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None and conference.id is not None
     number = await _number(db, "invoice_seq", "INV", conference.id)
-    issued_on = today()
+    issued_on = today(conference)
     invoice = Invoice(
         number=number,
         kind="invoice",
@@ -318,6 +318,8 @@ async def _credit(
     actor: Actor,
     reason: str,
 ) -> Invoice:
+    conference = await db.get(Conference, registration.conference_id)
+    assert conference is not None
     number = await _number(db, "credit_note_seq", "CN", registration.conference_id)
     was_paid = invoice.status == "paid"
     note = Invoice(
@@ -338,7 +340,7 @@ async def _credit(
         gross_pence=invoice.gross_pence,
         currency=invoice.currency,
         status="issued",
-        issued_on=today(),
+        issued_on=today(conference),
         due_on=None,
     )
     invoice.status = "credited"

@@ -24,7 +24,8 @@ from conference.core.models import (
 )
 from conference.core.settings import Settings
 
-LONDON = ZoneInfo("Europe/London")
+TIMEZONE = "Europe/London"  # the demo conference's own zone (Conference.timezone)
+LONDON = ZoneInfo(TIMEZONE)
 PUBLIC_SECTOR_DOMAINS = "gov.uk,police.uk,nhs.net,nhs.uk,sch.uk,ac.uk,mod.uk,gov.scot,gov.wales,llyw.cymru"
 
 FIRST = [
@@ -214,7 +215,7 @@ def demo_conference() -> Conference:
     return Conference(
         name="Safer Communities National Conference 2026",
         venue="Manchester Central, Windmill Street, Manchester M2 3GX",
-        timezone="Europe/London",
+        timezone=TIMEZONE,
         starts_at=datetime(2026, 12, 8, 9, 0, tzinfo=LONDON),
         ends_at=datetime(2026, 12, 9, 17, 0, tzinfo=LONDON),
         capacity=1000,

@@ -55,7 +55,9 @@ class FormPage(Protocol):
     ) -> Awaitable[Response]: ...
 
 
-async def act(request: Request, action: Action, *, actor: Actor, back: str | URL, on_error: OnError) -> Response:
+async def act(
+    request: Request, action: Action, *, actor: Actor, back: str | URL, on_error: OnError
+) -> Response:
     """Run `action(db, values, actor)` in one write transaction; then 303 to `back` with `?done=<what>`."""
 
     async def in_transaction(values: dict[str, str], actor: Actor) -> str | Done:
@@ -113,8 +115,3 @@ def show_again(request: Request, page: FormPage) -> OnError:
         return await page(request, problems=field_problems(exc), values=values, status_code=exc.status_code)
 
     return on_error
-
-
-def raise_on(exc: errors.DomainError) -> Response:
-    """For an on_error that shows only some refusals: the others go on to the app's error pages."""
-    raise exc

@@ -13,7 +13,6 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.settings import Settings
-from conference.mail.sender import MailWorker
 from conference.web.auth import authenticate, require
 from conference.web.ratelimit import RateLimit
 
@@ -35,11 +34,6 @@ def settings(request: Request) -> Settings:
 
 def payment_gateway(request: Request) -> PaymentWorker:
     worker: PaymentWorker = request.app.state.payments
-    return worker
-
-
-def mail(request: Request) -> MailWorker:
-    worker: MailWorker = request.app.state.mail
     return worker
 
 

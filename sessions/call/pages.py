@@ -20,6 +20,7 @@ from conference.core import errors
 from conference.core.audit import ANONYMOUS, Actor
 from conference.core.security import REVIEWER
 from conference.pages.registration import by_token
+from conference.web.forms import FLASH, done_message, done_redirect
 from conference.web.request import database, rate_limit, settings
 from conference.web.templating import form_values, render
 from sessions.call import call as calls
@@ -272,7 +273,7 @@ async def proposal_page(request: Request) -> Response:
             "options": options,
             "token": request.path_params["token"],
             "new": request.query_params.get("new") == "1",
-            "message": MESSAGES.get(request.query_params.get("m", ""), ""),
+            "message": done_message(request, MESSAGES),
         },
     )
 
@@ -319,7 +320,7 @@ async def edit_submit(request: Request) -> Response:
             status_code=422,
             editing=True,
         )
-    return RedirectResponse(request.url_for("proposal", token=token).include_query_params(m="saved"), 303)
+    return done_redirect(request.url_for("proposal", token=token), "saved")
 
 
 async def _speaker_form(request: Request, what: str) -> Response:
@@ -330,9 +331,7 @@ async def _speaker_form(request: Request, what: str) -> Response:
             await proposals.withdraw_proposal(db, proposal_id=p.id, actor=actor)
         else:
             await proposals.answer_acceptance(db, proposal_id=p.id, confirm=what == "confirmed", actor=actor)
-    return RedirectResponse(
-        request.url_for("proposal", token=request.path_params["token"]).include_query_params(m=what), 303
-    )
+    return done_redirect(request.url_for("proposal", token=request.path_params["token"]), what)
 
 
 async def withdraw_form(request: Request) -> Response:
@@ -371,7 +370,7 @@ async def review_home(request: Request) -> Response:
             "queue": queue,
             "token": request.path_params["token"],
             "formats": FORMAT_LABELS,
-            "message": MESSAGES.get(request.query_params.get("m", ""), ""),
+            "message": done_message(request, MESSAGES),
         },
     )
 
@@ -444,10 +443,7 @@ async def review_submit(request: Request) -> Response:
         fields = errors.from_validation_error(exc).fields or {}
         problems = {k: ("Choose a score from 1 to 5." if k in CRITERIA else v) for k, v in fields.items()}
         return await _review_page(request, reviewer_id, values=values, problems=problems, status_code=422)
-    url = request.url_for("review-home", token=request.path_params["token"]).include_query_params(
-        m="review_saved"
-    )
-    return RedirectResponse(url, 303)
+    return done_redirect(request.url_for("review-home", token=request.path_params["token"]), "review_saved")
 
 
 # --- delegates' stars --------------------------------------------------------------------------------------
@@ -470,7 +466,7 @@ async def talks_page(request: Request) -> Response:
             "speakers": speakers,
             "formats": FORMAT_LABELS,
             "token": request.path_params["token"],
-            "saved": request.query_params.get("m") == "saved",
+            "saved": request.query_params.get(FLASH) == "saved",
         },
     )
 
@@ -487,9 +483,7 @@ async def talks_submit(request: Request) -> Response:
             data=StarsIn(proposal_ids=chosen),
             actor=Actor("attendee", r.reference, r.id),
         )
-    return RedirectResponse(
-        request.url_for("talks", token=request.path_params["token"]).include_query_params(m="saved"), 303
-    )
+    return done_redirect(request.url_for("talks", token=request.path_params["token"]), "saved")
 
 
 routes = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.core import audit, errors, spreadsheets
+from conference.core.formats import conference_zone
 from conference.core.models import MAX_INT
 from conference.places import get_conference
 from conference.web.auth import require_registration_access
@@ -43,11 +45,12 @@ def room_public(r: Room) -> dict[str, Any]:
     }
 
 
-def slot_public(s: TimeSlot) -> dict[str, Any]:
+def slot_public(s: TimeSlot, zone: ZoneInfo) -> dict[str, Any]:
+    """A time slot, its times in `zone` (the conference's)."""
     return {
         "id": str(s.id),
-        "starts_at": s.starts_at.astimezone(programme.LONDON).isoformat(),
-        "ends_at": s.ends_at.astimezone(programme.LONDON).isoformat(),
+        "starts_at": s.starts_at.astimezone(zone).isoformat(),
+        "ends_at": s.ends_at.astimezone(zone).isoformat(),
         "label": s.label,
     }
 
@@ -92,7 +95,8 @@ async def list_slots(request: Request) -> Response:
     async with database(request).read() as db:
         conference = await get_conference(db)
         assert conference.id is not None
-        return JSONResponse([slot_public(s) for s in await programme.ordered_slots(db, conference.id)])
+        zone = conference_zone(conference)
+        return JSONResponse([slot_public(s, zone) for s in await programme.ordered_slots(db, conference.id)])
 
 
 async def create_slot(request: Request) -> Response:
@@ -100,7 +104,8 @@ async def create_slot(request: Request) -> Response:
     data = validate(TimeSlotCreate, await read_json(request))
     async with database(request).transaction() as db:
         slot = await programme.create_slot(db, data=data, actor=actor)
-    return JSONResponse(slot_public(slot), status_code=201)
+        zone = conference_zone(await get_conference(db))
+    return JSONResponse(slot_public(slot, zone), status_code=201)
 
 
 async def delete_slot(request: Request) -> Response:
@@ -123,7 +128,7 @@ async def _one_session(db: Any, session_id: uuid.UUID) -> dict[str, Any]:
     s = await db.get(ProgrammeSession, session_id)
     room = await db.get(Room, s.room_id) if s.room_id else None
     counts = await capacity.seat_counts(db, [s.id])
-    return programme.session_public(s, room, counts.get(s.id, {}))
+    return programme.session_public(s, room, counts.get(s.id, {}), conference_zone(await get_conference(db)))
 
 
 async def get_session(request: Request) -> Response:

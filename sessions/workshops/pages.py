@@ -9,17 +9,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.audit import Actor
+from conference.core.formats import conference_zone
 from conference.pages.registration import by_token
 from conference.places import get_conference
+from conference.web.forms import done_message, done_redirect
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 from sessions.models import ChoiceItem, ChoiceRanking, SessionChoice
 from sessions.workshops import agenda, capacity, choices, programme
+
+DONE = {
+    "booked": "Your seat is booked.",
+    "waitlisted": "The workshop is full: you are on its waiting list and will be emailed if a seat comes up.",
+    "released": "You have given up your seat.",
+    "ranked": "Your choices are saved.",
+}
 
 
 def _actor(r: Any) -> Actor:
@@ -55,15 +64,14 @@ async def agenda_page(request: Request) -> Response:
             "phase": phase,
             "ranked": {str(k): v for k, v in ranked.items()},
             "token": request.path_params["token"],
-            "message": request.query_params.get("m", ""),
-            "local": programme.LONDON,
+            "message": done_message(request, DONE),
+            "local": conference_zone(conf),
         },
     )
 
 
-def _back(request: Request, message: str) -> Response:
-    url = request.url_for("agenda", token=request.path_params["token"]).include_query_params(m=message)
-    return RedirectResponse(url, 303)
+def _back(request: Request, done: str) -> Response:
+    return done_redirect(request.url_for("agenda", token=request.path_params["token"]), done)
 
 
 async def book_form(request: Request) -> Response:

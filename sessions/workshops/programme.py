@@ -14,6 +14,7 @@ from sqlmodel import col
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
+from conference.core.formats import conference_zone
 from conference.core.models import Registration, utcnow
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
@@ -33,8 +34,6 @@ from sessions.models import (
     TimeSlotCreate,
 )
 from sessions.workshops import capacity
-
-LONDON = ZoneInfo("Europe/London")
 
 
 class RoomTaken(errors.DomainError):
@@ -258,10 +257,12 @@ async def update_session(
     await db.flush()
     moved = before != (session.starts_at, session.ends_at, session.room_id)
     if session.cancelled or moved:
+        zone = conference_zone(await get_conference(db))
         line = (
             f"'{session.title}' is cancelled."
             if session.cancelled
-            else f"'{session.title}' has moved from {_describe_at(before[0], old_room)} to {_describe_at(session.starts_at, room)}."
+            else f"'{session.title}' has moved from {_describe_at(before[0], old_room, zone)} "
+            f"to {_describe_at(session.starts_at, room, zone)}."
         )
         await _tell_booked(db, settings, session, line, release=session.cancelled)
     if not session.cancelled:
@@ -269,8 +270,8 @@ async def update_session(
     return session
 
 
-def _describe_at(starts_at: datetime, room: Room | None) -> str:
-    local = starts_at.astimezone(LONDON).strftime("%A %-d %B at %H:%M")
+def _describe_at(starts_at: datetime, room: Room | None, zone: ZoneInfo) -> str:
+    local = starts_at.astimezone(zone).strftime("%A %-d %B at %H:%M")
     return f"{local} in {room.name if room else 'no room'}"
 
 
@@ -334,12 +335,17 @@ async def sessions_public(db: AsyncSession, *, include_cancelled: bool = False) 
     )
     rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
     counts = await capacity.seat_counts(db)
+    zone = conference_zone(conference)
     return [
-        session_public(s, rooms.get(s.room_id) if s.room_id else None, counts.get(s.id, {})) for s in sessions
+        session_public(s, rooms.get(s.room_id) if s.room_id else None, counts.get(s.id, {}), zone)
+        for s in sessions
     ]
 
 
-def session_public(s: ProgrammeSession, room: Room | None, counts: dict[str, int]) -> dict[str, Any]:
+def session_public(
+    s: ProgrammeSession, room: Room | None, counts: dict[str, int], zone: ZoneInfo
+) -> dict[str, Any]:
+    """A session as the API and pages show it, its times in `zone` (the conference's)."""
     bookable = s.kind == Kind.workshop
     seats = capacity.seats_in(s, room) if bookable else (room.capacity if room else None)
     booked = counts.get("booked", 0)
@@ -350,8 +356,8 @@ def session_public(s: ProgrammeSession, room: Room | None, counts: dict[str, int
         "kind": s.kind.value,
         "theme": s.theme,
         "speakers": s.speakers,
-        "starts_at": s.starts_at.astimezone(LONDON).isoformat(),
-        "ends_at": s.ends_at.astimezone(LONDON).isoformat(),
+        "starts_at": s.starts_at.astimezone(zone).isoformat(),
+        "ends_at": s.ends_at.astimezone(zone).isoformat(),
         "slot_count": s.slot_count,
         "room": room.name if room else None,
         "room_id": str(room.id) if room else None,

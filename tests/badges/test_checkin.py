@@ -18,19 +18,7 @@ from conference.core.settings import Settings
 from conference.web.auth import create_api_token
 from sessions.models import RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conftest import make_settings
-
-
-def code_for(settings: Settings, person: dict[str, Any], version: int = 1) -> str:
-    return BadgeSigner.from_settings(settings).code_for(person["reference"], version)
-
-
-async def scan(
-    client: httpx.AsyncClient, headers: dict[str, str], code: str, list_: str = "door", device: str = "door-a"
-) -> httpx.Response:
-    return await client.post(
-        "/api/v1/checkins", json={"code": code, "list": list_, "device": device}, headers=headers
-    )
+from tests.support import code_for, make_settings, scan
 
 
 async def scans_recorded(database: Database) -> list[Checkin]:

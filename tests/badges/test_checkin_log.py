@@ -12,8 +12,7 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry
 from conference.core.settings import Settings
 from conference.web.auth import create_api_token
-from tests.badges.test_checkin import code_for, scan
-from tests.conference.test_console_registrations import sign_in
+from tests.support import code_for, scan, sign_in
 
 
 def scan_rows(html: str) -> list[str]:

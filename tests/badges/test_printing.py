@@ -27,8 +27,8 @@ from conference.core.models import AuditEntry, Registration, Status
 from conference.core.settings import Settings
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
-from tests.badges.test_render import decode, pdf_text, raster
 from tests.factories import make_conference, registration_body
+from tests.support import bearer, decode, make_settings, pdf_text, raster
 
 CONFIRMED_IN_ORDER = ["Zoë Adams", "Cher", "ann evans", "Siân Evans", "Łucja Nowak"]
 
@@ -49,10 +49,6 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -351,8 +347,6 @@ async def test_public_key_roles(
 
 def test_cli_prints_and_marks(tmp_path: Path, database_url: str) -> None:
     import asyncio
-
-    from tests.conftest import make_settings
 
     settings = make_settings(database_url)
 

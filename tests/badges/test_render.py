@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
-import zxingcpp
 from PIL import Image
 
 from badges.codes import BadgeClaim, BadgeSigner
 from badges.printing import surname_key
 from badges.render import LAYOUTS, QR_MASK, BadgeData, band_colour, qr_matrix, qr_png, render_badges
+from tests.support import decode, pdf_text, raster
 
 SIGNER = BadgeSigner.from_seed(bytes(range(32)))
 
@@ -55,27 +55,6 @@ NINE = [
     badge("Ann O'Neill", "NC-ANNO08", "Police Scotland", "Public sector"),
     badge("Mo Farah", "NC-MOFA09", "UK Athletics", "Staff"),
 ]
-
-
-def decode(image: Image.Image) -> list[zxingcpp.Barcode]:
-    return [r for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode) if r.valid]
-
-
-def raster(pdf: bytes, dpi: int = 200) -> list[Image.Image]:
-    import pypdfium2 as pdfium  # test dependency: rasterises without poppler
-
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return [doc[i].render(scale=dpi / 72).to_pil().convert("L") for i in range(len(doc))]
-    finally:
-        doc.close()
-
-
-def pdf_text(pdf: bytes) -> tuple[str, int]:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
 
 
 # --- the QR ------------------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from conference.core.db import Database
 from conference.core.models import Registration, Status
 from conference.core.settings import Settings
 from conference.web.auth import create_api_token
-from tests.badges.test_render import decode, raster
 from tests.factories import make_conference, registration_body
+from tests.support import decode, raster
 
 
 @pytest.fixture

@@ -15,6 +15,19 @@ if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install sk
     from playwright.sync_api import Page
 
 
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """playwright's expect() waits up to BROWSER_PATIENCE_MS for what it expects, as actions do (set on each
+    context): its own default, 5 s, is not the context's, and is too little on a busy machine."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # the tests skip (support.require_chromium)
+        yield
+        return
+    expect.set_options(timeout=BROWSER_PATIENCE_MS)
+    yield
+    expect.set_options(timeout=5_000)  # playwright's default
+
 
 @pytest.fixture
 def page() -> Iterator[Page]:

@@ -23,8 +23,8 @@ from conference import accounts
 from conference.core.audit import Actor
 from conference.core.db import Database
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

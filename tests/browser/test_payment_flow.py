@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from conference.core.db import Database
 from conference.core.models import OutboxEmail
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import BILLING, make_conference
 from tests.stripe_fake import FakeStripe, event_body, sign
+from tests.support import make_settings
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
     from playwright.sync_api import Page

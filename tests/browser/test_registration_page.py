@@ -18,8 +18,8 @@ import pytest
 
 from conference.core.db import Database
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
     from playwright.sync_api import Page

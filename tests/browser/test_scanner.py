@@ -30,9 +30,8 @@ from conference.core.db import Database
 from conference.core.models import Checkin
 from conference.web.auth import create_api_token
 from tests import support
-from tests.browser.conftest import CONTEXT, LAUNCH_ARGS
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import BROWSER_PATIENCE_MS, CONTEXT, LAUNCH_ARGS, make_settings
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
     from playwright.sync_api import BrowserContext, Page
@@ -119,7 +118,7 @@ def browser_for(tmp_path: Path) -> Iterator[Any]:
             browser = p.chromium.launch(executable_path=support.CHROMIUM, args=args)
             browsers.append(browser)
             context = browser.new_context(**CONTEXT)
-            context.set_default_timeout(10_000)
+            context.set_default_timeout(BROWSER_PATIENCE_MS)
             return context
 
         try:
@@ -192,7 +191,7 @@ def test_a_badge_held_up_to_the_camera_checks_the_delegate_in(
 
     page.get_by_role("button", name="Start camera").click()
     result = page.locator("#result")
-    expect(result.locator(".result-title")).to_have_text("Checked in", timeout=20_000)
+    expect(result.locator(".result-title")).to_have_text("Checked in")
     expect(result).to_contain_text("Ada Lovelace")
     expect(result).to_contain_text("Leeds City Council")
     expect(page.locator("#answer")).to_have_class(re.compile(r"\banswer--ok\b"))
@@ -259,7 +258,7 @@ def test_a_door_without_network_checks_in_offline_and_syncs_later(
     assert _checkins(live.database_url) == []
 
     context.set_offline(False)
-    expect(network).to_contain_text("Online — 0 scans waiting", timeout=20_000)
+    expect(network).to_contain_text("Online — 0 scans waiting")
     assert _door_entry(live)["checked_in_at"] is not None
     recorded = _checkins(live.database_url)
     assert [(r, offline) for r, offline, _device in recorded] == [

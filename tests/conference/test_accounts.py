@@ -25,17 +25,10 @@ from conference.core.db import Database
 from conference.core.models import ApiToken, AuditEntry, UserAccount, utcnow
 from conference.server import cli
 from conference.server.app import create_app
-from tests.conference.test_email import Mailbox, running_app, smtp_env
-from tests.conftest import make_settings
+from tests.support import Mailbox, csrf, make_settings, running_app, smtp_env
 
 PASSWORD = "plain four word passphrase"
 ORGANISER_EMAIL = "Ada.Organiser@example.org"
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 async def post_form(

@@ -37,9 +37,9 @@ from conference.server import backup as backup_module
 from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests import conftest, support
-from tests.conftest import make_settings
+from tests import support
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 CAPACITY = 20  # conference places: later registrations are waitlisted
 ROOM = 8  # workshop seats: later bookings are waitlisted
@@ -343,7 +343,7 @@ def backup_under_load_then_restore(source: str, target: str, tmp_path: Path) -> 
 def sqlite_factory(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> support.DatabaseFactory:
-    if conftest.KIND == "sqlite":
+    if support.KIND == "sqlite":
         factory: support.DatabaseFactory = request.getfixturevalue("databases")
         return factory
     return support.DatabaseFactory("sqlite", tmp_path_factory.mktemp("backup-sqlite"))

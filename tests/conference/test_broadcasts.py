@@ -29,19 +29,20 @@ from conference.web.auth import create_api_token
 from sessions import wiring
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conference.test_console_registrations import csrf, sign_in
-from tests.conference.test_email import (
+from tests.factories import ORGANISER
+from tests.support import (
     BASE_URL,
     MANAGE_LINK,
     Mailbox,
     body_of,
+    csrf,
     eventually,
+    make_settings,
     running_app,
+    sign_in,
     smtp_env,
     start_smtp,
 )
-from tests.conftest import make_settings
-from tests.sessions.call_support import ORGANISER
 
 HTML = {"accept": "text/html"}
 SECRET = "test-secret-key-that-is-long-enough-0123456789"  # make_settings' CONFERENCE_SECRET_KEY

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,13 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from conference.console.audit import uk_midnight
+from conference.console.audit import local_midnight
 from conference.core.db import Database
 from conference.core.models import AuditEntry
 from conference.web.auth import create_api_token
 from tests import support
-from tests.conference.test_console_registrations import sign_in
-from tests.conftest import KIND, make_settings
+from tests.support import KIND, make_settings, sign_in
 
 HTML = {"accept": "text/html"}
 
@@ -285,12 +285,13 @@ async def test_only_organisers(
 
 
 def test_uk_midnight() -> None:
-    assert uk_midnight(date(2026, 7, 1)) == datetime(2026, 6, 30, 23, tzinfo=UTC)
-    assert uk_midnight(date(2026, 12, 8)) == datetime(2026, 12, 8, 0, tzinfo=UTC)
-    assert uk_midnight(date(2026, 3, 29)) == datetime(
+    london = ZoneInfo("Europe/London")
+    assert local_midnight(date(2026, 7, 1), london) == datetime(2026, 6, 30, 23, tzinfo=UTC)
+    assert local_midnight(date(2026, 12, 8), london) == datetime(2026, 12, 8, 0, tzinfo=UTC)
+    assert local_midnight(date(2026, 3, 29), london) == datetime(
         2026, 3, 29, 0, tzinfo=UTC
     )  # the clocks go forward at 01:00
-    assert uk_midnight(date(2026, 3, 30)) == datetime(2026, 3, 29, 23, tzinfo=UTC)
+    assert local_midnight(date(2026, 3, 30), london) == datetime(2026, 3, 29, 23, tzinfo=UTC)
 
 
 # --- the database itself refuses to change the trail ----------------------------------------------------------

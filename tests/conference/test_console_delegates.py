@@ -25,22 +25,22 @@ from conference.core.models import AuditEntry, Invoice, OutboxEmail, Registratio
 from conference.core.settings import Settings
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conference.test_console_registrations import HTML, csrf, register, sign_in
-from tests.conference.test_email import MANAGE_LINK, Mailbox, running_app, smtp_env
-from tests.conference.test_registration_api import organiser_token, staff_token
-from tests.conftest import make_settings
-from tests.factories import invoice_body, registration_body
-from tests.sessions.call_support import ORGANISER
+from tests.factories import ORGANISER, invoice_body, registration_body
+from tests.support import (
+    HTML,
+    MANAGE_LINK,
+    Mailbox,
+    csrf,
+    make_settings,
+    organiser_token,
+    post_registration,
+    running_app,
+    sign_in,
+    smtp_env,
+    staff_token,
+)
 
 ORG = Actor("organiser", "Test organiser")
-
-
-@pytest.fixture
-async def organiser(
-    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
-) -> httpx.AsyncClient:
-    await sign_in(client, await organiser_token(database))
-    return client
 
 
 async def token_of(client: httpx.AsyncClient) -> str:
@@ -83,7 +83,7 @@ async def test_edit_details_saves_and_audits_field_names_only(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    made = await register(
+    made = await post_registration(
         client, registration_body(tickets["delegate"], name="Ann Original", dietary="Vegan")
     )
     path = f"/console/registrations/{made['id']}/edit"
@@ -127,7 +127,7 @@ async def test_edit_shows_validation_errors_next_to_fields(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    made = await register(client, registration_body(tickets["delegate"]))
+    made = await post_registration(client, registration_body(tickets["delegate"]))
     before = await row(database, made["id"])
     response = await post(
         client,
@@ -152,8 +152,10 @@ async def test_edit_email_must_not_clash_with_a_live_registration(
     organiser: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    a = await register(client, registration_body(tickets["delegate"]))
-    b = await register(client, registration_body(tickets["delegate"], email="Taken.Address@leeds.gov.uk"))
+    a = await post_registration(client, registration_body(tickets["delegate"]))
+    b = await post_registration(
+        client, registration_body(tickets["delegate"], email="Taken.Address@leeds.gov.uk")
+    )
     path = f"/console/registrations/{a['id']}/edit"
     before = await row(database, a["id"])
     clash = await post(client, path, form_of(before, email="taken.address@LEEDS.gov.uk"))
@@ -180,7 +182,7 @@ async def test_edit_email_must_not_clash_with_a_live_registration(
 async def test_new_pages_and_forms_are_organisers_only(
     client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
-    made = await register(client, registration_body(tickets["delegate"]))
+    made = await post_registration(client, registration_body(tickets["delegate"]))
     one = f"/console/registrations/{made['id']}"
     anonymous = await client.get(one + "/edit", headers=HTML)
     assert anonymous.status_code == 303 and "/login?next=" in anonymous.headers["location"]
@@ -233,7 +235,7 @@ async def test_substitution_moves_the_place_and_reissues_link_and_badge(
     organiser, staff = await organiser_token(database), await staff_token(database)
     org_h, staff_h = {"authorization": f"Bearer {organiser}"}, {"authorization": f"Bearer {staff}"}
     async with running_app(database_url, **smtp_env(smtp_port)) as client:
-        old = await register(
+        old = await post_registration(
             client,
             invoice_body(
                 tickets["exhibitor"], name="Olive Old", email="olive.old@leeds.gov.uk", dietary="Halal"
@@ -340,8 +342,8 @@ async def test_substitution_refusals(
     organiser: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    a = await register(client, registration_body(tickets["delegate"]))
-    b = await register(client, registration_body(tickets["delegate"]))
+    a = await post_registration(client, registration_body(tickets["delegate"]))
+    b = await post_registration(client, registration_body(tickets["delegate"]))
     path = f"/console/registrations/{a['id']}/substitute"
     ra, rb = await row(database, a["id"]), await row(database, b["id"])
     # To another live registration's address: a field error, nothing changed.
@@ -412,10 +414,10 @@ async def test_bulk_approve_reports_the_one_already_decided(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    p1 = await register(client, registration_body(tickets["press"]))
-    p2 = await register(client, registration_body(tickets["press"]))
-    pub = await register(client, registration_body(tickets["public"], email="someone@example.org"))
-    free = await register(client, registration_body(tickets["delegate"]))
+    p1 = await post_registration(client, registration_body(tickets["press"]))
+    p2 = await post_registration(client, registration_body(tickets["press"]))
+    pub = await post_registration(client, registration_body(tickets["public"], email="someone@example.org"))
+    free = await post_registration(client, registration_body(tickets["delegate"]))
     assert {p1["status"], p2["status"], pub["status"]} == {"awaiting_approval"}
     listing = await client.get("/console/registrations", headers=HTML)
     assert '/console/registrations?status=awaiting_approval">Awaiting approval (3)</a>' in listing.text
@@ -458,8 +460,8 @@ async def test_bulk_reject_and_form_errors(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    p1 = await register(client, registration_body(tickets["press"]))
-    p2 = await register(client, registration_body(tickets["press"]))
+    p1 = await post_registration(client, registration_body(tickets["press"]))
+    p2 = await post_registration(client, registration_body(tickets["press"]))
     token = await token_of(client)
     nothing = await client.post(
         "/console/registrations/decisions", data={"csrf_token": token, "decision": "reject"}, headers=HTML
@@ -549,8 +551,8 @@ async def test_resend_confirmation_and_invoice(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    inv = await register(client, invoice_body(tickets["exhibitor"]))
-    free = await register(client, registration_body(tickets["delegate"]))
+    inv = await post_registration(client, invoice_body(tickets["exhibitor"]))
+    free = await post_registration(client, registration_body(tickets["delegate"]))
     page = await client.get(f"/console/registrations/{inv['id']}", headers=HTML)
     assert "Send the latest invoice to the billing contact again" in page.text
     assert (
@@ -592,7 +594,7 @@ async def test_resend_and_edit_refused_for_erased_registrations(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    made = await register(client, registration_body(tickets["delegate"]))
+    made = await post_registration(client, registration_body(tickets["delegate"]))
     async with database.transaction() as db:
         r = await db.get(Registration, uuid.UUID(made["id"]))
         assert r is not None

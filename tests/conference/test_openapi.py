@@ -24,9 +24,8 @@ from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conference.test_route_roles import app_routes
-from tests.factories import registration_body
-from tests.sessions.call_support import ORGANISER
+from tests.factories import ORGANISER, registration_body
+from tests.support import app_routes
 
 
 def documented_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:

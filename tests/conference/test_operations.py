@@ -39,8 +39,8 @@ from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from conference.web.middleware import BodyLimit
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 AUTH = {"authorization": f"Bearer {METRICS_TOKEN}"}

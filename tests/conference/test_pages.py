@@ -11,14 +11,10 @@ import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import AuditEntry, OutboxEmail, Registration
+from tests.support import count_rows
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def count_rows(database: Database, model: Any) -> int:
-    async with database.read() as db:
-        return int((await db.execute(sa.select(sa.func.count()).select_from(model))).scalar_one())
 
 
 async def open_form(client: httpx.AsyncClient) -> str:

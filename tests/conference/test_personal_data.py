@@ -34,11 +34,18 @@ from conference.core.models import (
 from conference.core.settings import Settings
 from conference.personal_data import ERASED_NAME, erase, erase_expired, erased_email
 from sessions.models import SeatBooking, SeatStatus, SessionChoice, Star
-from tests.conference.test_console_registrations import csrf, sign_in
-from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
-from tests.factories import BILLING, make_conference, registration_body
-from tests.sessions.call_support import set_call, submit
-from tests.sessions.programme_factory import make_programme
+from tests.factories import BILLING, make_conference, make_programme, registration_body, set_call
+from tests.support import (
+    bearer,
+    csrf,
+    eventually,
+    make_settings,
+    organiser_token,
+    register,
+    sign_in,
+    staff_token,
+    submit,
+)
 
 HTML = {"accept": "text/html"}
 PERSONAL = ("name", "email", "organisation", "job_title", "region", "dietary", "access_needs")
@@ -244,7 +251,6 @@ async def test_download_holds_every_field_and_related_row_and_is_audited(
 
 async def test_download_is_rate_limited(database_url: str, tickets: dict[str, Any]) -> None:
     from conference.server.app import create_app
-    from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, CONFERENCE_RATE_LIMIT="2/minute"))
     async with (
@@ -654,11 +660,12 @@ async def test_the_retention_worker_applies_the_rule_without_anyone_running_it(
         conference.retention_days = 1
     worker = RetentionWorker(database, settings, interval=0.05, delay=0)
     worker.start()
+
+    async def erased() -> bool:
+        return (await registration(database, a["id"])).erased_at is not None
+
     try:
-        for _ in range(200):
-            if (await registration(database, a["id"])).erased_at is not None:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(erased, what="the retention worker to erase the registration")
     finally:
         await worker.stop()
     r = await registration(database, a["id"])

@@ -11,34 +11,8 @@ import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import AuditEntry, IdempotencyKey, OutboxEmail, Registration
-from conference.web.auth import create_api_token
 from tests.factories import BILLING, invoice_body, registration_body
-
-
-async def register(client: httpx.AsyncClient, ticket: Any, **overrides: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/registrations", json=registration_body(ticket, **overrides))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-async def count_rows(database: Database, model: Any) -> int:
-    async with database.read() as db:
-        return int((await db.execute(sa.select(sa.func.count()).select_from(model))).scalar_one())
-
-
-async def organiser_token(database: Database) -> str:
-    async with database.transaction() as db:
-        return await create_api_token(db, role="organiser", name="Test organiser")
-
-
-async def staff_token(database: Database) -> str:
-    async with database.transaction() as db:
-        return await create_api_token(db, role="staff", name="Door staff")
+from tests.support import bearer, count_rows, make_settings, organiser_token, register, staff_token
 
 
 async def test_conference_counts(client: httpx.AsyncClient, tickets: dict[str, Any]) -> None:
@@ -428,7 +402,6 @@ async def test_registration_is_rate_limited_per_client(
     database_url: str, tickets: dict[str, Any], database: Database
 ) -> None:
     from conference.server.app import create_app
-    from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, CONFERENCE_RATE_LIMIT="3/minute"))
     async with (

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,8 +28,6 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from conference import broadcasts
 from conference.core.db import Database
@@ -39,9 +37,16 @@ from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conftest import make_settings
-from tests.factories import invoice_body, make_conference, registration_body
-from tests.sessions.call_support import ORGANISER, invite, proposal_body, set_call
+from tests.factories import (
+    ORGANISER,
+    invite,
+    invoice_body,
+    make_conference,
+    proposal_body,
+    registration_body,
+    set_call,
+)
+from tests.support import app_routes, make_settings
 
 ROLES = ("anonymous", "attendee", "speaker", "reviewer", "staff", "organiser")  # tried on every route
 LINK = "link"  # only on private-link routes: the holder of the real link
@@ -307,21 +312,6 @@ LAST = [
 ]
 # Within a route, the roles expected to be refused go first, so an allowed destructive call cannot skew them.
 ROLE_ORDER = ("anonymous", "attendee", "speaker", "reviewer", LINK, "staff", "organiser")
-
-
-def app_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(method, full path template) of every route, walking into mounts; static mounts yield (MOUNT, path)."""
-    for route in routes:
-        if isinstance(route, Mount):
-            if isinstance(route.app, StaticFiles):
-                yield "MOUNT", prefix + route.path
-            else:
-                yield from app_routes(route.routes, prefix + route.path)
-        elif isinstance(route, Route):
-            for method in sorted((route.methods or set()) - {"HEAD"}):
-                yield method, prefix + route.path
-        else:
-            raise TypeError(f"unexpected route type {type(route).__name__} at {prefix}{route}")
 
 
 def link_prefix(path: str) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from conference.core import sqlite_inline
+from tests.support import PATIENCE, eventually, wait_until
 
 METADATA = sa.MetaData()
 ITEM = sa.Table("item", METADATA, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
@@ -70,7 +71,7 @@ async def test_waiting_for_another_writer_does_not_block_the_loop(tmp_path: Path
     await create(path)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process's write transaction, say
-    engine = engine_for(path)
+    engine = engine_for(path)  # a busy timeout of 30 s: the write waits for the lock all through this test
     ticks = 0
 
     async def ticker() -> None:
@@ -79,24 +80,24 @@ async def test_waiting_for_another_writer_does_not_block_the_loop(tmp_path: Path
             await asyncio.sleep(0.005)
             ticks += 1
 
-    async def write() -> float:
-        started = time.monotonic()
+    async def write() -> None:
         async with engine.begin() as conn:
             await conn.execute(ITEM.insert(), {"name": "after the wait"})
-        return time.monotonic() - started
 
+    tick_task = asyncio.create_task(ticker())
     try:
-        tick_task = asyncio.create_task(ticker())
         write_task = asyncio.create_task(write())
-        await asyncio.sleep(0.3)
+        # Counted, not timed: the loop serves others (20 ticks) while the write waits. A wait that blocked the
+        # loop would run no tick until the write gave up, 30 s on: the write would be done, with an error.
+        await eventually(lambda: ticks >= 20 or write_task.done(), what="20 ticks of the event loop")
         assert not write_task.done()  # still waiting for the lock...
-        assert ticks >= 20  # ...while the loop kept serving others (a blocking wait would leave this at 0)
+        assert ticks >= 20  # ...while the loop kept serving others
+        assert other.execute("SELECT count(*) FROM item").fetchall() == [(0,)]
         other.execute("COMMIT")
-        waited = await asyncio.wait_for(write_task, 5)
-        tick_task.cancel()
-        assert waited >= 0.3
+        await asyncio.wait_for(write_task, PATIENCE)  # and it goes on once the lock is free
         assert other.execute("SELECT name FROM item").fetchall() == [("after the wait",)]
     finally:
+        tick_task.cancel()
         other.close()
         await engine.dispose()
 
@@ -105,14 +106,20 @@ async def test_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     await create(path)
     other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")  # held until the end: only the busy timeout can end the wait
     engine = engine_for(path, busy_timeout=0.2)
+
+    async def write() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(ITEM.insert(), {"name": "never"})
+
     try:
         started = time.monotonic()
         with pytest.raises(OperationalError, match="database is locked"):
-            async with engine.begin() as conn:
-                await conn.execute(ITEM.insert(), {"name": "never"})
-        assert 0.2 <= time.monotonic() - started < 2
+            # A generous deadline, but shorter than the connector's default busy timeout (30 s): a wait that
+            # ignored busy_timeout=0.2 would time out here instead.
+            await asyncio.wait_for(write(), PATIENCE / 2)
+        assert time.monotonic() - started >= 0.2  # it did wait the busy timeout before giving up
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -131,10 +138,9 @@ def test_checkpointer_copies_the_wal_into_the_database(tmp_path: Path) -> None:
     assert path.stat().st_size <= 4096
     checkpointer = sqlite_inline.Checkpointer(str(path), interval=0.05)
     try:
-        deadline = time.monotonic() + 5
-        while path.stat().st_size < 100_000 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # 200 rows of 500 bytes, copied in by the checkpointer's thread
+        wait_until(lambda: path.stat().st_size >= 100_000, what="the WAL copied into the database file")
     finally:
         checkpointer.stop()
         writer.close()
-    assert path.stat().st_size >= 100_000  # 200 rows of 500 bytes, copied in by the checkpointer's thread
+    assert path.stat().st_size >= 100_000

@@ -13,7 +13,7 @@ from conference.core.db import Database
 from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.sessions.call_support import ORGANISER
+from tests.factories import ORGANISER
 
 
 async def organiser(database: Database) -> dict[str, str]:

@@ -25,9 +25,15 @@ from conference.web.auth import create_api_token
 from sessions.models import Kind, RoomCreate, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
 from tests import support
-from tests.conftest import make_settings
-from tests.factories import invoice_body, make_conference, registration_body
-from tests.sessions.call_support import ORGANISER, proposal_body, set_call
+from tests.factories import (
+    ORGANISER,
+    invoice_body,
+    make_conference,
+    proposal_body,
+    registration_body,
+    set_call,
+)
+from tests.support import make_settings
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')"

@@ -19,8 +19,8 @@ from conference.core.models import Checkin, RegistrationCreate
 from conference.registration import register
 from conference.web.auth import create_api_token
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 pytestmark = pytest.mark.race
 

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from conference.core.db import Database
 from conference.core.models import HOLDING, AuditEntry, IdempotencyKey, Registration, Status
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 pytestmark = pytest.mark.race
 

@@ -19,8 +19,8 @@ from conference.registration import register
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
 from tests import support
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 pytestmark = pytest.mark.race
 

@@ -19,8 +19,8 @@ from conference.core.db import Database
 from conference.core.models import HOLDING, AuditEntry, Conference, OutboxEmail, Registration, Status
 from sessions.models import Kind, RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme
-from tests.conftest import make_settings
 from tests.factories import make_conference, registration_body
+from tests.support import make_settings
 
 
 @dataclass

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests import support
-from tests.conference.test_email import Mailbox
 from tests.resilience.common import (
     Sent,
     bodies,
@@ -31,6 +30,7 @@ from tests.resilience.common import (
     snapshot,
     wait_until_sent,
 )
+from tests.support import Mailbox
 
 pytestmark = pytest.mark.resilience
 

@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ DOWN_SECONDS = 2.0
 REGISTRARS = 6  # concurrent clients registering one after another
 READERS = 4  # concurrent clients reading the conference and their own registration
 RECOVERED_AFTER = 5  # consecutive successes of every kind of request after PostgreSQL is back
-RECOVERY_LIMIT = 10.0  # seconds after PostgreSQL is back to see them before the test gives up
+RECOVERY_LIMIT = support.PATIENCE  # seconds after PostgreSQL is back to see them before the test gives up
 REQUEST_TIMEOUT = 20.0  # a request taking longer than this counts as a hang
 
 
@@ -81,10 +82,8 @@ def restartable_postgres(pg_url: str) -> Any:
         )
     yield
     if not _postgres_ready():
-        try:
+        with suppress(subprocess.CalledProcessError):  # already starting: wait for it below
             _pg_ctl("start")
-        except subprocess.CalledProcessError:
-            pass  # already starting: wait for it below
         _wait_ready()
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests import support
-from tests.conference.test_email import Mailbox
 from tests.resilience.common import Sent, bodies, check_invariants, client, deliveries, seed, wait_until_sent
+from tests.support import Mailbox
 
 pytestmark = pytest.mark.resilience
 

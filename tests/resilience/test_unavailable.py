@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from conference.core.db import is_unavailable
 from conference.server.app import create_app
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 pytestmark = pytest.mark.resilience
 

@@ -14,9 +14,8 @@ from conference.core.models import OutboxEmail
 from sessions.models import AllocationRun, SeatBooking, SeatStatus
 from sessions.workshops import allocation, synthetic
 from sessions.workshops.allocation import Delegate, Instance, Workshop
-from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.programme_factory import Programme, make_programme
+from tests.factories import Programme, make_conference, make_programme
+from tests.support import bearer, count_rows, csrf, organiser_token, register, sign_in, staff_token
 
 
 def one_slot(key: str, slot: int, seats: int, span: int = 1) -> Workshop:
@@ -231,8 +230,6 @@ async def test_allocation_input_and_roles_are_checked(
 async def test_organiser_previews_and_applies_the_allocation_from_the_console(
     client: httpx.AsyncClient, prog: tuple[dict[str, Any], Programme], database: Database
 ) -> None:
-    from tests.sessions.test_console import csrf, sign_in
-
     tickets, p = prog
     organiser = await organiser_token(database)
     await client.patch(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -10,22 +9,8 @@ import pytest
 
 from conference.core.db import Database
 from sessions.models import ProgrammeSession, Room
-from tests.conference.test_registration_api import count_rows, organiser_token, staff_token
-from tests.factories import make_conference
-from tests.sessions.programme_factory import Programme, make_programme
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
-    page = await client.get("/login")
-    return await client.post(
-        "/login", data={"token": token, "csrf_token": csrf(page.text), "next": "/console"}
-    )
+from tests.factories import Programme, make_conference, make_programme
+from tests.support import count_rows, csrf, organiser_token, sign_in, staff_token, try_sign_in
 
 
 @pytest.fixture
@@ -44,7 +29,7 @@ async def test_anonymous_is_sent_to_sign_in(client: httpx.AsyncClient, prog: Any
 async def test_bad_token_is_refused_and_audited(
     client: httpx.AsyncClient, prog: Any, database: Database
 ) -> None:
-    response = await sign_in(client, "ct_wrong")
+    response = await try_sign_in(client, "ct_wrong")
     assert response.status_code == 401 and "This token is not valid" in response.text
     assert (await client.get("/console/programme", headers={"accept": "text/html"})).status_code == 303
 

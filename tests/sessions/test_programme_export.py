@@ -34,9 +34,8 @@ from sessions.models import (
     SessionUpdate,
 )
 from sessions.workshops import programme
-from tests.conference.test_registration_api import bearer, register
-from tests.factories import make_conference
-from tests.sessions.programme_factory import ORGANISER, Programme, make_programme
+from tests.factories import ORGANISER, Programme, make_conference, make_programme
+from tests.support import bearer, register
 
 HTML = {"accept": "text/html"}
 # The schema stays in ../shared (c3voc's file is EUPL-1.2; we read it rather than copy it into this repository).

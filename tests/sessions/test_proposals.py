@@ -17,20 +17,21 @@ from conference.core.models import AuditEntry, OutboxEmail
 from conference.core.security import hash_token
 from conference.core.settings import Settings
 from sessions.models import Proposal, ProposalSpeaker
-from tests.conference.conftest import mailbox, smtp_port, smtp_server  # noqa: F401  (fixtures)
-from tests.conference.test_email import Mailbox, all_sent, body_of, database_dump, mail_client  # noqa: F401
-from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.call_support import (
+from tests.factories import invite, make_conference, make_programme, proposal_body, set_call
+from tests.support import (
     PROPOSAL_LINK,
+    Mailbox,
+    all_sent,
+    bearer,
+    body_of,
+    count_rows,
+    database_dump,
     emails,
-    invite,
-    proposal_body,
-    set_call,
+    organiser_token,
+    register,
+    staff_token,
     submit,
-    text_of,
 )
-from tests.sessions.programme_factory import make_programme
 
 HTML = {"accept": "text/html"}
 
@@ -158,7 +159,7 @@ async def test_submission_stores_the_proposal_and_emails_the_private_link(
 
     (message,) = await emails(database, settings, "proposal_received")
     assert message["To"] == "Grace.Okafor@leeds.gov.uk"
-    text = text_of(message)
+    text = body_of(message)
     assert "Dear Grace Okafor" in text and body["title"] in text
     assert PROPOSAL_LINK.findall(text) == [token]
     # Only the token's hash is stored: the link is derived again when the email is sent.
@@ -179,7 +180,7 @@ async def test_submission_stores_the_proposal_and_emails_the_private_link(
 async def test_the_email_reaches_a_real_smtp_server_with_a_working_link(
     mail_client: httpx.AsyncClient,
     database: Database,
-    mailbox: Mailbox,  # noqa: F811
+    mailbox: Mailbox,
 ) -> None:
     await set_call(database, open_=True)
     created = (await mail_client.post("/api/v1/proposals", json=proposal_body())).json()
@@ -524,7 +525,7 @@ async def test_the_public_form_keeps_values_shows_an_error_summary_and_submits(
     edited = await client.post(
         private + "/edit", headers=HTML, data=form(token2, title="Street triage, revisited")
     )
-    assert edited.status_code == 303 and edited.headers["location"].endswith("?m=saved")
+    assert edited.status_code == 303 and edited.headers["location"].endswith("?done=saved")
     withdrawn = await client.post(private + "/withdraw", headers=HTML, data={"csrf_token": token2})
     assert withdrawn.status_code == 303
     async with database.read() as db:

@@ -17,10 +17,21 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry, OutboxEmail
 from conference.core.settings import Settings
 from sessions.models import Proposal, Review
-from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.call_support import PROPOSAL_LINK, REVIEW_LINK, emails, invite, set_call, submit, text_of
-from tests.sessions.test_console import csrf, sign_in
+from tests.factories import invite, make_conference, set_call
+from tests.support import (
+    PROPOSAL_LINK,
+    REVIEW_LINK,
+    bearer,
+    body_of,
+    count_rows,
+    csrf,
+    emails,
+    organiser_token,
+    register,
+    sign_in,
+    staff_token,
+    submit,
+)
 
 HTML = {"accept": "text/html"}
 # Personal details the anonymised reviewer must never receive.
@@ -68,7 +79,7 @@ async def test_invited_reviewer_gets_a_private_link_that_only_reviews(
 
     (message,) = await emails(database, settings, "reviewer_invited")
     assert message["To"] == "helen.marsh@whatworks.org.uk"
-    (token,) = REVIEW_LINK.findall(text_of(message))
+    (token,) = REVIEW_LINK.findall(body_of(message))
     reviewer = bearer(token)
     proposal = await submit(client)
     assert (await client.get("/api/v1/review/proposals", headers=reviewer)).status_code == 200
@@ -307,11 +318,11 @@ async def test_accept_reject_single_and_bulk_email_every_speaker_and_are_audited
     to_alpha = [m for m in sent if "Alpha" in m["Subject"]]
     assert sorted(m["To"] for m in to_alpha) == sorted([SPEAKER["email"], CO_SPEAKER["email"]])
     contact = next(m for m in to_alpha if m["To"] == SPEAKER["email"])
-    assert PROPOSAL_LINK.findall(text_of(contact)) == [a["edit_token"]]
+    assert PROPOSAL_LINK.findall(body_of(contact)) == [a["edit_token"]]
     co = next(m for m in to_alpha if m["To"] == CO_SPEAKER["email"])
-    assert PROPOSAL_LINK.findall(text_of(co)) == [] and "Dear Bartholomew Ndiaye" in text_of(co)
+    assert PROPOSAL_LINK.findall(body_of(co)) == [] and "Dear Bartholomew Ndiaye" in body_of(co)
     (no,) = await emails(database, settings, "proposal_rejected")
-    assert "Delta" in no["Subject"] and "p_" not in text_of(no)
+    assert "Delta" in no["Subject"] and "p_" not in body_of(no)
     async with database.read() as db:
         decisions = (
             await db.execute(
@@ -356,7 +367,7 @@ async def test_the_speakers_confirm_or_decline_from_the_link_in_the_email(
 
     # By the page the email links to, without script: the buttons post with the CSRF token.
     link = next(
-        PROPOSAL_LINK.findall(text_of(m))[0]
+        PROPOSAL_LINK.findall(body_of(m))[0]
         for m in await emails(database, settings, "proposal_accepted")
         if "Yes" in m["Subject"]
     )

@@ -31,10 +31,8 @@ from sessions.models import (
     TimeSlotCreate,
 )
 from sessions.workshops import programme
-from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.call_support import set_call, submit
-from tests.sessions.test_console import csrf, sign_in
+from tests.factories import make_conference, set_call
+from tests.support import bearer, csrf, organiser_token, register, sign_in, staff_token, submit
 
 ORGANISER = Actor("organiser", "tests")
 HTML = {"accept": "text/html"}

@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from conference.core.db import Database
 from conference.core.models import OutboxEmail
 from sessions.models import SeatBooking
-from tests.conference.test_registration_api import bearer, count_rows, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.programme_factory import Programme, make_programme
+from tests.factories import Programme, make_conference, make_programme
+from tests.support import bearer, count_rows, organiser_token, register, staff_token
 
 
 @pytest.fixture

@@ -18,11 +18,8 @@ from conference.server.demo import load_demo
 from sessions.call.accepted_talks import accepted_talks, speaker_unavailability, star_sets
 from sessions.call.demo import SECTOR_THEMES, load_demo_call
 from sessions.models import Proposal, Review, Star
-from tests.conference.test_registration_api import bearer, organiser_token, register, staff_token
-from tests.factories import make_conference
-from tests.sessions.call_support import invite, set_call, submit
-from tests.sessions.programme_factory import make_programme
-from tests.sessions.test_console import csrf
+from tests.factories import invite, make_conference, make_programme, set_call
+from tests.support import bearer, csrf, organiser_token, register, staff_token, submit
 
 HTML = {"accept": "text/html"}
 
