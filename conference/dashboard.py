@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from sqlmodel import col
 
 from conference.balances import issued_invoices_pence, outstanding_pence, payment_state_filter
 from conference.core import hooks
+from conference.core.formats import conference_zone
 from conference.core.models import (
     HOLDING,
     REGIONS,
@@ -96,13 +97,6 @@ def _bucket_start(bucket: int, seconds: int) -> datetime:
 
 
 # --- the pieces --------------------------------------------------------------------------------------------
-
-
-def _zone(conference: Conference) -> ZoneInfo:
-    try:
-        return ZoneInfo(conference.timezone or "Europe/London")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Europe/London")
 
 
 async def _status_counts(db: AsyncSession, conference_id: int) -> dict[Status, int]:
@@ -268,7 +262,7 @@ async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[st
     now = now or utcnow()
     conference = await get_conference(db)
     assert conference.id is not None
-    zone = _zone(conference)
+    zone = conference_zone(conference)
     counts = await _status_counts(db, conference.id)
     places = Availability(
         capacity=conference.capacity,

@@ -20,6 +20,7 @@ from conference.core.models import Invoice, Registration
 from conference.invoices import invoicing
 from conference.invoices.invoicing import invoice_public
 from conference.web.auth import authenticate, require, require_registration_access
+from conference.web.downloads import private_file
 from conference.web.request import caller, database, read_json, settings, validate
 
 
@@ -63,14 +64,7 @@ async def invoice_pdf(request: Request) -> Response:
     if actor.kind == "organiser":
         async with database(request).transaction() as db:
             await audit.record(db, "conference.invoice.downloaded", actor=actor, subject=invoice.number)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
-            "cache-control": "private, no-store",
-        },
-    )
+    return private_file(pdf, f"{invoice.number}.pdf", "application/pdf")
 
 
 async def mark_paid(request: Request) -> Response:

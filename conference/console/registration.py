@@ -25,6 +25,7 @@ from conference.core.audit import Actor
 from conference.core.models import Conference, Invoice, Registration, Status, TicketType, utcnow
 from conference.invoices import invoicing
 from conference.payments import records
+from conference.web.downloads import private_file
 from conference.web.forms import Action, OnError, act, done_message
 from conference.web.request import database, settings
 from conference.web.templating import render
@@ -318,14 +319,7 @@ async def invoice_pdf(request: Request) -> Response:
         invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
     async with database(request).transaction() as db:
         await audit.record(db, "conference.invoice.downloaded", actor=actor, subject=invoice.number)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'attachment; filename="{invoice.number}.pdf"',
-            "cache-control": "private, no-store",
-        },
-    )
+    return private_file(pdf, f"{invoice.number}.pdf", "application/pdf")
 
 
 ONE = "/console/registrations/{registration_id:uuid}"

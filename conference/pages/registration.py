@@ -22,6 +22,7 @@ from conference.core.audit import Actor
 from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
 from conference.invoices import invoicing
 from conference.payments import gateway, records
+from conference.web.downloads import private_file
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, payment_gateway, rate_limit, settings
 from conference.web.templating import form_values, render
@@ -244,11 +245,7 @@ async def manage_invoice_pdf(request: Request) -> Response:
         invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
     if invoice.registration_id != r.id:
         raise errors.NotFound("No invoice has this id.")
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'},
-    )
+    return private_file(pdf, f"{invoice.number}.pdf", "application/pdf")
 
 
 async def manage_data(request: Request) -> Response:
