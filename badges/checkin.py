@@ -5,11 +5,16 @@ A scan reads what it needs on the read pool, then writes one `checkin` row. The 
 fails, and it answers `already_checked_in` with the winner's time and place. Offline scanners upload their
 queue later (`sync`): scans are merged in the order they were made, and a delegate that an offline device
 let in although somebody else already had is flagged (`conflict`) for the organisers.
+
+A scan may carry the device's `scan_id`: a repeat of exactly that scan (the same code or reference, list and
+device) is answered from the first record; the id used for anything else is refused (ScanIdReused, 409), so a
+known id can't turn a forged or cancelled badge into the first delegate's `ok`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +74,8 @@ _BY_SCAN_ID = sa.select(
     col(Checkin.scanned_at),
     col(Checkin.reason),
     col(Checkin.conflict),
+    col(Checkin.device),
+    col(Checkin.scan_digest),
 ).where(col(Checkin.scan_id) == sa.bindparam("scan_id"))
 _ATTENDEE = sa.select(
     col(Registration.name), col(Registration.organisation), col(Registration.reference)
@@ -93,7 +100,7 @@ class Scan:
     scanned_at: datetime | None = None
     offline: bool = False
     shown: str = ""  # what an offline device showed ("ok" when it let the delegate in)
-    scan_id: str = ""  # the device's id for this scan: a repeat is answered from the first record
+    scan_id: str = ""  # the device's id for this scan: an exact repeat is answered from the first record
 
 
 @dataclass
@@ -121,6 +128,21 @@ class ScanResult:
         if self.conflict:
             body["conflict"] = True
         return body
+
+
+class ScanIdReused(errors.DomainError):
+    code = "scan_id_reused"
+    message = (
+        "This scan_id was already used for a different scan (another badge, list or device); "
+        "give every new scan a new scan_id."
+    )
+
+
+def scan_digest(scan: Scan) -> str:
+    """What was scanned, as the judge reads it (a reference, when given, before the code): SHA-256 in hex."""
+    reference = scan.reference.strip().upper()
+    what = f"reference:{reference}" if reference else f"code:{scan.code}"
+    return hashlib.sha256(what.encode()).hexdigest()
 
 
 async def resolve_list(db: AsyncSession, name: str) -> str:
@@ -186,9 +208,12 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     no read-then-write race, and a first scan costs a single statement after the badge's lookup.
     """
     conn = await db.connection()
+    digest = scan_digest(scan) if scan.scan_id else None
     if scan.scan_id:
         seen = (await conn.execute(_BY_SCAN_ID, {"scan_id": scan.scan_id})).first()
         if seen is not None:
+            if not await _same_scan(db, signer, scan, digest, seen):
+                raise ScanIdReused()
             return await _replay(conn, seen)
     outcome, registration_id = await judge(db, signer, scan)
     now = utcnow()
@@ -206,6 +231,7 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
         "conflict": False,
         "reason": outcome.reason[:200],
         "scan_id": scan.scan_id or None,
+        "scan_digest": digest,
     }
     outcome.registration_id = registration_id
     if outcome.result == "ok":
@@ -250,6 +276,7 @@ async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[Scan
         Status.pending_payment: "unpaid",
         Status.waitlisted: "no_place",
         Status.awaiting_approval: "no_place",
+        Status.awaiting_verification: "no_place",
     }.get(row.status)
     if refusal is not None:
         return ScanResult(refusal, attendee), row.id
@@ -260,6 +287,19 @@ async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[Scan
         if seat is None or seat.status != SeatStatus.booked:
             return ScanResult("not_booked", attendee), row.id
     return ScanResult("ok", attendee), row.id
+
+
+async def _same_scan(
+    db: AsyncSession, signer: BadgeSigner, scan: Scan, digest: str | None, seen: Any
+) -> bool:
+    """Whether `scan` repeats the recorded scan of the same id: the same code or reference, list and device."""
+    if seen.list != scan.list or seen.device != scan.device[:100]:
+        return False
+    if seen.scan_digest is not None:
+        return digest is not None and hmac.compare_digest(seen.scan_digest, digest)
+    # Recorded before scans kept their digest: the same delegate (or, for a code naming nobody, nobody either).
+    _outcome, registration_id = await judge(db, signer, scan)
+    return bool(registration_id == seen.registration_id)
 
 
 async def _replay(conn: Any, seen: Any) -> ScanResult:
@@ -299,7 +339,10 @@ async def sync(
     order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at or utcnow(), i))
     results: dict[int, ScanResult] = {}
     for i in order:
-        results[i] = await check_in(database, signer, scans[i], actor=actor)
+        try:
+            results[i] = await check_in(database, signer, scans[i], actor=actor)
+        except ScanIdReused as exc:  # the scans before it stay recorded; a retry answers them from their records
+            raise ScanIdReused(fields={f"scans.{i}.scan_id": exc.message}) from None
     return [results[i] for i in range(len(scans))]
 
 
@@ -438,6 +481,7 @@ async def _run_scan_statements(database: Database) -> None:
             "conflict": False,
             "reason": "",
             "scan_id": None,
+            "scan_digest": None,
         }
         await conn.execute(_ADMIT[conn.dialect.name], row)
         await conn.execute(_INSERT, {**row, "id": uuid.uuid4()})

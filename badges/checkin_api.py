@@ -14,6 +14,7 @@ from starlette.routing import Route
 from badges import checkin
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
+from conference.core.text import Line
 from conference.web.auth import authenticate, require
 from conference.web.request import caller, database, path_uuid, read_json, settings, validate
 
@@ -32,10 +33,12 @@ class ScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     # Anything up to 2,000 characters is a scan (recorded, answered `invalid` if it is not a badge); a longer
     # body is not a badge scanner's doing and is refused outright.
+    # The code is the scanner's raw text, never stored or searched: whatever a camera read (a stranger's barcode,
+    # GS1 separators and all) is answered `invalid`, not refused, so a device's offline queue is never stuck on it.
     code: str = PField(default="", max_length=2000)
-    reference: str = PField(default="", max_length=16)
-    list: str = PField(min_length=1, max_length=64)
-    device: str = PField(default="", max_length=100)
+    reference: Line = PField(default="", max_length=16)
+    list: Line = PField(min_length=1, max_length=64)
+    device: Line = PField(default="", max_length=100)
     # The scanner's id for this scan (e.g. a UUID), so a retry or the offline copy of a scan whose answer was
     # lost is answered from the first record instead of being counted again.
     scan_id: str = PField(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
@@ -49,7 +52,7 @@ class ScanIn(BaseModel):
 
 class OfflineScan(ScanIn):
     scanned_at: datetime
-    shown: str = PField(default="", max_length=24)
+    shown: Line = PField(default="", max_length=24)
 
     @field_validator("scanned_at")
     @classmethod
@@ -61,7 +64,7 @@ class OfflineScan(ScanIn):
 
 class SyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    device: str = PField(default="", max_length=100)
+    device: Line = PField(default="", max_length=100)
     scans: list[OfflineScan] = PField(max_length=MAX_SYNC)
 
 

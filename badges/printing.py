@@ -1,8 +1,8 @@
 """Which badges to print and in what order, and recording that they were printed.
 
-Badges are for CONFIRMED registrations only. A place held while a card payment, an invoice or an approval is
-outstanding (pending_payment, awaiting_approval) may never turn into an attendee, and the door would answer
-`unpaid` to its code anyway: printing it would waste badge stock and put a genuine-looking badge in the hands
+Badges are for CONFIRMED registrations only. A place held while a card payment, an invoice, an approval or the
+delegate's confirmation of their email address is outstanding (pending_payment, awaiting_approval,
+awaiting_verification) may never turn into an attendee, and the door would answer `unpaid` to its code anyway: printing it would waste badge stock and put a genuine-looking badge in the hands
 of someone who may not be coming. Once confirmed, `not_printed` picks them up in the next print run.
 
 Sheets are sorted by surname, then the given names: the surname is the name's last word (so "Ó Briain"
@@ -35,6 +35,8 @@ _NO_PLACE = {
     Status.pending_payment: "This place is waiting for payment; the badge is ready once it is paid.",
     Status.awaiting_approval: "This registration is waiting for an organiser's approval; the badge is ready "
     "once it is approved.",
+    Status.awaiting_verification: "This place is held until the delegate confirms their email address; the badge "
+    "is ready once they have.",
     Status.waitlisted: "This registration is on the waiting list and holds no place yet, so it has no badge.",
     Status.cancelled: "This registration is cancelled, so it has no badge.",
 }

@@ -1,32 +1,32 @@
 """Console accounts: organisers and staff sign in with an email and a password, optionally a TOTP code.
 
-Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended profile) and rehashed
-on login when those defaults change. Repeated failures lock the account for a while: the count lives in the
-database, so it holds however many workers and instances serve the login form. Messages never say whether an
-email has an account.
+Passwords are hashed with argon2id (conference/core/passwords.py) and rehashed on sign-in when its parameters
+change. A check takes about 190 ms of CPU, so it runs on a thread of its own and never inside a transaction: the
+account is read in one short transaction, the password checked with none open, and the outcome recorded in
+another. Repeated failures lock the account for a while: the count lives in the database and goes up by an
+atomic UPDATE, so it holds however many attempts, workers and instances run at once. A wrong current password on
+the forms that need it (changing the password, turning two-factor off) counts the same way. Messages never say
+whether an email has an account.
 
-TOTP secrets are stored encrypted (Fernet, keyed from the server secret), so a copy of the database alone cannot
-mint codes; a code is accepted once (the step is remembered), within one step of clock drift.
+A successful sign-in starts a server-side session (conference/core/console_sessions.py); a password change or
+reset, turning two-factor on and disabling the account end the account's other sessions.
+
+TOTP codes and their encrypted secrets: conference/core/totp.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pyotp
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, console_sessions, errors, passwords, totp
 from conference.core.audit import Actor
+from conference.core.db import Database, lock_for_update
 from conference.core.models import OutboxEmail, PasswordReset, UserAccount, utcnow
 from conference.core.security import ROLES, derived_token, hash_token
 from conference.core.settings import Settings
@@ -40,15 +40,15 @@ INVITE_VALID = timedelta(hours=48)  # a new account's first "set your password" 
 RESETS_PER_HOUR = 3  # per account: a flood of reset requests can't flood someone's inbox
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128  # argon2 takes any length, but a megabyte "password" is only a way to burn CPU
-TOTP_ISSUER = "Conference console"
-
-_hasher = PasswordHasher()
-# Verified when the email has no account, so a miss takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
 BAD_CODE = "This code is not right. Type the 6 digits your app shows now."
 BAD_LOGIN = (
     "The email address or password is not right. After several failed tries an account is locked for "
+    f"{int(LOCKOUT.total_seconds() // 60)} minutes."
+)
+NOT_CURRENT = "This is not your current password."
+LOCKED = (
+    "Your account is locked after too many wrong passwords. Try again in "
     f"{int(LOCKOUT.total_seconds() // 60)} minutes."
 )
 
@@ -57,6 +57,7 @@ BAD_LOGIN = (
 class LoginResult:
     user: UserAccount
     needs_totp: bool
+    session_key: str | None = None  # the new session's cookie key (None while a TOTP code is still needed)
 
 
 def email_key(email: str) -> str:
@@ -81,26 +82,83 @@ def password_problem(password: str, *, email: str = "") -> str | None:
     return None
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 async def set_password(db: AsyncSession, user: UserAccount, password: str, *, actor: Actor) -> None:
+    """Give an account a password, hashing it here (blocking): for the command line and tests. Request handlers
+    hash off the event loop first (change_password, complete_reset). Every session of the account ends."""
     problem = password_problem(password, email=user.email)
     if problem:
         raise errors.InvalidInput(fields={"password": problem})
-    user.password_hash = hash_password(password)
-    user.session_version += 1  # every other signed-in browser is signed out
+    await _store_password(db, user, passwords.hash_password(password), actor=actor, keep=None)
+
+
+async def _store_password(
+    db: AsyncSession, user: UserAccount, password_hash: str, *, actor: Actor, keep: uuid.UUID | None
+) -> None:
+    user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
+    await console_sessions.end_for_user(db, user.id, keep=keep)  # every other signed-in browser is signed out
     await audit.record(db, "conference.user.password_changed", actor=actor, subject=str(user.id))
+
+
+async def confirm_current_password(
+    database: Database,
+    user_id: uuid.UUID,
+    password: str,
+    *,
+    field: str,
+    session_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Check a signed-in person's current password (the forms that change the password or turn two-factor off):
+    the hash it matched, or InvalidInput naming `field`. A wrong one counts towards the lock-out like a wrong
+    sign-in (audited as conference.login.failed, reason current_password); a locked account is refused whatever is
+    typed; and the wrong password that locks the account also ends the session it was typed in (`session_id`),
+    so a borrowed browser can't go on guessing. The check runs off the event loop, outside any transaction."""
+    now = now or utcnow()
+    async with database.read() as db:
+        user = await db.get(UserAccount, user_id)
+    if user is None or user.disabled_at is not None:
+        raise errors.NotFound("Your account no longer exists.")
+    if _is_locked(user, now):
+        raise errors.InvalidInput(fields={field: LOCKED})
+    if await passwords.matches(user.password_hash, password[:MAX_PASSWORD]):
+        return user.password_hash
+    async with database.transaction() as db:
+        locked = await record_failure(db, user.id, now, "current_password")
+        if locked and session_id is not None:
+            await console_sessions.end_one(db, session_id, now=now)
+    raise errors.InvalidInput(fields={field: LOCKED if locked else NOT_CURRENT})
+
+
+async def change_password(
+    database: Database,
+    user_id: uuid.UUID,
+    *,
+    current: str,
+    password: str,
+    again: str,
+    actor: Actor,
+    session_id: uuid.UUID | None,
+) -> None:
+    """The account page's password change: the current password (checked as confirm_current_password does), then
+    the new one twice. The new hash is made off the event loop; this browser stays signed in, the others end."""
+    verified = await confirm_current_password(
+        database, user_id, current, field="current_password", session_id=session_id
+    )
+    if password != again:
+        raise errors.InvalidInput(fields={"password_again": "The two new passwords are not the same."})
+    async with database.read() as db:
+        user = await db.get(UserAccount, user_id)
+    problem = password_problem(password, email=user.email if user else "")
+    if problem:
+        raise errors.InvalidInput(fields={"password": problem})
+    new_hash = await passwords.hashed(password)
+    async with database.transaction() as db:
+        user = await lock_for_update(db, UserAccount, user_id)
+        if user.password_hash != verified:  # changed by another browser meanwhile
+            raise errors.InvalidInput(fields={"current_password": NOT_CURRENT})
+        await _store_password(db, user, new_hash, actor=actor, keep=session_id)
 
 
 # --- users ------------------------------------------------------------------------------------------------
@@ -145,7 +203,8 @@ async def set_disabled(db: AsyncSession, user_id: uuid.UUID, disabled: bool, *, 
     if disabled and actor.kind == "organiser" and actor.name == user.email:
         raise errors.DomainError("You can't disable your own account; ask another organiser.")
     user.disabled_at = utcnow() if disabled else None
-    user.session_version += 1
+    if disabled:
+        await console_sessions.end_for_user(db, user.id)
     await audit.record(
         db,
         "conference.user.disabled" if disabled else "conference.user.enabled",
@@ -155,35 +214,73 @@ async def set_disabled(db: AsyncSession, user_id: uuid.UUID, disabled: bool, *, 
     return user
 
 
+async def sign_out_others(db: AsyncSession, user: UserAccount, *, actor: Actor, keep: uuid.UUID) -> int:
+    """The account page's "sign out every other browser": how many sessions ended."""
+    ended = await console_sessions.end_for_user(db, user.id, keep=keep)
+    await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id), ended=ended)
+    return ended
+
+
 # --- signing in -------------------------------------------------------------------------------------------
 
 
 async def check_password(
-    db: AsyncSession, *, email: str, password: str, now: datetime | None = None
+    database: Database,
+    *,
+    email: str,
+    password: str,
+    replacing: str | None = None,
+    now: datetime | None = None,
 ) -> LoginResult | None:
-    """First factor. None means refused (one answer for every reason); the failure is counted and audited, so the
-    caller must commit before it answers."""
+    """First factor. None means refused (one answer for every reason), the failure counted and audited.
+
+    Three steps, so that the argon2 check (on a thread, conference/core/passwords.py) never holds a transaction
+    open: read the account; check the password with no transaction; record the outcome in a short one. A failure
+    is counted by an atomic UPDATE (record_failure). A success is recorded only if, in that transaction, the account
+    is still unlocked, enabled and has the password that was checked. Without a second factor the session starts
+    there too (LoginResult.session_key); the browser's previous session (`replacing`, its cookie's key) ends."""
     now = now or utcnow()
-    user = await _locked_row(db, email)
-    if user is None:
-        verify_password("", password)
-        await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="password")
+    async with database.read() as db:
+        user = await find_user(db, email)
+    if user is None or _is_locked(user, now):
+        await passwords.matches("", password)  # the same time as a wrong password
+        async with database.transaction() as db:
+            await audit.record(
+                db,
+                "conference.login.failed",
+                actor=Actor("anonymous"),
+                subject=str(user.id) if user else "",
+                reason="locked" if user else "password",
+            )
         return None
-    if user.locked_until is not None and user.locked_until > now:
-        await audit.record(
-            db, "conference.login.failed", actor=Actor("anonymous"), subject=str(user.id), reason="locked"
-        )
-        return None
-    if user.disabled_at is not None or not verify_password(user.password_hash, password):
-        await _count_failure(db, user, now, "password")
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    needs_totp = user.totp_enabled_at is not None
-    if not needs_totp:
+    checked = user.password_hash
+    right = await passwords.matches(checked, password) and user.disabled_at is None
+    rehashed = await passwords.hashed(password) if right and passwords.needs_rehash(checked) else None
+    async with database.transaction() as db:
+        if not right:
+            await record_failure(db, user.id, now, "password")
+            return None
+        user = await lock_for_update(db, UserAccount, user.id)
+        if user.password_hash != checked or user.disabled_at is not None or _is_locked(user, now):
+            # Changed, disabled or locked while the password was being checked: refused, not counted again.
+            await audit.record(
+                db,
+                "conference.login.failed",
+                actor=Actor("anonymous"),
+                subject=str(user.id),
+                reason="changed",
+            )
+            return None
+        if rehashed is not None:
+            user.password_hash = rehashed
+        if replacing:
+            await console_sessions.end(db, replacing, now=now)
+        if user.totp_enabled_at is not None:
+            return LoginResult(user, needs_totp=True)
         _succeed(user, now)
         await audit.record(db, "conference.login.succeeded", actor=actor_for(user), subject=str(user.id))
-    return LoginResult(user, needs_totp)
+        key = await console_sessions.start(db, user_id=user.id, now=now)
+        return LoginResult(user, needs_totp=False, session_key=key)
 
 
 async def check_totp(
@@ -195,12 +292,12 @@ async def check_totp(
     user = await db.get(UserAccount, user_id, with_for_update=True)
     if user is None or user.disabled_at is not None or user.totp_enabled_at is None:
         return "refused"
-    if user.locked_until is not None and user.locked_until > now:
+    if _is_locked(user, now):
         return "refused"
-    step = _totp_step(settings, user, code, now)
+    step = totp.step_for(settings, user, code, now)
     if step is None:
-        await _count_failure(db, user, now, "totp")
-        return "refused" if user.locked_until is not None else "code"
+        locked = await record_failure(db, user.id, now, "totp")
+        return "refused" if locked else "code"
     user.totp_last_step = step
     _succeed(user, now)
     await audit.record(
@@ -209,25 +306,44 @@ async def check_totp(
     return user
 
 
-async def _locked_row(db: AsyncSession, email: str) -> UserAccount | None:
-    stmt = sa.select(UserAccount).where(col(UserAccount.email_key) == email_key(email)).with_for_update()
-    return (await db.execute(stmt)).scalar_one_or_none()
+def _is_locked(user: UserAccount, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
 
 
-async def _count_failure(db: AsyncSession, user: UserAccount, now: datetime, reason: str) -> None:
-    user.failed_logins += 1
-    locked = user.failed_logins >= MAX_FAILURES
+async def record_failure(db: AsyncSession, user_id: uuid.UUID, now: datetime, reason: str) -> bool:
+    """Count a wrong password or code, atomically (however many arrive at once, each counts once); the
+    MAX_FAILURES-th in a row locks the account for LOCKOUT. Whether this one locked it. Audited."""
+    table = UserAccount
+    counted = (
+        await db.execute(
+            sa.update(table)
+            .where(
+                col(table.id) == user_id,
+                sa.or_(col(table.locked_until).is_(None), col(table.locked_until) <= now),
+            )
+            .values(failed_logins=col(table.failed_logins) + 1)
+            .returning(col(table.failed_logins))
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    # The UPDATE holds the row (PostgreSQL) or the database (SQLite) until commit: no other count slips between.
+    locked = counted is not None and counted >= MAX_FAILURES
     if locked:
-        user.locked_until = now + LOCKOUT
-        user.failed_logins = 0
+        await db.execute(
+            sa.update(table)
+            .where(col(table.id) == user_id)
+            .values(failed_logins=0, locked_until=now + LOCKOUT)
+            .execution_options(synchronize_session=False)
+        )
     await audit.record(
         db,
         "conference.login.failed",
         actor=Actor("anonymous"),
-        subject=str(user.id),
-        reason=reason,
+        subject=str(user_id),
+        reason=reason if counted is not None else "locked",
         locked=locked,
     )
+    return locked
 
 
 def _succeed(user: UserAccount, now: datetime) -> None:
@@ -239,50 +355,6 @@ def _succeed(user: UserAccount, now: datetime) -> None:
 # --- TOTP -------------------------------------------------------------------------------------------------
 
 
-def _fernet(settings: Settings) -> Fernet:
-    key = hashlib.sha256(f"totp-secret:{settings.secret_key}".encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-def _totp_secret(settings: Settings, user: UserAccount) -> str | None:
-    if not user.totp_secret:
-        return None
-    try:
-        return _fernet(settings).decrypt(user.totp_secret.encode()).decode()
-    except InvalidToken:  # the server secret changed: the user must set TOTP up again
-        return None
-
-
-def _totp_step(settings: Settings, user: UserAccount, code: str, now: datetime) -> int | None:
-    secret = _totp_secret(settings, user)
-    code = code.replace(" ", "").strip()
-    if secret is None or not (code.isdigit() and len(code) == 6):
-        return None
-    totp = pyotp.TOTP(secret)
-    current = totp.timecode(now)
-    for step in (current, current - 1, current + 1):  # one step of drift either way
-        if step > user.totp_last_step and pyotp.utils.strings_equal(totp.generate_otp(step), code):
-            return step
-    return None
-
-
-def begin_totp(settings: Settings, user: UserAccount) -> str:
-    """A fresh secret for the user to add to their app; stored (encrypted) but not enabled until confirmed."""
-    secret = pyotp.random_base32()
-    user.totp_secret = _fernet(settings).encrypt(secret.encode()).decode()
-    user.totp_enabled_at = None
-    return secret
-
-
-def totp_uri(settings: Settings, user: UserAccount) -> str | None:
-    secret = _totp_secret(settings, user)
-    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER) if secret else None
-
-
-def pending_totp_secret(settings: Settings, user: UserAccount) -> str | None:
-    return _totp_secret(settings, user) if user.totp_enabled_at is None else None
-
-
 async def confirm_totp(
     db: AsyncSession,
     settings: Settings,
@@ -290,16 +362,30 @@ async def confirm_totp(
     code: str,
     *,
     actor: Actor,
+    keep: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> None:
+    """Turn two-factor on with a first code from the app; every other session of the account ends (`keep`: the
+    browser that turned it on)."""
     now = now or utcnow()
-    step = _totp_step(settings, user, code, now)
+    step = totp.step_for(settings, user, code, now)
     if step is None:
         raise errors.InvalidInput(fields={"code": BAD_CODE})
     user.totp_last_step = step
     user.totp_enabled_at = now
-    user.session_version += 1
+    await console_sessions.end_for_user(db, user.id, keep=keep, now=now)  # they signed in without a code
     await audit.record(db, "conference.user.totp_enabled", actor=actor, subject=str(user.id))
+
+
+async def turn_totp_off(
+    database: Database, user_id: uuid.UUID, password: str, *, actor: Actor, session_id: uuid.UUID | None
+) -> None:
+    """The account page's "turn two-factor off": the current password first (confirm_current_password)."""
+    await confirm_current_password(
+        database, user_id, password, field="disable_password", session_id=session_id
+    )
+    async with database.transaction() as db:
+        await disable_totp(db, await lock_for_update(db, UserAccount, user_id), actor=actor)
 
 
 async def disable_totp(db: AsyncSession, user: UserAccount, *, actor: Actor) -> None:
@@ -390,18 +476,35 @@ async def find_reset(
     return reset, user
 
 
-async def complete_reset(db: AsyncSession, token: str, password: str) -> UserAccount:
-    _reset, user = await find_reset(db, token, lock=True)
-    await set_password(db, user, password, actor=actor_for(user))
-    now = utcnow()
-    # This link and every other outstanding one for the account stop working.
-    await db.execute(
-        sa.update(PasswordReset)
-        .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
-        .values(used_at=now)
-    )
-    await audit.record(db, "conference.password_reset.completed", actor=actor_for(user), subject=str(user.id))
-    return user
+async def complete_reset(
+    database: Database, token: str, password: str, *, replacing: str | None = None
+) -> tuple[UserAccount, str | None]:
+    """Set the new password a reset link was for; the link and every other outstanding one for the account stop
+    working, and every session of the account ends. The account and, unless it has two-factor on (a reset proves
+    the mailbox, not the second factor), a new session's key for this browser, whose previous session ends."""
+    async with database.read() as db:
+        _reset, user = await find_reset(db, token)
+    problem = password_problem(password, email=user.email)
+    if problem:
+        raise errors.InvalidInput(fields={"password": problem})
+    new_hash = await passwords.hashed(password)  # off the event loop, before the transaction
+    async with database.transaction() as db:
+        _reset, user = await find_reset(db, token, lock=True)
+        await _store_password(db, user, new_hash, actor=actor_for(user), keep=None)
+        now = utcnow()
+        await db.execute(
+            sa.update(PasswordReset)
+            .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
+            .values(used_at=now)
+        )
+        await audit.record(
+            db, "conference.password_reset.completed", actor=actor_for(user), subject=str(user.id)
+        )
+        if replacing:
+            await console_sessions.end(db, replacing, now=now)
+        if user.totp_enabled_at is not None:
+            return user, None
+        return user, await console_sessions.start(db, user_id=user.id, now=now)
 
 
 async def _compose_reset(db: AsyncSession, settings: Settings, row: OutboxEmail) -> tuple[str, str]:

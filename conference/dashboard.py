@@ -52,6 +52,7 @@ STATUS_ORDER = (
     Status.confirmed,
     Status.pending_payment,
     Status.awaiting_approval,
+    Status.awaiting_verification,
     Status.waitlisted,
     Status.cancelled,
 )

@@ -40,7 +40,7 @@ async def cancel_registration(
     registration.status = Status.cancelled
     registration.cancelled_at = registration.updated_at = utcnow()
     registration.cancel_reason = "delegate" if actor.kind == "attendee" else "organiser"
-    registration.hold_expires_at = None
+    registration.hold_expires_at = registration.verify_expires_at = None
     await refunds.refund_on_cancel(db, settings, registration)
     await invoicing.credit_on_cancel(db, settings, registration, actor=actor)
     queue_email(db, settings, kind="cancelled", to=registration.email, registration_id=registration.id)

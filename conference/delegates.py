@@ -39,6 +39,7 @@ from conference.invoices import invoicing
 from conference.invoices.invoicing import INVOICE_KINDS
 from conference.mail import mailtext
 from conference.mail.outbox import queue_email
+from conference.registration import forget_idempotency_keys
 
 # The delegate's own details, in the registration form's order; everything else (ticket, payment, invoices,
 # seats) belongs to the place, not to the person.
@@ -136,8 +137,24 @@ def _apply(registration: Registration, details: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _new_address(settings: Settings, registration: Registration) -> bool:
+    """The registration's email address is now another one: nobody has confirmed it yet. A place held for the
+    confirmation is held afresh for the new address, which gets its own link (the old link named the old address,
+    so it stopped working). True when that email is queued."""
+    registration.email_verified_at = None
+    if registration.status != Status.awaiting_verification:
+        return False
+    registration.verify_expires_at = places.verify_until(settings, utcnow())
+    return True
+
+
 async def edit_details(
-    db: AsyncSession, *, registration_id: uuid.UUID, details: dict[str, Any], actor: Actor
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    registration_id: uuid.UUID,
+    details: dict[str, Any],
+    actor: Actor,
 ) -> list[str]:
     """Correct a delegate's details (from `parse_details`); returns the names of the fields that changed."""
     _conference, registration = await _lock(db, registration_id)
@@ -145,10 +162,20 @@ async def edit_details(
     if email_key != registration.email_key and registration.status != Status.cancelled:
         await _email_taken(db, registration, email_key)
     printed = {"name": registration.name, "organisation": registration.organisation}
+    previous_key = registration.email_key
     changed = _apply(registration, details)
     if not changed:
         return []
     registration.updated_at = utcnow()
+    if registration.email_key != previous_key and _new_address(settings, registration):
+        queue_email(
+            db,
+            settings,
+            kind="verify_email",
+            to=registration.email,
+            registration_id=registration.id,
+            status=registration.status.value,
+        )
     if any(printed[k] != getattr(registration, k) for k in printed):
         registration.badge_printed_at = None  # the printed badge shows the old text: print it again
     await audit.record(
@@ -187,6 +214,9 @@ async def substitute(
     registration.badge_version += 1
     registration.badge_printed_at = None
     registration.updated_at = utcnow()
+    verifying = _new_address(settings, registration)
+    # The first registration's Idempotency-Key would let its sender replay it and be handed the colleague's link.
+    forgotten = await forget_idempotency_keys(db, registration.id)
     # An UPDATE answers with a CursorResult (SQLAlchemy types execute() as a plain Result).
     withdrawn = cast(
         "CursorResult[Any]",
@@ -206,7 +236,8 @@ async def substitute(
     queue_email(
         db,
         settings,
-        kind="registration",
+        # A place held for the confirmation of the address: the colleague confirms theirs (the email has the link).
+        kind="verify_email" if verifying else "registration",
         to=registration.email,
         registration_id=registration.id,
         status=registration.status.value,
@@ -230,6 +261,7 @@ async def substitute(
         token_version=registration.token_version,
         badge_version=registration.badge_version,
         withdrawn_emails=withdrawn,
+        idempotency_keys_deleted=forgotten,
     )
     await _flush(db)
     return registration

@@ -10,11 +10,14 @@
   the conference ended that many days ago. `RetentionWorker` runs it hourly in every server process; each
   registration is erased in its own transaction under the capacity lock and re-checked there, so several
   processes (or the `conference erase-expired` command) can run it at once without doing anything twice.
+  Each tick first purges Idempotency-Key records older than `CONFERENCE_IDEMPOTENCY_RETENTION_DAYS` (they hold a
+  hash of a whole registration request); a registration's own go at once when it is erased or transferred.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import uuid
@@ -48,6 +51,7 @@ from conference.core.settings import Settings
 from conference.decisions import cancel_registration
 from conference.invoices.invoicing import INVOICE_KINDS
 from conference.places import get_conference, waitlist_position
+from conference.registration import forget_idempotency_keys, purge_idempotency_keys
 
 log = logging.getLogger("conference.personal_data")
 
@@ -96,8 +100,10 @@ def _about(conference: Conference, now: datetime) -> dict[str, Any]:
         "notes": [
             "Times are ISO 8601 with their offset; money is in pence with its currency.",
             "Card details never reach us: card payments are taken by Stripe, which keeps its own records.",
-            "Talk proposals are listed when a speaker on them has this registration's email address; only your "
-            "own entry as a speaker is shown.",
+            "Talk proposals are listed when a speaker on them has this registration's email address, once that "
+            "address is confirmed (the link we email to it); only your own entry as a speaker is shown.",
+            "Emails are listed when they were sent to this registration's current address (or, for invoices, to "
+            "its billing contact): a place transferred from a colleague does not show what was sent to them.",
             "When personal data is erased, the sector, ticket type, status, check-ins, payments, refunds and "
             "invoices stay (invoices with their billing details, as the law requires) for the organisers' "
             "counts and accounts.",
@@ -139,9 +145,20 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
         ).scalars()
     )
     numbers = {i.id: i.number for i in invoices}
+    # Only what went to the current holder: after a transfer the place's earlier emails went to the colleague it
+    # was transferred from. Invoices (which belong to the place) went to its billing contact.
+    to_holder = sa.func.lower(col(OutboxEmail.to_address)) == r.email_key
+    billing_email = str((r.billing or {}).get("email", "")).lower()
+    to_billing = sa.and_(
+        col(OutboxEmail.kind).in_(sorted(INVOICE_KINDS)),
+        sa.func.lower(col(OutboxEmail.to_address)) == billing_email,
+    )
     emails = (
         await db.execute(
-            sa.select(OutboxEmail).filter_by(**by_registration).order_by(col(OutboxEmail.created_at))
+            sa.select(OutboxEmail)
+            .filter_by(**by_registration)
+            .where(sa.or_(to_holder, to_billing) if billing_email else to_holder)
+            .order_by(col(OutboxEmail.created_at))
         )
     ).scalars()
     return {
@@ -167,6 +184,8 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
             "cancelled_at": _iso(r.cancelled_at),
             "cancel_reason": r.cancel_reason,
             "hold_expires_at": _iso(r.hold_expires_at),
+            "email_verified_at": _iso(r.email_verified_at),
+            "verify_expires_at": _iso(r.verify_expires_at),
             "badge_printed_at": _iso(r.badge_printed_at),
             "erasure_requested_at": _iso(r.erasure_requested_at),
             "erased_at": _iso(r.erased_at),
@@ -373,6 +392,9 @@ async def erase(
     r.token_version += 1
     r.manage_token_hash = hash_token(secrets.token_urlsafe(32))
     r.badge_version += 1
+    r.email_verified_at = r.verify_expires_at = None
+    # Idempotency-Key records keep a hash of the whole first request (personal data) and could replay it.
+    forgotten = await forget_idempotency_keys(db, r.id)
     if reason == "delegate_request" and r.erasure_requested_at is None:
         r.erasure_requested_at = now
     r.erased_at = r.updated_at = now
@@ -400,6 +422,7 @@ async def erase(
         cancelled=cancelled,
         emails_deleted=deleted,
         emails_blanked=blanked,
+        idempotency_keys_deleted=forgotten,
     )
     await db.flush()
     return Erasure(
@@ -486,15 +509,19 @@ class RetentionWorker:
     async def stop(self) -> None:
         await background.stop(self._task)
 
+    async def tick(self) -> None:
+        """Purge old Idempotency-Key records, then apply the retention rule."""
+        await purge_idempotency_keys(self.database, self.settings)
+        with contextlib.suppress(errors.NotFound):  # no conference set up yet
+            await erase_expired(self.database, self.settings)
+
     async def _run(self) -> None:
         await asyncio.sleep(self.delay)
         while True:
             try:
-                await erase_expired(self.database, self.settings)
+                await self.tick()
             except asyncio.CancelledError:
                 raise
-            except errors.NotFound:
-                pass  # no conference set up yet
             except Exception as exc:  # noqa: BLE001 - the database may be down; the next tick retries
                 log.warning("retention tick failed: %s", type(exc).__name__)
             await asyncio.sleep(self.interval)

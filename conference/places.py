@@ -115,11 +115,23 @@ async def waitlist_position(db: AsyncSession, registration: Registration) -> int
     return int((await db.execute(stmt)).scalar_one())
 
 
-def status_with_place(ticket: TicketType | sa.Row[Any], email: str, method: PaymentMethod) -> Status:
+# Held, but not yet given: no invoice is issued and no card hold starts until an organiser approves (or the delegate
+# confirms their address), and then the place is granted as `status_approved` says.
+UNDECIDED = (Status.awaiting_approval, Status.awaiting_verification)
+
+
+def status_with_place(
+    ticket: TicketType | sa.Row[Any], email: str, method: PaymentMethod, *, email_verified: bool = False
+) -> Status:
     if ticket.approval == Approval.manual:
         return Status.awaiting_approval
-    if ticket.approval == Approval.domain and not domain_approved(ticket, email):
-        return Status.awaiting_approval
+    if ticket.approval == Approval.domain:
+        if not domain_approved(ticket, email):
+            return Status.awaiting_approval
+        if not email_verified:
+            # Anybody can type a public-sector address: the domain vouches for the place only once the delegate
+            # has followed the link sent to it (conference/verification.py).
+            return Status.awaiting_verification
     return status_approved(ticket, method)
 
 
@@ -137,6 +149,11 @@ def hold_until(settings: Settings, now: datetime) -> datetime:
     return now + timedelta(minutes=settings.payment_hold_minutes)
 
 
+def verify_until(settings: Settings, now: datetime) -> datetime:
+    """Until when a place awaiting_verification is held for the delegate to follow the emailed link."""
+    return now + timedelta(hours=settings.email_verify_hours)
+
+
 async def grant_place(
     db: AsyncSession,
     settings: Settings,
@@ -145,11 +162,14 @@ async def grant_place(
     status: Status,
     actor: Actor,
 ) -> None:
-    """A waitlisted or approved registration now has a place: hold it for a card payment, or invoice it."""
+    """A waitlisted or approved registration now has a place: hold it for a card payment (or for the delegate to
+    confirm their address), or invoice it."""
     registration.status, registration.updated_at = status, utcnow()
     if needs_hold(status, registration.payment_method):
         registration.hold_expires_at = hold_until(settings, registration.updated_at)
-    if registration.payment_method == PaymentMethod.invoice and status != Status.awaiting_approval:
+    if status == Status.awaiting_verification:
+        registration.verify_expires_at = verify_until(settings, registration.updated_at)
+    if registration.payment_method == PaymentMethod.invoice and status not in UNDECIDED:
         await db.flush()
         await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
 
@@ -192,23 +212,25 @@ async def promote_waitlist(
                 caps[ticket.id] = held
                 continue  # this type is full; the next person on the list may hold another type
             caps[ticket.id] = held + 1
-        await grant_place(
-            db,
-            settings,
-            registration,
+        status = status_with_place(
             ticket,
-            status_with_place(ticket, registration.email_key, registration.payment_method),
-            audit.SYSTEM,
+            registration.email_key,
+            registration.payment_method,
+            email_verified=registration.email_verified_at is not None,
         )
+        await grant_place(db, settings, registration, ticket, status, audit.SYSTEM)
         free -= 1
         promoted.append(registration)
+        # A place held for the delegate to confirm their address: the email says so and carries the link.
+        verifying = {"promoted": True} if status == Status.awaiting_verification else {}
         queue_email(
             db,
             settings,
-            kind="promoted",
+            kind="verify_email" if verifying else "promoted",
             to=registration.email,
             registration_id=registration.id,
             status=registration.status.value,
+            **verifying,
         )
         await audit.record(
             db,

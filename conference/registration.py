@@ -12,10 +12,12 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -163,6 +165,9 @@ class RegistrationRequest:
     actor: Actor
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # The caller already knows the delegate reads this address (the demo's synthetic delegates): a place the email's
+    # domain approves is then confirmed at once instead of awaiting_verification.
+    email_verified: bool = False
 
 
 @dataclass
@@ -190,6 +195,7 @@ async def register(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     database: Database | None = None,
+    email_verified: bool = False,
 ) -> Registered:
     """Take a place (or a waiting-list position) for one delegate, in the caller's transaction."""
     snapshot = None
@@ -200,7 +206,7 @@ async def register(
         async with database.read() as read:
             snapshot = await places.availability(read, await places.get_conference(read))
         await asyncio.sleep(settings.test_sleep_after_capacity_check_ms / 1000)
-    request = RegistrationRequest(data, actor, idempotency_key, fingerprint)
+    request = RegistrationRequest(data, actor, idempotency_key, fingerprint, email_verified)
     outcome = (await register_many(db, settings=settings, requests=[request], snapshot=snapshot))[0]
     if isinstance(outcome, errors.DomainError):
         raise outcome
@@ -295,7 +301,11 @@ async def _register_one(
             state.held_by_type[ticket.id] = await places.held_by_type(db, ticket.id)
         if state.held_by_type[ticket.id] >= ticket.cap:
             raise errors.TicketTypeUnavailable()
-    status = places.status_with_place(ticket, email_key, method) if has_place else Status.waitlisted
+    status = (
+        places.status_with_place(ticket, email_key, method, email_verified=request.email_verified)
+        if has_place
+        else Status.waitlisted
+    )
     # Under the lock this registration has the highest number, so it joins the end of the waiting list.
     position = state.waitlisted + 1 if status == Status.waitlisted else None
 
@@ -322,11 +332,16 @@ async def _register_one(
         "created_at": now,
         "updated_at": now,
         "cancelled_at": None,
+        "email_verified_at": now if request.email_verified else None,
+        "verify_expires_at": places.verify_until(settings, now)
+        if status == Status.awaiting_verification
+        else None,
     }
     state.next_number += 1
     email = outbox_row(
         settings,
-        kind="registration",
+        # A place held until the delegate confirms their address: the one email carries the link to do so.
+        kind="verify_email" if status == Status.awaiting_verification else "registration",
         to=row["email"],
         registration_id=registration_id,
         status=status.value,
@@ -356,7 +371,7 @@ async def _register_one(
         if ticket.id in state.held_by_type:
             state.held_by_type[ticket.id] += 1
     result = Registered(row, token, position)
-    if method == PaymentMethod.invoice and status in HOLDING and status != Status.awaiting_approval:
+    if method == PaymentMethod.invoice and status in HOLDING and status not in places.UNDECIDED:
         full_ticket = await db.get(TicketType, data.ticket_type_id)
         assert full_ticket is not None
         await invoicing.issue_invoice(
@@ -373,6 +388,7 @@ async def _register_one(
                 "status_code": 201,
                 "response": public,
                 "registration_id": registration_id,
+                "token_version": 1,
             },
         )
     return result
@@ -386,10 +402,34 @@ async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> 
         raise errors.IdempotencyKeyReused()
     registration = await db.get(Registration, stored.registration_id)
     assert registration is not None
+    if registration.token_version != stored.token_version or registration.erased_at is not None:
+        # The manage link was reissued (a transfer to a colleague, an erasure) after this answer was given: the
+        # first caller's retry must not get the link that now belongs to somebody else.
+        raise errors.IdempotencyKeySuperseded()
     token = manage_token(secret, registration.id, registration.token_version)
     position = stored.response.get("waitlist_position")
     row = {column.name: getattr(registration, column.name) for column in _REGISTRATION_TABLE.columns}
     return Registered(row, token, position, replayed_response=stored.response)
+
+
+async def forget_idempotency_keys(db: AsyncSession, registration_id: uuid.UUID) -> int:
+    """Delete the Idempotency-Key records of a registration (on transfer and erasure): they hold a hash of the whole
+    first request and would let its sender fetch the booking again. A retry with such a key is a new request."""
+    # A DELETE answers with a CursorResult (SQLAlchemy types execute() as a plain Result).
+    deleted = await db.execute(
+        sa.delete(IdempotencyKey).where(col(IdempotencyKey.registration_id) == registration_id)
+    )
+    return int(cast("CursorResult[Any]", deleted).rowcount or 0)
+
+
+async def purge_idempotency_keys(
+    database: Database, settings: Settings, *, now: datetime | None = None
+) -> int:
+    """Delete Idempotency-Key records older than `idempotency_retention_days` (the retention worker, hourly)."""
+    before = (now or utcnow()) - timedelta(days=settings.idempotency_retention_days)
+    async with database.transaction() as db:
+        deleted = await db.execute(sa.delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < before))
+    return int(cast("CursorResult[Any]", deleted).rowcount or 0)
 
 
 async def find_by_token(db: AsyncSession, token: str) -> Registration | None:

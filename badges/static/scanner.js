@@ -354,6 +354,7 @@
 
   const REFUSED_STATUS = {
     cancelled: "cancelled", pending_payment: "unpaid", waitlisted: "no_place", awaiting_approval: "no_place",
+    awaiting_verification: "no_place",
   };
 
   async function judgeOffline(name, scan) {
@@ -741,7 +742,7 @@
 
   const STATUS_WORDS = {
     confirmed: "Confirmed", pending_payment: "Not paid", awaiting_approval: "Awaiting approval",
-    waitlisted: "Waiting list", cancelled: "Cancelled",
+    awaiting_verification: "Email not confirmed", waitlisted: "Waiting list", cancelled: "Cancelled",
   };
 
   function searchLocal(q) {

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from conference import decisions
 from conference.core import audit, errors
 from conference.core.models import Invoice, Registration
+from conference.core.text import Text
 from conference.invoices import invoicing
 from conference.invoices.invoicing import invoice_public
 from conference.web.auth import authenticate, require, require_registration_access
@@ -27,7 +28,7 @@ from conference.web.request import caller, database, read_json, settings, valida
 # Properties to receive when an organiser credits an invoice
 class CreditRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: str = PField(default="", max_length=500)
+    reason: Text = PField(default="", max_length=500)
     # Also cancel the registration (in the same transaction), which frees its place for the waiting list.
     cancel_registration: bool = True
 

@@ -95,7 +95,15 @@ async def payment_return(request: Request) -> Response:
     if outcome.registration_id is not None:
         async with database(request).read() as db:
             registration = await db.get(Registration, outcome.registration_id)
-            if registration is not None:
+            payment = await records.payment_for(db, session_id)
+            # The booking's link only while it is still the payer's: after a transfer (or an erasure) the manage
+            # link was reissued to somebody else, and this page, found by the Checkout session alone, must not show it.
+            if (
+                registration is not None
+                and payment is not None
+                and payment.token_version == registration.token_version
+                and registration.erased_at is None
+            ):
                 manage = manage_url(settings(request), registration)
                 still_open = registration.status == Status.pending_payment
     texts = {

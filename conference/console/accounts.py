@@ -18,19 +18,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conference import accounts
-from conference.console.login import require_console
-from conference.core import audit, errors
+from conference.console.login import require_console, require_session
+from conference.core import audit, console_sessions, errors, totp
 from conference.core.audit import Actor
+from conference.core.console_sessions import SignedIn
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
-from conference.web.auth import SESSION_USER, SESSION_VERSION, create_api_token
+from conference.web.auth import create_api_token
 from conference.web.forms import Action, act, act_alone, done_message
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
 
 DONE = {
     "password": "Your password is changed. Other browsers signed in to your account have been signed out.",
-    "totp_on": "Two-factor sign-in is on. You'll be asked for a code from your app each time you sign in.",
+    "totp_on": (
+        "Two-factor sign-in is on. You'll be asked for a code from your app each time you sign in. Other browsers "
+        "signed in to your account have been signed out."
+    ),
     "totp_off": "Two-factor sign-in is off.",
     "sessions": "Every other browser signed in to your account has been signed out.",
     "user_added": "The account is made and a link to choose a password has been emailed to it.",
@@ -41,11 +45,9 @@ DONE = {
 MAX_NAME = 100
 
 
-async def _me(request: Request) -> tuple[Actor, uuid.UUID | None]:
-    """The signed-in person and their account id (None when signed in with an API token)."""
-    actor = await require_console(request, "organiser", "staff")
-    raw = request.session.get(SESSION_USER)
-    return actor, uuid.UUID(raw) if raw else None
+async def _me(request: Request) -> SignedIn:
+    """The signed-in person's session: who, and their account id (None when signed in with an API token)."""
+    return await require_session(request, "organiser", "staff")
 
 
 async def _account_page(
@@ -55,23 +57,25 @@ async def _account_page(
     totp_secret: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    actor, user_id = await _me(request)
-    user = None
-    if user_id is not None:
+    me = await _me(request)
+    user, others = None, 0
+    if me.user_id is not None:
         async with database(request).read() as db:
-            user = await db.get(UserAccount, user_id)
+            user = await db.get(UserAccount, me.user_id)
+            others = await console_sessions.others(db, me.user_id, keep=me.id)
     qr = None
     if user is not None and totp_secret is None:
-        totp_secret = accounts.pending_totp_secret(settings(request), user)
+        totp_secret = totp.pending_secret(settings(request), user)
     if user is not None and totp_secret:
-        uri = accounts.totp_uri(settings(request), user) or ""
+        uri = totp.uri(settings(request), user) or ""
         qr = _svg_data_uri(uri)
     return render(
         request,
         "console/account.html",
         {
-            "actor": actor,
+            "actor": me.actor,
             "user": user,
+            "other_sessions": others,
             "errors": errors_ or {},
             "values": {},
             "totp_secret": totp_secret,
@@ -92,27 +96,22 @@ async def account_page(request: Request) -> Response:
     return await _account_page(request)
 
 
-MyAction = Callable[[AsyncSession, UserAccount, dict[str, str], Actor], Awaitable[str]]
+MyAction = Callable[[AsyncSession, UserAccount, dict[str, str], SignedIn], Awaitable[str]]
+MyChange = Callable[[dict[str, str], SignedIn, uuid.UUID], Awaitable[str]]
 
 
-async def _with_my_account(request: Request, action: MyAction) -> Response:
-    """Run `action(db, user, values, actor)` on the signed-in account, locked; then back to the account page.
-    A form's mistake shows the page again (422)."""
-    actor, user_id = await _me(request)
-    if user_id is None:
+async def _on_my_account(request: Request, change: MyChange) -> Response:
+    """Run `change(values, me, user_id)` for the signed-in account (its own transactions); then back to the account
+    page. A form's mistake shows the page again (422)."""
+    me = await _me(request)
+    if me.user_id is None:
         raise errors.DomainError(
             "You signed in with an API token, which has no password or two-factor to change."
         )
+    user_id = me.user_id
 
-    async def change(values: dict[str, str], actor: Actor) -> str:
-        async with database(request).transaction() as db:
-            user = await db.get(UserAccount, user_id, with_for_update=True)
-            if user is None:
-                raise errors.NotFound("Your account no longer exists.")
-            done = await action(db, user, values, actor)
-            version = user.session_version
-        request.session[SESSION_VERSION] = version  # this browser stays signed in; the others are not
-        return done
+    async def run(values: dict[str, str], actor: Actor) -> str:
+        return await change(values, me, user_id)
 
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if not isinstance(exc, errors.InvalidInput):
@@ -120,65 +119,86 @@ async def _with_my_account(request: Request, action: MyAction) -> Response:
         return await _account_page(request, errors_=exc.fields or {}, status_code=422)
 
     return await act_alone(
-        request, change, actor=actor, back=request.url_for("console-account"), on_error=on_error
+        request, run, actor=me.actor, back=request.url_for("console-account"), on_error=on_error
     )
 
 
+async def _with_my_account(request: Request, action: MyAction) -> Response:
+    """Run `action(db, user, values, me)` on the signed-in account, locked, in one transaction."""
+
+    async def change(values: dict[str, str], me: SignedIn, user_id: uuid.UUID) -> str:
+        async with database(request).transaction() as db:
+            user = await db.get(UserAccount, user_id, with_for_update=True)
+            if user is None:
+                raise errors.NotFound("Your account no longer exists.")
+            return await action(db, user, values, me)
+
+    return await _on_my_account(request, change)
+
+
 async def change_password(request: Request) -> Response:
-    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
-        if not accounts.verify_password(
-            user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
-        ):
-            raise errors.InvalidInput(fields={"current_password": "This is not your current password."})
-        if values.get("password", "") != values.get("password_again", ""):
-            raise errors.InvalidInput(fields={"password_again": "The two new passwords are not the same."})
-        await accounts.set_password(db, user, values.get("password", ""), actor=actor)
+    # The current password is checked off the event loop with no transaction open; a wrong one counts towards the
+    # lock-out. This browser stays signed in; the account's other sessions end.
+    async def change(values: dict[str, str], me: SignedIn, user_id: uuid.UUID) -> str:
+        await accounts.change_password(
+            database(request),
+            user_id,
+            current=values.get("current_password", ""),
+            password=values.get("password", ""),
+            again=values.get("password_again", ""),
+            actor=me.actor,
+            session_id=me.id,
+        )
         return "password"
 
-    return await _with_my_account(request, action)
+    return await _on_my_account(request, change)
 
 
 async def totp_start(request: Request) -> Response:
     values = await form_values(request)
-    _actor, user_id = await _me(request)
-    if user_id is None:
+    me = await _me(request)
+    if me.user_id is None:
         raise errors.DomainError("You signed in with an API token, which has no two-factor to set up.")
     async with database(request).transaction() as db:
-        user = await db.get(UserAccount, user_id, with_for_update=True)
+        user = await db.get(UserAccount, me.user_id, with_for_update=True)
         assert user is not None
         if user.totp_enabled_at is not None:
             raise errors.DomainError(
                 "Two-factor sign-in is already on. Turn it off first to move it to a new app."
             )
-        secret = accounts.begin_totp(settings(request), user)
+        secret = totp.begin(settings(request), user)
     del values
     return await _account_page(request, totp_secret=secret)
 
 
 async def totp_confirm(request: Request) -> Response:
-    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
-        await accounts.confirm_totp(db, settings(request), user, values.get("code", "")[:20], actor=actor)
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], me: SignedIn) -> str:
+        await accounts.confirm_totp(
+            db, settings(request), user, values.get("code", "")[:20], actor=me.actor, keep=me.id
+        )
         return "totp_on"
 
     return await _with_my_account(request, action)
 
 
 async def totp_disable(request: Request) -> Response:
-    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
-        if not accounts.verify_password(
-            user.password_hash, values.get("current_password", "")[: accounts.MAX_PASSWORD]
-        ):
-            raise errors.InvalidInput(fields={"disable_password": "This is not your current password."})
-        await accounts.disable_totp(db, user, actor=actor)
+    async def change(values: dict[str, str], me: SignedIn, user_id: uuid.UUID) -> str:
+        await accounts.turn_totp_off(
+            database(request),
+            user_id,
+            # The form's field is disable_password (the page has two "current password" fields).
+            values.get("disable_password") or values.get("current_password", ""),
+            actor=me.actor,
+            session_id=me.id,
+        )
         return "totp_off"
 
-    return await _with_my_account(request, action)
+    return await _on_my_account(request, change)
 
 
 async def sign_out_everywhere(request: Request) -> Response:
-    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], actor: Actor) -> str:
-        user.session_version += 1
-        await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id))
+    async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], me: SignedIn) -> str:
+        await accounts.sign_out_others(db, user, actor=me.actor, keep=me.id)
         return "sessions"
 
     return await _with_my_account(request, action)
@@ -292,6 +312,7 @@ async def revoke_token(request: Request) -> Response:
             raise errors.NotFound("No API token has this id.")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
+            await console_sessions.end_for_token(db, token.token_hash)  # browsers signed in with it
             await audit.record(
                 db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role
             )

@@ -31,7 +31,7 @@ from conference.console.login import require_console
 from conference.core import audit
 from conference.core.db import Database
 from conference.core.formats import conference_zone
-from conference.core.models import AuditEntry
+from conference.core.models import MAX_YEAR, MIN_YEAR, AuditEntry
 from conference.core.spreadsheets import csv_line, csv_lines
 from conference.web.request import database
 from conference.web.templating import render
@@ -78,9 +78,15 @@ def parse_filters(params: Any) -> Filters:
         if not value:
             continue
         try:
-            setattr(f, attr, _date(value))
+            day = _date(value)
         except ValueError:
             f.errors[name] = "Enter a date like 2026-12-08."
+            continue
+        # Far outside these years a day's midnight has no time in UTC (to=9999-12-31 overflowed: a 500).
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            f.errors[name] = f"Enter a date between the years {MIN_YEAR} and {MAX_YEAR}."
+            continue
+        setattr(f, attr, day)
     if f.from_ and f.to and f.to < f.from_:
         f.errors["to"] = "The end date must be the same as or after the start date."
     try:

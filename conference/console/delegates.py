@@ -92,7 +92,7 @@ async def _save(request: Request, mode: str) -> Response:
         details = delegates.parse_details(values)
         if mode == "edit":
             changed = await delegates.edit_details(
-                db, registration_id=registration_id, details=details, actor=actor
+                db, settings=s, registration_id=registration_id, details=details, actor=actor
             )
             return "edited" if changed else "unchanged"
         await delegates.substitute(

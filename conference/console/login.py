@@ -2,8 +2,9 @@
 
 People sign in with their account's email and password (conference/accounts.py), then a TOTP code if they set one
 up. Door devices and scripts may still sign in with an API token (`conference token create`). Either way the
-browser holds a signed session cookie (HttpOnly, SameSite=Lax, Secure behind HTTPS) that names the account and its
-session version, or the token by its hash, and is checked against the database on every request.
+browser holds a signed session cookie (HttpOnly, SameSite=Lax, Secure behind HTTPS) that carries only the random
+key of a server-side session (conference/core/console_sessions.py), checked against the database on every request:
+signing out ends that session on the server, so a copy of the cookie stops working too.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference import accounts
-from conference.core import audit, errors
+from conference.core import audit, console_sessions, errors
 from conference.core.audit import Actor
-from conference.core.models import ApiToken, UserAccount
+from conference.core.console_sessions import SignedIn
+from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import hash_token
-from conference.web.auth import SESSION_TOKEN, SESSION_USER, SESSION_VERSION, session_actor
+from conference.web.auth import SESSION_KEY, session_key, signed_in
 from conference.web.request import database, rate_limit, settings
 from conference.web.templating import form_values, render
 
@@ -30,27 +32,43 @@ PENDING_USER, PENDING_AT, PENDING_NEXT = "totp_user", "totp_at", "totp_next"
 TOTP_WINDOW = 300  # seconds between a right password and its TOTP code
 
 
-async def console_actor(request: Request) -> Actor | None:
-    if not request.session:
+async def current_session(request: Request) -> SignedIn | None:
+    """This browser's live session, or None; a cookie naming an ended one loses it (a pending TOTP step stays).
+    Notes when the session was last seen, at most every few minutes."""
+    if session_key(request.session) is None:
         return None
     async with database(request).read() as db:
-        actor = await session_actor(db, request.session)
-    if actor is None and (SESSION_USER in request.session or SESSION_TOKEN in request.session):
-        request.session.clear()  # a stale sign-in (revoked, disabled, signed out elsewhere); a pending TOTP stays
-    return actor
+        found = await signed_in(db, request.session)
+    if found is None:
+        request.session.pop(SESSION_KEY, None)  # signed out, here or elsewhere; disabled; revoked; expired
+        return None
+    if utcnow() - found.last_seen_at >= console_sessions.SEEN_EVERY:
+        async with database(request).transaction() as db:
+            await console_sessions.seen(db, found.id)
+    return found
+
+
+async def console_actor(request: Request) -> Actor | None:
+    found = await current_session(request)
+    return found.actor if found is not None else None
+
+
+async def require_session(request: Request, *roles: str, back: str | None = None) -> SignedIn:
+    """The signed-in browser's session, if its role is one of `roles` (403 if not). A browser that is not signed
+    in goes to /login and then to `back`, by default this page with its query: a form names the page it is on,
+    since its POST path would answer 405 after signing in."""
+    found = await current_session(request)
+    if found is None:
+        query = request.url.query
+        raise LoginRequired(back or request.url.path + (f"?{query}" if query else ""))
+    if found.actor.kind not in roles:
+        raise errors.Forbidden("Your role does not allow this page.")
+    return found
 
 
 async def require_console(request: Request, *roles: str, back: str | None = None) -> Actor:
-    """The signed-in person, if their role is one of `roles` (403 if not). A browser that is not signed in goes
-    to /login and then to `back`, by default this page with its query: a form names the page it is on, since
-    its POST path would answer 405 after signing in."""
-    actor = await console_actor(request)
-    if actor is None:
-        query = request.url.query
-        raise LoginRequired(back or request.url.path + (f"?{query}" if query else ""))
-    if actor.kind not in roles:
-        raise errors.Forbidden("Your role does not allow this page.")
-    return actor
+    """The signed-in person (require_session)."""
+    return (await require_session(request, *roles, back=back)).actor
 
 
 class LoginRequired(errors.Unauthorised):
@@ -72,15 +90,9 @@ def _landing(role: str, target: str) -> str:
     return target
 
 
-def _start_session(
-    request: Request, *, user: UserAccount | None = None, token_hash: str | None = None
-) -> None:
-    request.session.clear()  # a fresh session at every sign-in: nothing carried over from before (fixation)
-    if user is not None:
-        request.session[SESSION_USER] = str(user.id)
-        request.session[SESSION_VERSION] = user.session_version
-    else:
-        request.session[SESSION_TOKEN] = token_hash
+def _open(request: Request, key: str) -> None:
+    request.session.clear()  # a fresh cookie at every sign-in: nothing carried over from before (fixation)
+    request.session[SESSION_KEY] = key
 
 
 def _login_page(
@@ -127,10 +139,12 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, target=target, errors_=problems, values={"email": email[:254]}, status_code=422
         )
-    async with database(request).transaction() as db:
-        result = await accounts.check_password(
-            db, email=email[:254], password=password[: accounts.MAX_PASSWORD]
-        )
+    result = await accounts.check_password(
+        database(request),
+        email=email[:254],
+        password=password[: accounts.MAX_PASSWORD],
+        replacing=session_key(request.session),
+    )
     if result is None:
         return _login_page(
             request,
@@ -146,7 +160,8 @@ async def login(request: Request) -> Response:
             {PENDING_USER: str(user.id), PENDING_AT: int(time.time()), PENDING_NEXT: target}
         )
         return RedirectResponse(request.url_for("login-code"), 303)
-    _start_session(request, user=user)
+    assert result.session_key is not None
+    _open(request, result.session_key)
     return RedirectResponse(_landing(user.role, target), 303)
 
 
@@ -164,11 +179,15 @@ async def _token_login(request: Request, values: dict[str, str], target: str) ->
             if raw
             else None
         )
+        key = None
         if token is None:
             await audit.record(db, "conference.login.failed", actor=Actor("anonymous"), reason="token")
         else:
             await audit.record(
                 db, "conference.login.succeeded", actor=Actor(token.role, token.name), token=True
+            )
+            key = await console_sessions.start(
+                db, token_hash=token.token_hash, replacing=session_key(request.session)
             )
     if token is None:
         return _login_page(
@@ -178,7 +197,8 @@ async def _token_login(request: Request, values: dict[str, str], target: str) ->
             status_code=401,
             errors_={"token": "This token is not valid. Check you copied all of it."},
         )
-    _start_session(request, token_hash=token.token_hash)
+    assert key is not None
+    _open(request, key)
     return RedirectResponse(_landing(token.role, target), 303)
 
 
@@ -203,8 +223,8 @@ async def code_submit(request: Request) -> Response:
     values = await form_values(request)
     user_id = _pending(request)
     if user_id is None:
-        for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
-            request.session.pop(key, None)
+        for name in (PENDING_USER, PENDING_AT, PENDING_NEXT):
+            request.session.pop(name, None)
         return _login_page(
             request,
             target="/console",
@@ -212,10 +232,13 @@ async def code_submit(request: Request) -> Response:
             errors_={"email": "Signing in took too long. Enter your email and password again."},
         )
     target = _safe_next(request.session.get(PENDING_NEXT))
+    key = None
     async with database(request).transaction() as db:
         user = await accounts.check_totp(
             db, settings(request), user_id=user_id, code=values.get("code", "")[:20]
         )
+        if isinstance(user, UserAccount):
+            key = await console_sessions.start(db, user_id=user.id, replacing=session_key(request.session))
     if user == "code":
         return render(
             request,
@@ -224,19 +247,23 @@ async def code_submit(request: Request) -> Response:
             status_code=401,
         )
     if not isinstance(user, UserAccount):
-        for key in (PENDING_USER, PENDING_AT, PENDING_NEXT):
-            request.session.pop(key, None)
+        for name in (PENDING_USER, PENDING_AT, PENDING_NEXT):
+            request.session.pop(name, None)
         return _login_page(request, target=target, errors_={"email": accounts.BAD_LOGIN}, status_code=401)
-    _start_session(request, user=user)
+    assert key is not None
+    _open(request, key)
     return RedirectResponse(_landing(user.role, target), 303)
 
 
 async def logout(request: Request) -> Response:
+    """End this browser's session on the server (a copy of its cookie stops working too), then forget it."""
     await form_values(request)
-    actor = await console_actor(request)
-    if actor is not None:
+    if (key := session_key(request.session)) is not None:
         async with database(request).transaction() as db:
-            await audit.record(db, "conference.logout", actor=actor)
+            found = await console_sessions.find(db, key)
+            await console_sessions.end(db, key)
+            if found is not None:
+                await audit.record(db, "conference.logout", actor=found.actor)
     request.session.clear()
     return RedirectResponse("/login", 303)
 
@@ -294,8 +321,9 @@ async def reset_submit(request: Request) -> Response:
             status_code=422,
         )
     try:
-        async with database(request).transaction() as db:
-            user = await accounts.complete_reset(db, token, password)
+        user, key = await accounts.complete_reset(
+            database(request), token, password, replacing=session_key(request.session)
+        )
     except errors.InvalidInput as exc:
         return render(
             request,
@@ -303,11 +331,11 @@ async def reset_submit(request: Request) -> Response:
             {"errors": exc.fields or {}, "values": {}},
             status_code=422,
         )
-    _start_session(request, user=user)
-    if user.totp_enabled_at is not None:
+    if key is None:
         # A reset proves the mailbox, not the second factor: sign in again with the code.
         request.session.clear()
         return RedirectResponse(request.url_for("login").include_query_params(reset="done"), 303)
+    _open(request, key)
     return RedirectResponse(_landing(user.role, "/console"), 303)
 
 

@@ -11,6 +11,7 @@
     ├── TicketTypeUnavailable
     ├── AlreadyCancelled
     ├── IdempotencyKeyReused (422)
+    ├── IdempotencyKeySuperseded
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)
     ├── InvalidSignature (400, a Stripe webhook)
@@ -101,6 +102,14 @@ class IdempotencyKeyReused(DomainError):
     status_code = 422
     code = "idempotency_key_reused"
     message = "This Idempotency-Key was used with a different request; use a new key for a new request."
+
+
+class IdempotencyKeySuperseded(DomainError):
+    code = "idempotency_key_superseded"
+    message = (
+        "The booking this Idempotency-Key made has changed hands or had its manage link reissued since, so a retry "
+        "no longer gives its link; the delegate can ask for it again (resend-link)."
+    )
 
 
 class PayloadTooLarge(DomainError):

@@ -4,7 +4,9 @@
 multiprocess mode is used: `conference serve` makes a fresh directory for this instance and sets
 PROMETHEUS_MULTIPROC_DIR before the workers start, every worker writes its values to memory-mapped files there,
 and whichever worker answers a scrape adds up all the files. Without that variable (the tests, a plain
-`uvicorn conference.server.app:create_app`) the metrics live in the process's default registry.
+`uvicorn conference.server.app:create_app`) the metrics live in the process's default registry. The choice is
+made here, when these metrics are made, from the environment as it is then (see `_storage`), and a scrape reads
+where the values are written.
 
 Labels never hold a raw path, a token, an id or anything a client typed: the route is the route's template
 (`/manage/{token}`), the method one of the standard ones, the status a number.
@@ -34,6 +36,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -45,6 +48,25 @@ from starlette.responses import Response
 from conference.core import errors
 from conference.core.db import UNAVAILABLE, Database
 from conference.core.models import OutboxEmail
+
+
+
+def _storage() -> str | None:
+    """The multiprocess directory these metrics write to, or None for the process's memory.
+
+    prometheus_client chooses between values in memory and values in files once, when it is first imported,
+    from PROMETHEUS_MULTIPROC_DIR. Had anything imported it before `conference serve` named the directory, every
+    metric below would count in memory while a scrape read the (empty) directory: no counters at all. So the
+    choice is made again here, as the metrics are made; the library keeps the value class in `values.ValueClass`
+    for exactly this (its metrics look it up each time a value is made).
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    if path is not None and not getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
+    return path
+
+
+_DIRECTORY = _storage()
 
 # The `_created` timestamps double the series and are not exported in multiprocess mode anyway.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
@@ -111,7 +133,8 @@ def count_registrations(statuses: Iterable[str]) -> None:
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    """Where the values are (chosen once, by `_storage`), so a scrape reads what the metrics wrote."""
+    return _DIRECTORY
 
 
 def _pid_alive(pid: int) -> bool:

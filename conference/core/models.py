@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, StrictBool, field_validator
 from pydantic import Field as PField
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from conference.core.text import Line, Text
 
 
 def utcnow() -> datetime:
@@ -99,6 +101,9 @@ class Status(str, enum.Enum):
     awaiting_approval = "awaiting_approval"
     waitlisted = "waitlisted"
     cancelled = "cancelled"
+    # Added: a place approved by the email's domain, held until the delegate follows the link sent to that address
+    # (conference/verification.py); released like an expired card hold when the link is not followed in time.
+    awaiting_verification = "awaiting_verification"
 
 
 # What people read for each status, by its value (pages, console, exports; the templates' `status_label`).
@@ -108,11 +113,12 @@ STATUS_LABELS: dict[str, str] = {
     Status.awaiting_approval.value: "Awaiting approval",
     Status.waitlisted.value: "Waitlisted",
     Status.cancelled.value: "Cancelled",
+    Status.awaiting_verification.value: "Awaiting email confirmation",
 }
 
 # Statuses that hold one of the event's places (a place is kept while payment or approval is outstanding,
 # so approving or paying can never fail for want of room).
-HOLDING = (Status.confirmed, Status.pending_payment, Status.awaiting_approval)
+HOLDING = (Status.confirmed, Status.pending_payment, Status.awaiting_approval, Status.awaiting_verification)
 
 
 class PaymentMethod(str, enum.Enum):
@@ -230,6 +236,11 @@ class Registration(SQLModel, table=True):
     # payments and invoices the law requires us to keep.
     erasure_requested_at: datetime | None = _when(nullable=True, default=None)
     erased_at: datetime | None = _when(nullable=True, default=None)
+    # When the delegate followed the link emailed to `email` (conference/verification.py); cleared when the address
+    # changes (an edit, a transfer). Data matched by email (talk proposals) is shown only once it is set.
+    email_verified_at: datetime | None = _when(nullable=True, default=None)
+    # While awaiting_verification: the place is held until then, and released after it if still unconfirmed.
+    verify_expires_at: datetime | None = _when(nullable=True, default=None, index=True)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -239,8 +250,11 @@ class IdempotencyKey(SQLModel, table=True):
     status_code: int
     # The answer without secrets (the manage token is derived again on replay).
     response: dict[str, Any] = Field(sa_type=sa.JSON)
-    registration_id: uuid.UUID | None = None
-    created_at: datetime = _when(default_factory=utcnow)
+    registration_id: uuid.UUID | None = Field(default=None, index=True)
+    # The registration's token_version when the answer was given: once the manage token has changed (a transfer,
+    # a reissue), a replay no longer hands it out. Rows go on transfer, on erasure and after a retention period.
+    token_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    created_at: datetime = _when(default_factory=utcnow, index=True)
 
 
 class OutboxEmail(SQLModel, table=True):
@@ -292,8 +306,6 @@ class UserAccount(SQLModel, table=True):
     totp_last_step: int = 0  # the last time step accepted: a code is good once
     failed_logins: int = 0
     locked_until: datetime | None = _when(nullable=True, default=None)
-    # In every session cookie; bumped by a password change, a reset or "sign out everywhere", ending the others.
-    session_version: int = 1
     created_at: datetime = _when(default_factory=utcnow)
     last_login_at: datetime | None = _when(nullable=True, default=None)
     disabled_at: datetime | None = _when(nullable=True, default=None)
@@ -307,6 +319,22 @@ class PasswordReset(SQLModel, table=True):
     expires_at: datetime = _when()
     used_at: datetime | None = _when(nullable=True, default=None)
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """One signed-in console browser (conference/core/console_sessions.py). Its cookie carries only a random key,
+    of which this row keeps the hash; it belongs to an account or, for a door device or script signed in with an
+    API token, to that token (by the token's hash). Signing out, a password change and the like set ended_at."""
+
+    __tablename__ = "console_session"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", index=True)
+    token_hash: str | None = Field(default=None, max_length=64, index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_seen_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when(index=True)  # created_at + the lifetime; past it the row is purged
+    ended_at: datetime | None = _when(nullable=True, default=None)
 
 
 class Broadcast(SQLModel, table=True):
@@ -352,6 +380,9 @@ class Payment(SQLModel, table=True):
     expires_at: datetime = _when()
     created_at: datetime = _when(default_factory=utcnow)
     paid_at: datetime | None = _when(nullable=True, default=None)
+    # The registration's token_version when the page was opened: the payment-return page links to the booking only
+    # while it is unchanged (after a transfer the payer is no longer the one the booking belongs to).
+    token_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class Refund(SQLModel, table=True):
@@ -445,6 +476,9 @@ class Checkin(SQLModel, table=True):
     # The scanner's own id for this scan: a retry (or the offline copy of a scan whose answer was lost) is
     # answered from the first record instead of counting twice.
     scan_id: str | None = Field(default=None, max_length=64)
+    # SHA-256 (hex) of what was scanned (the code, or the reference looked up): a repeat of the scan id must have
+    # scanned the same thing, on the same list and device, to be answered from the first record (no code text).
+    scan_digest: str | None = Field(default=None, max_length=64)
 
 
 # --- API shapes --------------------------------------------------------------------------------------------
@@ -460,26 +494,27 @@ MAX_INT = 2**31 - 1
 # The organisation that pays an invoice
 class BillingDetails(BaseModel):
     model_config = _STRIP
-    organisation: str = PField(min_length=1, max_length=200)
-    contact_name: str = PField(min_length=1, max_length=120)
+    organisation: Line = PField(min_length=1, max_length=200)
+    contact_name: Line = PField(min_length=1, max_length=120)
     email: EmailStr = PField(max_length=254)
-    address: str = PField(min_length=5, max_length=1000)
-    purchase_order: str = PField(min_length=1, max_length=60)
+    address: Text = PField(min_length=5, max_length=1000)
+    purchase_order: Line = PField(min_length=1, max_length=60)
 
 
 # Properties to receive on registration (the form and the JSON API share it)
 class RegistrationCreate(BaseModel):
     model_config = _STRIP
-    name: str = PField(min_length=1, max_length=120)
+    name: Line = PField(min_length=1, max_length=120)
     email: EmailStr = PField(max_length=254)
-    organisation: str = PField(min_length=1, max_length=200)
+    organisation: Line = PField(min_length=1, max_length=200)
     sector: Sector
     ticket_type_id: uuid.UUID
-    consent: bool
-    job_title: str = PField(default="", max_length=120)
-    region: str = PField(default="", max_length=60)
-    dietary: str = PField(default="", max_length=500)
-    access_needs: str = PField(default="", max_length=1000)
+    # The JSON boolean true only: not "true", not 1 (the form's checkbox is turned into True by the page).
+    consent: StrictBool
+    job_title: Line = PField(default="", max_length=120)
+    region: Line = PField(default="", max_length=60)
+    dietary: Text = PField(default="", max_length=500)
+    access_needs: Text = PField(default="", max_length=1000)
     # Paid tickets only: "card" (Stripe Checkout) or "invoice" (with `billing`); free tickets ignore both.
     payment_method: PaymentMethod | None = None
     billing: BillingDetails | None = None
@@ -512,8 +547,8 @@ class RegistrationCreated(BaseModel):
 # Properties to receive on a change of the conference (organisers)
 class ConferenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str | None = PField(default=None, min_length=1, max_length=200)
-    venue: str | None = PField(default=None, max_length=300)
+    name: Line | None = PField(default=None, min_length=1, max_length=200)
+    venue: Line | None = PField(default=None, max_length=300)
     capacity: int | None = PField(default=None, ge=0, le=100_000)
     registration_open: bool | None = None
     refund_full_until: datetime | None = None

@@ -41,6 +41,31 @@ def derived_token(secret: str, purpose: str, prefix: str, subject_id: uuid.UUID,
     return prefix + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+EMAIL_VERIFY_PREFIX = "v_"
+
+
+def email_verify_token(secret: str, registration_id: uuid.UUID, email_key: str, version: int) -> str:
+    """The link emailed to a delegate to prove they read that address (conference/verification.py): derived like
+    `manage_token`, bound to the address and the registration's token version, so a changed address, a transfer or
+    an erasure ends it. It carries the registration's id, so no hash of it need be stored."""
+    raw = _hmac(secret, f"verify-email:{registration_id}:{email_key}:{version}")
+    return EMAIL_VERIFY_PREFIX + registration_id.hex + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def email_verify_subject(token: str) -> uuid.UUID | None:
+    """The registration id an email verification token names (unchecked: compare it with `email_verify_token`)."""
+    if not token.startswith(EMAIL_VERIFY_PREFIX) or len(token) > 100:
+        return None
+    try:
+        return uuid.UUID(hex=token[len(EMAIL_VERIFY_PREFIX) : len(EMAIL_VERIFY_PREFIX) + 32])
+    except ValueError:
+        return None
+
+
+def tokens_match(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
 def new_api_token() -> str:
     return "ct_" + secrets.token_urlsafe(32)
 

@@ -5,6 +5,7 @@ Tests build their own `Settings` with `load_settings(Config(environ={...}))` ins
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,11 @@ class Settings:
     # A place bought by card is held this long for the payment (Stripe Checkout's own minimum is 30 minutes).
     payment_hold_minutes: int = 35
     payment_poll_seconds: float = 15.0  # how often the payment worker expires holds and sends refunds
+    # A place approved by the email's domain is held this long for the delegate to follow the link sent to that
+    # address (conference/verification.py), then released like an expired card hold.
+    email_verify_hours: int = 48
+    # Idempotency-Key records (a hash of the whole request body and the first answer) are purged after this long.
+    idempotency_retention_days: int = 7
     # Who invoices, and how to pay them (printed on every invoice and credit note). The defaults are examples
     # for the demo; production refuses to start with the example bank details.
     invoice_seller_name: str = "National Best Practice Conference Ltd"
@@ -70,6 +76,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def uses_development_secret(self) -> bool:
+        """No CONFERENCE_SECRET_KEY was given: the public development secret signs links, sessions and badges."""
+        return str(self.secret_key) == _DEV_SECRET
+
 
 def normalise_database_url(url: str) -> str:
     """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async driver."""
@@ -82,12 +93,45 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _bounded(config: Config, name: str, default: int, low: int, high: int) -> int:
+    """A whole number setting within [low, high]; anything else stops the service from starting."""
+    raw = config(name, default=str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value}.")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or a name, as given to --host) is this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other name may resolve to an address others can reach
+
+
+def check_serving(settings: Settings, host: str) -> None:
+    """Refuse to serve beyond this machine with the public development secret (CONFERENCE_ENV unset and no
+    CONFERENCE_SECRET_KEY): anybody could then forge manage links, session cookies, CSRF tokens and badge codes."""
+    if settings.uses_development_secret and not is_loopback(host):
+        raise SettingsError(
+            f"refusing to serve on {host}: CONFERENCE_SECRET_KEY is not set, so the public development secret "
+            "would sign manage links, sessions and badge codes. Set CONFERENCE_SECRET_KEY to a long random value "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), or serve on 127.0.0.1."
+        )
+
+
 def load_settings(config: Config | None = None) -> Settings:
     if config is None:
         config = Config(".env" if Path(".env").exists() else None)
     environment = config("CONFERENCE_ENV", default="development")
     secret = config("CONFERENCE_SECRET_KEY", cast=Secret, default=None)
-    if secret is None or str(secret) == _DEV_SECRET:
+    if secret is None or not str(secret).strip() or str(secret) == _DEV_SECRET:  # blank is missing
         if environment == "production":
             raise SettingsError("CONFERENCE_SECRET_KEY must be set to a long random value in production.")
         secret = Secret(_DEV_SECRET)
@@ -97,6 +141,11 @@ def load_settings(config: Config | None = None) -> Settings:
     if environment == "production" and bank == EXAMPLE_BANK_DETAILS:
         raise SettingsError(
             "CONFERENCE_INVOICE_BANK_DETAILS must be set in production: it is printed on invoices."
+        )
+    if environment == "production" and not bank.strip():
+        raise SettingsError(
+            "CONFERENCE_INVOICE_BANK_DETAILS is empty: in production it must say how to pay (it is printed on "
+            "every invoice and credit note)."
         )
     stripe_key = config("STRIPE_SECRET_KEY", cast=Secret, default=None)
     webhook_secret = config("STRIPE_WEBHOOK_SECRET", cast=Secret, default=None)
@@ -122,6 +171,8 @@ def load_settings(config: Config | None = None) -> Settings:
         stripe_api_base=config("STRIPE_API_BASE", default=None) or None,
         payment_hold_minutes=config("CONFERENCE_PAYMENT_HOLD_MINUTES", cast=int, default=35),
         payment_poll_seconds=config("CONFERENCE_PAYMENT_POLL_SECONDS", cast=float, default=15.0),
+        email_verify_hours=_bounded(config, "CONFERENCE_EMAIL_VERIFY_HOURS", 48, 1, 720),
+        idempotency_retention_days=_bounded(config, "CONFERENCE_IDEMPOTENCY_RETENTION_DAYS", 7, 1, 365),
         invoice_seller_name=config("CONFERENCE_INVOICE_SELLER_NAME", default=Settings.invoice_seller_name),
         invoice_seller_address=config(
             "CONFERENCE_INVOICE_SELLER_ADDRESS", default=Settings.invoice_seller_address

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.core.models import Conference, OutboxEmail, Registration, Status
-from conference.core.security import manage_token
+from conference.core.security import email_verify_token, manage_token
 from conference.core.settings import Settings
+from conference.core.text import one_line
 from conference.mail import outbox
 
 # Kinds composed elsewhere (conference.invoices.emails; sessions: the call for talks): a subject, a body,
@@ -40,6 +41,8 @@ _STATUS_LINES = {
     Status.waitlisted: "The conference is full, so you are on the waiting list (position {position}). "
     "If a place frees up you will move up automatically and we will email you.",
     Status.cancelled: "This registration is cancelled.",
+    Status.awaiting_verification: "We are holding a place for you until you confirm your email address with the link "
+    "we have sent to it.",
 }
 
 
@@ -53,6 +56,14 @@ def _local_time(conf: Conference, iso: str | None) -> str:
 def manage_url(settings: Settings, registration: Registration) -> str:
     token = manage_token(str(settings.secret_key), registration.id, registration.token_version)
     return f"{settings.base_url}/manage/{token}"
+
+
+def verify_url(settings: Settings, registration: Registration) -> str:
+    """The link that confirms the delegate reads `registration.email` (conference/verification.py)."""
+    token = email_verify_token(
+        str(settings.secret_key), registration.id, registration.email_key, registration.token_version
+    )
+    return f"{settings.base_url}/verify-email/{token}"
 
 
 async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> EmailMessage:
@@ -69,7 +80,8 @@ async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> Emai
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row.to_address
-    message["Subject"] = subject
+    # One line, whatever the text in it (a title stored with a line break stopped every email carrying it).
+    message["Subject"] = one_line(subject)
     message["Message-ID"] = make_msgid(idstring=str(row.id), domain="conference.local")
     message.set_content(body)
     if attachment is not None:
@@ -190,7 +202,58 @@ def _compose(
         return f"{event}: your booking link ({reg.reference})", (
             greeting + "You asked for the link to your booking again.\n\n" + status_line + "\n" + footer
         )
+    if row.kind == "verify_email":
+        return _verify_email(settings, row, reg, conf, greeting, footer)
+    if row.kind == "email_verified":
+        return f"{event}: email address confirmed ({reg.reference})", (
+            greeting + f"Thank you for confirming your email address.\n\n{status_line}\n" + footer
+        )
+    if row.kind == "verification_expired":
+        return f"{event}: your place has been released ({reg.reference})", (
+            greeting
+            + "The email address you registered with was not confirmed in time, so the place we held "
+            "for you has gone to the next person waiting.\n"
+            "If you still want to come, register again from the conference page.\n"
+            + f"\nBooking reference: {reg.reference}\n"
+        )
     raise ValueError(f"unknown email kind {row.kind!r}")
+
+
+def _verify_email(
+    settings: Settings, row: OutboxEmail, reg: Registration, conf: Conference, greeting: str, footer: str
+) -> tuple[str, str]:
+    # The link proves the address it is sent to: never send it to an address the registration no longer has (an
+    # organiser corrected it after this was queued; the new address gets its own).
+    if row.to_address.lower() != reg.email_key:
+        raise Undeliverable("the registration's email address changed after this email was queued")
+    event, link = conf.name, verify_url(settings, reg)
+    if row.context.get("requested"):  # a delegate asked from their booking page; the place is not at stake
+        return f"{event}: confirm your email address ({reg.reference})", (
+            greeting
+            + f"You asked to confirm the email address of your booking for {event}. Follow this link "
+            f"and press the button on the page:\n\n{link}\n\n"
+            "Once it is confirmed, the copy of your data also lists talk proposals made under this address.\n"
+            "If you did not ask for this, you can ignore this email.\n" + footer
+        )
+    if row.context.get("promoted"):
+        opening = f"Good news: a place at {event} has come up for you."
+    elif row.context.get("transferred"):
+        opening = f"A colleague's place at {event} has been transferred to you."
+    else:
+        opening = f"Thank you for registering for {event}."
+    deadline = (
+        reg.verify_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime(" by %H:%M on %A %-d %B")
+        if reg.verify_expires_at
+        else ""
+    )
+    return f"{event}: confirm your email address to keep your place ({reg.reference})", (
+        greeting
+        + f"{opening}\n\nYour email address lets us give you the place without an organiser's approval, "
+        f"once you confirm that it is yours. Follow this link{deadline} and press the button on the page:\n\n"
+        f"{link}\n\nWe are holding the place for you until then; if the link is not followed in time, the place "
+        "goes to the next person waiting.\nIf you did not register, ignore this email and the place will be "
+        "released.\n" + footer
+    )
 
 
 # An organiser transferred the place to a colleague (conference/delegates.py): to the previous delegate, named from

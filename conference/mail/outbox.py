@@ -37,6 +37,9 @@ KINDS = {
     "payment_failed",
     "refunded",
     "late_payment_refunded",
+    "verify_email",  # the link that confirms the delegate reads their address (conference/verification.py)
+    "email_verified",
+    "verification_expired",
 }
 
 

@@ -25,7 +25,7 @@ from conference.payments import gateway, records
 from conference.web.downloads import private_file
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, payment_gateway, rate_limit, settings
-from conference.web.templating import form_values, render
+from conference.web.templating import FormRefused, form_values, render
 
 STATUS_TEXT = {
     Status.confirmed: "Your place is confirmed",
@@ -33,6 +33,7 @@ STATUS_TEXT = {
     Status.awaiting_approval: "Your registration is waiting for approval",
     Status.waitlisted: "You are on the waiting list",
     Status.cancelled: "This registration is cancelled",
+    Status.awaiting_verification: "We are holding your place until you confirm your email address",
 }
 
 
@@ -62,7 +63,11 @@ async def home(request: Request) -> Response:
 
 async def register_form(request: Request) -> Response:
     await rate_limit(request).check(request, "registrations")
-    values = await form_values(request)
+    refused: dict[str, str] = {}
+    try:
+        values = await form_values(request)
+    except FormRefused as exc:  # a control character: the form again as typed (less it), saying where
+        values, refused = exc.values, _form_fields(exc.fields or {})
     data: dict[str, Any] = {
         k: values.get(k, "")
         for k in FIELD_ORDER
@@ -86,6 +91,7 @@ async def register_form(request: Request) -> Response:
             parsed = RegistrationCreate.model_validate(data)
         except ValidationError as exc:
             problems = _form_fields(errors.from_validation_error(exc).fields or {})
+    problems.update(refused)
     if not problems:
         try:
             result = await register(request, parsed)
@@ -189,6 +195,7 @@ async def manage(request: Request) -> Response:
             "hold_until": hold,
             "status_text": STATUS_TEXT[r.status],
             "new": request.query_params.get("new") == "1",
+            "verify_sent": request.query_params.get("verify") == "sent",
             "token": request.path_params["token"],
             "sectors": SECTOR_LABELS,
         },

@@ -89,6 +89,7 @@ async def start_checkout(
                 amount_pence=gross_pence(ticket),
                 currency=ticket.currency.lower(),
                 expires_at=expires,
+                token_version=registration.token_version,
             )
             db.add(payment)
             await db.flush()

@@ -47,12 +47,14 @@ from conference.group_commit import RegistrationQueue
 from conference.invoices import emails as invoice_emails
 from conference.mail.sender import MailWorker
 from conference.pages import registration as pages
+from conference.pages import verification as verification_pages
 from conference.payments.gateway import checkout_origins
 from conference.payments.worker import PaymentWorker
 from conference.personal_data import RetentionWorker
 from conference.server import openapi, readiness
+from conference.verification import VerificationWorker
 from conference.web import templating
-from conference.web.middleware import BodyLimit, RequestContext, SecurityHeaders, route_template
+from conference.web.middleware import BodyLimit, QueryText, RequestContext, SecurityHeaders, route_template
 from conference.web.ratelimit import RateLimit
 from sessions import wiring
 from sessions.call import api as proposals_api
@@ -78,7 +80,9 @@ def _error_response(request: Request, error: errors.DomainError) -> Response:
         return error.response(headers)
     if isinstance(error, console.LoginRequired):
         return RedirectResponse(request.url_for("login").include_query_params(next=error.path), 303)
-    context = {"title": error.message, "text": "", "back": "/"}
+    # A refused field is named on the page too (a form post with a control character in it, say).
+    problems = error.fields if isinstance(error, errors.InvalidInput) else None
+    context = {"title": error.message, "text": "", "back": "/", "problems": problems or {}}
     response = templating.render(request, "conference/message.html", context, status_code=error.status_code)
     response.headers.update(headers or {})
     return response
@@ -137,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         retention_worker = RetentionWorker(
             database, settings
         )  # erases personal data past conference.retention_days
+        # Releases domain-approved places whose delegate did not confirm their email address in time.
+        verification_worker = VerificationWorker(database, settings)
         app.state.database = database
         app.state.registrations = RegistrationQueue(database, settings)
         app.state.mail = worker
@@ -148,9 +154,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         worker.start()
         payment_worker.start()
         retention_worker.start()
+        verification_worker.start()
         try:
             yield
         finally:
+            await verification_worker.stop()
             await retention_worker.stop()
             await payment_worker.stop()
             await worker.stop()
@@ -184,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *payment_api.routes,
             Mount("/static", StaticFiles(directory=Path(__file__).parent.parent / "static"), name="static"),
             *pages.routes,
+            *verification_pages.routes,
             *console.routes,
             *console_accounts.routes,
             *console_dashboard.routes,
@@ -222,6 +231,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 same_site="lax",
                 https_only=settings.base_url.startswith("https"),
             ),
+            # A control character in the query string: 422 naming the parameter, whichever endpoint it is for.
+            Middleware(QueryText, refuse=_error_response),
         ],
         exception_handlers={
             errors.DomainError: domain_error,

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conference.core.settings import load_settings
+from conference.core.settings import SettingsError, load_settings
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -162,16 +162,25 @@ def _restore_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM reached `conference serve` itself (see `_serve`)."""
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise _Terminated(signum)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    """Run uvicorn. Called by `main` before anything else is imported (see the metrics directory below)."""
     import os
     import shutil
+    import signal
     import tempfile
 
-    import uvicorn
+    from conference.core.settings import check_serving
 
-    from conference.core.logs import log_config
-    from conference.core.migrate import upgrade
-
+    settings = load_settings()
+    check_serving(settings, args.host)  # no public development secret beyond this machine
     # Metrics from every worker process (conference/core/metrics.py): a fresh directory for this instance, named in
     # the environment before anything imports prometheus_client and before uvicorn starts the workers, which
     # inherit it. Stale files from an earlier run would add old counts, so it is never reused; directories
@@ -186,8 +195,19 @@ def _serve(args: argparse.Namespace) -> int:
             pass  # not one of ours, or a live process of another user
     metrics_dir = tempfile.mkdtemp(prefix=f"conference-metrics-{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # On SIGTERM a single-process uvicorn shuts down gracefully, puts back the handler it found and raises the
+    # signal again; with the default handler the process would end there, before the `finally` below, leaving the
+    # directory behind. This handler turns that into an exception, so the directory goes, and then the signal is
+    # raised once more to end the process as uvicorn meant (several workers: uvicorn's supervisor returns).
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    stopped_by: int | None = None
     try:
-        upgrade(load_settings().database_url)
+        import uvicorn
+
+        from conference.core.logs import log_config
+        from conference.core.migrate import upgrade
+
+        upgrade(settings.database_url)
         uvicorn.run(
             "conference.server.app:serve_app",
             factory=True,
@@ -208,8 +228,13 @@ def _serve(args: argparse.Namespace) -> int:
             limit_concurrency=args.limit_concurrency or None,
             timeout_graceful_shutdown=30,
         )
+    except _Terminated as stop:
+        stopped_by = int(stop.args[0])
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+    if stopped_by is not None:
+        signal.raise_signal(stopped_by)  # the default action: the process ends by the signal, as before
     return 0
 
 
@@ -453,14 +478,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Imported here, not at the top, so that `--help` and quick commands don't load the web stack first.
-    from conference.invoices import emails as invoice_emails
-    from sessions import wiring
-
-    invoice_emails.install()
-    wiring.install()
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        if args.func is _serve:
+            # First, before anything imports prometheus_client: serve names its metrics directory in the
+            # environment (the app installs the hooks below itself, in each worker).
+            return _serve(args)
+        # Imported here, not at the top, so that `--help` and quick commands don't load the web stack first.
+        from conference.invoices import emails as invoice_emails
+        from sessions import wiring
+
+        invoice_emails.install()
+        wiring.install()
+        result: int = args.func(args)
+    except SettingsError as exc:  # a missing or unsafe setting: one line that says which, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
 
-from conference.core import errors, hooks
+from conference.core import console_sessions, errors, hooks
 from conference.core.audit import ANONYMOUS, Actor
-from conference.core.models import ApiToken, Registration, UserAccount, utcnow
+from conference.core.models import ApiToken, Registration, utcnow
 from conference.core.security import CSRF_COOKIE, ROLES, csrf_valid, hash_token, new_api_token
 
 
@@ -71,34 +71,26 @@ async def _console_session(db: AsyncSession, request: Request) -> Actor:
     return await session_actor(db, request.session) or ANONYMOUS
 
 
-# What a console session cookie holds: an account (its id and session version) or, for door devices and scripts
-# that sign in with an API token, the token's hash. Either way the database is asked on every request, so
-# disabling an account, changing its password or revoking a token ends its sessions at once.
-SESSION_USER, SESSION_VERSION, SESSION_TOKEN = "user_id", "sv", "token_hash"
+# What a console session cookie holds: the random key of a server-side session (conference/core/console_sessions.py),
+# an account's or, for door devices and scripts that sign in with an API token, the token's. The database is asked
+# on every request, so signing out, disabling an account, changing its password or revoking a token ends its
+# sessions at once, whatever copies of the cookie exist.
+SESSION_KEY = "sid"
+
+
+def session_key(session: dict[str, Any]) -> str | None:
+    key = session.get(SESSION_KEY)
+    return key if isinstance(key, str) and key else None
+
+
+async def signed_in(db: AsyncSession, session: dict[str, Any]) -> console_sessions.SignedIn | None:
+    key = session_key(session)
+    return await console_sessions.find(db, key) if key is not None else None
 
 
 async def session_actor(db: AsyncSession, session: dict[str, Any]) -> Actor | None:
-    if user_id := session.get(SESSION_USER):
-        uid = _uuid(user_id)
-        user = await db.get(UserAccount, uid) if uid is not None else None
-        if (
-            user is None
-            or user.disabled_at is not None
-            or user.session_version != session.get(SESSION_VERSION)
-        ):
-            return None
-        return Actor(user.role, user.email)
-    if digest := session.get(SESSION_TOKEN):
-        api = (await db.execute(_API_TOKEN, {"digest": digest})).first()
-        return Actor(api.role, api.name) if api is not None else None
-    return None
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+    found = await signed_in(db, session)
+    return found.actor if found is not None else None
 
 
 def require(actor: Actor, *roles: str) -> None:

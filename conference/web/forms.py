@@ -7,7 +7,8 @@ put words of its own on the page. `act_alone` is the same for a change that open
 solver run between them).
 
 A refusal (errors.DomainError) changes nothing and goes to `on_error(exc, values)`, which shows the page again
-with the problem and what was typed, and the refusal's status code; `show_again` makes the usual one. Refusals
+with the problem and what was typed, and the refusal's status code (a control character in a field, refused by
+`form_values`, goes there too, with what was typed less that character); `show_again` makes the usual one. Refusals
 that are not the form's fault (not signed in, not allowed, too many requests, the service unavailable) are
 raised on to the app's own error pages. The mail sender needs no waking: it wakes when the transaction that
 queued mail commits.
@@ -27,7 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from conference.core import errors
 from conference.core.audit import Actor
 from conference.web.request import database
-from conference.web.templating import form_values
+from conference.web.templating import FormRefused, form_values
 
 FLASH = "done"  # the query parameter that names what was done
 # Raised on to the app's error pages: signing in, or trying later, is the answer, not correcting the form.
@@ -71,7 +72,10 @@ async def act_alone(
     request: Request, change: Change, *, actor: Actor, back: str | URL, on_error: OnError
 ) -> Response:
     """`act` for a change that opens its own transactions: `change(values, actor)`."""
-    values = await form_values(request)
+    try:
+        values = await form_values(request)
+    except FormRefused as exc:  # a control character in a field: the page again, saying which
+        return await on_error(exc, exc.values)
     try:
         done = await change(values, actor)
     except NOT_THE_FORMS_FAULT:

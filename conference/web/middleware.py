@@ -9,12 +9,16 @@ import re
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from typing import Any
 
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conference.core import logs, metrics
+from conference.core import errors, logs, metrics, text
 
 request_log = logging.getLogger("conference.request")
 
@@ -243,6 +247,35 @@ async def _error(send: Send, status: int, code: str, message: str, *, close: boo
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class QueryText:
+    """A query string holds no control characters (conference/core/text.py: one line, none at all), whichever
+    endpoint reads it: a parameter with one is refused with a 422 naming it, before the endpoint runs (a search
+    term with NUL in it was a 500 on PostgreSQL). A path with one (%00 in a token, an id) is no address of ours:
+    404. `refuse` answers as the app answers any refusal (JSON for the API, the error page for a browser)."""
+
+    def __init__(self, app: ASGIApp, *, refuse: Callable[[Request, errors.DomainError], Response]) -> None:
+        self.app = app
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and text.problem(scope["path"]) is not None:
+            await self.refuse(Request(scope, receive), errors.NotFound())(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope.get("query_string"):
+            problems: dict[str, str] = {}
+            # Decoded as the endpoints will read them (request.query_params).
+            for name, value in QueryParams(scope["query_string"]).multi_items():
+                if text.problem(name) is not None:
+                    problems.setdefault("query", "Remove the control character from the address.")
+                elif (problem := text.problem(value)) is not None:
+                    problems.setdefault(name, problem)
+            if problems:
+                response = self.refuse(Request(scope, receive), errors.InvalidInput(fields=problems))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # payments imports this module
     from conference.payments.worker import PaymentWorker
 
 M = TypeVar("M", bound=BaseModel)
+# No body of the API nests deeper than 4 (a sync's scans, each an object); far deeper is no client's doing, and
+# past about 1,000 the JSON decoder itself gives up (RecursionError: a 500, for a 2 KB body, before this limit).
+MAX_DEPTH = 32
+_TOO_DEEP = f"The body nests arrays or objects more than {MAX_DEPTH} deep."
 
 
 def database(request: Request) -> Database:
@@ -51,9 +55,25 @@ async def read_json(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.MalformedRequest("The body is not valid JSON.") from None
+    except RecursionError:  # nested too deeply for the decoder itself
+        raise errors.MalformedRequest(_TOO_DEEP) from None
+    if _depth(body) > MAX_DEPTH:
+        raise errors.MalformedRequest(_TOO_DEEP)
     if not isinstance(body, dict):
         raise errors.MalformedRequest("The body must be a JSON object.")
     return body
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in `value` (a scalar: 0), without recursion, stopping past MAX_DEPTH."""
+    deepest, level = 0, [(value, 1)]
+    while level and deepest <= MAX_DEPTH:
+        item, depth = level.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def validate(model: type[M], data: Any) -> M:

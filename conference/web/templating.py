@@ -7,7 +7,8 @@ The environment has the house's formats as filters, registered here once for eve
 whole `status_labels` table as a global for lists of them.
 
 Forms carry a CSRF token (a signed double submit: a random cookie, and a hidden field that is the HMAC of it);
-`form_values` refuses a post whose token does not match.
+`form_values` refuses a post whose token does not match, and one with a control character in any field (422, the
+field named; line breaks and tabs pass, for textareas: a single-line field's model refuses them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from conference.core import errors, formats
+from conference.core import errors, formats, text
 from conference.core.models import METHOD_LABELS, SECTOR_LABELS, STATUS_LABELS, Sector
 from conference.core.security import CSRF_COOKIE, csrf_token_for, csrf_valid
 from conference.payments.checkout import gross_pence
@@ -97,6 +98,15 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return response
 
 
+class FormRefused(errors.InvalidInput):
+    """A form post with a control character in a field: `fields` names them, `values` is the form without them
+    (so a page can show the form again as it was typed; `forms.act` does for every console form)."""
+
+    def __init__(self, fields: dict[str, str], values: dict[str, str]) -> None:
+        super().__init__(fields=fields)
+        self.values = values
+
+
 async def form_values(request: Request) -> dict[str, str]:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -104,4 +114,13 @@ async def form_values(request: Request) -> dict[str, str]:
         str(settings(request).secret_key), request.cookies.get(CSRF_COOKIE), values.get("csrf_token")
     ):
         raise errors.Forbidden("This form has expired. Go back, reload the page and try again.")
+    problems: dict[str, str] = {}
+    for name, value in form.multi_items():  # every value, so a page reading form.getlist() is covered too
+        if text.problem(name) is not None:
+            problems.setdefault("form", "This form has a field the page does not have; reload the page.")
+        elif isinstance(value, str) and (problem := text.problem(value, multi_line=True)) is not None:
+            problems.setdefault(name, problem)
+    if problems:
+        cleaned = {k: text.without_controls(v) for k, v in values.items() if text.problem(k) is None}
+        raise FormRefused(problems, cleaned)
     return values

@@ -21,7 +21,7 @@ from conference.core.audit import ANONYMOUS, Actor
 from conference.core.security import REVIEWER
 from conference.pages.registration import by_token
 from conference.web.forms import FLASH, done_message, done_redirect
-from conference.web.request import database, rate_limit, settings
+from conference.web.request import database, rate_limit, settings, validate
 from conference.web.templating import form_values, render
 from sessions.call import call as calls
 from sessions.call import proposals, review, stars
@@ -480,7 +480,7 @@ async def talks_submit(request: Request) -> Response:
         await stars.set_stars(
             db,
             registration_id=r.id,
-            data=StarsIn(proposal_ids=chosen),
+            data=validate(StarsIn, {"proposal_ids": chosen}),  # 422 for a value no checkbox has
             actor=Actor("attendee", r.reference, r.id),
         )
     return done_redirect(request.url_for("talks", token=request.path_params["token"]), "saved")

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -238,27 +239,32 @@ async def update_proposal(
     for name, value in changes.items():
         if value is None:
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
-    merged = ProposalCreate.model_validate(
-        {
-            "title": proposal.title,
-            "abstract": proposal.abstract,
-            "format": proposal.format,
-            "duration_minutes": proposal.duration_minutes,
-            "themes": proposal.themes,
-            "audience_level": proposal.audience_level,
-            "access_needs": proposal.access_needs,
-            "speakers": [
-                {
-                    "name": s.name,
-                    "email": s.email,
-                    "organisation": s.organisation,
-                    "unavailable": s.unavailable_slots + s.unavailable_days,
-                }
-                for s in current
-            ],
-            **{k: v for k, v in changes.items()},
-        }
-    )
+    # The stored fields are checked again with the change: one stored before a rule came in (a line break in a
+    # title) is named, a 422, not a 500.
+    try:
+        merged = ProposalCreate.model_validate(
+            {
+                "title": proposal.title,
+                "abstract": proposal.abstract,
+                "format": proposal.format,
+                "duration_minutes": proposal.duration_minutes,
+                "themes": proposal.themes,
+                "audience_level": proposal.audience_level,
+                "access_needs": proposal.access_needs,
+                "speakers": [
+                    {
+                        "name": s.name,
+                        "email": s.email,
+                        "organisation": s.organisation,
+                        "unavailable": s.unavailable_slots + s.unavailable_days,
+                    }
+                    for s in current
+                ],
+                **{k: v for k, v in changes.items()},
+            }
+        )
+    except ValidationError as exc:
+        raise errors.from_validation_error(exc) from None
     times = _check_fields(conference, call, await calls.time_options(db, conference), merged)
     for name in ("title", "abstract", "format", "duration_minutes", "audience_level", "access_needs"):
         setattr(proposal, name, getattr(merged, name))

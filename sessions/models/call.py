@@ -12,6 +12,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from conference.core.models import utcnow
+from conference.core.text import Line, Text
 from sessions.models.common import STRICT, aware, enum_type, when
 
 
@@ -151,7 +152,7 @@ class CallUpdate(BaseModel):
     model_config = STRICT
     opens_at: datetime | None = None
     closes_at: datetime | None = None
-    themes: list[str] | None = PField(default=None, min_length=1, max_length=30)
+    themes: list[Line] | None = PField(default=None, min_length=1, max_length=30)
     formats: dict[ProposalFormat, list[int]] | None = None
     anonymous_review: bool | None = None
 
@@ -187,11 +188,11 @@ class CallUpdate(BaseModel):
 # A speaker, as the submitter gives them
 class SpeakerIn(BaseModel):
     model_config = STRICT
-    name: str = PField(min_length=1, max_length=120)
+    name: Line = PField(min_length=1, max_length=120)
     email: EmailStr = PField(max_length=254)
-    organisation: str = PField(min_length=1, max_length=200)
+    organisation: Line = PField(min_length=1, max_length=200)
     # Time slot ids (GET /api/v1/call) or conference days (YYYY-MM-DD) this speaker cannot do.
-    unavailable: list[str] = PField(default_factory=list, max_length=100)
+    unavailable: list[Line] = PField(default_factory=list, max_length=100)
 
 
 def _speakers(value: list[SpeakerIn] | None) -> list[SpeakerIn] | None:
@@ -212,14 +213,14 @@ def _themes(value: list[str] | None) -> list[str] | None:
 # Properties to receive on submission (the form and the JSON API share it)
 class ProposalCreate(BaseModel):
     model_config = STRICT
-    title: str = PField(min_length=1, max_length=200)
-    abstract: str = PField(min_length=1, max_length=3000)
+    title: Line = PField(min_length=1, max_length=200)  # one line: it is in emails' subjects
+    abstract: Text = PField(min_length=1, max_length=3000)
     format: ProposalFormat
     duration_minutes: int = PField(ge=5, le=480)
-    themes: list[str] = PField(max_length=6)
+    themes: list[Line] = PField(max_length=6)
     speakers: list[SpeakerIn]
     audience_level: AudienceLevel = AudienceLevel.intermediate
-    access_needs: str = PField(default="", max_length=1000)
+    access_needs: Text = PField(default="", max_length=1000)
 
     _check_speakers = field_validator("speakers")(_speakers)
     _check_themes = field_validator("themes")(_themes)
@@ -228,14 +229,14 @@ class ProposalCreate(BaseModel):
 # Properties to receive on an edit by the submitter (all optional; speakers are replaced as a whole)
 class ProposalUpdate(BaseModel):
     model_config = STRICT
-    title: str | None = PField(default=None, min_length=1, max_length=200)
-    abstract: str | None = PField(default=None, min_length=1, max_length=3000)
+    title: Line | None = PField(default=None, min_length=1, max_length=200)
+    abstract: Text | None = PField(default=None, min_length=1, max_length=3000)
     format: ProposalFormat | None = None
     duration_minutes: int | None = PField(default=None, ge=5, le=480)
-    themes: list[str] | None = PField(default=None, max_length=6)
+    themes: list[Line] | None = PField(default=None, max_length=6)
     speakers: list[SpeakerIn] | None = None
     audience_level: AudienceLevel | None = None
-    access_needs: str | None = PField(default=None, max_length=1000)
+    access_needs: Text | None = PField(default=None, max_length=1000)
 
     _check_speakers = field_validator("speakers")(_speakers)
     _check_themes = field_validator("themes")(_themes)
@@ -244,7 +245,7 @@ class ProposalUpdate(BaseModel):
 # Properties to receive on a reviewer's invitation
 class ReviewerInvite(BaseModel):
     model_config = STRICT
-    name: str = PField(min_length=1, max_length=120)
+    name: Line = PField(min_length=1, max_length=120)
     email: EmailStr = PField(max_length=254)
 
 
@@ -254,7 +255,7 @@ class ReviewIn(BaseModel):
     relevance: int = PField(ge=1, le=5)
     impact: int = PField(ge=1, le=5)
     transferability: int = PField(ge=1, le=5)
-    comment: str = PField(default="", max_length=2000)
+    comment: Text = PField(default="", max_length=2000)
 
 
 class Decision(str, enum.Enum):
@@ -272,4 +273,4 @@ class DecisionBulk(BaseModel):
 # A delegate's stars: the accepted talks they would like to attend (replaces the previous set)
 class StarsIn(BaseModel):
     model_config = STRICT
-    proposal_ids: list[str] = PField(max_length=200)
+    proposal_ids: list[Line] = PField(max_length=200)

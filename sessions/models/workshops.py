@@ -13,6 +13,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from conference.core.models import MAX_INT, utcnow
+from conference.core.text import Line, Text
 from sessions.models.common import STRICT, aware, enum_type, when
 
 
@@ -119,18 +120,18 @@ class AllocationRun(SQLModel, table=True):
 # Properties to receive on room creation
 class RoomCreate(BaseModel):
     model_config = STRICT
-    name: str = PField(min_length=1, max_length=100)
+    name: Line = PField(min_length=1, max_length=100)
     capacity: int = PField(ge=0, le=10_000)
-    accessibility: str = PField(default="", max_length=500)
+    accessibility: Text = PField(default="", max_length=500)
     position: int = PField(default=0, ge=-MAX_INT, le=MAX_INT)
 
 
 # Properties to receive on room update (all optional)
 class RoomUpdate(BaseModel):
     model_config = STRICT
-    name: str | None = PField(default=None, min_length=1, max_length=100)
+    name: Line | None = PField(default=None, min_length=1, max_length=100)
     capacity: int | None = PField(default=None, ge=0, le=10_000)
-    accessibility: str | None = PField(default=None, max_length=500)
+    accessibility: Text | None = PField(default=None, max_length=500)
     position: int | None = PField(default=None, ge=-MAX_INT, le=MAX_INT)
 
 
@@ -139,7 +140,7 @@ class TimeSlotCreate(BaseModel):
     model_config = STRICT
     starts_at: datetime
     ends_at: datetime
-    label: str = PField(default="", max_length=100)
+    label: Line = PField(default="", max_length=100)
 
     _check_aware = field_validator("starts_at", "ends_at")(aware)
 
@@ -147,28 +148,28 @@ class TimeSlotCreate(BaseModel):
 # Properties to receive on session creation
 class SessionCreate(BaseModel):
     model_config = STRICT
-    title: str = PField(min_length=1, max_length=200)
-    description: str = PField(default="", max_length=4000)
+    title: Line = PField(min_length=1, max_length=200)  # one line: it is in emails' subjects (seat_promoted)
+    description: Text = PField(default="", max_length=4000)
     kind: Kind
     room_id: uuid.UUID | None = None
     start_slot_id: uuid.UUID
     slot_count: int = PField(default=1, ge=1, le=12)
     capacity: int | None = PField(default=None, ge=0, le=10_000)
-    theme: str = PField(default="", max_length=100)
-    speakers: str = PField(default="", max_length=500)
+    theme: Line = PField(default="", max_length=100)
+    speakers: Line = PField(default="", max_length=500)
 
 
 # Properties to receive on session update (all optional)
 class SessionUpdate(BaseModel):
     model_config = STRICT
-    title: str | None = PField(default=None, min_length=1, max_length=200)
-    description: str | None = PField(default=None, max_length=4000)
+    title: Line | None = PField(default=None, min_length=1, max_length=200)
+    description: Text | None = PField(default=None, max_length=4000)
     room_id: uuid.UUID | None = None
     start_slot_id: uuid.UUID | None = None
     slot_count: int | None = PField(default=None, ge=1, le=12)
     capacity: int | None = PField(default=None, ge=0, le=10_000)
-    theme: str | None = PField(default=None, max_length=100)
-    speakers: str | None = PField(default=None, max_length=500)
+    theme: Line | None = PField(default=None, max_length=100)
+    speakers: Line | None = PField(default=None, max_length=500)
     cancelled: bool | None = None
 
 

@@ -140,10 +140,13 @@ async def add_room(request: Request) -> Response:
 async def add_slot(request: Request) -> Response:
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
         zone = conference_zone(await get_conference(db))
-        data = TimeSlotCreate(
-            starts_at=_local(v.get("slot_start", ""), "slot_start", zone),
-            ends_at=_local(v.get("slot_end", ""), "slot_end", zone),
-            label=v.get("slot_label", "")[:100],
+        data = _parse(
+            TimeSlotCreate,
+            {
+                "starts_at": _local(v.get("slot_start", ""), "slot_start", zone),
+                "ends_at": _local(v.get("slot_end", ""), "slot_end", zone),
+                "label": v.get("slot_label", "")[:100],
+            },
         )
         await programme.create_slot(db, data=data, actor=actor)
         return "slot_added"

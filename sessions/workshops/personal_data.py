@@ -1,7 +1,7 @@
 """What this package holds about one delegate, for their data export, and what goes when it is erased.
 
 Hooks of conference/personal_data.py (installed by `sessions.wiring.install()`): seats, the agenda, ranked choices,
-stars, and the call-for-talks proposals that name the delegate's email as a speaker's (export only: a speaker
+stars, and the call-for-talks proposals that name the delegate's confirmed email as a speaker's (export only: a speaker
 manages or withdraws a proposal through its own private link, and the programme may still carry the talk).
 """
 
@@ -98,9 +98,14 @@ async def export_sessions(db: AsyncSession, registration: Registration) -> dict[
 
 async def _proposals(db: AsyncSession, registration: Registration) -> list[dict[str, Any]]:
     """Proposals with a speaker of this registration's email: the proposal and that speaker's own entry only (not
-    the co-speakers'). One indexed look-up (proposal_speaker.email_key)."""
+    the co-speakers'). One indexed look-up (proposal_speaker.email_key).
+
+    Only once the delegate has confirmed the address (the link emailed to it, conference/verification.py): anybody
+    can register with somebody else's address, and must not download that person's proposals with it."""
     if registration.erased_at is not None:
         return []  # the email is gone, so nothing matches it any more
+    if registration.email_verified_at is None:
+        return []
     rows = (
         await db.execute(
             sa.select(ProposalSpeaker, Proposal)

@@ -185,7 +185,7 @@ async def test_print_run_pdf_for_organisers_marks_printed(
     assert (await client.get("/api/v1/badges.pdf", headers=attendee)).status_code == 403
     assert all(v is None for v in (await printed_at(database)).values())
 
-    response = await client.get("/api/v1/badges.pdf", headers=organiser)
+    response = await client.post("/api/v1/badges/print", headers=organiser)  # GET /badges.pdf marks nothing
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert "no-store" in response.headers["cache-control"]
@@ -202,9 +202,10 @@ async def test_print_run_pdf_for_organisers_marks_printed(
     [entry] = await audits(database, "badges.printed")
     assert entry.data == {"count": 5}
 
-    again = await client.get("/api/v1/badges.pdf?not_printed=1", headers=organiser)
+    again = await client.post("/api/v1/badges/print", json={"not_printed": True}, headers=organiser)
     assert again.status_code == 404
     assert again.json()["error"]["code"] == "no_badges"
+    assert (await client.get("/api/v1/badges.pdf?not_printed=1", headers=organiser)).status_code == 404
     # Without not_printed, a reprint of everyone is always possible.
     assert (await client.get("/api/v1/badges.pdf?layout=a6-4", headers=organiser)).status_code == 200
 
@@ -223,8 +224,7 @@ async def test_print_run_filters_and_layout(
     assert response.headers["x-badge-count"] == "2"
     speakers = await client.get("/api/v1/badges.pdf?ticket_type=Speaker", headers=organiser)
     assert speakers.headers["x-badge-count"] == "1"
-    stamped = await printed_at(database)
-    assert {n for n, at in stamped.items() if at is not None} == {"Zoë Adams", "Łucja Nowak", "Cher"}
+    assert all(at is None for at in (await printed_at(database)).values())  # a GET marks nothing
 
 
 @pytest.mark.parametrize(

@@ -294,10 +294,9 @@ async def test_reset_links_expire_and_requests_are_capped(database: Database, se
         assert row is not None
         row.expires_at = utcnow() - timedelta(seconds=1)
     with pytest.raises(Exception, match="expired"):
-        async with database.transaction() as db:
-            await accounts.complete_reset(
-                db, accounts.reset_token(settings, first.id), "a brand new passphrase"
-            )
+        await accounts.complete_reset(
+            database, accounts.reset_token(settings, first.id), "a brand new passphrase"
+        )
 
 
 # --- users and tokens ---------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ table fails `test_every_route_answers_each_role_as_the_table_says` with the list
 Roles: anonymous (no credentials); attendee (delegate B's manage token, used on delegate A's resources); speaker
 (proposal Q's private token, used on proposal P); reviewer (an invited reviewer's token; the reviewer in paths is
 a second reviewer); staff and organiser (API tokens as bearer, plus a console session signed in with the same
-token, as a browser has). Private-link routes (/manage/{token}, /proposal/{token}, /review/{token}) carry their
-credential in the path: every role above is tried with a well-formed link that belongs to nobody (a bearer token
-must not stand in for the link), and the extra role "link" holds the real link (A's manage link, Q's proposal
-link, the reviewer's link) and nothing else.
+token, as a browser has). Private-link routes (/manage/{token}, /proposal/{token}, /review/{token},
+/verify-email/{token}) carry their credential in the path: every role above is tried with a well-formed link that
+belongs to nobody (a bearer token must not stand in for the link), and the extra role "link" holds the real link
+(A's manage link, Q's proposal link, the reviewer's link, the link confirming A's address) and nothing else.
 
 "Allowed" means the request got past authorisation: any answer but 401/403, a redirect to /login, or (on
 private-link routes only, which hide whether a link exists) 404. A 400/422 for the empty body we send still
@@ -31,7 +31,13 @@ from starlette.applications import Starlette
 
 from conference import broadcasts
 from conference.core.db import Database
-from conference.core.security import CSRF_COOKIE, csrf_token_for, derived_token, manage_token
+from conference.core.security import (
+    CSRF_COOKIE,
+    csrf_token_for,
+    derived_token,
+    email_verify_token,
+    manage_token,
+)
 from conference.core.settings import Settings
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
@@ -58,7 +64,7 @@ NOBODY: frozenset[str] = frozenset()
 LINK_ONLY = frozenset({LINK})
 
 # Path prefixes whose {token} is the credential; everyone else gets a well-formed link that matches nothing.
-LINK_PREFIXES = {"/manage/": "m_", "/proposal/": "p_", "/review/": "r_"}
+LINK_PREFIXES = {"/manage/": "m_", "/proposal/": "p_", "/review/": "r_", "/verify-email/": "v_"}
 
 # Mounted static files: public by design, not tried role by role (no handler code runs).
 PUBLIC_STATIC = {"/static", "/scan/static"}
@@ -138,6 +144,10 @@ EXPECTED: E = {
     ("GET", "/manage/{token}/data.json"): LINK_ONLY,
     ("GET", "/manage/{token}/erase"): LINK_ONLY,
     ("POST", "/manage/{token}/erase"): LINK_ONLY,  # run last of A's link routes: the link stops working
+    ("POST", "/manage/{token}/verify-email"): LINK_ONLY,  # email A a link to confirm the address
+    # The link emailed to confirm A's address: GET shows the button, POST confirms.
+    ("GET", "/verify-email/{token}"): LINK_ONLY,
+    ("POST", "/verify-email/{token}"): LINK_ONLY,
     # --- the speakers' and reviewers' private links -------------------------------------------------------
     ("GET", "/proposal/{token}"): LINK_ONLY,
     ("GET", "/proposal/{token}/edit"): LINK_ONLY,
@@ -219,6 +229,7 @@ EXPECTED: E = {
     ("GET", "/api/v1/schedule/drafts/{version_id}"): ORG,
     ("PATCH", "/api/v1/schedule/drafts/{version_id}/workshops/{key}"): ORG,
     ("GET", "/api/v1/badges.pdf"): ORG,
+    ("POST", "/api/v1/badges/print"): ORG,
     ("POST", "/api/v1/registrations/{registration_id}/badge/reissue"): ORG,
     (
         "GET",
@@ -355,7 +366,8 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
             return response.json()
 
         # A pays by invoice, so it has an invoice of its own; B's token is the "attendee" role.
-        a = await ok(await setup.post("/api/v1/registrations", json=invoice_body(tickets["exhibitor"])), 201)
+        a_body = invoice_body(tickets["exhibitor"])
+        a = await ok(await setup.post("/api/v1/registrations", json=a_body), 201)
         b = await ok(
             await setup.post("/api/v1/registrations", json=registration_body(tickets["delegate"])), 201
         )
@@ -422,7 +434,8 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         "user_id": str(uuid.uuid4()),
         "token_id": str(uuid.uuid4()),
     }
-    links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link}
+    a_verify = email_verify_token(str(settings.secret_key), uuid.UUID(a["id"]), a_body["email"].lower(), 1)
+    links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link, "v_": a_verify}
     world = World(params, links)
     bearers = {
         "attendee": b["manage_token"],
@@ -461,6 +474,8 @@ def nobody_link(settings: Settings, prefix: str) -> str:
     """A well-formed private link that matches no delegate, proposal or reviewer."""
     if prefix == "m_":
         return manage_token(str(settings.secret_key), uuid.uuid4(), 1)
+    if prefix == "v_":
+        return email_verify_token(str(settings.secret_key), uuid.uuid4(), "nobody@example.org", 1)
     return derived_token(str(settings.secret_key), "nobody", prefix, uuid.uuid4(), 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from badges.api import PrintRunIn
 from badges.checkin_api import ScanIn, SyncIn
 from conference.server.openapi.operation import ORGANISER, STAFF, Op, Q
 from conference.server.openapi.schemas import INT, PDF, PNG, TEXT, WHEN, obj, ref
@@ -85,7 +86,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op(
         "GET",
         "/badges.pdf",
-        "The organisers' print run",
+        "A print run to look at or reprint (marks nothing)",
         ORGANISER,
         query=(
             LAYOUT,
@@ -93,6 +94,17 @@ OPERATIONS: tuple[Op, ...] = (
             Q("organisation", TEXT),
             Q("not_printed", {"enum": ["1", "0", "true", "false", "yes", "no", "on", "off", ""]}),
         ),
+        content=PDF,
+        errors=(404,),
+        tag="check-in",
+    ),  # 404 no_badges: nothing matches the filters
+    Op(
+        "POST",
+        "/badges/print",
+        "The organisers' print run: the PDF, and its badges marked printed",
+        ORGANISER,
+        body=PrintRunIn,
+        body_required=False,
         content=PDF,
         errors=(404,),
         tag="check-in",
