@@ -11,7 +11,7 @@ Rendering runs in a worker thread (a thousand badges take seconds), so the event
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
@@ -82,6 +82,9 @@ async def badge_png(request: Request) -> Response:
     )
 
 
+Layout = Literal["a4-8", "a6-4"]  # render.LAYOUTS
+
+
 class PrintRunIn(BaseModel):
     """Which badges a print run holds (the filters of GET /badges.pdf) and how they are laid out."""
 
@@ -89,7 +92,7 @@ class PrintRunIn(BaseModel):
     ticket_type: str = PField(default="", max_length=200)  # a ticket type's name (any case) or id
     organisation: str = PField(default="", max_length=200)  # exact but for case and spacing
     not_printed: bool = False  # only badges not printed before
-    layout: Literal["a4-8", "a6-4"] = "a4-8"
+    layout: Layout = "a4-8"
 
 
 async def _organiser(request: Request) -> Actor:
@@ -140,7 +143,7 @@ async def badges_pdf(request: Request) -> Response:
         ticket_type=params.get("ticket_type", ""),
         organisation=params.get("organisation", ""),
         not_printed=not_printed in _TRUE,
-        layout=layout,
+        layout=cast(Layout, layout),  # one of LAYOUTS: _layout checked it
     )
     return await _print_run(request, actor, run, mark=False)
 

@@ -341,7 +341,9 @@ async def sync(
     for i in order:
         try:
             results[i] = await check_in(database, signer, scans[i], actor=actor)
-        except ScanIdReused as exc:  # the scans before it stay recorded; a retry answers them from their records
+        except (
+            ScanIdReused
+        ) as exc:  # the scans before it stay recorded; a retry answers them from their records
             raise ScanIdReused(fields={f"scans.{i}.scan_id": exc.message}) from None
     return [results[i] for i in range(len(scans))]
 

@@ -88,16 +88,14 @@ async def set_password(db: AsyncSession, user: UserAccount, password: str, *, ac
     problem = password_problem(password, email=user.email)
     if problem:
         raise errors.InvalidInput(fields={"password": problem})
-    await _store_password(db, user, passwords.hash_password(password), actor=actor, keep=None)
+    await _store_password(db, user, passwords.hash_password(password), actor=actor)
 
 
-async def _store_password(
-    db: AsyncSession, user: UserAccount, password_hash: str, *, actor: Actor, keep: uuid.UUID | None
-) -> None:
+async def _store_password(db: AsyncSession, user: UserAccount, password_hash: str, *, actor: Actor) -> None:
     user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
-    await console_sessions.end_for_user(db, user.id, keep=keep)  # every other signed-in browser is signed out
+    await console_sessions.end_for_user(db, user.id)  # every signed-in browser is signed out
     await audit.record(db, "conference.user.password_changed", actor=actor, subject=str(user.id))
 
 
@@ -140,9 +138,10 @@ async def change_password(
     again: str,
     actor: Actor,
     session_id: uuid.UUID | None,
-) -> None:
+) -> str:
     """The account page's password change: the current password (checked as confirm_current_password does), then
-    the new one twice. The new hash is made off the event loop; this browser stays signed in, the others end."""
+    the new one twice. The new hash is made off the event loop. Every session of the account ends; the key of
+    the new one this browser stays signed in with."""
     verified = await confirm_current_password(
         database, user_id, current, field="current_password", session_id=session_id
     )
@@ -158,7 +157,8 @@ async def change_password(
         user = await lock_for_update(db, UserAccount, user_id)
         if user.password_hash != verified:  # changed by another browser meanwhile
             raise errors.InvalidInput(fields={"current_password": NOT_CURRENT})
-        await _store_password(db, user, new_hash, actor=actor, keep=session_id)
+        await _store_password(db, user, new_hash, actor=actor)
+        return await console_sessions.start(db, user_id=user.id)
 
 
 # --- users ------------------------------------------------------------------------------------------------
@@ -214,11 +214,11 @@ async def set_disabled(db: AsyncSession, user_id: uuid.UUID, disabled: bool, *, 
     return user
 
 
-async def sign_out_others(db: AsyncSession, user: UserAccount, *, actor: Actor, keep: uuid.UUID) -> int:
-    """The account page's "sign out every other browser": how many sessions ended."""
-    ended = await console_sessions.end_for_user(db, user.id, keep=keep)
-    await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id), ended=ended)
-    return ended
+async def sign_out_others(db: AsyncSession, user: UserAccount, *, actor: Actor) -> str:
+    """The account page's "sign out every other browser": every session of the account ends, copies of this
+    browser's cookie included; the key of the new session this browser stays signed in with."""
+    await audit.record(db, "conference.user.sessions_revoked", actor=actor, subject=str(user.id))
+    return await console_sessions.renew_for_user(db, user.id)
 
 
 # --- signing in -------------------------------------------------------------------------------------------
@@ -362,19 +362,18 @@ async def confirm_totp(
     code: str,
     *,
     actor: Actor,
-    keep: uuid.UUID | None = None,
     now: datetime | None = None,
-) -> None:
-    """Turn two-factor on with a first code from the app; every other session of the account ends (`keep`: the
-    browser that turned it on)."""
+) -> str:
+    """Turn two-factor on with a first code from the app. Every session of the account ends (they began without
+    a code); the key of the new one the browser that turned it on stays signed in with."""
     now = now or utcnow()
     step = totp.step_for(settings, user, code, now)
     if step is None:
         raise errors.InvalidInput(fields={"code": BAD_CODE})
     user.totp_last_step = step
     user.totp_enabled_at = now
-    await console_sessions.end_for_user(db, user.id, keep=keep, now=now)  # they signed in without a code
     await audit.record(db, "conference.user.totp_enabled", actor=actor, subject=str(user.id))
+    return await console_sessions.renew_for_user(db, user.id, now=now)
 
 
 async def turn_totp_off(
@@ -490,7 +489,7 @@ async def complete_reset(
     new_hash = await passwords.hashed(password)  # off the event loop, before the transaction
     async with database.transaction() as db:
         _reset, user = await find_reset(db, token, lock=True)
-        await _store_password(db, user, new_hash, actor=actor_for(user), keep=None)
+        await _store_password(db, user, new_hash, actor=actor_for(user))
         now = utcnow()
         await db.execute(
             sa.update(PasswordReset)

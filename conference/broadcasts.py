@@ -1,9 +1,9 @@
 """Messages from the organisers to a group of delegates (a segment), delivered through the mail outbox.
 
 Segments (`SEGMENTS`):
-- `all`: every delegate holding a place, i.e. `models.HOLDING`: confirmed, pending_payment and
-  awaiting_approval. Delegates whose payment or approval is outstanding are included on purpose: they hold a
-  place, so joining instructions or a change of venue concern them as much as anyone.
+- `all`: every delegate holding a place, i.e. `models.HOLDING`: confirmed, pending_payment, awaiting_approval
+  and awaiting_verification. Delegates whose payment, approval or email confirmation is outstanding are included
+  on purpose: they hold a place, so joining instructions or a change of venue concern them as much as anyone.
 - `ticket_type`: the same, for one ticket type (`ref` is its id).
 - `session`: delegates with a booked seat (not a waiting-list place) in one workshop whose registration holds a
   place (`ref` is the session's id).

@@ -366,7 +366,8 @@ async def resend(
         queue_email(
             db,
             settings,
-            kind="registration",
+            # A place held for the confirmation of the address: the email that carries the link to confirm it.
+            kind="verify_email" if registration.status == Status.awaiting_verification else "registration",
             to=registration.email,
             registration_id=registration.id,
             status=registration.status.value,

@@ -24,7 +24,7 @@ from conference.core.audit import Actor
 from conference.core.console_sessions import SignedIn
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
-from conference.web.auth import create_api_token
+from conference.web.auth import SESSION_KEY, create_api_token
 from conference.web.forms import Action, act, act_alone, done_message
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
@@ -140,7 +140,7 @@ async def change_password(request: Request) -> Response:
     # The current password is checked off the event loop with no transaction open; a wrong one counts towards the
     # lock-out. This browser stays signed in; the account's other sessions end.
     async def change(values: dict[str, str], me: SignedIn, user_id: uuid.UUID) -> str:
-        await accounts.change_password(
+        key = await accounts.change_password(
             database(request),
             user_id,
             current=values.get("current_password", ""),
@@ -148,6 +148,9 @@ async def change_password(request: Request) -> Response:
             again=values.get("password_again", ""),
             actor=me.actor,
             session_id=me.id,
+        )
+        request.session[SESSION_KEY] = (
+            key  # this browser stays signed in; every other one, and any copy, is not
         )
         return "password"
 
@@ -173,9 +176,10 @@ async def totp_start(request: Request) -> Response:
 
 async def totp_confirm(request: Request) -> Response:
     async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], me: SignedIn) -> str:
-        await accounts.confirm_totp(
-            db, settings(request), user, values.get("code", "")[:20], actor=me.actor, keep=me.id
+        key = await accounts.confirm_totp(
+            db, settings(request), user, values.get("code", "")[:20], actor=me.actor
         )
+        request.session[SESSION_KEY] = key
         return "totp_on"
 
     return await _with_my_account(request, action)
@@ -198,7 +202,7 @@ async def totp_disable(request: Request) -> Response:
 
 async def sign_out_everywhere(request: Request) -> Response:
     async def action(db: AsyncSession, user: UserAccount, values: dict[str, str], me: SignedIn) -> str:
-        await accounts.sign_out_others(db, user, actor=me.actor, keep=me.id)
+        request.session[SESSION_KEY] = await accounts.sign_out_others(db, user, actor=me.actor)
         return "sessions"
 
     return await _with_my_account(request, action)

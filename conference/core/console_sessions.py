@@ -4,7 +4,8 @@ The browser's signed session cookie carries only a random key (`cs_…`); the ro
 belongs to (an account, or an API token by the token's hash for door devices and scripts), when it started, when
 it was last seen and when it expires. Every request that uses the cookie looks the row up, so ending the row ends
 the session at once, wherever the cookie has been copied to: signing out ends this browser's; a password change
-or reset, turning two-factor on and "sign out every other browser" end the account's others; disabling an
+or reset, turning two-factor on and "sign out every other browser" end all of the account's sessions and give
+the browser that asked a new one (renew_for_user), so copies of its old cookie stop working too; disabling an
 account ends all of its sessions, and revoking a token all of the browsers signed in with it (the look-up also
 refuses a disabled account or a revoked token, whatever the rows say).
 
@@ -144,15 +145,21 @@ async def end_one(db: AsyncSession, session_id: uuid.UUID, *, now: datetime | No
     )
 
 
-async def end_for_user(
-    db: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None, now: datetime | None = None
-) -> int:
-    """End every session of an account, but `keep` (the browser that asked, when it stays signed in)."""
-    stmt = sa.update(ConsoleSession).where(col(ConsoleSession.user_id) == user_id, _live())
-    if keep is not None:
-        stmt = stmt.where(col(ConsoleSession.id) != keep)
-    result = await db.execute(stmt.values(ended_at=now or utcnow()))
+async def end_for_user(db: AsyncSession, user_id: uuid.UUID, *, now: datetime | None = None) -> int:
+    """End every session of an account; how many there were."""
+    result = await db.execute(
+        sa.update(ConsoleSession)
+        .where(col(ConsoleSession.user_id) == user_id, _live())
+        .values(ended_at=now or utcnow())
+    )
     return int(getattr(result, "rowcount", 0))
+
+
+async def renew_for_user(db: AsyncSession, user_id: uuid.UUID, *, now: datetime | None = None) -> str:
+    """End every session of an account, and start a new one for the browser that asked (its new key): it stays
+    signed in, while every other browser, and every copy of its own old cookie, is signed out."""
+    await end_for_user(db, user_id, now=now)
+    return await start(db, user_id=user_id, now=now)
 
 
 async def end_for_token(db: AsyncSession, token_hash: str, *, now: datetime | None = None) -> int:

@@ -50,7 +50,6 @@ from conference.core.db import UNAVAILABLE, Database
 from conference.core.models import OutboxEmail
 
 
-
 def _storage() -> str | None:
     """The multiprocess directory these metrics write to, or None for the process's memory.
 

@@ -239,6 +239,8 @@ def _verify_email(
         opening = f"Good news: a place at {event} has come up for you."
     elif row.context.get("transferred"):
         opening = f"A colleague's place at {event} has been transferred to you."
+    elif row.context.get("resent"):
+        opening = f"Here is your registration for {event} again."
     else:
         opening = f"Thank you for registering for {event}."
     deadline = (

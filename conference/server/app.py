@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 wasm_paths=(scanner.SCANNER_PATH,),
             ),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds),
-            # Signed (itsdangerous) cookie for the console login; it holds only the token's hash.
+            # Signed (itsdangerous) cookie for the console: the random key of a server-side session (console_session).
             Middleware(
                 SessionMiddleware,
                 secret_key=str(settings.secret_key),

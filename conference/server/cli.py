@@ -480,10 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.func is _serve:
+        if args.command == "serve":
             # First, before anything imports prometheus_client: serve names its metrics directory in the
             # environment (the app installs the hooks below itself, in each worker).
-            return _serve(args)
+            served: int = _serve(args)
+            return served
         # Imported here, not at the top, so that `--help` and quick commands don't load the web stack first.
         from conference.invoices import emails as invoice_emails
         from sessions import wiring

@@ -112,6 +112,8 @@ async def test_a_console_session_needs_the_csrf_token_to_print(
     assert not any((await printed(database)).values())
     # The console's own page has the token.
     token = csrf((await client.get("/login")).text)
-    done = await client.post("/api/v1/badges/print", json={"not_printed": True}, headers={"x-csrf-token": token})
+    done = await client.post(
+        "/api/v1/badges/print", json={"not_printed": True}, headers={"x-csrf-token": token}
+    )
     assert done.status_code == 200, done.text
     assert sum((await printed(database)).values()) == CONFIRMED

@@ -124,7 +124,9 @@ async def test_offline_sync_replays_exact_copies_and_refuses_a_reused_id(
     when = datetime.now(UTC).isoformat()
     # The device queued its copy of the live scan (the answer was lost): answered from the record, no conflict.
     copy = {**live, "scanned_at": first["checked_in_at"], "shown": "ok"}
-    synced = await client.post("/api/v1/checkins/sync", json={"device": "door-a", "scans": [copy]}, headers=staff)
+    synced = await client.post(
+        "/api/v1/checkins/sync", json={"device": "door-a", "scans": [copy]}, headers=staff
+    )
     assert synced.status_code == 200, synced.text
     assert synced.json()["results"][0]["result"] == "ok" and synced.json()["conflicts"] == 0
     # A queue that reuses the id for another badge is refused, naming the scan; Ada's name is not in it.
@@ -132,7 +134,9 @@ async def test_offline_sync_replays_exact_copies_and_refuses_a_reused_id(
         {"code": grace, "list": "door", "scanned_at": when, "shown": "ok", "scan_id": "offline-1"},
         {"code": grace, "list": "door", "scanned_at": when, "shown": "ok", "scan_id": "live-1"},
     ]
-    answer = await client.post("/api/v1/checkins/sync", json={"device": "door-a", "scans": queue}, headers=staff)
+    answer = await client.post(
+        "/api/v1/checkins/sync", json={"device": "door-a", "scans": queue}, headers=staff
+    )
     refused(answer, people["ada"]["name"])
     assert "scans.1.scan_id" in answer.json()["error"]["fields"]
     results = [(c.scan_id, c.result) for c in await recorded(database)]

@@ -217,6 +217,7 @@ async def test_headline_figures(database: Database, seeded: dict[str, Any]) -> N
             "confirmed": 7,
             "pending_payment": 1,
             "awaiting_approval": 1,
+            "awaiting_verification": 0,
             "waitlisted": 1,
             "cancelled": 1,
         },

@@ -62,9 +62,13 @@ async def test_one_worker_serve_counts_everything_and_sigterm_removes_its_direct
     if imported_first:
         early = tmp_path / "early"
         early.mkdir()
-        (early / "sitecustomize.py").write_text("import prometheus_client.values  # before serve names its folder\n")
+        (early / "sitecustomize.py").write_text(
+            "import prometheus_client.values  # before serve names its folder\n"
+        )
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(early), os.environ.get("PYTHONPATH")]))
-    with support.server_group(database_url, env=env) as server:  # one worker, as `conference serve` defaults to
+    with support.server_group(
+        database_url, env=env
+    ) as server:  # one worker, as `conference serve` defaults to
         (metrics_dir,) = tmp_path.glob("conference-metrics-*")
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
             assert (await client.get("/readyz")).status_code == 200
@@ -84,7 +88,10 @@ async def test_one_worker_serve_counts_everything_and_sigterm_removes_its_direct
             await support.eventually(mail_counted, what="mail_sent_total to count the confirmation")
             text = await scrape()
         assert sample(text, "http_requests_total", method="GET", route="/readyz", status="200") == 1
-        assert sample(text, "http_requests_total", method="POST", route="/api/v1/registrations", status="201") == 1
+        assert (
+            sample(text, "http_requests_total", method="POST", route="/api/v1/registrations", status="201")
+            == 1
+        )
         assert sample(text, "registrations_total", status="confirmed") == 1
         assert sample(text, "checkins_total", result="ok") == 1
         assert sample(text, "http_requests_in_progress") == 1  # this scrape
@@ -127,7 +134,16 @@ def _serve(database_url: str, cwd: Path, host: str, env: dict[str, str]) -> subp
     """`conference serve` as an operator types it, with only the given settings (no .env: cwd is empty)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONFERENCE_", "PROMETHEUS_"))}
     return subprocess.Popen(
-        [sys.executable, "-m", "conference.server.cli", "serve", "--host", host, "--port", str(support.free_port())],
+        [
+            sys.executable,
+            "-m",
+            "conference.server.cli",
+            "serve",
+            "--host",
+            host,
+            "--port",
+            str(support.free_port()),
+        ],
         env={**keep, "CONFERENCE_DATABASE_URL": database_url, "TMPDIR": str(cwd), **env},
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -158,14 +174,17 @@ def test_serve_refuses_a_public_address_without_a_secret(database_url: str, tmp_
 def test_production_refuses_blank_bank_details(bank: str) -> None:
     with pytest.raises(SettingsError, match="CONFERENCE_INVOICE_BANK_DETAILS"):
         load_settings(Config(environ={**PRODUCTION, "CONFERENCE_INVOICE_BANK_DETAILS": bank}))
-    assert load_settings(Config(environ=PRODUCTION)).invoice_bank_details == PRODUCTION[
-        "CONFERENCE_INVOICE_BANK_DETAILS"
-    ]
+    assert (
+        load_settings(Config(environ=PRODUCTION)).invoice_bank_details
+        == PRODUCTION["CONFERENCE_INVOICE_BANK_DETAILS"]
+    )
     # Outside production the blank is allowed (the invoice simply has no bank line in a developer's demo).
     load_settings(Config(environ={"CONFERENCE_INVOICE_BANK_DETAILS": bank}))
 
 
-def test_serve_and_commands_refuse_blank_bank_details_in_production(database_url: str, tmp_path: Path) -> None:
+def test_serve_and_commands_refuse_blank_bank_details_in_production(
+    database_url: str, tmp_path: Path
+) -> None:
     production = {**PRODUCTION, "CONFERENCE_INVOICE_BANK_DETAILS": "  "}
     message = _refused(_serve(database_url, tmp_path, "127.0.0.1", production))
     assert "CONFERENCE_INVOICE_BANK_DETAILS" in message
@@ -175,7 +194,11 @@ def test_a_command_says_which_setting_is_wrong(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    for name, value in {**PRODUCTION, "CONFERENCE_INVOICE_BANK_DETAILS": "", "CONFERENCE_DATABASE_URL": database_url}.items():
+    for name, value in {
+        **PRODUCTION,
+        "CONFERENCE_INVOICE_BANK_DETAILS": "",
+        "CONFERENCE_DATABASE_URL": database_url,
+    }.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["db", "upgrade"]) == 2
     assert "error: CONFERENCE_INVOICE_BANK_DETAILS is empty" in capsys.readouterr().err

@@ -150,6 +150,12 @@ async def full_delegate(
             )
         )
         db.add(SessionChoice(registration_id=payment.registration_id, session_id=p.sessions["D"], rank=1))
+        # The delegate has followed the link confirming the address (proposals matched by email need it).
+        await db.execute(
+            sa.update(Registration)
+            .where(Registration.id == payment.registration_id)
+            .values(email_verified_at=utcnow())
+        )
         # A mail server would have these as queued (not yet sent) and sent: the test settings keep every email.
         db.add(
             OutboxEmail(
