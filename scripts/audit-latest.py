@@ -17,15 +17,17 @@ from pathlib import Path
 import httpx
 from pip._internal.models.index import PyPI  # pip's default index, when none is configured
 
-
 PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)", re.M)
 
 
 def index_base() -> str:
     """The configured package index's root (its simple API's URL without /simple), as pip would use it."""
-    configured = os.environ.get("PIP_INDEX_URL") or subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
-    ).stdout.strip()
+    configured = (
+        os.environ.get("PIP_INDEX_URL")
+        or subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
+        ).stdout.strip()
+    )
     simple = configured or PyPI.simple_url
     return simple.rstrip("/").removesuffix("/simple")
 
