@@ -29,10 +29,10 @@ from conference.core.models import (
     OutboxEmail,
     PaymentMethod,
     Registration,
-    RegistrationCreate,
     Status,
     utcnow,
 )
+from conference.core.schemas import RegistrationCreate
 from conference.core.security import hash_token, manage_token
 from conference.core.settings import Settings
 from conference.invoices import invoicing

@@ -34,11 +34,11 @@ from conference.core.models import (
     OutboxEmail,
     PaymentMethod,
     Registration,
-    RegistrationCreate,
     Status,
     TicketType,
     utcnow,
 )
+from conference.core.schemas import RegistrationCreate
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
 from conference.invoices import invoicing

@@ -13,15 +13,8 @@ from starlette.routing import Route
 
 from conference import decisions, personal_data, places, registration
 from conference.core import audit, errors, hooks, spreadsheets
-from conference.core.models import (
-    ConferenceUpdate,
-    OutboxEmail,
-    Registration,
-    RegistrationCreate,
-    ResendLink,
-    Status,
-    TicketType,
-)
+from conference.core.models import OutboxEmail, Registration, Status, TicketType
+from conference.core.schemas import ConferenceUpdate, RegistrationCreate, ResendLink
 from conference.payments import checkout, gateway
 from conference.web.auth import authenticate, require, require_registration_access
 from conference.web.register import register

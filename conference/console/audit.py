@@ -31,7 +31,8 @@ from conference.console.login import require_console
 from conference.core import audit
 from conference.core.db import Database
 from conference.core.formats import conference_zone
-from conference.core.models import MAX_YEAR, MIN_YEAR, AuditEntry
+from conference.core.models import AuditEntry
+from conference.core.schemas import MAX_YEAR, MIN_YEAR
 from conference.core.spreadsheets import csv_line, csv_lines
 from conference.web.request import database
 from conference.web.templating import render

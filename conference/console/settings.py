@@ -20,7 +20,8 @@ from conference import personal_data, places, registration
 from conference.console.login import require_console
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.core.models import ConferenceUpdate, Registration
+from conference.core.models import Registration
+from conference.core.schemas import ConferenceUpdate
 from conference.web.forms import act, done_message
 from conference.web.request import database, settings, validate
 from conference.web.templating import render

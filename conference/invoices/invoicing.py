@@ -26,7 +26,6 @@ from conference.core.audit import Actor
 from conference.core.db import lock_for_update
 from conference.core.formats import conference_zone
 from conference.core.models import (
-    BillingDetails,
     Conference,
     Invoice,
     PaymentMethod,
@@ -35,6 +34,7 @@ from conference.core.models import (
     TicketType,
     utcnow,
 )
+from conference.core.schemas import BillingDetails
 from conference.core.settings import Settings
 from conference.invoices.pdf import InvoiceDocument, Line, Party, render, totals
 from conference.mail.outbox import queue_email

@@ -19,7 +19,8 @@ from starlette.routing import Route
 from conference import decisions, personal_data, places, registration
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.core.models import REGIONS, SECTOR_LABELS, RegistrationCreate, ResendLink, Status, TicketType
+from conference.core.models import REGIONS, SECTOR_LABELS, Status, TicketType
+from conference.core.schemas import RegistrationCreate, ResendLink
 from conference.invoices import invoicing
 from conference.payments import gateway, records
 from conference.web.downloads import private_file

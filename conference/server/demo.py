@@ -12,16 +12,8 @@ from sqlmodel import SQLModel
 from conference import places, registration
 from conference.core import audit, errors
 from conference.core.db import Database
-from conference.core.models import (
-    REGIONS,
-    Approval,
-    BillingDetails,
-    Conference,
-    PaymentMethod,
-    RegistrationCreate,
-    Sector,
-    TicketType,
-)
+from conference.core.models import REGIONS, Approval, Conference, PaymentMethod, Sector, TicketType
+from conference.core.schemas import BillingDetails, RegistrationCreate
 from conference.core.settings import Settings
 
 TIMEZONE = "Europe/London"  # the demo conference's own zone (Conference.timezone)

@@ -10,7 +10,8 @@ from starlette.requests import Request
 
 from conference import registration
 from conference.core.audit import Actor
-from conference.core.models import PaymentMethod, RegistrationCreate, Status
+from conference.core.models import PaymentMethod, Status
+from conference.core.schemas import RegistrationCreate
 from conference.group_commit import RegistrationQueue
 from conference.web.request import database, payment_gateway, settings
 

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import ConfigDict
 from sqlmodel import Field
 
-from conference.core.models import MAX_YEAR, MIN_YEAR, UTCDateTime
+from conference.core.models import UTCDateTime
+from conference.core.schemas import MAX_YEAR, MIN_YEAR
 
 
 def when(nullable: bool = False, **kw: Any) -> Any:

@@ -12,7 +12,8 @@ from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
-from conference.core.models import MAX_INT, utcnow
+from conference.core.models import utcnow
+from conference.core.schemas import MAX_INT
 from conference.core.text import Line, Text
 from sessions.models.common import STRICT, aware, enum_type, when
 

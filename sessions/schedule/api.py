@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.core import errors
-from conference.core.models import MAX_INT
+from conference.core.schemas import MAX_INT
 from conference.web.request import caller, database, read_json, settings, validate
 from sessions.schedule import build as schedule_build
 from sessions.schedule import context as schedule_context

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from conference.core import audit, errors, spreadsheets
 from conference.core.formats import conference_zone
-from conference.core.models import MAX_INT
+from conference.core.schemas import MAX_INT
 from conference.places import get_conference
 from conference.web.auth import require_registration_access
 from conference.web.request import caller, database, path_uuid, read_json, settings, validate

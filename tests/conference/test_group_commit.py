@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.db import Database
-from conference.core.models import AuditEntry, OutboxEmail, Registration, RegistrationCreate, Status
+from conference.core.models import AuditEntry, OutboxEmail, Registration, Status
+from conference.core.schemas import RegistrationCreate
 from conference.core.settings import Settings
 from conference.group_commit import RegistrationQueue
 from conference.registration import Registered, RegistrationRequest

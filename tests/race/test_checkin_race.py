@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from badges.codes import BadgeSigner
 from conference.core.audit import Actor
 from conference.core.db import Database
-from conference.core.models import Checkin, RegistrationCreate
+from conference.core.models import Checkin
+from conference.core.schemas import RegistrationCreate
 from conference.registration import register
 from conference.web.auth import create_api_token
 from tests import support

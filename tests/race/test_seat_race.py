@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from conference.core.audit import Actor
 from conference.core.db import Database
-from conference.core.models import RegistrationCreate
+from conference.core.schemas import RegistrationCreate
 from conference.registration import register
 from sessions.models import Kind, RoomCreate, SeatBooking, SessionCreate, TimeSlotCreate
 from sessions.workshops import programme

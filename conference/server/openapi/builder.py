@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from conference.core.models import MAX_INT
+from conference.core.schemas import MAX_INT
 from conference.server.openapi import checkin_ops, programme_ops, registration_ops
 from conference.server.openapi.operation import Op
 from conference.server.openapi.schemas import RESPONSE_MODELS, RESPONSES, TEXT, UUID, ref

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conference.core.models import MAX_INT
+from conference.core.schemas import MAX_INT
 from conference.server.openapi.operation import ATTENDEE, ORGANISER, PUBLIC, REVIEWER, SPEAKER, Op, Q
 from conference.server.openapi.schemas import BOOL, CSV, INT, OBJECT, PDF, TEXT, listing, obj, ref
 from sessions.models import (

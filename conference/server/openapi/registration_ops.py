@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conference.api.invoices import CreditRequest
-from conference.core.models import ConferenceUpdate, RegistrationCreate, ResendLink, Status
+from conference.core.models import Status
+from conference.core.schemas import ConferenceUpdate, RegistrationCreate, ResendLink
 from conference.server.openapi.operation import ATTENDEE, ORGANISER, PUBLIC, Op, Q
 from conference.server.openapi.schemas import CSV, OBJECT, PDF, TEXT, WHEN, listing, nullable, obj, ref
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from conference.core.models import RegistrationCreated, Sector, Status
+from conference.core.models import Sector, Status
+from conference.core.schemas import RegistrationCreated
 from sessions.models import ProposalStatus
 
 # --- reusable schemas --------------------------------------------------------------------------------------------
