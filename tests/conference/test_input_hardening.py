@@ -21,7 +21,7 @@ from sqlmodel import col
 from badges import checkin_api
 from conference.api import invoices as invoice_api
 from conference.core import models as core_models
-from conference.core import text
+from conference.core import schemas, text
 from conference.core.db import Database
 from conference.core.models import Conference, OutboxEmail
 from conference.mail import mailtext
@@ -76,10 +76,10 @@ def test_one_line_collapses_whatever_breaks_a_header() -> None:
 
 
 REQUEST_MODELS: list[type[BaseModel]] = [
-    core_models.BillingDetails,
-    core_models.RegistrationCreate,
-    core_models.ConferenceUpdate,
-    core_models.ResendLink,
+    schemas.BillingDetails,
+    schemas.RegistrationCreate,
+    schemas.ConferenceUpdate,
+    schemas.ResendLink,
     invoice_api.CreditRequest,
     checkin_api.ScanIn,
     checkin_api.OfflineScan,
