@@ -23,18 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conference.core.db import Database
-from conference.web.auth import create_api_token
 from tests import support
-from tests.factories import (
-    invoice_body,
-    make_conference,
-    make_programme,
-    proposal_body,
-    registration_body,
-    set_call,
-)
-from tests.support import make_settings
+from tests.fuzz import seeding
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')"
@@ -67,55 +57,6 @@ HOSTILE = [
 # The live server has no card gateway: opening a Checkout page answers its documented 503, as in test_schemathesis.
 NO_GATEWAY = {"POST /api/v1/registrations/{registration_id}/checkout"}
 ORDER = {"GET": 0, "PUT": 1, "PATCH": 2, "POST": 3, "DELETE": 4}
-
-
-async def _seed(url: str) -> dict[str, str]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        tickets = await make_conference(database, capacity=50)
-        programme = await make_programme(database)
-        await set_call(database, open_=True)
-        async with database.transaction() as db:
-            token = await create_api_token(db, role="organiser", name="Hostile fuzz organiser")
-    finally:
-        await database.dispose()  # before the server starts
-    return {
-        "token": token,
-        "delegate": str(tickets["delegate"]),
-        "exhibitor": str(tickets["exhibitor"]),
-        "room_id": str(programme.rooms["Big"]),
-        "slot_id": str(programme.slots[2]),
-        "session_id": str(programme.sessions["B"]),
-    }
-
-
-def _objects(base: str, seeded: dict[str, str]) -> dict[str, str]:
-    """Objects made through the API, so operations with ids in the path reach their handlers."""
-    org = {"authorization": f"Bearer {seeded['token']}"}
-    with httpx.Client(base_url=base, timeout=30) as client:
-
-        def made(response: httpx.Response) -> Any:
-            assert response.status_code == 201, response.text
-            return response.json()
-
-        delegate = made(client.post("/api/v1/registrations", json=registration_body(seeded["delegate"])))
-        payer = made(client.post("/api/v1/registrations", json=invoice_body(seeded["exhibitor"])))
-        invoices = client.get(f"/api/v1/registrations/{payer['id']}/invoices", headers=org).json()["data"]
-        proposal = made(client.post("/api/v1/proposals", json=proposal_body()))
-        reviewer = made(
-            client.post(
-                "/api/v1/reviewers", headers=org, json={"name": "Dr Helen Marsh", "email": "hm@york.ac.uk"}
-            )
-        )
-    return {
-        "registration_id": delegate["id"],
-        "invoice_id": invoices[0]["id"],
-        "room_id": seeded["room_id"],
-        "slot_id": seeded["slot_id"],
-        "session_id": seeded["session_id"],
-        "proposal_id": proposal["id"],
-        "reviewer_id": reviewer["id"],
-    }
 
 
 # --- making a case hostile --------------------------------------------------------------------------------------
@@ -206,9 +147,9 @@ def test_no_operation_answers_hostile_text_with_a_5xx(
     calls = 0
     started = time.monotonic()
     try:
-        seeded = asyncio.run(_seed(url))
+        seeded = asyncio.run(seeding.seed(url))
         with support.live_server(url, log_path=log) as base:
-            ids = _objects(base, seeded)
+            ids = seeding.objects(base, seeded)
             in_bodies: dict[str, Any] = {
                 "ticket_type_id": seeded["delegate"],
                 "room_id": ids["room_id"],
