@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +68,7 @@ _SEAT = sa.select(col(SeatBooking.status)).where(
 _CHECKIN: sa.Table = Checkin.metadata.tables[Checkin.__tablename__]
 _INSERT = sa.insert(_CHECKIN)
 _BY_SCAN_ID = sa.select(
+    col(Checkin.id),
     col(Checkin.result),
     col(Checkin.registration_id),
     col(Checkin.list),
@@ -114,6 +115,7 @@ class ScanResult:
     reason: str = ""
     conflict: bool = False
     registration_id: uuid.UUID | None = field(default=None, repr=False)
+    checkin_id: uuid.UUID | None = None  # the admission's record, for an `ok` (what undo names)
 
     def public(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -127,6 +129,8 @@ class ScanResult:
             body["message"] = self.reason or REFUSALS.get(self.result, "")
         if self.conflict:
             body["conflict"] = True
+        if self.result == "ok" and self.checkin_id is not None:
+            body["checkin_id"] = str(self.checkin_id)
         return body
 
 
@@ -162,43 +166,20 @@ async def resolve_list(db: AsyncSession, name: str) -> str:
     return str(session_id)
 
 
-# Reads, in the check-in's own transaction, the scan (its list resolved) and who made it: the API's way to ask
-# who is calling and which list in the same short transaction as the admission.
-ScanSource = Callable[[AsyncSession], Awaitable[tuple[Scan, Actor]]]
-
-
-async def check_in(
-    database: Database, signer: BadgeSigner, scan: Scan | ScanSource, *, actor: Actor | None = None
-) -> ScanResult:
-    """Answer one scan and record it, in one short write transaction.
-
-    `scan` is a Scan whose list is resolved already, made by `actor`; or a ScanSource, run at the start of the
-    transaction (POST /api/v1/checkins: the caller's token and the list are read there, not in one more)."""
-    if isinstance(scan, Scan):
-        assert actor is not None, "a scan needs the actor who made it"
-        source = _given(scan, actor)
-    else:
-        source = scan
-    made: Scan | None = None
+async def check_in(database: Database, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
+    """Answer one scan (its list resolved) and record it, in a write transaction of its own: an offline
+    scanner's queue (`sync`). Live scans share transactions instead (badges/checkin_queue.py)."""
     for attempt in (1, 2):
         try:
             async with database.transaction() as db:
-                made, by = await source(db)
-                outcome = await scan_in(db, signer, made, actor=by)
+                outcome = await scan_in(db, signer, scan, actor=actor)
             break
         except IntegrityError:
-            if attempt == 2 or made is None or not made.scan_id:
+            if attempt == 2 or not scan.scan_id:
                 raise
             # The same scan id arrived twice at once (a retry overtaking its first attempt): answer as the first.
     metrics.CHECKINS.labels(outcome.result).inc()  # committed
     return outcome
-
-
-def _given(scan: Scan, actor: Actor) -> ScanSource:
-    async def source(db: AsyncSession) -> tuple[Scan, Actor]:
-        return scan, actor
-
-    return source
 
 
 async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: Actor) -> ScanResult:
@@ -218,8 +199,9 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     outcome, registration_id = await judge(db, signer, scan)
     now = utcnow()
     scanned_at = scan.scanned_at or now
-    row = {
-        "id": uuid.uuid4(),
+    checkin_id = uuid.uuid4()
+    row: dict[str, Any] = {
+        "id": checkin_id,
         "registration_id": registration_id,
         "list": scan.list,
         "result": outcome.result,
@@ -236,7 +218,7 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     outcome.registration_id = registration_id
     if outcome.result == "ok":
         if (await conn.execute(_ADMIT[conn.dialect.name], row)).first() is not None:
-            outcome.checked_in_at = scanned_at
+            outcome.checked_in_at, outcome.checkin_id = scanned_at, checkin_id
             return outcome
         # Already in (perhaps a moment ago, at another door): answer with that admission.
         first = (
@@ -316,7 +298,7 @@ async def _replay(conn: Any, seen: Any) -> ScanResult:
         registration_id=seen.registration_id,
     )
     if seen.result == "ok":
-        result.checked_in_at = seen.scanned_at
+        result.checked_in_at, result.checkin_id = seen.scanned_at, seen.id
     elif seen.result == "already_checked_in" and attendee is not None:
         first = (
             await conn.execute(_ADMISSION, {"registration_id": seen.registration_id, "list": seen.list})
@@ -348,90 +330,6 @@ async def sync(
     return [results[i] for i in range(len(scans))]
 
 
-async def door_list(database: Database, signer: BadgeSigner, list_name: str) -> dict[str, Any]:
-    """What a scanner keeps to work offline: who may come in (and their badge version), and who already has."""
-    async with database.read() as db:
-        stmt = sa.select(
-            col(Registration.reference),
-            col(Registration.name),
-            col(Registration.organisation),
-            col(Registration.status),
-            col(Registration.badge_version),
-            col(Registration.id),
-        )
-        if list_name != DOOR:
-            stmt = stmt.join(SeatBooking, col(SeatBooking.registration_id) == Registration.id).where(
-                col(SeatBooking.session_id) == uuid.UUID(list_name),
-                col(SeatBooking.status) == SeatStatus.booked,
-            )
-        rows = (await db.execute(stmt.order_by(col(Registration.reference)))).all()
-        admitted = dict(
-            (
-                await db.execute(
-                    sa.select(col(Checkin.registration_id), col(Checkin.scanned_at)).where(
-                        col(Checkin.list) == list_name, col(Checkin.result) == "ok"
-                    )
-                )
-            ).all()
-        )
-    entries = [
-        {
-            "reference": r.reference,
-            "name": r.name,
-            "organisation": r.organisation,
-            "status": r.status.value,
-            "badge_version": r.badge_version,
-            "checked_in_at": admitted[r.id].isoformat() if r.id in admitted else None,
-        }
-        for r in rows
-    ]
-    digest = hashlib.sha256(
-        repr(
-            [(e["reference"], e["status"], e["badge_version"], e["checked_in_at"]) for e in entries]
-        ).encode()
-    ).hexdigest()[:16]
-    return {
-        "list": list_name,
-        "generated_at": utcnow().isoformat(),
-        "algorithm": "Ed25519",
-        "public_key": signer.public_key_b64,
-        "version": digest,
-        "entries": entries,
-    }
-
-
-async def search(database: Database, query: str, *, limit: int = 20) -> list[dict[str, str]]:
-    """Delegates without their badge: find them by name, reference or organisation."""
-    q = query.strip()
-    if len(q) < 2:
-        raise errors.InvalidInput(fields={"q": "Type at least two letters of the name or the reference."})
-    pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    async with database.read() as db:
-        rows = (
-            await db.execute(
-                sa.select(
-                    col(Registration.reference),
-                    col(Registration.name),
-                    col(Registration.organisation),
-                    col(Registration.status),
-                )
-                .where(
-                    sa.or_(
-                        sa.func.lower(col(Registration.name)).like(pattern, escape="\\"),
-                        sa.func.lower(col(Registration.reference)).like(pattern, escape="\\"),
-                        sa.func.lower(col(Registration.organisation)).like(pattern, escape="\\"),
-                    )
-                )
-                .order_by(col(Registration.name))
-                .limit(limit)
-            )
-        ).all()
-    return [
-        {"reference": r.reference, "name": r.name, "organisation": r.organisation, "status": r.status.value}
-        for r in rows
-    ]
-
-
 async def reissue(database: Database, registration_id: uuid.UUID, *, actor: Actor) -> int:
     """A new badge (lost, name corrected, substitution): the old code stops working at once."""
     async with database.transaction() as db:
@@ -449,6 +347,65 @@ async def reissue(database: Database, registration_id: uuid.UUID, *, actor: Acto
             version=registration.badge_version,
         )
         return registration.badge_version
+
+
+UNDO_MINUTES = 5  # a mistaken admission is noticed at once, at the door; later it is the organisers' matter
+UNDONE = "undone"  # what an undone admission's record says instead of `ok` (it stays recorded)
+
+
+class CannotUndo(errors.DomainError):
+    code = "cannot_undo"
+    message = "This admission cannot be undone."
+
+
+async def undo_admission(
+    database: Database, checkin_id: uuid.UUID, *, actor: Actor, now: datetime | None = None
+) -> dict[str, Any]:
+    """Take back a mistaken admission: the staff member who scanned it (or an organiser), within UNDO_MINUTES.
+
+    The record stays, marked `undone` with who undid it (every scan is recorded), so the delegate's next scan
+    admits them again; the undo is audited."""
+    now = now or utcnow()
+    async with database.transaction() as db:
+        found = await db.get(Checkin, checkin_id)
+        if found is None:
+            raise errors.NotFound("No scan has this id.")
+        admission = await lock_for_update(db, Checkin, checkin_id)
+        if actor.kind != "organiser" and admission.staff != actor.label[:120]:
+            raise errors.Forbidden(
+                "Only the staff member who scanned this badge, or an organiser, can undo it."
+            )
+        if admission.result == UNDONE:
+            raise CannotUndo("This admission was already undone.")
+        if admission.result != "ok":
+            raise CannotUndo("This scan let nobody in: there is nothing to undo.")
+        received = admission.received_at
+        if received.tzinfo is None:  # SQLite hands back naive UTC
+            received = received.replace(tzinfo=UTC)
+        if now - received > timedelta(minutes=UNDO_MINUTES):
+            raise CannotUndo(
+                f"Admissions can be undone for {UNDO_MINUTES} minutes; ask an organiser to correct the log."
+            )
+        admission.result = UNDONE
+        admission.reason = f"Admission undone by {actor.label}"[:200]
+        reference = None
+        if admission.registration_id is not None:
+            person = await db.get(Registration, admission.registration_id)
+            reference = person.reference if person is not None else None
+        await audit.record(
+            db,
+            "badges.checkin.undone",
+            actor=actor,
+            subject=reference or str(checkin_id),
+            checkin=str(checkin_id),
+            list=admission.list,
+        )
+    return {
+        "checkin_id": str(checkin_id),
+        "result": UNDONE,
+        "reference": reference,
+        "undone_at": now.isoformat(),
+    }
 
 
 async def warm_up(database: Database, signer: BadgeSigner) -> None:

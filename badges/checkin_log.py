@@ -8,6 +8,7 @@ the door path); the `checkin` table is their audit trail, and this page reads it
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,13 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from badges.checkin import DOOR, RESULTS
+from badges import door
+from badges.checkin import DOOR, RESULTS, UNDONE
 from conference import places
 from conference.console.audit import local_midnight, parse_filters
 from conference.console.login import require_console
-from conference.core import audit
+from conference.core import audit, errors
+from conference.core.audit import Actor
 from conference.core.formats import conference_zone
 from conference.core.models import Checkin, Registration
+from conference.web.forms import act_alone, done_message
 from conference.web.request import database
 from conference.web.templating import render
 from sessions.models import ProgrammeSession
@@ -38,8 +42,13 @@ RESULT_LABELS = {
     "unpaid": "Unpaid",
     "not_booked": "No seat in this session",
     "no_place": "No place yet",
+    UNDONE: "Admitted, then undone",
 }
-assert set(RESULT_LABELS) == set(RESULTS)
+assert set(RESULT_LABELS) == {*RESULTS, UNDONE}
+DONE = {
+    "needs_shown": "Door staff now see delegates' access needs.",
+    "needs_hidden": "Door staff no longer see delegates' access needs.",
+}
 
 
 async def checkin_log(request: Request) -> Response:
@@ -72,7 +81,7 @@ async def checkin_log(request: Request) -> Response:
             rows = list(
                 (
                     await db.execute(
-                        sa.select(Checkin, col(Registration.reference))
+                        sa.select(Checkin, col(Registration.reference), col(Registration.name))
                         .outerjoin(Registration, col(Registration.id) == Checkin.registration_id)
                         .where(*where)
                         .order_by(col(Checkin.scanned_at).desc(), col(Checkin.id))
@@ -81,21 +90,21 @@ async def checkin_log(request: Request) -> Response:
                     )
                 ).all()
             )
-        session_ids = {c.list for c, _ in rows if c.list != DOOR}
+        # The workshop by name (its id as stored in the log is text; compared as an id, whatever the database).
+        session_ids = {uuid.UUID(c.list) for c, _, _ in rows if c.list != DOOR}
         titles = (
             {
                 str(s.id): s.title
                 for s in (
                     await db.execute(
-                        sa.select(ProgrammeSession).where(
-                            sa.cast(col(ProgrammeSession.id), sa.String).in_(session_ids)
-                        )
+                        sa.select(ProgrammeSession).where(col(ProgrammeSession.id).in_(session_ids))
                     )
                 ).scalars()
             }
             if session_ids
             else {}
         )
+        needs_shown = await door.access_needs_shown(db)
     async with database(request).transaction() as db:
         await audit.record(
             db,
@@ -134,9 +143,37 @@ async def checkin_log(request: Request) -> Response:
             "previous_url": page_url(f.page - 1) if f.page > 1 else None,
             "next_url": page_url(f.page + 1) if f.page < pages else None,
             "field_labels": {"actor": "Scanned by", "from": "From", "to": "To", "result": "Answer"},
+            "needs_shown": needs_shown,
+            "message": done_message(request, DONE),
         },
         status_code=422 if f.errors else 200,
     )
 
 
-routes = [Route("/console/checkins", checkin_log, methods=["GET"], name="console-checkins")]
+async def access_needs_switch(request: Request) -> Response:
+    """Organisers: show delegates' access needs to door staff (a discreet flag on the scanner), or stop."""
+    actor = await require_console(request, "organiser")
+
+    async def change(values: dict[str, str], actor: Actor) -> str:
+        shown = values.get("shown", "")
+        if shown not in ("1", "0"):
+            raise errors.InvalidInput(fields={"shown": "Choose whether door staff see access needs."})
+        await door.show_access_needs(database(request), shown=shown == "1", actor=actor)
+        return "needs_shown" if shown == "1" else "needs_hidden"
+
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        raise exc  # two buttons with fixed values: only a forged post gets here
+
+    back = request.url_for("console-checkins")
+    return await act_alone(request, change, actor=actor, back=back, on_error=on_error)
+
+
+routes = [
+    Route("/console/checkins", checkin_log, methods=["GET"], name="console-checkins"),
+    Route(
+        "/console/checkins/access-needs",
+        access_needs_switch,
+        methods=["POST"],
+        name="console-checkins-access-needs",
+    ),
+]

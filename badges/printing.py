@@ -23,9 +23,11 @@ from sqlmodel import col
 
 from badges.codes import BadgeSigner
 from badges.render import BadgeData
+from conference import answers
 from conference.core import audit, errors
 from conference.core.audit import SYSTEM, Actor
 from conference.core.models import Registration, Status, TicketType, utcnow
+from conference.questions import all_questions
 
 __all__ = ["PRINTABLE", "NoBadges", "NoPlace", "badge_data", "badge_for", "mark_printed", "surname_key"]
 
@@ -74,6 +76,7 @@ def _badge(
     organisation: str,
     ticket_type: str,
     version: int,
+    details: list[str] | None = None,
 ) -> BadgeData:
     return BadgeData(
         reference=reference,
@@ -82,6 +85,7 @@ def _badge(
         ticket_type=ticket_type,
         code=signer.code_for(reference, version),
         registration_id=r_id,
+        details=details or [],
     )
 
 
@@ -109,6 +113,7 @@ async def badge_data(
             col(Registration.badge_version),
             col(TicketType.id),
             col(TicketType.name),
+            col(Registration.answers),
         )
         .join(TicketType, col(TicketType.id) == Registration.ticket_type_id)
         .where(col(Registration.status).in_(PRINTABLE))
@@ -119,13 +124,15 @@ async def badge_data(
         stmt = stmt.where(col(Registration.id) == registration_id)
     wanted_type = _fold(" ".join(ticket_type.split())) if ticket_type and ticket_type.strip() else None
     wanted_org = _fold(" ".join(organisation.split())) if organisation and organisation.strip() else None
+    printed = [q for q in await all_questions(db) if q.on_badge]  # answers the organisers print on badges
     badges = []
-    for r_id, reference, name, org, version, type_id, type_name in (await db.execute(stmt)).all():
+    for r_id, reference, name, org, version, type_id, type_name, given in (await db.execute(stmt)).all():
         if wanted_type is not None and wanted_type not in (_fold(" ".join(type_name.split())), str(type_id)):
             continue
         if wanted_org is not None and wanted_org != _fold(" ".join(org.split())):
             continue
-        badges.append(_badge(signer, r_id, reference, name, org, type_name, version))
+        details = answers.badge_lines(printed, given)
+        badges.append(_badge(signer, r_id, reference, name, org, type_name, version, details))
     badges.sort(key=lambda b: (*surname_key(b.name), b.reference))
     return badges
 
@@ -138,8 +145,16 @@ async def badge_for(db: AsyncSession, signer: BadgeSigner, registration_id: uuid
     if r.status not in PRINTABLE:
         raise NoPlace(_NO_PLACE.get(r.status))
     ticket = await db.get(TicketType, r.ticket_type_id)
+    printed = [q for q in await all_questions(db) if q.on_badge]
     return _badge(
-        signer, r.id, r.reference, r.name, r.organisation, ticket.name if ticket else "", r.badge_version
+        signer,
+        r.id,
+        r.reference,
+        r.name,
+        r.organisation,
+        ticket.name if ticket else "",
+        r.badge_version,
+        answers.badge_lines(printed, r.answers),
     )
 
 

@@ -21,7 +21,7 @@ import unicodedata
 import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import qrcode  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 from fpdf import FPDF
@@ -58,6 +58,8 @@ class BadgeData:
     ticket_type: str
     code: str  # the signed QR text (badges/codes.py)
     registration_id: uuid.UUID | None = None  # not printed: lets the caller mark what it printed
+    # Answers the organisers print on badges ("Table number: 12", conference/answers.py), a line each.
+    details: list[str] = field(default_factory=list)
 
 
 # Where badges sit on an A4 sheet (millimetres).
@@ -360,18 +362,33 @@ def _card(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
     _lines(fonts, [ref], style="", size=7, x=qr_x, top=qr_y + qr_size - 2.2, width=qr_size, align="C")
 
     text_x, text_w = x + 4, qr_x + 0.5 - (x + 4)  # at most 0.5 mm into the QR's 3 mm quiet zone
+    # The printed answers (two at most) take the foot of the text column; the organisation what is left above.
+    foot = _details(fonts, badge.details[:2], x=text_x, bottom=y + 53, width=text_w, size=8)
     size, lines = fit_text(
         fonts, fonts.text(badge.name), style="B", width=text_w, height=22, max_size=20, min_size=9
     )
     below = _lines(fonts, lines, style="B", size=size, x=text_x, top=y + 15, width=text_w)
     org = fonts.text(badge.organisation)
-    if org:
+    if org and foot - 0.5 - (below + 1.5) >= 7 * _PT:
         size, lines = fit_text(
-            fonts, org, style="", width=text_w, height=y + 52 - (below + 1.5), max_size=10, min_size=7
+            fonts, org, style="", width=text_w, height=foot - 0.5 - (below + 1.5), max_size=10, min_size=7
         )
         pdf.set_text_color(60)
         _lines(fonts, lines, style="", size=size, x=text_x, top=below + 1.5, width=text_w)
         pdf.set_text_color(0)
+
+
+def _details(
+    fonts: _Fonts, details: list[str], *, x: float, bottom: float, width: float, size: float, align: str = "L"
+) -> float:
+    """Draw the printed answers, one line each (cut short with an ellipsis), ending at `bottom`; returns their
+    top (`bottom` when there are none)."""
+    if not details:
+        return bottom
+    lines = [_cut(fonts, fonts.text(d), "B", size, width) for d in details]
+    top = bottom - len(lines) * size * _PT * 1.15
+    _lines(fonts, lines, style="B", size=size, x=x, top=top, width=width, align=align)
+    return top
 
 
 def _a6(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
@@ -381,15 +398,30 @@ def _a6(fonts: _Fonts, badge: BadgeData, x: float, y: float) -> None:
     m = 7.0
     inner_w = 105 - 2 * m
     _band(fonts, badge.ticket_type, x + m, y + m, inner_w, 20, max_size=26)
+    # With printed answers (three at most, above the QR), the name and organisation get a little less room.
+    details = badge.details[:3]
+    name_h, org_h = (22.0, 10.0) if details else (30.0, 16.0)
     size, lines = fit_text(
-        fonts, fonts.text(badge.name), style="B", width=inner_w - 4, height=30, max_size=34, min_size=14
+        fonts, fonts.text(badge.name), style="B", width=inner_w - 4, height=name_h, max_size=34, min_size=14
     )
     below = _lines(
         fonts, lines, style="B", size=size, x=x + m + 2, top=y + m + 28, width=inner_w - 4, align="C"
     )
+    if details:
+        _details(
+            fonts,
+            details,
+            x=x + m + 2,
+            bottom=y + 148 - m - 5 - 52 - 1,
+            width=inner_w - 4,
+            size=10,
+            align="C",
+        )
     org = fonts.text(badge.organisation)
     if org:
-        size, lines = fit_text(fonts, org, style="", width=inner_w - 4, height=16, max_size=15, min_size=10)
+        size, lines = fit_text(
+            fonts, org, style="", width=inner_w - 4, height=org_h, max_size=15, min_size=10
+        )
         pdf.set_text_color(60)
         _lines(fonts, lines, style="", size=size, x=x + m + 2, top=below + 2, width=inner_w - 4, align="C")
         pdf.set_text_color(0)

@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from badges.checkin import UNDO_MINUTES
 from conference import places
 from conference.console.login import require_console
 from conference.core import errors
@@ -67,6 +68,7 @@ async def scan_page(request: Request) -> Response:
             "lists": lists,
             "organiser": actor.kind == "organiser",
             "actor": actor,
+            "undo_minutes": UNDO_MINUTES,
         },
     )
 
@@ -77,6 +79,38 @@ def _session_label(s: dict[str, Any]) -> str:
     when = f"{starts:%a} {starts.day} {starts:%b %H:%M}"
     room = f" ({s['room']})" if s.get("room") else ""
     return f"{when} · {s['title']}{room}"
+
+
+async def service_worker(request: Request) -> Response:
+    """The scanner's service worker, from /scan/ so that it may control /scan itself (Service-Worker-Allowed):
+    a reload or a phone restarted while offline opens the scanner from its cache (badges/static/scanner-sw.js)."""
+    return Response(
+        (HERE / "static" / "scanner-sw.js").read_bytes(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"service-worker-allowed": SCANNER_PATH, "cache-control": "no-cache"},
+    )
+
+
+async def manifest(request: Request) -> Response:
+    """Makes the scanner installable: "Add to home screen" opens it full screen, like an app."""
+    return JSONResponse(
+        {
+            "name": "Check-in scanner",
+            "short_name": "Check-in",
+            "start_url": SCANNER_PATH,
+            "scope": SCANNER_PATH,
+            "display": "standalone",
+            "orientation": "portrait",
+            "background_color": "#ffffff",
+            "theme_color": "#0b0c0c",
+            "icons": [
+                {"src": f"/scan/static/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png"}
+                for n in (192, 512)
+            ],
+        },
+        media_type="application/manifest+json",
+        headers={"cache-control": "no-cache"},
+    )
 
 
 async def vendor_file(request: Request) -> Response:
@@ -99,6 +133,8 @@ async def badge_pdf(request: Request) -> Response:
 routes = [
     Route(SCANNER_PATH, scan_page, methods=["GET"], name="scan"),
     Route("/scan/vendor/{name}", vendor_file, methods=["GET"], name="scan-vendor"),
+    Route("/scan/sw.js", service_worker, methods=["GET"], name="scan-service-worker"),
+    Route("/scan/manifest.webmanifest", manifest, methods=["GET"], name="scan-manifest"),
     Route("/scan/badge/{reference}.pdf", badge_pdf, methods=["GET"], name="scan-badge-pdf"),
     Mount("/scan/static", StaticFiles(directory=HERE / "static"), name="scan-static"),
 ]

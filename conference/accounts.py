@@ -462,6 +462,35 @@ async def request_reset(db: AsyncSession, settings: Settings, *, email: str) -> 
     )
 
 
+async def reset_from_command_line(
+    db: AsyncSession, settings: Settings, *, email: str, password: str | None, actor: Actor
+) -> tuple[UserAccount, PasswordReset | None]:
+    """`conference user reset-password`, for whoever runs the server: a one-time link to choose a new password
+    (valid RESET_VALID; printed, not emailed, and not counted against RESETS_PER_HOUR), or with `password` the new
+    password at once: the account's outstanding links stop working, its lock-out ends, every session ends."""
+    found = await find_user(db, email)
+    if found is None:
+        raise errors.NotFound(f"No console account has the email address {email.strip()}.")
+    user = await lock_for_update(db, UserAccount, found.id)
+    if user.disabled_at is not None:
+        raise errors.DomainError(
+            f"The account {user.email} is disabled; an organiser can enable it again at /console/users."
+        )
+    if password is not None:
+        await set_password(db, user, password, actor=actor)
+        await db.execute(
+            sa.update(PasswordReset)
+            .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
+            .values(used_at=utcnow())
+        )
+        return user, None
+    reset = PasswordReset(id=uuid.uuid4(), user_id=user.id, token_hash="", expires_at=utcnow() + RESET_VALID)
+    reset.token_hash = hash_token(reset_token(settings, reset.id))
+    db.add(reset)
+    await audit.record(db, "conference.password_reset.issued", actor=actor, subject=str(user.id))
+    return user, reset
+
+
 async def find_reset(
     db: AsyncSession, token: str, *, lock: bool = False
 ) -> tuple[PasswordReset, UserAccount]:

@@ -1,7 +1,8 @@
-"""The organisers' live dashboard: the conference's figures and chart series, counts only (no personal data).
+"""The organisers' live dashboard: the conference's figures and chart series, counts only (no personal data; failed
+card refunds are listed by booking reference, for organisers to act on).
 
 Every figure is an aggregate query (GROUP BY), so the cost does not grow with a row per delegate: at 1,000
-delegates the whole dashboard is eleven short queries. Times are grouped into buckets by the database, as whole
+delegates the whole dashboard is twelve short queries (thirteen when some card refunds have failed). Times are grouped into buckets by the database, as whole
 seconds since the epoch divided by the bucket's length (`_epoch_bucket`, compiled for SQLite and PostgreSQL,
 whose date functions differ); Python turns the buckets into local days and clock times in the conference's
 time zone. Registrations are grouped into 15-minute buckets first (every UTC offset in use is a multiple of
@@ -14,6 +15,7 @@ show the same thing. Series of other packages come through `hooks.on_dashboard_s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -35,12 +37,14 @@ from conference.core.models import (
     SECTOR_LABELS,
     Checkin,
     Conference,
+    Refund,
     Registration,
     Sector,
     Status,
     TicketType,
     utcnow,
 )
+from conference.payments.refunds import IN_PROGRESS, NOT_RETURNED
 from conference.places import Availability, get_conference
 
 DOOR = "door"  # badges.checkin.DOOR (not imported: badges imports conference)
@@ -151,6 +155,54 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
         )
         count += int(n)
     return {"count": count, "pence": pence, "currency": "GBP"}
+
+
+FAILED_REFUNDS_LISTED = 50
+
+
+async def _refunds(db: AsyncSession, conference_id: int) -> dict[str, Any]:
+    """Card refunds that ended without the delegate getting the money back (failed or canceled at Stripe, or
+    refused for good), which organisers must settle by hand, and how many are still on their way. One grouped
+    query; the failed ones are listed (by booking reference, no names, newest first) only when there are some."""
+    on = col(Registration.id) == col(Refund.registration_id)
+    mine = col(Registration.conference_id) == conference_id
+    groups = (
+        await db.execute(
+            sa.select(
+                col(Refund.status), sa.func.count(), sa.func.coalesce(sa.func.sum(Refund.amount_pence), 0)
+            )
+            .join(Registration, on)
+            .where(mine, col(Refund.status) != "succeeded")
+            .group_by(col(Refund.status))
+        )
+    ).all()
+    failed = [(int(n), int(pence)) for status, n, pence in groups if status in NOT_RETURNED]
+    listed: Sequence[Any] = ()
+    if failed:
+        listed = (
+            await db.execute(
+                sa.select(
+                    col(Registration.id),
+                    col(Registration.reference),
+                    col(Refund.amount_pence),
+                    col(Refund.failure_reason),
+                )
+                .join(Registration, on)
+                .where(mine, col(Refund.status).in_(sorted(NOT_RETURNED)))
+                .order_by(col(Refund.updated_at).desc())
+                .limit(FAILED_REFUNDS_LISTED)
+            )
+        ).all()
+    return {
+        "failed": sum(n for n, _ in failed),
+        "failed_pence": sum(p for _, p in failed),
+        "in_progress": sum(int(n) for status, n, _ in groups if status in IN_PROGRESS),
+        "currency": "GBP",
+        "failed_list": [
+            {"registration_id": str(rid), "reference": ref, "amount_pence": int(amount), "reason": reason}
+            for rid, ref, amount, reason in listed
+        ],
+    }
 
 
 async def _sectors_and_regions(
@@ -288,6 +340,7 @@ async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[st
         "places": {"capacity": places.capacity, "taken": places.registered, "left": places.remaining},
         "waiting_list": places.waitlisted,
         "payments_outstanding": await _outstanding(db, conference.id),
+        "refunds": await _refunds(db, conference.id),
         "arrivals": {"so_far": arrivals["so_far"], "confirmed": counts[Status.confirmed]},
         "series": {
             "registrations_over_time": await _registrations_over_time(db, conference, zone, now),

@@ -207,6 +207,10 @@ async def substitute(
     await _email_taken(db, registration, email_key)
     previous_email, previous_name = registration.email, registration.name
     changed = _apply(registration, details)
+    # The previous holder's answers to the organisers' questions are theirs: the colleague gives their own.
+    if registration.answers:
+        registration.answers = None
+        changed = [*changed, "answers"]
     registration.token_version += 1
     registration.manage_token_hash = hash_token(
         manage_token(str(settings.secret_key), registration.id, registration.token_version)
@@ -251,6 +255,7 @@ async def substitute(
         to=previous_email,
         registration_id=registration.id,
         name=previous_name,
+        by=actor.kind,  # "attendee": the delegate handed it on themselves (conference/self_service.py)
     )
     await audit.record(
         db,

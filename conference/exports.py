@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference import answers
 from conference.core import hooks
 from conference.core.models import (
     HOLDING,
@@ -30,6 +31,7 @@ from conference.core.models import (
 )
 from conference.core.spreadsheets import Cell, Sheet
 from conference.places import get_conference
+from conference.questions import all_questions
 
 KINDS = ("delegates", "dietary", "attendance")
 ERASED = "[erased]"
@@ -62,6 +64,8 @@ async def delegates(db: AsyncSession, where: Iterable[Any]) -> Sheet:
         .where(*where)
         .order_by(col(Registration.number))
     )
+    # One column per registration question ever asked (hidden ones too), each answer as it was given.
+    asked = await all_questions(db)
     rows: list[list[Cell]] = []
     for r, ticket in (await db.execute(stmt)).all():
         person: list[Cell] = (
@@ -84,6 +88,7 @@ async def delegates(db: AsyncSession, where: Iterable[Any]) -> Sheet:
                 ticket,
                 METHOD_LABELS.get(r.payment_method.value, r.payment_method.value),
                 _local(r.created_at, zone),
+                *answers.export_cells(asked, None if _erased(r) else r.answers),
             ]
         )
     return Sheet(
@@ -100,9 +105,10 @@ async def delegates(db: AsyncSession, where: Iterable[Any]) -> Sheet:
             "Ticket type",
             "Payment method",
             f"Registered ({conference.timezone})",
+            *answers.export_headers(asked),
         ],
         rows,
-        (12, 18, 28, 34, 34, 24, 28, 22, 20, 16, 20),
+        (12, 18, 28, 34, 34, 24, 28, 22, 20, 16, 20, *(30 for _ in asked)),
     )
 
 

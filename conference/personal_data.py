@@ -30,6 +30,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference import answers
 from conference.core import audit, background, errors, hooks
 from conference.core.audit import Actor
 from conference.core.db import Database, lock_for_update
@@ -51,6 +52,7 @@ from conference.core.settings import Settings
 from conference.decisions import cancel_registration
 from conference.invoices.invoicing import INVOICE_KINDS
 from conference.places import get_conference, waitlist_position
+from conference.questions import all_questions
 from conference.registration import forget_idempotency_keys, purge_idempotency_keys
 
 log = logging.getLogger("conference.personal_data")
@@ -92,7 +94,8 @@ def _about(conference: Conference, now: datetime) -> dict[str, Any]:
     due = retention_due_at(conference)
     return {
         "what": f"Everything {conference.name} holds about one registration: the details given when registering, "
-        "the booking's status and history, payments, refunds, invoices, check-ins, the emails we sent, "
+        "the answers to the organisers' questions, the booking's status and history, payments, refunds, invoices, "
+        "check-ins, the emails we sent, "
         "and workshop seats, choices and talk stars.",
         "format": FORMAT,
         "generated_at": now.isoformat(),
@@ -198,6 +201,8 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
             "currency": ticket.currency,
         },
         "billing": r.billing,
+        # Answers to the organisers' questions: the question as it was asked (and as it reads now), the answer.
+        "answers": answers.download(await all_questions(db), r.answers),
         "check_ins": [
             {
                 "list": c.list,
@@ -387,6 +392,7 @@ async def erase(
     r.email = r.email_key = erased_email(r.id)
     r.organisation = r.job_title = r.region = r.dietary = r.access_needs = ""
     r.billing = None
+    r.answers = None  # the answers to the registration questions
     # Old manage links and badges stop working: the link's hash matches no token anyone holds, and the badge's
     # version moves on so its QR code scans as invalid.
     r.token_version += 1

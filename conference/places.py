@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, errors, registration_window
 from conference.core.audit import Actor
 from conference.core.models import (
     HOLDING,
@@ -57,7 +57,7 @@ async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Confe
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     conference = (await db.execute(stmt)).scalar_one_or_none()
     if conference is None:
-        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
+        raise errors.NotFound("No conference has been set up yet: an organiser sets it up in the console at /console/event.")
     return conference
 
 
@@ -101,7 +101,21 @@ async def ticket_types_with_availability(
             )
         ).all()
     )
-    return [(t, conference.registration_open and (t.cap is None or held.get(t.id, 0) < t.cap)) for t in types]
+    # Only the types on sale now: an early bird that has ended (or a type not yet on sale) is not offered at all.
+    now = registration_window.clock()
+    return [
+        (t, registration_window.is_open(conference, now) and (t.cap is None or held.get(t.id, 0) < t.cap))
+        for t in types
+        if on_sale(t, now)
+    ]
+
+
+def on_sale(ticket: TicketType | sa.Row[Any], now: datetime | None = None) -> bool:
+    """Within the type's sale window (available_from inclusive, available_until exclusive); no window: always.
+    The time is the registration window's clock (tests move it), so both windows read the same moment."""
+    now = now or registration_window.clock()
+    starts, ends = ticket.available_from, ticket.available_until
+    return (starts is None or now >= starts) and (ends is None or now < ends)
 
 
 async def waitlist_position(db: AsyncSession, registration: Registration) -> int | None:
@@ -136,7 +150,12 @@ def status_with_place(
 
 
 def status_approved(ticket: TicketType | sa.Row[Any], method: PaymentMethod) -> Status:
-    if ticket.price_pence == 0 or (method == PaymentMethod.invoice and ticket.invoice_confirms):
+    # Nothing to pay (PaymentMethod.none on a priced ticket): a complimentary place, or one booked while it was free.
+    if (
+        ticket.price_pence == 0
+        or method == PaymentMethod.none
+        or (method == PaymentMethod.invoice and ticket.invoice_confirms)
+    ):
         return Status.confirmed
     return Status.pending_payment
 

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from conference import places
-from conference.core import audit, errors
+from conference import answers, event, places
+from conference.core import errors, registration_window
 from conference.core.audit import Actor
-from conference.core.db import Database, insert_rows, lock_for_update
+from conference.core.db import Database, insert_rows
 from conference.core.models import (
     HOLDING,
     AuditEntry,
@@ -38,12 +38,14 @@ from conference.core.models import (
     TicketType,
     utcnow,
 )
+from conference.core.question_models import Question
 from conference.core.schemas import RegistrationCreate
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
 from conference.invoices import invoicing
 from conference.mail.outbox import outbox_row, queue_email
 from conference.payments import gateway
+from conference.questions import all_questions
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,16 @@ def payment_method(
     """How this registration pays: nothing for a free ticket; card (if Stripe is set up) or invoice otherwise."""
     if ticket.price_pence == 0:
         return PaymentMethod.none
-    card = gateway.card_available(settings)
+    card_set_up = gateway.card_available(settings)
+    card = card_set_up and ticket.card_allowed  # the organisers may take a type by invoice only
     method = data.payment_method or (PaymentMethod.card if card else PaymentMethod.invoice)
     if method == PaymentMethod.none:
         raise errors.InvalidInput(
             fields={"payment_method": "This ticket has a price: choose card or invoice."}
         )
     if method == PaymentMethod.card and not card:
-        raise errors.InvalidInput(fields={"payment_method": "Card payment is not available; choose invoice."})
+        refusal = "This ticket cannot be paid by card" if card_set_up else "Card payment is not available"
+        raise errors.InvalidInput(fields={"payment_method": f"{refusal}; choose invoice."})
     if method == PaymentMethod.invoice:
         if not ticket.invoice_allowed:
             raise errors.InvalidInput(
@@ -134,6 +138,9 @@ _TICKETS = sa.select(
     col(TicketType.price_pence),
     col(TicketType.invoice_allowed),
     col(TicketType.invoice_confirms),
+    col(TicketType.card_allowed),
+    col(TicketType.available_from),
+    col(TicketType.available_until),
 ).where(col(TicketType.id).in_(sa.bindparam("ids", expanding=True)))
 _LOCK_AND_NUMBER = (
     sa.update(_table(Conference))
@@ -144,6 +151,8 @@ _LOCK_AND_NUMBER = (
         col(Conference.capacity),
         col(Conference.registration_open),
         col(Conference.registration_seq),
+        col(Conference.registration_opens_at),
+        col(Conference.registration_closes_at),
     )
 )
 _LIVE_EMAILS = sa.select(col(Registration.email_key)).where(
@@ -184,6 +193,8 @@ class _UnderLock:
     single: bool
     held_by_type: dict[uuid.UUID, int] = field(default_factory=dict)
     live_emails: set[str] = field(default_factory=set)
+    # The registration questions, to check each registration's answers (conference/answers.py).
+    questions: list[Question] = field(default_factory=list)
 
 
 async def register(
@@ -237,13 +248,17 @@ async def register_many(
     # Read before the lock what needs no lock, so the capacity lock is held for as short a time as possible.
     ids = list({r.data.ticket_type_id for r in requests})
     tickets = {row.id: row for row in (await conn.execute(_TICKETS, {"ids": ids})).all()}
+    questions = await all_questions(db)
     # The capacity lock: on PostgreSQL the UPDATE holds the conference row until commit; on SQLite the
     # transaction already holds the write lock (BEGIN IMMEDIATE). Every path that changes who holds a place
     # takes this lock first.
     locked = (await conn.execute(_LOCK_AND_NUMBER, {"count": len(requests)})).first()
     if locked is None:
-        raise errors.NotFound("No conference has been set up yet; run 'conference demo'.")
-    conference_id, capacity, registration_open, last_number = locked
+        raise errors.NotFound("No conference has been set up yet: an organiser sets it up in the console at /console/event.")
+    conference_id, capacity, switch, last_number, opens_at, closes_at = locked
+    # The switch and the window, on the clock now (under the lock): the form opens and closes by itself.
+    window = registration_window.state(switch=switch, opens_at=opens_at, closes_at=closes_at)
+    registration_open = window is registration_window.RegistrationState.open
     assert conference_id is not None
     seen = snapshot or await places.count_places(db, conference_id, capacity)
     state = _UnderLock(
@@ -255,6 +270,7 @@ async def register_many(
         waitlisted=seen.waitlisted,
         tickets=tickets,
         single=len(requests) == 1,
+        questions=questions,
     )
     if not state.single:
         # One registration alone lets the unique index find a duplicate; in a batch that would abort the
@@ -291,7 +307,13 @@ async def _register_one(
         raise errors.InvalidInput(
             fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
         )
+    if not places.on_sale(ticket):
+        # Checked when the registration arrives: an early bird that ended while the form was open is refused.
+        raise errors.InvalidInput(
+            fields={"ticket_type_id": "This ticket type is not on sale now; choose another ticket type."}
+        )
     method = payment_method(settings, ticket, data)
+    checked_answers = answers.check_answers(state.questions, ticket_type_id=ticket.id, given=data.answers)
     email_key = data.email.lower()
     if email_key in state.live_emails:
         raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."})
@@ -313,7 +335,8 @@ async def _register_one(
     token = manage_token(secret, registration_id, 1)
     now = utcnow()
     row = {
-        **data.model_dump(exclude={"email", "consent", "payment_method", "billing"}),
+        **data.model_dump(exclude={"email", "consent", "payment_method", "billing", "answers"}),
+        "answers": checked_answers or None,
         "payment_method": method,
         "billing": data.billing.model_dump(mode="json")
         if method == PaymentMethod.invoice and data.billing
@@ -440,19 +463,8 @@ async def find_by_token(db: AsyncSession, token: str) -> Registration | None:
 async def update_conference(
     db: AsyncSession, *, settings: Settings, changes: dict[str, Any], actor: Actor
 ) -> Conference:
-    conference = await places.get_conference(db)
-    conference = await lock_for_update(db, Conference, conference.id)
-    for name, value in changes.items():
-        setattr(conference, name, value)
-    if conference.ends_at <= conference.starts_at:
-        raise errors.InvalidInput(fields={"ends_at": "The conference must end after it starts."})
-    await audit.record(
-        db, "conference.conference.updated", actor=actor, subject=str(conference.id), fields=sorted(changes)
-    )
-    await db.flush()
-    # A larger capacity (or reopening) lets the waiting list move up at once.
-    await places.promote_waitlist(db, settings=settings, conference=conference)
-    return conference
+    # The rules (all problems at once, nothing half-saved, the audit) are the event settings' own: conference/event.py.
+    return await event.update_conference(db, settings=settings, changes=changes, actor=actor)
 
 
 async def resend_manage_link(db: AsyncSession, *, settings: Settings, email: str) -> bool:

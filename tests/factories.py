@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conference import questions
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import Approval, Conference, TicketType, utcnow
@@ -203,3 +204,34 @@ async def invite(
             ),
         )
     return r.id, review.reviewer_token(settings, r)
+
+
+# --- registration questions ------------------------------------------------------------------------------------
+
+
+async def make_question(
+    database: Database,
+    label: str,
+    kind: str = "text",
+    *,
+    required: bool = False,
+    options: list[str] | None = None,
+    ticket_type_ids: list[uuid.UUID] | None = None,
+    on_badge: bool = False,
+    help_text: str = "",
+) -> uuid.UUID:
+    """A registration question, made as the console makes one (conference/questions.py); its id."""
+    async with database.transaction() as db:
+        data = questions.check_question(
+            {
+                "label": label,
+                "kind": kind,
+                "required": required,
+                "options": options or [],
+                "ticket_type_ids": [str(t) for t in ticket_type_ids or []],
+                "on_badge": on_badge,
+                "help_text": help_text,
+            },
+            ticket_types=await questions.ticket_type_names(db),
+        )
+        return (await questions.create_question(db, data=data, actor=ORGANISER)).id

@@ -7,6 +7,7 @@ Checkout Sessions (create, retrieve with ``expand``, expire), Refunds (create, r
 
 Where it is strict it follows Stripe's documented rules (see /work/shared/notes/stripe.md). Parameters it does
 not model are rejected as unknown, not silently ignored, so the app cannot lean on behaviour nobody checked.
+What it enforces, checked against Stripe's OpenAPI description, and what it leaves out: docs/stripe-fake.md.
 """
 
 from __future__ import annotations
@@ -36,11 +37,31 @@ CLOCK_SLACK = 5  # seconds: the client computes expires_at from its own clock a 
 METADATA_MAX_KEYS, METADATA_KEY_MAX, METADATA_VALUE_MAX = 50, 40, 500
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 PAY_OUTCOMES = ("paid", "async_pending", "async_ok", "async_fail")
+# Stripe's minimum charge in the smallest currency unit (docs.stripe.com/currencies, "Minimum and maximum charge
+# amounts"); only the currencies we use are modelled, others are not checked.
+MIN_CHARGE = {"gbp": 30, "eur": 50, "usd": 50}
+# Payment method types that settle days later: only a session offering one can complete "unpaid". A card payment
+# succeeds or fails on the page.
+DELAYED_METHODS = frozenset(
+    {
+        "acss_debit",
+        "au_becs_debit",
+        "bacs_debit",
+        "boleto",
+        "customer_balance",
+        "konbini",
+        "oxxo",
+        "sepa_debit",
+        "us_bank_account",
+    }
+)
+IDEMPOTENCY_TTL = 24 * 60 * 60  # Stripe prunes keys once they are at least 24 hours old
 
 _ALNUM = string.ascii_letters + string.digits
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 _HTML = "text/html; charset=utf-8"
+CANCEL_BUTTON = '<button name="outcome" value="cancel">Cancel</button>'
 
 
 def _new_id(prefix: str, length: int = 24) -> str:
@@ -269,6 +290,7 @@ class _Stored:
     status: int
     body: dict[str, Any]
     request_id: str
+    created: int  # the fake's clock when it was stored: pruned after IDEMPOTENCY_TTL
 
 
 @dataclass
@@ -302,6 +324,9 @@ class FakeStripe:
     ) -> None:
         self.api_key = api_key or _new_id("sk_test_", 32)
         self.webhook_secret = webhook_secret or _new_id("whsec_", 32)
+        # Objects and events carry the mode of the key they were made with, as Stripe's do.
+        self.livemode = self.api_key.startswith(("sk_live_", "rk_live_"))
+        self._offset = 0.0  # travel()
         self._clock = clock
         self._lock = threading.RLock()
         self._sessions: dict[str, dict[str, Any]] = {}
@@ -310,10 +335,12 @@ class FakeStripe:
         self._intents: dict[str, dict[str, Any]] = {}
         self._charges: dict[str, dict[str, Any]] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
+        self._refund_status = "succeeded"  # what a new refund answers with (`refund_outcome`)
         self._idempotency: dict[str, _Stored] = {}
         self._events: list[dict[str, Any]] = []
         self._requests: list[Request] = []
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, bool]] = []  # (HTTP status, stored under the idempotency key)
+        self._disconnects: list[bool] = []  # True: the request ran before its answer was lost
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], _Endpoint]] = [
@@ -322,6 +349,7 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/checkout/sessions/([^/]+)/expire"), self._expire_session),
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
             ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._retrieve_refund),
+            ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
             ("GET", re.compile(r"/v1/payment_intents/([^/]+)"), self._retrieve_intent),
         ]
 
@@ -368,6 +396,7 @@ class FakeStripe:
     def events(self) -> list[dict[str, Any]]:
         """Every event emitted so far, oldest first (copies: mutate them freely to forge deliveries)."""
         with self._lock:
+            self._sweep()
             return copy.deepcopy(self._events)
 
     @property
@@ -377,17 +406,36 @@ class FakeStripe:
 
     def session(self, session_id: str) -> dict[str, Any]:
         with self._lock:
+            self._sweep()
             return copy.deepcopy(self._get_session(session_id))
 
     def payment_intent(self, intent_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._intents[intent_id])
 
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """The next `n` API requests answer a Stripe-shaped `api_error` with `status`. They model failures
-        before the endpoint runs (nothing stored), so the SDK's retry under the same key goes through."""
+    def charge(self, charge_id: str) -> dict[str, Any]:
         with self._lock:
-            self._failures.extend([status] * n)
+            return copy.deepcopy(self._charges[charge_id])
+
+    def fail_next(self, n: int = 1, status: int = 500, *, stored: bool = True) -> None:
+        """The next `n` API requests that get past authentication and idempotency answer a Stripe-shaped error
+        with `status` (`api_error` for 5xx). As Stripe does, the answer is stored under the request's
+        Idempotency-Key and replayed to every later request under that key, the SDK's own retries included.
+        `stored=False` models a failure before the endpoint began executing: a retry under the same key runs."""
+        with self._lock:
+            self._failures.extend([(status, stored)] * n)
+
+    def disconnect_next(self, n: int = 1, *, after: bool = False) -> None:
+        """The next `n` API requests get no answer: the connection closes (the SDK raises APIConnectionError).
+        `after=True`: the request ran, and its answer is stored under its key, before the answer was lost."""
+        with self._lock:
+            self._disconnects.extend([after] * n)
+
+    def travel(self, seconds: float) -> None:
+        """Move the fake's clock on: sessions past their `expires_at` expire, idempotency keys age."""
+        with self._lock:
+            self._offset += seconds
+            self._sweep()
 
     def pay(self, session_id: str, outcome: str = "paid") -> dict[str, Any]:
         """The customer finishes Checkout. Returns the last event emitted:
@@ -397,22 +445,34 @@ class FakeStripe:
         if outcome not in PAY_OUTCOMES:
             raise ValueError(f"outcome must be one of {PAY_OUTCOMES}, not {outcome!r}")
         with self._lock:
+            self._sweep()  # past its expires_at the page is gone: pay() fails like the customer would
             session = self._get_session(session_id)
             if session["status"] != "open":
                 raise ValueError(f"{session_id} is {session['status']}; only open sessions can be paid")
+            delayed = sorted(DELAYED_METHODS & set(session["payment_method_types"]))
+            if outcome != "paid" and not delayed:
+                raise ValueError(
+                    f"{session_id} offers only {session['payment_method_types']}: a card payment succeeds or "
+                    "fails on the page and never completes asynchronously"
+                )
             now = self._now()
             intent_id = _new_id("pi_")
             self._intents[intent_id] = {
                 "id": intent_id,
                 "object": "payment_intent",
                 "amount": session["amount_total"],
+                "amount_capturable": 0,
                 "amount_received": 0,
+                "canceled_at": None,
+                "capture_method": "automatic_async",
+                "confirmation_method": "automatic",
                 "currency": session["currency"],
                 "status": "processing",
                 "metadata": dict(self._pi_metadata[session_id]),
                 "latest_charge": None,
                 "created": now,
-                "livemode": False,
+                "livemode": self.livemode,
+                "payment_method_types": ["card"] if outcome == "paid" else delayed[:1],
             }
             session.update(
                 status="complete",
@@ -444,7 +504,14 @@ class FakeStripe:
     # -- internals shared by controls and endpoints (callers hold the lock) --
 
     def _now(self) -> int:
-        return int(self._clock())
+        return int(self._clock() + self._offset)
+
+    def _sweep(self) -> None:
+        """Stripe expires an unpaid session by itself once its `expires_at` has passed (and says so)."""
+        now = self._now()
+        for session in self._sessions.values():
+            if session["status"] == "open" and session["expires_at"] <= now:
+                self._expire(session, None)
 
     def _get_session(self, session_id: str) -> dict[str, Any]:
         try:
@@ -468,7 +535,10 @@ class FakeStripe:
             "status": "succeeded",
             "metadata": dict(intent["metadata"]),
             "created": self._now(),
-            "livemode": False,
+            "livemode": self.livemode,
+            "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+            "captured": True,
+            "disputed": False,
         }
         intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=charge_id)
 
@@ -494,7 +564,7 @@ class FakeStripe:
             "api_version": API_VERSION,
             "created": self._now(),
             "data": {"object": copy.deepcopy(obj)},
-            "livemode": False,
+            "livemode": self.livemode,
             "pending_webhooks": 1,
             "request": {
                 "id": ctx.request_id if ctx else None,
@@ -514,9 +584,15 @@ class FakeStripe:
         request_id = _new_id("req_", 14)
         key = headers.get("idempotency-key")
         with self._lock:
+            drop = self._disconnects.pop(0) if self._disconnects else None
+            if drop is False:  # cut off before it reached Stripe
+                self._requests.append(Request(method, parts.path, {}, key))
+                return _Response(0, b"")
             status, payload, extra = self._api(
                 method, parts.path, body if method == "POST" else parts.query, headers, request_id, key
             )
+        if drop:  # it ran; the answer was lost on the way back
+            return _Response(0, b"")
         response_headers = {"Request-Id": request_id, **extra}
         if key is not None and method == "POST":
             response_headers["Idempotency-Key"] = key  # Stripe echoes it; the SDK reads it back
@@ -531,12 +607,7 @@ class FakeStripe:
             self._requests.append(Request(method, path, {}, key))
             return e.status, e.body(), {}
         self._requests.append(Request(method, path, params, key))
-        if self._failures:
-            status = self._failures.pop(0)
-            injected = StripeError(
-                status, "An unknown error occurred (FakeStripe.fail_next).", type="api_error"
-            )
-            return status, injected.body(), {}
+        self._sweep()
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer "):
             # Stripe answers 401 with type invalid_request_error; the SDK maps any 401 to AuthenticationError.
@@ -565,6 +636,9 @@ class FakeStripe:
                     {},
                 )
             stored = self._idempotency.get(key)
+            if stored is not None and self._now() - stored.created >= IDEMPOTENCY_TTL:
+                del self._idempotency[key]  # pruned: the key starts afresh
+                stored = None
             if stored is not None:
                 if (stored.method, stored.path) != (method, path):
                     # Stripe scopes keys to the account, so another endpoint under the same key is an error.
@@ -593,6 +667,17 @@ class FakeStripe:
                     {"Idempotent-Replayed": "true", "Original-Request": stored.request_id},
                 )
 
+        if self._failures:
+            status, keep = self._failures.pop(0)
+            kind = {402: "card_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
+            injected = StripeError(status, "An unknown error occurred (FakeStripe.fail_next).", type=kind)
+            if idempotent and keep:
+                assert key is not None
+                self._idempotency[key] = _Stored(
+                    method, path, params, status, injected.body(), request_id, self._now()
+                )
+            return status, injected.body(), {}
+
         route = next(
             (
                 (endpoint, m)
@@ -618,12 +703,24 @@ class FakeStripe:
             status, payload, replayable = e.status, e.body(), e.replayable
         if idempotent and replayable:
             assert key is not None
-            self._idempotency[key] = _Stored(method, path, params, status, copy.deepcopy(payload), request_id)
+            self._idempotency[key] = _Stored(
+                method, path, params, status, copy.deepcopy(payload), request_id, self._now()
+            )
         return status, payload, {}
 
     # -- endpoints: each returns (status, body) or raises StripeError --
 
     def _create_session(self, params: dict[str, Any], ctx: _Ctx) -> _Result:
+        # API version 2026-09-30.endive removed `payment_method_types` from create (the SDK pins a later one):
+        # `allowed_payment_method_types` filters the account's methods, and the session reports the result in
+        # its `payment_method_types`. The fake account's Dashboard offers card only.
+        if "payment_method_types" in params:
+            raise _invalid(
+                "Received unknown parameter: payment_method_types (removed in API version 2026-09-30.endive; "
+                "use allowed_payment_method_types)",
+                "payment_method_types",
+                "parameter_unknown",
+            )
         _reject_unknown(
             params,
             {
@@ -635,7 +732,7 @@ class FakeStripe:
                 "metadata",
                 "client_reference_id",
                 "customer_email",
-                "payment_method_types",
+                "allowed_payment_method_types",
                 "payment_intent_data",
                 "expand",
             },
@@ -673,10 +770,10 @@ class FakeStripe:
         if customer_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", customer_email):
             raise _invalid(f"Invalid email address: {customer_email}", "customer_email", "email_invalid")
         method_types = None
-        if "payment_method_types" in params:
-            method_types = _array(params["payment_method_types"], "payment_method_types")
+        if "allowed_payment_method_types" in params:
+            method_types = _array(params["allowed_payment_method_types"], "allowed_payment_method_types")
             if not method_types or not all(isinstance(t, str) and t for t in method_types):
-                raise _invalid("Invalid payment_method_types", "payment_method_types")
+                raise _invalid("Invalid allowed_payment_method_types", "allowed_payment_method_types")
         intent_data = _hash(params, "payment_intent_data", "payment_intent_data")
         _reject_unknown(intent_data, {"metadata"}, "payment_intent_data")
         intent_metadata = _metadata(intent_data, "metadata", "payment_intent_data[metadata]")
@@ -684,6 +781,15 @@ class FakeStripe:
 
         session_id = _new_id("cs_test_", 58)
         amount = sum(li["amount_total"] for li in line_items)
+        currency = next(iter(currencies))
+        minimum = MIN_CHARGE.get(currency)
+        if minimum is not None and amount < minimum:
+            raise _invalid(
+                f"The Checkout Session's total amount due must add up to at least {minimum} in the smallest "
+                f"{currency} unit; this one is {amount}.",
+                "line_items",
+                "amount_too_small",
+            )
         self._sessions[session_id] = {
             "id": session_id,
             "object": "checkout.session",
@@ -693,7 +799,7 @@ class FakeStripe:
             "url": f"{self.url}/pay/{session_id}",
             "amount_subtotal": amount,
             "amount_total": amount,
-            "currency": currencies.pop(),
+            "currency": currency,
             "client_reference_id": client_reference_id,
             "customer_email": customer_email,
             "customer_details": None,
@@ -702,9 +808,28 @@ class FakeStripe:
             "created": now,
             "payment_intent": None,
             "payment_method_types": method_types or ["card"],
-            "livemode": False,
+            "livemode": self.livemode,
             "success_url": success_url,
             "cancel_url": cancel_url,
+            # Fields Stripe's OpenAPI description marks required (always present), at what a plain session has.
+            "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+            "custom_fields": [],
+            "custom_text": {
+                "after_submit": None,
+                "shipping_address": None,
+                "submit": None,
+                "terms_of_service_acceptance": None,
+            },
+            "shipping_options": [],
+            # Nullable fields are present as null, as Stripe sends them.
+            "customer": None,
+            "invoice": None,
+            "locale": None,
+            "payment_link": None,
+            "setup_intent": None,
+            "subscription": None,
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "ui_mode": "hosted_page",
         }
         self._line_items[session_id] = line_items
         self._pi_metadata[session_id] = intent_metadata
@@ -738,7 +863,9 @@ class FakeStripe:
         return {
             "id": _new_id("li_"),
             "object": "item",
+            "amount_discount": 0,
             "amount_subtotal": unit_amount * quantity,
+            "amount_tax": 0,
             "amount_total": unit_amount * quantity,
             "currency": currency,
             "description": name,
@@ -787,6 +914,8 @@ class FakeStripe:
         self._expire(session, ctx)
         return 200, self._session_view(session_id, expand)
 
+    # -- refunds (the object as docs.stripe.com/api/refunds/object and stripe-python 16's `Refund` describe it) --
+
     def _create_refund(self, params: dict[str, Any], ctx: _Ctx) -> _Result:
         _reject_unknown(params, {"payment_intent", "amount", "reason", "metadata", "expand"})
         intent_id = _string(params, "payment_intent", "payment_intent", required=True)
@@ -808,6 +937,19 @@ class FakeStripe:
                 replayable=True,
             )
         charge = self._charges[intent["latest_charge"]]
+        refund = self._refund_charge(charge, amount, reason, metadata, self._refund_status, ctx)
+        return 200, copy.deepcopy(refund)
+
+    def _refund_charge(
+        self,
+        charge: dict[str, Any],
+        amount: int | None,
+        reason: str | None,
+        metadata: dict[str, str],
+        status: str,
+        ctx: _Ctx | None,
+    ) -> dict[str, Any]:
+        # Pending refunds count against the charge at once, as Stripe's amount_refunded does.
         left = charge["amount"] - charge["amount_refunded"]
         if left == 0:
             raise StripeError(
@@ -828,22 +970,33 @@ class FakeStripe:
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         refund_id = _new_id("re_")
-        refund = {
+        refund: dict[str, Any] = {
             "id": refund_id,
             "object": "refund",
             "amount": amount,
-            "currency": charge["currency"],
+            "balance_transaction": _new_id("txn_"),
             "charge": charge["id"],
-            "payment_intent": intent_id,
-            "status": "succeeded",
-            "reason": reason,
-            "metadata": metadata,
             "created": self._now(),
+            "currency": charge["currency"],
+            "description": None,
+            "destination_details": None,
+            "failure_balance_transaction": None,
+            "failure_reason": None,
+            "instructions_email": None,
+            "metadata": metadata,
+            "next_action": None,
+            "payment_intent": charge["payment_intent"],
+            "pending_reason": "processing" if status == "pending" else None,
+            "reason": reason,
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": status,
+            "transfer_reversal": None,
         }
         self._refunds[refund_id] = refund
         self._emit("refund.created", refund, ctx)
         self._emit("charge.refunded", charge, ctx)
-        return 200, copy.deepcopy(refund)
+        return refund
 
     def _retrieve_refund(self, params: dict[str, Any], ctx: _Ctx, refund_id: str) -> _Result:
         _reject_unknown(params, {"expand"})
@@ -851,6 +1004,88 @@ class FakeStripe:
         if refund_id not in self._refunds:
             raise _no_such("refund", refund_id, "id")
         return 200, copy.deepcopy(self._refunds[refund_id])
+
+    def _list_refunds(self, params: dict[str, Any], ctx: _Ctx) -> _Result:
+        _reject_unknown(params, {"payment_intent", "charge", "limit", "expand"})
+        intent_id = _string(params, "payment_intent", "payment_intent")
+        charge_id = _string(params, "charge", "charge")
+        limit = _integer(params, "limit", "limit", minimum=1)
+        if limit is not None and limit > 100:
+            raise _invalid("Invalid integer: limit must be at most 100", "limit", "parameter_invalid_integer")
+        _expand(params, set())
+        if intent_id is not None and intent_id not in self._intents:
+            raise _no_such("payment_intent", intent_id, "payment_intent", status=400)
+        found = [
+            r
+            for r in self._refunds.values()
+            if (intent_id is None or r["payment_intent"] == intent_id)
+            and (charge_id is None or r["charge"] == charge_id)
+        ]
+        found.sort(key=lambda r: r["created"], reverse=True)  # newest first, as Stripe lists
+        page = found[: limit or 10]
+        return 200, {
+            "object": "list",
+            "data": copy.deepcopy(page),
+            "has_more": len(found) > len(page),
+            "url": "/v1/refunds",
+        }
+
+    # Test-only controls for refunds (the bank's side, and finance working in Stripe's Dashboard).
+
+    def refund_outcome(self, status: str) -> None:
+        """The status new refunds are created with from now on: "succeeded" (the default) or "pending" (then
+        `settle_refund` decides), as card refunds can be either."""
+        if status not in ("succeeded", "pending"):
+            raise ValueError(f"a refund is created succeeded or pending, not {status!r}")
+        with self._lock:
+            self._refund_status = status
+
+    def refund(self, refund_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._refunds[refund_id])
+
+    def refunds(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._refunds.values()))
+
+    def settle_refund(
+        self, refund_id: str, status: str, *, failure_reason: str = "expired_or_canceled_card"
+    ) -> list[dict[str, Any]]:
+        """The refund moves on as Stripe moves it: pending → requires_action | succeeded | failed | canceled,
+        requires_action → pending | succeeded | failed | canceled, and succeeded → failed (a bank returned it).
+        Failed and canceled are final; the money goes back to the charge. Returns the events emitted:
+        `refund.updated` and `charge.refund.updated`, and `refund.failed` when it failed."""
+        allowed = {
+            "pending": {"requires_action", "succeeded", "failed", "canceled"},
+            "requires_action": {"pending", "succeeded", "failed", "canceled"},
+            "succeeded": {"failed"},
+        }
+        with self._lock:
+            refund = self._refunds[refund_id]
+            if status not in allowed.get(refund["status"], set()):
+                raise ValueError(f"refund {refund_id} cannot go from {refund['status']} to {status}")
+            refund["status"] = status
+            refund["pending_reason"] = "processing" if status == "pending" else None
+            refund["next_action"] = None
+            if status in ("failed", "canceled"):
+                charge = self._charges[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = False
+            if status == "failed":
+                refund["failure_reason"] = failure_reason
+                refund["failure_balance_transaction"] = _new_id("txn_")
+            events = [self._emit("refund.updated", refund), self._emit("charge.refund.updated", refund)]
+            if status == "failed":
+                events.append(self._emit("refund.failed", refund))
+            return copy.deepcopy(events)
+
+    def refund_in_dashboard(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Someone refunds the payment in Stripe's Dashboard (no metadata of ours); returns the refund."""
+        with self._lock:
+            charge = self._charges[self._intents[intent_id]["latest_charge"]]
+            return copy.deepcopy(
+                self._refund_charge(charge, amount, "requested_by_customer", {}, "succeeded", None)
+            )
 
     def _retrieve_intent(self, params: dict[str, Any], ctx: _Ctx, intent_id: str) -> _Result:
         _reject_unknown(params, {"expand"})
@@ -863,6 +1098,7 @@ class FakeStripe:
 
     def _pay_page(self, method: str, session_id: str, body: str) -> _Response:
         with self._lock:
+            self._sweep()
             session = self._sessions.get(session_id)
             if session is None or session["status"] != "open":
                 state = "unknown" if session is None else session["status"]
@@ -877,7 +1113,8 @@ class FakeStripe:
                     "<!doctype html><title>Fake Stripe Checkout</title>"
                     f'<h1>Pay {html.escape(amount)}</h1><form method="post">'
                     '<button name="outcome" value="paid">Pay</button>'
-                    '<button name="outcome" value="cancel">Cancel</button></form>'
+                    + (CANCEL_BUTTON if session["cancel_url"] else "")
+                    + "</form>"
                 )
                 return _Response(200, page.encode(), content_type=_HTML)
             outcome = dict(parse_qsl(body)).get("outcome", "paid")
@@ -886,16 +1123,17 @@ class FakeStripe:
                     400, f"<p>Unknown outcome {html.escape(outcome)}.</p>".encode(), content_type=_HTML
                 )
             if outcome == "cancel":
-                target = session["cancel_url"] or session["success_url"]
+                # Stripe fills in {CHECKOUT_SESSION_ID} in the success_url only; the cancel_url goes as given.
+                if not session["cancel_url"]:
+                    return _Response(400, b"<p>This page has no way back.</p>", content_type=_HTML)
+                target = session["cancel_url"]
             else:
-                self.pay(session_id, outcome)
-                target = session["success_url"]
-            return _Response(
-                303,
-                b"",
-                {"Location": target.replace("{CHECKOUT_SESSION_ID}", session_id)},
-                content_type=_HTML,
-            )
+                try:
+                    self.pay(session_id, outcome)
+                except ValueError as e:
+                    return _Response(400, f"<p>{html.escape(str(e))}</p>".encode(), content_type=_HTML)
+                target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+            return _Response(303, b"", {"Location": target}, content_type=_HTML)
 
 
 class _Server(ThreadingHTTPServer):
@@ -924,6 +1162,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.server.fake._handle(method, self.path, body, headers)
+        if response.status == 0:  # disconnect_next: close without an answer
+            self.close_connection = True
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))

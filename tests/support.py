@@ -38,7 +38,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 from starlette.config import Config
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -51,6 +51,7 @@ from conference.mail import mailtext
 from conference.server.app import create_app
 from conference.web.auth import create_api_token
 from tests.factories import proposal_body, registration_body
+from tests.stripe_fake import FakeStripe, event_body, sign
 
 if TYPE_CHECKING:  # imported where used: the suites that need them are the only ones that pay for them
     import zxingcpp
@@ -587,3 +588,72 @@ LAUNCH_ARGS = [
 ]
 CONTEXT = {"viewport": {"width": 1024, "height": 900}, "locale": "en-GB"}
 BROWSER_PATIENCE_MS = int(PATIENCE * 1000)  # playwright's expect() and actions wait this long for the page
+
+
+# --- card payments against the Stripe fake (tests/stripe_fake.py) ----------------------------------------------
+
+
+def stripe_env(fake: FakeStripe) -> dict[str, str]:
+    """Settings for card payments through `fake`; the payment worker's own ticks are left to the test."""
+    return {
+        "STRIPE_SECRET_KEY": fake.api_key,
+        "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+        "STRIPE_API_BASE": fake.url,
+        "CONFERENCE_PAYMENT_POLL_SECONDS": "3600",
+    }
+
+
+@asynccontextmanager
+async def paid_app(
+    database_url: str, fake: FakeStripe, **env: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """The app with card payments through `fake`, its lifespan running, a client, and the app (for
+    `app.state.payments.tick()`)."""
+    app = create_app(make_settings(database_url, **stripe_env(fake), **env))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        yield client, app
+
+
+async def deliver_stripe_event(
+    client: httpx.AsyncClient, fake: FakeStripe, event: dict[str, Any], *, timestamp: int | None = None
+) -> httpx.Response:
+    """POST `event` to /stripe/webhook signed as Stripe signs it."""
+    body = event_body(event)
+    return await client.post(
+        "/stripe/webhook",
+        content=body,
+        headers={
+            "stripe-signature": sign(body, fake.webhook_secret, timestamp),
+            "content-type": "application/json",
+        },
+    )
+
+
+async def register_card(client: httpx.AsyncClient, ticket: Any, **extra: Any) -> dict[str, Any]:
+    """A registration paying by card (201, pending_payment with its checkout_url)."""
+    response = await client.post(
+        "/api/v1/registrations", json=registration_body(ticket, payment_method="card", **extra)
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def checkout_session_id(checkout_url: str) -> str:
+    """The Checkout Session id at the end of the fake's payment page address."""
+    return checkout_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def outbox_kinds(
+    database: Database, *, to: str | None = None, registration_id: Any = None
+) -> list[str]:
+    """The kinds of the emails queued, oldest first, to an address or about a registration."""
+    stmt = sa.select(col(OutboxEmail.kind)).order_by(col(OutboxEmail.created_at))
+    if to is not None:
+        stmt = stmt.where(col(OutboxEmail.to_address) == to)
+    if registration_id is not None:
+        stmt = stmt.where(col(OutboxEmail.registration_id) == uuid.UUID(str(registration_id)))
+    async with database.read() as db:
+        return list((await db.execute(stmt)).scalars())

@@ -40,8 +40,13 @@
     network: $("network"), networkState: root.querySelector(".network-state"), queueCount: $("queue-count"),
     syncProblem: $("sync-problem"), signIn: $("signin-again"),
     searchForm: $("search-form"), q: $("q"), searchMessage: $("search-message"), searchResults: $("search-results"),
-    listInfo: $("list-info"), signout: $("signout"),
+    listInfo: $("list-info"), signout: $("signout"), cameraFor: $("camera-for"),
+    last: $("last-admission"), lastText: $("last-admission-text"), undo: $("undo"), undoMessage: $("undo-message"),
   };
+  const UNDO_MS = (Number(root.dataset.undoMinutes) || 5) * 60000;
+  // A phone (a coarse pointer): the text field never takes focus by itself, or the keyboard would cover the
+  // camera. A handheld scanner on a phone types into the field once it has been tapped.
+  const TOUCH = window.matchMedia ? window.matchMedia("(pointer: coarse)").matches : false;
 
   let timeFormat;
   try {
@@ -110,12 +115,17 @@
     list = els.list.value;
     store.set(KEY.list, list);
     renderListInfo();
+    renderListFor();
     refreshList();
   });
   const listLabel = (name) => {
     const option = Array.from(els.list.options).find((o) => o.value === name);
     return option ? option.textContent.trim() : name;
   };
+  function renderListFor() {
+    // Which list the camera checks people in for, where staff look (the settings are at the bottom).
+    els.cameraFor.textContent = list === "door" ? "· main door" : `· workshop: ${listLabel(list)}`;
+  }
 
   // --- talking to the server --------------------------------------------------------------------------------
 
@@ -248,7 +258,7 @@
       const body = await api("GET", `/api/v1/checkins/door-list?list=${encodeURIComponent(name)}`);
       const saved = {
         list: name, fetched_at: new Date().toISOString(), algorithm: body.algorithm, public_key: body.public_key,
-        version: body.version, entries: body.entries,
+        version: body.version, title: body.title || "", entries: body.entries,
       };
       if (!store.set(KEY.doorList(name), saved)) {
         syncProblem = "This device's storage is full: the list for offline use could not be saved.";
@@ -423,8 +433,9 @@
 
   async function handleScan(item) {
     const name = list;
+    const source = item.source || "keyboard";
     const scannedAt = item.scannedAt;
-    const what = item.reference ? { reference: item.reference } : { code: item.code.slice(0, 2000) };
+    const what = item.reference ? { reference: item.reference } : { code: (item.code || "").slice(0, 2000) };
     // One id per scan, sent live and again in the offline queue: if the live answer was lost on the way
     // back, the server recognises the queued copy instead of counting a second admission.
     what.scan_id = newScanId();
@@ -435,13 +446,14 @@
       try {
         const body = await api("POST", "/api/v1/checkins", { ...what, list: name, device });
         rememberAnswer(name, body);
-        show(body);
+        if (body.result === "ok" && body.checkin_id) rememberAdmission(name, body);
+        show({ ...body, list: name }, source);
         return;
       } catch (e) {
         if (!(e instanceof Unreachable)) {
           show(e.status === 401
             ? { result: "signed_out", attendee: null, message: "Sign in again to go on checking people in." }
-            : { result: "error", attendee: null, message: e.message });
+            : { result: "error", attendee: null, message: e.message }, source);
           return;
         }
         setOnline(false);
@@ -450,7 +462,7 @@
     const answer = await judgeOffline(name, item);
     if (answer.result === "ok") admitLocally(name, answer.attendee.reference, scannedAt);
     enqueueOffline({ ...what, list: name, device, scanned_at: scannedAt, shown: answer.result });
-    show({ ...answer, offline: true });
+    show({ ...answer, offline: true, list: name }, source);
   }
 
   // --- the answer, filling the screen -----------------------------------------------------------------------
@@ -492,16 +504,43 @@
     return p;
   }
 
+  function accessNeeds(reference) {
+    // Shown only while the organisers switch it on: the server then puts them in the kept list.
+    for (const name of [list, "door"]) {
+      const saved = cachedList(name);
+      const entry = saved && saved.entries.find((e) => e.reference === reference);
+      if (entry && entry.access_needs) return entry.access_needs;
+    }
+    return "";
+  }
+
+  function needsFlag(text, onOpen) {
+    // A discreet flag; the words only on a tap (the queue behind can see the screen).
+    const details = document.createElement("details");
+    details.className = "access-needs";
+    const summary = document.createElement("summary");
+    summary.textContent = "Access needs";
+    details.append(summary, paragraph("access-needs-text", text));
+    details.addEventListener("click", (event) => event.stopPropagation());
+    if (onOpen) details.addEventListener("toggle", onOpen);
+    return details;
+  }
+
   let clearTimer = 0;
-  function show(r) {
+  let lastSource = "keyboard";
+  function show(r, source) {
+    lastSource = source || "keyboard";
     const answer = describe(r);
     const parts = [paragraph("result-icon", answer.icon), paragraph("result-title", answer.title)];
     parts[0].setAttribute("aria-hidden", "true");
     if (answer.detail) parts.push(paragraph("result-detail", answer.detail));
+    if (r.list && r.list !== "door") parts.push(paragraph("result-list", `Workshop: ${listLabel(r.list)}`));
     if (r.attendee) {
       parts.push(paragraph("result-name", r.attendee.name));
       if (r.attendee.organisation) parts.push(paragraph("result-organisation", r.attendee.organisation));
       parts.push(paragraph("result-reference", r.attendee.reference));
+      const needs = ["ok", "already_checked_in"].includes(r.result) ? accessNeeds(r.attendee.reference) : "";
+      if (needs) parts.push(needsFlag(needs, () => clearTimeout(clearTimer)));
     }
     if (r.note) parts.push(paragraph("result-detail", r.note));
     if (r.offline) parts.push(paragraph("result-offline", "Offline answer: saved on this device, sent when back online"));
@@ -520,6 +559,50 @@
     focusCode(false);
   }
 
+  // --- undo: the last admission this device made, for a few minutes -----------------------------------------
+
+  let lastAdmission = null;
+  let lastTimer = 0;
+  function rememberAdmission(name, body) {
+    lastAdmission = { id: body.checkin_id, list: name, reference: body.attendee.reference, who: body.attendee.name,
+      at: body.checked_in_at };
+    const where = name === "door" ? "" : ` (workshop: ${listLabel(name)})`;
+    els.lastText.textContent = `Last checked in: ${body.attendee.name} at ${hhmm(body.checked_in_at)}${where}.`;
+    els.undo.hidden = false;
+    els.undoMessage.textContent = "";
+    els.last.hidden = false;
+    clearTimeout(lastTimer);
+    lastTimer = setTimeout(() => { els.last.hidden = true; lastAdmission = null; }, UNDO_MS);
+  }
+
+  els.undo.addEventListener("click", async () => {
+    const admission = lastAdmission;
+    if (!admission) return;
+    els.undo.disabled = true;
+    try {
+      await api("POST", `/api/v1/checkins/${encodeURIComponent(admission.id)}/undo`, {});
+      els.undo.hidden = true;
+      els.undoMessage.textContent = `Check-in undone: ${admission.who} is not checked in any more.`;
+      lastAdmission = null;
+      const saved = cachedList(admission.list);
+      const entry = saved && saved.entries.find((e) => e.reference === admission.reference);
+      if (entry) {
+        entry.checked_in_at = null;
+        store.set(KEY.doorList(admission.list), saved);
+      }
+      const admitted = store.get(KEY.admitted(admission.list), {});
+      delete admitted[admission.reference];
+      store.set(KEY.admitted(admission.list), admitted);
+      renderListInfo();
+    } catch (e) {
+      els.undoMessage.textContent = e instanceof Unreachable
+        ? "Not undone: the server cannot be reached. Try again when back online."
+        : `Not undone: ${e.message}`;
+    } finally {
+      els.undo.disabled = false;
+    }
+  });
+
   function clearAnswer() {
     clearTimeout(clearTimer);
     if (els.answer.classList.contains("answer--idle")) return;
@@ -529,7 +612,9 @@
   }
 
   function focusCode(force) {
-    // Keep the handheld scanner's input focused, unless staff are typing somewhere else on the page.
+    // Keep the handheld scanner's input focused, unless staff are typing somewhere else on the page, or the
+    // camera is scanning (on a phone, focus would pop the keyboard up over the camera).
+    if (stream || lastSource === "camera" || (TOUCH && document.activeElement !== els.code)) return;
     const active = document.activeElement;
     if (force || !active || active === document.body || active === els.code || active === els.camera
         || els.answer.contains(active)) {
@@ -578,8 +663,9 @@
     event.preventDefault();
     const code = els.code.value.trim();
     els.code.value = "";
+    lastSource = "keyboard";
     focusCode(true);
-    if (code) scan({ code });
+    if (code) scan({ code, source: "keyboard" });
   });
 
   // --- the camera ------------------------------------------------------------------------------------------
@@ -662,7 +748,7 @@
       for (const [key, at] of lastSeen) if (now - at > DEBOUNCE_MS) lastSeen.delete(key);
     }
     if (last !== undefined && now - last < DEBOUNCE_MS) return;
-    scan({ code });
+    scan({ code, source: "camera" });
   }
 
   async function loop() {
@@ -685,6 +771,8 @@
   }
 
   async function startCamera() {
+    lastSource = "camera";
+    if (document.activeElement === els.code) els.code.blur();
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       cameraMessage("This browser cannot use the camera on this page (it needs HTTPS). Use a handheld scanner or type the code.");
       return;
@@ -746,13 +834,34 @@
   };
 
   function searchLocal(q) {
-    const saved = cachedList("door") || cachedList(list);
+    // Offline: the kept lists. Where each stands on this list, as the server would say it.
+    const door = cachedList("door");
+    const here = cachedList(list);
+    const saved = door || here;
     if (!saved) return [];
     const needle = q.toLowerCase();
+    const admitted = store.get(KEY.admitted(list), {});
     return saved.entries
       .filter((e) => [e.name, e.reference, e.organisation].some((v) => (v || "").toLowerCase().includes(needle)))
       .sort((a, b) => a.name.localeCompare(b.name))
-      .slice(0, 20);
+      .slice(0, 20)
+      .map((e) => {
+        const onList = list === "door" ? e : here && here.entries.find((x) => x.reference === e.reference);
+        const inAt = (onList && onList.checked_in_at) || (admitted[e.reference] && admitted[e.reference].at) || null;
+        const booked = list === "door" ? null : Boolean(onList);
+        return {
+          ...e, checked_in_at: inAt, booked,
+          can_check_in: e.status === "confirmed" && !inAt && (list === "door" || Boolean(onList)),
+        };
+      });
+  }
+
+  function standing(person) {
+    // "In at 08:12", "Not yet", "Cancelled", "Not booked": what a check-in by reference would meet.
+    if (person.checked_in_at) return { text: `In at ${hhmm(person.checked_in_at)}`, tone: "in" };
+    if (person.status !== "confirmed") return { text: STATUS_WORDS[person.status] || person.status, tone: "refused" };
+    if (person.booked === false) return { text: "Not booked on this workshop", tone: "refused" };
+    return { text: "Not yet", tone: "waiting" };
   }
 
   function renderResults(found) {
@@ -761,24 +870,32 @@
       li.className = "search-result";
       const who = document.createElement("div");
       who.className = "search-who";
-      who.append(paragraph("search-name", person.name),
-        paragraph("search-meta", [person.organisation, person.reference, STATUS_WORDS[person.status] || person.status]
-          .filter(Boolean).join(" · ")));
+      const where = standing(person);
+      const state = paragraph(`search-standing search-standing--${where.tone}`, where.text);
+      who.append(paragraph("search-name", person.name), state,
+        paragraph("search-meta", [person.organisation, person.reference].filter(Boolean).join(" · ")));
+      if (person.access_needs) who.append(needsFlag(person.access_needs));
       const actions = document.createElement("div");
       actions.className = "search-actions";
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "button button--small";
-      button.textContent = "Check in ";
-      const hidden = document.createElement("span");
-      hidden.className = "visually-hidden";
-      hidden.textContent = person.name;
-      button.append(hidden);
-      button.addEventListener("click", () => {
-        scan({ reference: person.reference });
-        focusCode(true);
-      });
-      actions.append(button);
+      // Only what can succeed: "Check in" for a confirmed delegate not in yet (and booked, for a workshop).
+      if (person.can_check_in) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button button--small";
+        button.textContent = "Check in ";
+        const hidden = document.createElement("span");
+        hidden.className = "visually-hidden";
+        hidden.textContent = person.name;
+        button.append(hidden);
+        button.addEventListener("click", () => {
+          button.disabled = true;
+          lastSource = "search";
+          scan({ reference: person.reference, source: "search" }).then(() => {
+            person.checked_in_at = person.checked_in_at || new Date().toISOString();
+          });
+        });
+        actions.append(button);
+      }
       if (person.status === "confirmed") {
         const link = document.createElement("a");
         link.href = `/scan/badge/${encodeURIComponent(person.reference)}.pdf`;
@@ -807,7 +924,7 @@
     let found;
     let where = "";
     try {
-      found = (await api("GET", `/api/v1/checkins/search?q=${encodeURIComponent(q)}`)).data;
+      found = (await api("GET", `/api/v1/checkins/search?q=${encodeURIComponent(q)}&list=${encodeURIComponent(list)}`)).data;
     } catch (e) {
       if (!(e instanceof Unreachable)) {
         els.searchMessage.textContent = e.message;
@@ -836,7 +953,28 @@
       const key = localStorage.key(i);
       if (key && key.startsWith(PEOPLE_PREFIX)) store.remove(key);
     }
+    if (window.caches) {
+      // The kept copy of this page names the person signed in: gone before the sign-out goes ahead.
+      event.preventDefault();
+      caches.delete(SW_CACHE).catch(() => undefined).finally(() => els.signout.submit());
+    }
   });
+
+  // --- installable and reloadable offline: the service worker keeps this page and its files -----------------
+
+  const SW_CACHE = "scanner-v1"; // scanner-sw.js's CACHE
+  async function keepThisPage() {
+    if (!("serviceWorker" in navigator) || !root.dataset.serviceWorker) return;
+    try {
+      const registration = await navigator.serviceWorker.register(root.dataset.serviceWorker, { scope: "/scan" });
+      const ready = await navigator.serviceWorker.ready;
+      const files = Array.from(document.querySelectorAll("link[rel=stylesheet], link[rel=manifest], script[src]"),
+        (el) => el.href || el.src);
+      (ready.active || registration.active).postMessage({ type: "keep", urls: ["/scan", ...files] });
+    } catch (e) {
+      /* no service worker (http on a LAN address, private mode): the page still works, but not a reload offline */
+    }
+  }
 
   // --- start ------------------------------------------------------------------------------------------------
 
@@ -852,7 +990,9 @@
 
   renderStatus();
   renderListInfo();
-  focusCode(true);
+  renderListFor();
+  keepThisPage();
+  if (!TOUCH && store.get(KEY.camera, "off") !== "on") focusCode(true);
   refreshList().then(() => {
     if (queue().length) syncQueue();
   });

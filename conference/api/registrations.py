@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conference import decisions, personal_data, places, registration
-from conference.core import audit, errors, hooks, spreadsheets
+from conference import answers, decisions, event, personal_data, places, registration
+from conference.core import audit, errors, hooks, registration_window, spreadsheets
 from conference.core.models import OutboxEmail, Registration, Status, TicketType
 from conference.core.schemas import ConferenceUpdate, RegistrationCreate, ResendLink
 from conference.payments import checkout, gateway
@@ -32,6 +33,10 @@ from conference.web.request import (
 
 def conference_public(conf: Any, seen: places.Availability) -> dict[str, Any]:
     local = ZoneInfo(conf.timezone)
+
+    def at(moment: datetime | None) -> str | None:
+        return moment.astimezone(local).isoformat() if moment else None
+
     return {
         "name": conf.name,
         "venue": conf.venue,
@@ -44,6 +49,18 @@ def conference_public(conf: Any, seen: places.Availability) -> dict[str, Any]:
         "waitlisted": seen.waitlisted,
         "registration_open": conf.registration_open,
         "retention_days": conf.retention_days,
+        # Added with the console's event settings (docs/api.md). `registration_open` stays the organisers' switch;
+        # `registration_state` is the switch and the window on the clock now.
+        "registration_opens_at": at(conf.registration_opens_at),
+        "registration_closes_at": at(conf.registration_closes_at),
+        "registration_state": registration_window.state_of(conf).value,
+        "refund_full_until": at(conf.refund_full_until),
+        "venue_address": conf.venue_address,
+        "travel_notes": conf.travel_notes,
+        "accessibility_notes": conf.accessibility_notes,
+        "privacy_notice": conf.privacy_notice,
+        "accessibility_statement": conf.accessibility_statement,
+        "contact_email": conf.contact_email,
     }
 
 
@@ -58,21 +75,18 @@ async def patch_conference(request: Request) -> Response:
     actor = await caller(request)
     require(actor, "organiser")
     changes = validate(ConferenceUpdate, await read_json(request)).model_dump(exclude_unset=True)
-    # Only refund_full_until and retention_days may be cleared; null elsewhere is a mistake, not a 500.
-    for name in ("name", "venue", "capacity", "registration_open", "starts_at", "ends_at"):
-        if name in changes and changes[name] is None:
-            raise errors.InvalidInput(fields={name: "This field cannot be null."})
+    # Null clears only what event.NULLABLE names (the service refuses it elsewhere, every such field at once).
     async with database(request).transaction() as db:
-        conf = await registration.update_conference(
-            db, settings=settings(request), changes=changes, actor=actor
-        )
+        conf = await event.update_conference(db, settings=settings(request), changes=changes, actor=actor)
         seen = await places.availability(db, conf)
     return JSONResponse(conference_public(conf, seen))
 
 
 def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> dict[str, Any]:
     methods = (
-        [] if t.price_pence == 0 else [m for m, ok in (("card", card), ("invoice", t.invoice_allowed)) if ok]
+        []
+        if t.price_pence == 0
+        else [m for m, ok in (("card", card and t.card_allowed), ("invoice", t.invoice_allowed)) if ok]
     )
     return {
         "id": str(t.id),
@@ -85,6 +99,12 @@ def ticket_type_public(t: TicketType, available: bool, card: bool = False) -> di
         "available": available,
         "requires_approval": t.approval.value != "none",
         "payment_methods": methods,
+        # The sale window (an early bird's end); null: no limit. Only types on sale now are listed.
+        "available_from": t.available_from.isoformat() if t.available_from else None,
+        "available_until": t.available_until.isoformat() if t.available_until else None,
+        "cap": t.cap,  # the type's own limit on places (null: only the conference's capacity)
+        "approval": t.approval.value,  # none, manual or domain
+        "invoice_confirms": t.invoice_confirms,
     }
 
 
@@ -140,6 +160,8 @@ async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
         "created_at": r.created_at.isoformat(),
         "cancelled_at": r.cancelled_at.isoformat() if r.cancelled_at else None,
         "sessions": [],
+        # By question id: the answer with the question as it was asked (conference/answers.py); not for staff.
+        "answers": answers.public(r.answers),
         **await hooks.collect_registration_details(db, r),
     }
 

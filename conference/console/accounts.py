@@ -24,7 +24,7 @@ from conference.core.audit import Actor
 from conference.core.console_sessions import SignedIn
 from conference.core.models import ApiToken, UserAccount, utcnow
 from conference.core.security import ROLES
-from conference.web.auth import SESSION_KEY, create_api_token
+from conference.web.auth import SESSION_KEY, create_api_token, forget_actors
 from conference.web.forms import Action, act, act_alone, done_message
 from conference.web.request import database, settings
 from conference.web.templating import form_values, render
@@ -317,6 +317,7 @@ async def revoke_token(request: Request) -> Response:
         if token.revoked_at is None:
             token.revoked_at = utcnow()
             await console_sessions.end_for_token(db, token.token_hash)  # browsers signed in with it
+            forget_actors()  # the scanners' cache of who a token is (other workers: within seconds)
             await audit.record(
                 db, "conference.token.revoked", actor=actor, subject=str(token.id), role=token.role
             )

@@ -6,6 +6,9 @@ Filters: `action` (a prefix: "conference.login" matches conference.login.failed 
 way to change or delete an entry here, or anywhere: the database refuses UPDATE and DELETE on audit_entry
 (triggers from migration 0008).
 
+The page names each action in words (conference/console/audit_labels.py); the CSV keeps the codes, which the
+filter's values are too.
+
 Organisers only (staff get 403, anonymous browsers are sent to /login).
 """
 
@@ -27,6 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conference import places
+from conference.console import audit_labels
 from conference.console.login import require_console
 from conference.core import audit
 from conference.core.db import Database
@@ -173,6 +177,8 @@ async def audit_page(request: Request) -> Response:
             "families": families(actions),
             "conference": conference,
             "compact": compact,
+            "action_label": audit_labels.label,
+            "family_label": audit_labels.family_label,
             "known_action": f.action in actions or f.action in families(actions),
             "labels": {"action": "Action", "actor": "Who", "subject": "Subject", "from": "From", "to": "To"},
             "filtered": any(f.raw.values()),

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import dashboard
+from conference import dashboard, event
 from conference.console.login import require_console
 from conference.web import vendor
 from conference.web.request import caller, database
@@ -42,6 +42,9 @@ async def _figures(request: Request) -> dict[str, Any]:
 
 async def dashboard_page(request: Request) -> Response:
     await require_console(request, "organiser")
+    async with database(request).read() as db:
+        if await event.find_conference(db) is None:  # an empty database: set the event up first
+            return RedirectResponse(request.url_for("console-event"), status_code=303)
     figures = await _figures(request)
     return render(
         request,

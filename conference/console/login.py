@@ -22,9 +22,9 @@ from conference import accounts
 from conference.core import audit, console_sessions, errors
 from conference.core.audit import Actor
 from conference.core.console_sessions import SignedIn
-from conference.core.models import ApiToken, UserAccount, utcnow
+from conference.core.models import ApiToken, Conference, UserAccount, utcnow
 from conference.core.security import hash_token
-from conference.web.auth import SESSION_KEY, session_key, signed_in
+from conference.web.auth import SESSION_KEY, forget_actors, session_key, signed_in
 from conference.web.request import database, rate_limit, settings
 from conference.web.templating import form_values, render
 
@@ -39,6 +39,12 @@ async def current_session(request: Request) -> SignedIn | None:
         return None
     async with database(request).read() as db:
         found = await signed_in(db, request.session)
+        if found is not None:
+            # Every page for the signed-in names the event in its header (base.html), loaded here in the read
+            # every such page makes anyway, so no page has to remember to pass the conference for it.
+            request.state.event_name = (
+                await db.execute(sa.select(col(Conference.name)).order_by(col(Conference.id)).limit(1))
+            ).scalar_one_or_none()
     if found is None:
         request.session.pop(SESSION_KEY, None)  # signed out, here or elsewhere; disabled; revoked; expired
         return None
@@ -264,6 +270,7 @@ async def logout(request: Request) -> Response:
             await console_sessions.end(db, key)
             if found is not None:
                 await audit.record(db, "conference.logout", actor=found.actor)
+        forget_actors()  # the scanners' cache of who a session is (other workers: within seconds)
     request.session.clear()
     return RedirectResponse("/login", 303)
 

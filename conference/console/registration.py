@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from conference import balances, decisions, personal_data
+from conference import answers, balances, decisions, personal_data
 from conference.console.login import require_console
 from conference.core import audit, errors
 from conference.core.audit import Actor
 from conference.core.models import Conference, Invoice, Registration, Status, TicketType, utcnow
 from conference.invoices import invoicing
 from conference.payments import records
+from conference.questions import all_questions
 from conference.web.downloads import private_file
 from conference.web.forms import Action, OnError, act, done_message
 from conference.web.request import database, settings
@@ -87,11 +88,15 @@ async def registration_context(db: AsyncSession, registration_id: uuid.UUID) -> 
     invoices = await invoicing.invoices_public(db, r.id)
     issued = sum(i["gross_pence"] for i in invoices if i["kind"] == "invoice" and i["status"] == "issued")
     return {
+        # The registration questions' answers, each as given (with the wording it was asked in, if reworded since).
+        "answers": answers.rows(await all_questions(db), r.answers),
         "r": r,
         "conference": conference,
         "ticket": ticket,
         "payments": money_view["payments"],
         "refunds": money_view["refunds"],
+        # Refunds that ended without the delegate getting the money back: organisers must settle these by hand.
+        "failed_refunds": [f for f in money_view["refunds"] if f["status"] in ("failed", "canceled")],
         "invoices": invoices,
         "outstanding": balances.outstanding_pence(r, ticket, issued),
     }

@@ -155,7 +155,8 @@ def from_validation_error(exc: ValidationError) -> InvalidInput:
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
         kind = err["type"]
-        if kind == "string_too_long":
+        # A text with a validator of its own (core/text.py) and a limit reports `too_long`, as a list would.
+        if kind == "string_too_long" or (kind == "too_long" and isinstance(err.get("input"), str)):
             text = f"Use at most {err['ctx']['max_length']} characters."
         elif kind == "enum":
             text = f"Choose one of: {err['ctx']['expected']}."

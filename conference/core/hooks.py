@@ -15,6 +15,8 @@ a booked seat in one workshop): a ref resolved to a label, a WHERE clause over R
 options with their counts.
 `checkin_list_titles` name check-in lists other than the door, by their ids (sessions: session titles) for the
 attendance export.
+`tickets` make a delegate's e-ticket (badges: the signed badge code as a QR, and a one-page PDF): the manage page
+shows the QR, and the emails that confirm a place link to the ticket and attach its PDF.
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ class MessageSegment:
     options: Callable[[AsyncSession, Conference, ColumnElement[bool]], Awaitable[list[SegmentOption]]]
 
 
+@dataclass(frozen=True)
+class TicketProvider:
+    """A delegate's e-ticket, from the package that signs badges. `qr_svg` is the QR as inline SVG markup (built
+    from the code alone, no text of the delegate's in it) and `pdf` the ticket as (file name, PDF bytes); both None
+    when the registration holds no admitting place. `path` is the ticket page's path for a manage token."""
+
+    qr_svg: Callable[[AsyncSession, Settings, Registration], Awaitable[str | None]]
+    pdf: Callable[[AsyncSession, Settings, Registration], Awaitable[tuple[str, bytes] | None]]
+    path: Callable[[str], str]
+
+
 registration_released: list[Hook] = []
 registration_details: list[Details] = []
 bearer_tokens: dict[str, TokenResolver] = {}
@@ -75,6 +88,7 @@ registration_erased: list[Hook] = []
 dashboard_series: dict[str, DashboardSeries] = {}
 message_segments: dict[str, MessageSegment] = {}
 checkin_list_titles: list[ListTitles] = []
+tickets: list[TicketProvider] = []
 
 
 def on_bearer_token(prefix: str, resolver: TokenResolver) -> None:
@@ -149,3 +163,23 @@ async def collect_checkin_list_titles(db: AsyncSession, ids: set[uuid.UUID]) -> 
     for hook in checkin_list_titles:
         titles.update(await hook(db, ids))
     return titles
+
+
+def on_ticket(provider: TicketProvider) -> None:
+    """One provider: a second install replaces the first (the app factory may run more than once)."""
+    tickets[:] = [provider]
+
+
+async def ticket_qr(db: AsyncSession, settings: Settings, registration: Registration) -> str | None:
+    return await tickets[0].qr_svg(db, settings, registration) if tickets else None
+
+
+async def ticket_pdf(
+    db: AsyncSession, settings: Settings, registration: Registration
+) -> tuple[str, bytes] | None:
+    return await tickets[0].pdf(db, settings, registration) if tickets else None
+
+
+def ticket_path(token: str) -> str | None:
+    """The ticket page's path for this manage token, or None when no package makes tickets."""
+    return tickets[0].path(token) if tickets else None

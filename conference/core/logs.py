@@ -7,12 +7,15 @@ request), plus whatever a call passes in `extra=` (the request log's method, rou
 Personal data never belongs in a log record (CONVENTIONS.md). Two guards make a slip less likely to leak:
 an exception is written as its class and the code locations of its traceback, never its text (database and
 SMTP errors can quote an email address or a name), and `extra` keys that name personal fields are dropped.
+Stripe object ids (a Checkout Session id opens the delegate's payment-return page) are masked in every message,
+and the stripe SDK's and httpx's loggers, which log request URLs at INFO, only pass warnings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -29,6 +32,33 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 # uvicorn adds a coloured copy of its message; personal fields must never be logged even if passed by mistake.
 _DROPPED = frozenset({"color_message", "email", "to", "to_address", "password", "token", "authorization"})
+# Stripe ids of sessions, payments, charges, refunds and events: `cs_test_a1B2…` becomes `cs_test_…`.
+_STRIPE_ID = re.compile(r"\b(cs|pi|ch|re|evt|pm|py)_((?:test|live)_)?[A-Za-z0-9]{6,}")
+# Third-party loggers that write request URLs (so Stripe ids) at INFO and DEBUG.
+SDK_LOGGERS = ("stripe", "httpx", "httpcore")
+
+
+def mask_stripe_ids(text: str) -> str:
+    return _STRIPE_ID.sub(lambda m: f"{m.group(1)}_{m.group(2) or ''}…", text)
+
+
+class _MaskStripeIds(logging.Filter):
+    """On the SDK loggers: whatever still passes (a warning) has its Stripe ids masked before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_stripe_ids(record.getMessage()), None
+        return True
+
+
+def quiet_sdk_loggers() -> None:
+    """The stripe SDK and httpx pass warnings only, Stripe ids masked (idempotent; called where Stripe is set up,
+    so it holds whoever configured logging)."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, _MaskStripeIds) for f in logger.filters):
+            logger.addFilter(_MaskStripeIds())
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +67,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_stripe_ids(record.getMessage()),
             "request_id": request_id.get(),
         }
         for key, value in vars(record).items():
@@ -74,7 +104,11 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level},
         # uvicorn's loggers keep no handlers of their own: their records go up to the root's.
         "loggers": {
-            name: {"handlers": [], "level": level, "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "level": level, "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # They log every request's URL (Checkout Session ids) at INFO: warnings only.
+            **{name: {"handlers": [], "level": "WARNING", "propagate": True} for name in SDK_LOGGERS},
         },
     }

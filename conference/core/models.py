@@ -148,7 +148,19 @@ class Conference(SQLModel, table=True):
     starts_at: datetime = _when()
     ends_at: datetime = _when()
     capacity: int = Field(default=1000, ge=0)
+    # The organisers' manual switch: off closes registration whatever the window below says.
     registration_open: bool = True
+    # The window the public form and API take registrations in (None: no limit on that side), read from the clock
+    # at each request (core/registration_window.py); migration 0014, like the fields below.
+    registration_opens_at: datetime | None = _when(nullable=True, default=None)
+    registration_closes_at: datetime | None = _when(nullable=True, default=None)
+    # The venue beyond its name (`venue`), and the event's public texts (pages/legal.py), set in the console.
+    venue_address: str = Field(default="", max_length=1000)
+    travel_notes: str = Field(default="", max_length=3000)
+    accessibility_notes: str = Field(default="", max_length=3000)
+    privacy_notice: str = Field(default="", sa_type=sa.Text)
+    accessibility_statement: str = Field(default="", sa_type=sa.Text)
+    contact_email: str | None = Field(default=None, max_length=254)
     # Incremented under the capacity lock: gives every registration its arrival number (waiting-list order).
     registration_seq: int = 0
     # Gapless numbering of invoices and credit notes (incremented under the capacity lock, like the above).
@@ -158,6 +170,11 @@ class Conference(SQLModel, table=True):
     refund_full_until: datetime | None = _when(nullable=True, default=None)
     # Personal data is erased this many days after the event ends (None: kept until an organiser decides).
     retention_days: int | None = Field(default=None, ge=0)
+    # Delegates may change their answers to the registration questions until then (None: until the event starts).
+    answers_editable_until: datetime | None = _when(nullable=True, default=None)
+    # A delegate may transfer their place (conference/self_service.py) to an address at any email domain; off: only
+    # at their own organisation's domain. Migration 0023.
+    transfer_any_domain: bool = False
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -181,6 +198,11 @@ class TicketType(SQLModel, table=True):
     # Invoice payment confirms the place at once (public bodies pay late but pay); off: the place is held
     # as pending_payment until an organiser marks the invoice paid.
     invoice_confirms: bool = True
+    card_allowed: bool = True  # the delegate may pay by card (when Stripe is set up); migration 0015
+    # On sale from/until (an early-bird price until a date); None: no limit. The public form and API check the
+    # window when a registration arrives; organisers book any type by hand at any time (conference/bookings.py).
+    available_from: datetime | None = _when(nullable=True, default=None)
+    available_until: datetime | None = _when(nullable=True, default=None)
 
 
 class Registration(SQLModel, table=True):
@@ -220,6 +242,8 @@ class Registration(SQLModel, table=True):
     # Why a cancelled registration was cancelled: delegate, organiser, hold_expired, payment_failed, credited.
     cancel_reason: str = Field(default="", max_length=40)
     payment_method: PaymentMethod = Field(default=PaymentMethod.none, sa_type=_enum(PaymentMethod, 16))
+    # A place an organiser gave free, by hand (conference/bookings.py): nothing to pay whatever the ticket's price.
+    complimentary: bool = False
     # While a card payment is outstanding the place is held until then; the expiry task releases it after.
     hold_expires_at: datetime | None = _when(nullable=True, default=None, index=True)
     # Invoice payers: the paying organisation (BillingDetails), kept so a waitlisted delegate is invoiced when
@@ -237,6 +261,9 @@ class Registration(SQLModel, table=True):
     email_verified_at: datetime | None = _when(nullable=True, default=None)
     # While awaiting_verification: the place is held until then, and released after it if still unconfirmed.
     verify_expires_at: datetime | None = _when(nullable=True, default=None, index=True)
+    # Answers to the registration questions by question id, each with the question as it was asked
+    # (conference/questions.py); None: none given. Erased with the other personal fields.
+    answers: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -391,11 +418,14 @@ class Refund(SQLModel, table=True):
     registration_id: uuid.UUID = Field(foreign_key="registration.id", index=True)
     amount_pence: int
     reason: str = Field(max_length=40)  # cancelled | late_payment | organiser
-    status: str = Field(default="requested", max_length=16)  # requested | pending | succeeded | failed
+    # requested (not yet accepted by Stripe) | pending | requires_action | succeeded | failed | canceled
+    status: str = Field(default="requested", max_length=16)
     stripe_refund_id: str | None = Field(default=None, max_length=255, unique=True)
     attempts: int = 0
     next_attempt_at: datetime = _when(default_factory=utcnow)
     last_error: str = Field(default="", max_length=500)
+    # Why it failed for good: Stripe's failure_reason or error code (e.g. charge_already_refunded); migration 0013.
+    failure_reason: str = Field(default="", max_length=60)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -433,6 +463,8 @@ class Invoice(SQLModel, table=True):
     gross_pence: int
     currency: str = Field(default="GBP", max_length=3)
     status: str = Field(default="issued", max_length=16)  # issued | paid | credited
+    # "card": a receipt issued already paid, for a place paid by card (migration 0013); "" otherwise.
+    paid_by: str = Field(default="", max_length=16)
     issued_on: date
     due_on: date | None = None
     paid_at: datetime | None = _when(nullable=True, default=None)

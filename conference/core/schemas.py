@@ -3,8 +3,11 @@ conference.core.models."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+import zoneinfo
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StrictBool, field_validator
 from pydantic import Field as PField
@@ -18,6 +21,15 @@ _STRIP = ConfigDict(str_strip_whitespace=True, extra="forbid")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # The largest id or number a client may give for an integer column (PostgreSQL's integer; SQLite's is wider).
 MAX_INT = 2**31 - 1
+# The privacy notice and the accessibility statement: long, but well inside a form post's body limit.
+NOTICE_MAX = 20_000
+
+
+@functools.cache
+def iana_zones() -> frozenset[str]:
+    """The IANA time zone names this machine knows (tzdata); a conference's `timezone` must be one of them.
+    Not the files that name no zone of their own: the machine's `localtime` and tzdata's placeholder `Factory`."""
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"})
 
 
 # The organisation that pays an invoice
@@ -47,6 +59,9 @@ class RegistrationCreate(BaseModel):
     # Paid tickets only: "card" (Stripe Checkout) or "invoice" (with `billing`); free tickets ignore both.
     payment_method: PaymentMethod | None = None
     billing: BillingDetails | None = None
+    # Answers to the registration questions (GET /api/v1/questions), by question id: text, a number, true or
+    # false, an option's text, a list of options' texts, or a date "YYYY-MM-DD" (conference/answers.py checks).
+    answers: dict[str, Any] = PField(default_factory=dict, max_length=200)
 
     @field_validator("consent")
     @classmethod
@@ -85,8 +100,29 @@ class ConferenceUpdate(BaseModel):
     ends_at: datetime | None = None
     # Personal data is erased this many days after the conference ends; null: kept until organisers decide.
     retention_days: int | None = PField(default=None, strict=True)
+    # Added with the console's event settings (conference/event.py checks them against each other and the clock).
+    timezone: Line | None = PField(default=None, max_length=64)
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    venue_address: Text | None = PField(default=None, max_length=1000)
+    travel_notes: Text | None = PField(default=None, max_length=3000)
+    accessibility_notes: Text | None = PField(default=None, max_length=3000)
+    privacy_notice: Text | None = PField(default=None, max_length=NOTICE_MAX)
+    accessibility_statement: Text | None = PField(default=None, max_length=NOTICE_MAX)
+    contact_email: EmailStr | None = PField(default=None, max_length=254)
+    # Delegates may transfer their own place to an address at any email domain (conference/self_service.py).
+    transfer_any_domain: bool | None = None
 
-    @field_validator("starts_at", "ends_at", "refund_full_until")
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in iana_zones():
+            raise ValueError("Give a time zone by its IANA name, e.g. Europe/London.")
+        return value
+
+    @field_validator(
+        "starts_at", "ends_at", "refund_full_until", "registration_opens_at", "registration_closes_at"
+    )
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -49,7 +49,8 @@ class Settings:
     stripe_secret_key: Secret | None = None
     stripe_webhook_secret: Secret | None = None
     stripe_api_base: str | None = None
-    # A place bought by card is held this long for the payment (Stripe Checkout's own minimum is 30 minutes).
+    # A place bought by card is held this long for the payment: 31 to 1,440 minutes, since the Checkout Session
+    # expires with the hold and Stripe accepts 30 minutes to 24 hours (31: a minute's margin for clocks).
     payment_hold_minutes: int = 35
     payment_poll_seconds: float = 15.0  # how often the payment worker expires holds and sends refunds
     # A place approved by the email's domain is held this long for the delegate to follow the link sent to that
@@ -102,6 +103,28 @@ def _bounded(config: Config, name: str, default: int, low: int, high: int) -> in
         raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.") from None
     if not low <= value <= high:
         raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value}.")
+    return value
+
+
+PAYMENT_HOLD_MINUTES = (31, 1440)
+
+
+def _hold_minutes(config: Config) -> int:
+    """The card hold, which is also the Checkout Session's life: Stripe refuses one under 30 minutes or over
+    24 hours, so anything else would make every card payment fail; refuse to start instead."""
+    low, high = PAYMENT_HOLD_MINUTES
+    name, raw = "CONFERENCE_PAYMENT_HOLD_MINUTES", config("CONFERENCE_PAYMENT_HOLD_MINUTES", default="35")
+    why = (
+        f"{name} must be a whole number of minutes from {low} to {high}: the card hold is also the Stripe "
+        "Checkout Session's life, which Stripe allows from 30 minutes to 24 hours (31 leaves a minute for "
+        "clocks that differ)"
+    )
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{why}, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{why}, not {value}.")
     return value
 
 
@@ -169,7 +192,7 @@ def load_settings(config: Config | None = None) -> Settings:
         stripe_secret_key=stripe_key,
         stripe_webhook_secret=webhook_secret,
         stripe_api_base=config("STRIPE_API_BASE", default=None) or None,
-        payment_hold_minutes=config("CONFERENCE_PAYMENT_HOLD_MINUTES", cast=int, default=35),
+        payment_hold_minutes=_hold_minutes(config),
         payment_poll_seconds=config("CONFERENCE_PAYMENT_POLL_SECONDS", cast=float, default=15.0),
         email_verify_hours=_bounded(config, "CONFERENCE_EMAIL_VERIFY_HOURS", 48, 1, 720),
         idempotency_retention_days=_bounded(config, "CONFERENCE_IDEMPOTENCY_RETENTION_DAYS", 7, 1, 365),

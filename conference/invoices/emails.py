@@ -35,11 +35,11 @@ def _compose_invoice(
         raise LookupError("registration behind this email no longer exists")
     event = conf.name
     greeting = f"Dear {invoice.billing_contact},\n\n"
-    details = (
-        f"Delegate: {reg.name}\n"
-        f"Booking reference: {reg.reference}\n"
-        f"Purchase order: {invoice.purchase_order}\n"
+    details = f"Delegate: {reg.name}\nBooking reference: {reg.reference}\n" + (
+        f"Purchase order: {invoice.purchase_order}\n" if invoice.purchase_order else ""
     )
+    if invoice.paid_by == "card":
+        return _compose_card(row, invoice, reg, event, greeting, details)
     what = "credit note" if row.kind == "credit_note" else "invoice"
     footer = f"\nIf you have a question about this {what}, reply to this email.\n\n{event}\n"
     gross = money(invoice.gross_pence, invoice.currency)
@@ -71,4 +71,28 @@ def _compose_invoice(
         + "\n"
         + money_line
         + footer
+    )
+
+
+def _compose_card(
+    row: OutboxEmail, invoice: Invoice, reg: Registration, event: str, greeting: str, details: str
+) -> tuple[str, str]:
+    # To the delegate who paid by card: their receipt, then the credit note when the payment is refunded.
+    gross = money(invoice.gross_pence, invoice.currency)
+    vat = money(invoice.vat_pence, invoice.currency)
+    footer = "\nIf you have a question about this, reply to this email.\n\n" + event + "\n"
+    if row.kind == "invoice":
+        return f"{event}: receipt and VAT invoice {invoice.number} ({reg.reference})", (
+            greeting
+            + f"Thank you for your payment. Please find attached invoice {invoice.number} for your place at "
+            f"{event}, paid in full by card.\n\n"
+            + details
+            + f"Amount paid: {gross} (including VAT of {vat})\nNothing more is due.\n"
+            + footer
+        )
+    credited = row.context.get("credits", "")
+    return f"{event}: credit note {invoice.number} for invoice {credited} ({reg.reference})", (
+        greeting
+        + f"Please find attached credit note {invoice.number}, which cancels invoice {credited} ({gross}) in "
+        "full.\n\n" + details + f"\nWe are refunding {gross} to the card you paid with.\n" + footer
     )

@@ -51,6 +51,7 @@ __all__ = [
     "invoice_public",
     "invoices_for",
     "invoices_public",
+    "issue_card_receipt",
     "issue_invoice",
     "mark_paid",
     "pdf_for",
@@ -185,6 +186,90 @@ async def issue_invoice(
     return invoice
 
 
+def net_for_gross(gross_pence: int, vat_rate_percent: int, list_net_pence: int) -> int:
+    """The net price whose VAT (half-up, as `totals` works it out) brings it to `gross_pence`: the ticket's own
+    price when it still adds up (the usual case), else the nearest net that does (the price changed while the
+    delegate was paying); the receipt must show what was paid."""
+
+    def gross(net: int) -> int:
+        return net + (net * vat_rate_percent + 50) // 100
+
+    if gross(list_net_pence) == gross_pence:
+        return list_net_pence
+    estimate = (gross_pence * 100) // (100 + vat_rate_percent)
+    for net in sorted(range(max(estimate - 2, 0), estimate + 3), key=lambda n: abs(gross(n) - gross_pence)):
+        if gross(net) == gross_pence:
+            return net
+    return estimate
+
+
+async def issue_card_receipt(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    registration: Registration,
+    ticket: TicketType,
+    amount_pence: int,
+    paid_at: datetime,
+    actor: Actor,
+) -> Invoice:
+    """The paid invoice (a VAT invoice and receipt) for a place paid by card: numbered from the same gapless
+    sequence as every invoice, marked paid by card, emailed to the delegate. Call in the transaction that
+    confirms the place (conference lock held). A registration that already has an open invoice keeps it."""
+    assert db.in_transaction()
+    existing = await _open_invoice(db, registration.id)
+    if existing is not None:
+        return existing
+    conference = await db.get(Conference, registration.conference_id)
+    assert conference is not None and conference.id is not None
+    number = await _number(db, "invoice_seq", "INV", conference.id)
+    invoice = Invoice(
+        number=number,
+        kind="invoice",
+        registration_id=registration.id,
+        billing_organisation=(registration.organisation or registration.name)[:200],
+        billing_contact=registration.name,
+        billing_email=registration.email,
+        billing_address="",
+        purchase_order="",
+        delegate_name=registration.name,
+        description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
+        net_pence=net_for_gross(amount_pence, ticket.vat_rate_percent, ticket.price_pence),
+        vat_rate_percent=ticket.vat_rate_percent,
+        vat_pence=0,
+        gross_pence=0,
+        currency=ticket.currency,
+        status="paid",
+        paid_by="card",
+        issued_on=today(conference),
+        due_on=None,
+        paid_at=paid_at,
+    )
+    sums = totals(document(invoice, registration, settings))
+    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
+    db.add(invoice)
+    queue_email(
+        db,
+        settings,
+        kind="invoice",
+        to=invoice.billing_email,
+        registration_id=registration.id,
+        invoice_id=str(invoice.id),
+        number=number,
+    )
+    await audit.record(
+        db,
+        "conference.invoice.issued",
+        actor=actor,
+        subject=number,
+        registration=registration.reference,
+        gross_pence=invoice.gross_pence,
+        paid_by="card",
+    )
+    await db.flush()
+    return invoice
+
+
 async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice | None:
     """The registration's invoice that is issued or paid and not credited (there is at most one); locked."""
     stmt = (
@@ -270,6 +355,13 @@ async def credit_invoice(
     """Cancel an issued or paid invoice with a credit note (returned). The registration is left as it is."""
     invoice, registration = await _lock(db, invoice_id)
     _check_open(invoice)
+    if invoice.paid_by == "card":
+        # A card receipt is credited with the refund it goes with: crediting it alone would tell the delegate
+        # that money is on its way back when none is.
+        raise errors.DomainError(
+            f"Invoice {invoice.number} was paid by card: cancel the registration instead, which refunds the card "
+            "and issues the credit note."
+        )
     return await _credit(db, settings, invoice, registration, actor=actor, reason=reason)
 
 
@@ -340,6 +432,7 @@ async def _credit(
         gross_pence=invoice.gross_pence,
         currency=invoice.currency,
         status="issued",
+        paid_by=invoice.paid_by,  # "card": the money goes back to the card it was paid with
         issued_on=today(conference),
         due_on=None,
     )
@@ -381,6 +474,14 @@ def _seller(settings: Settings) -> Party:
 
 
 def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -> str:
+    if invoice.kind == "credit_note" and invoice.paid_by == "card":
+        return (
+            f"This credit note cancels invoice {credited_number} in full. The amount paid by card is refunded "
+            "to the card it was paid with."
+        )
+    if invoice.paid_by == "card":
+        # Issued when the payment was confirmed, so its date of issue is the day it was paid.
+        return f"Paid in full by card on {invoice.issued_on.day} {invoice.issued_on:%B %Y}. Nothing is due."
     if invoice.kind == "credit_note":
         return (
             f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
@@ -418,6 +519,7 @@ def document(
         payment_terms=_payment_terms(invoice, settings, credited_number),
         currency=invoice.currency,
         credits_invoice=credited_number,
+        paid_by=invoice.paid_by if kind == "invoice" else "",
     )
 
 
@@ -460,6 +562,7 @@ def invoice_public(invoice: Invoice, credits_number: str | None = None) -> dict[
         "issued_on": invoice.issued_on.isoformat(),
         "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
         "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
+        "paid_by": invoice.paid_by or None,
         "credits_invoice": credits_number,
         "pdf_url": f"/api/v1/invoices/{invoice.id}.pdf",
     }

@@ -56,6 +56,7 @@ class InvoiceDocument:
     currency: str = "GBP"
     credits_invoice: str = ""  # for a credit note: the invoice number it credits
     note: str = ""
+    paid_by: str = ""  # an invoice issued already paid: how ("card"); it prints as paid, nothing due
 
 
 # The document's sums in pence; vat_by_rate holds (rate, net, vat) per rate, sorted by rate.
@@ -182,6 +183,9 @@ def render(doc: InvoiceDocument) -> bytes:
     details = [(f"{title} number", doc.number), ("Date of issue", _date(doc.issued_on))]
     if doc.due_on is not None and not credit:
         details.append(("Due date", _date(doc.due_on)))
+    paid = bool(doc.paid_by) and not credit
+    if paid:
+        details.append(("Paid", f"in full by {doc.paid_by}"))
     if credit:
         details.append(("Credits invoice", doc.credits_invoice))
     details += [
@@ -271,7 +275,7 @@ def render(doc: InvoiceDocument) -> bytes:
         table.row(("Total net", cash(sums.net_pence)))
         table.row(("Total VAT", cash(sums.vat_pence)))
         table.row(
-            ("Total credited" if credit else "Total due", cash(sums.gross_pence)),
+            ("Total credited" if credit else "Total paid" if paid else "Total due", cash(sums.gross_pence)),
             style=FontFace(emphasis="BOLD", size_pt=12),
         )
     pdf.ln(6)

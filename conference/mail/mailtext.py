@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from conference.core.models import Conference, OutboxEmail, Registration, Status
+from conference.core import hooks
+from conference.core.models import Conference, OutboxEmail, PaymentMethod, Registration, Status
 from conference.core.security import email_verify_token, manage_token
 from conference.core.settings import Settings
 from conference.core.text import one_line
-from conference.mail import outbox
+from conference.mail import calendar_file, html, outbox
 
 # Kinds composed elsewhere (conference.invoices.emails; sessions: the call for talks): a subject, a body,
 # and optionally an attachment (a file name and a PDF).
@@ -66,40 +71,166 @@ def verify_url(settings: Settings, registration: Registration) -> str:
     return f"{settings.base_url}/verify-email/{token}"
 
 
+# Emails that tell a delegate about their place: they say when and where the event is, and once the place is
+# confirmed they carry the e-ticket (a link, and its PDF attached) and the event as a calendar file.
+_ABOUT_THE_EVENT = {
+    "registration",
+    "promoted",
+    "approved",
+    "payment_confirmed",
+    "email_verified",
+    "manage_link",
+}
+_NO_ATTACHMENTS = {"manage_link"}  # asked for again from the lost-link form: the link is what they asked for
+
+
+@dataclass
+class _Extras:
+    """What a delegate's email says that is looked up when it is sent (the waiting list moves on meanwhile)."""
+
+    position: int | None = None
+    ticket_link: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+async def _waitlist_position(db: AsyncSession, registration: Registration) -> int | None:
+    # As conference.places.waitlist_position counts it (this layer sits below places).
+    if registration.status != Status.waitlisted:
+        return None
+    stmt = sa.select(sa.func.count()).where(
+        col(Registration.conference_id) == registration.conference_id,
+        col(Registration.status) == Status.waitlisted,
+        col(Registration.number) <= registration.number,
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
+
+async def _extras(
+    db: AsyncSession, settings: Settings, row: OutboxEmail, reg: Registration | None, conf: Conference | None
+) -> _Extras:
+    if reg is None or conf is None or row.kind in COMPOSERS:
+        return _Extras()
+    extras = _Extras(position=await _waitlist_position(db, reg))
+    if row.kind not in _ABOUT_THE_EVENT or reg.status != Status.confirmed:
+        return extras
+    token = manage_token(str(settings.secret_key), reg.id, reg.token_version)
+    path = hooks.ticket_path(token)
+    extras.ticket_link = f"{settings.base_url}{path}" if path else None
+    if row.kind in _NO_ATTACHMENTS:
+        return extras
+    ticket = await hooks.ticket_pdf(db, settings, reg)
+    if ticket is None:
+        extras.ticket_link = None  # no ticket after all (its maker says the place admits nobody)
+    else:
+        extras.attachments.append(ticket)
+    extras.attachments.append(
+        (
+            "event.ics",
+            calendar_file.event_ics(
+                conf, base_url=settings.base_url, description=f"Booking reference: {reg.reference}"
+            ),
+        )
+    )
+    return extras
+
+
+async def _sender(db: AsyncSession, settings: Settings, conference: Conference | None) -> tuple[str, str]:
+    """The From header, with the event's name as the display name (the address is CONFERENCE_MAIL_FROM's), and
+    that name (the HTML part's heading)."""
+    if conference is None:  # an email about no registration (a console account, a reviewer): the one event
+        conference = (await db.execute(sa.select(Conference).order_by(col(Conference.id)).limit(1))).scalar()
+    name, address = parseaddr(settings.mail_from)
+    event = one_line(conference.name) if conference is not None and conference.name.strip() else ""
+    display = event or name
+    if not address:
+        return settings.mail_from, display
+    return str(Address(display_name=display, addr_spec=address)), display
+
+
 async def render(db: AsyncSession, settings: Settings, row: OutboxEmail) -> EmailMessage:
     registration = await db.get(Registration, row.registration_id) if row.registration_id else None
     conference = await db.get(Conference, registration.conference_id) if registration else None
-    attachment: tuple[str, bytes] | None = None
+    attachments: list[Attachment] = []
     if row.kind in COMPOSERS:
         composed = await COMPOSERS[row.kind](db, settings, row)
         subject, body = composed[0], composed[1]
         if len(composed) == 3:
-            attachment = composed[2]
+            attachments.append(composed[2])
     else:
-        subject, body = _compose(settings, row, registration, conference)
+        extras = await _extras(db, settings, row, registration, conference)
+        subject, body = _compose(settings, row, registration, conference, extras)
+        attachments += extras.attachments
+    sender, event = await _sender(db, settings, conference)
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = sender
     message["To"] = row.to_address
     # One line, whatever the text in it (a title stored with a line break stopped every email carrying it).
     message["Subject"] = one_line(subject)
     message["Message-ID"] = make_msgid(idstring=str(row.id), domain="conference.local")
+    # Plain text first, then the same words as HTML (clients show the last part they can read).
     message.set_content(body)
-    if attachment is not None:
-        filename, content = attachment
-        message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
+    message.add_alternative(html.from_text(body, heading=event), subtype="html")
+    for filename, content in attachments:
+        if filename.endswith(".ics"):
+            message.add_attachment(
+                content, maintype="text", subtype="calendar", filename=filename, params={"method": "PUBLISH"}
+            )
+        else:
+            message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     return message
 
 
+def _event_block(conf: Conference, extras: _Extras) -> str:
+    """When and where, how to get there, and the ticket once there is one (an email about the place)."""
+    lines = [f"When: {calendar_file.event_dates(conf)}"]
+    venue = calendar_file.venue_lines(conf)
+    if venue:
+        lines.append("Where: " + "\n".join(venue))
+    if conf.travel_notes.strip():
+        lines.append("Getting there:\n" + conf.travel_notes.strip())
+    text = "\n" + "\n".join(lines) + "\n"
+    if extras.ticket_link:
+        attached = [name for name, _ in extras.attachments]
+        text += f"\nYour ticket: {extras.ticket_link}\n" + (
+            "Show its QR code at the door, on your phone or printed"
+            + (" (the ticket is attached as a PDF)" if any(n.endswith(".pdf") for n in attached) else "")
+            + ".\n"
+        )
+        if "event.ics" in attached:
+            text += "The calendar file attached (event.ics) adds the event to your calendar.\n"
+    return text
+
+
+def _next_step(reg: Registration, conf: Conference, status: Status) -> str:
+    """What a delegate given a place has to do now: pay, wait, or nothing."""
+    if status == Status.confirmed:
+        return "There is nothing more you need to do: we look forward to seeing you.\n"
+    if status == Status.pending_payment and reg.payment_method == PaymentMethod.card:
+        held = reg.hold_expires_at.astimezone(ZoneInfo(conf.timezone)) if reg.hold_expires_at else None
+        until = f" by {held:%H:%M on %A %-d %B}" if held else ""
+        return (
+            f"What to do next: pay by card{until} to keep the place. Open your booking with the link below and "
+            'press "Pay now". If it is not paid in time, the place goes to the next person waiting.\n'
+        )
+    if status == Status.pending_payment:
+        return (
+            "What to do next: nothing for you; we are sending the invoice to your organisation's billing "
+            "contact, and the place is confirmed once it is paid.\n"
+        )
+    return ""
+
+
 def _compose(
-    settings: Settings, row: OutboxEmail, reg: Registration | None, conf: Conference | None
+    settings: Settings, row: OutboxEmail, reg: Registration | None, conf: Conference | None, extras: _Extras
 ) -> tuple[str, str]:
     if reg is None or conf is None:
         raise LookupError("registration behind this email no longer exists")
     event = conf.name
     link = manage_url(settings, reg)
-    status_line = _STATUS_LINES[Status(row.context.get("status", reg.status))].format(
-        position=row.context.get("position", "?")
-    )
+    status = Status(row.context.get("status", reg.status))
+    # The position as it is now (the list moves up while an email waits), else as it was when queued.
+    position = extras.position if extras.position is not None else row.context.get("position")
+    status_line = _STATUS_LINES[status].format(position=position if position is not None else "?")
     greeting = f"Dear {reg.name},\n\n"
     footer = (
         f"\nBooking reference: {reg.reference}\n"
@@ -107,22 +238,32 @@ def _compose(
         "Keep this link private: anyone who has it can manage your booking.\n"
         f"\n{event}\n"
     )
+    if row.kind in _ABOUT_THE_EVENT:
+        footer = _event_block(conf, extras) + footer
     if row.kind == "registration":
         if row.context.get("transferred"):  # an organiser moved a colleague's place to this delegate
             opening = f"A colleague's place at {event} has been transferred to you."
         elif row.context.get("resent"):
             opening = f"Here is your registration for {event} again."
+        elif row.context.get("by_hand"):  # an organiser booked the place (conference/bookings.py)
+            opening = f"An organiser has registered you for {event}."
         else:
             opening = f"Thank you for registering for {event}."
         return f"{event}: registration {reg.reference}", (greeting + f"{opening}\n\n{status_line}\n" + footer)
     if row.kind == "promoted":
         return f"{event}: a place has come up for you ({reg.reference})", (
-            greeting + f"Good news: a place at {event} has come up and it is now yours.\n\n{status_line}\n"
-            "If you can no longer come, please cancel so the next person can have it.\n" + footer
+            greeting
+            + f"Good news: a place at {event} has come up and it is now yours.\n\n{status_line}\n"
+            + _next_step(reg, conf, status)
+            + "If you can no longer come, please cancel so the next person can have it.\n"
+            + footer
         )
     if row.kind == "approved":
         return f"{event}: registration approved ({reg.reference})", (
-            greeting + f"An organiser has approved your registration.\n\n{status_line}\n" + footer
+            greeting
+            + f"An organiser has approved your registration.\n\n{status_line}\n"
+            + _next_step(reg, conf, status)
+            + footer
         )
     if row.kind == "rejected":
         return f"{event}: registration not approved ({reg.reference})", (
@@ -272,7 +413,8 @@ async def _place_transferred(db: AsyncSession, settings: Settings, row: OutboxEm
     event = conference.name
     return f"{event}: your place has been transferred ({registration.reference})", (
         (f"Dear {name},\n\n" if name else "Hello,\n\n")
-        + f"An organiser has transferred your place at {event} (booking reference {registration.reference}) to "
+        + ("You have" if row.context.get("by") == "attendee" else "An organiser has")
+        + f" transferred your place at {event} (booking reference {registration.reference}) to "
         "a colleague.\n\nThe link you had to manage the booking and your badge no longer work, and we will not "
         "email you about this booking again.\nIf you did not expect this, reply to this email.\n"
         f"\n{event}\n"

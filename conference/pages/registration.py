@@ -11,18 +11,20 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import decisions, personal_data, places, registration
-from conference.core import errors
+from conference import answers, decisions, personal_data, places, registration, self_service
+from conference.core import errors, hooks, registration_window
 from conference.core.audit import Actor
-from conference.core.models import REGIONS, SECTOR_LABELS, Status, TicketType
-from conference.core.schemas import RegistrationCreate, ResendLink
+from conference.core.models import REGIONS, SECTOR_LABELS, PaymentMethod, Status, TicketType
+from conference.core.schemas import BillingDetails, RegistrationCreate, ResendLink
 from conference.invoices import invoicing
 from conference.payments import gateway, records
+from conference.questions import all_questions
 from conference.web.downloads import private_file
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, payment_gateway, rate_limit, settings
@@ -43,13 +45,28 @@ async def _page_context(request: Request) -> dict[str, Any]:
         conf = await places.get_conference(db)
         seen = await places.availability(db, conf)
         types = await places.ticket_types_with_availability(db, conf)
+        asked = await all_questions(db, include_hidden=False)
+    # The registration questions for the ticket types on offer; one asked of some types only says which (the page
+    # has no script to show it only when they are chosen, and the answer is checked for the chosen type).
+    names = {str(t.id): t.name for t, _ in types}
+    shown = [q for q in asked if not q.ticket_type_ids or any(t in names for t in q.ticket_type_ids)]
+    notes = {
+        str(q.id): "Only for " + " and ".join(names[t] for t in q.ticket_type_ids if t in names) + " tickets."
+        for q in shown
+        if q.ticket_type_ids
+    }
     return {
+        "questions": shown,
+        "question_notes": notes,
+        "answer_values": {},
         "conference": conf,
+        # The switch and the window on the clock now: the form opens and closes by itself (core/registration_window).
+        "registration_state": registration_window.state_of(conf).value,
         "seen": seen,
         "ticket_types": types,
         "sectors": SECTOR_LABELS,
         "regions": REGIONS,
-        "labels": FIELD_LABELS,
+        "labels": {**FIELD_LABELS, **{answers.form_field(q): q.label for q in shown}},
         "paid_types": any(t.price_pence for t, _ in types),
         "card_available": gateway.card_available(settings(request)),
         "hold_minutes": settings(request).payment_hold_minutes,
@@ -76,24 +93,40 @@ async def register_form(request: Request) -> Response:
     }
     data["consent"] = values.get("consent") == "yes"
     context = await _page_context(request)
-    priced = {str(t.id) for t, _ in context["ticket_types"] if t.price_pence}
-    # The payment section only applies to a priced ticket (the page has no script to hide it otherwise).
-    if values.get("payment_method") and data["ticket_type_id"] in priced:
+    priced = {str(t.id): t for t, _ in context["ticket_types"] if t.price_pence}
+    # The payment section applies to a priced ticket only: a free ticket's form never asks for it, whatever it sent.
+    paying = priced.get(str(data["ticket_type_id"]))
+    if values.get("payment_method") and paying is not None:
         data["payment_method"] = values["payment_method"]
         if values["payment_method"] == "invoice":
             data["billing"] = {k: values.get(f"billing_{k}", "") for k in BILLING_FIELDS}
+    # Every field is checked in one pass, so the summary lists every problem at once (issue 18: an empty form
+    # used to show 2 of its 6 problems, then the other 4 once those were fixed).
     problems: dict[str, str] = {}
-    if not data["ticket_type_id"]:
+    parsed: RegistrationCreate | None = None
+    try:
+        parsed = RegistrationCreate.model_validate(data)
+    except ValidationError as exc:
+        problems = _form_fields(errors.from_validation_error(exc).fields or {})
+    # The form's own words for its two choices (the API's point at the ids to look up).
+    if "ticket_type_id" in problems or not data["ticket_type_id"]:
         problems["ticket_type_id"] = "Choose a ticket type."
-    if not data["sector"]:
+    if "sector" in problems or not data["sector"]:
         problems["sector"] = "Choose the sector you work in."
-    if not problems:
-        try:
-            parsed = RegistrationCreate.model_validate(data)
-        except ValidationError as exc:
-            problems = _form_fields(errors.from_validation_error(exc).fields or {})
+    if paying is not None:
+        problems.update(_payment_problems(request, paying, data, problems))
+    # The answers, checked with everything else (all problems at once) for the ticket type chosen.
+    form = await request.form()
+    chosen = str(data["ticket_type_id"]) or None
+    data["answers"] = answers.form_answers(context["questions"], form, chosen)
+    try:
+        answers.check_answers(context["questions"], ticket_type_id=chosen, given=data["answers"])
+    except errors.InvalidInput as exc:
+        problems.update(_form_fields(exc.fields or {}))
     problems.update(refused)
-    if not problems:
+    answer_values = answers.form_state(context["questions"], form)
+    if not problems and parsed is not None:
+        parsed = parsed.model_copy(update={"answers": data["answers"]})
         try:
             result = await register(request, parsed)
         except errors.InvalidInput as exc:
@@ -105,6 +138,7 @@ async def register_form(request: Request) -> Response:
                 {
                     **context,
                     "values": values,
+                    "answer_values": answer_values,
                     "errors": {"email": errors.AlreadyRegistered.message},
                     "already_registered": True,
                 },
@@ -115,14 +149,41 @@ async def register_form(request: Request) -> Response:
                 return RedirectResponse(result.checkout_url, 303)  # Stripe Checkout, then /payment/return
             token = result.manage_token
             return RedirectResponse(request.url_for("manage", token=token).include_query_params(new="1"), 303)
-    ordered = {
-        k: problems[k]
-        for k in sorted(problems, key=lambda k: FIELD_ORDER.index(k) if k in FIELD_ORDER else 99)
-    }
+    ordered = {k: problems[k] for k in sorted(problems, key=_field_position)}
     context = await _page_context(request)  # again: the places left may have changed meanwhile
     return render(
-        request, "conference/register.html", {**context, "values": values, "errors": ordered}, status_code=422
+        request,
+        "conference/register.html",
+        {**context, "values": values, "answer_values": answer_values, "errors": ordered},
+        status_code=422,
     )
+
+
+def _payment_problems(
+    request: Request, ticket: TicketType, data: dict[str, Any], found: dict[str, str]
+) -> dict[str, str]:
+    """The payment's own problems for a priced ticket (registration.payment_method's rules: a method the ticket
+    takes, billing details for an invoice), found with the rest rather than after them. Nothing when the
+    method or the billing details are already refused field by field."""
+    if "payment_method" in found or any(k.startswith("billing_") for k in found):
+        return {}
+    billing = BillingDetails.model_validate(data["billing"]) if data.get("billing") else None
+    method = PaymentMethod(data["payment_method"]) if data.get("payment_method") else None
+    # Only the payment's two fields are read (the rest was checked above, or is refused already).
+    fields: dict[str, Any] = {"payment_method": method, "billing": billing}
+    chosen = RegistrationCreate.model_construct(**fields)
+    try:
+        registration.payment_method(settings(request), ticket, chosen)
+    except errors.InvalidInput as exc:
+        return _form_fields(exc.fields or {})
+    return {}
+
+
+def _field_position(name: str) -> float:
+    # The form's order: the questions come just before the consent (in their own order: a stable sort).
+    if name in FIELD_ORDER:
+        return FIELD_ORDER.index(name)
+    return FIELD_ORDER.index("consent") - 0.5 if name.startswith("answers_") else 99
 
 
 BILLING_FIELDS = ["organisation", "contact_name", "email", "address", "purchase_order"]
@@ -142,10 +203,14 @@ async def resend_link_form(request: Request) -> Response:
     try:
         data = ResendLink.model_validate({"email": values.get("email", "")})
     except ValidationError:
+        # The "Lost your link?" page, with the problem in its error summary and what was typed kept.
         return render(
             request,
-            "conference/message.html",
-            {"title": "Check the email address", "text": "Enter an email address like name@council.gov.uk."},
+            "conference/lost_link.html",
+            {
+                "values": {"email": values.get("email", "")},
+                "errors": {"lost-link-email": "Enter an email address like name@council.gov.uk."},
+            },
             status_code=422,
         )
     async with database(request).transaction() as db:
@@ -164,9 +229,7 @@ async def by_token(request: Request) -> Any:
     async with database(request).read() as db:
         r = await registration.find_by_token(db, request.path_params["token"])
         if r is None:
-            raise errors.NotFound(
-                "This booking link is not valid. Ask for a new one from the registration page."
-            )
+            raise self_service.InvalidManageLink()  # its page has the "Lost your link?" form
         conf = await places.get_conference(db)
         position = await places.waitlist_position(db, r)
         ticket = await db.get(TicketType, r.ticket_type_id)
@@ -178,6 +241,9 @@ async def manage(request: Request) -> Response:
     async with database(request).read() as db:
         money = await records.payments_view(db, r.id)
         invoices = await invoicing.invoices_for(db, r.id)
+        every = await all_questions(db)
+        # The e-ticket's QR (badges/ticket.py, through the hook): inline SVG drawn from the badge code alone.
+        ticket_qr = await hooks.ticket_qr(db, settings(request), r)
     hold = (
         r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B")
         if r.hold_expires_at
@@ -198,7 +264,20 @@ async def manage(request: Request) -> Response:
             "new": request.query_params.get("new") == "1",
             "verify_sent": request.query_params.get("verify") == "sent",
             "token": request.path_params["token"],
+            "ticket_qr": Markup(ticket_qr) if ticket_qr else None,
+            "ticket_path": hooks.ticket_path(request.path_params["token"]),
             "sectors": SECTOR_LABELS,
+            # The registration questions: the answers given (as given), and whether they may still be changed.
+            "answers": answers.rows(every, r.answers),
+            "answers_asked": bool(answers.asked_of(every, r.ticket_type_id)),
+            "answers_open": answers.can_change(r, conf),
+            "answers_until": answers.editable_until(conf),
+            "answers_saved": request.query_params.get("answers") == "saved",
+            # Self-service (pages/self_service.py): details and the place itself, until the same deadline.
+            "changes_open": self_service.can_change(r, conf),
+            "changes_until": self_service.editable_until(conf),
+            # Back from the details form (pages/self_service.py): "saved", or "email" when the address changed.
+            "details_saved": request.query_params.get("details", ""),
         },
     )
 

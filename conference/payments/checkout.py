@@ -1,17 +1,25 @@
-"""Prices and the Stripe Checkout page: a card hold's session, created once per attempt and reused while open."""
+"""Prices and the Stripe Checkout page: a card hold's session, created once per attempt and reused while open.
+
+An attempt is one Payment row and one Idempotency-Key (`checkout-{payment id}`). Stripe stores its first answer
+under the key, errors included, and replays it to every retry; so an attempt whose create got an answer that
+was an error is over, and the next try opens a new attempt with a new key (and a fresh expiry). Only when no
+answer came back (a connection error) is the same key tried again: Stripe may have made the session, and the
+key makes sure it is not made twice.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import stripe
 
 from conference.core import errors
 from conference.core.db import Database, lock_for_update
+from conference.core.formats import conference_zone, when
 from conference.core.models import (
     Conference,
     Payment,
@@ -30,11 +38,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conference.payments")
 
-# Stripe refuses a Checkout Session that expires sooner than 30 minutes after it is created; its clock may
-# differ from ours, so keep a margin.
+# Stripe accepts a Checkout Session's expires_at from 30 minutes to 24 hours after it is created; its clock may
+# differ from ours, so keep a margin at both ends.
 STRIPE_MIN_EXPIRY = timedelta(minutes=30)
+STRIPE_MAX_EXPIRY = timedelta(hours=24)
 CLOCK_MARGIN = timedelta(minutes=1)
-MAX_CHECKOUT_ATTEMPTS = 3
+# Attempts per booking: each new one may move the hold on (to at least 31 minutes from then), so this bounds how
+# long a place can be held by failing creates.
+MAX_CHECKOUT_ATTEMPTS = 5
+# Card only: no delayed methods, so a place is never held for days while a bank debit clears. (A tuple so tests
+# can model a deployment that accepts a delayed method.)
+PAYMENT_METHODS: tuple[str, ...] = ("card",)
+# Stripe's minimum charge (docs.stripe.com/currencies): below it Checkout refuses the session.
+MIN_CHARGE_PENCE = {"gbp": 30, "eur": 50, "usd": 50}
 
 
 def vat_pence(net_pence: int, rate_percent: int) -> int:
@@ -52,71 +68,114 @@ class Checkout:
     error: str | None = None
 
 
+def session_expiry(hold_expires_at: datetime | None, now: datetime) -> datetime:
+    """When a new attempt's session (and so the hold) ends: the hold as it stands, moved on to Stripe's minimum
+    if it is closer than that, and never past Stripe's maximum."""
+    earliest = now + STRIPE_MIN_EXPIRY + CLOCK_MARGIN
+    latest = now + STRIPE_MAX_EXPIRY - CLOCK_MARGIN
+    return min(max(hold_expires_at or earliest, earliest), latest)
+
+
 async def start_checkout(
     database: Database, settings: Settings, gateway: Gateway, registration_id: uuid.UUID
 ) -> Checkout:
     """The Checkout page for a registration holding a place until it pays by card: reused while it is open.
 
-    Safe to call again (retries, a second tab): an open session is reused, and a new one is created under a
-    key derived from its attempt, so Stripe answers a repeated create with the same session.
+    Safe to call again (retries, a second tab): an open session is reused; an attempt that got no answer is
+    retried under its own key while its expiry is still acceptable to Stripe; otherwise a new attempt starts.
     """
     async with database.transaction() as db:
         conference = await lock_conference(db)
         registration = await lock_for_update(db, Registration, registration_id)
         if registration.status != Status.pending_payment or registration.payment_method != PaymentMethod.card:
             raise errors.DomainError("This registration has no card payment outstanding.")
+        now = utcnow()
+        if registration.hold_expires_at is not None and registration.hold_expires_at <= now:
+            # The payment worker is about to release it; a new page now would outlive the place.
+            raise errors.DomainError("This booking's hold has ended; no payment is outstanding.")
         payments = await payments_of(db, registration.id)
         open_ = [p for p in payments if p.status == "open" and p.checkout_url]
         if open_:
             return Checkout(open_[-1].checkout_url)
-        creating = [p for p in payments if p.status == "creating"]
-        if creating:
-            payment = creating[-1]  # a create that failed or was cut off: the same key replays it
-        else:
+        ticket = await db.get(TicketType, registration.ticket_type_id)
+        assert ticket is not None
+        payment = next((p for p in reversed(payments) if p.status == "creating"), None)
+        if payment is not None and payment.expires_at < now + STRIPE_MIN_EXPIRY + CLOCK_MARGIN:
+            # Its create got no answer, but its expiry is now too close for Stripe to accept it: a retry under
+            # its key could only fail. (Had Stripe made that session, nobody ever got its address.)
+            payment.status = "failed"
+            payment = None
+        if payment is None:
             if len(payments) >= MAX_CHECKOUT_ATTEMPTS:
                 raise errors.DomainError(
                     "Too many payment attempts for this booking; please contact the organisers."
                 )
-            now = utcnow()
+            amount, currency = gross_pence(ticket), ticket.currency.lower()
+            if amount < MIN_CHARGE_PENCE.get(currency, 0):
+                raise errors.DomainError(
+                    "This ticket costs less than the card processor's minimum charge; please contact the "
+                    "organisers."
+                )
             # The session must live at least 30 minutes; the hold moves with it so both end together.
-            expires = max(registration.hold_expires_at or now, now + STRIPE_MIN_EXPIRY + CLOCK_MARGIN)
-            registration.hold_expires_at = expires
-            ticket = await db.get(TicketType, registration.ticket_type_id)
-            assert ticket is not None
+            expires = session_expiry(registration.hold_expires_at, now)
+            registration.hold_expires_at, registration.updated_at = expires, now
             payment = Payment(
                 registration_id=registration.id,
                 attempt=len(payments) + 1,
-                amount_pence=gross_pence(ticket),
-                currency=ticket.currency.lower(),
+                amount_pence=amount,
+                currency=currency,
                 expires_at=expires,
                 token_version=registration.token_version,
             )
             db.add(payment)
             await db.flush()
-        ticket = await db.get(TicketType, registration.ticket_type_id)
-        assert ticket is not None
         params = _checkout_params(settings, conference, registration, ticket, payment)
         payment_id = payment.id
+        retry = _retry_message(conference, registration.hold_expires_at)
     try:
         session = await gateway.create_checkout(params, idempotency_key=f"checkout-{payment_id}")
+    except stripe.APIConnectionError:
+        # No answer: Stripe may or may not have made the session. The next try replays this key.
+        log.warning("checkout for payment %s got no answer from Stripe", payment_id)
+        return Checkout(None, retry)
     except stripe.StripeError as exc:
+        # An answer, and Stripe keeps it under this key: this attempt is over; the next try starts another.
         log.warning("checkout for payment %s failed: %s", payment_id, type(exc).__name__)
-        return Checkout(
-            None, "Card payment is unavailable at the moment; your place is held. Try again shortly."
-        )
+        await _attempt_failed(database, payment_id)
+        return Checkout(None, retry)
     async with database.transaction() as db:
         await lock_conference(db)
         registration = await lock_for_update(db, Registration, registration_id)
         payment = await lock_for_update(db, Payment, payment_id)
         payment.checkout_session_id = session.id
         payment.checkout_url = session.url
-        payment.status = "open" if payment.status == "creating" else payment.status
+        if payment.status in {
+            "creating",
+            "failed",
+        }:  # failed: a later try gave up on it, but the session exists
+            payment.status = "open"
         still_held = registration.status == Status.pending_payment
     if not still_held:
         # The hold was released while Stripe answered: close the page we just opened.
         await expire_quietly(gateway, session.id)
         raise errors.DomainError("This booking's hold has ended; no payment is outstanding.")
     return Checkout(session.url)
+
+
+def _retry_message(conference: Conference, hold_until: datetime | None) -> str:
+    held = f"Your place is held until {when(hold_until, conference_zone(conference))}" if hold_until else ""
+    return (
+        "Card payment could not be started just now. "
+        + (f"{held}: " if held else "Your place is held: ")
+        + "try again in a minute from your booking page (the link is in your confirmation email)."
+    )
+
+
+async def _attempt_failed(database: Database, payment_id: uuid.UUID) -> None:
+    async with database.transaction() as db:
+        payment = await lock_for_update(db, Payment, payment_id)
+        if payment.status == "creating":
+            payment.status = "failed"
 
 
 def _checkout_params(
@@ -131,11 +190,10 @@ def _checkout_params(
         "reference": registration.reference,
         "payment_id": str(payment.id),
     }
-    # payment_method_types is what we have always sent (tests/stripe_fake.py checks it); stripe 16's types (API
-    # version "endive") know only allowed_payment_method_types.
-    return {  # type: ignore[typeddict-unknown-key]  # payment_method_types: see the comment above
+    return {
         "mode": "payment",
-        "payment_method_types": ["card"],  # no delayed methods: a place is not held for days
+        # API 2026-09-30.endive replaced payment_method_types with this filter (tests/stripe_fake.py checks it).
+        "allowed_payment_method_types": list(PAYMENT_METHODS),
         "line_items": [
             {
                 "quantity": 1,
@@ -151,6 +209,7 @@ def _checkout_params(
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
         "expires_at": int(payment.expires_at.timestamp()),
+        # Stripe fills in {CHECKOUT_SESSION_ID} in the success URL only; the cancel URL names our own payment.
         "success_url": f"{settings.base_url}/payment/return?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{settings.base_url}/payment/return?session_id={{CHECKOUT_SESSION_ID}}&cancelled=1",
+        "cancel_url": f"{settings.base_url}/payment/return?payment={payment.id}&cancelled=1",
     }

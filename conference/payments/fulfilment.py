@@ -2,7 +2,8 @@
 
 `fulfil` re-reads the session from Stripe (a webhook's payload may be stale or out of order) and changes nothing
 twice. A payment that lands after its hold was released confirms the place if one is free, and is refunded
-automatically otherwise."""
+automatically otherwise: when the conference or its ticket type is full, or the delegate has registered again
+with the same address. A payment that confirms a place gets its paid invoice (receipt) in the same transaction."""
 
 from __future__ import annotations
 
@@ -17,13 +18,24 @@ from sqlmodel import col
 
 from conference.core import audit, hooks
 from conference.core.db import Database, lock_for_update
-from conference.core.models import HOLDING, Conference, Payment, PaymentMethod, Registration, Status, utcnow
+from conference.core.models import (
+    HOLDING,
+    Conference,
+    Payment,
+    PaymentMethod,
+    Registration,
+    Status,
+    TicketType,
+    utcnow,
+)
 from conference.core.settings import Settings
+from conference.invoices import invoicing
 from conference.mail.outbox import queue_email
+from conference.payments import notices
 from conference.payments.gateway import Gateway
 from conference.payments.records import first_delivery, lock_conference, payment_for, payments_of
 from conference.payments.refunds import request_refund
-from conference.places import promote_waitlist
+from conference.places import held_by_type, promote_waitlist
 
 log = logging.getLogger("conference.payments")
 
@@ -44,7 +56,7 @@ async def fulfil(
             return Outcome("duplicate")
         payment = await payment_for(db, session_id)
         if payment is None:
-            log.info("checkout session %s is not one of ours", session_id)
+            log.info("a Checkout Session that is not one of ours was ignored")  # its id stays out of the log
             return Outcome("ignored")
         conference = await lock_conference(db)
         registration = await lock_for_update(db, Registration, payment.registration_id)
@@ -69,6 +81,7 @@ async def fulfil(
         )
         if registration.status == Status.pending_payment:
             _confirm(db, settings, registration)
+            await _receipt(db, settings, registration, payment)
             return Outcome("confirmed", registration.id)
         if registration.status == Status.confirmed:
             # Paid twice (two tabs): keep one payment, refund this one.
@@ -78,8 +91,9 @@ async def fulfil(
             "hold_expired",
             "payment_failed",
         }
-        if late and await _place_free(db, conference):
-            # The hold ran out before the money arrived, but a place is free: honour the payment.
+        refusal = await _why_not_reinstate(db, conference, registration) if late else None
+        if late and refusal is None:
+            # The hold ran out before the money arrived, but the place can still be had: honour the payment.
             registration.status, registration.cancelled_at, registration.cancel_reason = (
                 Status.confirmed,
                 None,
@@ -92,17 +106,32 @@ async def fulfil(
             await audit.record(
                 db, "conference.registration.reinstated", actor=audit.SYSTEM, subject=registration.reference
             )
+            await _receipt(db, settings, registration, payment)
             return Outcome("confirmed", registration.id)
-        # Paid after the hold was released and the event is full, or after the delegate cancelled: refund it all.
+        # Paid after the hold was released and the place cannot be had, or after the delegate cancelled: refund
+        # it all, and say why.
         request_refund(db, payment, registration, reason="late_payment" if late else "cancelled")
-        queue_email(
-            db,
-            settings,
-            kind="late_payment_refunded" if late else "refunded",
-            to=registration.email,
-            registration_id=registration.id,
-            amount_pence=payment.amount_pence,
-        )
+        if refusal in {"ticket_full", "registered_again"}:
+            notices.queue_late_payment_declined(
+                db, settings, registration=registration, amount_pence=payment.amount_pence, why=refusal
+            )
+        else:
+            queue_email(
+                db,
+                settings,
+                kind="late_payment_refunded" if late else "refunded",
+                to=registration.email,
+                registration_id=registration.id,
+                amount_pence=payment.amount_pence,
+            )
+        if late:
+            await audit.record(
+                db,
+                "conference.payment.late_refunded",
+                actor=audit.SYSTEM,
+                subject=registration.reference,
+                why=refusal,
+            )
         return Outcome("refunding", registration.id)
 
 
@@ -169,10 +198,45 @@ async def release_hold(
     await promote_waitlist(db, settings=settings, conference=conference)
 
 
-async def _place_free(db: AsyncSession, conference: Conference) -> bool:
+async def _why_not_reinstate(
+    db: AsyncSession, conference: Conference, registration: Registration
+) -> str | None:
+    """Why a cancelled registration cannot have its place back now (None: it can), under the capacity lock:
+    the conference is full, its ticket type is, or the delegate has registered again with the same address (a
+    second live registration would break the one-live-registration-per-email rule)."""
     held = await db.scalar(
         sa.select(sa.func.count()).where(
             col(Registration.conference_id) == conference.id, col(Registration.status).in_(HOLDING)
         )
     )
-    return int(held or 0) < conference.capacity
+    if int(held or 0) >= conference.capacity:
+        return "conference_full"
+    ticket = await db.get(TicketType, registration.ticket_type_id)
+    if ticket is not None and ticket.cap is not None and await held_by_type(db, ticket.id) >= ticket.cap:
+        return "ticket_full"
+    again = await db.scalar(
+        sa.select(sa.func.count()).where(
+            col(Registration.conference_id) == registration.conference_id,
+            col(Registration.email_key) == registration.email_key,
+            col(Registration.status) != Status.cancelled,
+            col(Registration.id) != registration.id,
+        )
+    )
+    return "registered_again" if int(again or 0) else None
+
+
+async def _receipt(
+    db: AsyncSession, settings: Settings, registration: Registration, payment: Payment
+) -> None:
+    """The card payer's paid invoice, issued with the confirmation (same transaction, same locks)."""
+    ticket = await db.get(TicketType, registration.ticket_type_id)
+    assert ticket is not None
+    await invoicing.issue_card_receipt(
+        db,
+        settings,
+        registration=registration,
+        ticket=ticket,
+        amount_pence=payment.amount_pence,
+        paid_at=payment.paid_at or utcnow(),
+        actor=audit.SYSTEM,
+    )

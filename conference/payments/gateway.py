@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import httpx
 import stripe
 
+from conference.core import logs
 from conference.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -15,8 +17,29 @@ if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
 
 
+# Stripe is called from request handlers (the Checkout page, the return page, webhooks): a slow Stripe must cost
+# a delegate seconds, not the SDK's default 80 s per attempt. One retry (connection errors, 409, 5xx; our
+# idempotency keys make it safe) bounds a call at about 2 x 4 s plus a backoff of at most a second or so.
+SDK_TIMEOUT = httpx.Timeout(4.0, connect=2.0)
+SDK_RETRIES = 1
+
+
 def card_available(settings: Settings) -> bool:
     return settings.stripe_secret_key is not None
+
+
+def live_mode(settings: Settings) -> bool:
+    """Whether the secret key is a live one (`sk_live_`/`rk_live_`); events must carry the same `livemode`."""
+    key = str(settings.stripe_secret_key or "")
+    return key.startswith(("sk_live_", "rk_live_"))
+
+
+def unknown_to_stripe(exc: stripe.StripeError) -> bool:
+    """Stripe says the object does not exist (404 `resource_missing`): a permanent answer, unlike a timeout, a
+    5xx, a rate limit or a key problem, which may pass."""
+    return isinstance(exc, stripe.InvalidRequestError) and (
+        exc.http_status == 404 or exc.code == "resource_missing"
+    )
 
 
 def checkout_origins(settings: Settings) -> tuple[str, ...]:
@@ -34,11 +57,13 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.stripe_secret_key is not None
-        self.http = stripe.HTTPXClient()  # async, on the httpx the service already depends on
+        logs.quiet_sdk_loggers()  # the SDK and httpx log request URLs (Checkout Session ids) at INFO
+        # Async, on the httpx the service already depends on.
+        self.http = stripe.HTTPXClient(timeout=SDK_TIMEOUT)
         self.client = stripe.StripeClient(
             str(settings.stripe_secret_key),
             base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
-            max_network_retries=2,  # connection errors, 409 and 5xx; our idempotency keys make retries safe
+            max_network_retries=SDK_RETRIES,
             http_client=self.http,
         )
 
@@ -59,6 +84,16 @@ class Gateway:
             params=params,
             options={"idempotency_key": idempotency_key},
         )
+
+    async def retrieve_refund(self, refund_id: str) -> stripe.Refund:
+        return await self.client.v1.refunds.retrieve_async(refund_id)
+
+    async def refunds_of(self, payment_intent: str) -> list[stripe.Refund]:
+        """The payment's refunds, newest first (ours carry our refund id in their metadata)."""
+        page = await self.client.v1.refunds.list_async(
+            params={"payment_intent": payment_intent, "limit": 100}
+        )
+        return list(page.data)
 
     async def close(self) -> None:
         await self.http.close_async()  # type: ignore[no-untyped-call]  # stripe's HTTPXClient.close_async has no annotations

@@ -76,7 +76,9 @@ async def payments_view(db: AsyncSession, registration_id: uuid.UUID) -> dict[st
                 "amount_pence": r.amount_pence,
                 "reason": r.reason,
                 "status": r.status,
+                "failure_reason": r.failure_reason or None,
                 "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
             }
             for r in refunds
         ],

@@ -1,5 +1,5 @@
-"""The `conference` command: serve, demo, db upgrade, token create, user add, backup, restore, badges print,
-schedule solve."""
+"""The `conference` command: serve, demo, db upgrade, token create, user add and reset-password
+(conference/server/cli_users.py), backup, restore, badges print, schedule solve."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conference.core.settings import SettingsError, load_settings
+from conference.server import cli_users
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -42,56 +43,6 @@ def _token_create(args: argparse.Namespace) -> int:
             await database.dispose()
 
     print(asyncio.run(run()))
-    return 0
-
-
-def _user_add(args: argparse.Namespace) -> int:
-    """The first organiser's account (and any other): with --password-stdin the password is read from standard
-    input (scripts); otherwise an invitation link is printed, and emailed when a mail server is configured."""
-    from conference import accounts
-    from conference.core import audit, errors
-    from conference.core.db import Database
-    from conference.core.migrate import upgrade
-
-    settings = load_settings()
-    upgrade(settings.database_url)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    if password is not None and (problem := accounts.password_problem(password, email=args.email)):
-        print(f"error: password: {problem}", file=sys.stderr)
-        return 2
-
-    async def run() -> str | None:
-        database = Database.from_settings(settings)
-        try:
-            async with database.transaction() as db:
-                actor = audit.Actor("cli")
-                user = await accounts.add_user(
-                    db,
-                    settings,
-                    email=args.email,
-                    role=args.role,
-                    name=args.name,
-                    actor=actor,
-                    invite=password is None,
-                )
-                if password is not None:
-                    await accounts.set_password(db, user, password, actor=actor)
-                    return None
-                reset = await accounts.latest_reset(db, user.id)
-                return accounts.reset_url(settings, reset.id) if reset is not None else None
-        finally:
-            await database.dispose()
-
-    try:
-        link = asyncio.run(run())
-    except errors.InvalidInput as exc:
-        for field, message in (exc.fields or {}).items():
-            print(f"error: {field}: {message}", file=sys.stderr)
-        return 2
-    if link:
-        print(f"{args.email} ({args.role}) can choose a password here within 48 hours:\n{link}")
-    else:
-        print(f"{args.email} ({args.role}) can sign in at {settings.base_url}/login")
     return 0
 
 
@@ -311,38 +262,18 @@ def _badges_print(args: argparse.Namespace) -> int:
 
 
 def _schedule_solve(args: argparse.Namespace) -> int:
-    import json
+    from sessions.schedule.command import solve_command
 
-    from sessions.schedule import scheduler
-    from sessions.schedule.instance import load_problem, placement_from_json, schedule_to_json
-
-    try:
-        problem = load_problem(args.instance)
-    except (ValueError, KeyError) as error:  # ProblemError is a ValueError; a missing field a KeyError
-        print(f"{args.instance}: not a usable instance: {error!r}", file=sys.stderr)
-        return 2
-    previous = placement_from_json(json.loads(Path(args.previous).read_text())) if args.previous else None
-    result = scheduler.solve(
-        problem,
+    return solve_command(
+        instance=args.instance,
+        out=args.out,
         time_limit=args.time_limit,
         threads=args.threads,
-        previous=previous,
-        stability=not args.no_stability,
         seed=args.seed,
+        previous=args.previous,
+        stability=not args.no_stability,
         bound=not args.no_bound,
     )
-    if result.status == "infeasible" or not result.placement:
-        print(f"no schedule ({result.status}):", *result.explanation, sep="\n  ", file=sys.stderr)
-        return 1
-    Path(args.out).write_text(json.dumps(schedule_to_json(result), indent=1) + "\n")
-    gap = "n/a" if result.gap is None else f"{result.gap:.1%}"
-    print(
-        f"{result.status}: {result.objective} attendee clash pairs, lower bound {result.bound}, gap {gap}, "
-        f"{result.seconds:.1f} s; clash pairs per delegate mean {result.clashes_mean:.2f} max "
-        f"{result.clashes_max}; rooms over capacity {len(result.over_capacity)}"
-        f"{f'; {len(result.moved)} sessions moved' if previous else ''}; written to {args.out}"
-    )
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -402,19 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.set_defaults(func=_token_create)
 
-    user = commands.add_parser("user", help="console accounts").add_subparsers(
-        dest="user_command", required=True
-    )
-    uadd = user.add_parser(
-        "add", help="make an organiser's or staff account; prints a link to choose its password"
-    )
-    uadd.add_argument("email")
-    uadd.add_argument("--role", required=True, choices=["organiser", "staff"])
-    uadd.add_argument("--name", default="")
-    uadd.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input instead"
-    )
-    uadd.set_defaults(func=_user_add)
+    cli_users.add_commands(commands)  # user add, user reset-password
 
     bkp = commands.add_parser(
         "backup",

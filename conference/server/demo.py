@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from conference import places, registration
+from conference import bookings, places, questions, registration
 from conference.core import audit, errors
 from conference.core.db import Database
 from conference.core.models import REGIONS, Approval, Conference, PaymentMethod, Sector, TicketType
@@ -272,6 +274,70 @@ def demo_ticket_types(conference_id: int) -> list[TicketType]:
     ]
 
 
+# The organisers' own registration questions (conference/questions.py), asked of every public ticket type but the
+# last (a Speaker's only); synthetic delegates answer them (demo_answers).
+DEMO_QUESTIONS: list[dict[str, Any]] = [
+    {
+        "label": "Will you join the evening reception on 8 December?",
+        "kind": "yes_no",
+        "required": True,
+        "help_text": "Drinks and networking at Manchester Central, 18:00 to 20:00.",
+    },
+    {
+        "label": "Which themes interest you most?",
+        "kind": "multiple_choice",
+        "options": ["Early intervention", "Information sharing", "Serious violence", "Mental health", "Data"],
+        "help_text": "Tick any: it helps us size the workshop rooms.",
+    },
+    {
+        "label": "Pronouns for your badge",
+        "kind": "text",
+        "on_badge": True,
+        "help_text": "Printed on your badge, for example she/her.",
+    },
+    {
+        "label": "How did you hear about the conference?",
+        "kind": "single_choice",
+        "options": [
+            "A colleague",
+            "An email from the organisers",
+            "A sector newsletter",
+            "Social media",
+            "Other",
+        ],
+    },
+    {
+        "label": "Speaker biography",
+        "kind": "long_text",
+        "ticket_types": ["Speaker"],
+        "help_text": "About 100 words for the programme.",
+    },
+]
+
+
+async def add_demo_questions(db: AsyncSession, ticket_ids: dict[str, str]) -> None:
+    for spec in DEMO_QUESTIONS:
+        values = {**spec, "ticket_type_ids": [ticket_ids[name] for name in spec.get("ticket_types", [])]}
+        data = questions.check_question(values, ticket_types=ticket_ids.values())
+        await questions.create_question(db, data=data, actor=audit.Actor("cli", "demo"))
+
+
+def demo_answers(n: int, asked: dict[str, str]) -> dict[str, Any]:
+    """Synthetic delegate n's answers, by question id (from their own generator: the delegates stay the same)."""
+    rng = random.Random(f"answers-{n}")
+    themes = DEMO_QUESTIONS[1]["options"]
+    heard = DEMO_QUESTIONS[3]["options"]
+    given: dict[str, Any] = {
+        DEMO_QUESTIONS[0]["label"]: rng.random() < 0.6,
+        DEMO_QUESTIONS[1]["label"]: rng.sample(themes, k=rng.randint(0, 3)),
+        DEMO_QUESTIONS[2]["label"]: rng.choice(["", "", "", "she/her", "he/him", "they/them"]),
+        DEMO_QUESTIONS[3]["label"]: rng.choice([*heard, None]),
+    }
+    return {
+        asked[label]: value for label, value in given.items() if label in asked and value not in ("", None)
+    }
+
+
 def _slug(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
@@ -317,6 +383,88 @@ def synthetic_delegate(rng: random.Random, n: int, ticket_ids: dict[str, str]) -
     )
 
 
+# Bookings an organiser made by hand in the console (conference/bookings.py): speakers on the hidden Speaker type,
+# a sponsor's complimentary place, and a phone booking invoiced to a company. (name, email, organisation, sector,
+# ticket type, complimentary, emailed)
+HAND_BOOKINGS = (
+    (
+        "Dr Amara Nwosu",
+        "amara.nwosu@nhs.net",
+        "Leeds Teaching Hospitals NHS Trust",
+        "health",
+        "Speaker",
+        True,
+        True,
+    ),
+    (
+        "Supt. Tom Hale",
+        "tom.hale@westyorkshire.police.uk",
+        "West Yorkshire Police",
+        "police",
+        "Speaker",
+        True,
+        True,
+    ),
+    (
+        "Priya Shah",
+        "priya.shah@leeds.gov.uk",
+        "Leeds City Council",
+        "local_authority",
+        "Speaker",
+        True,
+        False,
+    ),
+    (
+        "Jo Whitfield",
+        "jo.whitfield@saferdata.example",
+        "SaferData Ltd (sponsor)",
+        "other",
+        "Commercial delegate",
+        True,
+        True,
+    ),
+    (
+        "Mark Ellison",
+        "mark.ellison@carehomes.example",
+        "Northern Care Homes Ltd",
+        "other",
+        "Commercial delegate",
+        False,
+        True,
+    ),
+)
+
+
+async def add_hand_bookings(database: Database, settings: Settings, ticket_ids: dict[str, str]) -> int:
+    """The demo's hand-made bookings, through the console's own service (one transaction each, as the form)."""
+    made = 0
+    for name, email, organisation, sector, ticket, complimentary, emailed in HAND_BOOKINGS:
+        values = {
+            "ticket_type_id": ticket_ids[ticket],
+            "name": name,
+            "email": email,
+            "organisation": organisation,
+            "sector": sector,
+            "complimentary": "yes" if complimentary else "",
+            "no_email": "" if emailed else "yes",
+        }
+        if not complimentary:  # booked on the phone, invoiced to the company against its purchase order
+            values |= {
+                "payment_method": PaymentMethod.invoice.value,
+                "billing_organisation": organisation,
+                "billing_contact_name": "Accounts payable",
+                "billing_email": "accounts@carehomes.example",
+                "billing_address": "4 Mill Lane\nBradford BD1 2AB",
+                "billing_purchase_order": "PO-88412",
+            }
+        async with database.transaction() as db:
+            await bookings.book_by_hand(
+                db, settings=settings, values=values, actor=audit.Actor("cli", "demo")
+            )
+        made += 1
+    return made
+
+
 async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = False, seed: int = 2026) -> str:
     database = Database.from_settings(settings)
     try:
@@ -335,7 +483,14 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
                 await audit.record(db, "conference.demo.loaded", actor=audit.Actor("cli"))
             types = (await db.execute(sa.select(TicketType))).scalars()
             ticket_ids = {t.name: str(t.id) for t in types}
+            if not await questions.all_questions(db):
+                await add_demo_questions(db, ticket_ids)
+            asked = {q.label: str(q.id) for q in await questions.all_questions(db, include_hidden=False)}
             start = conference.registration_seq
+        if start == 0:  # a new demo: the organisers' hand-made bookings come first
+            await add_hand_bookings(database, settings, ticket_ids)
+            async with database.read() as db:
+                start = (await places.get_conference(db)).registration_seq
         # One transaction per delegate, as through the web, so the waiting list and mail queue behave alike.
         rng = random.Random(seed + start)
         added = 0
@@ -345,7 +500,9 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
                     await registration.register(
                         db,
                         settings=settings,
-                        data=synthetic_delegate(rng, n, ticket_ids),
+                        data=synthetic_delegate(rng, n, ticket_ids).model_copy(
+                            update={"answers": demo_answers(n, asked)}
+                        ),
                         actor=audit.Actor("cli", "demo"),
                         # Synthetic people with made-up addresses: treated as having confirmed them, so the
                         # public-sector delegates are confirmed at once, as the demo's figures expect.

@@ -90,6 +90,9 @@ class SeatBooking(SQLModel, table=True):
     status: SeatStatus = Field(sa_type=enum_type(SeatStatus, 16))
     number: int
     source: str = Field(default="booking", max_length=20)  # booking | allocation | organiser
+    # What the seat was (booked | waitlisted) when its session was cancelled, so restoring the session can give
+    # it back in booking order (sessions/workshops/cancellation.py); "" for every other seat.
+    held_before_cancel: str = Field(default="", max_length=16)
     created_at: datetime = when(default_factory=utcnow)
     updated_at: datetime = when(default_factory=utcnow)
 

@@ -107,12 +107,14 @@ async def _page(
             or ctx.published
         )
         draft = schedule_versions.version_public(chosen, ctx) if chosen else None
+        review = await schedule_versions.publish_review(db, chosen, ctx) if chosen else None
     grid = _grid(draft, ctx) if draft else []
     return render(
         request,
         "sessions/console_schedule.html",
         {
             "draft": draft,
+            "review": review,
             "grid": grid,
             "rooms": list(ctx.rooms.values()),
             "slots": ctx.check_slots,
@@ -223,8 +225,14 @@ async def move(request: Request) -> Response:
 async def publish(request: Request) -> Response:
     async def action(v: dict[str, str], actor: Actor) -> Done:
         async with database(request).transaction() as db:
+            draft_id = _draft_id(request)
+            draft = await schedule_versions.get_version(db, draft_id)
+            review = await schedule_versions.publish_review(
+                db, draft, await schedule_context.load_context(db)
+            )
+            schedule_versions.check_confirmed(review, v.get("confirm", ""))
             version = await schedule_publish.publish(
-                db, settings=settings(request), draft_id=_draft_id(request), actor=actor
+                db, settings=settings(request), draft_id=draft_id, actor=actor
             )
         return Done("published", {"draft": str(version.id)})
 

@@ -243,7 +243,8 @@ async def _tell_booked(
         change = by_session[seat.session_id]
         if seat.status == SeatStatus.booked:
             lines[seat.registration_id].append(_sentence(change, tz))
-        if change["kind"] == "cancelled":
+        if change["kind"] == "cancelled":  # remembered, so restoring the session gives the seat back
+            seat.held_before_cancel = seat.status.value
             seat.status, seat.updated_at = SeatStatus.cancelled, utcnow()
     people = {
         r.id: r

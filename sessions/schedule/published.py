@@ -1,5 +1,6 @@
 """The published programme as the public reads it: one snapshot of the non-cancelled sessions (with the talks
-inside each workshop), the `?theme=` / `?day=` filter, and the JSON shape. The iCalendar and schedule XML
+inside each workshop) and, for the page only, the cancelled ones (shown as "Cancelled" rather than vanishing), the
+`?theme=` / `?day=` filter, and the JSON shape. The iCalendar and schedule XML
 renderings of the same snapshot are in sessions/schedule/feeds.py.
 """
 
@@ -99,6 +100,7 @@ class Snapshot:
     items: list[Item]  # in time order, then room order
     themes: list[str]  # every theme a filter may name: the call's and those in the programme
     version: int | None  # the published schedule version's number, if the programme was published by a build
+    cancelled: list[Item] = field(default_factory=list)  # for the page; the JSON and the feeds leave them out
 
     def day_of(self, when: datetime) -> date:
         return when.astimezone(self.tz).date()
@@ -197,10 +199,7 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
     sessions = list(
         (
             await db.execute(
-                sa.select(ProgrammeSession).where(
-                    col(ProgrammeSession.conference_id) == conference.id,
-                    col(ProgrammeSession.cancelled).is_(False),
-                )
+                sa.select(ProgrammeSession).where(col(ProgrammeSession.conference_id) == conference.id)
             )
         ).scalars()
     )
@@ -217,10 +216,10 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
             remaining = max((seats or 0) - counts.get(s.id, {}).get("booked", 0), 0)
         else:
             seats, remaining = (room.capacity if room else None), None
-        items.append(Item(s, room, tuple(talks.get(s.id, [])), seats, remaining))
+        items.append(Item(s, room, tuple(talks.get(s.id, [])), seats, None if s.cancelled else remaining))
     _conf, call = await get_call(db)
     themes: dict[str, str] = {}
-    for theme in [*call.themes, *(t for item in items for t in item.themes)]:
+    for theme in [*call.themes, *(t for item in items if not item.session.cancelled for t in item.themes)]:
         themes.setdefault(theme.lower(), theme)
     return Snapshot(
         conference=conference,
@@ -228,9 +227,10 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
         days=conference_days(conference),
         rooms=rooms,
         slots=await programme.ordered_slots(db, conference.id),
-        items=items,
+        items=[i for i in items if not i.session.cancelled],
         themes=list(themes.values()),
         version=await published_version(db, conference.id),
+        cancelled=[i for i in items if i.session.cancelled],
     )
 
 

@@ -4,6 +4,8 @@ by hand, what publishing it would change, and the versions as the API and the co
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,6 +23,7 @@ from sessions.call.accepted_talks import star_sets
 from sessions.models import ScheduleState, ScheduleVersion
 from sessions.schedule.check import clash_pairs, find_warnings
 from sessions.schedule.context import Context, load_context
+from sessions.workshops import capacity
 
 
 class NotADraft(errors.DomainError):
@@ -228,3 +231,66 @@ async def list_versions(db: AsyncSession) -> list[ScheduleVersion]:
             )
         ).scalars()
     )
+
+
+# --- is the draft better than what is published? -------------------------------------------------------------
+
+
+class NeedsConfirmation(errors.InvalidInput):
+    code = "publish_not_confirmed"
+    message = "This draft is no better than the published programme: confirm that you want to publish it."
+
+
+async def publish_review(db: AsyncSession, draft: ScheduleVersion, ctx: Context) -> dict[str, Any]:
+    """Whether publishing the draft would make the programme worse than the published one: more clash pairs
+    (both counted with the stars as they are now), or workshops with booked delegates moved or cancelled. The
+    console then asks for a confirmation naming them; `token` changes whenever what it names does."""
+    review: dict[str, Any] = {"worse": False, "more_clashes": False, "moves": [], "booked": 0, "token": ""}
+    if draft.state != ScheduleState.draft or not draft.placement or not ctx.managed:
+        return review  # nothing published from talks yet: nothing to be worse than
+    stars = [frozenset(str(t) for t in s) for s in await star_sets(db)]
+    index = ctx.slot_index()
+    live = [{"key": k, "talk_ids": ids, "slot_count": s.slot_count} for k, (s, ids) in ctx.managed.items()]
+    live_at = {
+        k: (str(s.room_id), index.get(str(s.start_slot_id), -1)) for k, (s, _ids) in ctx.managed.items()
+    }
+    published_pairs = clash_pairs(live, live_at, stars)[0]
+    draft_pairs = clash_pairs(draft.workshops, ctx.placed(draft.placement), stars)[0]
+    touched = [c for c in pending_changes(draft, ctx) if c["kind"] in ("moved", "cancelled")]
+    counts = await capacity.seat_counts(db, [uuid.UUID(c["session_id"]) for c in touched])
+    moves = [
+        {**c, "booked": booked}
+        for c in touched
+        if (booked := counts.get(uuid.UUID(c["session_id"]), {}).get("booked", 0))
+    ]
+    facts = [
+        draft.id,
+        draft_pairs,
+        published_pairs,
+        *sorted((m["key"], m["kind"], m["booked"]) for m in moves),
+    ]
+    review.update(
+        {
+            "published_clash_pairs": published_pairs,
+            "draft_clash_pairs": draft_pairs,
+            "more_clashes": draft_pairs > published_pairs,
+            "moves": moves,
+            "booked": sum(m["booked"] for m in moves),
+            "token": hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:16],
+        }
+    )
+    review["worse"] = review["more_clashes"] or bool(moves)
+    return review
+
+
+def check_confirmed(review: dict[str, Any], confirmation: str) -> None:
+    """Refuse to publish a draft that is no better than the published programme unless the organiser confirmed
+    exactly what the review names (a confirmation given for an older review asks again)."""
+    if review["worse"] and confirmation != review["token"]:
+        again = " What it changes has changed since: check the list again." if confirmation else ""
+        raise NeedsConfirmation(
+            fields={
+                "confirm": "Tick the box to publish a draft that is no better than the published programme."
+                + again
+            }
+        )

@@ -1,4 +1,5 @@
-"""A delegate's own agenda: the plenaries and talks everyone may attend, plus the workshops they booked."""
+"""A delegate's own agenda: the plenaries and talks everyone may attend, plus the workshops they booked; a
+cancelled one stays in it, marked cancelled, until it is restored (sessions/workshops/cancellation.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sqlmodel import col
 from conference.core.models import Conference, Registration
 from sessions.models import Kind, ProgrammeSession, Room, SeatBooking, SeatStatus
 from sessions.workshops.capacity import LIVE, waitlist_position
+
+CANCELLED = "cancelled"  # an agenda row's `why` for a session that is cancelled
 
 
 async def seats_of(
@@ -48,25 +51,55 @@ async def registration_sessions(db: AsyncSession, registration: Registration) ->
 async def agenda(
     db: AsyncSession, registration: Registration
 ) -> list[tuple[ProgrammeSession, Room | None, str]]:
-    """(session, room, why) in time order; why is 'booked', 'waitlisted' or 'open to all'."""
+    """(session, room, why) in time order; why is 'booked', 'waitlisted', 'open to all' or 'cancelled' (a
+    plenary, or a session the delegate had a seat in, that is cancelled)."""
     rows: list[tuple[ProgrammeSession, Room | None, str]] = []
     rooms = {r.id: r for r in (await db.execute(sa.select(Room))).scalars()}
     for seat, session in await seats_of(db, registration.id):
         if not session.cancelled:
             rows.append((session, rooms.get(session.room_id) if session.room_id else None, seat.status.value))
+    released = await db.execute(
+        sa.select(ProgrammeSession)
+        .join(SeatBooking, col(SeatBooking.session_id) == ProgrammeSession.id)
+        .where(
+            col(SeatBooking.registration_id) == registration.id,
+            col(SeatBooking.held_before_cancel) == SeatStatus.booked.value,
+            col(ProgrammeSession.cancelled).is_(True),
+        )
+    )
+    for session in released.scalars().unique():
+        rows.append((session, rooms.get(session.room_id) if session.room_id else None, CANCELLED))
     open_to_all = (
         await db.execute(
             sa.select(ProgrammeSession).where(
                 col(ProgrammeSession.conference_id) == registration.conference_id,
                 col(ProgrammeSession.kind) == Kind.plenary,
-                col(ProgrammeSession.cancelled).is_(False),
             )
         )
     ).scalars()
     for session in open_to_all:
-        rows.append((session, rooms.get(session.room_id) if session.room_id else None, "open to all"))
+        why = CANCELLED if session.cancelled else "open to all"
+        rows.append((session, rooms.get(session.room_id) if session.room_id else None, why))
     rows.sort(key=lambda r: (r[0].starts_at, r[0].title))
     return rows
+
+
+def seats_to_swap(
+    rows: list[tuple[ProgrammeSession, Room | None, str]], workshops: list[dict[str, Any]]
+) -> dict[str, list[ProgrammeSession]]:
+    """For each workshop (sessions_public's shape) the delegate holds no place in: the booked sessions in their
+    agenda it overlaps, which booking it would give up (a "Swap" rather than a "Book")."""
+    booked = [s for s, _room, why in rows if why == "booked"]
+    held = {str(s.id) for s, _room, why in rows if why in ("booked", "waitlisted")}
+    out: dict[str, list[ProgrammeSession]] = {}
+    for w in workshops:
+        if w["id"] in held:
+            continue
+        starts, ends = datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"])
+        clashing = [s for s in booked if s.starts_at < ends and s.ends_at > starts]
+        if clashing:
+            out[w["id"]] = clashing
+    return out
 
 
 def new_calendar(conference: Conference, name: str) -> icalendar.Calendar:
@@ -119,8 +152,8 @@ def agenda_ics(
     cal = new_calendar(conference, f"{conference.name}: my agenda")
     stamp = datetime.now(UTC)
     for session, room, why in rows:
-        if why == "waitlisted":
-            continue  # not a seat yet; it appears when the delegate moves up
+        if why in ("waitlisted", CANCELLED):
+            continue  # not a seat yet (it appears when the delegate moves up), or not happening
         description = session.description
         if session.speakers:
             description = f"{session.speakers}\n\n{description}".strip()

@@ -58,6 +58,11 @@ class NotBooked(errors.DomainError):
     message = "You hold no seat in this session."
 
 
+class SwapFull(errors.DomainError):
+    code = "workshop_full"
+    message = "This workshop is full, so you keep the seat you have."
+
+
 LIVE = (SeatStatus.booked, SeatStatus.waitlisted)
 
 
@@ -89,14 +94,16 @@ async def seat_counts(
     return counts
 
 
-async def _booked(db: AsyncSession, session_id: uuid.UUID) -> int:
+async def booked_count(db: AsyncSession, session_id: uuid.UUID) -> int:
     stmt = sa.select(sa.func.count()).where(
         col(SeatBooking.session_id) == session_id, col(SeatBooking.status) == SeatStatus.booked
     )
     return int((await db.execute(stmt)).scalar_one())
 
 
-async def _clashing_booking(db: AsyncSession, registration_id: uuid.UUID, session: ProgrammeSession) -> bool:
+async def has_clashing_booking(
+    db: AsyncSession, registration_id: uuid.UUID, session: ProgrammeSession
+) -> bool:
     stmt = (
         sa.select(col(SeatBooking.id))
         .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
@@ -155,11 +162,11 @@ async def book_seat(
         raise choices.BookingClosed()
     if await _live_seat(db, registration_id, session_id) is not None:
         raise AlreadyBooked()
-    if await _clashing_booking(db, registration_id, session):
+    if await has_clashing_booking(db, registration_id, session):
         raise TimeClash()
     # Nobody jumps the queue: those already waiting get any free seats first; a newcomer takes what is left.
     await promote_session_waitlist(db, settings=settings, session=session)
-    free = await session_capacity(db, session) - await _booked(db, session_id)
+    free = await session_capacity(db, session) - await booked_count(db, session_id)
     status = SeatStatus.booked if free > 0 else SeatStatus.waitlisted
     session.booking_seq += 1
     seat = SeatBooking(
@@ -178,6 +185,117 @@ async def book_seat(
         session=str(session_id),
     )
     await db.flush()
+    return seat
+
+
+async def clashing_seats(
+    db: AsyncSession, registration_id: uuid.UUID, session: ProgrammeSession
+) -> list[tuple[SeatBooking, ProgrammeSession]]:
+    """The delegate's booked seats in other running sessions that overlap `session` (what a swap gives up)."""
+    stmt = (
+        sa.select(SeatBooking, ProgrammeSession)
+        .join(ProgrammeSession, col(ProgrammeSession.id) == SeatBooking.session_id)
+        .where(
+            col(SeatBooking.registration_id) == registration_id,
+            col(SeatBooking.status) == SeatStatus.booked,
+            col(ProgrammeSession.id) != session.id,
+            col(ProgrammeSession.cancelled).is_(False),
+            col(ProgrammeSession.starts_at) < session.ends_at,
+            col(ProgrammeSession.ends_at) > session.starts_at,
+        )
+        .order_by(col(ProgrammeSession.starts_at))
+    )
+    rows = await db.execute(stmt.execution_options(populate_existing=True))
+    return [(seat, other) for seat, other in rows.all()]
+
+
+async def swap_seat(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    registration_id: uuid.UUID,
+    session_id: uuid.UUID,
+    actor: Actor,
+) -> SeatBooking:
+    """Give up the booked seats that clash with `session_id` and book a seat in it, in this one transaction.
+
+    Never both lost: the new seat must be free (after those already waiting for it had their turn), else
+    SwapFull and nothing changes. With no clashing seat it is an ordinary booking.
+    """
+    assert db.in_transaction()
+    if await db.get(Registration, registration_id) is None:
+        raise errors.NotFound("No registration has this id.")
+    wanted = await db.get(ProgrammeSession, session_id)
+    if wanted is None:
+        raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
+    registration = await lock_for_update(db, Registration, registration_id)
+    # With the delegate's row locked their seats cannot change under us; the sessions are locked in id order.
+    held = await clashing_seats(db, registration_id, wanted)
+    if not held:
+        return await book_seat(
+            db, settings=settings, registration_id=registration_id, session_id=session_id, actor=actor
+        )
+    locked = {
+        sid: await lock_for_update(db, ProgrammeSession, sid)
+        for sid in sorted({session_id, *(s.id for _, s in held)})
+    }
+    session = locked[session_id]
+    if session.conference_id != registration.conference_id:
+        raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
+    if session.cancelled:
+        raise SessionCancelled()
+    if session.kind != Kind.workshop:
+        raise NotBookable()
+    if registration.status != Status.confirmed:
+        raise NotConfirmed(
+            f"Only confirmed registrations can book seats; this one is {registration.status.value}."
+        )
+    if not (await choices.phase(db)).booking_open:
+        raise choices.BookingClosed()
+    if await _live_seat(db, registration_id, session_id) is not None:
+        raise AlreadyBooked()
+    held = await clashing_seats(
+        db, registration_id, session
+    )  # again, now that the session's times are locked
+    if {s.id for _, s in held} - locked.keys():
+        raise errors.DomainError(
+            "Your seats changed while you were swapping; look at your agenda and try again."
+        )
+    await promote_session_waitlist(db, settings=settings, session=session)
+    if await session_capacity(db, session) - await booked_count(db, session_id) <= 0:
+        kept = " and ".join(f"“{s.title}”" for _, s in held)
+        raise SwapFull(f"“{session.title}” is full, so you keep your seat in {kept}.")
+    for seat, old in held:
+        seat.status = SeatStatus.cancelled
+        seat.updated_at = utcnow()
+        await audit.record(
+            db,
+            "sessions.seat.released",
+            actor=actor,
+            subject=registration.reference,
+            session=str(old.id),
+            swapped_to=str(session_id),
+        )
+    session.booking_seq += 1
+    seat = SeatBooking(
+        session_id=session_id,
+        registration_id=registration_id,
+        status=SeatStatus.booked,
+        number=session.booking_seq,
+        source="booking",
+    )
+    db.add(seat)
+    await audit.record(
+        db,
+        "sessions.seat.booked",
+        actor=actor,
+        subject=registration.reference,
+        session=str(session_id),
+        swapped_from=",".join(str(s.id) for _, s in held),
+    )
+    await db.flush()
+    for _seat, old in held:  # the seats given up go to those waiting for them
+        await promote_session_waitlist(db, settings=settings, session=locked[old.id])
     return seat
 
 
@@ -227,7 +345,7 @@ async def promote_session_waitlist(
     promoted: list[SeatBooking] = []
     if session.cancelled:
         return promoted
-    free = await session_capacity(db, session) - await _booked(db, session.id)
+    free = await session_capacity(db, session) - await booked_count(db, session.id)
     if free <= 0:
         return promoted
     waiting = (
@@ -253,7 +371,7 @@ async def promote_session_waitlist(
         if registration.status != Status.confirmed:
             seat.status = SeatStatus.cancelled
             continue
-        if await _clashing_booking(db, registration.id, session):
+        if await has_clashing_booking(db, registration.id, session):
             continue
         seat.status = SeatStatus.booked
         seat.updated_at = utcnow()

@@ -82,19 +82,22 @@ async def set_choices(
             problems[f"choices.{i}.session_id"] = "Only workshops that are running can be ranked."
     if problems:
         raise errors.InvalidInput(fields=problems)
-    # Ranks are per time slot (the session's start): 1, 2, 3 … without repeats.
-    by_start: dict[Any, list[int]] = {}
-    for c in ranking.choices:
-        by_start.setdefault(sessions[c.session_id].starts_at, []).append(c.rank)
-    for _start, ranks in by_start.items():
-        if len(ranks) > MAX_CHOICES_PER_SLOT:
-            raise errors.InvalidInput(
-                fields={"choices": f"Rank at most {MAX_CHOICES_PER_SLOT} sessions per time slot."}
-            )
-        if any(n > 1 for n in Counter(ranks).values()):
-            raise errors.InvalidInput(
-                fields={"choices": "Two sessions at the same time have the same rank; give each its own."}
-            )
+    # Ranks are per time slot (the session's start): 1, 2, 3 … without repeats. Every repeat is named by the
+    # choice it is in (`choices.{i}.rank`), so a page can show it beside the workshop concerned.
+    by_start: dict[Any, list[tuple[int, int]]] = {}
+    for i, c in enumerate(ranking.choices):
+        by_start.setdefault(sessions[c.session_id].starts_at, []).append((i, c.rank))
+    for _start, ranked in by_start.items():
+        if len(ranked) > MAX_CHOICES_PER_SLOT:
+            problems["choices"] = f"Rank at most {MAX_CHOICES_PER_SLOT} sessions per time slot."
+        repeated = {rank for rank, n in Counter(rank for _i, rank in ranked).items() if n > 1}
+        for i, rank in ranked:
+            if rank in repeated:
+                problems[f"choices.{i}.rank"] = (
+                    f"Another workshop at this time is also your choice {rank}; give each its own rank."
+                )
+    if problems:
+        raise errors.InvalidInput(fields=problems)
     await db.execute(sa.delete(SessionChoice).where(col(SessionChoice.registration_id) == registration_id))
     for c in ranking.choices:
         db.add(SessionChoice(registration_id=registration_id, session_id=c.session_id, rank=c.rank))

@@ -24,25 +24,27 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.formats import conference_zone
 from conference.places import get_conference
-from conference.web.forms import Action, act, act_alone, done_message, show_again
+from conference.web.forms import Action, Done, act, act_alone, done_message, show_again
 from conference.web.request import database, settings
 from conference.web.templating import render
 from sessions.models import (
     AllocationRun,
     Kind,
-    Room,
     RoomCreate,
     SessionCreate,
     SessionUpdate,
     TimeSlotCreate,
 )
-from sessions.workshops import choices, programme
+from sessions.workshops import capacity, choices, console_session, programme
 
 DONE = {
     "room_added": "The room is added.",
     "slot_added": "The time slot is added.",
     "session_added": "The session is added.",
     "session_cancelled": "The session is cancelled; delegates with seats have been emailed.",
+    "session_cancelled_told": "The session is cancelled; {count} delegate(s) with seats have been emailed.",
+    "session_saved": "The session is saved; delegates with seats have been emailed if it moved.",
+    "session_restored": "The session is restored; {count} seat(s) given back and their delegates emailed.",
     "phase_saved": "Booking phase saved.",
     "allocation_applied": "Allocation applied: seats booked and delegates emailed. Its figures are below.",
     "allocation_previewed": "Allocation previewed (nothing booked). Its figures are below.",
@@ -60,9 +62,7 @@ async def programme_page(
     async with database(request).read() as db:
         conference = await get_conference(db)
         assert conference.id is not None
-        rooms = (
-            (await db.execute(sa.select(Room).order_by(col(Room.position), col(Room.name)))).scalars().all()
-        )
+        rooms = await programme.ordered_rooms(db, conference.id)
         slots = await programme.ordered_slots(db, conference.id)
         sessions = await programme.sessions_public(db, include_cancelled=True)
         phase = await choices.phase(db)
@@ -105,6 +105,13 @@ def _local(value: str, field: str, zone: ZoneInfo) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=zone)
     except ValueError:
         raise errors.InvalidInput(fields={field: "Give a date and time, e.g. 2026-12-08 11:00."}) from None
+
+
+def _session_id(request: Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params["session_id"])
+    except ValueError:
+        raise errors.NotFound("No session has this id.") from None
 
 
 async def _organiser(request: Request) -> Actor:
@@ -176,11 +183,9 @@ async def add_session(request: Request) -> Response:
 
 
 async def cancel_session(request: Request) -> Response:
-    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> str:
-        try:
-            session_id = uuid.UUID(request.path_params["session_id"])
-        except ValueError:
-            raise errors.NotFound("No session has this id.") from None
+    async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> Done:
+        session_id = _session_id(request)
+        told = (await capacity.seat_counts(db, [session_id])).get(session_id, {}).get("booked", 0)
         await programme.update_session(
             db,
             settings=settings(request),
@@ -188,7 +193,7 @@ async def cancel_session(request: Request) -> Response:
             data=SessionUpdate(cancelled=True),
             actor=actor,
         )
-        return "session_cancelled"
+        return Done("session_cancelled_told", {"count": str(told)})
 
     return await _act(request, action)
 
@@ -247,6 +252,7 @@ routes = [
         methods=["POST"],
         name="console-session-cancel",
     ),
+    *console_session.routes,
     Route("/console/programme/phase", set_phase, methods=["POST"], name="console-phase"),
     Route("/console/programme/allocation", run_allocation, methods=["POST"], name="console-allocation"),
 ]

@@ -33,7 +33,7 @@ from sessions.models import (
     TimeSlot,
     TimeSlotCreate,
 )
-from sessions.workshops import capacity
+from sessions.workshops import cancellation, capacity
 
 
 class RoomTaken(errors.DomainError):
@@ -51,6 +51,15 @@ async def ordered_slots(db: AsyncSession, conference_id: int) -> list[TimeSlot]:
         sa.select(TimeSlot)
         .where(col(TimeSlot.conference_id) == conference_id)
         .order_by(col(TimeSlot.starts_at))
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def ordered_rooms(db: AsyncSession, conference_id: int) -> list[Room]:
+    stmt = (
+        sa.select(Room)
+        .where(col(Room.conference_id) == conference_id)
+        .order_by(col(Room.position), col(Room.name))
     )
     return list((await db.execute(stmt)).scalars())
 
@@ -167,7 +176,10 @@ async def _span(
     return span[0].starts_at, span[-1].ends_at
 
 
-async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | None:
+async def _check_room(
+    db: AsyncSession, session: ProgrammeSession, *, times_known: bool = True
+) -> Room | None:
+    """The session's room, checked: it exists, it is big enough, and (when the times are known) it is free."""
     if session.room_id is None:
         if session.kind == Kind.workshop:
             raise errors.InvalidInput(
@@ -181,6 +193,8 @@ async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | Non
         raise errors.InvalidInput(
             fields={"capacity": f"The room has only {room.capacity} seats; give at most that."}
         )
+    if session.cancelled or not times_known:
+        return room  # a cancelled session holds no room; an unknown time can't be checked
     taken = await db.execute(
         sa.select(col(ProgrammeSession.title))
         .where(
@@ -199,6 +213,18 @@ async def _check_room(db: AsyncSession, session: ProgrammeSession) -> Room | Non
             fields={"room_id": "Taken at that time."},
         )
     return room
+
+
+def _all_at_once(found: list[errors.DomainError]) -> errors.DomainError:
+    """One refusal for every problem found: the problem itself when there is one, else a 422 naming each field
+    (with the refusal's own sentence where it says more than a field note)."""
+    if len(found) == 1:
+        return found[0]
+    fields: dict[str, str] = {}
+    for exc in found:
+        for name, text in (exc.fields or {"form": exc.message}).items():
+            fields.setdefault(name, text if isinstance(exc, errors.InvalidInput) else exc.message)
+    return errors.InvalidInput(fields=fields)
 
 
 async def create_session(db: AsyncSession, *, data: SessionCreate, actor: Actor) -> ProgrammeSession:
@@ -223,87 +249,128 @@ async def create_session(db: AsyncSession, *, data: SessionCreate, actor: Actor)
 async def update_session(
     db: AsyncSession, *, settings: Settings, session_id: uuid.UUID, data: SessionUpdate, actor: Actor
 ) -> ProgrammeSession:
-    if await db.get(ProgrammeSession, session_id) is None:
+    """Change any of a session's fields; every problem is refused at once. A move (time or room) emails its booked
+    delegates; `cancelled: true` releases its seats and tells them; `cancelled: false` restores a cancelled
+    session until the event starts, giving the seats back where they still fit (cancellation.py)."""
+    current = await db.get(ProgrammeSession, session_id)
+    if current is None:
         raise errors.NotFound("No session has this id.")
-    session = await lock_for_update(db, ProgrammeSession, session_id)
     changes = data.model_dump(exclude_unset=True)
     # Only room_id and capacity may be cleared (no room; the room's seats); null elsewhere is a 422, not a 500.
-    for name in ("title", "description", "theme", "speakers", "start_slot_id", "slot_count", "cancelled"):
-        if name in changes and changes[name] is None:
-            raise errors.InvalidInput(fields={name: "This field cannot be null."})
+    nulls: dict[str, str] = {
+        name: "This field cannot be null."
+        for name in ("title", "description", "theme", "speakers", "start_slot_id", "slot_count", "cancelled")
+        if name in changes and changes[name] is None
+    }
+    if nulls:
+        raise errors.InvalidInput(fields=nulls)
+    asked = sorted(changes)
+    conference = await get_conference(db)
+    if changes.get("cancelled") is False and current.cancelled:
+        await cancellation.lock_holders(db, session_id)  # before the session: the lock order
+    session = await lock_for_update(db, ProgrammeSession, session_id)
+    cancelling = changes.get("cancelled") is True and not session.cancelled
+    restoring = changes.get("cancelled") is False and session.cancelled
+    if restoring:
+        cancellation.check_in_time(conference)
+        await cancellation.check_talks(db, session)
     before = (session.starts_at, session.ends_at, session.room_id)
     old_room = await db.get(Room, session.room_id) if session.room_id else None
     if "capacity" in changes:
         session.capacity_limit = changes.pop("capacity")
+    found: list[errors.DomainError] = []
+    room: Room | None = None
     # No flush until the slot and room are checked: an unknown id is their 422, not a foreign key failure.
     with db.no_autoflush:
         for name, value in changes.items():
             setattr(session, name, value)
-        session.starts_at, session.ends_at = await _span(
-            db, session.conference_id, session.start_slot_id, session.slot_count
-        )
-        room = await _check_room(db, session)
+        try:
+            session.starts_at, session.ends_at = await _span(
+                db, session.conference_id, session.start_slot_id, session.slot_count
+            )
+        except errors.DomainError as exc:
+            found.append(exc)
+        try:
+            room = await _check_room(db, session, times_known=not found)
+        except errors.DomainError as exc:
+            found.append(exc)
     counts = await capacity.seat_counts(db, [session.id])
     booked = counts.get(session.id, {}).get("booked", 0)
-    if session.kind == Kind.workshop and not session.cancelled and capacity.seats_in(session, room) < booked:
-        raise errors.DomainError(
-            f"{booked} seats are already booked; the session can't have fewer.",
-            fields={"capacity": f"At least {booked}."},
+    if (
+        session.kind == Kind.workshop
+        and not session.cancelled
+        and not found
+        and capacity.seats_in(session, room) < booked
+    ):
+        found.append(
+            errors.DomainError(
+                f"{booked} seats are already booked; the session can't have fewer.",
+                fields={"capacity": f"At least {booked}."},
+            )
         )
+    if found:
+        raise _all_at_once(found)
     session.updated_at = utcnow()
-    await audit.record(
-        db, "sessions.session.updated", actor=actor, subject=str(session.id), fields=sorted(changes)
-    )
+    zone = conference_zone(conference)
     await db.flush()
-    moved = before != (session.starts_at, session.ends_at, session.room_id)
-    if session.cancelled or moved:
-        zone = conference_zone(await get_conference(db))
-        line = (
-            f"'{session.title}' is cancelled."
-            if session.cancelled
-            else f"'{session.title}' has moved from {_describe_at(before[0], old_room, zone)} "
-            f"to {_describe_at(session.starts_at, room, zone)}."
+    if cancelling:
+        released = await cancellation.release(db, session)
+        booked_seats = [s for s in released if s.held_before_cancel == SeatStatus.booked.value]
+        await _tell(db, settings, booked_seats, f"'{session.title}' is cancelled.")
+        await audit.record(
+            db,
+            "sessions.session.cancelled",
+            actor=actor,
+            subject=str(session.id),
+            told=len(booked_seats),
+            waiting_list_released=len(released) - len(booked_seats),
         )
-        await _tell_booked(db, settings, session, line, release=session.cancelled)
+    elif restoring:
+        returns = await cancellation.restore(db, settings, session, room, zone)
+        await audit.record(
+            db,
+            "sessions.session.restored",
+            actor=actor,
+            subject=str(session.id),
+            **cancellation.counts(returns),
+        )
+    others = [f for f in asked if f != "cancelled"] if cancelling or restoring else asked
+    if others or not (cancelling or restoring):  # a cancel or restore alone has its own entry above
+        await audit.record(
+            db, "sessions.session.updated", actor=actor, subject=str(session.id), fields=others
+        )
+    moved = before != (session.starts_at, session.ends_at, session.room_id)
+    if moved and not session.cancelled and not restoring:
+        line = (
+            f"'{session.title}' has moved from {cancellation.describe_at(before[0], before[1], old_room, zone)} "
+            f"to {cancellation.describe_at(session.starts_at, session.ends_at, room, zone)}."
+        )
+        await _tell(db, settings, await _booked_seats(db, session.id), line)
     if not session.cancelled:
         await capacity.promote_session_waitlist(db, settings=settings, session=session)
     return session
 
 
-def _describe_at(starts_at: datetime, room: Room | None, zone: ZoneInfo) -> str:
-    local = starts_at.astimezone(zone).strftime("%A %-d %B at %H:%M")
-    return f"{local} in {room.name if room else 'no room'}"
-
-
-async def _tell_booked(
-    db: AsyncSession, settings: Settings, session: ProgrammeSession, line: str, *, release: bool
-) -> None:
-    seats = (
-        (
-            await db.execute(
-                sa.select(SeatBooking).where(
-                    col(SeatBooking.session_id) == session.id, col(SeatBooking.status).in_(capacity.LIVE)
-                )
-            )
-        )
-        .scalars()
-        .all()
+async def _booked_seats(db: AsyncSession, session_id: uuid.UUID) -> list[SeatBooking]:
+    stmt = sa.select(SeatBooking).where(
+        col(SeatBooking.session_id) == session_id, col(SeatBooking.status) == SeatStatus.booked
     )
+    return list((await db.execute(stmt.order_by(col(SeatBooking.number)))).scalars())
+
+
+async def _tell(db: AsyncSession, settings: Settings, seats: list[SeatBooking], line: str) -> None:
+    """One programme_changed email to each seat's delegate."""
     for seat in seats:
         registration = await db.get(Registration, seat.registration_id)
         assert registration is not None
-        if seat.status == SeatStatus.booked:
-            queue_email(
-                db,
-                settings,
-                kind="programme_changed",
-                to=registration.email,
-                registration_id=registration.id,
-                changes=[line],
-            )
-        if release:
-            seat.status = SeatStatus.cancelled
-            seat.updated_at = utcnow()
+        queue_email(
+            db,
+            settings,
+            kind="programme_changed",
+            to=registration.email,
+            registration_id=registration.id,
+            changes=[line],
+        )
     await db.flush()
 
 

@@ -139,9 +139,9 @@ async def test_filters(organiser: httpx.AsyncClient) -> None:
     (row,) = table_rows(page.text)
     assert row[0] == "9 Dec 2025, 00:30 GMT"
     assert row[4] == '{"a":"x y","b":[1,2]}'  # compact JSON, keys sorted
-    # The families of actions, for the select.
-    assert '<optgroup label="conference.login">' in page.text
-    assert '<option value="conference.login.failed">' in page.text
+    # The families of actions, for the select, in words; the values are the codes.
+    assert '<optgroup label="Signing in">' in page.text
+    assert '<option value="conference.login.failed">Sign-in failed</option>' in page.text
 
 
 @pytest.mark.parametrize(
@@ -239,8 +239,8 @@ async def test_csv_export_is_audited(organiser: httpx.AsyncClient, database: Dat
     }
     page = await organiser.get("/console/audit?action=conference.audit", headers=HTML)
     assert [(r[1], r[2]) for r in table_rows(page.text)] == [
-        ("organiser:Auditor", "conference.audit.exported")
-    ]
+        ("organiser:Auditor", "Audit log exported")
+    ]  # in words on the page; the CSV below keeps the code
     # The export is the log up to the moment it was asked for: its own entry is not in it.
     everything = await organiser.get("/console/audit.csv", headers=HTML)
     rows = list(csv.reader(io.StringIO(everything.text)))[1:]

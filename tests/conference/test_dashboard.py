@@ -404,7 +404,7 @@ async def test_the_cost_does_not_grow_with_the_delegates(
     finally:
         event.remove(database.reader.sync_engine, "before_cursor_execute", count)
     assert d["arrivals"]["so_far"] == 44 and d["registrations"]["live"] == 50
-    assert len(statements) == len(before) <= 11
+    assert len(statements) == len(before) <= 12  # 12: the card refunds' figures (issue 16)
     assert statements == before
 
 

@@ -108,6 +108,12 @@ MULTI_LINE = {
     "reason",
     "description",
     "accessibility",
+    # The conference's venue details and public texts (conference/event.py)
+    "venue_address",
+    "travel_notes",
+    "accessibility_notes",
+    "privacy_notice",
+    "accessibility_statement",
 }
 
 

@@ -370,6 +370,7 @@ async def test_pdf_and_list_for_the_organiser_and_the_owning_attendee_only(
                     "issued_on": invoice.issued_on.isoformat(),
                     "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
                     "paid_at": None,
+                    "paid_by": None,  # "card" on a card payer's receipt (issue 16)
                     "credits_invoice": None,
                     "pdf_url": url,
                 }

@@ -64,7 +64,13 @@ NOBODY: frozenset[str] = frozenset()
 LINK_ONLY = frozenset({LINK})
 
 # Path prefixes whose {token} is the credential; everyone else gets a well-formed link that matches nothing.
-LINK_PREFIXES = {"/manage/": "m_", "/proposal/": "p_", "/review/": "r_", "/verify-email/": "v_"}
+LINK_PREFIXES = {
+    "/manage/": "m_",
+    "/ticket/": "m_",  # the e-ticket (badges/ticket_pages.py) at the manage link's token
+    "/proposal/": "p_",
+    "/review/": "r_",
+    "/verify-email/": "v_",
+}
 
 # Mounted static files: public by design, not tried role by role (no handler code runs).
 PUBLIC_STATIC = {"/static", "/scan/static"}
@@ -80,6 +86,7 @@ EXPECTED: E = {
     ("GET", "/"): ANYONE,
     ("POST", "/register"): ANYONE,
     ("POST", "/resend-link"): ANYONE,
+    ("GET", "/lost-link"): ANYONE,  # "Lost your link?" (pages/self_service.py)
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,  # its own 401 means "wrong token" (see REFUSED_ONLY_BY_403)
     ("POST", "/logout"): ANYONE,
@@ -98,6 +105,7 @@ EXPECTED: E = {
     ("POST", "/console/account/sessions"): STAFF,
     # --- people and API tokens: organisers --------------------------------------------------------------
     ("GET", "/console/checkins"): ORG,
+    ("POST", "/console/checkins/access-needs"): ORG,  # door staff see access needs, or not
     ("GET", "/console/users"): ORG,
     ("POST", "/console/users"): ORG,
     ("POST", "/console/users/{user_id:uuid}/disable"): ORG,
@@ -107,6 +115,10 @@ EXPECTED: E = {
     ("GET", "/call"): ANYONE,
     ("POST", "/call"): ANYONE,
     ("GET", "/programme"): ANYONE,
+    ("GET", "/programme/sessions/{session_id}"): ANYONE,
+    ("GET", "/programme/sessions/{session_id}.ics"): ANYONE,
+    ("GET", "/privacy"): ANYONE,
+    ("GET", "/accessibility"): ANYONE,
     # Signed by Stripe, not by a role: 400 without a signature (404 here: no Stripe webhook secret in tests).
     ("POST", "/stripe/webhook"): ANYONE,
     ("GET", "/payment/return"): ANYONE,
@@ -114,6 +126,7 @@ EXPECTED: E = {
     ("GET", "/console/vendor/{name}"): ANYONE,  # the dashboard's third-party script (Chart.js)
     ("GET", "/api/v1/conference"): ANYONE,
     ("GET", "/api/v1/ticket-types"): ANYONE,
+    ("GET", "/api/v1/questions"): ANYONE,  # the registration questions, as the public form asks them
     ("POST", "/api/v1/registrations"): ANYONE,
     ("POST", "/api/v1/registrations/resend-link"): ANYONE,
     ("GET", "/api/v1/call"): ANYONE,
@@ -130,6 +143,8 @@ EXPECTED: E = {
     ("GET", "/api/v1/openapi.json"): ANYONE,  # the API's OpenAPI document
     # --- the delegate's private link ----------------------------------------------------------------------
     ("GET", "/manage/{token}"): LINK_ONLY,
+    ("GET", "/ticket/{token}"): LINK_ONLY,  # the e-ticket page and its PDF (badges/ticket_pages.py)
+    ("GET", "/ticket/{token}.pdf"): LINK_ONLY,
     ("GET", "/manage/{token}/cancel"): LINK_ONLY,
     ("POST", "/manage/{token}/cancel"): LINK_ONLY,
     ("POST", "/manage/{token}/pay"): LINK_ONLY,
@@ -138,13 +153,21 @@ EXPECTED: E = {
     ("GET", "/manage/{token}/agenda.ics"): LINK_ONLY,
     ("POST", "/manage/{token}/sessions"): LINK_ONLY,
     ("POST", "/manage/{token}/sessions/{session_id}/release"): LINK_ONLY,
+    ("POST", "/manage/{token}/sessions/{session_id}/swap"): LINK_ONLY,
+    ("GET", "/manage/{token}/programme/sessions/{session_id}"): LINK_ONLY,
     ("POST", "/manage/{token}/choices"): LINK_ONLY,
     ("GET", "/manage/{token}/talks"): LINK_ONLY,
     ("POST", "/manage/{token}/talks"): LINK_ONLY,
     ("GET", "/manage/{token}/data.json"): LINK_ONLY,
     ("GET", "/manage/{token}/erase"): LINK_ONLY,
     ("POST", "/manage/{token}/erase"): LINK_ONLY,  # run last of A's link routes: the link stops working
-    ("POST", "/manage/{token}/verify-email"): LINK_ONLY,  # email A a link to confirm the address
+    ("POST", "/manage/{token}/verify-email"): LINK_ONLY,
+    ("GET", "/manage/{token}/answers"): LINK_ONLY,  # change the answers to the registration questions
+    ("GET", "/manage/{token}/details"): LINK_ONLY,  # the delegate corrects their details (pages/self_service.py)
+    ("POST", "/manage/{token}/details"): LINK_ONLY,
+    ("GET", "/manage/{token}/transfer"): LINK_ONLY,  # the delegate hands their place to a colleague
+    ("POST", "/manage/{token}/transfer"): LINK_ONLY,  # (the empty form is refused: the link stays A's)
+    ("POST", "/manage/{token}/answers"): LINK_ONLY,  # email A a link to confirm the address
     # The link emailed to confirm A's address: GET shows the button, POST confirms.
     ("GET", "/verify-email/{token}"): LINK_ONLY,
     ("POST", "/verify-email/{token}"): LINK_ONLY,
@@ -189,6 +212,10 @@ EXPECTED: E = {
     ("POST", "/api/v1/checkins/sync"): STAFF,
     ("GET", "/api/v1/checkins/door-list"): STAFF,
     ("GET", "/api/v1/checkins/search"): STAFF,
+    # the scanning staff member (or an organiser) takes back a mistaken admission (issue 19)
+    ("POST", "/api/v1/checkins/{checkin_id}/undo"): STAFF,
+    ("GET", "/scan/sw.js"): ANYONE,  # the scanner's service worker: code, no data
+    ("GET", "/scan/manifest.webmanifest"): ANYONE,  # makes the scanner installable: no data
     ("GET", "/api/v1/registrations/{registration_id:uuid}/badge.pdf"): STAFF,
     ("GET", "/api/v1/registrations/{registration_id:uuid}/badge.png"): STAFF,
     ("GET", "/scan"): STAFF,
@@ -248,6 +275,10 @@ EXPECTED: E = {
     ("POST", "/console/registrations/{registration_id:uuid}/erase"): ORG,
     ("GET", "/console/settings/retention"): ORG,
     ("POST", "/console/settings/retention"): ORG,
+    ("GET", "/console/event"): ORG,
+    ("POST", "/console/event"): ORG,
+    ("GET", "/console/event/notices"): ORG,
+    ("POST", "/console/event/notices"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/paid"): ORG,
     ("GET", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
@@ -266,6 +297,11 @@ EXPECTED: E = {
     ("POST", "/console/programme/slots"): ORG,
     ("POST", "/console/programme/sessions"): ORG,
     ("POST", "/console/programme/sessions/{session_id}/cancel"): ORG,
+    ("GET", "/console/programme/sessions/{session_id}"): ORG,
+    ("POST", "/console/programme/sessions/{session_id}"): ORG,
+    ("GET", "/console/programme/sessions/{session_id}/cancel"): ORG,
+    ("GET", "/console/programme/sessions/{session_id}/restore"): ORG,
+    ("POST", "/console/programme/sessions/{session_id}/restore"): ORG,
     ("POST", "/console/programme/phase"): ORG,
     ("POST", "/console/programme/allocation"): ORG,
     ("GET", "/console/call"): ORG,
@@ -286,8 +322,30 @@ EXPECTED: E = {
     ("GET", "/console/messages/new"): ORG,
     ("POST", "/console/messages/preview"): ORG,
     ("GET", "/console/messages/{broadcast_id:uuid}"): ORG,
+    ("GET", "/console/outbox"): ORG,
+    ("GET", "/console/outbox/{message_id:uuid}"): ORG,
+    ("POST", "/console/outbox/{message_id:uuid}/resend"): ORG,
     ("GET", "/console/audit"): ORG,
+    ("GET", "/console/questions"): ORG,
+    ("POST", "/console/questions"): ORG,
+    ("GET", "/console/questions/new"): ORG,
+    ("POST", "/console/questions/deadline"): ORG,
+    ("GET", "/console/questions/{question_id:uuid}"): ORG,
+    ("POST", "/console/questions/{question_id:uuid}"): ORG,
+    ("POST", "/console/questions/{question_id:uuid}/move"): ORG,
+    ("POST", "/console/questions/{question_id:uuid}/visibility"): ORG,
     ("GET", "/console/audit.csv"): ORG,
+    ("GET", "/console/ticket-types"): ORG,
+    ("POST", "/console/ticket-types"): ORG,
+    ("GET", "/console/ticket-types/new"): ORG,
+    ("GET", "/console/ticket-types/{ticket_type_id:uuid}"): ORG,
+    ("POST", "/console/ticket-types/{ticket_type_id:uuid}"): ORG,
+    ("POST", "/console/ticket-types/{ticket_type_id:uuid}/visibility"): ORG,
+    ("POST", "/console/ticket-types/{ticket_type_id:uuid}/move"): ORG,
+    ("GET", "/console/ticket-types/{ticket_type_id:uuid}/delete"): ORG,
+    ("POST", "/console/ticket-types/{ticket_type_id:uuid}/delete"): ORG,  # the Speaker type: nobody holds it
+    ("GET", "/console/bookings/new"): ORG,
+    ("POST", "/console/bookings"): ORG,
 }
 
 # Routes whose own answer to a wrong credential in the body is 401 (the login form): only 403 means refused.
@@ -305,6 +363,7 @@ LAST = [
     ("POST", "/manage/{token}/sessions/{session_id}/release"),
     ("DELETE", "/api/v1/registrations/{registration_id}/sessions/{session_id}"),
     ("POST", "/console/programme/sessions/{session_id}/cancel"),
+    ("POST", "/console/programme/sessions/{session_id}/restore"),
     ("DELETE", "/api/v1/sessions/{session_id}"),
     ("DELETE", "/api/v1/slots/{slot_id}"),
     ("DELETE", "/api/v1/rooms/{room_id}"),
@@ -319,6 +378,7 @@ LAST = [
     ("POST", "/manage/{token}/erase"),
     ("POST", "/api/v1/registrations/{registration_id}/erasure"),
     ("POST", "/console/registrations/{registration_id:uuid}/erase"),
+    ("POST", "/console/ticket-types/{ticket_type_id:uuid}/delete"),
     ("POST", "/logout"),
 ]
 # Within a route, the roles expected to be refused go first, so an allowed destructive call cannot skew them.
@@ -430,9 +490,12 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         "reference": a["reference"],
         "name": "zxing-reader.js",
         "broadcast_id": str(broadcast.id),
+        "ticket_type_id": str(tickets["speaker"]),
         # Ids that match nothing: the role check comes first, so an organiser's 404 still counts as let in.
         "user_id": str(uuid.uuid4()),
         "token_id": str(uuid.uuid4()),
+        "question_id": str(uuid.uuid4()),
+        "message_id": str(uuid.uuid4()),
     }
     a_verify = email_verify_token(str(settings.secret_key), uuid.UUID(a["id"]), a_body["email"].lower(), 1)
     links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link, "v_": a_verify}

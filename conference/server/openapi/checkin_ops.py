@@ -53,7 +53,19 @@ OPERATIONS: tuple[Op, ...] = (
         "Find a delegate without a badge",
         STAFF,
         obj({"data": {"type": "array"}}),
-        query=(Q("q", TEXT, "name, reference or organisation (2 characters or more)"),),
+        query=(
+            Q("q", TEXT, "name, reference or organisation (2 characters or more)"),
+            Q("list", TEXT, '"door" (the default) or a session id: where each delegate stands on it'),
+        ),
+        tag="check-in",
+    ),
+    Op(
+        "POST",
+        "/checkins/{checkin_id}/undo",
+        "Undo a mistaken admission",
+        STAFF,
+        obj({"checkin_id": TEXT, "result": {"const": "undone"}, "reference": TEXT, "undone_at": WHEN}),
+        errors=(404, 409),
         tag="check-in",
     ),
     Op(

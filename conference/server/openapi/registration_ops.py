@@ -26,6 +26,14 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op("GET", "/ticket-types", "Ticket types delegates may choose", PUBLIC, TICKET_TYPES, tag="registration"),
     Op(
+        "GET",
+        "/questions",
+        "The registration questions (answered in `answers`, by id)",
+        PUBLIC,
+        {"type": "array", "items": "Question"},
+        tag="registration",
+    ),
+    Op(
         "POST",
         "/registrations",
         "Register",

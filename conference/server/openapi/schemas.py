@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conference.core.models import Sector, Status
+from conference.core.registration_window import RegistrationState
 from conference.core.schemas import RegistrationCreated
 from sessions.models import ProposalStatus
 
@@ -66,6 +67,34 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "waitlisted": INT,
             "registration_open": BOOL,
             "retention_days": nullable(INT),
+        },
+        {
+            # The event settings (issue 17): the registration window, venue details, public texts, contact.
+            "registration_opens_at": nullable(WHEN),
+            "registration_closes_at": nullable(WHEN),
+            "registration_state": {"enum": [s.value for s in RegistrationState]},
+            "refund_full_until": nullable(WHEN),
+            "venue_address": TEXT,
+            "travel_notes": TEXT,
+            "accessibility_notes": TEXT,
+            "privacy_notice": TEXT,
+            "accessibility_statement": TEXT,
+            "contact_email": nullable(TEXT),
+        },
+    ),
+    "Question": obj(
+        {
+            "id": UUID,
+            "label": TEXT,
+            "kind": {
+                "enum": ["text", "long_text", "number", "yes_no", "single_choice", "multiple_choice", "date"]
+            },
+            "required": BOOL,
+            "help_text": TEXT,
+            "options": {"type": "array", "items": TEXT},
+            "ticket_type_ids": {"type": "array", "items": UUID},
+            "position": INT,
+            "on_badge": BOOL,
         }
     ),
     "TicketType": obj(
@@ -80,6 +109,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "available": BOOL,
             "requires_approval": BOOL,
             "payment_methods": {"type": "array", "items": {"enum": ["card", "invoice"]}},
+            "available_from": nullable(WHEN),
+            "available_until": nullable(WHEN),
+            "cap": nullable(INT),
+            "approval": {"enum": ["none", "manual", "domain"]},
+            "invoice_confirms": BOOL,
         }
     ),
     "Registration": obj(
@@ -103,6 +137,13 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "access_needs": TEXT,
             "created_at": WHEN,
             "cancelled_at": nullable(WHEN),
+            # By question id: the answer with the question as it was asked (conference/answers.py).
+            "answers": {
+                "type": "object",
+                "additionalProperties": obj(
+                    {"label": TEXT, "kind": TEXT, "version": INT, "value": {}, "text": TEXT}
+                ),
+            },
         },
     ),
     "Room": obj({"id": UUID, "name": TEXT, "capacity": INT, "accessibility": TEXT, "position": INT}),

@@ -1,0 +1,170 @@
+"""The ticket-type and hand-booking pages in a real browser: an organiser adds an early-bird type and books a
+complimentary speaker by clicking, and axe-core finds no serious or critical problem on any of these pages (also
+when they show their errors).
+
+The server is `conference serve` in its own process on a fresh database; axe-core comes from node_modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conference import accounts
+from conference.core.audit import Actor
+from conference.core.db import Database
+from tests import support
+from tests.factories import make_conference
+from tests.support import make_settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # WCAG 2.1 A and AA
+PASSWORD = "ticket types test passphrase"
+ORGANISER = "organiser@example.org"
+
+
+@dataclass
+class Event:
+    base: str
+    tickets: dict[str, Any]
+
+
+async def _seed(url: str) -> dict[str, Any]:
+    settings = make_settings(url)
+    database = Database.from_settings(settings)
+    try:
+        tickets = await make_conference(database, capacity=50)
+        async with database.transaction() as db:
+            user = await accounts.add_user(
+                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
+            )
+            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+        return tickets
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
+    support.require_chromium()
+    tickets = asyncio.run(_seed(database_url))
+    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
+        yield Event(base, tickets)
+
+
+def sign_in(page: Page, base: str, path: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email address").fill(ORGANISER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        [
+            {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]}
+            for v in violations
+        ],
+        indent=1,
+    )
+
+
+def test_organiser_sets_up_a_type_and_books_by_hand_and_axe_finds_nothing_serious(
+    event: Event, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    checked: list[str] = []
+
+    def check(what: str) -> None:
+        page.wait_for_load_state("networkidle")
+        found = axe_violations(page)
+        assert not found, f"{what}: {describe(found)}"
+        checked.append(what)
+
+    sign_in(page, event.base, "/console/ticket-types")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ticket types")
+    check("the list")
+    page.get_by_role("link", name="Add a ticket type").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a ticket type")
+    check("the new form")
+
+    # Wrong on purpose: every problem in the summary, linked to its field.
+    page.get_by_label("Price before VAT").fill("-10")
+    page.get_by_label("Places of this type").fill("500")
+    page.get_by_role("button", name="Add the ticket type").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Give the ticket type a name")
+    expect(summary).to_contain_text("cannot be negative")
+    expect(summary).to_contain_text("capacity of 50 places")
+    check("the form with its errors")
+    expect(summary.get_by_role("link", name=re.compile("Price before VAT"))).to_have_attribute(
+        "href", "#price"
+    )
+
+    page.get_by_label("Name").fill("Early bird")
+    page.get_by_label("Price before VAT").fill("299.50")
+    page.get_by_label("Places of this type").fill("20")
+    page.get_by_label("On sale until (optional)").fill("2099-10-31T23:59")
+    page.get_by_role("button", name="Add the ticket type").click()
+    expect(page.get_by_role("status")).to_contain_text("The ticket type is added.")
+    row = page.locator("#ticket-types tr").filter(has_text="Early bird")
+    expect(row).to_contain_text("£299.50 + 20% VAT")
+    expect(row).to_contain_text("31 Oct 2099")
+    check("the list after adding")
+
+    row.get_by_role("button", name=re.compile("^Up")).click()
+    expect(page.get_by_role("status")).to_contain_text("order is saved")
+    page.locator("#ticket-types tr").filter(has_text="Early bird").get_by_role(
+        "link", name="Early bird", exact=True
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Early bird")
+    check("the edit form")
+    page.goto(event.base + f"/console/ticket-types/{event.tickets['speaker']}/delete")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Delete the ticket type Speaker")
+    check("the delete confirmation")
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Add a registration").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a registration by hand")
+    check("the booking form")
+    page.get_by_role("button", name="Add the registration").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose a ticket type")
+    check("the booking form with its errors")
+    page.get_by_label("Ticket type", exact=True).select_option(str(event.tickets["speaker"]))
+    page.get_by_label("Full name", exact=True).fill("Dr Keynote")
+    page.get_by_label("Email address", exact=True).fill("keynote@university.ac.uk")
+    page.get_by_label("Organisation", exact=True).fill("University of Leeds")
+    page.get_by_label("Sector").select_option("further_higher_education")
+    page.get_by_label(re.compile("^Complimentary")).check()
+    page.get_by_role("button", name="Add the registration").click()
+    done = page.get_by_role("status")
+    expect(done).to_contain_text("added and confirmed")
+    expect(done).to_contain_text("Dr Keynote")
+    check("the booking form after booking")
+    done.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Dr Keynote")
+    assert len(checked) == 9

@@ -1,0 +1,129 @@
+"""The event settings in a real browser: an organiser corrects a refused form and saves it, writes the privacy
+notice, and a visitor reaches it from the registration form's consent box and the accessibility statement from the
+footer; axe-core finds no serious or critical problem on any of these pages (WCAG 2.1 A and AA).
+
+The server is `conference serve` in its own process on a fresh database; axe-core comes from node_modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conference import accounts
+from conference.core.audit import Actor
+from conference.core.db import Database
+from tests import support
+from tests.factories import make_conference
+from tests.support import make_settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ORGANISER, PASSWORD = "organiser@example.org", "event settings passphrase"
+
+
+async def _seed(url: str) -> None:
+    settings = make_settings(url)
+    database = Database.from_settings(settings)
+    try:
+        await make_conference(database, capacity=50)
+        async with database.transaction() as db:
+            user = await accounts.add_user(
+                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
+            )
+            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def base(database_url: str, tmp_path: Path) -> Iterator[str]:
+    support.require_chromium()
+    asyncio.run(_seed(database_url))
+    with support.live_server(database_url, log_path=tmp_path / "server.log") as url:
+        yield url
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    found = axe_violations(page)
+    assert not found, f"{where}: " + json.dumps(
+        [{"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]} for v in found],
+        indent=1,
+    )
+
+
+def test_organiser_sets_up_the_event_and_visitors_reach_its_notices(base: str, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base + "/console/event")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email address").fill(ORGANISER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Event settings")
+    assert_accessible(page, "/console/event")
+
+    # Refused: every problem in the summary, each a link to its field; what was typed stays.
+    page.get_by_label("Time zone").fill("Mars/Olympus_Mons")
+    page.get_by_label("Capacity").fill("lots")
+    page.locator("#venue").fill("Civic Hall")
+    page.get_by_role("button", name="Save event settings").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Time zone")
+    expect(summary).to_contain_text("Capacity")
+    expect(page.locator("#venue")).to_have_value("Civic Hall")
+    assert_accessible(page, "/console/event with errors")
+    summary.get_by_role("link", name=re.compile("^Capacity")).click()
+    expect(page.get_by_label("Capacity")).to_be_focused()
+
+    page.get_by_label("Time zone").fill("Europe/London")
+    page.get_by_label("Capacity").fill("750")
+    page.get_by_label("Contact email").fill("events@leeds.gov.uk")
+    page.get_by_label("Accessibility at the venue").fill("Step-free entrance on Portland Crescent.")
+    page.get_by_role("button", name="Save event settings").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    expect(page.locator("#places-held")).to_contain_text("of 750")
+
+    page.get_by_role("link", name="Privacy notice and accessibility statement").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice and accessibility statement")
+    assert_accessible(page, "/console/event/notices")
+    page.locator("#privacy_notice").fill("Leeds City Council runs this event.\n\nAsk us anything.")
+    page.get_by_role("button", name="Save privacy notice").click()
+    expect(page.get_by_role("status")).to_contain_text("privacy notice is saved")
+
+    # A visitor: the consent box links to the notice (in a new tab, so the form keeps what was typed).
+    page.context.clear_cookies()
+    page.goto(base + "/")
+    with page.expect_popup() as popup:
+        page.locator("label[for=consent]").get_by_role("link", name=re.compile("privacy notice")).click()
+    notice = popup.value
+    notice.wait_for_load_state()
+    expect(notice.get_by_role("heading", level=1)).to_have_text("Privacy notice")
+    expect(notice.locator("#notice")).to_contain_text("Leeds City Council runs this event.")
+    assert_accessible(notice, "/privacy")
+    notice.close()
+
+    page.get_by_role("contentinfo").get_by_role("link", name="Accessibility statement").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accessibility statement")
+    expect(page.locator("#venue-access")).to_contain_text("Step-free entrance")
+    expect(page.get_by_role("contentinfo")).to_contain_text("events@leeds.gov.uk")
+    assert_accessible(page, "/accessibility")
