@@ -1,6 +1,7 @@
 """Check-in: a scan at the door or a workshop room answers in one short write, and every scan is recorded.
 
-A scan reads what it needs on the read pool, then writes one `checkin` row. The unique index on admissions
+A scan reads the badge's registration and writes one `checkin` row, in a write transaction it shares with the
+scans arriving with it (badges/checkin_queue.py, badges/admissions.py). The unique index on admissions
 (`uq_checkin_admitted`: one `ok` per delegate per list) decides races between scanners: the loser's insert
 fails, and it answers `already_checked_in` with the winner's time and place. Offline scanners upload their
 queue later (`sync`): scans are merged in the order they were made, and a delegate that an offline device
@@ -197,24 +198,8 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
                 raise ScanIdReused()
             return await _replay(conn, seen)
     outcome, registration_id = await judge(db, signer, scan)
-    now = utcnow()
-    scanned_at = scan.scanned_at or now
-    checkin_id = uuid.uuid4()
-    row: dict[str, Any] = {
-        "id": checkin_id,
-        "registration_id": registration_id,
-        "list": scan.list,
-        "result": outcome.result,
-        "device": scan.device[:100],
-        "staff": actor.label[:120],
-        "scanned_at": scanned_at,
-        "received_at": now,
-        "offline": scan.offline,
-        "conflict": False,
-        "reason": outcome.reason[:200],
-        "scan_id": scan.scan_id or None,
-        "scan_digest": digest,
-    }
+    row = checkin_row(scan, outcome, registration_id, actor=actor, digest=digest)
+    scanned_at, checkin_id = row["scanned_at"], row["id"]
     outcome.registration_id = registration_id
     if outcome.result == "ok":
         if (await conn.execute(_ADMIT[conn.dialect.name], row)).first() is not None:
@@ -225,7 +210,7 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
             await conn.execute(_ADMISSION, {"registration_id": registration_id, "list": scan.list})
         ).first()
         assert first is not None and outcome.attendee is not None
-        outcome = _already(outcome.attendee, first)
+        outcome = already(outcome.attendee, first)
         outcome.registration_id = registration_id
         row["result"] = outcome.result
         if scan.offline and scan.shown == "ok":
@@ -235,40 +220,88 @@ async def scan_in(db: AsyncSession, signer: BadgeSigner, scan: Scan, *, actor: A
     return outcome
 
 
-async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[ScanResult, uuid.UUID | None]:
-    """What this scan should answer, short of whether the delegate is already in (the admission decides)."""
-    reference, version = scan.reference.strip().upper(), None
-    if not reference:
-        try:
-            claim = signer.verify(scan.code)
-        except InvalidBadge as exc:
-            return ScanResult("invalid", reason=f"Not a valid badge ({exc.reason})."), None
-        reference, version = claim.reference, claim.version
-    conn = await db.connection()
-    row = (await conn.execute(_REGISTRATION, {"reference": reference})).first()
+def checkin_row(
+    scan: Scan,
+    outcome: ScanResult,
+    registration_id: uuid.UUID | None,
+    *,
+    actor: Actor,
+    digest: str | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The `checkin` row that records a scan and what it answered (an admission: `result` ok)."""
+    now = now or utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "registration_id": registration_id,
+        "list": scan.list,
+        "result": outcome.result,
+        "device": scan.device[:100],
+        "staff": actor.label[:120],
+        "scanned_at": scan.scanned_at or now,
+        "received_at": now,
+        "offline": scan.offline,
+        "conflict": False,
+        "reason": outcome.reason[:200],
+        "scan_id": scan.scan_id or None,
+        "scan_digest": digest,
+    }
+
+
+def read_badge(signer: BadgeSigner, scan: Scan) -> tuple[str, int | None] | ScanResult:
+    """The reference a scan names and the badge's version (None for a reference typed or found by search), or
+    the `invalid` answer for a code that is no genuine badge. No database."""
+    reference = scan.reference.strip().upper()
+    if reference:
+        return reference, None
+    try:
+        claim = signer.verify(scan.code)
+    except InvalidBadge as exc:
+        return ScanResult("invalid", reason=f"Not a valid badge ({exc.reason}).")
+    return claim.reference, claim.version
+
+
+_REFUSED = {
+    Status.cancelled: "cancelled",
+    Status.pending_payment: "unpaid",
+    Status.waitlisted: "no_place",
+    Status.awaiting_approval: "no_place",
+    Status.awaiting_verification: "no_place",
+}
+
+
+def judge_row(scan: Scan, row: Any, version: int | None, seat: Any = None) -> ScanResult:
+    """What a scan of the registration `row` (None: nobody) answers, short of whether the delegate is already in;
+    `seat` is their seat's row on a session's list (None: no seat)."""
     if row is None:
-        return ScanResult("invalid", reason="No registration has this badge."), None
+        return ScanResult("invalid", reason="No registration has this badge.")
     attendee = {"name": row.name, "organisation": row.organisation, "reference": row.reference}
     if version is not None and version != row.badge_version:
         return ScanResult(
             "invalid", attendee, reason="This badge was replaced by a newer one; use the new badge."
-        ), row.id
-    refusal = {
-        Status.cancelled: "cancelled",
-        Status.pending_payment: "unpaid",
-        Status.waitlisted: "no_place",
-        Status.awaiting_approval: "no_place",
-        Status.awaiting_verification: "no_place",
-    }.get(row.status)
+        )
+    refusal = _REFUSED.get(row.status)
     if refusal is not None:
-        return ScanResult(refusal, attendee), row.id
-    if scan.list != DOOR:
+        return ScanResult(refusal, attendee)
+    if scan.list != DOOR and (seat is None or seat.status != SeatStatus.booked):
+        return ScanResult("not_booked", attendee)
+    return ScanResult("ok", attendee)
+
+
+async def judge(db: AsyncSession, signer: BadgeSigner, scan: Scan) -> tuple[ScanResult, uuid.UUID | None]:
+    """What this scan should answer, short of whether the delegate is already in (the admission decides)."""
+    read = read_badge(signer, scan)
+    if isinstance(read, ScanResult):
+        return read, None
+    reference, version = read
+    conn = await db.connection()
+    row = (await conn.execute(_REGISTRATION, {"reference": reference})).first()
+    seat = None
+    if row is not None and scan.list != DOOR:
         seat = (
             await conn.execute(_SEAT, {"session_id": uuid.UUID(scan.list), "registration_id": row.id})
         ).first()
-        if seat is None or seat.status != SeatStatus.booked:
-            return ScanResult("not_booked", attendee), row.id
-    return ScanResult("ok", attendee), row.id
+    return judge_row(scan, row, version, seat), (row.id if row is not None else None)
 
 
 async def _same_scan(
@@ -304,12 +337,13 @@ async def _replay(conn: Any, seen: Any) -> ScanResult:
             await conn.execute(_ADMISSION, {"registration_id": seen.registration_id, "list": seen.list})
         ).first()
         if first is not None:
-            result = _already(attendee, first)
+            result = already(attendee, first)
             result.conflict, result.registration_id = seen.conflict, seen.registration_id
     return result
 
 
-def _already(attendee: dict[str, str], first: Any) -> ScanResult:
+def already(attendee: dict[str, str], first: Any) -> ScanResult:
+    """`already_checked_in`, with when, where and by whom the first admission (`first`) was."""
     where = {"at": first.scanned_at.isoformat(), "device": first.device, "staff": first.staff}
     return ScanResult("already_checked_in", attendee, first.scanned_at, where)
 

@@ -132,7 +132,7 @@ async def get_door_list(request: Request) -> Response:
     async with database(request).read() as db:
         list_name = await checkin.resolve_list(db, request.query_params.get("list", checkin.DOOR))
     body = await door.door_list(database(request), signer(request), list_name)
-    # 1,000 delegates are ~150 KB of JSON and ~25 KB gzipped: a phone on the venue's Wi-Fi gets the small one.
+    # 1,000 delegates are ~150 KB of JSON, a few tens of KB gzipped: a phone on the venue's Wi-Fi gets the small one.
     content = json.dumps(body, separators=(",", ":")).encode()
     headers = {"cache-control": "no-store", "vary": "accept-encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from badges import checkin
+from badges import admissions, checkin
 from badges.checkin import Scan, ScanResult
 from badges.codes import BadgeSigner
 from conference.core import errors, metrics
@@ -114,16 +115,35 @@ class CheckinQueue:
         lists: dict[str, str] = {}
         order = sorted(range(len(items)), key=lambda i: _order_key(items[i][0]))
         async with self.database.transaction() as db:
+            conn = await db.connection()
+            made: dict[int, Scan] = {}
             for i in order:
-                scan, actor = items[i]
+                scan = items[i][0]
                 try:
                     if scan.list not in lists:
                         lists[scan.list] = await checkin.resolve_list(db, scan.list)
-                    made = dataclasses.replace(scan, list=lists[scan.list])
-                    outcomes[i] = await checkin.scan_in(db, self._signer, made, actor=actor)
-                except (
-                    errors.DomainError
-                ) as exc:  # refused before it wrote anything (unknown list, reused id)
+                except errors.DomainError as exc:  # refused before it wrote anything
+                    outcomes[i] = exc
+                    continue
+                made[i] = dataclasses.replace(scan, list=lists[scan.list])
+            # A scan id recorded before, or twice in this batch: answered one by one, after the others, from
+            # its first record (`scan_in`). Everything else in a few statements (badges/admissions.py).
+            ids = Counter(s.scan_id for s in made.values() if s.scan_id)
+            seen = await admissions.scan_ids_seen(conn, list(ids))
+            alone = [
+                i for i in made if made[i].scan_id and (made[i].scan_id in seen or ids[made[i].scan_id] > 1)
+            ]
+            together = [i for i in made if i not in alone]
+            if together:
+                answers = await admissions.admit_many(
+                    conn, self._signer, [(made[i], items[i][1]) for i in together]
+                )
+                for i, answer in zip(together, answers, strict=True):
+                    outcomes[i] = answer
+            for i in alone:
+                try:
+                    outcomes[i] = await checkin.scan_in(db, self._signer, made[i], actor=items[i][1])
+                except errors.DomainError as exc:  # refused before it wrote anything (a reused scan id)
                     outcomes[i] = exc
         done = [o for o in outcomes if o is not None]
         assert len(done) == len(items)

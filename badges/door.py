@@ -2,8 +2,8 @@
 delegate without a badge, and the organisers' switch that shows delegates' access needs at the door.
 
 The kept list is the scanner's whole offline memory, so it stays small: one short entry per delegate (about
-150 bytes of JSON; 1,000 delegates are ~150 KB, ~25 KB gzipped, which is how it is sent to a client that
-accepts gzip). Access needs are in it only while the organisers have switched them on, and only for delegates
+150 bytes of JSON; 1,000 delegates are ~150 KB, tens of KB gzipped, which is how it is sent to a client that
+accepts gzip; bench/README.md). Access needs are in it only while the organisers have switched them on, and only for delegates
 who gave some.
 
 The switch is the organisers' last recorded choice in the audit trail (`badges.door.access_needs`, data

@@ -206,7 +206,7 @@ def render_ticket(ticket: TicketDocument) -> bytes:
     pdf.set_draw_color(190)
     pdf.set_line_width(0.3)
     pdf.line(20, y, 190, y)
-    y = text.line(ticket.dates, y=y + 4, size=13, style="B")
+    y = text.fitted(ticket.dates, y=y + 4, sizes=(13, 12, 11, 10))
     for place in ticket.venue[:5]:
         y = text.line(place, y=y + 0.5, size=12)
     notes = [

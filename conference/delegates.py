@@ -177,7 +177,10 @@ async def edit_details(
             status=registration.status.value,
         )
     if any(printed[k] != getattr(registration, k) for k in printed):
-        registration.badge_printed_at = None  # the printed badge shows the old text: print it again
+        # The badge and e-ticket show the old text: both are reissued (the old QR answers `invalid` at the door)
+        # and the badge is printed again.
+        registration.badge_version += 1
+        registration.badge_printed_at = None
     await audit.record(
         db, "conference.registration.edited", actor=actor, subject=registration.reference, fields=changed
     )
@@ -392,15 +395,7 @@ async def resend(
     invoice = await latest_invoice(db, registration.id)
     if invoice is None:
         raise NothingToResend("This registration has no invoice that stands (none issued, or all credited).")
-    queue_email(
-        db,
-        settings,
-        kind="invoice",
-        to=invoice.billing_email,
-        registration_id=registration.id,
-        invoice_id=str(invoice.id),
-        number=invoice.number,
-    )
+    invoicing.email_invoice(db, settings, invoice=invoice)
     await audit.record(
         db,
         "conference.registration.email_resent",

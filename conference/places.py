@@ -57,7 +57,9 @@ async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Confe
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     conference = (await db.execute(stmt)).scalar_one_or_none()
     if conference is None:
-        raise errors.NotFound("No conference has been set up yet: an organiser sets it up in the console at /console/event.")
+        raise errors.NotFound(
+            "No conference has been set up yet: an organiser sets it up in the console at /console/event."
+        )
     return conference
 
 

@@ -263,7 +263,9 @@ async def set_answers_deadline(db: AsyncSession, *, until: datetime | None, acto
 async def the_conference(db: AsyncSession, *, lock: bool = False) -> Conference:
     conference = (await db.execute(sa.select(Conference).order_by(col(Conference.id)).limit(1))).scalar()
     if conference is None:
-        raise errors.NotFound("No conference has been set up yet: an organiser sets it up in the console at /console/event.")
+        raise errors.NotFound(
+            "No conference has been set up yet: an organiser sets it up in the console at /console/event."
+        )
     return await lock_for_update(db, Conference, conference.id) if lock else conference
 
 

@@ -254,7 +254,9 @@ async def register_many(
     # takes this lock first.
     locked = (await conn.execute(_LOCK_AND_NUMBER, {"count": len(requests)})).first()
     if locked is None:
-        raise errors.NotFound("No conference has been set up yet: an organiser sets it up in the console at /console/event.")
+        raise errors.NotFound(
+            "No conference has been set up yet: an organiser sets it up in the console at /console/event."
+        )
     conference_id, capacity, switch, last_number, opens_at, closes_at = locked
     # The switch and the window, on the clock now (under the lock): the form opens and closes by itself.
     window = registration_window.state(switch=switch, opens_at=opens_at, closes_at=closes_at)

@@ -22,6 +22,7 @@ Audited through the organisers' services, with the delegate as the actor (`atten
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,7 +110,7 @@ def parse_colleague(values: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
-def _position(order: list[str]) -> Any:
+def _position(order: list[str]) -> Callable[[str], int]:
     return lambda name: order.index(name) if name in order else len(order)
 
 
@@ -194,6 +195,33 @@ def _actor(registration: Registration) -> Actor:
     return Actor("attendee", registration.reference, registration.id)
 
 
+def _typed_email(values: dict[str, Any], problems: dict[str, str]) -> str | None:
+    """The new address as typed, when the form's own checks passed it (else None: its problem is named already)."""
+    return None if "email" in problems else str(values.get("email", "")).strip()
+
+
+async def _address_problem(
+    db: AsyncSession, conference: Conference, registration: Registration, email: str, *, transfer: bool
+) -> errors.DomainError | None:
+    try:
+        await _address_allowed(db, conference, registration, email, transfer=transfer)
+    except (errors.InvalidInput, errors.AlreadyRegistered) as exc:
+        return exc
+    return None
+
+
+def _refuse(problems: dict[str, str], order: tuple[str, ...], address: errors.DomainError | None) -> None:
+    """Every problem at once: the form's, and the address's (which keeps its own status when it is the only one)."""
+    if address is not None and not problems:
+        raise address
+    if address is not None:
+        problems = {**problems, **(address.fields or {"email": address.message})}
+    if problems:
+        raise errors.InvalidInput(
+            fields={k: problems[k] for k in sorted(problems, key=_position(list(order)))}
+        )
+
+
 @dataclass(frozen=True)
 class DetailsChanged:
     changed: list[str]  # the names of the fields that changed
@@ -201,15 +229,27 @@ class DetailsChanged:
 
 
 async def change_own_details(
-    db: AsyncSession, *, settings: Settings, token: str, details: dict[str, Any]
+    db: AsyncSession, *, settings: Settings, token: str, values: dict[str, Any]
 ) -> DetailsChanged:
-    """The delegate corrects their details (from `parse_own_details`) through their manage link, until the
-    deadline. A new email address goes through confirmation again, as when an organiser changes it."""
+    """The delegate corrects their details (the form's `values`) through their manage link, until the deadline.
+    Every problem is named at once, the form's and the new address's; a new address goes through confirmation
+    again, as when an organiser changes it."""
     conference, registration = await _by_link(db, token)
     _open_for_changes(registration, conference)
-    new_address = details["email"].lower() != registration.email_key
-    if new_address:
-        await _address_allowed(db, conference, registration, details["email"], transfer=False)
+    problems: dict[str, str] = {}
+    details: dict[str, Any] = {}
+    try:
+        details = parse_own_details(values)
+    except errors.InvalidInput as exc:
+        problems = dict(exc.fields or {})
+    email = _typed_email(values, problems)
+    new_address = email is not None and email.lower() != registration.email_key
+    address = (
+        await _address_problem(db, conference, registration, email, transfer=False)
+        if email is not None and new_address
+        else None
+    )
+    _refuse(problems, delegates.FIELDS, address)
     changed = await delegates.edit_details(
         db, settings=settings, registration_id=registration.id, details=details, actor=_actor(registration)
     )
@@ -224,17 +264,28 @@ class Transferred:
 
 
 async def transfer_place(
-    db: AsyncSession, *, settings: Settings, token: str, colleague: dict[str, Any]
+    db: AsyncSession, *, settings: Settings, token: str, values: dict[str, Any]
 ) -> Transferred:
-    """The delegate hands their place to a colleague (from `parse_colleague`), until the deadline: the colleague
-    gets their own link and ticket, and this link, the badge and any replay of the first request stop working."""
+    """The delegate hands their place to a colleague (the transfer form's `values`), until the deadline: the
+    colleague gets their own link and ticket, and this link, the badge and any replay of the first request stop
+    working. Every problem is named at once."""
     conference, registration = await _by_link(db, token)
     _open_for_changes(registration, conference)
-    if colleague["email"].lower() == registration.email_key:
-        raise errors.InvalidInput(
+    problems: dict[str, str] = {}
+    colleague: dict[str, Any] = {}
+    try:
+        colleague = parse_colleague(values)
+    except errors.InvalidInput as exc:
+        problems = dict(exc.fields or {})
+    email = _typed_email(values, problems)
+    address: errors.DomainError | None = None
+    if email is not None and email.lower() == registration.email_key:
+        address = errors.InvalidInput(
             fields={"email": "This is your own address: give your colleague's email address."}
         )
-    await _address_allowed(db, conference, registration, colleague["email"], transfer=True)
+    elif email is not None:
+        address = await _address_problem(db, conference, registration, email, transfer=True)
+    _refuse(problems, (*TRANSFER_FIELDS, "confirm"), address)
     actor = _actor(registration)  # the reference stays with the place; the actor is the holder who acted
     moved = await delegates.substitute(
         db, settings=settings, registration_id=registration.id, details=colleague, actor=actor

@@ -17,10 +17,18 @@ from aiosmtpd.controller import Controller
 
 from conference.core.db import Database
 from conference.core.settings import Settings
+from conference.server import plugins
 from conference.server.app import create_app
 from tests import support
 from tests.factories import make_conference
 from tests.support import KIND, Mailbox, make_settings, running_app, smtp_env, start_smtp
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed() -> None:
+    """What the app and the CLI plug in at start-up (email composers, hooks), for tests that call the domain
+    without making an app first: otherwise such a test would pass or fail by what ran before it."""
+    plugins.install()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conference import questions
+from conference import accounts, questions
 from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import Approval, Conference, TicketType, utcnow
@@ -235,3 +235,15 @@ async def make_question(
             ticket_types=await questions.ticket_type_names(db),
         )
         return (await questions.create_question(db, data=data, actor=ORGANISER)).id
+
+
+# --- console accounts ------------------------------------------------------------------------------------------
+
+
+async def make_console_user(
+    database: Database, settings: Settings, *, email: str, password: str, role: str = "organiser"
+) -> None:
+    """A console account that signs in with `password`, made as the CLI makes one (no invitation)."""
+    async with database.transaction() as db:
+        user = await accounts.add_user(db, settings, email=email, role=role, actor=Actor("cli"), invite=False)
+        await accounts.set_password(db, user, password, actor=Actor("cli"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import re
 import shutil
@@ -45,7 +46,7 @@ from starlette.staticfiles import StaticFiles
 
 from badges.codes import BadgeSigner
 from conference.core.db import Database
-from conference.core.models import OutboxEmail
+from conference.core.models import OutboxEmail, Registration, Status
 from conference.core.settings import Settings, load_settings
 from conference.mail import mailtext
 from conference.server.app import create_app
@@ -56,6 +57,7 @@ from tests.stripe_fake import FakeStripe, event_body, sign
 if TYPE_CHECKING:  # imported where used: the suites that need them are the only ones that pay for them
     import zxingcpp
     from PIL import Image
+    from playwright.sync_api import Page
 
 PG_ADMIN_URL = os.environ.get("CONFERENCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHROMIUM = os.environ.get("CONFERENCE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -410,6 +412,18 @@ async def register(client: httpx.AsyncClient, ticket: Any, **overrides: Any) -> 
     return result
 
 
+async def book_seat(client: httpx.AsyncClient, person: dict[str, Any], session_id: Any) -> str:
+    """Book `person` (a registration as the API answered it) a seat in a workshop with their own link: "booked" or
+    "waitlisted"."""
+    response = await client.post(
+        f"/api/v1/registrations/{person['id']}/sessions",
+        json={"session_id": str(session_id)},
+        headers=bearer(person["manage_token"]),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["status"])
+
+
 async def post_registration(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
     """Post a whole registration body (see tests/factories.py); the 201 answer."""
     response = await client.post("/api/v1/registrations", json=body)
@@ -589,6 +603,53 @@ LAUNCH_ARGS = [
 CONTEXT = {"viewport": {"width": 1024, "height": 900}, "locale": "en-GB"}
 BROWSER_PATIENCE_MS = int(PATIENCE * 1000)  # playwright's expect() and actions wait this long for the page
 
+# axe-core comes from node_modules (npm devDependency), injected into each page by Playwright (which is not subject
+# to the page's CSP). The rules: WCAG 2.1 A and AA, the level public-sector sites in the UK must meet.
+AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_problems(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not AXE.exists():
+        skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def describe_axe(violations: list[dict[str, Any]]) -> str:
+    """axe-core's violations, readable in a failed assertion: each rule and the first few places it failed."""
+    return json.dumps(
+        [
+            {
+                "rule": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "where": [n["target"] for n in v["nodes"]][:5],
+            }
+            for v in violations
+        ],
+        indent=1,
+    )
+
+
+def assert_axe_clean(page: Page, where: str) -> None:
+    found = axe_problems(page)
+    assert not found, f"{where}: {describe_axe(found)}"
+
+
+def console_sign_in(page: Page, base: str, path: str, *, email: str, password: str) -> None:
+    """Open a console page, be sent to /login, and sign in there with email and password (back on `path`)."""
+    from playwright.sync_api import expect
+
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
 
 # --- card payments against the Stripe fake (tests/stripe_fake.py) ----------------------------------------------
 
@@ -639,6 +700,14 @@ async def register_card(client: httpx.AsyncClient, ticket: Any, **extra: Any) ->
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def registration_status(database: Database, registration_id: Any) -> Status:
+    """A registration's status as stored now (`registration_id` a UUID or its text)."""
+    async with database.read() as db:
+        row = await db.get(Registration, uuid.UUID(str(registration_id)))
+        assert row is not None
+        return row.status
 
 
 def checkout_session_id(checkout_url: str) -> str:

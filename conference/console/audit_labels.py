@@ -11,6 +11,8 @@ LABELS = {
     "badges.badge.downloaded": "Badge downloaded",
     "badges.badge.reissued": "Badge reissued",
     "badges.checkins.viewed": "Check-in log viewed",
+    "badges.checkin.undone": "Check-in undone",
+    "badges.door.access_needs": "Access needs at the door switched",
     "badges.print_run.downloaded": "Badge print run downloaded",
     "badges.printed": "Badges marked as printed",
     # --- signing in, people and tokens
@@ -30,6 +32,7 @@ LABELS = {
     "conference.user.totp_enabled": "Two-step sign-in turned on",
     "conference.user.totp_disabled": "Two-step sign-in turned off",
     # --- the event and registrations
+    "conference.conference.created": "Event set up",
     "conference.conference.updated": "Event settings changed",
     "conference.demo.loaded": "Demo data loaded",
     "conference.ticket_type.created": "Ticket type added",
@@ -128,6 +131,8 @@ LABELS = {
 FAMILIES = {
     "badges.badge": "Badges",
     "badges.checkins": "Check-in log",
+    "badges.checkin": "Check-in",
+    "badges.door": "Door settings",
     "badges.print_run": "Badge print runs",
     "badges.printed": "Badges printed",
     "conference.login": "Signing in",

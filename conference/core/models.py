@@ -173,7 +173,7 @@ class Conference(SQLModel, table=True):
     # Delegates may change their answers to the registration questions until then (None: until the event starts).
     answers_editable_until: datetime | None = _when(nullable=True, default=None)
     # A delegate may transfer their place (conference/self_service.py) to an address at any email domain; off: only
-    # at their own organisation's domain. Migration 0023.
+    # at their own organisation's domain. Migration 0018.
     transfer_any_domain: bool = False
     created_at: datetime = _when(default_factory=utcnow)
 

@@ -121,6 +121,47 @@ def _event_dates(conference: Conference) -> str:
     return f"{starts.day} {starts:%B %Y} - {ends.day} {ends:%B %Y}"
 
 
+def email_invoice(db: AsyncSession, settings: Settings, *, invoice: Invoice) -> None:
+    """Queue the invoice's email, its PDF attached, to its billing contact."""
+    queue_email(
+        db,
+        settings,
+        kind="invoice",
+        to=invoice.billing_email,
+        registration_id=invoice.registration_id,
+        invoice_id=str(invoice.id),
+        number=invoice.number,
+    )
+
+
+async def _issue(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    invoice: Invoice,
+    registration: Registration,
+    actor: Actor,
+    **audited: Any,
+) -> Invoice:
+    """Store a new invoice with its sums, email it to its billing contact and audit it."""
+    # The sums come from the document the invoice prints as.
+    sums = totals(document(invoice, registration, settings))
+    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
+    db.add(invoice)
+    email_invoice(db, settings, invoice=invoice)
+    await audit.record(
+        db,
+        "conference.invoice.issued",
+        actor=actor,
+        subject=invoice.number,
+        registration=registration.reference,
+        gross_pence=invoice.gross_pence,
+        **audited,
+    )
+    await db.flush()
+    return invoice
+
+
 async def issue_invoice(
     db: AsyncSession, settings: Settings, *, registration: Registration, ticket: TicketType, actor: Actor
 ) -> Invoice:
@@ -161,29 +202,7 @@ async def issue_invoice(
         issued_on=issued_on,
         due_on=issued_on + timedelta(days=int(settings.invoice_terms_days)),
     )
-    # The sums come from the document the invoice prints as.
-    sums = totals(document(invoice, registration, settings))
-    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
-    db.add(invoice)
-    queue_email(
-        db,
-        settings,
-        kind="invoice",
-        to=invoice.billing_email,
-        registration_id=registration.id,
-        invoice_id=str(invoice.id),
-        number=number,
-    )
-    await audit.record(
-        db,
-        "conference.invoice.issued",
-        actor=actor,
-        subject=number,
-        registration=registration.reference,
-        gross_pence=invoice.gross_pence,
-    )
-    await db.flush()
-    return invoice
+    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor)
 
 
 def net_for_gross(gross_pence: int, vat_rate_percent: int, list_net_pence: int) -> int:
@@ -245,29 +264,7 @@ async def issue_card_receipt(
         due_on=None,
         paid_at=paid_at,
     )
-    sums = totals(document(invoice, registration, settings))
-    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
-    db.add(invoice)
-    queue_email(
-        db,
-        settings,
-        kind="invoice",
-        to=invoice.billing_email,
-        registration_id=registration.id,
-        invoice_id=str(invoice.id),
-        number=number,
-    )
-    await audit.record(
-        db,
-        "conference.invoice.issued",
-        actor=actor,
-        subject=number,
-        registration=registration.reference,
-        gross_pence=invoice.gross_pence,
-        paid_by="card",
-    )
-    await db.flush()
-    return invoice
+    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor, paid_by="card")
 
 
 async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice | None:

@@ -187,7 +187,7 @@ def _event_block(conf: Conference, extras: _Extras) -> str:
     if venue:
         lines.append("Where: " + "\n".join(venue))
     if conf.travel_notes.strip():
-        lines.append("Getting there:\n" + conf.travel_notes.strip())
+        lines.append("\nGetting there:\n" + conf.travel_notes.strip())
     text = "\n" + "\n".join(lines) + "\n"
     if extras.ticket_link:
         attached = [name for name, _ in extras.attachments]

@@ -96,10 +96,9 @@ async def save_details(request: Request) -> Response:
     values: dict[str, str] = {}
     try:
         values = await form_values(request)
-        details = self_service.parse_own_details(values)
         async with database(request).transaction() as db:
             done = await self_service.change_own_details(
-                db, settings=settings(request), token=token, details=details
+                db, settings=settings(request), token=token, values=values
             )
     except (self_service.InvalidManageLink, *NOT_THE_FORMS_FAULT):
         raise
@@ -161,10 +160,9 @@ async def transfer(request: Request) -> Response:
     values: dict[str, str] = {}
     try:
         values = await form_values(request)
-        colleague = self_service.parse_colleague(values)
         async with database(request).transaction() as db:
             moved = await self_service.transfer_place(
-                db, settings=settings(request), token=request.path_params["token"], colleague=colleague
+                db, settings=settings(request), token=request.path_params["token"], values=values
             )
     except (self_service.InvalidManageLink, *NOT_THE_FORMS_FAULT):
         raise

@@ -51,7 +51,6 @@ from conference.core import errors, metrics
 from conference.core.db import Database, is_unavailable
 from conference.core.settings import Settings, load_settings
 from conference.group_commit import RegistrationQueue
-from conference.invoices import emails as invoice_emails
 from conference.mail.sender import MailWorker
 from conference.pages import answers as answer_pages
 from conference.pages import legal as legal_pages
@@ -61,12 +60,11 @@ from conference.pages import verification as verification_pages
 from conference.payments.gateway import checkout_origins
 from conference.payments.worker import PaymentWorker
 from conference.personal_data import RetentionWorker
-from conference.server import openapi, readiness
+from conference.server import openapi, plugins, readiness
 from conference.verification import VerificationWorker
 from conference.web import templating
 from conference.web.middleware import BodyLimit, QueryText, RequestContext, SecurityHeaders, route_template
 from conference.web.ratelimit import RateLimit
-from sessions import wiring
 from sessions.call import api as proposals_api
 from sessions.call import console as proposals_console
 from sessions.call import pages as proposals_pages
@@ -146,10 +144,7 @@ async def healthz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
-    invoice_emails.install()
-    wiring.install()
-    scanner.install()
-    ticket_pages.install()  # the e-ticket: the manage page's QR, the confirmation's attachment (core/hooks.py)
+    plugins.install()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

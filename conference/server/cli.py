@@ -405,11 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             served: int = _serve(args)
             return served
         # Imported here, not at the top, so that `--help` and quick commands don't load the web stack first.
-        from conference.invoices import emails as invoice_emails
-        from sessions import wiring
+        from conference.server import plugins
 
-        invoice_emails.install()
-        wiring.install()
+        plugins.install()
         result: int = args.func(args)
     except SettingsError as exc:  # a missing or unsafe setting: one line that says which, not a traceback
         print(f"error: {exc}", file=sys.stderr)

@@ -131,6 +131,20 @@ async def _live_seat(
     return (await db.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+def _refuse_unbookable(session: ProgrammeSession, registration: Registration) -> None:
+    """Raise why this registration can have no seat in this session at all, whatever the seats left."""
+    if session.conference_id != registration.conference_id:
+        raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
+    if session.cancelled:
+        raise SessionCancelled()
+    if session.kind != Kind.workshop:
+        raise NotBookable()
+    if registration.status != Status.confirmed:
+        raise NotConfirmed(
+            f"Only confirmed registrations can book seats; this one is {registration.status.value}."
+        )
+
+
 async def book_seat(
     db: AsyncSession,
     *,
@@ -148,16 +162,7 @@ async def book_seat(
         raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
     registration = await lock_for_update(db, Registration, registration_id)
     session = await lock_for_update(db, ProgrammeSession, session_id)
-    if session.conference_id != registration.conference_id:
-        raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
-    if session.cancelled:
-        raise SessionCancelled()
-    if session.kind != Kind.workshop:
-        raise NotBookable()
-    if registration.status != Status.confirmed:
-        raise NotConfirmed(
-            f"Only confirmed registrations can book seats; this one is {registration.status.value}."
-        )
+    _refuse_unbookable(session, registration)
     if source == "booking" and not (await choices.phase(db)).booking_open:
         raise choices.BookingClosed()
     if await _live_seat(db, registration_id, session_id) is not None:
@@ -240,16 +245,7 @@ async def swap_seat(
         for sid in sorted({session_id, *(s.id for _, s in held)})
     }
     session = locked[session_id]
-    if session.conference_id != registration.conference_id:
-        raise errors.InvalidInput(fields={"session_id": "No session has this id; see GET /api/v1/sessions."})
-    if session.cancelled:
-        raise SessionCancelled()
-    if session.kind != Kind.workshop:
-        raise NotBookable()
-    if registration.status != Status.confirmed:
-        raise NotConfirmed(
-            f"Only confirmed registrations can book seats; this one is {registration.status.value}."
-        )
+    _refuse_unbookable(session, registration)
     if not (await choices.phase(db)).booking_open:
         raise choices.BookingClosed()
     if await _live_seat(db, registration_id, session_id) is not None:

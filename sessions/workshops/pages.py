@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,7 +85,10 @@ async def show_agenda(
             "r": r,
             "conference": conf,
             "rows": rows,
-            "workshops_by_time": sorted(by_time.items()),
+            "workshops_by_time": [
+                (datetime.fromisoformat(starts).strftime("%a %-d %b, %H:%M"), group)
+                for starts, group in sorted(by_time.items())
+            ],
             "mine": mine,
             "swaps": agenda.seats_to_swap(rows, workshops),
             "phase": phase,

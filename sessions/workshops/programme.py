@@ -294,7 +294,8 @@ async def update_session(
             room = await _check_room(db, session, times_known=not found)
         except errors.DomainError as exc:
             found.append(exc)
-    counts = await capacity.seat_counts(db, [session.id])
+        # Still unflushed: the session may hold an unknown room or slot id until every problem is known.
+        counts = await capacity.seat_counts(db, [session.id])
     booked = counts.get(session.id, {}).get("booked", 0)
     if (
         session.kind == Kind.workshop

@@ -83,6 +83,15 @@ async def test_search_says_where_each_delegate_stands_and_what_can_succeed(
     bad = await client.get("/api/v1/checkins/search", params={"q": "ada", "list": "nowhere"}, headers=staff)
     assert bad.status_code == 422 and "list" in bad.json()["error"]["fields"]
 
+    # The scanner and the log name the workshop; the log names the delegate.
+    in_the_room = await scan(client, staff, code_for(settings, people["ada"]), list_=str(session.id))
+    assert in_the_room.json()["result"] == "ok"
+    async with database.transaction() as db:
+        organiser = await create_api_token(db, role="organiser", name="Lead")
+    await sign_in(client, organiser)
+    log = html.unescape((await client.get("/console/checkins", headers={"accept": "text/html"})).text)
+    assert "Workshop: Sharing data safely" in log and "Ada Delegate" in log
+
 
 async def test_access_needs_reach_the_door_only_while_organisers_show_them(
     client: httpx.AsyncClient,

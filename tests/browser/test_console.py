@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from conference import accounts
-from conference.core.audit import Actor
 from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference, registration_body
+from tests.factories import make_conference, make_console_user, registration_body
 from tests.support import make_settings
 
 if TYPE_CHECKING:
@@ -31,12 +28,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "console test passphrase"
 ORGANISER = "organiser@example.org"
 STAFF = "door@example.org"
-# WCAG 2.1 A and AA, the level public-sector sites in the UK must meet.
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @dataclass
@@ -51,12 +45,8 @@ async def _seed(url: str) -> dict[str, Any]:
     database = Database.from_settings(settings)
     try:
         tickets = await make_conference(database, capacity=50)
-        async with database.transaction() as db:
-            for email, role in ((ORGANISER, "organiser"), (STAFF, "staff")):
-                user = await accounts.add_user(
-                    db, settings, email=email, role=role, actor=Actor("cli"), invite=False
-                )
-                await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+        for email, role in ((ORGANISER, "organiser"), (STAFF, "staff")):
+            await make_console_user(database, settings, email=email, password=PASSWORD, role=role)
         return tickets
     finally:
         await database.dispose()
@@ -80,17 +70,6 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
         yield Event(base, made[0]["manage_token"], made[1])
 
 
-def sign_in(page: Page, base: str, email: str, path: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_organiser_signs_in_approves_a_delegate_and_exports_csv(
     event: Event, page: Page, tmp_path: Path
 ) -> None:
@@ -102,7 +81,13 @@ def test_organiser_signs_in_approves_a_delegate_and_exports_csv(
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("not right")
 
-    sign_in(page, event.base, ORGANISER, "/console/registrations?status=awaiting_approval")
+    support.console_sign_in(
+        page,
+        event.base,
+        "/console/registrations?status=awaiting_approval",
+        email=ORGANISER,
+        password=PASSWORD,
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Registrations")
     page.get_by_role("link", name=event.awaiting["reference"]).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ida Tarbell")
@@ -124,29 +109,6 @@ def test_organiser_signs_in_approves_a_delegate_and_exports_csv(
 # --- accessibility ------------------------------------------------------------------------------------------
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [
-            {
-                "rule": v["id"],
-                "impact": v["impact"],
-                "help": v["help"],
-                "where": [n["target"] for n in v["nodes"]][:5],
-            }
-            for v in violations
-        ],
-        indent=1,
-    )
-
-
 def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: Event, page: Page) -> None:
     from playwright.sync_api import expect
 
@@ -155,16 +117,14 @@ def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: 
     def check(path: str) -> None:
         page.goto(event.base + path)
         page.wait_for_load_state("networkidle")
-        found = axe_violations(page)
-        assert not found, f"{path}: {describe(found)}"
+        support.assert_axe_clean(page, path)
         checked.append(path)
 
     check("/")
     # The registration form again, showing its errors (error summary, aria-invalid fields).
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    found = axe_violations(page)
-    assert not found, f"/ with errors: {describe(found)}"
+    support.assert_axe_clean(page, "/ with errors")
     check(f"/manage/{event.manage_token}")
     check(f"/manage/{event.manage_token}/erase")
     check("/programme")
@@ -172,12 +132,12 @@ def test_axe_finds_no_serious_problems_on_public_staff_and_console_pages(event: 
     check("/login")
     check("/password/forgot")
 
-    sign_in(page, event.base, STAFF, "/scan")
+    support.console_sign_in(page, event.base, "/scan", email=STAFF, password=PASSWORD)
     expect(page).to_have_url(re.compile(r"/scan"))
     check("/scan")
     page.context.clear_cookies()
 
-    sign_in(page, event.base, ORGANISER, "/console/dashboard")
+    support.console_sign_in(page, event.base, "/console/dashboard", email=ORGANISER, password=PASSWORD)
     expect(page.locator("canvas").first).to_be_visible()
     check("/console/dashboard")
     check("/console/registrations")
@@ -193,5 +153,5 @@ def test_axe_catches_a_real_problem(event: Event, page: Page) -> None:
     """The check above could pass by running nothing: here an unlabelled field must be found."""
     page.goto(event.base + "/")
     page.evaluate("document.querySelector('label[for=email]').remove()")
-    found = axe_violations(page)
-    assert any(v["id"] == "label" for v in found), describe(found)
+    found = support.axe_problems(page)
+    assert any(v["id"] == "label" for v in found), support.describe_axe(found)

@@ -9,7 +9,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +18,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from conference import accounts
-from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.web.auth import create_api_token
 from tests import support
-from tests.factories import make_conference, make_programme, proposal_body, registration_body, set_call
+from tests.factories import (
+    make_conference,
+    make_console_user,
+    make_programme,
+    proposal_body,
+    registration_body,
+    set_call,
+)
 from tests.support import make_settings
 
 if TYPE_CHECKING:
@@ -32,8 +36,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # WCAG 2.1 A and AA
 PASSWORD = "sessions test passphrase"
 ORGANISER = "organiser@example.org"
 
@@ -55,11 +57,8 @@ async def _seed(url: str) -> tuple[str, dict[str, Any], Any]:
         tickets = await make_conference(database, capacity=50)
         programme = await make_programme(database)
         await set_call(database, open_=True)
+        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
         async with database.transaction() as db:
-            user = await accounts.add_user(
-                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
-            )
-            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
             token = await create_api_token(db, role="organiser", name="Browser set-up")
         return token, tickets, programme
     finally:
@@ -91,35 +90,6 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
         )
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [
-            {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]}
-            for v in violations
-        ],
-        indent=1,
-    )
-
-
-def sign_in(page: Page, base: str, path: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email address").fill(ORGANISER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_edit_cancel_and_restore_by_clicking_and_every_page_passes_axe(event: Event, page: Page) -> None:
     from playwright.sync_api import expect
 
@@ -127,11 +97,10 @@ def test_edit_cancel_and_restore_by_clicking_and_every_page_passes_axe(event: Ev
 
     def check(what: str) -> None:
         page.wait_for_load_state("networkidle")
-        found = axe_violations(page)
-        assert not found, f"{what}: {describe(found)}"
+        support.assert_axe_clean(page, what)
         checked.append(what)
 
-    sign_in(page, event.base, "/console/programme")
+    support.console_sign_in(page, event.base, "/console/programme", email=ORGANISER, password=PASSWORD)
     expect(page.get_by_role("navigation", name="Console")).to_be_visible()
     check("programme console page")
 

@@ -8,7 +8,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conference import accounts
-from conference.core.audit import Actor
 from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference
+from tests.factories import make_conference, make_console_user
 from tests.support import make_settings
 
 if TYPE_CHECKING:
@@ -29,8 +26,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # WCAG 2.1 A and AA
 PASSWORD = "ticket types test passphrase"
 ORGANISER = "organiser@example.org"
 
@@ -46,11 +41,7 @@ async def _seed(url: str) -> dict[str, Any]:
     database = Database.from_settings(settings)
     try:
         tickets = await make_conference(database, capacity=50)
-        async with database.transaction() as db:
-            user = await accounts.add_user(
-                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
-            )
-            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
         return tickets
     finally:
         await database.dispose()
@@ -64,35 +55,6 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
         yield Event(base, tickets)
 
 
-def sign_in(page: Page, base: str, path: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email address").fill(ORGANISER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [
-            {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]}
-            for v in violations
-        ],
-        indent=1,
-    )
-
-
 def test_organiser_sets_up_a_type_and_books_by_hand_and_axe_finds_nothing_serious(
     event: Event, page: Page
 ) -> None:
@@ -102,11 +64,10 @@ def test_organiser_sets_up_a_type_and_books_by_hand_and_axe_finds_nothing_seriou
 
     def check(what: str) -> None:
         page.wait_for_load_state("networkidle")
-        found = axe_violations(page)
-        assert not found, f"{what}: {describe(found)}"
+        support.assert_axe_clean(page, what)
         checked.append(what)
 
-    sign_in(page, event.base, "/console/ticket-types")
+    support.console_sign_in(page, event.base, "/console/ticket-types", email=ORGANISER, password=PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Ticket types")
     check("the list")
     page.get_by_role("link", name="Add a ticket type").click()

@@ -8,19 +8,16 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conference import accounts
-from conference.core.audit import Actor
 from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference
+from tests.factories import make_conference, make_console_user
 from tests.support import make_settings
 
 if TYPE_CHECKING:
@@ -28,8 +25,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ORGANISER, PASSWORD = "organiser@example.org", "event settings passphrase"
 
 
@@ -38,11 +33,7 @@ async def _seed(url: str) -> None:
     database = Database.from_settings(settings)
     try:
         await make_conference(database, capacity=50)
-        async with database.transaction() as db:
-            user = await accounts.add_user(
-                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
-            )
-            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
     finally:
         await database.dispose()
 
@@ -55,32 +46,12 @@ def base(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def assert_accessible(page: Page, where: str) -> None:
-    found = axe_violations(page)
-    assert not found, f"{where}: " + json.dumps(
-        [{"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]} for v in found],
-        indent=1,
-    )
-
-
 def test_organiser_sets_up_the_event_and_visitors_reach_its_notices(base: str, page: Page) -> None:
     from playwright.sync_api import expect
 
-    page.goto(base + "/console/event")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email address").fill(ORGANISER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    support.console_sign_in(page, base, "/console/event", email=ORGANISER, password=PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Event settings")
-    assert_accessible(page, "/console/event")
+    support.assert_axe_clean(page, "/console/event")
 
     # Refused: every problem in the summary, each a link to its field; what was typed stays.
     page.get_by_label("Time zone").fill("Mars/Olympus_Mons")
@@ -91,7 +62,7 @@ def test_organiser_sets_up_the_event_and_visitors_reach_its_notices(base: str, p
     expect(summary).to_contain_text("Time zone")
     expect(summary).to_contain_text("Capacity")
     expect(page.locator("#venue")).to_have_value("Civic Hall")
-    assert_accessible(page, "/console/event with errors")
+    support.assert_axe_clean(page, "/console/event with errors")
     summary.get_by_role("link", name=re.compile("^Capacity")).click()
     expect(page.get_by_label("Capacity")).to_be_focused()
 
@@ -105,7 +76,7 @@ def test_organiser_sets_up_the_event_and_visitors_reach_its_notices(base: str, p
 
     page.get_by_role("link", name="Privacy notice and accessibility statement").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice and accessibility statement")
-    assert_accessible(page, "/console/event/notices")
+    support.assert_axe_clean(page, "/console/event/notices")
     page.locator("#privacy_notice").fill("Leeds City Council runs this event.\n\nAsk us anything.")
     page.get_by_role("button", name="Save privacy notice").click()
     expect(page.get_by_role("status")).to_contain_text("privacy notice is saved")
@@ -119,11 +90,11 @@ def test_organiser_sets_up_the_event_and_visitors_reach_its_notices(base: str, p
     notice.wait_for_load_state()
     expect(notice.get_by_role("heading", level=1)).to_have_text("Privacy notice")
     expect(notice.locator("#notice")).to_contain_text("Leeds City Council runs this event.")
-    assert_accessible(notice, "/privacy")
+    support.assert_axe_clean(notice, "/privacy")
     notice.close()
 
     page.get_by_role("contentinfo").get_by_role("link", name="Accessibility statement").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Accessibility statement")
     expect(page.locator("#venue-access")).to_contain_text("Step-free entrance")
     expect(page.get_by_role("contentinfo")).to_contain_text("events@leeds.gov.uk")
-    assert_accessible(page, "/accessibility")
+    support.assert_axe_clean(page, "/accessibility")

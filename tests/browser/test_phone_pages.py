@@ -10,7 +10,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PHONES = [{"width": 390, "height": 844}, {"width": 320, "height": 640}]
 # Long words are what push a narrow page sideways: an organisation's full name, an address, a workshop title.
 LONG_ORGANISATION = "Metropolitan Borough Council Safeguarding Partnership (Children, Families and Education)"
@@ -74,24 +71,6 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
         body = registration_body(tickets["delegate"], organisation=LONG_ORGANISATION, email=LONG_EMAIL)
         delegate = httpx.post(base + "/api/v1/registrations", json=body, timeout=10).json()
         yield Event(base, delegate["manage_token"], sessions)
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [
-            {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]}
-            for v in violations
-        ],
-        indent=1,
-    )
 
 
 def too_wide(page: Page) -> str:
@@ -166,13 +145,11 @@ def test_the_programme_is_a_list_on_a_phone_and_a_grid_on_a_laptop(event: Event,
     page.goto(event.base + "/programme")
     expect(page.locator("#list-2026-12-08")).to_be_visible()
     expect(page.locator(".prog-grid").first).to_be_hidden()
-    found = axe_violations(page)
-    assert not found, f"programme list: {describe(found)}"
+    support.assert_axe_clean(page, "programme list")
     page.locator(f"#item-{event.sessions['A']}").get_by_role("link", name="Workshop A").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Workshop A")
     expect(page.locator("#seats")).to_contain_text("3 of 3 seats left")
-    found = axe_violations(page)
-    assert not found, f"session page: {describe(found)}"
+    support.assert_axe_clean(page, "session page")
 
     page.set_viewport_size({"width": 1024, "height": 900})
     page.goto(event.base + "/programme")
@@ -194,14 +171,14 @@ def test_rank_with_a_duplicate_then_swap_a_seat_by_clicking(event: Event, page: 
     page.locator(f"#rank-{c}").select_option("2")
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("alert")).to_contain_text("Workshop A")
+    expect(page.locator("#error-summary")).to_be_focused()  # a screen reader starts at the problem
     expect(page.locator(f"#rank-{a}-error")).to_contain_text("also your choice 1")
     expect(page.locator(f"#rank-{b}-error")).to_contain_text("also your choice 1")
     expect(page.locator(f"#rank-{a}")).to_have_value("1")
     expect(page.locator(f"#rank-{b}")).to_have_value("1")
     expect(page.locator(f"#rank-{c}")).to_have_value("2")
     assert not too_wide(page), too_wide(page)
-    found = axe_violations(page)
-    assert not found, f"agenda with a problem: {describe(found)}"
+    support.assert_axe_clean(page, "agenda with a problem")
     page.get_by_role("alert").get_by_role("link").first.click()
     expect(page.locator(f"#rank-{a}")).to_be_focused()
     page.locator(f"#rank-{b}").select_option("2")
@@ -215,8 +192,7 @@ def test_rank_with_a_duplicate_then_swap_a_seat_by_clicking(event: Event, page: 
     expect(row_b.get_by_role("button", name=re.compile("^Book"))).to_have_count(0)
     expect(row_b).to_contain_text("You have a seat in “Workshop A” at this time")
     assert not too_wide(page), too_wide(page)
-    found = axe_violations(page)
-    assert not found, f"agenda with a seat: {describe(found)}"
+    support.assert_axe_clean(page, "agenda with a seat")
     row_b.get_by_role("button", name="Swap Workshop A for Workshop B").click()
     expect(page.get_by_role("status")).to_contain_text("Your seat is swapped")
     expect(page.locator("#agenda")).to_contain_text("Workshop B")

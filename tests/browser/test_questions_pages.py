@@ -9,7 +9,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from conference import accounts
-from conference.core.audit import Actor
 from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference, make_question, registration_body
+from tests.factories import make_conference, make_console_user, make_question, registration_body
 from tests.support import make_settings
 
 if TYPE_CHECKING:
@@ -31,13 +28,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = [
-    "wcag2a",
-    "wcag2aa",
-    "wcag21a",
-    "wcag21aa",
-]  # WCAG 2.1 A and AA, as UK public-sector sites must meet
 PASSWORD = "questions test passphrase"
 ORGANISER = "organiser@example.org"
 
@@ -67,11 +57,7 @@ async def _seed(url: str) -> dict[str, Any]:
         )
         await make_question(database, "Topics", "multiple_choice", options=["Housing", "Policing"])
         await make_question(database, "Arrival date", "date", help_text="The day you travel")
-        async with database.transaction() as db:
-            user = await accounts.add_user(
-                db, settings, email=ORGANISER, role="organiser", actor=Actor("cli"), invite=False
-            )
-            await accounts.set_password(db, user, PASSWORD, actor=Actor("cli"))
+        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
         return {"tickets": tickets, "diet": diet}
     finally:
         await database.dispose()
@@ -90,41 +76,12 @@ def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
         yield Event(base, made.json()["manage_token"], made.json()["id"], str(seeded["diet"]))
 
 
-def sign_in(page: Page, base: str, path: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email address").fill(ORGANISER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [
-            {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]}
-            for v in violations
-        ],
-        indent=1,
-    )
-
-
 def test_an_organiser_adds_a_question_and_a_delegate_answers_it_without_script(
     event: Event, page: Page
 ) -> None:
     from playwright.sync_api import expect
 
-    sign_in(page, event.base, "/console/questions")
+    support.console_sign_in(page, event.base, "/console/questions", email=ORGANISER, password=PASSWORD)
     page.get_by_role("link", name="Add a question").click()
     page.get_by_label("Question", exact=True).fill("Table number")
     page.get_by_label("Number", exact=True).check()
@@ -169,8 +126,7 @@ def test_axe_finds_no_serious_problems_on_the_question_and_answer_pages(event: E
 
     def check(what: str) -> None:
         page.wait_for_load_state("networkidle")
-        found = axe_violations(page)
-        assert not found, f"{what}: {describe(found)}"
+        support.assert_axe_clean(page, what)
         checked.append(what)
 
     page.goto(event.base + "/")
@@ -190,7 +146,7 @@ def test_axe_finds_no_serious_problems_on_the_question_and_answer_pages(event: E
     expect(page.get_by_role("alert")).to_contain_text("Arrival date")
     check(manage + "/answers with errors")
 
-    sign_in(page, event.base, "/console/questions")
+    support.console_sign_in(page, event.base, "/console/questions", email=ORGANISER, password=PASSWORD)
     check("/console/questions")
     page.get_by_role("button", name="Save the deadline").click()
     check("/console/questions after saving")

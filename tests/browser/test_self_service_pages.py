@@ -9,13 +9,12 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # WCAG 2.1 A and AA
 PHONE = {"width": 390, "height": 844}
 
 
@@ -61,22 +58,6 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, u
         yield base, tickets
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        support.skip_or_fail("axe-core is not installed: run `npm ci`", "CONFERENCE_REQUIRE_BROWSER")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def assert_axe_clean(page: Page, where: str) -> None:
-    found = axe_violations(page)
-    described = [
-        {"rule": v["id"], "help": v["help"], "where": [n["target"] for n in v["nodes"]][:5]} for v in found
-    ]
-    assert not found, f"{where}: {json.dumps(described, indent=1)}"
-
-
 def focused_id(page: Page) -> str:
     return str(page.evaluate("document.activeElement ? document.activeElement.id : ''"))
 
@@ -99,7 +80,7 @@ def test_the_form_shows_every_problem_at_once_focused_and_payment_only_for_a_pri
     expect(page.get_by_label("Invoice address", exact=True)).to_be_visible()
     page.get_by_role("radio", name=re.compile(r"^Delegate")).check()
     expect(payment).to_be_hidden()
-    assert_axe_clean(page, "/")
+    support.assert_axe_clean(page, "/")
 
     page.goto(base + "/")
     page.get_by_role("button", name="Register").click()
@@ -109,13 +90,13 @@ def test_the_form_shows_every_problem_at_once_focused_and_payment_only_for_a_pri
     expect(page.locator("#error-summary")).to_be_focused()
     assert focused_id(page) == "error-summary"
     page.screenshot(path=str(tmp_path / "1-all-errors.png"), full_page=True)
-    assert_axe_clean(page, "/register with every problem")
+    support.assert_axe_clean(page, "/register with every problem")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # "Lost your link?" opens in place.
     page.get_by_text("Already registered? Lost your link?").click()
     expect(page.get_by_label("Your registration email")).to_be_visible()
-    assert_axe_clean(page, "/ with the lost-link form open")
+    support.assert_axe_clean(page, "/ with the lost-link form open")
 
 
 def test_a_delegate_corrects_their_details_and_transfers_their_place_by_clicking(
@@ -133,13 +114,13 @@ def test_a_delegate_corrects_their_details_and_transfers_their_place_by_clicking
     page.goto(f"{base}/manage/{old}")
     page.get_by_role("link", name="Change your details").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your details")
-    assert_axe_clean(page, "the details form")
+    support.assert_axe_clean(page, "the details form")
     page.get_by_label("Full name").fill("")
     page.get_by_label("Email address").fill("ada@gmail.com")
     page.get_by_role("button", name="Save my details").click()
     expect(page.get_by_role("alert").get_by_role("link")).to_have_count(2)
     expect(page.locator("#error-summary")).to_be_focused()
-    assert_axe_clean(page, "the details form with problems")
+    support.assert_axe_clean(page, "the details form with problems")
     page.get_by_label("Full name").fill("Ada King")
     page.get_by_label("Email address").fill("ada.lovelace@leeds.gov.uk")
     page.get_by_label("Dietary requirements").fill("Vegetarian")
@@ -149,29 +130,29 @@ def test_a_delegate_corrects_their_details_and_transfers_their_place_by_clicking
 
     page.get_by_role("link", name="Transfer your place to a colleague").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Transfer your place to a colleague")
-    assert_axe_clean(page, "the transfer form")
+    support.assert_axe_clean(page, "the transfer form")
     page.get_by_role("button", name="Transfer my place").click()
     expect(page.locator("#error-summary")).to_be_focused()
-    assert_axe_clean(page, "the transfer form with problems")
+    support.assert_axe_clean(page, "the transfer form with problems")
     page.get_by_label("Your colleague's full name").fill("Grace Hopper")
     page.get_by_label("Your colleague's email address").fill("grace.hopper@leeds.gov.uk")
     page.get_by_label(re.compile("my place goes to my colleague")).check()
     page.get_by_role("button", name="Transfer my place").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your place has been transferred")
     page.screenshot(path=str(tmp_path / "2-transferred.png"), full_page=True)
-    assert_axe_clean(page, "the transferred page")
+    support.assert_axe_clean(page, "the transferred page")
 
     response = page.goto(f"{base}/manage/{old}")
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="Lost your link?")).to_be_visible()
-    assert_axe_clean(page, "the invalid-link page")
+    support.assert_axe_clean(page, "the invalid-link page")
     page.get_by_label("Your registration email").fill("ada.lovelace@leeds.gov.uk")
     page.get_by_role("button", name="Email me my booking link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.goto(f"{base}/lost-link")
-    assert_axe_clean(page, "/lost-link")
+    support.assert_axe_clean(page, "/lost-link")
     page.get_by_role("button", name="Email me my booking link").click()
     expect(page.locator("#error-summary")).to_be_focused()
-    assert_axe_clean(page, "/lost-link with a problem")
+    support.assert_axe_clean(page, "/lost-link with a problem")

@@ -6,12 +6,10 @@ the same gapless sequences as the invoices of organisations that pay by invoice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
@@ -20,18 +18,6 @@ from conference.core.settings import Settings
 from tests import support
 from tests.factories import invoice_body, make_conference
 from tests.stripe_fake import FakeStripe
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def paid(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with support.paid_app(database_url, fake) as client_and_app:
-        yield client_and_app
 
 
 def attachment(message: EmailMessage) -> tuple[str, str]:

@@ -4,11 +4,9 @@ delegate that money is going back to their card when none is."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
@@ -16,18 +14,6 @@ from conference.core.models import Invoice
 from tests import support
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def paid(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with support.paid_app(database_url, fake) as client_and_app:
-        yield client_and_app
 
 
 async def test_a_card_receipt_is_credited_only_with_its_refund(

@@ -6,31 +6,17 @@ under 30 minutes; the fake does both (tests/stripe_fake.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import Payment, Registration, utcnow
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
-from tests.support import checkout_session_id, paid_app, register_card
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def app(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with paid_app(database_url, fake) as pair:
-        yield pair
+from tests.support import checkout_session_id, register_card
 
 
 async def payments(database: Database, registration_id: str) -> list[Payment]:
@@ -53,9 +39,9 @@ def creates(fake: FakeStripe) -> list[str | None]:
 
 
 async def test_a_stripe_error_stored_under_the_key_does_not_lock_the_booking_out(
-    app: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
+    paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
-    client, _ = app
+    client, _ = paid
     tickets = await make_conference(database, capacity=5)
     fake.fail_next(1, status=500)  # Stripe keeps this 500 under the key and replays it to every retry
     created = await register_card(client, tickets["exhibitor"])
@@ -74,9 +60,9 @@ async def test_a_stripe_error_stored_under_the_key_does_not_lock_the_booking_out
 
 
 async def test_an_expiry_stripe_would_refuse_starts_a_new_attempt_and_moves_the_hold(
-    app: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
+    paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
-    client, _ = app
+    client, _ = paid
     tickets = await make_conference(database, capacity=5)
     fake.disconnect_next(2)  # no answer at all, the SDK's own retry included: the attempt stays "creating"
     created = await register_card(client, tickets["exhibitor"])
@@ -109,9 +95,9 @@ async def test_an_expiry_stripe_would_refuse_starts_a_new_attempt_and_moves_the_
 
 
 async def test_a_lost_answer_is_asked_for_again_under_the_same_key(
-    app: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
+    paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
-    client, _ = app
+    client, _ = paid
     tickets = await make_conference(database, capacity=5)
     fake.disconnect_next(2, after=True)  # Stripe made the session; both answers were lost on the way
     created = await register_card(client, tickets["exhibitor"])

@@ -70,7 +70,9 @@ async def test_the_confirmation_has_both_parts_the_event_the_ticket_and_a_calend
     mail_client: httpx.AsyncClient, tickets: dict[str, Any], mailbox: Mailbox, database: Database
 ) -> None:
     await set_venue(database)
-    created = await register(mail_client, tickets["delegate"], name="Ada Lovelace", organisation="Leeds City Council")
+    created = await register(
+        mail_client, tickets["delegate"], name="Ada Lovelace", organisation="Leeds City Council"
+    )
     await all_sent(database, 1)
     (message,) = await mailbox.wait_for(1)
 
@@ -124,7 +126,7 @@ async def test_every_part_escapes_a_name_with_markup(
     assert f"Dear {name}," in body_of(message)  # plain text is plain: as typed
     html = html_of(message)
     assert "Dear &lt;img src=x onerror=&quot;alert(1)&quot;&gt; Ada &amp; &lt;b&gt;Bob&lt;/b&gt;," in html
-    assert "<img" not in html and "<b>" not in html and "onerror=\"" not in html
+    assert "<img" not in html and "<b>" not in html and 'onerror="' not in html
 
 
 async def test_other_emails_have_both_parts_and_the_event_as_sender(

@@ -111,7 +111,8 @@ async def test_edit_details_saves_and_audits_field_names_only(
         "North West",
         "Head of Safeguarding",
     )
-    assert after.token_version == before.token_version and after.badge_version == before.badge_version
+    # The manage link stays; the badge (and e-ticket) shows the name, so a corrected name reissues it.
+    assert after.token_version == before.token_version and after.badge_version == before.badge_version + 1
     (entry,) = await audits(database, "conference.registration.edited")
     assert entry.subject == made["reference"] and entry.actor == "organiser:Test organiser"
     assert entry.data == {"fields": ["name", "job_title", "region", "dietary"]}

@@ -48,9 +48,7 @@ async def _audit(database: Database, action: str) -> list[AuditEntry]:
 
 
 def _table_rows(page: str) -> list[str]:
-    body = (
-        page.split('<table class="table" id="outbox">', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    )
+    body = page.split('id="outbox">', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return re.findall(r"<tr>(.*?)</tr>", body, re.S)
 
 

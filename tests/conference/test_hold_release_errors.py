@@ -5,31 +5,17 @@ of the ones after them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import Payment, Registration, Status, TicketType, utcnow
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
-from tests.support import checkout_session_id, paid_app, register_card
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def app(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with paid_app(database_url, fake) as pair:
-        yield pair
+from tests.support import checkout_session_id, register_card, registration_status
 
 
 async def age_holds(database: Database, ids: list[str], *, oldest_first: bool = True) -> None:
@@ -55,17 +41,10 @@ async def forget_sessions(database: Database, ids: list[str]) -> None:
             )
 
 
-async def status_of(database: Database, rid: str) -> Status:
-    async with database.read() as db:
-        row = await db.get(Registration, uuid.UUID(rid))
-        assert row is not None
-        return row.status
-
-
 async def test_holds_whose_sessions_stripe_does_not_know_are_released_and_block_nothing(
-    app: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
+    paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
-    client, fastapp = app
+    client, fastapp = paid
     tickets = await make_conference(database, capacity=200)
     async with database.transaction() as db:
         await db.execute(sa.update(TicketType).where(TicketType.id == tickets["exhibitor"]).values(cap=None))
@@ -77,15 +56,15 @@ async def test_holds_whose_sessions_stripe_does_not_know_are_released_and_block_
 
     await fastapp.state.payments.tick()
 
-    assert {await status_of(database, rid) for rid in lost} == {Status.cancelled}
-    assert await status_of(database, real["id"]) == Status.cancelled
+    assert {await registration_status(database, rid) for rid in lost} == {Status.cancelled}
+    assert await registration_status(database, real["id"]) == Status.cancelled
     assert fake.session(checkout_session_id(real["checkout_url"]))["status"] == "expired"
 
 
 async def test_a_hold_stripe_cannot_answer_for_stays_and_the_next_is_released(
-    app: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
+    paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
-    client, fastapp = app
+    client, fastapp = paid
     tickets = await make_conference(database, capacity=5)
     stuck = await register_card(client, tickets["exhibitor"])
     after = await register_card(client, tickets["exhibitor"])
@@ -96,8 +75,8 @@ async def test_a_hold_stripe_cannot_answer_for_stays_and_the_next_is_released(
     fake.fail_next(1, status=503)
     await fastapp.state.payments.tick()
     # It might have been paid: kept for the next tick. The one after it is not held up.
-    assert await status_of(database, stuck["id"]) == Status.pending_payment
-    assert await status_of(database, after["id"]) == Status.cancelled
+    assert await registration_status(database, stuck["id"]) == Status.pending_payment
+    assert await registration_status(database, after["id"]) == Status.cancelled
 
     await fastapp.state.payments.tick()
-    assert await status_of(database, stuck["id"]) == Status.cancelled
+    assert await registration_status(database, stuck["id"]) == Status.cancelled

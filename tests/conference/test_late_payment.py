@@ -9,11 +9,9 @@ before the card cleared; then the paid session's `checkout.session.completed` ar
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
@@ -25,18 +23,6 @@ from tests.factories import make_conference, registration_body
 from tests.stripe_fake import FakeStripe
 
 GROSS = 54000
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def paid(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with support.paid_app(database_url, fake) as client_and_app:
-        yield client_and_app
 
 
 async def paid_after_release(
@@ -52,13 +38,6 @@ async def paid_after_release(
         assert registration is not None
         await fulfilment.release_hold(db, app.state.settings, conference, registration, reason="hold_expired")
     return holder, email, event
-
-
-async def status_of(database: Database, registration_id: str) -> Status:
-    async with database.read() as db:
-        row = await db.get(Registration, uuid.UUID(registration_id))
-        assert row is not None
-        return row.status
 
 
 async def refunds(database: Database) -> list[tuple[str, int]]:
@@ -81,8 +60,8 @@ async def test_a_late_payment_after_registering_again_with_the_same_email_is_ref
     answer = await support.deliver_stripe_event(client, fake, event)
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "refunding"
-    assert await status_of(database, holder["id"]) == Status.cancelled
-    assert await status_of(database, again.json()["id"]) == Status.confirmed
+    assert await support.registration_status(database, holder["id"]) == Status.cancelled
+    assert await support.registration_status(database, again.json()["id"]) == Status.confirmed
     assert await refunds(database) == [("late_payment", GROSS)]
     assert "late_payment_declined" in await support.outbox_kinds(database, registration_id=holder["id"])
     (told,) = await support.emails(database, settings, kind="late_payment_declined")
@@ -114,7 +93,7 @@ async def test_a_late_payment_is_refunded_when_its_ticket_type_is_full_though_th
 
     answer = await support.deliver_stripe_event(client, fake, event)
     assert answer.status_code == 200 and answer.json()["outcome"] == "refunding"
-    assert await status_of(database, holder["id"]) == Status.cancelled
+    assert await support.registration_status(database, holder["id"]) == Status.cancelled
     async with database.read() as db:
         held = (
             await db.execute(
@@ -137,7 +116,7 @@ async def test_a_late_payment_with_room_everywhere_is_honoured_with_a_receipt(
     holder, _, event = await paid_after_release(client, app, database, fake, tickets)
     answer = await support.deliver_stripe_event(client, fake, event)
     assert answer.status_code == 200 and answer.json()["outcome"] == "confirmed"
-    assert await status_of(database, holder["id"]) == Status.confirmed
+    assert await support.registration_status(database, holder["id"]) == Status.confirmed
     assert await refunds(database) == []
     async with database.read() as db:
         invoice = (await db.execute(sa.select(Invoice))).scalar_one()

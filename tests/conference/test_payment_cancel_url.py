@@ -4,10 +4,8 @@ own payment, and leaving the payment page leads back to a page that says what to
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from conference.core.db import Database
@@ -15,12 +13,6 @@ from conference.core.models import Payment
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
 from tests.support import checkout_session_id, paid_app, register_card
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
 
 
 async def test_leaving_the_payment_page_returns_by_our_payment_id(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -60,18 +59,6 @@ REFUND_MOVES = {
     "succeeded": ("failed",),
 }
 FINAL = {"succeeded", "failed", "canceled"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def paid(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with support.paid_app(database_url, fake) as client_and_app:
-        yield client_and_app
 
 
 @pytest.fixture

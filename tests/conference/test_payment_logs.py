@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,12 +15,6 @@ from conference.payments.gateway import Gateway
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
 from tests.support import checkout_session_id, deliver_stripe_event, make_settings, paid_app, register_card
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
 
 
 async def test_no_checkout_session_id_in_any_log_record(

@@ -12,7 +12,6 @@ Against the real stripe SDK and the Stripe fake (tests/stripe_fake.py), webhooks
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,18 +30,6 @@ from tests.stripe_fake import FakeStripe
 
 GROSS = 54000  # the exhibitor ticket: £450 net + 20% VAT
 FINANCE = "finance@conference.example"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
-async def paid(database_url: str, fake: FakeStripe) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    async with support.paid_app(database_url, fake) as client_and_app:
-        yield client_and_app
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ EXPECTED: E = {
     ("POST", "/manage/{token}/erase"): LINK_ONLY,  # run last of A's link routes: the link stops working
     ("POST", "/manage/{token}/verify-email"): LINK_ONLY,
     ("GET", "/manage/{token}/answers"): LINK_ONLY,  # change the answers to the registration questions
-    ("GET", "/manage/{token}/details"): LINK_ONLY,  # the delegate corrects their details (pages/self_service.py)
+    ("GET", "/manage/{token}/details"): LINK_ONLY,  # the delegate's own details (pages/self_service.py)
     ("POST", "/manage/{token}/details"): LINK_ONLY,
     ("GET", "/manage/{token}/transfer"): LINK_ONLY,  # the delegate hands their place to a colleague
     ("POST", "/manage/{token}/transfer"): LINK_ONLY,  # (the empty form is refused: the link stays A's)
@@ -496,6 +496,7 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         "token_id": str(uuid.uuid4()),
         "question_id": str(uuid.uuid4()),
         "message_id": str(uuid.uuid4()),
+        "checkin_id": str(uuid.uuid4()),  # undo: staff and organisers get 404, others 401/403
     }
     a_verify = email_verify_token(str(settings.secret_key), uuid.UUID(a["id"]), a_body["email"].lower(), 1)
     links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link, "v_": a_verify}

@@ -26,9 +26,11 @@ from tests.support import (
     HTML,
     SECRET_KEY,
     bearer,
+    body_of,
     checkout_session_id,
     code_for,
     csrf,
+    emails,
     organiser_token,
     paid_app,
     scan,
@@ -172,6 +174,9 @@ async def test_a_new_email_is_confirmed_again_and_stays_at_the_organisations_dom
     elsewhere = await edit(client, token, {**DETAILS, "email": "ada@gmail.com"})
     assert elsewhere.status_code == 422
     assert "@leeds.gov.uk" in elsewhere.text and summary_links(elsewhere.text) == ["email"]
+    # With another problem: both at once.
+    both = await edit(client, token, {**DETAILS, "name": "", "email": "ada@gmail.com"})
+    assert both.status_code == 422 and summary_links(both.text) == ["name", "email"]
 
     # Another booking's address: refused on the field, without saying whose booking it is.
     taken = await edit(client, token, {**DETAILS, "email": other["email"].upper()})
@@ -239,6 +244,10 @@ async def test_a_transfer_refuses_the_holder_a_booked_address_and_a_missing_conf
     booked = await transfer(client, token, {**COLLEAGUE, "email": other["email"]})
     assert booked.status_code == 409 and summary_links(booked.text) == ["email"]
     assert "already has its own booking" in booked.text and other["reference"] not in booked.text
+    with_more = await transfer(
+        client, token, {**COLLEAGUE, "email": other["email"], "name": "", "confirm": ""}
+    )
+    assert with_more.status_code == 422 and summary_links(with_more.text) == ["name", "email", "confirm"]
     empty = await transfer(client, token, {"confirm": ""})
     assert empty.status_code == 422
     assert summary_links(empty.text) == ["name", "email", "organisation", "sector", "confirm"]
@@ -362,6 +371,8 @@ async def test_after_a_transfer_the_old_link_badge_and_replay_give_nothing_and_t
         ("registration", "grace.hopper@leeds.gov.uk"),
         ("place_transferred", "first.holder@leeds.gov.uk"),
     }
+    [told] = await emails(database, settings, "place_transferred")
+    assert "You have transferred your place" in body_of(told) and "Grace" not in body_of(told)
     [entry] = await audit_of(database, "conference.registration.substituted")
     assert entry.actor == f"attendee:{made['reference']}" and entry.data["idempotency_keys_deleted"] == 1
 
@@ -378,19 +389,18 @@ async def test_a_link_replaced_while_its_form_was_open_acts_for_nobody(
 ) -> None:
     made = await book(client, event["delegate"])
     old = made["manage_token"]
-    colleague = self_service.parse_colleague(COLLEAGUE)
     async with database.transaction() as db:
-        await self_service.transfer_place(db, settings=settings, token=old, colleague=colleague)
+        await self_service.transfer_place(db, settings=settings, token=old, values=COLLEAGUE)
     # The same old link again, as a second request that passed the page's check before the first committed.
     with pytest.raises(self_service.InvalidManageLink):
         async with database.transaction() as db:
             await self_service.transfer_place(
-                db, settings=settings, token=old, colleague={**colleague, "email": "third@leeds.gov.uk"}
+                db, settings=settings, token=old, values={**COLLEAGUE, "email": "third@leeds.gov.uk"}
             )
     with pytest.raises(self_service.InvalidManageLink):
         async with database.transaction() as db:
             await self_service.change_own_details(
-                db, settings=settings, token=old, details={**DETAILS, "email": "first@leeds.gov.uk"}
+                db, settings=settings, token=old, values={**DETAILS, "email": "first@leeds.gov.uk"}
             )
     assert (await row(database, made["id"])).email == "grace.hopper@leeds.gov.uk"
 

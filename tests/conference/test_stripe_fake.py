@@ -14,13 +14,6 @@ import stripe
 
 from tests.stripe_fake import FakeStripe, event_body, sign
 
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
 Connect = Callable[..., stripe.StripeClient]
 
 

@@ -43,12 +43,6 @@ REFUND_FIELDS = {
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
 def sc(fake: FakeStripe) -> Iterator[stripe.StripeClient]:
     http = stripe.RequestsClient()
     yield stripe.StripeClient(

@@ -16,12 +16,6 @@ from tests.stripe_fake import FakeStripe
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-@pytest.fixture
 def sc(fake: FakeStripe) -> Iterator[stripe.StripeClient]:
     http = stripe.RequestsClient()
     yield stripe.StripeClient(

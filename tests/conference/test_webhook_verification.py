@@ -6,29 +6,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from conference.core.db import Database
-from conference.core.models import Registration, Status
+from conference.core.models import Status
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
-from tests.support import checkout_session_id, deliver_stripe_event, paid_app, register_card
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as f:
-        yield f
-
-
-async def status_of(database: Database, rid: str) -> Status:
-    async with database.read() as db:
-        row = await db.get(Registration, uuid.UUID(rid))
-        assert row is not None
-        return row.status
+from tests.support import (
+    checkout_session_id,
+    deliver_stripe_event,
+    paid_app,
+    register_card,
+    registration_status,
+)
 
 
 async def test_an_event_from_the_other_mode_is_refused_and_logged(
@@ -46,7 +37,7 @@ async def test_an_event_from_the_other_mode_is_refused_and_logged(
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "livemode_mismatch"
         assert any("livemode" in r.getMessage() for r in caplog.records if r.name == "conference.payments")
-        assert await status_of(database, created["id"]) == Status.pending_payment
+        assert await registration_status(database, created["id"]) == Status.pending_payment
 
         accepted = await deliver_stripe_event(client, fake, event)
         assert accepted.status_code == 200 and accepted.json()["outcome"] == "confirmed"
@@ -76,7 +67,7 @@ async def test_a_signature_from_the_future_is_refused(
         ahead = await deliver_stripe_event(client, fake, event, timestamp=int(time.time()) + 600)
         assert ahead.status_code == 400 and ahead.json()["error"]["code"] == "invalid_signature"
         assert "future" in ahead.json()["error"]["message"]
-        assert await status_of(database, created["id"]) == Status.pending_payment
+        assert await registration_status(database, created["id"]) == Status.pending_payment
         # Within the tolerance (clocks differ a little) it passes.
         near = await deliver_stripe_event(client, fake, event, timestamp=int(time.time()) + 60)
         assert near.status_code == 200 and near.json()["outcome"] == "confirmed"

@@ -14,7 +14,7 @@ from conference.core.db import Database
 from conference.core.models import AuditEntry, OutboxEmail
 from sessions.models import ProgrammeSession
 from tests.factories import Programme, make_conference, make_programme
-from tests.support import bearer, csrf, organiser_token, outbox_rows, register, sign_in
+from tests.support import book_seat, csrf, organiser_token, outbox_rows, register, sign_in
 
 HTML = {"accept": "text/html"}
 
@@ -23,17 +23,6 @@ HTML = {"accept": "text/html"}
 async def prog(database: Database) -> tuple[dict[str, Any], Programme]:
     tickets = await make_conference(database, capacity=50)
     return tickets, await make_programme(database)
-
-
-async def book(client: httpx.AsyncClient, person: dict[str, Any], session_id: uuid.UUID) -> str:
-    response = await client.post(
-        f"/api/v1/registrations/{person['id']}/sessions",
-        json={"session_id": str(session_id)},
-        headers=bearer(person["manage_token"]),
-    )
-    assert response.status_code == 201, response.text
-    status: str = response.json()["status"]
-    return status
 
 
 async def load(database: Database, session_id: uuid.UUID) -> ProgrammeSession:
@@ -107,7 +96,7 @@ async def test_each_field_is_saved_and_a_move_emails_the_booked_delegates(
     tickets, p = prog
     seated = [await register(client, tickets["delegate"]) for _ in range(2)]
     for person in seated:
-        assert await book(client, person, p.sessions["C"]) == "booked"
+        assert await book_seat(client, person, p.sessions["C"]) == "booked"
     await sign_in(client, await organiser_token(database))
     page = await client.get(f"/console/programme/sessions/{p.sessions['C']}", headers=HTML)
     before = await load(database, p.sessions["C"])
@@ -160,7 +149,7 @@ async def test_every_problem_is_shown_at_once_with_what_was_typed_and_nothing_is
 ) -> None:
     tickets, p = prog
     person = await register(client, tickets["delegate"])
-    await book(client, person, p.sessions["C"])
+    await book_seat(client, person, p.sessions["C"])
     await sign_in(client, await organiser_token(database))
     page = await client.get(f"/console/programme/sessions/{p.sessions['C']}", headers=HTML)
     before = await load(database, p.sessions["C"])
@@ -194,7 +183,7 @@ async def test_every_problem_is_shown_at_once_with_what_was_typed_and_nothing_is
         data={"csrf_token": csrf(page.text), **form_of(before), "capacity": "4"},
     )
     assert too_many.status_code == 422 and "The room has only 3 seats" in too_many.text
-    await book(client, await register(client, tickets["delegate"]), p.sessions["C"])
+    await book_seat(client, await register(client, tickets["delegate"]), p.sessions["C"])
     too_few = await client.post(
         f"/console/programme/sessions/{p.sessions['C']}",
         data={"csrf_token": csrf(page.text), **form_of(before), "capacity": "1"},

@@ -17,7 +17,7 @@ from conference.core.models import AuditEntry
 from sessions.models import ProgrammeSession, SeatBooking, SeatStatus
 from sessions.workshops import cancellation
 from tests.factories import Programme, make_conference, make_programme
-from tests.support import bearer, csrf, organiser_token, outbox_rows, register, sign_in
+from tests.support import bearer, book_seat, csrf, organiser_token, outbox_rows, register, sign_in
 
 HTML = {"accept": "text/html"}
 
@@ -26,17 +26,6 @@ HTML = {"accept": "text/html"}
 async def prog(database: Database) -> tuple[dict[str, Any], Programme]:
     tickets = await make_conference(database, capacity=50)
     return tickets, await make_programme(database)  # Workshop A: Small (3 seats), day 1 10:00
-
-
-async def book(client: httpx.AsyncClient, person: dict[str, Any], session_id: uuid.UUID) -> str:
-    response = await client.post(
-        f"/api/v1/registrations/{person['id']}/sessions",
-        json={"session_id": str(session_id)},
-        headers=bearer(person["manage_token"]),
-    )
-    assert response.status_code == 201, response.text
-    status: str = response.json()["status"]
-    return status
 
 
 async def seats(database: Database, session_id: uuid.UUID) -> dict[str, SeatStatus]:
@@ -82,7 +71,7 @@ async def test_cancelling_asks_first_saying_how_many_are_told_then_tells_them(
 ) -> None:
     tickets, p = prog
     people = [await register(client, tickets["delegate"]) for _ in range(4)]
-    assert [await book(client, r, p.sessions["A"]) for r in people] == ["booked"] * 3 + ["waitlisted"]
+    assert [await book_seat(client, r, p.sessions["A"]) for r in people] == ["booked"] * 3 + ["waitlisted"]
     await sign_in(client, await organiser_token(database))
 
     listing = await client.get("/console/programme", headers=HTML)
@@ -132,11 +121,12 @@ async def test_restoring_gives_seats_back_in_booking_order_where_they_still_fit(
     tickets, p = prog
     people = [await register(client, tickets["delegate"]) for _ in range(5)]
     first, clashing, third, fourth, fifth = people
-    assert [await book(client, r, p.sessions["A"]) for r in people] == ["booked"] * 3 + ["waitlisted"] * 2
+    booked = [await book_seat(client, r, p.sessions["A"]) for r in people]
+    assert booked == ["booked"] * 3 + ["waitlisted"] * 2
     await sign_in(client, await organiser_token(database))
     assert (await cancel_in_console(client, p.sessions["A"])).status_code == 303
     # Meanwhile the second delegate books Workshop B at the same time, and the organiser cuts A to one seat.
-    assert await book(client, clashing, p.sessions["B"]) == "booked"
+    assert await book_seat(client, clashing, p.sessions["B"]) == "booked"
     edit = await client.get(f"/console/programme/sessions/{p.sessions['A']}", headers=HTML)
     async with database.read() as db:
         a = await db.get(ProgrammeSession, p.sessions["A"])
@@ -215,7 +205,7 @@ async def test_a_restore_is_refused_once_the_event_has_started(
 ) -> None:
     tickets, p = prog
     person = await register(client, tickets["delegate"])
-    await book(client, person, p.sessions["A"])
+    await book_seat(client, person, p.sessions["A"])
     await sign_in(client, await organiser_token(database))
     assert (await cancel_in_console(client, p.sessions["A"])).status_code == 303
     # The clock moves to the first morning of the event (it starts at 09:00 UTC on 8 December 2026).
@@ -256,7 +246,7 @@ async def test_a_room_taken_meanwhile_is_named_and_the_session_can_move_before_i
 ) -> None:
     tickets, p = prog
     person = await register(client, tickets["delegate"])
-    await book(client, person, p.sessions["A"])
+    await book_seat(client, person, p.sessions["A"])
     token = await organiser_token(database)
     await sign_in(client, token)
     assert (await cancel_in_console(client, p.sessions["A"])).status_code == 303

@@ -37,6 +37,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "session_id": UUID,
     "proposal_id": UUID,
     "reviewer_id": UUID,
+    "checkin_id": UUID,  # a scan's record (undo)
     "version_id": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
     "key": {"type": "string", "minLength": 1},
     "fmt": {"enum": ["csv", "pdf"]},

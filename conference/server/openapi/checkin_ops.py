@@ -64,7 +64,14 @@ OPERATIONS: tuple[Op, ...] = (
         "/checkins/{checkin_id}/undo",
         "Undo a mistaken admission",
         STAFF,
-        obj({"checkin_id": TEXT, "result": {"const": "undone"}, "reference": TEXT, "undone_at": WHEN}),
+        obj(
+            {
+                "checkin_id": TEXT,
+                "result": {"const": "undone"},
+                "reference": {"type": ["string", "null"]},
+                "undone_at": WHEN,
+            }
+        ),
         errors=(404, 409),
         tag="check-in",
     ),

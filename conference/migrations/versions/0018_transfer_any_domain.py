@@ -4,9 +4,9 @@ Off (the default): a delegate hands their place only to a colleague at their own
 (conference/self_service.py); on, to an address at any domain. Their deadline for changes is the existing
 conference.answers_editable_until (one date for every change a delegate makes to their booking).
 
-Revision ID: 0023
-Revises: 0022
-Create Date: 2026-12-04 10:00:00
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-03 13:40:00
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023"
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
