@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from badges.codes import BadgeSigner, InvalidBadge
+from badges.codes import BadgeSigner, InvalidBadge, for_staff
 from conference.core import audit, errors, metrics
 from conference.core.audit import Actor
 from conference.core.db import UNAVAILABLE, Database, lock_for_update
@@ -257,7 +257,7 @@ def read_badge(signer: BadgeSigner, scan: Scan) -> tuple[str, int | None] | Scan
     try:
         claim = signer.verify(scan.code)
     except InvalidBadge as exc:
-        return ScanResult("invalid", reason=f"Not a valid badge ({exc.reason}).")
+        return ScanResult("invalid", reason=f"Not a valid badge: {for_staff(exc.reason)}")
     return claim.reference, claim.version
 
 

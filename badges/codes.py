@@ -58,6 +58,7 @@ __all__ = [
     "BadgeClaim",
     "BadgeSigner",
     "InvalidBadge",
+    "for_staff",
     "generate_signing_key",
     "signed_message",
     "signer_for",
@@ -91,6 +92,28 @@ class InvalidBadge(ValueError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"invalid badge code: {reason}")
+
+
+# What the door staff are told for each reason, and what to do (scanner.js says the same when offline).
+_LOOK_UP = "Find the delegate by name with the search instead."
+FOR_STAFF = {
+    "empty": "Nothing was read. Scan the badge again.",
+    "unreadable": f"This is not a conference badge. {_LOOK_UP}",
+    "too long": f"This is not a conference badge. {_LOOK_UP}",
+    "lowercase": "The scanner changed the code's capital letters to small ones, so it cannot be checked. "
+    f"Scan it with this page's camera, or: {_LOOK_UP[0].lower()}{_LOOK_UP[1:]}",
+    "truncated": "Only part of the code was read. Scan it again, holding the badge flat and still.",
+    "bad reference": f"The code is damaged. {_LOOK_UP}",
+    "bad version": f"The code is damaged. {_LOOK_UP}",
+    "bad signature encoding": f"The code is damaged. {_LOOK_UP}",
+    "bad signature": "This badge was not issued by the organisers. Find the delegate by name, and check who they "
+    "are before letting them in.",
+}
+
+
+def for_staff(reason: str) -> str:
+    """Why a code is refused, said to the person scanning it (InvalidBadge.reason is for logs)."""
+    return FOR_STAFF.get(reason, f"The code cannot be read. {_LOOK_UP}")
 
 
 def signed_message(reference: str, version: int) -> bytes:

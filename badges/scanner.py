@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from badges.checkin import UNDO_MINUTES
 from conference import places
 from conference.console.login import require_console
-from conference.core import errors
+from conference.core import errors, formats
 from conference.core.models import Registration
 from conference.web import templating, vendor
 from conference.web.request import database
@@ -74,9 +74,9 @@ async def scan_page(request: Request) -> Response:
 
 
 def _session_label(s: dict[str, Any]) -> str:
-    # "Tue 8 Dec 11:00 · Data sharing in safeguarding (Room 1)": the start is already London time.
+    # "Tue 8 Dec 2026, 11:00 · Data sharing in safeguarding (Room 1)": the start is in the conference's time.
     starts = datetime.fromisoformat(s["starts_at"])
-    when = f"{starts:%a} {starts.day} {starts:%b %H:%M}"
+    when = formats.when(starts, starts.tzinfo or formats.DEFAULT_ZONE)
     room = f" ({s['room']})" if s.get("room") else ""
     return f"{when} · {s['title']}{room}"
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from badges import printing
 from badges.codes import signer_for
 from badges.render import QR_BORDER, BadgeData, band_colour, draw_qr, qr_matrix
-from conference.core import hooks
+from conference.core import formats, hooks
 from conference.core.models import Conference, Registration, Status
 from conference.core.pdf_fonts import add_body_font
 from conference.core.settings import Settings
@@ -91,7 +91,7 @@ async def ticket_document(
     return TicketDocument(
         badge=badge,
         event=conference.name,
-        dates=calendar_file.event_dates(conference),
+        dates=formats.span(conference.starts_at, conference.ends_at, formats.conference_zone(conference)),
         venue=calendar_file.venue_lines(conference),
     )
 

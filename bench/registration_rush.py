@@ -10,7 +10,9 @@ asyncio streams, requests encoded in advance), pull requests from a shared queue
 before sending the next. Prints throughput, latency percentiles and non-201 answers, then a baseline from
 the same run (single-row insert + commit through the same SQLAlchemy async stack, `Database.transaction()`,
 on the same kind of database) and the ratio of the two: the disk's flush rate drifts by an order of magnitude
-on some machines, and the ratio drifts much less.
+on some machines, and the ratio drifts much less. Then a mixed run on the same server (`--mixed-percent`,
+default 10% of the requests group bookings of 5-10, POST /api/v1/groups; the rest single registrations),
+reported as places/s beside the single registrations' figure.
 Always exits 0; the PASS/MISS lines report the targets.
 """
 
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -410,14 +413,19 @@ def registrations(base: str, ticket_id: uuid.UUID, requests: int) -> list[bytes]
     ]
 
 
-async def rush(base: str, raws: list[bytes], *, clients: int) -> tuple[float, list[float], Counter[int]]:
+async def rush(
+    base: str, raws: list[bytes], *, clients: int, each: list[tuple[int, float]] | None = None
+) -> tuple[float, list[float], Counter[int]]:
     """Closed loop: `clients` workers, each on its own keep-alive connection, share one queue of requests
-    (encoded in advance). Returns (wall seconds, latencies in seconds, status code counts).
+    (encoded in advance). Returns (wall seconds, latencies in seconds, status code counts); `each`, when given,
+    is filled with (status code, latency) per request, in the order of `raws`.
     """
     url = urlsplit(base)
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for raw in raws:
-        queue.put_nowait(raw)
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for item in enumerate(raws):
+        queue.put_nowait(item)
+    if each is not None:
+        each[:] = [(0, 0.0)] * len(raws)
     latencies: list[float] = []
     codes: Counter[int] = Counter()
     conns = [Connection(url.hostname or "127.0.0.1", url.port or 80) for _ in range(clients)]
@@ -433,12 +441,16 @@ async def rush(base: str, raws: list[bytes], *, clients: int) -> tuple[float, li
             await start_line.wait()
             while True:
                 try:
-                    raw = queue.get_nowait()
+                    index, raw = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
                 t0 = time.perf_counter()
-                codes[await conn.request(raw)] += 1  # 0: no answer at all (counted as non-201)
-                latencies.append(time.perf_counter() - t0)
+                status = await conn.request(raw)
+                latency = time.perf_counter() - t0
+                codes[status] += 1  # 0: no answer at all (counted as non-201)
+                latencies.append(latency)
+                if each is not None:
+                    each[index] = (status, latency)
 
         tasks = [asyncio.create_task(worker(c)) for c in conns]
         await asyncio.sleep(0)
@@ -449,6 +461,48 @@ async def rush(base: str, raws: list[bytes], *, clients: int) -> tuple[float, li
     finally:
         await asyncio.gather(*[c.aclose() for c in conns])
     return wall, latencies, codes
+
+
+# --- the mixed run: group bookings among the single registrations --------------------------------------------
+
+GROUP_SIZES = (5, 10)  # a group books this many places, drawn uniformly
+
+
+def mixed_plan(requests: int, percent: float, *, seed: int = 20) -> list[int]:
+    """The places each request of the mixed run asks for, in sending order: `percent`% of the requests are group
+    bookings of 5-10 places, the rest single registrations (1); shuffled with a fixed seed, so runs compare."""
+    rng = random.Random(seed)
+    groups = round(requests * percent / 100)
+    plan = [rng.randint(*GROUP_SIZES) for _ in range(groups)] + [1] * (requests - groups)
+    rng.shuffle(plan)
+    return plan
+
+
+def group_body(ticket_id: uuid.UUID, n: int, run: str, size: int) -> dict[str, object]:
+    """A free group booking (POST /api/v1/groups): a lead who does not attend and `size` members."""
+    return {
+        "ticket_type_id": str(ticket_id),
+        "lead": {"name": f"Bench Lead {n}", "email": f"lead{n}-{run}@leeds.gov.uk", "attends": False},
+        "organisation": "Leeds City Council",
+        "sector": "local_authority",
+        "members": [
+            {"name": f"Bench Member {n}.{m}", "email": f"member{n}.{m}-{run}@leeds.gov.uk"}
+            for m in range(size)
+        ],
+        "payment_method": "none",
+        "if_full": "refuse",
+    }
+
+
+def mixed_requests(base: str, ticket_id: uuid.UUID, plan: list[int]) -> list[bytes]:
+    run = uuid.uuid4().hex[:8]
+    host = urlsplit(base).netloc
+    return [
+        encode_request("POST", "/api/v1/groups", host, group_body(ticket_id, n, run, size))
+        if size > 1
+        else encode_request("POST", "/api/v1/registrations", host, body(ticket_id, n, run))
+        for n, size in enumerate(plan)
+    ]
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -489,12 +543,23 @@ def main(argv: list[str] | None = None) -> int:
         "--capacity",
         type=int,
         default=None,
-        help="the conference's capacity (default max(1000, requests): every registration gets a place)",
+        help="the conference's capacity (default max(1000, requests) + the mixed run's places: every request "
+        "gets its places)",
+    )
+    parser.add_argument(
+        "--mixed-percent",
+        type=float,
+        default=10.0,
+        help="after the single registrations, a mixed run of as many requests with this percentage of group "
+        "bookings of 5-10 (default 10; 0: no mixed run)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite file, server log)")
     args = parser.parse_args(argv)
     workers = args.workers or (1 if args.database == "sqlite" else 2)
-    capacity = args.capacity if args.capacity is not None else max(1000, args.requests)
+    plan = mixed_plan(args.requests, args.mixed_percent) if args.mixed_percent > 0 else []
+    capacity = args.capacity if args.capacity is not None else max(1000, args.requests) + sum(plan)
+    each: list[tuple[int, float]] = []
+    mixed_wall, mixed_cpu = 0.0, None
 
     workdir = Path(tempfile.mkdtemp(prefix="registration-rush-"))
     log_path = workdir / "server.log"
@@ -507,6 +572,14 @@ def main(argv: list[str] | None = None) -> int:
                 raws = registrations(srv.base, ticket_id, args.requests)
                 wall, latencies, codes = run_loop(rush(srv.base, raws, clients=args.clients))
                 server_cpu1, client_cpu1 = cpu_seconds(srv.pid), time.process_time()
+                if plan:
+                    # The same server and database, straight after: places/s beside registrations/s.
+                    mixed_raws = mixed_requests(srv.base, ticket_id, plan)
+                    mixed_cpu0 = cpu_seconds(srv.pid)
+                    mixed_wall, _, _ = run_loop(rush(srv.base, mixed_raws, clients=args.clients, each=each))
+                    mixed_cpu1 = cpu_seconds(srv.pid)
+                    if mixed_cpu0 is not None and mixed_cpu1 is not None:
+                        mixed_cpu = mixed_cpu1 - mixed_cpu0
             base_after = asyncio.run(baseline(url))
             references = asyncio.run(sqlite_references(url)) if args.database == "sqlite" else None
             stored, held = asyncio.run(outcome(url))
@@ -539,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
-    print(f"  stored / places held {stored} / {held}")
+    print(f"  stored / places held {stored} / {held}" + ("   (after both runs)" if plan else ""))
     if server_cpu0 is not None and server_cpu1 is not None:
         used = server_cpu1 - server_cpu0
         print(
@@ -567,7 +640,59 @@ def main(argv: list[str] | None = None) -> int:
         f"  {'PASS' if p99 < TARGET_P99_MS else 'MISS'}  p99 latency < {TARGET_P99_MS:.0f} ms   ({p99:.1f} ms)"
     )
     print(f"  {'PASS' if non_201 == 0 else 'MISS'}  every answer 201   ({non_201} not)")
+    if plan:
+        print_mixed(plan, each, mixed_wall, mixed_cpu, rate=rate, raw=raw, clients=args.clients)
     return 0
+
+
+def print_mixed(
+    plan: list[int],
+    each: list[tuple[int, float]],
+    wall: float,
+    server_cpu: float | None,
+    *,
+    rate: float,
+    raw: float,
+    clients: int,
+) -> None:
+    """The mixed run's figures, beside the single registrations' from the same run."""
+    groups = [(size, status, latency) for size, (status, latency) in zip(plan, each, strict=True) if size > 1]
+    alone = [(status, latency) for size, (status, latency) in zip(plan, each, strict=True) if size == 1]
+    places = sum(size for size, (status, _) in zip(plan, each, strict=True) if status == 201)
+    asked = sum(plan)
+    places_rate = places / wall if wall > 0 else 0.0
+    non_201 = Counter(status for status, _ in each if status != 201)
+    print(
+        f"mixed run: {len(plan)} requests on the same server straight after, {len(groups)} of them group bookings "
+        f"of {GROUP_SIZES[0]}-{GROUP_SIZES[1]} ({sum(s for s, _, _ in groups)} places), {len(alone)} single "
+        f"registrations; {asked} places asked for, {clients} clients"
+    )
+    print(
+        f"  places/s             {places_rate:8.1f}   ({places} places held by 201 answers in {wall:.2f} s)"
+    )
+    print(f"  requests/s           {len(plan) / wall if wall > 0 else 0.0:8.1f}")
+    for what, latencies in (
+        ("groups", sorted(latency * 1000 for _, _, latency in groups)),
+        ("singles", sorted(latency * 1000 for _, latency in alone)),
+    ):
+        p50, p90, p99 = (percentile(latencies, p) for p in (50, 90, 99))
+        print(
+            f"  latency ms, {what:<8} p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  "
+            f"max {latencies[-1] if latencies else float('nan'):.1f}"
+        )
+    print(
+        f"  non-201 answers      {sum(non_201.values())}"
+        + (f"   {dict(sorted(non_201.items()))} (0 = no answer)" if non_201 else "")
+    )
+    if server_cpu is not None:
+        print(
+            f"  server CPU           {server_cpu:.2f} s = {server_cpu / max(places, 1) * 1000:.2f} ms per place"
+        )
+    print(f"  ratio                {places_rate / raw:8.3f}   places/s ÷ insert+commit/s")
+    print(
+        f"  beside the singles   {places_rate / rate if rate else float('nan'):8.3f}   places/s ÷ registrations/s "
+        f"of the single run above ({rate:.1f}/s, ratio {rate / raw:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ CP-SAT model at equal time and PyCon UK's `conference-scheduler` on the same ins
     .venv/bin/python bench/scheduler.py                          # small, medium, large; seed 1; 30 s, 2 threads
     .venv/bin/python bench/scheduler.py --sizes medium large --seeds 1 2 3 --skip-baseline
     .venv/bin/python bench/scheduler.py --skip-baseline --skip-cpsat   # ours only
+    .venv/bin/python bench/scheduler.py --sizes medium --seeds 1 2 3 --moves 4000000 4600000  # annealing only
 
 For each size: make_instance.py (../shared/bench/scheduler, seed 1) writes the instance into a temporary
 folder; `conference schedule solve` schedules it (a subprocess, as an organiser would run it); evaluate.py
@@ -216,6 +217,22 @@ def run_conference_scheduler(instance: Path, out: Path, time_limit: float, threa
 Row = tuple[str, int, str, float, "dict[str, Any] | None", "int | None"]
 
 
+def run_fixed_moves(instance: Path, first: int, again: int, seed: int) -> int:
+    """Our annealing alone at fixed move budgets (the first anneal, then again from its best), as `solve`
+    runs it: the same clash pairs on any machine at any load, so changes to the moves can be compared."""
+    from sessions.schedule.instance import load_problem
+    from sessions.schedule.moves import anneal
+    from sessions.schedule.problem import clash_pairs, compile_problem
+
+    c = compile_problem(load_problem(instance))
+    start, _ = anneal(c, None, 1.0, seed, budget=first)
+    if start is None:
+        raise SystemExit(f"{instance}: annealing found no start")
+    more, _ = anneal(c, start, 1.0, seed, budget=again)
+    assert more is not None
+    return min(clash_pairs(c, start), clash_pairs(c, more))
+
+
 def _gap(clashes: int, bound: int | None) -> str:
     if bound is None:
         return "-"
@@ -232,9 +249,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true", help="don't run conference-scheduler")
     parser.add_argument("--skip-cpsat", action="store_true", help="don't run the plain CP-SAT model")
+    parser.add_argument(
+        "--moves",
+        nargs=2,
+        type=int,
+        metavar=("FIRST", "AGAIN"),
+        help="only our annealing, at these move budgets (deterministic; no solver, bound or timing)",
+    )
     args = parser.parse_args()
     if not (SHARED / "make_instance.py").exists():
         raise SystemExit(f"no benchmark instances at {SHARED} (set CONFERENCE_SCHEDULER_BENCH)")
+    if args.moves:
+        with tempfile.TemporaryDirectory(prefix="scheduler-bench-") as tmp:
+            for size in args.sizes:
+                for seed in args.seeds:
+                    instance = make_instance(size, seed, Path(tmp))
+                    clashes = run_fixed_moves(instance, *args.moves, seed=1)
+                    print(
+                        f"{size:8} seed {seed}: {clashes:,} clash pairs after {args.moves} moves", flush=True
+                    )
+        return
     baseline_missing = None
     if importlib.util.find_spec("conference_scheduler") is None:
         baseline_missing = "conference-scheduler is not installed: pip install '.[bench]' (it is on PyPI)"

@@ -31,7 +31,7 @@ def outstanding_pence(r: Registration, ticket: TicketType, issued_invoices_pence
     if r.payment_method == PaymentMethod.invoice:
         return int(issued_invoices_pence)
     if r.payment_method == PaymentMethod.card and r.status == Status.pending_payment:
-        return checkout.gross_pence(ticket)
+        return checkout.gross_of(r, ticket)
     return 0
 
 

@@ -167,7 +167,8 @@ async def book_by_hand(
             }
         )
     seen = await places.availability(db, conference)
-    has_place = seen.registered < conference.capacity
+    # Codes' reserved blocks are kept for their holders (the override books over them).
+    has_place = seen.remaining > 0
     type_full = ticket.cap is not None and await places.held_by_type(db, ticket.id) >= ticket.cap
     if has_place and type_full and not checked.override:
         raise errors.TicketTypeUnavailable(

@@ -10,7 +10,9 @@ time zone. Registrations are grouped into 15-minute buckets first (every UTC off
 
 `dashboard(db)` returns the whole of it as JSON-ready data; the console page and `GET /api/v1/dashboard`
 show the same thing. Series of other packages come through `hooks.on_dashboard_series`: sessions provides
-`workshops` (sessions/workshops/fill.py), an empty list when nothing does.
+`workshops` (sessions/workshops/fill.py), an empty list when nothing does. Each workshop (and each slot) gets
+`fill_percent`, its seats booked as a share of its own capacity (`_with_fill_shares`): rooms of 45 and of 300
+seats are compared by how full they are, not by their size.
 """
 
 from __future__ import annotations
@@ -118,10 +120,12 @@ async def _status_counts(db: AsyncSession, conference_id: int) -> dict[Status, i
 
 async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
     """Registrations with money outstanding and how much: the registrations console's "Money outstanding" filter
-    and its `outstanding_pence`, summed per (ticket type, payment method, status) instead of per registration."""
+    and its `outstanding_pence`, summed per (ticket type, price, payment method, status) instead of per
+    registration (the price: a code may have set a place's own, which a card payment awaited charges)."""
     owing = (
         sa.select(
             col(Registration.ticket_type_id),
+            col(Registration.price_pence),
             col(Registration.payment_method),
             col(Registration.status),
             issued_invoices_pence().label("issued"),
@@ -131,11 +135,12 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
     )
     stmt = sa.select(
         owing.c.ticket_type_id,
+        owing.c.price_pence,
         owing.c.payment_method,
         owing.c.status,
         sa.func.count(),
         sa.func.coalesce(sa.func.sum(owing.c.issued), 0),
-    ).group_by(owing.c.ticket_type_id, owing.c.payment_method, owing.c.status)
+    ).group_by(owing.c.ticket_type_id, owing.c.price_pence, owing.c.payment_method, owing.c.status)
     groups = (await db.execute(stmt)).all()
     tickets = {
         t.id: t
@@ -144,9 +149,9 @@ async def _outstanding(db: AsyncSession, conference_id: int) -> dict[str, Any]:
         ).scalars()
     }
     count = pence = 0
-    for ticket_type_id, method, status, n, issued in groups:
-        # What outstanding_pence reads of a registration: its payment method and status.
-        like = cast(Registration, SimpleNamespace(payment_method=method, status=status))
+    for ticket_type_id, price, method, status, n, issued in groups:
+        # What outstanding_pence reads of a registration: its payment method, status and price.
+        like = cast(Registration, SimpleNamespace(payment_method=method, status=status, price_pence=price))
         ticket = tickets[ticket_type_id]
         # outstanding_pence is affine in the invoices' amount (the amount itself for an invoice payer, a fixed
         # card price otherwise), so the group's total is f(sum of amounts) plus f(0) for each other member.
@@ -307,6 +312,28 @@ async def _arrivals(db: AsyncSession, zone: ZoneInfo, now: datetime) -> dict[str
     return {"so_far": so_far, "day": day.isoformat(), "interval_minutes": ARRIVALS_MINUTES, "buckets": series}
 
 
+def fill_percent(booked: int, capacity: int) -> float:
+    """Seats booked as a percentage of the seats there are, to one decimal place (100.0 when full; over 100
+    only if seats were added by hand past the room's size; 0.0 for a workshop with no seats)."""
+    if capacity <= 0:
+        return 0.0
+    return round(100 * booked / capacity, 1)
+
+
+def _with_fill_shares(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workshops series with each slot's and each workshop's fill as a share of its own capacity."""
+    return [
+        {
+            **slot,
+            "fill_percent": fill_percent(slot["booked"], slot["capacity"]),
+            "sessions": [
+                {**s, "fill_percent": fill_percent(s["booked"], s["capacity"])} for s in slot["sessions"]
+            ],
+        }
+        for slot in slots
+    ]
+
+
 # --- the whole dashboard -----------------------------------------------------------------------------------
 
 
@@ -346,7 +373,7 @@ async def dashboard(db: AsyncSession, *, now: datetime | None = None) -> dict[st
             "registrations_over_time": await _registrations_over_time(db, conference, zone, now),
             "sectors": sectors,
             "regions": regions,
-            "workshops": provided.pop(WORKSHOPS, []),
+            "workshops": _with_fill_shares(provided.pop(WORKSHOPS, [])),
             "arrivals": {k: v for k, v in arrivals.items() if k != "so_far"},
             **provided,
         },

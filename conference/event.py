@@ -86,11 +86,12 @@ async def create_conference(
     if await find_conference(db) is not None:
         raise errors.DomainError("The event is already set up: reload the page to change its settings.")
     blank = blank_conference(now=now)
-    missing = {
-        name: "This field is required to set up the event."
-        for name in ("name", "starts_at", "ends_at")
-        if changes.get(name) in (None, "")
+    needed = {
+        "name": "Enter the event's name: it heads every page, email and badge.",
+        "starts_at": "Enter when the event starts: registration and the programme are planned around it.",
+        "ends_at": "Enter when the event ends: registration must close by then.",
     }
+    missing = {name: why for name, why in needed.items() if changes.get(name) in (None, "")}
     problems = {**check(blank, changes, now=now or registration_window.clock(), held=0), **missing}
     if problems:
         raise errors.InvalidInput(fields=problems)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference import answers
-from conference.core import hooks
+from conference.core import formats, hooks
 from conference.core.models import (
     HOLDING,
     METHOD_LABELS,
@@ -177,7 +177,7 @@ async def attendance(db: AsyncSession) -> Sheet:
     for r, ticket in (await db.execute(stmt)).all():
         visits = sessions.get(r.id, [])
         attended = "; ".join(
-            f"{titles.get(name, 'Unknown session')} ({_local(at, zone):%d %b %H:%M})" for name, at in visits
+            f"{titles.get(name, 'Unknown session')} ({formats.when(at, zone)})" for name, at in visits
         )
         person: list[Cell] = [ERASED, ""] if _erased(r) else [r.name, r.organisation]
         rows.append(

@@ -12,6 +12,12 @@
   processes (or the `conference erase-expired` command) can run it at once without doing anything twice.
   Each tick first purges Idempotency-Key records older than `CONFERENCE_IDEMPOTENCY_RETENTION_DAYS` (they hold a
   hash of a whole registration request); a registration's own go at once when it is erased or transferred.
+- A group booking's lead (conference/groups.py) has personal data of their own on `group_booking`: their name and
+  email and the billing contact, email and address. `export_group_for` is the lead's download; `erase_group`
+  erases it, at the lead's request (refused while a member's place still waits for payment, approval or a place:
+  the group's next invoice or card payment needs those details) and by the retention rule once every member's
+  record is erased. Invoices keep their own copies of the billing details. An erased group is marked by its lead's
+  placeholder address (`group_erased`), so no column is needed.
 """
 
 from __future__ import annotations
@@ -33,11 +39,14 @@ from sqlmodel import col
 from conference import answers
 from conference.core import audit, background, errors, hooks
 from conference.core.audit import Actor
+from conference.core.code_models import Code
 from conference.core.db import Database, lock_for_update
+from conference.core.group_models import GroupBooking
 from conference.core.models import (
     SECTOR_LABELS,
     Checkin,
     Conference,
+    IdempotencyKey,
     Invoice,
     OutboxEmail,
     Payment,
@@ -51,7 +60,7 @@ from conference.core.security import hash_token
 from conference.core.settings import Settings
 from conference.decisions import cancel_registration
 from conference.invoices.invoicing import INVOICE_KINDS
-from conference.places import get_conference, waitlist_position
+from conference.places import get_conference, price_of, waitlist_position
 from conference.questions import all_questions
 from conference.registration import forget_idempotency_keys, purge_idempotency_keys
 
@@ -118,6 +127,27 @@ def _about(conference: Conference, now: datetime) -> dict[str, Any]:
             else "The organisers have not set a retention period yet."
         ),
     }
+
+
+async def _booked_with(db: AsyncSession, r: Registration, ticket: TicketType) -> dict[str, Any]:
+    """The price this place sold at, the code it was booked with and the group it belongs to (the delegate's
+    download and the registration API answer both carry these)."""
+    code = await db.get(Code, r.code_id) if r.code_id else None
+    group = await db.get(GroupBooking, r.group_id) if r.group_id else None
+    return {
+        # Net of VAT, after any code (places.price_of): what an invoice or a card payment charges for the place.
+        "price_pence": price_of(r, ticket),
+        "currency": ticket.currency,
+        "code": {"id": str(code.id), "text": code.text, "label": code.label} if code else None,
+        "group": {"id": str(group.id), "reference": group.reference} if group else None,
+    }
+
+
+async def booking_terms(db: AsyncSession, r: Registration) -> dict[str, Any]:
+    """`price_pence`, `currency`, `code` and `group` of a registration (conference/api/registrations.py)."""
+    ticket = await db.get(TicketType, r.ticket_type_id)
+    assert ticket is not None
+    return await _booked_with(db, r, ticket)
 
 
 async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[str, Any]:
@@ -192,6 +222,7 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
             "badge_printed_at": _iso(r.badge_printed_at),
             "erasure_requested_at": _iso(r.erasure_requested_at),
             "erased_at": _iso(r.erased_at),
+            **await _booked_with(db, r, ticket),
         },
         "ticket_type": {
             "id": str(ticket.id),
@@ -256,6 +287,9 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
                 "issued_on": _iso(i.issued_on),
                 "due_on": _iso(i.due_on),
                 "paid_at": _iso(i.paid_at),
+                "paid_on": _iso(i.paid_on),
+                "paid_amount_pence": i.paid_amount_pence,
+                "payment_reference": i.payment_reference,
             }
             for i in invoices
         ],
@@ -442,6 +476,295 @@ async def erase(
     )
 
 
+# --- a group booking's lead ------------------------------------------------------------------------------------
+
+ERASED_LEAD_NAME = "Erased lead booker"
+# Why a lead's personal data was erased (the audit entry's `reason`).
+GROUP_REASONS = ("lead_request", "organiser", "retention")
+# What an erased group keeps of its billing details: the paying organisation and its references name no person.
+KEPT_BILLING = ("organisation", "purchase_order", "buyer_reference")
+# A member in one of these may still get a place to pay for: the group's next invoice (to its billing contact) or
+# its card payment (the lead's) needs the lead's details, so the lead cannot erase them yet.
+UNSETTLED = (
+    Status.pending_payment,
+    Status.waitlisted,
+    Status.awaiting_approval,
+    Status.awaiting_verification,
+)
+
+
+class GroupUnsettled(errors.DomainError):
+    code = "group_unsettled"
+    message = (
+        "Some of your group's places still wait for payment, approval or a free place, and the organisers need "
+        "your details until they are settled: pay, or cancel those places, then erase your details (or ask the "
+        "organisers)."
+    )
+
+
+def erased_group_email(group_id: uuid.UUID) -> str:
+    """The erased lead's address: unique, never deliverable, and the mark of an erased group."""
+    return f"erased-group-{group_id}@invalid"
+
+
+def group_erased(group: GroupBooking) -> bool:
+    return group.lead_email_key == erased_group_email(group.id)
+
+
+async def _members(db: AsyncSession, group_id: uuid.UUID) -> list[Registration]:
+    stmt = (
+        sa.select(Registration)
+        .where(col(Registration.group_id) == group_id)
+        .order_by(col(Registration.number))
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def unsettled_members(
+    db: AsyncSession, group: GroupBooking, conference: Conference, now: datetime | None = None
+) -> list[Registration]:
+    """The members whose place still waits for payment, approval or a free place (none once the event ended:
+    nothing is decided or invoiced after it)."""
+    if (now or utcnow()) >= conference.ends_at:
+        return []
+    return [r for r in await _members(db, group.id) if r.erased_at is None and r.status in UNSETTLED]
+
+
+def _is_groups(e: OutboxEmail, group_id: uuid.UUID) -> bool:
+    return e.kind == "group_booked" and str((e.context or {}).get("group_id", "")) == str(group_id)
+
+
+async def _lead_emails(db: AsyncSession, group: GroupBooking) -> list[OutboxEmail]:
+    """The group's emails to its lead (its booking email, with the private link) and its invoices' emails to the
+    billing contact."""
+    addresses = {group.lead_email_key}
+    billing_email = str((group.billing or {}).get("email", "")).lower()
+    if billing_email:
+        addresses.add(billing_email)
+    members = sa.select(col(Registration.id)).where(col(Registration.group_id) == group.id)
+    stmt = (
+        sa.select(OutboxEmail)
+        .where(
+            sa.func.lower(col(OutboxEmail.to_address)).in_(sorted(addresses)),
+            sa.or_(
+                col(OutboxEmail.kind) == "group_booked",
+                sa.and_(
+                    col(OutboxEmail.kind).in_(sorted(INVOICE_KINDS)),
+                    col(OutboxEmail.registration_id).in_(members),
+                ),
+            ),
+        )
+        .order_by(col(OutboxEmail.created_at))
+    )
+    found = (await db.execute(stmt)).scalars()
+    return [e for e in found if e.kind != "group_booked" or _is_groups(e, group.id)]
+
+
+async def export_group_for(db: AsyncSession, *, group_id: uuid.UUID) -> dict[str, Any]:
+    """Everything held about a group's lead booker, as JSON-ready data. The members are listed by reference and
+    status only: their own details are theirs (each downloads them from their own link)."""
+    group = await db.get(GroupBooking, group_id)
+    if group is None:
+        raise errors.NotFound("No group booking has this id.")
+    conference = await db.get(Conference, group.conference_id)
+    ticket = await db.get(TicketType, group.ticket_type_id)
+    assert conference is not None and ticket is not None
+    code = await db.get(Code, group.code_id) if group.code_id else None
+    invoices = list(
+        (
+            await db.execute(
+                sa.select(Invoice)
+                .where(col(Invoice.group_id) == group.id)
+                .order_by(col(Invoice.created_at), col(Invoice.number))
+            )
+        ).scalars()
+    )
+    about = _about(conference, utcnow())
+    about["what"] = (
+        f"Everything {conference.name} holds about the lead booker of one group booking: the details given when "
+        "booking, the billing details, the group's places, its invoices and the emails we sent to the lead."
+    )
+    about["notes"] = [
+        "Times are ISO 8601 with their offset; money is in pence with its currency.",
+        "Each member of the group is a registration of their own, with their own link: their details are theirs "
+        "and are listed here by reference and status only. If you attend, your own place is one of them.",
+        "When your personal data is erased, the group's organisation, sector, ticket type, places and invoices "
+        "stay (invoices with their billing details, as the law requires) for the organisers' counts and accounts.",
+    ]
+    return {
+        "about": about,
+        "group": {
+            "id": str(group.id),
+            "reference": group.reference,
+            "lead_name": group.lead_name,
+            "lead_email": group.lead_email,
+            "lead_attends": group.lead_attends,
+            "organisation": group.organisation,
+            "sector": group.sector,
+            "payment_method": group.payment_method,
+            "created_at": _iso(group.created_at),
+            "cancelled_at": _iso(group.cancelled_at),
+            "code": {"text": code.text, "label": code.label} if code else None,
+        },
+        "ticket_type": {
+            "id": str(ticket.id),
+            "name": ticket.name,
+            "price_pence": ticket.price_pence,
+            "vat_rate_percent": ticket.vat_rate_percent,
+            "currency": ticket.currency,
+        },
+        "billing": group.billing,
+        "members": [
+            {"reference": r.reference, "status": r.status.value, "price_pence": price_of(r, ticket)}
+            for r in await _members(db, group.id)
+        ],
+        "invoices": [
+            {
+                "number": i.number,
+                "kind": i.kind,
+                "status": i.status,
+                "billing_organisation": i.billing_organisation,
+                "billing_contact": i.billing_contact,
+                "billing_email": i.billing_email,
+                "billing_address": i.billing_address,
+                "purchase_order": i.purchase_order,
+                "buyer_reference": i.buyer_reference,
+                "description": i.description,
+                "net_pence": i.net_pence,
+                "vat_pence": i.vat_pence,
+                "gross_pence": i.gross_pence,
+                "currency": i.currency,
+                "issued_on": _iso(i.issued_on),
+                "due_on": _iso(i.due_on),
+                "paid_at": _iso(i.paid_at),
+            }
+            for i in invoices
+        ],
+        "emails": [
+            {
+                "kind": e.kind,
+                "to": e.to_address,
+                "status": e.status,
+                "created_at": _iso(e.created_at),
+                "sent_at": _iso(e.sent_at),
+            }
+            for e in await _lead_emails(db, group)
+        ],
+    }
+
+
+async def record_group_download(db: AsyncSession, *, group: GroupBooking, actor: Actor, via: str) -> None:
+    await audit.record(
+        db, "conference.personal_data.downloaded", actor=actor, subject=group.reference, via=via
+    )
+
+
+@dataclass(frozen=True)
+class GroupErasure:
+    group_id: uuid.UUID
+    reference: str
+    already: bool = False  # erased before: nothing was changed
+    skipped: bool = False  # (retention) a member's record is not erased yet: the lead's details stay for now
+
+
+async def erase_group(
+    db: AsyncSession,
+    *,
+    group_id: uuid.UUID,
+    actor: Actor,
+    reason: str,
+    at: datetime | None = None,
+) -> GroupErasure:
+    """Erase a group lead's personal data, in the caller's transaction. Erasing twice changes nothing.
+
+    Replaces the lead's name and email with placeholders, keeps of the billing details only the paying
+    organisation and its purchase order and buyer reference (`KEPT_BILLING`), ends the lead's link, deletes the
+    lead's unsent emails (blanking the address of sent ones) and the group's Idempotency-Key records (they hold
+    the members' addresses). The members' own registrations are not touched: each is erased on its own.
+
+    At the lead's request it is refused (`GroupUnsettled`) while a member's place still waits for payment,
+    approval or a free place, before the event ends. The retention rule (`reason="retention"`) erases only once
+    every member's record is erased (`skipped` otherwise). Invoices keep their own billing fields.
+    """
+    if reason not in GROUP_REASONS:
+        raise ValueError(f"reason must be one of {', '.join(GROUP_REASONS)}")
+    assert db.in_transaction()
+    # Lock order, as the group's own changes (groups._lock_group): the conference (capacity) → the group.
+    conference = await get_conference(db, for_update=True)
+    if await db.get(GroupBooking, group_id) is None:
+        raise errors.NotFound("No group booking has this id.")
+    group = await lock_for_update(db, GroupBooking, group_id)
+    if group_erased(group):  # re-read under the lock: another process may have just erased it
+        return GroupErasure(group.id, group.reference, already=True)
+    members = await _members(db, group.id)
+    if reason == "retention" and any(r.erased_at is None for r in members):
+        return GroupErasure(group.id, group.reference, skipped=True)
+    if reason != "retention" and await unsettled_members(db, group, conference, at):
+        raise GroupUnsettled()
+
+    emails = await _lead_emails(db, group)
+    group.lead_name = ERASED_LEAD_NAME
+    group.lead_email = group.lead_email_key = erased_group_email(group.id)
+    if group.billing is not None:
+        group.billing = {k: v for k, v in group.billing.items() if k in KEPT_BILLING}
+    # The lead's link stops working: its hash matches no token anyone holds, and a replay of the booking request
+    # (its Idempotency-Key record) no longer hands it out.
+    group.token_version += 1
+    group.manage_token_hash = hash_token(secrets.token_urlsafe(32))
+    forgotten = cast(
+        "CursorResult[Any]",
+        await db.execute(sa.delete(IdempotencyKey).where(col(IdempotencyKey.registration_id) == group.id)),
+    ).rowcount
+    deleted = blanked = 0
+    for e in emails:
+        if e.kind in INVOICE_KINDS:
+            continue  # the invoices' emails to the paying organisation stay with the invoices
+        if e.status in UNSENT:
+            await db.delete(e)
+            deleted += 1
+        else:
+            e.to_address = ""
+            blanked += 1
+    await audit.record(
+        db,
+        "conference.group.erased",
+        actor=actor,
+        subject=group.reference,
+        reason=reason,
+        emails_deleted=deleted,
+        emails_blanked=blanked,
+        idempotency_keys_deleted=forgotten,
+    )
+    await db.flush()
+    return GroupErasure(group.id, group.reference)
+
+
+async def erase_expired_groups(database: Database, *, now: datetime) -> int:
+    """The retention rule for the groups' leads (after their members: see `erase_expired`)."""
+    async with database.read() as db:
+        conference = await get_conference(db)
+        ids = list(
+            (
+                await db.execute(
+                    sa.select(col(GroupBooking.id))
+                    .where(
+                        col(GroupBooking.conference_id) == conference.id,
+                        col(GroupBooking.lead_email_key).not_like("erased-group-%@invalid"),
+                    )
+                    .order_by(col(GroupBooking.created_at))
+                )
+            ).scalars()
+        )
+    erased = 0
+    for group_id in ids:
+        async with database.transaction() as db:
+            result = await erase_group(db, group_id=group_id, actor=audit.SYSTEM, reason="retention", at=now)
+        erased += not (result.already or result.skipped)
+    if erased:
+        log.info("retention: erased the personal data of %d group lead bookers", erased)
+    return erased
+
+
 # --- retention ---------------------------------------------------------------------------------------------
 
 
@@ -450,7 +773,8 @@ async def erase_expired(database: Database, settings: Settings, *, now: datetime
 
     Returns how many were erased by this call. Each registration is erased in its own short transaction (the
     capacity lock is not held across thousands of them), and `erase` re-checks `erased_at` under the lock, so
-    runs in several processes at once never erase (or audit) one twice.
+    runs in several processes at once never erase (or audit) one twice. Then the groups' lead bookers are erased
+    the same way (`erase_expired_groups`; not in the count, which the CLI prints as registrations).
     """
     now = now or utcnow()
     async with database.read() as db:
@@ -484,6 +808,8 @@ async def erase_expired(database: Database, settings: Settings, *, now: datetime
         erased += not result.already
     if erased:
         log.info("retention: erased the personal data of %d registrations", erased)
+    # Then the groups' leads, each once every member's record is erased (as it now is when this run is due).
+    await erase_expired_groups(database, now=now)
     return erased
 
 

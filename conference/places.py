@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors, registration_window
+from conference.core import audit, code_models, errors, registration_window
 from conference.core.audit import Actor
+from conference.core.code_models import Code
 from conference.core.models import (
     HOLDING,
     Approval,
@@ -38,15 +39,27 @@ _COUNTS = (
 )
 
 
+# The net price a registration's place sells at: a code's price, else the list price (core/code_models.py).
+price_of = code_models.price_of
+
+
 @dataclass(frozen=True)
 class Availability:
     capacity: int
     registered: int  # places held: confirmed, pending payment, awaiting approval
     waitlisted: int
+    # Places of codes' reserved blocks not yet taken (conference/codes.py): held from general sale until the
+    # block lapses or is revoked.
+    reserved: int = 0
 
     @property
     def remaining(self) -> int:
-        return max(self.capacity - self.registered, 0)
+        return max(self.capacity - self.registered - self.reserved, 0)
+
+    @property
+    def general_free(self) -> int:
+        """Places anybody may take (may be negative when blocks were made over a later capacity cut)."""
+        return self.capacity - self.registered - self.reserved
 
 
 async def get_conference(db: AsyncSession, *, for_update: bool = False) -> Conference:
@@ -74,7 +87,41 @@ async def count_places(db: AsyncSession, conference_id: int, capacity: int) -> A
         capacity=capacity,
         registered=sum(counts.get(s, 0) for s in HOLDING),
         waitlisted=counts.get(Status.waitlisted, 0),
+        reserved=await reserved_places(db, conference_id),
     )
+
+
+# Each live block's code, its places and how many of them its code's registrations hold (one row per live block).
+_BLOCKS = (
+    sa.select(col(Code.id), col(Code.reserved_places), sa.func.count(col(Registration.id)))
+    .select_from(Code)
+    .outerjoin(
+        Registration,
+        sa.and_(col(Registration.code_id) == col(Code.id), col(Registration.status).in_(HOLDING)),
+    )
+    .where(
+        col(Code.conference_id) == sa.bindparam("conference_id"),
+        col(Code.reserved_places) > 0,
+        col(Code.revoked_at).is_(None),
+        sa.or_(col(Code.reserved_until).is_(None), col(Code.reserved_until) > sa.bindparam("now")),
+    )
+    .group_by(col(Code.id), col(Code.reserved_places))
+)
+
+
+async def reserved_places(db: AsyncSession, conference_id: int, now: datetime | None = None) -> int:
+    """Places held back for codes' reserved blocks: for each block neither revoked nor lapsed (on the
+    registration window's clock, which tests move), its places its code's holders have not yet taken."""
+    return sum((await block_places(db, conference_id, now)).values())
+
+
+async def block_places(
+    db: AsyncSession, conference_id: int, now: datetime | None = None
+) -> dict[uuid.UUID, int]:
+    """{code id: places of its live block not yet taken}, for the blocks with any left."""
+    moment = now or registration_window.clock()
+    rows = (await db.execute(_BLOCKS, {"conference_id": conference_id, "now": moment})).all()
+    return {code_id: int(size) - int(held) for code_id, size, held in rows if int(size) > int(held)}
 
 
 async def held_by_type(db: AsyncSession, ticket_type_id: uuid.UUID) -> int:
@@ -192,7 +239,13 @@ async def grant_place(
         registration.verify_expires_at = verify_until(settings, registration.updated_at)
     if registration.payment_method == PaymentMethod.invoice and status not in UNDECIDED:
         await db.flush()
-        await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
+        if registration.group_id is not None:
+            # A member of a group booking: invoiced to the group's organisation (conference/groups.py).
+            await invoicing.invoice_group_member(
+                db, settings, registration=registration, ticket=ticket, actor=actor
+            )
+        else:
+            await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
 
 
 def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
@@ -207,8 +260,10 @@ async def promote_waitlist(
     """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
     promoted: list[Registration] = []
     seen = await availability(db, conference)
-    free = conference.capacity - seen.registered
-    if free <= 0 or seen.waitlisted == 0:
+    free = seen.general_free  # a code's reserved block goes only to its own holders on the list
+    assert conference.id is not None
+    blocks = await block_places(db, conference.id) if seen.reserved else {}
+    if (free <= 0 and not blocks) or seen.waitlisted == 0:
         return promoted
     waiting = (
         await db.execute(
@@ -222,8 +277,11 @@ async def promote_waitlist(
     ).scalars()
     caps: dict[uuid.UUID, int | None] = {}
     for registration in waiting:
-        if free <= 0:
-            break
+        in_block = registration.code_id is not None and blocks.get(registration.code_id, 0) > 0
+        if free <= 0 and not in_block:
+            if not blocks:
+                break
+            continue  # only a holder of a code with places left in its block can be promoted now
         ticket = await db.get(TicketType, registration.ticket_type_id)
         assert ticket is not None
         if ticket.cap is not None:
@@ -240,7 +298,11 @@ async def promote_waitlist(
             email_verified=registration.email_verified_at is not None,
         )
         await grant_place(db, settings, registration, ticket, status, audit.SYSTEM)
-        free -= 1
+        if in_block:
+            assert registration.code_id is not None
+            blocks[registration.code_id] -= 1  # a place of its code's block, not a general one
+        else:
+            free -= 1
         promoted.append(registration)
         # A place held for the delegate to confirm their address: the email says so and carries the link.
         verifying = {"promoted": True} if status == Status.awaiting_verification else {}

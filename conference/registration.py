@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from conference import answers, event, places
+from conference import answers, codes, event, places
 from conference.core import errors, registration_window
 from conference.core.audit import Actor
 from conference.core.db import Database, insert_rows
@@ -85,10 +85,15 @@ class Registered:
 
 
 def payment_method(
-    settings: Settings, ticket: TicketType | sa.Row[Any], data: RegistrationCreate
+    settings: Settings,
+    ticket: TicketType | sa.Row[Any],
+    data: RegistrationCreate,
+    *,
+    price: int | None = None,
 ) -> PaymentMethod:
-    """How this registration pays: nothing for a free ticket; card (if Stripe is set up) or invoice otherwise."""
-    if ticket.price_pence == 0:
+    """How this registration pays: nothing for a free ticket (or one a code made free: `price`, the price after
+    the code); card (if Stripe is set up) or invoice otherwise."""
+    if (ticket.price_pence if price is None else price) == 0:
         return PaymentMethod.none
     card_set_up = gateway.card_available(settings)
     card = card_set_up and ticket.card_allowed  # the organisers may take a type by invoice only
@@ -195,6 +200,9 @@ class _UnderLock:
     live_emails: set[str] = field(default_factory=set)
     # The registration questions, to check each registration's answers (conference/answers.py).
     questions: list[Question] = field(default_factory=list)
+    # Places of codes' reserved blocks not yet taken (places.reserved_places): not for general sale.
+    reserved: int = 0
+    conference: Conference | None = None  # loaded for the first registration that gives a code
 
 
 async def register(
@@ -263,6 +271,13 @@ async def register_many(
     registration_open = window is registration_window.RegistrationState.open
     assert conference_id is not None
     seen = snapshot or await places.count_places(db, conference_id, capacity)
+    if snapshot is None and seen.waitlisted and seen.general_free > 0:
+        # Places came free with nobody to hand them to (a code's reserved block lapsed: nothing runs at that
+        # moment): the waiting list takes them first, then these registrations count what is left.
+        conference = await db.get(Conference, conference_id)
+        assert conference is not None
+        if await places.promote_waitlist(db, settings=settings, conference=conference):
+            seen = await places.count_places(db, conference_id, capacity)
     state = _UnderLock(
         conference_id=conference_id,
         capacity=capacity,
@@ -273,6 +288,7 @@ async def register_many(
         tickets=tickets,
         single=len(requests) == 1,
         questions=questions,
+        reserved=seen.reserved,
     )
     if not state.single:
         # One registration alone lets the unique index find a duplicate; in a batch that would abort the
@@ -314,12 +330,24 @@ async def _register_one(
         raise errors.InvalidInput(
             fields={"ticket_type_id": "This ticket type is not on sale now; choose another ticket type."}
         )
-    method = payment_method(settings, ticket, data)
+    redemption = None
+    if data.code:
+        # Under the capacity lock: its uses are counted here, so two people never both take its last use.
+        if state.conference is None:
+            state.conference = await db.get(Conference, state.conference_id)
+            assert state.conference is not None
+        redemption = await codes.redeem(
+            db, conference=state.conference, text=data.code, ticket=ticket, uses=1
+        )
+    price = redemption.price_pence(ticket.price_pence) if redemption and redemption.sets_price else None
+    method = payment_method(settings, ticket, data, price=price)
     checked_answers = answers.check_answers(state.questions, ticket_type_id=ticket.id, given=data.answers)
     email_key = data.email.lower()
     if email_key in state.live_emails:
         raise errors.AlreadyRegistered(fields={"email": "This email address is already registered."})
-    has_place = state.registered < state.capacity
+    # A code's reserved block is for its holders only: others see the places left outside every block.
+    in_block = redemption is not None and redemption.block_places > 0
+    has_place = in_block or state.registered + state.reserved < state.capacity
     if has_place and ticket.cap is not None:
         if ticket.id not in state.held_by_type:
             state.held_by_type[ticket.id] = await places.held_by_type(db, ticket.id)
@@ -337,8 +365,10 @@ async def _register_one(
     token = manage_token(secret, registration_id, 1)
     now = utcnow()
     row = {
-        **data.model_dump(exclude={"email", "consent", "payment_method", "billing", "answers"}),
+        **data.model_dump(exclude={"email", "consent", "payment_method", "billing", "answers", "code"}),
         "answers": checked_answers or None,
+        "code_id": redemption.code.id if redemption else None,
+        "price_pence": price,
         "payment_method": method,
         "billing": data.billing.model_dump(mode="json")
         if method == PaymentMethod.invoice and data.billing
@@ -376,7 +406,7 @@ async def _register_one(
         "actor": request.actor.label,
         "action": "conference.registration.created",
         "subject": row["reference"],
-        "data": {"status": status.value},
+        "data": {"status": status.value, **({"code_id": str(redemption.code.id)} if redemption else {})},
     }
     try:
         # One round trip on PostgreSQL for the three rows: the capacity lock is held until commit.
@@ -393,6 +423,8 @@ async def _register_one(
         state.waitlisted += 1
     else:
         state.registered += 1
+        if in_block:
+            state.reserved -= 1  # the block's place is taken, not a general one
         if ticket.id in state.held_by_type:
             state.held_by_type[ticket.id] += 1
     result = Registered(row, token, position)

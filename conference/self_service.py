@@ -105,18 +105,24 @@ def parse_colleague(values: dict[str, Any]) -> dict[str, Any]:
     if values.get("confirm") != "yes":
         problems["confirm"] = "Tick the box to confirm that your place, and this link, go to your colleague."
     if problems:
-        order = [*TRANSFER_FIELDS, "confirm"]
-        raise errors.InvalidInput(fields={k: problems[k] for k in sorted(problems, key=_position(order))})
+        raise errors.InvalidInput(fields=problems)
     return details
 
 
-def _position(order: list[str]) -> Callable[[str], int]:
-    return lambda name: order.index(name) if name in order else len(order)
+def _parsed(
+    parse: Callable[[dict[str, Any]], dict[str, Any]], values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What `parse` makes of the form, or its problems by field (named with the address's, all at once)."""
+    try:
+        return parse(values), {}
+    except errors.InvalidInput as exc:
+        return {}, dict(exc.fields or {})
 
 
-async def _by_link(db: AsyncSession, token: str) -> tuple[Conference, Registration]:
+async def _open_by_link(db: AsyncSession, token: str) -> tuple[Conference, Registration]:
     """The capacity lock, then the registration this link opens, locked: InvalidManageLink when none does now (a
-    transfer or an erasure reissued it since the page was opened)."""
+    transfer or an erasure reissued it since the page was opened); BookingCancelled or ChangesClosed when the
+    delegate may not change it."""
     assert db.in_transaction()
     conference = await places.get_conference(db, for_update=True)
     registration = (
@@ -129,20 +135,18 @@ async def _by_link(db: AsyncSession, token: str) -> tuple[Conference, Registrati
     ).scalar_one_or_none()
     if registration is None or registration.erased_at is not None:
         raise InvalidManageLink()
-    return conference, registration
-
-
-def _open_for_changes(registration: Registration, conference: Conference) -> None:
     if registration.status == Status.cancelled:
         raise BookingCancelled()
     if not can_change(registration, conference):
         raise ChangesClosed()
+    return conference, registration
 
 
-async def _address_allowed(
+async def _address_problem(
     db: AsyncSession, conference: Conference, registration: Registration, email: str, *, transfer: bool
-) -> None:
-    """Refuse a new address the delegate may not give the booking (call with the capacity lock held)."""
+) -> errors.DomainError | None:
+    """Why the delegate may not give the booking this new address, if they may not (call with the capacity lock
+    held)."""
     domain, own = email_domain(email), email_domain(registration.email)
     if domain != own:
         if not conference.transfer_any_domain:
@@ -151,7 +155,7 @@ async def _address_allowed(
                 if transfer
                 else f"Keep an address at @{own}: a booking stays with its organisation."
             )
-            raise errors.InvalidInput(
+            return errors.InvalidInput(
                 fields={
                     "email": text + " The organisers can make the change for you if it needs to be otherwise."
                 }
@@ -163,7 +167,7 @@ async def _address_allowed(
             and not places.domain_approved(ticket, email)
         ):
             allowed = ", ".join(d.strip() for d in ticket.approval_domains.split(",") if d.strip())
-            raise errors.InvalidInput(
+            return errors.InvalidInput(
                 fields={
                     "email": f"The {ticket.name} ticket is for addresses at {allowed}: give one of those, or ask "
                     "the organisers."
@@ -188,7 +192,8 @@ async def _address_allowed(
             if transfer
             else "This address already has a booking for the conference: give another one."
         )
-        raise errors.AlreadyRegistered(text, fields={"email": text})
+        return errors.AlreadyRegistered(text, fields={"email": text})
+    return None
 
 
 def _actor(registration: Registration) -> Actor:
@@ -200,16 +205,6 @@ def _typed_email(values: dict[str, Any], problems: dict[str, str]) -> str | None
     return None if "email" in problems else str(values.get("email", "")).strip()
 
 
-async def _address_problem(
-    db: AsyncSession, conference: Conference, registration: Registration, email: str, *, transfer: bool
-) -> errors.DomainError | None:
-    try:
-        await _address_allowed(db, conference, registration, email, transfer=transfer)
-    except (errors.InvalidInput, errors.AlreadyRegistered) as exc:
-        return exc
-    return None
-
-
 def _refuse(problems: dict[str, str], order: tuple[str, ...], address: errors.DomainError | None) -> None:
     """Every problem at once: the form's, and the address's (which keeps its own status when it is the only one)."""
     if address is not None and not problems:
@@ -218,7 +213,10 @@ def _refuse(problems: dict[str, str], order: tuple[str, ...], address: errors.Do
         problems = {**problems, **(address.fields or {"email": address.message})}
     if problems:
         raise errors.InvalidInput(
-            fields={k: problems[k] for k in sorted(problems, key=_position(list(order)))}
+            fields={
+                k: problems[k]
+                for k in sorted(problems, key=lambda k: order.index(k) if k in order else len(order))
+            }
         )
 
 
@@ -234,14 +232,8 @@ async def change_own_details(
     """The delegate corrects their details (the form's `values`) through their manage link, until the deadline.
     Every problem is named at once, the form's and the new address's; a new address goes through confirmation
     again, as when an organiser changes it."""
-    conference, registration = await _by_link(db, token)
-    _open_for_changes(registration, conference)
-    problems: dict[str, str] = {}
-    details: dict[str, Any] = {}
-    try:
-        details = parse_own_details(values)
-    except errors.InvalidInput as exc:
-        problems = dict(exc.fields or {})
+    conference, registration = await _open_by_link(db, token)
+    details, problems = _parsed(parse_own_details, values)
     email = _typed_email(values, problems)
     new_address = email is not None and email.lower() != registration.email_key
     address = (
@@ -269,14 +261,8 @@ async def transfer_place(
     """The delegate hands their place to a colleague (the transfer form's `values`), until the deadline: the
     colleague gets their own link and ticket, and this link, the badge and any replay of the first request stop
     working. Every problem is named at once."""
-    conference, registration = await _by_link(db, token)
-    _open_for_changes(registration, conference)
-    problems: dict[str, str] = {}
-    colleague: dict[str, Any] = {}
-    try:
-        colleague = parse_colleague(values)
-    except errors.InvalidInput as exc:
-        problems = dict(exc.fields or {})
+    conference, registration = await _open_by_link(db, token)
+    colleague, problems = _parsed(parse_colleague, values)
     email = _typed_email(values, problems)
     address: errors.DomainError | None = None
     if email is not None and email.lower() == registration.email_key:

@@ -38,6 +38,7 @@ FIELDS = (
     "card_allowed",
     "invoice_allowed",
     "invoice_confirms",
+    "po_optional",
     "available_from",
     "available_until",
     "public",
@@ -53,6 +54,7 @@ LABELS = {
     "card_allowed": "Payment methods",
     "invoice_allowed": "Payment methods",
     "invoice_confirms": "When paying by invoice",
+    "po_optional": "Purchase order",
     "available_from": "On sale from",
     "available_until": "On sale until",
     "public": "Who can book it",
@@ -145,6 +147,7 @@ def form_values(ticket: TicketType | None, zone: ZoneInfo) -> dict[str, str]:
         "card_allowed": "yes" if ticket.card_allowed else "",
         "invoice_allowed": "yes" if ticket.invoice_allowed else "",
         "invoice_confirms": "yes" if ticket.invoice_confirms else "no",
+        "po_optional": "yes" if ticket.po_optional else "",
         "available_from": _local_input(ticket.available_from, zone),
         "available_until": _local_input(ticket.available_until, zone),
         "public": "yes" if ticket.public else "no",
@@ -286,6 +289,8 @@ def parse_form(
     if confirms not in ("yes", "no"):
         problems["invoice_confirms"] = "Choose whether an invoice confirms the place at once."
     data["invoice_confirms"] = confirms != "no"
+    # Charities and companies without a PO system may leave the purchase order empty (group bookings).
+    data["po_optional"] = values.get("po_optional") == "yes"
 
     starts, problem = _moment(values.get("available_from", ""), zone)
     if problem:

@@ -308,6 +308,23 @@
   const BASE32 = /^[A-Z2-7]+$/;
   const BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+  // What the person scanning is told for each reason, and what to do: badges/codes.py FOR_STAFF, word for word.
+  const LOOK_UP = "Find the delegate by name with the search instead.";
+  const FOR_STAFF = {
+    "empty": "Nothing was read. Scan the badge again.",
+    "unreadable": `This is not a conference badge. ${LOOK_UP}`,
+    "too long": `This is not a conference badge. ${LOOK_UP}`,
+    "lowercase": "The scanner changed the code's capital letters to small ones, so it cannot be checked. " +
+      "Scan it with this page's camera, or: find the delegate by name with the search instead.",
+    "truncated": "Only part of the code was read. Scan it again, holding the badge flat and still.",
+    "bad reference": `The code is damaged. ${LOOK_UP}`,
+    "bad version": `The code is damaged. ${LOOK_UP}`,
+    "bad signature encoding": `The code is damaged. ${LOOK_UP}`,
+    "bad signature": "This badge was not issued by the organisers. Find the delegate by name, and check who they " +
+      "are before letting them in.",
+  };
+  const forStaff = (reason) => FOR_STAFF[reason] || `The code cannot be read. ${LOOK_UP}`;
+
   // The same rules as badges/codes.py: one valid text per badge, and the reason in a few words otherwise.
   function parseCode(code) {
     if (!code) return { error: "empty" };
@@ -375,10 +392,10 @@
     let note = "";
     if (!reference) {
       const parsed = parseCode(scan.code);
-      if (parsed.error) return { result: "invalid", attendee: null, message: `Not a valid badge (${parsed.error}).` };
+      if (parsed.error) return { result: "invalid", attendee: null, message: `Not a valid badge: ${forStaff(parsed.error)}` };
       const key = (saved && saved.public_key) || (door && door.public_key);
       const genuine = await verifySignature(key, parsed);
-      if (genuine === false) return { result: "invalid", attendee: null, message: "Not a valid badge (bad signature)." };
+      if (genuine === false) return { result: "invalid", attendee: null, message: `Not a valid badge: ${forStaff("bad signature")}` };
       if (genuine === null) note = "The badge's signature could not be checked on this device.";
       reference = parsed.reference;
       version = parsed.version;
@@ -490,9 +507,9 @@
       title = `Already checked in${at ? ` at ${at}` : ""}${first.device ? ` at ${first.device}` : ""}`;
       detail = "";
     } else if (r.result === "invalid") {
-      const reason = /^Not a valid badge \((.+)\)\.?$/.exec(detail);
-      title = reason ? `Not a valid badge: ${reason[1]}` : "Not a valid badge";
-      if (reason) detail = "";
+      // "Not a valid badge: why, and what to do": the why under the title, in the staff's words.
+      title = "Not a valid badge";
+      detail = detail.replace(/^Not a valid badge[:.]?\s*/, "");
     }
     return { tone: WARNINGS.has(r.result) ? "warning" : "refused", icon: "✗", title, detail };
   }

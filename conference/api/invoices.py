@@ -7,6 +7,7 @@ otherwise answer these paths with 404.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
@@ -17,7 +18,7 @@ from starlette.routing import Route
 from conference import decisions
 from conference.core import audit, errors
 from conference.core.models import Invoice, Registration
-from conference.core.text import Text
+from conference.core.text import Line, Text
 from conference.invoices import invoicing
 from conference.invoices.invoicing import invoice_public
 from conference.web.auth import authenticate, require, require_registration_access
@@ -31,6 +32,14 @@ class CreditRequest(BaseModel):
     reason: Text = PField(default="", max_length=500)
     # Also cancel the registration (in the same transaction), which frees its place for the waiting list.
     cancel_registration: bool = True
+
+
+# What an organiser may record on marking an invoice paid (each optional: today, the invoice's total, none)
+class MarkPaidRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    paid_on: date | None = None  # the day the money arrived, not after today (in the conference's time zone)
+    amount_pence: int | None = PField(default=None, gt=0, le=invoicing.MAX_PAID_PENCE)
+    reference: Line = PField(default="", max_length=invoicing.MAX_PAYMENT_REFERENCE)  # the bank's reference
 
 
 def _uuid(request: Request, name: str) -> uuid.UUID:
@@ -61,6 +70,9 @@ async def invoice_pdf(request: Request) -> Response:
         if invoice is None:
             raise errors.NotFound("No invoice has this id.")
         require_registration_access(actor, invoice.registration_id, "organiser")
+        if invoice.group_id is not None and invoice.kind == "invoice" and actor.kind == "attendee":
+            # A group's invoice lists every member: it is the lead's (their link), not its first member's.
+            raise errors.Forbidden("A group's invoice is downloaded from the group lead's link.")
         invoice, pdf = await invoicing.pdf_for(db, s, invoice_id)
     if actor.kind == "organiser":
         async with database(request).transaction() as db:
@@ -72,8 +84,19 @@ async def mark_paid(request: Request) -> Response:
     invoice_id = _uuid(request, "invoice_id")
     actor = await caller(request)
     require(actor, "organiser")
+    # The body is optional: no body records today, the invoice's total and no reference, as before.
+    raw = await request.body()
+    data = validate(MarkPaidRequest, await read_json(request)) if raw.strip() else MarkPaidRequest()
     async with database(request).transaction() as db:
-        invoice = await invoicing.mark_paid(db, settings(request), invoice_id=invoice_id, actor=actor)
+        invoice = await invoicing.mark_paid(
+            db,
+            settings(request),
+            invoice_id=invoice_id,
+            actor=actor,
+            paid_on=data.paid_on,
+            amount_pence=data.amount_pence,
+            reference=data.reference,
+        )
         r = await db.get(Registration, invoice.registration_id)
         assert r is not None
         body = {**invoice_public(invoice), "registration": {"id": str(r.id), "status": r.status.value}}

@@ -162,6 +162,8 @@ async def registration_public(db: Any, r: Registration) -> dict[str, Any]:
         "sessions": [],
         # By question id: the answer with the question as it was asked (conference/answers.py); not for staff.
         "answers": answers.public(r.answers),
+        # The price the place sold at (after any code), the code and the group booking it came with.
+        **await personal_data.booking_terms(db, r),
         **await hooks.collect_registration_details(db, r),
     }
 

@@ -125,6 +125,39 @@ def compact(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True, default=str)
 
 
+SUMMARY_FIELDS = 3  # the details' first fields shown in words; the whole of them is one click away
+SUMMARY_VALUE = 40  # characters of a value shown in the summary
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return f"{len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return f"{len(value)} field{'' if len(value) == 1 else 's'}"
+    text = str(value)
+    return text if len(text) <= SUMMARY_VALUE else text[: SUMMARY_VALUE - 1] + "…"
+
+
+def summary(data: Any) -> str:
+    """An entry's details as a short line ("status: confirmed; by: invoice paid; and 2 more"): the page's column
+    stays narrow, and `pretty` shows the rest on demand. Empty values are left out; keys in alphabetical order,
+    as PostgreSQL's JSONB keeps them in its own order and the CSV sorts them."""
+    if not isinstance(data, dict):
+        return _short(data)
+    shown = [(k, v) for k, v in sorted(data.items()) if v not in (None, "", [], {})]
+    parts = [f"{k.replace('_', ' ')}: {_short(v)}" for k, v in shown[:SUMMARY_FIELDS]]
+    if len(shown) > SUMMARY_FIELDS:
+        parts.append(f"and {len(shown) - SUMMARY_FIELDS} more")
+    return "; ".join(parts)
+
+
+def pretty(data: Any) -> str:
+    """The whole of an entry's details, indented, as the CSV has them."""
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def families(actions: list[str]) -> dict[str, list[str]]:
     """Actions grouped by their first two parts ("conference.login": [conference.login.failed, ...])."""
     grouped: dict[str, list[str]] = {}
@@ -176,7 +209,8 @@ async def audit_page(request: Request) -> Response:
             "last": first + len(rows) - 1 if rows else 0,
             "families": families(actions),
             "conference": conference,
-            "compact": compact,
+            "summary": summary,
+            "pretty": pretty,
             "action_label": audit_labels.label,
             "family_label": audit_labels.family_label,
             "known_action": f.action in actions or f.action in families(actions),

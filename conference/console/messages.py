@@ -225,6 +225,36 @@ async def send_message(request: Request) -> Response:
     )
 
 
+def _copies(n: int) -> str:
+    return f"{n} cop{'y' if n == 1 else 'ies'}"
+
+
+def delivery_summary(counts: dict[str, int], recipients: int) -> str:
+    """What has happened to a message's copies, in words. Copies kept because no mail server is configured are
+    finished too (they stay in the outbox to be read, never sent): "0 of 68 done" beside "Kept: 68" said nothing
+    had happened when everything had."""
+    kept, sent, failed = counts["kept"], counts["sent"], counts["failed"]
+    waiting = counts["queued"] + counts["sending"]
+    if recipients and kept == recipients:
+        return (
+            f"Not emailed: no mail server is configured, so all {_copies(kept)} are kept in the outbox, where "
+            "organisers can read them."
+        )
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (sent, "delivered to the mail server"),
+            (failed, "failed"),
+            (kept, "kept in the outbox (no mail server)"),
+            (waiting, "waiting to be sent"),
+        )
+        if n
+    ]
+    finished = sent + failed + kept
+    head = f"{finished} of {recipients} done" if finished < recipients else f"All {recipients} done"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
 # --- one message ------------------------------------------------------------------------------------------
 
 
@@ -260,7 +290,8 @@ async def message_page(request: Request) -> Response:
             "problems": problems,
             "last_due": last_due,
             "message": done_message(request, DONE),
-            "done_count": counts["sent"] + counts["failed"],
+            "done_count": counts["sent"] + counts["failed"] + counts["kept"],
+            "summary": delivery_summary(counts, broadcast.recipients),
             "labels": broadcasts.SEGMENTS,
         },
     )

@@ -10,7 +10,9 @@ shows in a role="status" notice. The list of registrations is conference/console
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,8 @@ from conference import answers, balances, decisions, personal_data
 from conference.console.login import require_console
 from conference.core import audit, errors
 from conference.core.audit import Actor
+from conference.core.code_models import Code
+from conference.core.formats import conference_zone
 from conference.core.models import Conference, Invoice, Registration, Status, TicketType, utcnow
 from conference.invoices import invoicing
 from conference.payments import records
@@ -99,6 +103,8 @@ async def registration_context(db: AsyncSession, registration_id: uuid.UUID) -> 
         "failed_refunds": [f for f in money_view["refunds"] if f["status"] in ("failed", "canceled")],
         "invoices": invoices,
         "outstanding": balances.outstanding_pence(r, ticket, issued),
+        # The code it was booked with (conference/codes.py), if any, and the net price that code set.
+        "code": await db.get(Code, r.code_id) if r.code_id else None,
     }
 
 
@@ -157,15 +163,106 @@ async def _own_invoice(db: AsyncSession, registration_id: uuid.UUID, invoice_id:
     return invoice
 
 
+_POUNDS = re.compile(r"£?\s*(\d{1,7})(?:\.(\d{1,2}))?")
+PAID_FIELDS = {
+    "paid_on": "paid_on",
+    "amount_pence": "amount",
+    "reference": "reference",
+}  # service's -> form's
+
+
+def payment_record(values: dict[str, str]) -> tuple[date | None, int | None, str]:
+    """The mark-paid form's day, amount (pounds and pence, "540" or "£1,080.50") and reference; blank means
+    the default (today, the invoice's total, none). InvalidInput names the form's fields."""
+    problems: dict[str, str] = {}
+    paid_on: date | None = None
+    amount: int | None = None
+    if raw := values.get("paid_on", "").strip():
+        try:
+            paid_on = date.fromisoformat(raw)
+        except ValueError:
+            problems["paid_on"] = "Enter the day the money arrived, like 2026-12-03."
+    if raw := values.get("amount", "").strip().replace(",", ""):
+        if match := _POUNDS.fullmatch(raw):
+            amount = int(match[1]) * 100 + int((match[2] or "0").ljust(2, "0"))
+        else:
+            problems["amount"] = "Enter the amount received in pounds, like 540.00."
+    reference = values.get("reference", "").strip()
+    if problems:
+        raise errors.InvalidInput(fields=problems)
+    return paid_on, amount, reference
+
+
+async def _paid_page(
+    request: Request,
+    *,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    this, invoice_id = registration_id(request), _invoice_id(request)
+    await organiser(request)
+    async with database(request).read() as db:
+        context = await registration_context(db, this)
+        invoice = await _own_invoice(db, this, invoice_id)
+        today = utcnow().astimezone(conference_zone(context["conference"])).date()
+    if invoice.kind != "invoice" or invoice.status != "issued":
+        refusal = (
+            invoicing.NotAnInvoice()
+            if invoice.kind != "invoice"
+            else invoicing.AlreadyPaid()
+            if invoice.status == "paid"
+            else invoicing.AlreadyCredited()
+        )
+        return await show_problem(request, refusal)
+    defaults = {"paid_on": today.isoformat(), "amount": f"{invoice.gross_pence / 100:.2f}", "reference": ""}
+    return render(
+        request,
+        "console/invoice_paid.html",
+        {
+            **context,
+            "invoice": invoice,
+            "today": today,
+            "values": values if values is not None else defaults,
+            "errors": problems or {},
+            "max_reference": invoicing.MAX_PAYMENT_REFERENCE,
+        },
+        status_code=status_code,
+    )
+
+
+async def mark_invoice_paid_form(request: Request) -> Response:
+    return await _paid_page(request)
+
+
 async def mark_invoice_paid(request: Request) -> Response:
+    """Record the payment as the form gives it: the day, the amount and the bank's reference."""
     this, invoice_id = registration_id(request), _invoice_id(request)
 
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
+        paid_on, amount, reference = payment_record(values)
         await _own_invoice(db, this, invoice_id)
-        await invoicing.mark_paid(db, settings(request), invoice_id=invoice_id, actor=actor)
+        await invoicing.mark_paid(
+            db,
+            settings(request),
+            invoice_id=invoice_id,
+            actor=actor,
+            paid_on=paid_on,
+            amount_pence=amount,
+            reference=reference,
+        )
         return "paid"
 
-    return await act_on_registration(request, action)
+    async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
+        if isinstance(exc, errors.InvalidInput) and exc.fields:
+            problems = {PAID_FIELDS.get(k, k): v for k, v in exc.fields.items()}
+            if set(problems) <= set(PAID_FIELDS.values()):
+                return await _paid_page(
+                    request, values=values, problems=problems, status_code=exc.status_code
+                )
+        return await show_problem(request, exc)
+
+    return await act_on_registration(request, action, on_error)
 
 
 async def _credit_page(
@@ -338,6 +435,7 @@ routes = [
     Route(ONE + "/cancel", cancel, methods=["POST"], name="console-registration-cancel"),
     Route(ONE + "/erase", erase_confirm, methods=["GET"], name="console-registration-erase-confirm"),
     Route(ONE + "/erase", erase, methods=["POST"], name="console-registration-erase"),
+    Route(_INVOICE + "/paid", mark_invoice_paid_form, methods=["GET"], name="console-invoice-paid-form"),
     Route(_INVOICE + "/paid", mark_invoice_paid, methods=["POST"], name="console-invoice-paid"),
     Route(
         _INVOICE + "/credit", credit_invoice_confirm, methods=["GET"], name="console-invoice-credit-confirm"

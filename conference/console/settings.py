@@ -106,7 +106,12 @@ def _days(raw: str) -> int | None:
 async def retention_save(request: Request) -> Response:
     async def action(db: AsyncSession, values: dict[str, str], actor: Actor) -> str:
         if "retention_days" not in values:
-            raise errors.InvalidInput(fields={"retention_days": "This field is required."})
+            raise errors.InvalidInput(
+                fields={
+                    "retention_days": "Enter how many days after the event to keep personal data, "
+                    "or leave it empty to keep it until an organiser erases it."
+                }
+            )
         data = validate(ConferenceUpdate, {"retention_days": _days(values["retention_days"])})
         changes: dict[str, Any] = data.model_dump(exclude_unset=True)
         await registration.update_conference(db, settings=settings(request), changes=changes, actor=actor)

@@ -137,17 +137,47 @@ class ServiceUnavailable(DomainError):
 
 
 _PYDANTIC_MESSAGES = {
-    "missing": "This field is required.",
-    "string_too_short": "This field is required.",
     "bool_type": "Give true or false.",
     "bool_parsing": "Give true or false.",
     "uuid_parsing": "Give the id of one of the ticket types listed at /api/v1/ticket-types.",
     "uuid_type": "Give the id of one of the ticket types listed at /api/v1/ticket-types.",
     "extra_forbidden": "This field is not accepted; remove it.",
     "string_type": "Give text here.",
-    "int_type": "Give a whole number.",
-    "int_parsing": "Give a whole number.",
+    "int_type": "Give a whole number, for example 45.",
+    "int_parsing": "Give a whole number, for example 45.",
 }
+# How a field is named in a sentence ("Enter your job title"), where its API name does not read as words.
+_FIELD_WORDS = {
+    "duration_minutes": "length",
+    "audience_level": "audience",
+    "ticket_type_id": "ticket type",
+    "email": "email address",
+    "payment_method": "way of paying",
+    "abstract": "summary of the talk",
+}
+# Why a required field is needed, said to the person filling it in (fields named alike in every form only).
+_WHY_NEEDED = {
+    "name": "it is shown on badges, in lists and in the programme",
+    "email": "we send the confirmation and any news there",
+    "organisation": "it is shown with the name, on badges and in the programme",
+    "title": "it is how the programme lists it",
+    "abstract": "reviewers read it to choose the programme",
+    "format": "each format has its own lengths and rooms",
+    "duration_minutes": "the programme needs to know how long a slot to give it",
+}
+_EMPTY_CHOICE_KINDS = {"enum", "int_type", "int_parsing", "uuid_type", "uuid_parsing", "literal_error"}
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """The field's own name: the last part of its location that is not a list index."""
+    return next((str(p) for p in reversed(loc) if not isinstance(p, int)), "")
+
+
+def _required(name: str, *, choice: bool) -> str:
+    """Which field is missing and why it is asked for ("Enter the organisation: it is shown with the name, ...")."""
+    words = _FIELD_WORDS.get(name, name.replace("_", " ")) or "value"
+    why = _WHY_NEEDED.get(name, "this form cannot be sent without it")
+    return f"{'Choose' if choice else 'Enter'} the {words}: {why}."
 
 
 def from_validation_error(exc: ValidationError) -> InvalidInput:
@@ -155,9 +185,18 @@ def from_validation_error(exc: ValidationError) -> InvalidInput:
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
         kind = err["type"]
+        given = err.get("input")
+        field = _field(tuple(err["loc"]))
         # A text with a validator of its own (core/text.py) and a limit reports `too_long`, as a list would.
-        if kind == "string_too_long" or (kind == "too_long" and isinstance(err.get("input"), str)):
+        if kind == "string_too_long" or (kind == "too_long" and isinstance(given, str)):
             text = f"Use at most {err['ctx']['max_length']} characters."
+        elif kind == "missing" or (kind == "string_too_short" and not str(given or "").strip()):
+            text = _required(field, choice=field.endswith("_id") or field in ("format", "duration_minutes"))
+        elif kind == "string_too_short":
+            text = f"Use at least {err['ctx']['min_length']} characters."
+        elif kind in _EMPTY_CHOICE_KINDS and given in (None, ""):
+            # Nothing chosen from a list (a form's drop-down left at "Choose ..."): which one, not its values.
+            text = _required(field, choice=True)
         elif kind == "enum":
             text = f"Choose one of: {err['ctx']['expected']}."
         elif kind == "value_error":

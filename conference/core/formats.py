@@ -1,12 +1,15 @@
 """How money, dates and times read in pages, emails and documents: one format everywhere.
 
+A moment reads "Tue 8 Dec 2026, 09:30" (`when`), a day "Tue 8 Dec 2026" (`day`), a range within a day
+"Tue 8 Dec 2026, 09:30–10:30" (`span`) or, beside a day shown already, "09:30–10:30" (`times`). Never an ISO string.
+
 Times read in the conference's own time zone (`Conference.timezone`): callers pass `conference_zone(conference)`.
 DEFAULT_ZONE is for the one case with no conference to ask (a database before its conference row is made).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,17 +45,54 @@ def money(pence: int | None, currency: str = "GBP") -> str:
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{currency.upper()} {amount}"
 
 
-def when(value: datetime | str | None, zone: ZoneInfo) -> str:
-    """A moment in the conference's time zone, e.g. '8 Dec 2026, 09:00 GMT'."""
-    if not value:
-        return ""
+def _local(value: datetime | str, zone: tzinfo) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %Y, %H:%M %Z}"
+    return moment.astimezone(zone)
 
 
-def day(value: date | str | None) -> str:
+def _day(d: date) -> str:
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
+
+def when(value: datetime | str | None, zone: tzinfo) -> str:
+    """A moment in the conference's time zone, e.g. 'Tue 8 Dec 2026, 09:30'."""
     if not value:
         return ""
-    d = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{d.day} {d:%b %Y}"
+    local = _local(value, zone)
+    return f"{_day(local)}, {local:%H:%M}"
+
+
+def clock(value: datetime | str | None, zone: tzinfo) -> str:
+    """The time of day of a moment in the conference's time zone, e.g. '09:30'."""
+    if not value:
+        return ""
+    return f"{_local(value, zone):%H:%M}"
+
+
+def span(start: datetime | str | None, end: datetime | str | None, zone: tzinfo) -> str:
+    """From start to end: 'Tue 8 Dec 2026, 09:30–10:30' within a day, else both moments in full."""
+    if not start or not end:
+        return when(start or end, zone)
+    first, last = _local(start, zone), _local(end, zone)
+    if first.date() == last.date():
+        return f"{when(first, zone)}–{last:%H:%M}"
+    return f"{when(first, zone)} to {when(last, zone)}"
+
+
+def times(start: datetime | str | None, end: datetime | str | None, zone: tzinfo) -> str:
+    """Just the times of a range within a day (the day is shown elsewhere), e.g. '09:30–10:30'."""
+    return f"{clock(start, zone)}–{clock(end, zone)}"
+
+
+def day(value: date | datetime | str | None, zone: tzinfo | None = None) -> str:
+    """A day, e.g. 'Tue 8 Dec 2026'; a moment is read in `zone` (the conference's) first."""
+    if not value:
+        return ""
+    if isinstance(value, datetime) or (isinstance(value, str) and len(value) > 10):
+        moment = _local(value, zone or DEFAULT_ZONE)
+        return _day(moment.date())
+    try:
+        d = date.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:  # not a day at all (a page's query string, say): nothing rather than an error
+        return ""
+    return _day(d)

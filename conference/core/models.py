@@ -203,6 +203,8 @@ class TicketType(SQLModel, table=True):
     # window when a registration arrives; organisers book any type by hand at any time (conference/bookings.py).
     available_from: datetime | None = _when(nullable=True, default=None)
     available_until: datetime | None = _when(nullable=True, default=None)
+    # An invoice payer may leave the purchase order empty (charities and companies without a PO system); migration 0020.
+    po_optional: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Registration(SQLModel, table=True):
@@ -264,6 +266,12 @@ class Registration(SQLModel, table=True):
     # Answers to the registration questions by question id, each with the question as it was asked
     # (conference/questions.py); None: none given. Erased with the other personal fields.
     answers: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # The code it was booked with (conference/codes.py; the table is in core/code_models.py), and the net price that
+    # code set (None: the ticket type's list price; `places.price_of` reads both). Migration 0019.
+    code_id: uuid.UUID | None = Field(default=None, foreign_key="code.id", index=True)
+    price_pence: int | None = Field(default=None, ge=0)
+    # A member of a group booking (conference/groups.py; table in core/group_models.py); migration 0020.
+    group_id: uuid.UUID | None = Field(default=None, foreign_key="group_booking.id", index=True)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -448,6 +456,11 @@ class Invoice(SQLModel, table=True):
     kind: str = Field(default="invoice", max_length=16)  # invoice | credit_note
     registration_id: uuid.UUID = Field(foreign_key="registration.id", index=True)
     credits_invoice_id: uuid.UUID | None = Field(default=None, foreign_key="invoice.id")
+    # A group's invoice (one line per member, in invoice_line) or a credit note for one of its lines; then
+    # `registration_id` is the member the document was first issued for (migration 0020).
+    group_id: uuid.UUID | None = Field(default=None, foreign_key="group_booking.id", index=True)
+    # The buyer's own reference, which public bodies ask to see on the invoice ("" if none given).
+    buyer_reference: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
     billing_organisation: str = Field(max_length=200)
     billing_contact: str = Field(max_length=120)
     billing_email: str = Field(max_length=254)
@@ -468,6 +481,11 @@ class Invoice(SQLModel, table=True):
     issued_on: date
     due_on: date | None = None
     paid_at: datetime | None = _when(nullable=True, default=None)
+    # What the organiser recorded on marking it paid (migration 0021): the day the money arrived, how much
+    # and the bank's reference. None / "" on card receipts and on invoices marked paid before.
+    paid_on: date | None = None
+    paid_amount_pence: int | None = None
+    payment_reference: str = Field(default="", max_length=100)
     created_at: datetime = _when(default_factory=utcnow)
 
 

@@ -62,6 +62,8 @@ class RegistrationCreate(BaseModel):
     # Answers to the registration questions (GET /api/v1/questions), by question id: text, a number, true or
     # false, an option's text, a list of options' texts, or a date "YYYY-MM-DD" (conference/answers.py checks).
     answers: dict[str, Any] = PField(default_factory=dict, max_length=200)
+    # A code (conference/codes.py): a complimentary place, a discount, or a place in a reserved block. Any case.
+    code: Line | None = PField(default=None, max_length=40)
 
     @field_validator("consent")
     @classmethod

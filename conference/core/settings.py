@@ -66,6 +66,8 @@ class Settings:
     invoice_seller_vat_number: str = "GB123456789"
     invoice_bank_details: str = EXAMPLE_BANK_DETAILS
     invoice_terms_days: int = 30
+    # The most members one group booking may have (conference/groups.py); CONFERENCE_GROUP_MAX_MEMBERS.
+    group_max_members: int = 30
     # Ed25519 seed (32 bytes, base64url) that signs badge QR codes; without it one is derived from the secret
     # key, so a single-secret deployment still gets stable badges.
     badge_signing_key: Secret | None = None
@@ -208,6 +210,7 @@ def load_settings(config: Config | None = None) -> Settings:
         ),
         invoice_bank_details=bank,
         invoice_terms_days=config("CONFERENCE_INVOICE_TERMS_DAYS", cast=int, default=30),
+        group_max_members=_bounded(config, "CONFERENCE_GROUP_MAX_MEMBERS", 30, 2, 500),
         badge_signing_key=config("CONFERENCE_BADGE_SIGNING_KEY", cast=Secret, default=None),
         test_unsafe_no_capacity_lock=config(
             "CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False

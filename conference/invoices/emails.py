@@ -6,10 +6,12 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conference.core import formats
 from conference.core.formats import money
+from conference.core.group_models import InvoiceLine
 from conference.core.models import Conference, Invoice, OutboxEmail, Registration
 from conference.core.settings import Settings
-from conference.invoices.invoicing import INVOICE_KINDS, pdf_for
+from conference.invoices.invoicing import INVOICE_KINDS, lines_of, pdf_for
 from conference.mail import mailtext
 
 
@@ -17,7 +19,11 @@ async def compose(db: AsyncSession, settings: Settings, row: OutboxEmail) -> mai
     registration = await db.get(Registration, row.registration_id) if row.registration_id else None
     conference = await db.get(Conference, registration.conference_id) if registration else None
     invoice, pdf = await pdf_for(db, settings, uuid.UUID(row.context["invoice_id"]))
+    lines, group_reference = await lines_of(db, invoice)
     subject, body = _compose_invoice(row, invoice, registration, conference)
+    if lines:
+        # A group's invoice (a line per member) or a credit note for one member's line.
+        subject, body = _group_wording(row, invoice, subject, body, lines, group_reference)
     return subject, body, (f"{invoice.number}.pdf", pdf)
 
 
@@ -45,7 +51,7 @@ def _compose_invoice(
     gross = money(invoice.gross_pence, invoice.currency)
     vat = money(invoice.vat_pence, invoice.currency)
     if row.kind == "invoice":
-        due = f"Due date: {invoice.due_on.day} {invoice.due_on:%B %Y}\n" if invoice.due_on else ""
+        due = f"Due date: {formats.day(invoice.due_on)}\n" if invoice.due_on else ""
         return f"{event}: invoice {invoice.number} ({reg.reference})", (
             greeting
             + f"Please find attached invoice {invoice.number} for a place at {event}.\n\n"
@@ -72,6 +78,31 @@ def _compose_invoice(
         + money_line
         + footer
     )
+
+
+def _group_wording(
+    row: OutboxEmail,
+    invoice: Invoice,
+    subject: str,
+    body: str,
+    lines: list[InvoiceLine],
+    group_reference: str,
+) -> tuple[str, str]:
+    """The single-place wording, turned to a group's: its reference, every member named, a line credited."""
+    reg_reference = next((line.delegate_reference for line in lines if line.delegate_reference), "")
+    named = "\n".join(f"  {line.delegate_name} ({line.delegate_reference})" for line in lines)
+    for line in body.splitlines():
+        if line.startswith("Delegate: "):
+            body = body.replace(line + "\n", f"Group booking: {group_reference}\nDelegates:\n{named}\n", 1)
+        elif line.startswith("Booking reference: "):
+            body = body.replace(line + "\n", "", 1)
+    if invoice.kind == "credit_note":
+        body = body.replace("in full.", f"for {lines[0].delegate_name}'s place only.", 1)
+    body = body.replace("for a place at", f"for {len(lines)} places at", 1)
+    body = body.replace("for your place at", f"for {len(lines)} places at", 1)
+    if reg_reference:
+        subject = subject.replace(f"({reg_reference})", f"({group_reference})")
+    return subject, body
 
 
 def _compose_card(

@@ -13,6 +13,7 @@ invoice it cancels. PDFs are rendered when asked for (download, email), never st
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -21,10 +22,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, errors, formats
 from conference.core.audit import Actor
+from conference.core.code_models import price_of
 from conference.core.db import lock_for_update
 from conference.core.formats import conference_zone
+from conference.core.group_models import GroupBooking, InvoiceLine
 from conference.core.models import (
     Conference,
     Invoice,
@@ -48,10 +51,12 @@ __all__ = [
     "credit_invoice",
     "credit_on_cancel",
     "document",
+    "invoice_group_member",
     "invoice_public",
     "invoices_for",
     "invoices_public",
     "issue_card_receipt",
+    "issue_group_invoice",
     "issue_invoice",
     "mark_paid",
     "pdf_for",
@@ -112,13 +117,12 @@ def _billing(registration: Registration) -> BillingDetails:
 
 
 def _event_dates(conference: Conference) -> str:
+    """The event's day, e.g. 'Tue 8 Dec 2026', or its first and last days: the one format (core/formats.py)."""
     starts = conference.starts_at.astimezone(conference_zone(conference)).date()
     ends = conference.ends_at.astimezone(conference_zone(conference)).date()
     if starts == ends:
-        return f"{starts.day} {starts:%B %Y}"
-    if (starts.year, starts.month) == (ends.year, ends.month):
-        return f"{starts.day}-{ends.day} {ends:%B %Y}"
-    return f"{starts.day} {starts:%B %Y} - {ends.day} {ends:%B %Y}"
+        return formats.day(starts)
+    return f"{formats.day(starts)} to {formats.day(ends)}"
 
 
 def email_invoice(db: AsyncSession, settings: Settings, *, invoice: Invoice) -> None:
@@ -173,7 +177,7 @@ async def issue_invoice(
     assert db.in_transaction()
     if registration.payment_method != PaymentMethod.invoice:
         raise errors.DomainError("Only a registration paid by invoice can be invoiced.")
-    if ticket.price_pence <= 0:
+    if price_of(registration, ticket) <= 0:  # a code may have made a priced ticket free
         raise errors.DomainError("A free ticket needs no invoice.")
     billing = _billing(registration)
     if await _open_invoice(db, registration.id) is not None:
@@ -193,7 +197,7 @@ async def issue_invoice(
         purchase_order=billing.purchase_order,
         delegate_name=registration.name,
         description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
-        net_pence=ticket.price_pence,
+        net_pence=price_of(registration, ticket),  # after a code's discount
         vat_rate_percent=ticket.vat_rate_percent,
         vat_pence=0,
         gross_pence=0,
@@ -253,7 +257,7 @@ async def issue_card_receipt(
         purchase_order="",
         delegate_name=registration.name,
         description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
-        net_pence=net_for_gross(amount_pence, ticket.vat_rate_percent, ticket.price_pence),
+        net_pence=net_for_gross(amount_pence, ticket.vat_rate_percent, price_of(registration, ticket)),
         vat_rate_percent=ticket.vat_rate_percent,
         vat_pence=0,
         gross_pence=0,
@@ -275,6 +279,8 @@ async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice
             col(Invoice.registration_id) == registration_id,
             col(Invoice.kind) == "invoice",
             col(Invoice.status).in_(OPEN),
+            # A group's invoice is the whole group's, not its first member's: a member's line is credited alone.
+            col(Invoice.group_id).is_(None),
         )
         .order_by(col(Invoice.created_at))
         .limit(1)
@@ -305,21 +311,66 @@ def _check_open(invoice: Invoice) -> None:
         raise AlreadyCredited()
 
 
-async def mark_paid(db: AsyncSession, settings: Settings, *, invoice_id: uuid.UUID, actor: Actor) -> Invoice:
-    """Record that an invoice has been paid; a place held for it (pending_payment) is confirmed."""
+MAX_PAID_PENCE = 100_000_000  # £1,000,000: a typing slip past this is refused rather than recorded
+MAX_PAYMENT_REFERENCE = 100
+
+
+async def mark_paid(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    invoice_id: uuid.UUID,
+    actor: Actor,
+    paid_on: date | None = None,
+    amount_pence: int | None = None,
+    reference: str = "",
+) -> Invoice:
+    """Record that an invoice has been paid: on `paid_on` (today in the conference's time zone if not given),
+    `amount_pence` (the invoice's total if not given) with the bank's `reference`. A place held for it
+    (pending_payment) is confirmed."""
     invoice, registration = await _lock(db, invoice_id)
     _check_open(invoice)
     if invoice.status == "paid":
         raise AlreadyPaid()
+    conference = await db.get(Conference, registration.conference_id)
+    today = utcnow().astimezone(conference_zone(conference)).date()
+    problems: dict[str, str] = {}
+    if paid_on is not None and paid_on > today:
+        problems["paid_on"] = f"Enter the day the money arrived: today ({formats.day(today)}) or before."
+    if amount_pence is not None and not 0 < amount_pence <= MAX_PAID_PENCE:
+        problems["amount_pence"] = "Enter the amount received, more than £0.00 and at most £1,000,000.00."
+    if len(reference) > MAX_PAYMENT_REFERENCE:
+        problems["reference"] = f"Use at most {MAX_PAYMENT_REFERENCE} characters."
+    if problems:
+        raise errors.InvalidInput(fields=problems)
     invoice.status = "paid"
     invoice.paid_at = utcnow()
+    invoice.paid_on = paid_on or today
+    invoice.paid_amount_pence = invoice.gross_pence if amount_pence is None else amount_pence
+    invoice.payment_reference = reference
     await audit.record(
         db,
         "conference.invoice.paid",
         actor=actor,
         subject=invoice.number,
         registration=registration.reference,
+        paid_on=invoice.paid_on.isoformat(),
+        amount_pence=invoice.paid_amount_pence,
+        reference=reference or None,
     )
+    members = [registration]
+    if invoice.group_id is not None:
+        # A group's invoice pays for every member on a line still charged.
+        members = await _members_charged(db, invoice)
+    for registration in members:
+        await _confirm_paid(db, settings, invoice=invoice, registration=registration, actor=actor)
+    await db.flush()
+    return invoice
+
+
+async def _confirm_paid(
+    db: AsyncSession, settings: Settings, *, invoice: Invoice, registration: Registration, actor: Actor
+) -> None:
     if registration.status == Status.pending_payment and registration.payment_method == PaymentMethod.invoice:
         registration.status = Status.confirmed
         registration.hold_expires_at = None
@@ -342,8 +393,6 @@ async def mark_paid(db: AsyncSession, settings: Settings, *, invoice_id: uuid.UU
             by="invoice_paid",
             invoice=invoice.number,
         )
-    await db.flush()
-    return invoice
 
 
 async def credit_invoice(
@@ -370,6 +419,11 @@ async def credit_for_cancellation(
     (no invoice, or it was credited already), so calling it twice is harmless."""
     invoice = await _open_invoice(db, registration.id)
     if invoice is None:
+        if registration.group_id is not None:
+            # A member of a group booking: a credit note for their line of the group's invoice.
+            return await credit_group_line(
+                db, settings, registration=registration, actor=actor, reason="Registration cancelled."
+            )
         return None
     return await _credit(db, settings, invoice, registration, actor=actor, reason="Registration cancelled.")
 
@@ -382,7 +436,7 @@ async def credit_on_cancel(
     invoice stands. Call with the conference and registration locks held, after setting `cancel_reason`."""
     if registration.cancel_reason not in {"delegate", "organiser"}:
         return None
-    if await _open_invoice(db, registration.id) is None:
+    if await _open_invoice(db, registration.id) is None and await _open_line(db, registration.id) is None:
         return None
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None
@@ -478,7 +532,7 @@ def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -
         )
     if invoice.paid_by == "card":
         # Issued when the payment was confirmed, so its date of issue is the day it was paid.
-        return f"Paid in full by card on {invoice.issued_on.day} {invoice.issued_on:%B %Y}. Nothing is due."
+        return f"Paid in full by card on {formats.day(invoice.issued_on)}. Nothing is due."
     if invoice.kind == "credit_note":
         return (
             f"This credit note cancels invoice {credited_number} in full. If that invoice has not been paid, "
@@ -487,7 +541,7 @@ def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -
         )
     days = int(settings.invoice_terms_days)
     bank = settings.invoice_bank_details
-    due = f" (by {invoice.due_on.day} {invoice.due_on:%B %Y})" if invoice.due_on else ""
+    due = f" (by {formats.day(invoice.due_on)})" if invoice.due_on else ""
     return (
         f"Payment is due within {days} days of the invoice date{due}. Please pay by BACS to {bank}, "
         f"quoting the invoice number {invoice.number} as the payment reference."
@@ -495,9 +549,16 @@ def _payment_terms(invoice: Invoice, settings: Settings, credited_number: str) -
 
 
 def document(
-    invoice: Invoice, registration: Registration, settings: Settings, credited_number: str = ""
+    invoice: Invoice,
+    registration: Registration,
+    settings: Settings,
+    credited_number: str = "",
+    *,
+    lines: Sequence[InvoiceLine] = (),
+    group_reference: str = "",
 ) -> InvoiceDocument:
-    """What an invoice or credit note prints as (`credited_number`: the invoice a credit note cancels)."""
+    """What an invoice or credit note prints as (`credited_number`: the invoice a credit note cancels; `lines`: a
+    group's document, one line per member, each with its VAT)."""
     contact = invoice.billing_contact
     if invoice.billing_email:
         contact = f"{contact} <{invoice.billing_email}>" if contact else invoice.billing_email
@@ -510,9 +571,20 @@ def document(
         seller=_seller(settings),
         buyer=Party(name=invoice.billing_organisation, address=invoice.billing_address, contact=contact),
         purchase_order=invoice.purchase_order,
-        booking_reference=registration.reference,
-        delegate_name=invoice.delegate_name or registration.name,
-        lines=(Line(invoice.description, 1, invoice.net_pence, invoice.vat_rate_percent),),
+        booking_reference=group_reference or registration.reference,
+        delegate_name="" if lines else invoice.delegate_name or registration.name,
+        lines=tuple(
+            Line(
+                f"{line.delegate_name} ({line.delegate_reference}): {line.description}",
+                1,
+                line.net_pence,
+                line.vat_rate_percent,
+            )
+            for line in lines
+        )
+        or (Line(invoice.description, 1, invoice.net_pence, invoice.vat_rate_percent),),
+        vat_per_line=bool(lines),
+        buyer_reference=invoice.buyer_reference,
         payment_terms=_payment_terms(invoice, settings, credited_number),
         currency=invoice.currency,
         credits_invoice=credited_number,
@@ -531,7 +603,11 @@ async def pdf_for(db: AsyncSession, settings: Settings, invoice_id: uuid.UUID) -
         credited = await db.get(Invoice, invoice.credits_invoice_id)
         assert credited is not None
         credited_number = credited.number
-    return invoice, render(document(invoice, registration, settings, credited_number))
+    lines, group_reference = await lines_of(db, invoice)
+    doc = document(
+        invoice, registration, settings, credited_number, lines=lines, group_reference=group_reference
+    )
+    return invoice, render(doc)
 
 
 async def invoices_for(db: AsyncSession, registration_id: uuid.UUID) -> list[Invoice]:
@@ -560,6 +636,9 @@ def invoice_public(invoice: Invoice, credits_number: str | None = None) -> dict[
         "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
         "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
         "paid_by": invoice.paid_by or None,
+        "paid_on": invoice.paid_on.isoformat() if invoice.paid_on else None,
+        "paid_amount_pence": invoice.paid_amount_pence,
+        "payment_reference": invoice.payment_reference or None,
         "credits_invoice": credits_number,
         "pdf_url": f"/api/v1/invoices/{invoice.id}.pdf",
     }
@@ -573,3 +652,237 @@ async def invoices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[
         invoice_public(r, numbers.get(r.credits_invoice_id)) if r.credits_invoice_id else invoice_public(r)
         for r in rows
     ]
+
+
+# --- group bookings: one invoice, one line per member (conference/groups.py) ---------------------------------------
+
+
+async def lines_of(db: AsyncSession, invoice: Invoice) -> tuple[list[InvoiceLine], str]:
+    """A group document's lines in order, and its group's reference; ([], "") for a single registration's."""
+    if invoice.group_id is None:
+        return [], ""
+    group = await db.get(GroupBooking, invoice.group_id)
+    stmt = (
+        sa.select(InvoiceLine)
+        .where(col(InvoiceLine.invoice_id) == invoice.id)
+        .order_by(col(InvoiceLine.position), col(InvoiceLine.delegate_name))
+    )
+    return list((await db.execute(stmt)).scalars()), group.reference if group else ""
+
+
+async def issue_group_invoice(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    group: GroupBooking,
+    members: Sequence[tuple[Registration, int]],
+    ticket: TicketType,
+    actor: Actor,
+    paid_at: datetime | None = None,
+) -> Invoice:
+    """One invoice to the group's organisation with a line (and its VAT) per member: `members` pairs each member
+    with the net price of their place. `paid_at`: a card payment's receipt, issued paid. Call with the capacity
+    lock held, in the transaction that books (or confirms) the members."""
+    assert db.in_transaction() and members
+    conference = await db.get(Conference, group.conference_id)
+    assert conference is not None and conference.id is not None
+    billing = group.billing or {}
+    lead = members[0][0]
+    number = await _number(db, "invoice_seq", "INV", conference.id)
+    issued_on = today(conference)
+    what = f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300]
+    invoice = Invoice(
+        number=number,
+        kind="invoice",
+        registration_id=lead.id,
+        group_id=group.id,
+        billing_organisation=str(billing.get("organisation") or group.organisation)[:200],
+        billing_contact=str(billing.get("contact") or group.lead_name)[:120],
+        billing_email=str(billing.get("email") or group.lead_email)[:254],
+        billing_address=str(billing.get("address") or "")[:1000],
+        purchase_order=str(billing.get("purchase_order") or "")[:60],
+        buyer_reference=str(billing.get("buyer_reference") or "")[:60],
+        delegate_name="",
+        description=f"Group booking {group.reference}: {len(members)} × {ticket.name} place"[:300],
+        net_pence=0,
+        vat_rate_percent=ticket.vat_rate_percent,
+        vat_pence=0,
+        gross_pence=0,
+        currency=ticket.currency,
+        status="paid" if paid_at else "issued",
+        paid_by="card" if paid_at else "",
+        issued_on=issued_on,
+        due_on=None if paid_at else issued_on + timedelta(days=int(settings.invoice_terms_days)),
+        paid_at=paid_at,
+    )
+    lines = []
+    for position, (member, net) in enumerate(members):
+        vat = (net * ticket.vat_rate_percent + 50) // 100
+        lines.append(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                registration_id=member.id,
+                position=position,
+                description=what,
+                delegate_name=member.name,
+                delegate_reference=member.reference,
+                net_pence=net,
+                vat_rate_percent=ticket.vat_rate_percent,
+                vat_pence=vat,
+                gross_pence=net + vat,
+            )
+        )
+    # The sums come from the document the invoice prints as (VAT line by line).
+    sums = totals(document(invoice, lead, settings, lines=lines, group_reference=group.reference))
+    invoice.net_pence, invoice.vat_pence, invoice.gross_pence = (
+        sums.net_pence,
+        sums.vat_pence,
+        sums.gross_pence,
+    )
+    db.add(invoice)
+    await db.flush()  # the invoice row before its lines (their foreign key)
+    db.add_all(lines)
+    email_invoice(db, settings, invoice=invoice)
+    await audit.record(
+        db,
+        "conference.invoice.issued",
+        actor=actor,
+        subject=invoice.number,
+        group=group.reference,
+        lines=len(lines),
+        gross_pence=invoice.gross_pence,
+        **({"paid_by": "card"} if paid_at else {}),
+    )
+    await db.flush()
+    return invoice
+
+
+async def invoice_group_member(
+    db: AsyncSession, settings: Settings, *, registration: Registration, ticket: TicketType, actor: Actor
+) -> Invoice | None:
+    """A group member given a place later (promoted from the waiting list, approved): an invoice of the group's, to
+    its organisation, with their line; None if they are on a line still charged already or pay nothing."""
+    assert registration.group_id is not None
+    group = await db.get(GroupBooking, registration.group_id)
+    assert group is not None
+    net = price_of(registration, ticket)
+    if net <= 0 or await _open_line(db, registration.id) is not None:
+        return None
+    return await issue_group_invoice(
+        db, settings, group=group, members=[(registration, net)], ticket=ticket, actor=actor
+    )
+
+
+async def _open_line(db: AsyncSession, registration_id: uuid.UUID) -> InvoiceLine | None:
+    """The member's line on their group's invoice that is still charged (the invoice issued or paid)."""
+    stmt = (
+        sa.select(InvoiceLine)
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+        .where(
+            col(InvoiceLine.registration_id) == registration_id,
+            col(InvoiceLine.credited_by_id).is_(None),
+            col(Invoice.kind) == "invoice",
+            col(Invoice.status).in_(OPEN),
+        )
+        .limit(1)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def _members_charged(db: AsyncSession, invoice: Invoice) -> list[Registration]:
+    stmt = (
+        sa.select(Registration)
+        .join(InvoiceLine, col(InvoiceLine.registration_id) == col(Registration.id))
+        .where(col(InvoiceLine.invoice_id) == invoice.id, col(InvoiceLine.credited_by_id).is_(None))
+        .order_by(col(InvoiceLine.position))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def credit_group_line(
+    db: AsyncSession, settings: Settings, *, registration: Registration, actor: Actor, reason: str = ""
+) -> Invoice | None:
+    """A credit note for one member's line of their group's invoice (the member's place, its VAT), or None when the
+    line was credited already (or there is none). Call with the conference and member locks held. When every line
+    has been credited the invoice itself is marked credited."""
+    line = await _open_line(db, registration.id)
+    if line is None:
+        return None
+    invoice = await lock_for_update(db, Invoice, line.invoice_id)
+    conference = await db.get(Conference, registration.conference_id)
+    assert conference is not None
+    number = await _number(db, "credit_note_seq", "CN", registration.conference_id)
+    was_paid = invoice.status == "paid"
+    note = Invoice(
+        number=number,
+        kind="credit_note",
+        registration_id=registration.id,
+        group_id=invoice.group_id,
+        credits_invoice_id=invoice.id,
+        billing_organisation=invoice.billing_organisation,
+        billing_contact=invoice.billing_contact,
+        billing_email=invoice.billing_email,
+        billing_address=invoice.billing_address,
+        purchase_order=invoice.purchase_order,
+        buyer_reference=invoice.buyer_reference,
+        delegate_name=line.delegate_name,
+        description=line.description,
+        net_pence=line.net_pence,
+        vat_rate_percent=line.vat_rate_percent,
+        vat_pence=line.vat_pence,
+        gross_pence=line.gross_pence,
+        currency=invoice.currency,
+        status="issued",
+        paid_by=invoice.paid_by,
+        issued_on=today(conference),
+        due_on=None,
+    )
+    db.add(note)
+    await db.flush()
+    db.add(
+        InvoiceLine(
+            invoice_id=note.id,
+            registration_id=registration.id,
+            description=line.description,
+            delegate_name=line.delegate_name,
+            delegate_reference=line.delegate_reference,
+            net_pence=line.net_pence,
+            vat_rate_percent=line.vat_rate_percent,
+            vat_pence=line.vat_pence,
+            gross_pence=line.gross_pence,
+        )
+    )
+    line.credited_by_id = note.id
+    await db.flush()
+    remaining = await db.execute(
+        sa.select(sa.func.count()).where(
+            col(InvoiceLine.invoice_id) == invoice.id, col(InvoiceLine.credited_by_id).is_(None)
+        )
+    )
+    if remaining.scalar_one() == 0:
+        invoice.status = "credited"
+    queue_email(
+        db,
+        settings,
+        kind="credit_note",
+        to=note.billing_email,
+        registration_id=registration.id,
+        invoice_id=str(note.id),
+        number=number,
+        credits=invoice.number,
+        was_paid=was_paid,
+        reason=reason.strip()[:500],
+    )
+    await audit.record(
+        db,
+        "conference.invoice.credited",
+        actor=actor,
+        subject=invoice.number,
+        credit_note=number,
+        registration=registration.reference,
+        was_paid=was_paid,
+    )
+    await db.flush()
+    return note

@@ -15,10 +15,11 @@ from typing import Literal
 
 from fpdf import FPDF, FontFace
 
+from conference.core import formats
 from conference.core.formats import money
 from conference.core.pdf_fonts import add_body_font
 
-__all__ = ["InvoiceDocument", "Line", "Party", "Totals", "money", "render", "totals"]
+__all__ = ["InvoiceDocument", "Line", "Party", "Totals", "line_vat", "money", "render", "totals"]
 
 
 # A seller or a buyer, as printed on the document.
@@ -57,6 +58,10 @@ class InvoiceDocument:
     credits_invoice: str = ""  # for a credit note: the invoice number it credits
     note: str = ""
     paid_by: str = ""  # an invoice issued already paid: how ("card"); it prints as paid, nothing due
+    # A group's invoice (one line per member): VAT is worked out and printed line by line, so that a credit note
+    # for one member's line carries exactly that line's VAT and the sums always agree.
+    vat_per_line: bool = False
+    buyer_reference: str = ""  # the buyer's own reference, printed under the purchase order
 
 
 # The document's sums in pence; vat_by_rate holds (rate, net, vat) per rate, sorted by rate.
@@ -76,10 +81,21 @@ def totals(doc: InvoiceDocument) -> Totals:
             net_by_rate.get(line.vat_rate_percent, 0) + line.quantity * line.unit_net_pence
         )
     # Integers only: net × rate / 100, rounded half-up, is (net × rate + 50) // 100 for amounts ≥ 0.
-    by_rate = tuple((rate, net, (net * rate + 50) // 100) for rate, net in sorted(net_by_rate.items()))
+    if doc.vat_per_line:
+        vat_by_rate: dict[int, int] = {}
+        for line in doc.lines:
+            vat_by_rate[line.vat_rate_percent] = vat_by_rate.get(line.vat_rate_percent, 0) + line_vat(line)
+        by_rate = tuple((rate, net, vat_by_rate[rate]) for rate, net in sorted(net_by_rate.items()))
+    else:
+        by_rate = tuple((rate, net, (net * rate + 50) // 100) for rate, net in sorted(net_by_rate.items()))
     net = sum(n for _, n, _ in by_rate)
     vat = sum(v for _, _, v in by_rate)
     return Totals(net_pence=net, vat_pence=vat, gross_pence=net + vat, vat_by_rate=by_rate)
+
+
+def line_vat(line: Line) -> int:
+    """One line's VAT, half-up to the penny (a group invoice's VAT per line)."""
+    return (line.quantity * line.unit_net_pence * line.vat_rate_percent + 50) // 100
 
 
 def _validate(doc: InvoiceDocument) -> None:
@@ -107,7 +123,7 @@ def _validate(doc: InvoiceDocument) -> None:
 
 
 def _date(day: datetime.date) -> str:
-    return f"{day.day} {day:%B %Y}"  # GOV.UK style: 3 March 2025
+    return formats.day(day)  # the one format of every page, email and document: Tue 3 Mar 2025
 
 
 class _Document(FPDF):
@@ -190,6 +206,7 @@ def render(doc: InvoiceDocument) -> bytes:
         details.append(("Credits invoice", doc.credits_invoice))
     details += [
         ("Purchase order", doc.purchase_order),
+        ("Your reference", doc.buyer_reference),
         ("Booking reference", doc.booking_reference),
         ("Delegate", doc.delegate_name),
     ]
@@ -223,27 +240,29 @@ def render(doc: InvoiceDocument) -> bytes:
     pdf.ln(5)
 
     # The lines: descriptions wrap inside their column, and the headings repeat on a new page.
+    # A group's invoice adds each line's VAT (vat_per_line).
+    per_line = doc.vat_per_line
     with pdf.table(
-        col_widths=(74, 12, 36, 22, 36),
+        col_widths=(62, 10, 30, 18, 30, 30) if per_line else (74, 12, 36, 22, 36),
         width=180,
         align="LEFT",
         line_height=5.5,
-        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")[: 6 if per_line else 5],
         padding=(1.5, 2),
         borders_layout="HORIZONTAL_LINES",
         headings_style=bold,
     ) as table:
-        table.row(("Description", "Qty", "Unit price (net)", "VAT rate", "Net amount"))
+        headings = ("Description", "Qty", "Unit price (net)", "VAT rate", "Net amount")
+        table.row((*headings, "VAT") if per_line else headings)
         for line in doc.lines:
-            table.row(
-                (
-                    text(line.description),
-                    str(line.quantity),
-                    cash(line.unit_net_pence),
-                    f"{line.vat_rate_percent}%",
-                    cash(line.quantity * line.unit_net_pence),
-                )
+            cells = (
+                text(line.description),
+                str(line.quantity),
+                cash(line.unit_net_pence),
+                f"{line.vat_rate_percent}%",
+                cash(line.quantity * line.unit_net_pence),
             )
+            table.row((*cells, cash(line_vat(line))) if per_line else cells)
     pdf.ln(5)
 
     # VAT per rate, then the totals, both against the right margin.

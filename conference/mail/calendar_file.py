@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from conference.core import formats
 from conference.core.models import Conference
 
 
@@ -21,12 +22,11 @@ def _local(conference: Conference, when: datetime) -> datetime:
 
 
 def event_dates(conference: Conference) -> str:
-    """ "Tuesday 8 December 2026, 09:00 to 17:00", or with both days when it runs over more than one."""
-    starts, ends = _local(conference, conference.starts_at), _local(conference, conference.ends_at)
-    first = f"{starts:%A} {starts.day} {starts:%B %Y}, {starts:%H:%M}"
-    if starts.date() == ends.date():
-        return f"{first} to {ends:%H:%M}"
-    return f"{first}, to {ends:%A} {ends.day} {ends:%B %Y}, {ends:%H:%M}"
+    """ "Tue 8 Dec 2026, 09:00–17:00", or both moments in full when it runs over more than one day."""
+    zone = formats.conference_zone(conference)
+    return formats.span(
+        _local(conference, conference.starts_at), _local(conference, conference.ends_at), zone
+    )
 
 
 def venue_lines(conference: Conference) -> list[str]:

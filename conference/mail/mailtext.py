@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import hooks
+from conference.core import formats, hooks
+from conference.core.group_models import GroupBooking
 from conference.core.models import Conference, OutboxEmail, PaymentMethod, Registration, Status
 from conference.core.security import email_verify_token, manage_token
 from conference.core.settings import Settings
@@ -54,8 +53,7 @@ _STATUS_LINES = {
 def _local_time(conf: Conference, iso: str | None) -> str:
     if not iso:
         return ""
-    when = datetime.fromisoformat(iso).astimezone(ZoneInfo(conf.timezone))
-    return when.strftime(" on %A %-d %B at %H:%M")
+    return f" on {formats.when(iso, formats.conference_zone(conf))}"
 
 
 def manage_url(settings: Settings, registration: Registration) -> str:
@@ -90,6 +88,8 @@ class _Extras:
 
     position: int | None = None
     ticket_link: str | None = None
+    # A member of a group booking: who pays for the place ("Lena Lead (Leeds City Council)"), not the member.
+    group_payer: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
 
 
@@ -111,6 +111,9 @@ async def _extras(
     if reg is None or conf is None or row.kind in COMPOSERS:
         return _Extras()
     extras = _Extras(position=await _waitlist_position(db, reg))
+    group = await db.get(GroupBooking, reg.group_id) if reg.group_id is not None else None
+    if group is not None:
+        extras.group_payer = f"{group.lead_name} ({group.organisation})"
     if row.kind not in _ABOUT_THE_EVENT or reg.status != Status.confirmed:
         return extras
     token = manage_token(str(settings.secret_key), reg.id, reg.token_version)
@@ -201,13 +204,18 @@ def _event_block(conf: Conference, extras: _Extras) -> str:
     return text
 
 
-def _next_step(reg: Registration, conf: Conference, status: Status) -> str:
-    """What a delegate given a place has to do now: pay, wait, or nothing."""
+def _next_step(reg: Registration, conf: Conference, status: Status, group_payer: str | None = None) -> str:
+    """What a delegate given a place has to do now: pay, wait, or nothing (a group's member never pays)."""
     if status == Status.confirmed:
         return "There is nothing more you need to do: we look forward to seeing you.\n"
+    if status == Status.pending_payment and group_payer:
+        return (
+            f"What to do next: nothing for you; your group's organiser, {group_payer}, pays for the place, "
+            "and it is confirmed once their payment arrives.\n"
+        )
     if status == Status.pending_payment and reg.payment_method == PaymentMethod.card:
-        held = reg.hold_expires_at.astimezone(ZoneInfo(conf.timezone)) if reg.hold_expires_at else None
-        until = f" by {held:%H:%M on %A %-d %B}" if held else ""
+        held = reg.hold_expires_at
+        until = f" by {formats.when(held, formats.conference_zone(conf))}" if held else ""
         return (
             f"What to do next: pay by card{until} to keep the place. Open your booking with the link below and "
             'press "Pay now". If it is not paid in time, the place goes to the next person waiting.\n'
@@ -231,6 +239,11 @@ def _compose(
     # The position as it is now (the list moves up while an email waits), else as it was when queued.
     position = extras.position if extras.position is not None else row.context.get("position")
     status_line = _STATUS_LINES[status].format(position=position if position is not None else "?")
+    if status == Status.pending_payment and extras.group_payer:
+        status_line = (
+            f"Your place is paid for by your group's organiser, {extras.group_payer}: we are holding it until "
+            "their payment arrives. There is nothing for you to pay."
+        )
     greeting = f"Dear {reg.name},\n\n"
     footer = (
         f"\nBooking reference: {reg.reference}\n"
@@ -254,7 +267,7 @@ def _compose(
         return f"{event}: a place has come up for you ({reg.reference})", (
             greeting
             + f"Good news: a place at {event} has come up and it is now yours.\n\n{status_line}\n"
-            + _next_step(reg, conf, status)
+            + _next_step(reg, conf, status, extras.group_payer)
             + "If you can no longer come, please cancel so the next person can have it.\n"
             + footer
         )
@@ -262,7 +275,7 @@ def _compose(
         return f"{event}: registration approved ({reg.reference})", (
             greeting
             + f"An organiser has approved your registration.\n\n{status_line}\n"
-            + _next_step(reg, conf, status)
+            + _next_step(reg, conf, status, extras.group_payer)
             + footer
         )
     if row.kind == "rejected":
@@ -312,6 +325,8 @@ def _compose(
     if row.kind == "payment_confirmed":
         number = row.context.get("number")
         paid = f"Payment of invoice {number} has arrived" if number else "We have received your payment"
+        if extras.group_payer:
+            paid = f"Your group's organiser, {extras.group_payer}, has paid for your place"
         return f"{event}: payment received, your place is confirmed ({reg.reference})", (
             greeting + f"{paid}, so your place at {event} is confirmed.\n" + footer
         )
@@ -384,11 +399,8 @@ def _verify_email(
         opening = f"Here is your registration for {event} again."
     else:
         opening = f"Thank you for registering for {event}."
-    deadline = (
-        reg.verify_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime(" by %H:%M on %A %-d %B")
-        if reg.verify_expires_at
-        else ""
-    )
+    expires = reg.verify_expires_at
+    deadline = f" by {formats.when(expires, formats.conference_zone(conf))}" if expires else ""
     return f"{event}: confirm your email address to keep your place ({reg.reference})", (
         greeting
         + f"{opening}\n\nYour email address lets us give you the place without an organiser's approval, "

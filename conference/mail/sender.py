@@ -79,11 +79,38 @@ class SmtpTransport:
         )
 
 
+async def renew_leases(
+    database: Database, rows: list[OutboxEmail], *, lease: timedelta = LEASE
+) -> set[uuid.UUID]:
+    """Extend the lease of a batch's unsent rows; returns the ids still this sender's.
+
+    A lease covers one row's rendering and sending, not the whole batch's (a confirmation renders a PDF ticket and
+    an .ics, so a batch can outlast it): before each row the rest of the batch is renewed. A row another sender
+    claimed meanwhile (its lease ran out, so its attempts went up) is not ours any more and is not sent again.
+    """
+    if not rows:
+        return set()
+    owned = sa.or_(
+        *(sa.and_(col(OutboxEmail.id) == r.id, col(OutboxEmail.attempts) == r.attempts) for r in rows)
+    )
+    async with database.transaction() as db:
+        result = await db.execute(
+            sa.update(OutboxEmail)
+            .where(owned, col(OutboxEmail.status) == "sending")
+            .values(lease_until=utcnow() + lease)
+            .returning(col(OutboxEmail.id))
+        )
+        return set(result.scalars())
+
+
 async def deliver_due(database: Database, settings: Settings, transport: SmtpTransport) -> int:
     """Send what is due; returns how many were sent."""
-    rows = await claim_due(database, lease=timedelta(seconds=settings.mail_lease_seconds))
+    lease = timedelta(seconds=settings.mail_lease_seconds)
+    rows = await claim_due(database, lease=lease)
     sent = 0
-    for row in rows:
+    for index, row in enumerate(rows):
+        if index and row.id not in await renew_leases(database, rows[index:], lease=lease):
+            continue  # another sender took it over when our lease ran out: it sends it, not us
         try:
             async with database.read() as db:
                 message = await mailtext.render(db, settings, row)

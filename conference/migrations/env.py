@@ -12,7 +12,11 @@ from sqlmodel import SQLModel
 
 import conference.core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import sessions.models  # noqa: F401
-from conference.core import question_models  # noqa: F401  (the registration questions' table)
+from conference.core import (
+    code_models,  # noqa: F401  (codes: vouchers and reserved blocks)
+    group_models,  # noqa: F401  (group bookings and invoice lines)
+    question_models,  # noqa: F401  (the registration questions' table)
+)
 from conference.core.settings import load_settings
 
 config = context.config

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -17,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conference import answers, decisions, personal_data, places, registration, self_service
+from conference import answers, codes, decisions, personal_data, places, registration, self_service
 from conference.core import errors, hooks, registration_window
 from conference.core.audit import Actor
+from conference.core.group_models import GroupBooking
 from conference.core.models import REGIONS, SECTOR_LABELS, PaymentMethod, Status, TicketType
 from conference.core.schemas import BillingDetails, RegistrationCreate, ResendLink
 from conference.invoices import invoicing
@@ -96,6 +96,9 @@ async def register_form(request: Request) -> Response:
     priced = {str(t.id): t for t, _ in context["ticket_types"] if t.price_pence}
     # The payment section applies to a priced ticket only: a free ticket's form never asks for it, whatever it sent.
     paying = priced.get(str(data["ticket_type_id"]))
+    code_problems, free = await _code_preview(request, context, data)
+    if free:
+        paying = None  # a code that makes the place free: no payment section, whatever it sent
     if values.get("payment_method") and paying is not None:
         data["payment_method"] = values["payment_method"]
         if values["payment_method"] == "invoice":
@@ -123,6 +126,7 @@ async def register_form(request: Request) -> Response:
         answers.check_answers(context["questions"], ticket_type_id=chosen, given=data["answers"])
     except errors.InvalidInput as exc:
         problems.update(_form_fields(exc.fields or {}))
+    problems.update(code_problems)
     problems.update(refused)
     answer_values = answers.form_state(context["questions"], form)
     if not problems and parsed is not None:
@@ -157,6 +161,24 @@ async def register_form(request: Request) -> Response:
         {**context, "values": values, "answer_values": answer_values, "errors": ordered},
         status_code=422,
     )
+
+
+async def _code_preview(
+    request: Request, context: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, str], bool]:
+    """The code's problems, shown with the rest (all at once), and whether it makes the chosen ticket free (then
+    no payment details are asked). Only a preview without the lock: the registration redeems it under the lock."""
+    chosen = next((t for t, _ in context["ticket_types"] if str(t.id) == str(data["ticket_type_id"])), None)
+    if not data.get("code") or chosen is None:
+        return {}, False
+    async with database(request).read() as db:
+        try:
+            found = await codes.redeem(
+                db, conference=context["conference"], text=str(data["code"]), ticket=chosen
+            )
+        except errors.InvalidInput as exc:
+            return _form_fields(exc.fields or {}), False
+    return {}, found.sets_price and found.price_pence(chosen.price_pence) == 0
 
 
 def _payment_problems(
@@ -244,22 +266,19 @@ async def manage(request: Request) -> Response:
         every = await all_questions(db)
         # The e-ticket's QR (badges/ticket.py, through the hook): inline SVG drawn from the badge code alone.
         ticket_qr = await hooks.ticket_qr(db, settings(request), r)
-    hold = (
-        r.hold_expires_at.astimezone(ZoneInfo(conf.timezone)).strftime("%H:%M on %-d %B")
-        if r.hold_expires_at
-        else ""
-    )
+        # A member of a group booking: the group's lead pays for the place (conference/groups.py), not the member.
+        group = await db.get(GroupBooking, r.group_id) if r.group_id is not None else None
     return render(
         request,
         "conference/manage.html",
         {
             "r": r,
+            "group": group,
             "conference": conf,
             "position": position,
             "ticket": ticket,
             "invoices": invoices,
             "payments": money["payments"],
-            "hold_until": hold,
             "status_text": STATUS_TEXT[r.status],
             "new": request.query_params.get("new") == "1",
             "verify_sent": request.query_params.get("verify") == "sent",
@@ -307,6 +326,18 @@ async def manage_cancel(request: Request) -> Response:
 async def manage_pay(request: Request) -> Response:
     r, _conf, _position, _ticket = await by_token(request)
     await form_values(request)
+    if r.group_id is not None:  # the group's lead pays for every member's place, from the group's page
+        return render(
+            request,
+            "conference/message.html",
+            {
+                "title": "Your group's organiser pays for your place",
+                "text": "Your place is part of a group booking: its organiser pays for it, so there is nothing "
+                "for you to pay.",
+                "back": str(request.url_for("manage", token=request.path_params["token"])),
+            },
+            status_code=409,
+        )
     checkout = await payment_gateway(request).checkout(database(request), settings(request), r.id)
     if checkout.url is None:
         return render(

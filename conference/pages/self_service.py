@@ -8,6 +8,10 @@ link that a transfer has just replaced acts for nobody.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,6 +24,8 @@ from conference.web.forms import NOT_THE_FORMS_FAULT, field_problems
 from conference.web.register import FIELD_LABELS
 from conference.web.request import database, rate_limit, settings
 from conference.web.templating import FormRefused, form_values, render
+
+T = TypeVar("T")
 
 DETAILS = ("name", "email", "organisation", "job_title", "sector", "region", "dietary", "access_needs")
 DETAIL_LABELS = {name: FIELD_LABELS[name] for name in DETAILS} | {"form": "Your details"}
@@ -47,36 +53,14 @@ def _problems(exc: errors.DomainError) -> dict[str, str]:
     return {k.replace(".", "_"): v for k, v in field_problems(exc).items()}
 
 
-# --- correcting one's own details ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Form:
+    """One of the delegate's two forms: its page, labels and fields, and the values it opens with."""
 
-
-async def _details_page(
-    request: Request,
-    r: Registration,
-    conference: Conference,
-    *,
-    values: dict[str, str] | None = None,
-    problems: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "conference/manage_edit.html",
-        {
-            "r": r,
-            "conference": conference,
-            "token": request.path_params["token"],
-            "values": values if values is not None else _held(r),
-            "errors": _ordered(problems or {}, DETAIL_LABELS),
-            "labels": DETAIL_LABELS,
-            "sectors": SECTOR_LABELS,
-            "regions": REGIONS,
-            "open": self_service.can_change(r, conference),
-            "until": self_service.editable_until(conference),
-            "transfer_any_domain": conference.transfer_any_domain,
-        },
-        status_code=status_code,
-    )
+    template: str
+    labels: dict[str, str]
+    fields: tuple[str, ...]  # what a refused form shows again
+    opening: Callable[[Registration], dict[str, str]]
 
 
 def _held(r: Registration) -> dict[str, str]:
@@ -84,40 +68,20 @@ def _held(r: Registration) -> dict[str, str]:
     return {name: str(getattr(getattr(r, name), "value", getattr(r, name)) or "") for name in DETAILS}
 
 
-async def details_form(request: Request) -> Response:
-    r, conference, _position, _ticket = await by_token(request)
-    return await _details_page(request, r, conference)
+def _colleague(r: Registration) -> dict[str, str]:
+    # The colleague's organisation and sector start as the holder's: most transfers stay in one team.
+    return {"organisation": r.organisation, "sector": r.sector.value, "region": r.region}
 
 
-async def save_details(request: Request) -> Response:
-    r, conference, _position, _ticket = await by_token(request)
-    await rate_limit(request).check(request, "self-service")
-    token = request.path_params["token"]
-    values: dict[str, str] = {}
-    try:
-        values = await form_values(request)
-        async with database(request).transaction() as db:
-            done = await self_service.change_own_details(
-                db, settings=settings(request), token=token, values=values
-            )
-    except (self_service.InvalidManageLink, *NOT_THE_FORMS_FAULT):
-        raise
-    except errors.DomainError as exc:
-        kept = exc.values if isinstance(exc, FormRefused) else values
-        shown = {name: kept.get(name, "") for name in DETAILS}
-        return await _details_page(
-            request, r, conference, values=shown, problems=_problems(exc), status_code=exc.status_code
-        )
-    outcome = "email" if done.email_changed else "saved" if done.changed else "unchanged"
-    back = request.url_for("manage", token=token).include_query_params(details=outcome)
-    return RedirectResponse(str(back), 303)
+DETAILS_FORM = _Form("conference/manage_edit.html", DETAIL_LABELS, DETAILS, _held)
+TRANSFER_FORM = _Form(
+    "conference/manage_transfer.html", TRANSFER_LABELS, (*self_service.TRANSFER_FIELDS, "confirm"), _colleague
+)
 
 
-# --- transferring the place ---------------------------------------------------------------------------------------
-
-
-async def _transfer_page(
+def _page(
     request: Request,
+    form: _Form,
     r: Registration,
     conference: Conference,
     *,
@@ -127,17 +91,14 @@ async def _transfer_page(
 ) -> Response:
     return render(
         request,
-        "conference/manage_transfer.html",
+        form.template,
         {
             "r": r,
             "conference": conference,
             "token": request.path_params["token"],
-            # The colleague's organisation and sector start as the holder's: most transfers stay in one team.
-            "values": values
-            if values is not None
-            else {"organisation": r.organisation, "sector": r.sector.value, "region": r.region},
-            "errors": _ordered(problems or {}, TRANSFER_LABELS),
-            "labels": TRANSFER_LABELS,
+            "values": values if values is not None else form.opening(r),
+            "errors": _ordered(problems or {}, form.labels),
+            "labels": form.labels,
             "sectors": SECTOR_LABELS,
             "regions": REGIONS,
             "open": self_service.can_change(r, conference),
@@ -149,29 +110,64 @@ async def _transfer_page(
     )
 
 
-async def transfer_form(request: Request) -> Response:
-    r, conference, _position, _ticket = await by_token(request)
-    return await _transfer_page(request, r, conference)
-
-
-async def transfer(request: Request) -> Response:
-    r, conference, _position, _ticket = await by_token(request)
+async def _submit(
+    request: Request,
+    form: _Form,
+    r: Registration,
+    conference: Conference,
+    change: Callable[..., Awaitable[T]],
+) -> T | Response:
+    """The form's service, `change(db, settings=, token=, values=)`, in one transaction: what it returns, or
+    (refused) the form again with every problem and what was typed, nothing saved."""
     await rate_limit(request).check(request, "self-service")
     values: dict[str, str] = {}
     try:
         values = await form_values(request)
         async with database(request).transaction() as db:
-            moved = await self_service.transfer_place(
+            return await change(
                 db, settings=settings(request), token=request.path_params["token"], values=values
             )
     except (self_service.InvalidManageLink, *NOT_THE_FORMS_FAULT):
         raise
     except errors.DomainError as exc:
         kept = exc.values if isinstance(exc, FormRefused) else values
-        shown = {name: kept.get(name, "") for name in (*self_service.TRANSFER_FIELDS, "confirm")}
-        return await _transfer_page(
-            request, r, conference, values=shown, problems=_problems(exc), status_code=exc.status_code
+        shown = {name: kept.get(name, "") for name in form.fields}
+        return _page(
+            request, form, r, conference, values=shown, problems=_problems(exc), status_code=exc.status_code
         )
+
+
+# --- correcting one's own details ---------------------------------------------------------------------------------
+
+
+async def details_form(request: Request) -> Response:
+    r, conference, _position, _ticket = await by_token(request)
+    return _page(request, DETAILS_FORM, r, conference)
+
+
+async def save_details(request: Request) -> Response:
+    r, conference, _position, _ticket = await by_token(request)
+    done = await _submit(request, DETAILS_FORM, r, conference, self_service.change_own_details)
+    if isinstance(done, Response):
+        return done
+    outcome = "email" if done.email_changed else "saved" if done.changed else "unchanged"
+    back = request.url_for("manage", token=request.path_params["token"]).include_query_params(details=outcome)
+    return RedirectResponse(str(back), 303)
+
+
+# --- transferring the place ---------------------------------------------------------------------------------------
+
+
+async def transfer_form(request: Request) -> Response:
+    r, conference, _position, _ticket = await by_token(request)
+    return _page(request, TRANSFER_FORM, r, conference)
+
+
+async def transfer(request: Request) -> Response:
+    r, conference, _position, _ticket = await by_token(request)
+    moved = await _submit(request, TRANSFER_FORM, r, conference, self_service.transfer_place)
+    if isinstance(moved, Response):
+        return moved
     # This link now opens nothing: the answer is a page of its own, not a redirect back to the booking.
     return render(
         request,

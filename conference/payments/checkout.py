@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import stripe
 
 from conference.core import errors
+from conference.core.code_models import price_of
 from conference.core.db import Database, lock_for_update
 from conference.core.formats import conference_zone, when
 from conference.core.models import (
@@ -31,7 +32,7 @@ from conference.core.models import (
 )
 from conference.core.settings import Settings
 from conference.payments.gateway import Gateway, expire_quietly
-from conference.payments.records import lock_conference, payments_of
+from conference.payments.records import group_members, lock_conference, payments_of
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
@@ -60,6 +61,12 @@ def vat_pence(net_pence: int, rate_percent: int) -> int:
 
 def gross_pence(ticket: TicketType) -> int:
     return ticket.price_pence + vat_pence(ticket.price_pence, ticket.vat_rate_percent)
+
+
+def gross_of(registration: Registration, ticket: TicketType) -> int:
+    """What this registration's place costs with VAT: its own price when a code set one (places.price_of)."""
+    net = price_of(registration, ticket)
+    return net + vat_pence(net, ticket.vat_rate_percent)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,13 @@ async def start_checkout(
             return Checkout(open_[-1].checkout_url)
         ticket = await db.get(TicketType, registration.ticket_type_id)
         assert ticket is not None
+        # A group booking pays in one Checkout for every member whose place is held for it; their holds move
+        # together (conference/groups.py).
+        holders = (
+            await group_members(db, registration.group_id, Status.pending_payment)
+            if registration.group_id is not None
+            else [registration]
+        )
         payment = next((p for p in reversed(payments) if p.status == "creating"), None)
         if payment is not None and payment.expires_at < now + STRIPE_MIN_EXPIRY + CLOCK_MARGIN:
             # Its create got no answer, but its expiry is now too close for Stripe to accept it: a retry under
@@ -110,7 +124,7 @@ async def start_checkout(
                 raise errors.DomainError(
                     "Too many payment attempts for this booking; please contact the organisers."
                 )
-            amount, currency = gross_pence(ticket), ticket.currency.lower()
+            amount, currency = sum(gross_of(r, ticket) for r in holders), ticket.currency.lower()
             if amount < MIN_CHARGE_PENCE.get(currency, 0):
                 raise errors.DomainError(
                     "This ticket costs less than the card processor's minimum charge; please contact the "
@@ -118,7 +132,8 @@ async def start_checkout(
                 )
             # The session must live at least 30 minutes; the hold moves with it so both end together.
             expires = session_expiry(registration.hold_expires_at, now)
-            registration.hold_expires_at, registration.updated_at = expires, now
+            for holder in holders:
+                holder.hold_expires_at, holder.updated_at = expires, now
             payment = Payment(
                 registration_id=registration.id,
                 attempt=len(payments) + 1,
@@ -129,7 +144,7 @@ async def start_checkout(
             )
             db.add(payment)
             await db.flush()
-        params = _checkout_params(settings, conference, registration, ticket, payment)
+        params = _checkout_params(settings, conference, registration, ticket, payment, places=len(holders))
         payment_id = payment.id
         retry = _retry_message(conference, registration.hold_expires_at)
     try:
@@ -184,6 +199,8 @@ def _checkout_params(
     registration: Registration,
     ticket: TicketType,
     payment: Payment,
+    *,
+    places: int = 1,
 ) -> SessionCreateParams:
     metadata = {
         "registration_id": str(registration.id),
@@ -200,7 +217,11 @@ def _checkout_params(
                 "price_data": {
                     "currency": payment.currency,
                     "unit_amount": payment.amount_pence,
-                    "product_data": {"name": f"{conference.name}: {ticket.name} (incl. VAT)"},
+                    "product_data": {
+                        "name": f"{conference.name}: {ticket.name}"
+                        + (f" × {places} (group booking)" if places > 1 else "")
+                        + " (incl. VAT)"
+                    },
                 },
             }
         ],

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference.core import audit, hooks
+from conference.core.code_models import price_of
 from conference.core.db import Database, lock_for_update
+from conference.core.group_models import GroupBooking
 from conference.core.models import (
     HOLDING,
     Conference,
@@ -32,8 +34,15 @@ from conference.core.settings import Settings
 from conference.invoices import invoicing
 from conference.mail.outbox import queue_email
 from conference.payments import notices
+from conference.payments.checkout import gross_of
 from conference.payments.gateway import Gateway
-from conference.payments.records import first_delivery, lock_conference, payment_for, payments_of
+from conference.payments.records import (
+    first_delivery,
+    group_members,
+    lock_conference,
+    payment_for,
+    payments_of,
+)
 from conference.payments.refunds import request_refund
 from conference.places import held_by_type, promote_waitlist
 
@@ -79,6 +88,21 @@ async def fulfil(
             subject=registration.reference,
             amount_pence=payment.amount_pence,
         )
+        if registration.group_id is not None and registration.status != Status.confirmed:
+            # A group's one payment: whoever of the group it still holds a place for is confirmed; the rest of
+            # the money (members released or cancelled meanwhile) goes back.
+            if await group_members(db, registration.group_id, Status.pending_payment):
+                return await _confirm_group(db, settings, registration, payment)
+            request_refund(db, payment, registration, reason="late_payment")
+            queue_email(
+                db,
+                settings,
+                kind="late_payment_refunded",
+                to=registration.email,
+                registration_id=registration.id,
+                amount_pence=payment.amount_pence,
+            )
+            return Outcome("refunding", registration.id)
         if registration.status == Status.pending_payment:
             _confirm(db, settings, registration)
             await _receipt(db, settings, registration, payment)
@@ -223,6 +247,46 @@ async def _why_not_reinstate(
         )
     )
     return "registered_again" if int(again or 0) else None
+
+
+async def _confirm_group(
+    db: AsyncSession, settings: Settings, registration: Registration, payment: Payment
+) -> Outcome:
+    """A group booking's one payment (conference/groups.py): every member whose place it holds is confirmed, with
+    one paid receipt (a line per member); the share of any member released meanwhile goes back to the card."""
+    assert registration.group_id is not None
+    ticket = await db.get(TicketType, registration.ticket_type_id)
+    group = await db.get(GroupBooking, registration.group_id)
+    assert ticket is not None and group is not None
+    members: list[Registration] = []
+    total = 0
+    for member in await group_members(db, registration.group_id, Status.pending_payment):
+        # Only the places this payment pays for, in booking order: a colleague the lead added after the page
+        # opened stays held for the group's next page (conference/pages/groups.py "Pay by card").
+        total += gross_of(member, ticket)
+        if total > payment.amount_pence:
+            break
+        members.append(member)
+    if not members:
+        request_refund(db, payment, registration, reason="late_payment")
+        return Outcome("refunding", registration.id)
+    for member in members:
+        _confirm(db, settings, member)
+    await invoicing.issue_group_invoice(
+        db,
+        settings,
+        group=group,
+        members=[(m, price_of(m, ticket)) for m in members],
+        ticket=ticket,
+        actor=audit.SYSTEM,
+        paid_at=payment.paid_at or utcnow(),
+    )
+    covered = sum(gross_of(m, ticket) for m in members)
+    if covered < payment.amount_pence:
+        request_refund(
+            db, payment, registration, reason="late_payment", amount=payment.amount_pence - covered
+        )
+    return Outcome("confirmed", registration.id)
 
 
 async def _receipt(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core.models import Conference, Payment, Refund, StripeEvent
+from conference.core.models import Conference, Payment, Refund, Registration, Status, StripeEvent
 from conference.places import get_conference
 
 
@@ -23,6 +23,36 @@ async def payments_of(db: AsyncSession, registration_id: uuid.UUID) -> list[Paym
         sa.select(Payment)
         .where(col(Payment.registration_id) == registration_id)
         .order_by(col(Payment.attempt))
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def covering_payments(db: AsyncSession, registration: Registration) -> list[Payment]:
+    """The payments that may pay for this registration's place: its own, then, for a member of a group booking
+    (one Checkout for the whole group, conference/groups.py), those opened for other members of its group."""
+    own = await payments_of(db, registration.id)
+    if registration.group_id is None:
+        return own
+    stmt = (
+        sa.select(Payment)
+        .join(Registration, col(Registration.id) == col(Payment.registration_id))
+        .where(
+            col(Registration.group_id) == registration.group_id,
+            col(Payment.registration_id) != registration.id,
+        )
+        .order_by(col(Payment.created_at))
+    )
+    return own + list((await db.execute(stmt)).scalars())
+
+
+async def group_members(db: AsyncSession, group_id: uuid.UUID, status: Status) -> list[Registration]:
+    """The members of a group booking in this status, in booking order, locked (capacity lock held first)."""
+    stmt = (
+        sa.select(Registration)
+        .where(col(Registration.group_id) == group_id, col(Registration.status) == status)
+        .order_by(col(Registration.number))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return list((await db.execute(stmt)).scalars())
 

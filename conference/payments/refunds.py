@@ -29,12 +29,13 @@ from sqlmodel import col
 
 from conference.core import audit
 from conference.core.db import Database, lock_for_update
-from conference.core.models import Conference, Payment, Refund, Registration, utcnow
+from conference.core.models import Conference, Payment, Refund, Registration, TicketType, utcnow
 from conference.core.settings import Settings
 from conference.mail.outbox import queue_email
 from conference.payments import notices
+from conference.payments.checkout import gross_of
 from conference.payments.gateway import Gateway
-from conference.payments.records import first_delivery, payments_of
+from conference.payments.records import covering_payments, first_delivery, payments_of
 
 if TYPE_CHECKING:
     from stripe.params import RefundCreateParams
@@ -86,6 +87,9 @@ async def refund_on_cancel(db: AsyncSession, settings: Settings, registration: R
             reason="after refund date",
         )
         return
+    if registration.group_id is not None:
+        await _refund_group_share(db, settings, registration)
+        return
     for payment in await payments_of(db, registration.id):
         if payment.status == "paid" and payment.refunded_pence < payment.amount_pence:
             request_refund(db, payment, registration, reason="cancelled")
@@ -97,6 +101,27 @@ async def refund_on_cancel(db: AsyncSession, settings: Settings, registration: R
                 registration_id=registration.id,
                 amount_pence=payment.amount_pence,
             )
+
+
+async def _refund_group_share(db: AsyncSession, settings: Settings, registration: Registration) -> None:
+    """A member of a group paid by one card payment: a partial refund of their place (with its VAT) only."""
+    ticket = await db.get(TicketType, registration.ticket_type_id)
+    assert ticket is not None
+    share = gross_of(registration, ticket)
+    for payment in await covering_payments(db, registration):
+        left = payment.amount_pence - payment.refunded_pence
+        if payment.status == "paid" and left > 0:
+            amount = min(share, left)
+            request_refund(db, payment, registration, reason="cancelled", amount=amount)
+            queue_email(
+                db,
+                settings,
+                kind="refunded",
+                to=registration.email,
+                registration_id=registration.id,
+                amount_pence=amount,
+            )
+            return
 
 
 # --- what Stripe says about a refund ------------------------------------------------------------------------

@@ -11,14 +11,14 @@ import sqlalchemy as sa
 import stripe
 from sqlmodel import col
 
-from conference.core import background
+from conference.core import background, errors
 from conference.core.db import Database, lock_for_update
-from conference.core.models import Payment, PaymentMethod, Registration, Status, utcnow
+from conference.core.models import Payment, PaymentMethod, Registration, Status, TicketType, utcnow
 from conference.core.settings import Settings
-from conference.payments.checkout import Checkout, start_checkout
+from conference.payments.checkout import Checkout, gross_of, start_checkout
 from conference.payments.fulfilment import fulfil, release_hold
 from conference.payments.gateway import Gateway, card_available, expire_quietly, unknown_to_stripe
-from conference.payments.records import lock_conference, payments_of
+from conference.payments.records import covering_payments, lock_conference, payments_of
 from conference.payments.refunds import send_due_refunds
 
 log = logging.getLogger("conference.payments")
@@ -72,9 +72,11 @@ async def _release_if_unpaid(
     database: Database, settings: Settings, gateway: Gateway, registration_id: uuid.UUID, now: datetime
 ) -> bool:
     async with database.read() as db:
+        held = await db.get(Registration, registration_id)
+        # A group member's place may be paid by the group's one Checkout (records.covering_payments).
         sessions = [
             p.checkout_session_id
-            for p in await payments_of(db, registration_id)
+            for p in (await covering_payments(db, held) if held is not None else [])
             if p.status in {"open", "creating"} and p.checkout_session_id
         ]
     keep = False
@@ -177,6 +179,33 @@ class PaymentWorker:
         if self.gateway is None:
             return Checkout(None, "Card payment is not available; please contact the organisers.")
         return await start_checkout(database, settings, self.gateway, registration_id)
+
+    async def group_checkout(self, database: Database, settings: Settings, group_id: uuid.UUID) -> Checkout:
+        """One Checkout page for every member of a group booking whose place is held for a card payment."""
+        async with database.read() as db:
+            held = list(
+                (
+                    await db.execute(
+                        sa.select(Registration)
+                        .where(
+                            col(Registration.group_id) == group_id,
+                            col(Registration.status) == Status.pending_payment,
+                        )
+                        .order_by(col(Registration.number))
+                    )
+                ).scalars()
+            )
+            if not held:
+                raise errors.DomainError("Nothing is waiting to be paid by card for this group.")
+            ticket = await db.get(TicketType, held[0].ticket_type_id)
+            assert ticket is not None
+            due = sum(gross_of(r, ticket) for r in held)
+            # A member's open page is reused only if it charges what is due now: one opened before the lead
+            # added a colleague does not cover them, so a member without a page of their own opens a new one.
+            pages = {r.id: [p for p in await payments_of(db, r.id) if p.status == "open"] for r in held}
+        current = next((r.id for r in held if any(p.amount_pence == due for p in pages[r.id])), None)
+        fresh = next((r.id for r in held if not pages[r.id]), held[0].id)
+        return await self.checkout(database, settings, current or fresh)
 
     async def close_checkouts(self, database: Database, registration_id: uuid.UUID) -> None:
         """After a cancellation: have any Checkout page still open closed, so nobody pays for a place they gave

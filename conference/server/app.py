@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -23,6 +23,8 @@ from badges import api as badges_api
 from badges import checkin, checkin_api, checkin_log, scanner, ticket_pages
 from badges.codes import signer_for
 from conference import self_service, verification
+from conference.api import codes as codes_api
+from conference.api import groups as groups_api
 from conference.api import invoices as invoice_api
 from conference.api import payments as payment_api
 from conference.api import questions as questions_api
@@ -32,9 +34,11 @@ from conference.console import (
 )
 from conference.console import audit as console_audit
 from conference.console import booking as console_booking
+from conference.console import codes as console_codes
 from conference.console import dashboard as console_dashboard
 from conference.console import delegates as console_delegates
 from conference.console import event as console_event
+from conference.console import groups as console_groups
 from conference.console import (
     login as console,
 )
@@ -53,6 +57,8 @@ from conference.core.settings import Settings, load_settings
 from conference.group_commit import RegistrationQueue
 from conference.mail.sender import MailWorker
 from conference.pages import answers as answer_pages
+from conference.pages import group_personal_data as group_data_pages
+from conference.pages import groups as group_pages
 from conference.pages import legal as legal_pages
 from conference.pages import registration as pages
 from conference.pages import self_service as self_service_pages
@@ -142,6 +148,16 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+_FAVICON = Path(__file__).parent.parent / "static" / "favicon.ico"
+
+
+async def favicon(request: Request) -> Response:
+    # Browsers, feed readers and link previews ask for /favicon.ico whatever a page links: the icon, not a 404.
+    return FileResponse(
+        _FAVICON, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"}
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     plugins.install()
@@ -182,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=[
             Route("/healthz", healthz, name="healthz"),
+            Route("/favicon.ico", favicon, name="favicon"),
             Route("/readyz", readiness.readyz, name="readyz"),
             Route(
                 "/metrics", metrics.metrics_endpoint, name="metrics"
@@ -196,6 +213,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *checkin_api.routes,
                     *api.routes,
                     *questions_api.routes,
+                    *codes_api.routes,
+                    *groups_api.routes,
                     *payment_api.api_routes,
                     *sessions_api.routes,
                     *proposals_api.routes,
@@ -209,6 +228,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=Path(__file__).parent.parent / "static"), name="static"),
             *pages.routes,
             *answer_pages.routes,
+            *group_pages.routes,
+            *group_data_pages.routes,
             *self_service_pages.routes,
             *verification_pages.routes,
             *legal_pages.routes,
@@ -222,7 +243,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *console_event.routes,
             *console_delegates.routes,
             *console_ticket_types.routes,
+            *console_codes.routes,
             *console_booking.routes,
+            *console_groups.routes,
             *console_messages.routes,
             *console_outbox.routes,
             *console_audit.routes,
@@ -246,7 +269,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 form_targets=checkout_origins(settings),
                 wasm_paths=(scanner.SCANNER_PATH,),
             ),
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds),
+            Middleware(
+                BodyLimit,
+                max_bytes=settings.max_body_bytes,
+                timeout=settings.body_timeout_seconds,
+                larger={"/group": max(settings.max_body_bytes, group_pages.BODY_BYTES)},
+            ),
             # Signed (itsdangerous) cookie for the console: the random key of a server-side session (console_session).
             Middleware(
                 SessionMiddleware,

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from conference import bookings, places, questions, registration
 from conference.core import audit, errors
 from conference.core.db import Database
-from conference.core.models import REGIONS, Approval, Conference, PaymentMethod, Sector, TicketType
+from conference.core.models import (
+    REGIONS,
+    Approval,
+    Conference,
+    PaymentMethod,
+    Registration,
+    Sector,
+    TicketType,
+    utcnow,
+)
 from conference.core.schemas import BillingDetails, RegistrationCreate
 from conference.core.settings import Settings
 
@@ -465,6 +474,27 @@ async def add_hand_bookings(database: Database, settings: Settings, ticket_ids: 
     return made
 
 
+ARRIVAL_WEEKS = 10  # the demo's delegates registered over the ten weeks before the event (or before now)
+LAUNCH_SHARE = 0.25  # a quarter in the burst when registration opened, the rest building up to the event
+
+
+def arrival_times(rng: random.Random, count: int, *, closes: datetime) -> list[datetime]:
+    """When `count` synthetic delegates registered, oldest first: a burst when registration opened, a quiet
+    middle and a rush in the last weeks (a mixture of two Beta distributions over the window), at waking hours
+    in London and never after `closes`. Registrations made all in the same instant drew the dashboard's
+    "Registrations over time" as a single dot."""
+    opens = closes - timedelta(weeks=ARRIVAL_WEEKS)
+    days = (closes - opens).days
+    times = []
+    for _ in range(count):
+        share = rng.betavariate(1, 8) if rng.random() < LAUNCH_SHARE else rng.betavariate(4, 1.3)
+        day = (opens + timedelta(days=int(share * days))).astimezone(LONDON).date()
+        hour = rng.triangular(7, 23, 11)  # mostly in office hours, some in the evening
+        at = datetime(day.year, day.month, day.day, tzinfo=LONDON) + timedelta(hours=hour)
+        times.append(min(at, closes - timedelta(minutes=rng.randint(1, 600))))
+    return sorted(times)
+
+
 async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = False, seed: int = 2026) -> str:
     database = Database.from_settings(settings)
     try:
@@ -493,11 +523,14 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
                 start = (await places.get_conference(db)).registration_seq
         # One transaction per delegate, as through the web, so the waiting list and mail queue behave alike.
         rng = random.Random(seed + start)
+        arrivals = arrival_times(
+            random.Random(seed + start + 1), attendees, closes=min(utcnow(), conference.starts_at)
+        )
         added = 0
         for n in range(start + 1, start + attendees + 1):
             async with database.transaction() as db:
                 try:
-                    await registration.register(
+                    registered = await registration.register(
                         db,
                         settings=settings,
                         data=synthetic_delegate(rng, n, ticket_ids).model_copy(
@@ -507,6 +540,12 @@ async def load_demo(settings: Settings, *, attendees: int = 0, reset: bool = Fal
                         # Synthetic people with made-up addresses: treated as having confirmed them, so the
                         # public-sector delegates are confirmed at once, as the demo's figures expect.
                         email_verified=True,
+                    )
+                    at = arrivals[n - start - 1]
+                    await db.execute(
+                        sa.update(Registration)
+                        .where(col(Registration.id) == registered.row["id"])
+                        .values(created_at=at, updated_at=at)
                     )
                     added += 1
                 except errors.DomainError:

@@ -30,16 +30,52 @@
     return sign + "£" + pounds.toLocaleString("en-GB") + "." + (rest < 10 ? "0" : "") + rest;
   }
 
-  function day(iso) {  // "2026-12-08" -> "8 Dec 2026"
+  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function day(iso) {  // "2026-12-08" -> "Tue 8 Dec 2026", as the |day filter (conference/core/formats.py) says it
     var parts = iso.split("-");
     var d = new Date(Date.UTC(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2])));
-    return d.toLocaleDateString("en-GB", {day: "numeric", month: "short", year: "numeric", timeZone: "UTC"});
+    return WEEKDAYS[d.getUTCDay()] + " " + d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear();
+  }
+
+  function clock(iso) {  // "2026-12-08T09:30:12.5+00:00" -> "09:30:12": the figures' time, already in local time
+    return iso.slice(11, 19);
   }
 
   function shortDay(iso) {  // chart axis: "8 Dec"
     var parts = iso.split("-");
     var d = new Date(Date.UTC(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2])));
     return d.toLocaleDateString("en-GB", {day: "numeric", month: "short", timeZone: "UTC"});
+  }
+
+  // Long axis labels wrapped onto lines (Chart.js draws an array as one line each) rather than clipped at the
+  // canvas's left edge: Chart.js gives a y axis at most half the chart's width, little on a phone.
+  function wrap(text, width) {
+    var lines = [], line = "";
+    String(text).split(/\s+/).forEach(function (word) {
+      if (line && (line + " " + word).length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? line + " " + word : word;
+      }
+    });
+    if (line) lines.push(line);
+    return lines.length > 1 ? lines : lines[0] || "";
+  }
+
+  function labelWidth(chart, pixelsPerCharacter) {  // characters a line: half the chart's width
+    var box = document.getElementById("chart-" + chart).parentNode;
+    return Math.max(12, Math.floor(box.clientWidth / 2 / pixelsPerCharacter));
+  }
+
+  function lineCount(label) {
+    return Array.isArray(label) ? label.length : 1;
+  }
+
+  function percent(value) {
+    return Math.round(value) + "%";
   }
 
   function pick(data, path) {
@@ -61,7 +97,7 @@
       setText(nodes[i], nodes[i].getAttribute("data-format") === "money" ? money(value) : String(value));
     }
     generated.setAttribute("datetime", data.generated_at);
-    setText(generated, data.generated_at.slice(11, 19));
+    setText(generated, clock(data.generated_at));
     var arrivalsDay = document.getElementById("arrivals-day");
     setText(arrivalsDay, data.series.arrivals.day ? "on " + day(data.series.arrivals.day) : "once the doors open");
   }
@@ -102,28 +138,44 @@
     var rows = [];
     s.workshops.forEach(function (slot) {
       slot.sessions.forEach(function (w) {
-        rows.push({cells: [slot.label, w.title + (w.room ? " (" + w.room + ")" : ""), w.booked, w.capacity, w.waitlisted]});
+        rows.push({cells: [slot.label, w.title + (w.room ? " (" + w.room + ")" : ""), w.booked, w.capacity,
+                           percent(w.fill_percent), w.waitlisted]});
       });
       rows.push({className: "dash-total",
-                 cells: [slot.label, "All workshops in this slot", slot.booked, slot.capacity, slot.waitlisted]});
+                 cells: [slot.label, "All workshops in this slot", slot.booked, slot.capacity,
+                         percent(slot.fill_percent), slot.waitlisted]});
     });
-    fillTable("table-workshops", rows, "No workshops in the programme yet.", 5);
+    fillTable("table-workshops", rows, "No workshops in the programme yet.", 6);
     fillTable("table-arrivals", s.arrivals.buckets.map(function (b) { return {cells: [b.label, b.count]}; }),
               "Nobody has been checked in at the door yet.", 2);
   }
 
   // --- charts ---------------------------------------------------------------------------------------------
 
+  // Each workshop's fill as a share of its own seats (the API's fill_percent): a 45-seat room and a 300-seat
+  // hall are both drawn full when they are full. The counts are in the tooltip and the table.
   function workshopRows(data) {
-    var labels = [], booked = [], free = [];
+    var labels = [], booked = [], free = [], details = [], width = labelWidth("workshops", 8);
     data.series.workshops.forEach(function (slot) {
       slot.sessions.forEach(function (w) {
-        labels.push(slot.label + " · " + w.title);
-        booked.push(w.booked);
-        free.push(Math.max(w.capacity - w.booked, 0));
+        var title = wrap(w.title, width);
+        labels.push([slot.label].concat(Array.isArray(title) ? title : [title]));
+        booked.push(w.fill_percent);
+        free.push(Math.max(100 - w.fill_percent, 0));
+        details.push(w);
       });
     });
-    return {labels: labels, booked: booked, free: free};
+    return {labels: labels, booked: booked, free: free, details: details};
+  }
+
+  var workshopDetails = [];
+
+  function workshopTooltip(item) {
+    var w = workshopDetails[item.dataIndex];
+    if (!w) return "";
+    if (item.datasetIndex === 1) return Math.max(w.capacity - w.booked, 0) + " seats free";
+    return w.booked + " of " + w.capacity + " seats booked (" + percent(w.fill_percent) + ")" +
+      (w.waitlisted ? ", " + w.waitlisted + " waiting" : "");
   }
 
   function chartData(data) {
@@ -133,14 +185,18 @@
         labels: t.days.map(shortDay),
         datasets: [t.places_taken, t.with_waiting_list, t.days.map(function () { return t.capacity; })]
       },
-      sectors: {labels: s.sectors.map(function (r) { return r.label; }),
+      sectors: {labels: s.sectors.map(function (r) { return wrap(r.label, labelWidth("sectors", 7)); }),
                 datasets: [s.sectors.map(function (r) { return r.count; })]},
-      regions: {labels: s.regions.map(function (r) { return r.label; }),
+      regions: {labels: s.regions.map(function (r) { return wrap(r.label, labelWidth("regions", 7)); }),
                 datasets: [s.regions.map(function (r) { return r.count; })]},
-      workshops: {labels: w.labels, datasets: [w.booked, w.free]},
+      workshops: {labels: w.labels, datasets: [w.booked, w.free], details: w.details},
       arrivals: {labels: s.arrivals.buckets.map(function (b) { return b.label; }),
                  datasets: [s.arrivals.buckets.map(function (b) { return b.count; })]}
     };
+  }
+
+  function fewPoints(radius) {  // a point for each day while there are few; weeks of days draw as a line
+    return function (context) { return context.chart.data.labels.length > 21 ? 0 : radius; };
   }
 
   function integerAxis(title) {
@@ -159,9 +215,9 @@
       type: "line",
       data: {labels: c.registrations.labels, datasets: [
         {label: "Places taken", data: c.registrations.datasets[0], borderColor: BLUE, backgroundColor: BLUE,
-         borderWidth: 3, pointStyle: "circle", pointRadius: 3},
+         borderWidth: 3, pointStyle: "circle", pointRadius: fewPoints(3)},
         {label: "With the waiting list", data: c.registrations.datasets[1], borderColor: PURPLE,
-         backgroundColor: PURPLE, borderWidth: 2, borderDash: [3, 3], pointStyle: "triangle", pointRadius: 4},
+         backgroundColor: PURPLE, borderWidth: 2, borderDash: [3, 3], pointStyle: "triangle", pointRadius: fewPoints(4)},
         {label: "Capacity", data: c.registrations.datasets[2], borderColor: BLACK, backgroundColor: BLACK,
          borderWidth: 2, borderDash: [10, 5], pointRadius: 0}
       ]},
@@ -181,18 +237,23 @@
       options: {indexAxis: "y", scales: {x: integerAxis("Delegates"), y: {ticks: {autoSkip: false}}},
                 plugins: {legend: {display: false}}}
     });
+    workshopDetails = c.workshops.details;
     charts.workshops = new Chart(document.getElementById("chart-workshops"), {
       type: "bar",
       data: {labels: c.workshops.labels, datasets: [
-        {label: "Seats booked", data: c.workshops.datasets[0], backgroundColor: BLUE, borderColor: BLUE,
+        {label: "Booked", data: c.workshops.datasets[0], backgroundColor: BLUE, borderColor: BLUE,
          borderWidth: 2},
-        {label: "Seats free", data: c.workshops.datasets[1], backgroundColor: "#ffffff", borderColor: BLACK,
+        {label: "Free", data: c.workshops.datasets[1], backgroundColor: "#ffffff", borderColor: BLACK,
          borderWidth: 2}
       ]},
-      options: {indexAxis: "y", scales: {x: Object.assign(integerAxis("Seats"), {stacked: true}),
-                                         y: {stacked: true, ticks: {autoSkip: false}}}}
+      options: {indexAxis: "y",
+                scales: {x: {stacked: true, beginAtZero: true, suggestedMax: 100,
+                             ticks: {callback: function (v) { return v + "%"; }},
+                             title: {display: true, text: "Share of the workshop's seats"}},
+                         y: {stacked: true, ticks: {autoSkip: false}}},
+                plugins: {tooltip: {callbacks: {label: workshopTooltip}}}}
     });
-    sizeWorkshops(c.workshops.labels.length);
+    sizeWorkshops(c.workshops.labels);
     charts.arrivals = new Chart(document.getElementById("chart-arrivals"), {
       type: "bar",
       data: {labels: c.arrivals.labels, datasets: [{label: "Arrivals", data: c.arrivals.datasets[0],
@@ -201,9 +262,11 @@
     });
   }
 
-  function sizeWorkshops(count) {
-    // One bar per workshop: the box grows with them (CSSOM, which the style-src policy allows).
-    document.getElementById("chart-workshops-box").style.height = Math.max(200, 60 + 36 * count) + "px";
+  function sizeWorkshops(labels) {
+    // One bar per workshop, as tall as its label's lines: the box grows with them (CSSOM, which the style-src
+    // policy allows).
+    var lines = labels.reduce(function (sum, label) { return sum + Math.max(2, lineCount(label)); }, 0);
+    document.getElementById("chart-workshops-box").style.height = Math.max(200, 90 + 20 * lines + 8 * labels.length) + "px";
   }
 
   function updateCharts(data) {
@@ -212,7 +275,10 @@
       var chart = charts[name];
       chart.data.labels = c[name].labels;
       c[name].datasets.forEach(function (values, i) { chart.data.datasets[i].data = values; });
-      if (name === "workshops") sizeWorkshops(c[name].labels.length);
+      if (name === "workshops") {
+        workshopDetails = c.workshops.details;
+        sizeWorkshops(c[name].labels);
+      }
       chart.update("none");
     });
   }

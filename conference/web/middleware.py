@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -177,18 +177,28 @@ class BodyLimit:
     that take over `timeout` seconds to arrive with 408 (a slow trickle otherwise holds the request open for
     as long as the client likes: uvicorn has no body timeout of its own)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        timeout: float | None = None,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        # Paths (exactly) that take larger bodies: a file upload (the group form's spreadsheet).
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
         for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._too_large(send)
+            if key == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._too_large(send, max_bytes)
                 return
         received = 0
         started = False
@@ -208,7 +218,7 @@ class BodyLimit:
                     raise _BodyTimeout() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge()
                 body_done = body_done or not message.get("more_body", False)
             else:
@@ -225,7 +235,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._too_large(send)
+                await self._too_large(send, max_bytes)
         except _BodyTimeout:
             if not started:
                 await _error(
@@ -236,8 +246,8 @@ class BodyLimit:
                     close=True,
                 )
 
-    async def _too_large(self, send: Send) -> None:
-        await _error(send, 413, "payload_too_large", f"The request body is over {self.max_bytes} bytes.")
+    async def _too_large(self, send: Send, max_bytes: int) -> None:
+        await _error(send, 413, "payload_too_large", f"The request body is over {max_bytes} bytes.")
 
 
 async def _error(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:

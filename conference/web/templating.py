@@ -2,7 +2,8 @@
 
 The environment has the house's formats as filters, registered here once for every page: `{{ pence|money }}`
 (`{{ pence|money(currency) }}`), `{{ moment|when }}` (in the time zone of the page's `conference`, or of a
-`zone` it passes), `{{ d|day }}`, `{{ ticket|gross }}` (its price with VAT), and the labels beside their enums:
+`zone` it passes), `{{ d|day }}`, `{{ moment|clock }}` (09:30), `{{ start|span(end) }}` (Tue 8 Dec 2026,
+09:30–10:30), `{{ start|times(end) }}` (09:30–10:30, beside a day shown already), `{{ ticket|gross }}` (its price with VAT), and the labels beside their enums:
 `{{ r.status|status_label }}`, `{{ r.payment_method|method_label }}`, `{{ r.sector|sector_label }}`, with the
 whole `status_labels` table as a global for lists of them.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, FileSystemLoader, pass_context
 from jinja2.runtime import Context
@@ -37,12 +39,37 @@ template_loader = ChoiceLoader([FileSystemLoader(_OWN_TEMPLATES)])
 templates.env.loader = template_loader
 
 
+def _zone(context: Context) -> ZoneInfo:
+    # A page passes its conference, or the zone itself (as `zone`; the sessions pages call theirs `tz`/`local`).
+    for name in ("zone", "tz", "local"):
+        if isinstance(zone := context.get(name), ZoneInfo):
+            return zone
+    return formats.conference_zone(context.get("conference"))
+
+
 @pass_context
 def _when(context: Context, value: Any) -> str:
-    zone = context.get("zone")
-    if zone is None:
-        zone = formats.conference_zone(context.get("conference"))
-    return formats.when(value, zone)
+    return formats.when(value, _zone(context))
+
+
+@pass_context
+def _day(context: Context, value: Any) -> str:
+    return formats.day(value, _zone(context))
+
+
+@pass_context
+def _clock(context: Context, value: Any) -> str:
+    return formats.clock(value, _zone(context))
+
+
+@pass_context
+def _span(context: Context, start: Any, end: Any) -> str:
+    return formats.span(start, end, _zone(context))
+
+
+@pass_context
+def _times(context: Context, start: Any, end: Any) -> str:
+    return formats.times(start, end, _zone(context))
 
 
 def _value(member: Any) -> str:
@@ -59,7 +86,10 @@ def _sector_label(sector: Any) -> str:
 templates.env.filters.update(
     money=formats.money,
     when=_when,
-    day=formats.day,
+    day=_day,
+    clock=_clock,
+    span=_span,
+    times=_times,
     gross=gross_pence,
     status_label=lambda status: STATUS_LABELS.get(_value(status), _value(status)),
     method_label=lambda method: METHOD_LABELS.get(_value(method), _value(method)),

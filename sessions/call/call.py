@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference.core import audit, errors
+from conference.core import audit, errors, formats
 from conference.core.audit import Actor
 from conference.core.models import Conference, utcnow
 from conference.places import get_conference
@@ -111,12 +111,12 @@ async def time_options(db: AsyncSession, conference: Conference) -> list[TimeOpt
             TimeOption(
                 str(s.id),
                 s.starts_at.astimezone(local).date().isoformat(),
-                f"{s.starts_at.astimezone(local):%a %-d %b %H:%M}–{s.ends_at.astimezone(local):%H:%M}",
+                formats.span(s.starts_at, s.ends_at, local),
             )
             for s in slots
         ]
     return [
-        TimeOption(d.isoformat(), d.isoformat(), f"{d:%A %-d %B} (all day)")
+        TimeOption(d.isoformat(), d.isoformat(), f"{formats.day(d)} (all day)")
         for d in conference_days(conference)
     ]
 

@@ -116,6 +116,7 @@ async def _page(
             "draft": draft,
             "review": review,
             "grid": grid,
+            "conference": ctx.conference,  # the page's times (the |when filter) are in its time zone
             "rooms": list(ctx.rooms.values()),
             "slots": ctx.check_slots,
             "versions": [schedule_versions.version_public(v, ctx, detail=False) for v in versions],
@@ -142,7 +143,7 @@ def _grid(draft: dict[str, Any], ctx: schedule_context.Context) -> list[dict[str
     days: list[dict[str, Any]] = []
     for t, slot in enumerate(ctx.check_slots):
         if not days or days[-1]["day"] != slot.day:
-            days.append({"day": slot.day, "label": slot.label.rsplit(" ", 1)[0], "rows": []})
+            days.append({"day": slot.day, "label": slot.label.rsplit(", ", 1)[0], "rows": []})
         days[-1]["rows"].append(
             {
                 "slot": slot,

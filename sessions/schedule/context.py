@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference.core import formats
 from conference.core.models import Conference
 from conference.places import get_conference
 from sessions.call.accepted_talks import speaker_unavailability
@@ -123,7 +124,7 @@ async def load_context(db: AsyncSession) -> Context:
                 str(slot.id),
                 start.date().isoformat(),
                 joinable,
-                start.strftime("%a %-d %b %H:%M"),
+                formats.when(start, local),  # "Tue 8 Dec 2026, 11:00"
                 plenary=i in plenary,
             )
         )

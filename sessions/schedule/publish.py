@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, errors, formats
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
 from conference.core.models import Registration, utcnow
@@ -56,7 +55,7 @@ class DraftHasWarnings(errors.DomainError):
 
 def _sentence(change: dict[str, Any], tz: ZoneInfo) -> str:
     def at(where: dict[str, Any]) -> str:
-        when = datetime.fromisoformat(where["starts_at"]).astimezone(tz).strftime("%A %-d %B at %H:%M")
+        when = formats.when(where["starts_at"], tz)
         return f"{when} in {where['room'] or 'no room'}"
 
     if change["kind"] == "cancelled":

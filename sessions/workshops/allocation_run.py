@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
-from conference.core import audit, errors
+from conference.core import audit, errors, formats
 from conference.core.audit import Actor
 from conference.core.db import Database, lock_for_update
 from conference.core.models import Conference, Registration, Status, utcnow
@@ -262,13 +262,10 @@ async def _book(
                         source="allocation",
                     )
                 )
-            when = session.starts_at.astimezone(zone).strftime("%A %-d %B, %H:%M")
+            when = formats.when(session.starts_at, zone)
             lines.append(f"{when}: {session.title}")
         wanted = {loaded.instance.workshops[w].start for w in delegate.ranks} - delegate.busy
-        missed = [
-            loaded.slots[s].starts_at.astimezone(zone).strftime("%A %-d %B, %H:%M")
-            for s in sorted(wanted - covered)
-        ]
+        missed = [formats.when(loaded.slots[s].starts_at, zone) for s in sorted(wanted - covered)]
         queue_email(
             db,
             settings,

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference.core import errors
+from conference.core import errors, formats
 from conference.core.db import lock_for_update
 from conference.core.models import Conference, Registration, Status, utcnow
 from conference.core.settings import Settings
@@ -57,9 +57,8 @@ class Return:
 
 
 def describe_at(starts_at: datetime, ends_at: datetime, room: Room | None, zone: ZoneInfo) -> str:
-    """When and where, as an email says it: "Tuesday 8 December, 11:30–12:30 in Small"."""
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    return f"{start:%A %-d %B, %H:%M}–{end:%H:%M} in {room.name if room else 'no room'}"
+    """When and where, as an email says it: "Tue 8 Dec 2026, 11:30–12:30 in Small"."""
+    return f"{formats.span(starts_at, ends_at, zone)} in {room.name if room else 'no room'}"
 
 
 async def release(db: AsyncSession, session: ProgrammeSession) -> list[SeatBooking]:

@@ -6,7 +6,6 @@ problems and what was typed. Times are typed and shown in the conference's own t
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -107,13 +106,6 @@ def _local(value: str, field: str, zone: ZoneInfo) -> datetime:
         raise errors.InvalidInput(fields={field: "Give a date and time, e.g. 2026-12-08 11:00."}) from None
 
 
-def _session_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params["session_id"])
-    except ValueError:
-        raise errors.NotFound("No session has this id.") from None
-
-
 async def _organiser(request: Request) -> Actor:
     return await require_console(request, "organiser", back="/console/programme")
 
@@ -184,8 +176,8 @@ async def add_session(request: Request) -> Response:
 
 async def cancel_session(request: Request) -> Response:
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> Done:
-        session_id = _session_id(request)
-        told = (await capacity.seat_counts(db, [session_id])).get(session_id, {}).get("booked", 0)
+        session_id = console_session.session_id_in(request)
+        told = await capacity.booked_count(db, session_id)
         await programme.update_session(
             db,
             settings=settings(request),

@@ -23,7 +23,7 @@ from conference.core import errors
 from conference.core.audit import Actor
 from conference.core.formats import conference_zone
 from conference.places import get_conference
-from conference.web.forms import Done, act, field_problems, show_again
+from conference.web.forms import Action, Done, FormPage, act, field_problems, show_again
 from conference.web.request import database, settings
 from conference.web.templating import render
 from sessions.models import ProgrammeSession, Room, SessionUpdate
@@ -44,7 +44,8 @@ LABELS = {
 }
 
 
-def _session_id(request: Request) -> uuid.UUID:
+def session_id_in(request: Request) -> uuid.UUID:
+    """The session a console path names (console.py's cancel uses it too)."""
     try:
         return uuid.UUID(request.path_params["session_id"])
     except ValueError:
@@ -94,7 +95,7 @@ async def edit_page(
 ) -> Response:
     await require_console(request, "organiser")
     async with database(request).read() as db:
-        context = await _context(db, _session_id(request))
+        context = await _context(db, session_id_in(request))
         conference = context["conference"]
         context["rooms"] = await programme.ordered_rooms(db, conference.id)
         context["slots"] = await programme.ordered_slots(db, conference.id)
@@ -111,8 +112,15 @@ async def show(request: Request) -> Response:
     return await edit_page(request)
 
 
-async def _organiser(request: Request) -> Actor:
-    return await require_console(request, "organiser", back=str(request.url.path))
+async def _act(request: Request, action: Action, page: FormPage) -> Response:
+    """Run the page's form change: back to the programme, or `page` again with the problems."""
+    return await act(
+        request,
+        action,
+        actor=await require_console(request, "organiser", back=str(request.url.path)),
+        back=request.url_for("console-programme"),
+        on_error=show_again(request, page),
+    )
 
 
 async def save(request: Request) -> Response:
@@ -131,7 +139,7 @@ async def save(request: Request) -> Response:
             data = SessionUpdate.model_validate({k: x for k, x in body.items() if k not in problems})
         try:
             await programme.update_session(
-                db, settings=settings(request), session_id=_session_id(request), data=data, actor=actor
+                db, settings=settings(request), session_id=session_id_in(request), data=data, actor=actor
             )
         except errors.NotFound:
             raise
@@ -143,19 +151,13 @@ async def save(request: Request) -> Response:
             raise errors.InvalidInput(fields=problems)  # rolls back whatever the service did
         return "session_saved"
 
-    return await act(
-        request,
-        action,
-        actor=await _organiser(request),
-        back=request.url_for("console-programme"),
-        on_error=show_again(request, edit_page),
-    )
+    return await _act(request, action, edit_page)
 
 
 async def cancel_page(request: Request) -> Response:
     await require_console(request, "organiser")
     async with database(request).read() as db:
-        context = await _context(db, _session_id(request))
+        context = await _context(db, session_id_in(request))
     return render(request, "sessions/console_session_cancel.html", context)
 
 
@@ -168,7 +170,7 @@ async def restore_page(
 ) -> Response:
     await require_console(request, "organiser")
     async with database(request).read() as db:
-        context = await _context(db, _session_id(request))
+        context = await _context(db, session_id_in(request))
         plan = await cancellation.plan(db, context["session"], context["room"])
     try:
         cancellation.check_in_time(context["conference"])
@@ -190,7 +192,7 @@ async def restore_page(
 
 async def restore(request: Request) -> Response:
     async def action(db: AsyncSession, v: dict[str, str], actor: Actor) -> Done:
-        session_id = _session_id(request)
+        session_id = session_id_in(request)
         await programme.update_session(
             db,
             settings=settings(request),
@@ -198,16 +200,10 @@ async def restore(request: Request) -> Response:
             data=SessionUpdate(cancelled=False),
             actor=actor,
         )
-        booked = (await capacity.seat_counts(db, [session_id])).get(session_id, {}).get("booked", 0)
+        booked = await capacity.booked_count(db, session_id)
         return Done("session_restored", {"count": str(booked)})
 
-    return await act(
-        request,
-        action,
-        actor=await _organiser(request),
-        back=request.url_for("console-programme"),
-        on_error=show_again(request, restore_page),
-    )
+    return await _act(request, action, restore_page)
 
 
 routes = [

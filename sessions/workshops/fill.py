@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from conference.core import formats
 from sessions.models import Kind, ProgrammeSession, Room, TimeSlot
 from sessions.workshops import capacity
 
@@ -58,9 +59,7 @@ async def workshop_fill(db: AsyncSession, conference_id: int, zone: ZoneInfo) ->
             s.start_slot_id,
             {
                 "slot_id": str(s.start_slot_id),
-                "label": (
-                    slot.label if slot and slot.label else f"{starts:%a} {starts.day} {starts:%b %H:%M}"
-                ),
+                "label": slot.label if slot and slot.label else formats.when(starts, zone),
                 "starts_at": starts.isoformat(),
                 "booked": 0,
                 "capacity": 0,

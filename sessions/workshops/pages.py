@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.audit import Actor
-from conference.core.formats import conference_zone
+from conference.core.formats import conference_zone, when
 from conference.pages.registration import by_token
 from conference.places import get_conference
 from conference.web.forms import NOT_THE_FORMS_FAULT, done_message, done_redirect
@@ -86,8 +85,7 @@ async def show_agenda(
             "conference": conf,
             "rows": rows,
             "workshops_by_time": [
-                (datetime.fromisoformat(starts).strftime("%a %-d %b, %H:%M"), group)
-                for starts, group in sorted(by_time.items())
+                (when(starts, conference_zone(conf)), group) for starts, group in sorted(by_time.items())
             ],
             "mine": mine,
             "swaps": agenda.seats_to_swap(rows, workshops),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
+from conference.core import formats
 from conference.core.models import Conference, Registration
 from conference.core.pdf_fonts import add_body_font
 from sessions.models import ProgrammeSession, Room
@@ -20,12 +20,10 @@ def room_sheet_pdf(
     family, unicode_ok = add_body_font(pdf)
 
     def text(value: str) -> str:
-        return value if unicode_ok else value.encode("latin-1", "replace").decode("latin-1")
+        # Without a Unicode font the range's en dash reads as a hyphen rather than a '?'.
+        return value if unicode_ok else value.replace("–", "-").encode("latin-1", "replace").decode("latin-1")
 
-    local = ZoneInfo(conference.timezone)
-    when = (
-        f"{session.starts_at.astimezone(local):%A %-d %B %Y, %H:%M}-{session.ends_at.astimezone(local):%H:%M}"
-    )
+    when = formats.span(session.starts_at, session.ends_at, formats.conference_zone(conference))
     pdf.set_title(text(f"Room sheet: {session.title}"))
     pdf.add_page()
     pdf.set_font(family, "B", 16)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from conference.core import errors, hooks
+from conference.core import errors, formats, hooks
 from conference.core.models import Conference, Registration
 from sessions.models import Kind, ProgrammeSession, SeatBooking, SeatStatus
 
@@ -21,8 +21,7 @@ SEGMENT = "session"
 
 
 def session_label(title: str, starts_at: datetime, timezone: str) -> str:
-    local = starts_at.astimezone(ZoneInfo(timezone))
-    return f"{title} ({local:%a} {local.day} {local:%b}, {local:%H:%M})"
+    return f"{title} ({formats.when(starts_at, ZoneInfo(timezone))})"
 
 
 def _uuid(value: str) -> uuid.UUID | None:

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from badges.codes import BadgeSigner
-from conference.core.audit import Actor
-from conference.core.db import Database
 from conference.core.models import Checkin
 from conference.core.settings import Settings
-from conference.web.auth import create_api_token
-from sessions.models import RoomCreate, SeatBooking, SeatStatus, SessionCreate, TimeSlotCreate
-from sessions.workshops import programme
 from tests.support import code_for, make_settings, scan
-
-
-async def scans_recorded(database: Database) -> list[Checkin]:
-    async with database.read() as db:
-        return list((await db.execute(sa.select(Checkin).order_by(Checkin.received_at))).scalars())
 
 
 async def test_every_result_at_the_door(
     client: httpx.AsyncClient,
-    database: Database,
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
@@ -59,7 +49,7 @@ async def test_every_result_at_the_door(
     assert unpaid["result"] == "unpaid" and unpaid["attendee"]["reference"] == people["unpaid"]["reference"]
     assert (await scan(client, staff, code_for(settings, people["waiting"]))).json()["result"] == "no_place"
 
-    recorded = await scans_recorded(database)
+    recorded = await scans_recorded()
     assert [c.result for c in recorded] == [
         "ok",
         "already_checked_in",
@@ -74,7 +64,7 @@ async def test_every_result_at_the_door(
 
 async def test_bad_codes_are_invalid_and_recorded_or_refused(
     client: httpx.AsyncClient,
-    database: Database,
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
@@ -99,20 +89,19 @@ async def test_bad_codes_are_invalid_and_recorded_or_refused(
     unknown_session = await scan(client, staff, good, list_=str(uuid.uuid4()))
     assert unknown_session.status_code == 422 and "list" in unknown_session.json()["error"]["fields"]
     assert (await scan(client, staff, good, list_="kitchen")).status_code == 422
-    assert [c.result for c in await scans_recorded(database)] == ["invalid"] * 6
+    assert [c.result for c in await scans_recorded()] == ["invalid"] * 6
     # Nothing that was refused admitted anybody: the real badge still works.
     assert (await scan(client, staff, good)).json()["result"] == "ok"
 
 
 async def test_reissued_badge_revokes_the_old_code(
     client: httpx.AsyncClient,
-    database: Database,
+    token: Callable[[str, str], Awaitable[dict[str, str]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
 ) -> None:
-    async with database.transaction() as db:
-        organiser = {"authorization": f"Bearer {await create_api_token(db, role='organiser', name='Org')}"}
+    organiser = await token("organiser", "Org")
     rid = people["grace"]["id"]
     assert (await client.post(f"/api/v1/registrations/{rid}/badge/reissue", headers=staff)).status_code == 403
     reissued = await client.post(f"/api/v1/registrations/{rid}/badge/reissue", headers=organiser)
@@ -135,41 +124,19 @@ async def test_roles(
 
 async def test_workshop_room_lists(
     client: httpx.AsyncClient,
-    database: Database,
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
+    workshop: str,
 ) -> None:
-    actor = Actor("organiser", "test")
-    async with database.transaction() as db:
-        room = await programme.create_room(db, data=RoomCreate(name="Room 1", capacity=10), actor=actor)
-        start = datetime(2026, 12, 8, 11, tzinfo=UTC)
-        slot = await programme.create_slot(
-            db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=actor
-        )
-        session = await programme.create_session(
-            db,
-            data=SessionCreate(
-                title="Sharing data safely", kind="workshop", room_id=room.id, start_slot_id=slot.id
-            ),
-            actor=actor,
-        )
-        db.add(
-            SeatBooking(
-                session_id=session.id,
-                registration_id=uuid.UUID(people["ada"]["id"]),
-                status=SeatStatus.booked,
-                number=1,
-            )
-        )
-    booked = (await scan(client, staff, code_for(settings, people["ada"]), list_=str(session.id))).json()
+    booked = (await scan(client, staff, code_for(settings, people["ada"]), list_=workshop)).json()
     assert booked["result"] == "ok"
-    assert (await scan(client, staff, code_for(settings, people["grace"]), list_=str(session.id))).json()[
+    assert (await scan(client, staff, code_for(settings, people["grace"]), list_=workshop)).json()[
         "result"
     ] == "not_booked"
     # The room's admission is separate from the door's.
     assert (await scan(client, staff, code_for(settings, people["ada"]))).json()["result"] == "ok"
-    listing = (await client.get(f"/api/v1/checkins/door-list?list={session.id}", headers=staff)).json()
+    listing = (await client.get(f"/api/v1/checkins/door-list?list={workshop}", headers=staff)).json()
     assert [(e["reference"], bool(e["checked_in_at"])) for e in listing["entries"]] == [
         (people["ada"]["reference"], True)
     ]
@@ -177,7 +144,7 @@ async def test_workshop_room_lists(
 
 async def test_racing_scanners_admit_once(
     client: httpx.AsyncClient,
-    database: Database,
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
@@ -188,13 +155,13 @@ async def test_racing_scanners_admit_once(
     assert results == ["already_checked_in"] * 19 + ["ok"]
     firsts = {a.json()["checked_in_at"] for a in answers}
     assert len(firsts) == 1  # everybody is told the same admission
-    recorded = await scans_recorded(database)
+    recorded = await scans_recorded()
     assert len(recorded) == 20 and sum(c.result == "ok" for c in recorded) == 1
 
 
 async def test_offline_sync_merges_in_scan_order_and_flags_double_admissions(
     client: httpx.AsyncClient,
-    database: Database,
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
@@ -227,7 +194,7 @@ async def test_offline_sync_merges_in_scan_order_and_flags_double_admissions(
     assert [r["result"] for r in body["results"]] == ["already_checked_in", "already_checked_in", "ok"]
     assert body["results"][1].get("conflict") is True and body["conflicts"] == 1
     assert "conflict" not in body["results"][0]  # door A knew it had let Grace in at 10 s
-    recorded = await scans_recorded(database)
+    recorded = await scans_recorded()
     grace_ok = [
         c for c in recorded if c.result == "ok" and c.registration_id == uuid.UUID(people["grace"]["id"])
     ]
@@ -264,7 +231,7 @@ async def test_search_and_manual_check_in(
 
 async def test_a_repeated_scan_id_is_answered_from_the_first_record(
     client: httpx.AsyncClient,
-    database: Database,
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
@@ -286,11 +253,11 @@ async def test_a_repeated_scan_id_is_answered_from_the_first_record(
         json={"device": "door-a", "scans": [{**body, "scanned_at": first["checked_in_at"], "shown": "ok"}]},
     )
     assert synced.json()["results"][0]["result"] == "ok" and synced.json()["conflicts"] == 0
-    assert len(await scans_recorded(database)) == 1
+    assert len(await scans_recorded()) == 1
     # A different scan of the same badge is a new scan.
     other = (
         await client.post("/api/v1/checkins", json={**body, "scan_id": "another-scan"}, headers=staff)
     ).json()
-    assert other["result"] == "already_checked_in" and len(await scans_recorded(database)) == 2
+    assert other["result"] == "already_checked_in" and len(await scans_recorded()) == 2
     bad = await client.post("/api/v1/checkins", json={**body, "scan_id": "no spaces; please"}, headers=staff)
     assert bad.status_code == 422 and "scan_id" in bad.json()["error"]["fields"]

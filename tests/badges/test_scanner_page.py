@@ -96,7 +96,7 @@ async def test_staff_land_on_the_scanner_after_signing_in(
     assert PAGE_CSRF.search(page.text)
     assert 'data-organiser="no"' in page.text
     assert '<option value="door">' in page.text
-    option = f'<option value="{session.id}">Tue 8 Dec 11:00 · Sharing data safely (Room 1)</option>'
+    option = f'<option value="{session.id}">Tue 8 Dec 2026, 11:00 · Sharing data safely (Room 1)</option>'
     assert option in page.text
     assert "Opening plenary" not in page.text  # no seats to check: only workshops are lists
     assert '<label class="label" for="code">Badge code</label>' in page.text

@@ -80,7 +80,7 @@ async def test_the_ticket_is_the_badge_and_the_door_admits_it_once(
         "Leeds City Council",
         "DELEGATE",
         f"Booking reference {ada['reference']}",
-        "Tuesday 8 December 2026",
+        "Tue 8 Dec 2026",
         "Test Hall",
         "Leeds LS2 9JT",
     ):

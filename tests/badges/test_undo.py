@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,22 +17,11 @@ from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Checkin
 from conference.core.settings import Settings
-from conference.web.auth import create_api_token
 from tests.support import code_for, scan
-
-
-async def _token(database: Database, role: str, name: str) -> dict[str, str]:
-    async with database.transaction() as db:
-        return {"authorization": f"Bearer {await create_api_token(db, role=role, name=name)}"}
 
 
 async def _undo(client: httpx.AsyncClient, headers: dict[str, str], checkin_id: str) -> httpx.Response:
     return await client.post(f"/api/v1/checkins/{checkin_id}/undo", headers=headers)
-
-
-async def _records(database: Database) -> list[Checkin]:
-    async with database.read() as db:
-        return list((await db.execute(sa.select(Checkin).order_by(Checkin.received_at))).scalars())
 
 
 async def test_the_scanning_staff_member_undoes_once_and_it_is_audited(
@@ -40,13 +30,15 @@ async def test_the_scanning_staff_member_undoes_once_and_it_is_audited(
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
+    token: Callable[[str, str], Awaitable[dict[str, str]]],
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
 ) -> None:
     code = code_for(settings, people["ada"])
     admitted = (await scan(client, staff, code)).json()
     assert admitted["result"] == "ok"
     checkin_id = admitted["checkin_id"]
 
-    other_door = await _token(database, "staff", "Door B")
+    other_door = await token("staff", "Door B")
     refused = await _undo(client, other_door, checkin_id)
     assert refused.status_code == 403 and "staff member who scanned" in refused.json()["error"]["message"]
     attendee = {"authorization": f"Bearer {people['ada']['manage_token']}"}
@@ -61,7 +53,7 @@ async def test_the_scanning_staff_member_undoes_once_and_it_is_audited(
     assert "already undone" in again.json()["error"]["message"]
 
     # Every scan stays recorded: the admission is marked, not removed, and says who undid it.
-    (record,) = await _records(database)
+    (record,) = await scans_recorded()
     assert (record.result, record.reason) == ("undone", "Admission undone by staff:Door A")
     async with database.read() as db:
         audited = (
@@ -79,13 +71,13 @@ async def test_the_scanning_staff_member_undoes_once_and_it_is_audited(
 
 async def test_an_organiser_may_undo_anybodys_admission(
     client: httpx.AsyncClient,
-    database: Database,
+    token: Callable[[str, str], Awaitable[dict[str, str]]],
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
 ) -> None:
     admitted = (await scan(client, staff, code_for(settings, people["grace"]))).json()
-    organiser = await _token(database, "organiser", "Lead")
+    organiser = await token("organiser", "Lead")
     assert (await _undo(client, organiser, admitted["checkin_id"])).status_code == 200
 
 
@@ -95,18 +87,19 @@ async def test_only_an_admission_and_only_for_a_few_minutes(
     settings: Settings,
     people: dict[str, dict[str, Any]],
     staff: dict[str, str],
+    scans_recorded: Callable[[], Awaitable[list[Checkin]]],
 ) -> None:
     code = code_for(settings, people["ada"])
     first = (await scan(client, staff, code)).json()
     assert (await scan(client, staff, code)).json()["result"] == "already_checked_in"
-    refusal = (await _records(database))[1]
+    refusal = (await scans_recorded())[1]
     nothing = await _undo(client, staff, str(refusal.id))
     assert nothing.status_code == 409 and "let nobody in" in nothing.json()["error"]["message"]
     assert (await _undo(client, staff, str(uuid.uuid4()))).status_code == 404
     assert (await _undo(client, staff, "not-an-id")).status_code == 404
 
     # Past the window (the server's clock from when it received the scan), refused and left as it was.
-    (admission, _) = await _records(database)
+    (admission, _) = await scans_recorded()
     late = admission.received_at + timedelta(minutes=checkin.UNDO_MINUTES, seconds=1)
     with pytest.raises(checkin.CannotUndo, match="can be undone for 5 minutes"):
         await checkin.undo_admission(
@@ -117,7 +110,7 @@ async def test_only_an_admission_and_only_for_a_few_minutes(
         await checkin.undo_admission(
             database, uuid.UUID(first["checkin_id"]), actor=Actor("staff", "Door B"), now=in_time
         )
-    assert [r.result for r in await _records(database)] == ["ok", "already_checked_in"]
+    assert [r.result for r in await scans_recorded()] == ["ok", "already_checked_in"]
     done = await checkin.undo_admission(
         database, uuid.UUID(first["checkin_id"]), actor=Actor("staff", "Door A"), now=in_time
     )

@@ -193,7 +193,11 @@ def test_the_charts_draw_and_the_figures_follow_new_registrations(
         "London": 2,
         "Wales": 1,
     }
-    assert _chart(page, "workshops") == {"labels": ["Tue 8 Dec 11:00 · Data sharing"], "datasets": [[2], [2]]}
+    # Drawn as a share of the room's 4 seats (booked, then free), the slot and the title on lines of their own.
+    assert _chart(page, "workshops") == {
+        "labels": [["Tue 8 Dec 2026, 11:00", "Data sharing"]],
+        "datasets": [[50], [50]],
+    }
     assert _chart(page, "arrivals") == {"labels": ["08:30", "08:35", "08:40"], "datasets": [[2, 0, 1]]}
     for name in CHARTS:
         assert _painted(page, name) > 500, f"{name} chart is blank"

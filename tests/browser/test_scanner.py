@@ -1,44 +1,31 @@
 """The door scanner (/scan) in a real browser: a badge held up to the camera, a door that loses its network,
 and a delegate without a badge.
 
-Chromium's fake camera plays a Y4M video of a real badge QR (signed like the printed ones), so the page's own
-decoder (BarcodeDetector where chromium has one, else zxing-wasm from node_modules) reads it. The offline test
-cuts the browser's network with Playwright, scans with the handheld input, and checks the queue reaches the
-server when the network returns.
+Chromium's fake camera plays a Y4M video of a real badge QR (scanning.py, shared with test_scanner_phone.py). The
+offline test cuts the browser's network with Playwright, scans with the handheld input, and checks the queue
+reaches the server when the network returns.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import re
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
-from badges import scanner
-from badges.codes import BadgeSigner
 from badges.render import qr_png
-from conference.core.db import Database
 from conference.core.models import Checkin
-from conference.web.auth import create_api_token
-from tests import support
-from tests.factories import make_conference, registration_body
-from tests.support import BROWSER_PATIENCE_MS, CONTEXT, LAUNCH_ARGS, make_settings
+from tests.browser import scanning
+from tests.support import CONTEXT
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
-
-FRAME = (640, 480)
 
 
 class Live(NamedTuple):
@@ -49,83 +36,18 @@ class Live(NamedTuple):
     code: str
 
 
-async def _seed(url: str) -> tuple[dict[str, uuid.UUID], str]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        tickets = await make_conference(database, capacity=10)
-        async with database.transaction() as db:
-            token = await create_api_token(db, role="staff", name="Door A")
-        return tickets, token
-    finally:
-        await database.dispose()  # before the server starts: no connection of ours outlives the seeding
-
-
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    for relative, _media_type in scanner.VENDOR.values():
-        if not (scanner.NODE_MODULES / relative).is_file():
-            pytest.fail(
-                f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False
-            )
-    tickets, token = asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
-        answer = httpx.post(
-            base + "/api/v1/registrations",
-            json=registration_body(tickets["delegate"], name="Ada Lovelace"),
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
-        delegate = answer.json()
-        code = BadgeSigner.from_settings(make_settings(database_url)).code_for(delegate["reference"], 1)
-        yield Live(base, database_url, token, delegate, code)
-
-
-def write_y4m(path: Path, png: bytes, *, frames: int = 10) -> None:
-    """A YUV4MPEG2 (4:2:0) video of the QR, large and centred on white: what chromium plays as its camera."""
-    width, height = FRAME
-    qr = Image.open(io.BytesIO(png)).convert("L")
-    side = int(height * 0.85)
-    canvas = Image.new("L", FRAME, 255)
-    corner = ((width - side) // 2, (height - side) // 2)
-    canvas.paste(qr.resize((side, side), Image.Resampling.NEAREST), corner)
-    # Studio-range luma (16 black to 235 white), as a camera's I420 frames have it; no colour.
-    luma = canvas.point(lambda v: 16 + v * 219 // 255).tobytes()
-    chroma = bytes([128]) * ((width // 2) * (height // 2))
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
-        for _ in range(frames):
-            out.write(b"FRAME\n" + luma + chroma + chroma)
+    with scanning.door_server(database_url, tmp_path, staff="Door A") as (base, tickets, token):
+        delegate = scanning.register(base, tickets["delegate"], "Ada Lovelace")
+        yield Live(base, database_url, token, delegate, scanning.badge_code(database_url, delegate))
 
 
 @pytest.fixture
-def browser_for(tmp_path: Path) -> Iterator[Any]:
+def browser_for() -> Iterator[Any]:
     """Makes a browser context (and closes everything afterwards); `camera` is the Y4M file it films."""
-    support.require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browsers = []
-
-        def make(camera: Path | None = None) -> BrowserContext:
-            args = list(LAUNCH_ARGS)
-            if camera is not None:
-                args += [
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    f"--use-file-for-fake-video-capture={camera}",
-                ]
-            browser = p.chromium.launch(executable_path=support.CHROMIUM, args=args)
-            browsers.append(browser)
-            context = browser.new_context(**CONTEXT)
-            context.set_default_timeout(BROWSER_PATIENCE_MS)
-            return context
-
-        try:
-            yield make
-        finally:
-            for browser in browsers:
-                browser.close()
+    with scanning.browsers(CONTEXT) as make:
+        yield make
 
 
 def _sign_in(page: Page, live: Live) -> list[str]:
@@ -134,13 +56,7 @@ def _sign_in(page: Page, live: Live) -> list[str]:
 
     complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(live.base + "/login")
-    page.get_by_role(
-        "link", name="Sign in with an API token (door devices)"
-    ).click()  # a door device's way in
-    page.get_by_label("API token").fill(live.staff_token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(live.base + "/scan")
+    scanning.sign_in_at_the_door(page, live.base, live.staff_token)  # a door device's way in
     expect(page.get_by_role("heading", level=1)).to_have_text("Check-in")
     # The door list (with the public key) is kept for offline answers.
     expect(page.locator("#list-info")).to_contain_text(
@@ -160,21 +76,9 @@ def _door_entry(live: Live) -> dict[str, Any]:
 
 
 def _checkins(url: str) -> list[tuple[str, bool, str]]:
-    """(result, offline, device) of every scan recorded, in scan order (read in a thread: Playwright)."""
-
-    async def read() -> list[tuple[str, bool, str]]:
-        database = Database.from_settings(make_settings(url))
-        try:
-            async with database.read() as db:
-                rows = await db.execute(
-                    sa.select(Checkin.result, Checkin.offline, Checkin.device).order_by(Checkin.scanned_at)
-                )
-                return [(r.result, r.offline, r.device) for r in rows]
-        finally:
-            await database.dispose()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, read()).result()
+    """(result, offline, device) of every scan recorded, in scan order."""
+    query = sa.select(Checkin.result, Checkin.offline, Checkin.device).order_by(Checkin.scanned_at)
+    return [(r.result, r.offline, r.device) for r in scanning.read_rows(url, query)]
 
 
 def test_a_badge_held_up_to_the_camera_checks_the_delegate_in(
@@ -183,7 +87,7 @@ def test_a_badge_held_up_to_the_camera_checks_the_delegate_in(
     from playwright.sync_api import expect
 
     camera = tmp_path / "badge.y4m"
-    write_y4m(camera, qr_png(live.code))
+    scanning.write_y4m(camera, qr_png(live.code))
     page = browser_for(camera).new_page()
     complaints = _sign_in(page, live)
     page.get_by_label("This device's name").fill("door-camera")
@@ -252,7 +156,8 @@ def test_a_door_without_network_checks_in_offline_and_syncs_later(
     forged = live.code[:i] + ("A" if live.code[i] != "A" else "B") + live.code[i + 1 :]
     page.keyboard.type(forged)
     page.keyboard.press("Enter")
-    expect(result.locator(".result-title")).to_have_text("Not a valid badge: bad signature")
+    expect(result.locator(".result-title")).to_have_text("Not a valid badge")
+    expect(result).to_contain_text("This badge was not issued by the organisers.")
     expect(page.locator("#answer")).to_have_class(re.compile(r"\banswer--refused\b"))
     expect(network).to_contain_text("Offline — 3 scans waiting")
     page.screenshot(path=str(tmp_path / "offline-refused.png"))

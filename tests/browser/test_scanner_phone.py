@@ -3,38 +3,27 @@ first and the keyboard left down after a camera scan; a reload with no network o
 its scan synced when the network returns; undo of the last admission, once, audited; and search that offers
 "Check in" only when it can succeed.
 
-Chromium's fake camera plays a Y4M video of a real badge QR, as in test_scanner.py (the helpers are repeated
-here: test modules do not import each other).
+Chromium's fake camera plays a Y4M video of a real badge QR, as in test_scanner.py (the helpers both use are in
+scanning.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import re
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
-from badges import scanner
-from badges.codes import BadgeSigner
 from badges.render import qr_png
-from conference.core.db import Database
 from conference.core.models import AuditEntry, Checkin
-from conference.web.auth import create_api_token
-from tests import support
-from tests.factories import make_conference, registration_body
-from tests.support import BROWSER_PATIENCE_MS, LAUNCH_ARGS, make_settings
+from tests.browser import scanning
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +34,6 @@ PHONE = {
     "has_touch": True,
     "locale": "en-GB",
 }
-FRAME = (640, 480)
 
 
 class Live(NamedTuple):
@@ -57,121 +45,37 @@ class Live(NamedTuple):
     cancelled: dict[str, Any]
 
 
-async def _seed(url: str) -> tuple[dict[str, uuid.UUID], str]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        tickets = await make_conference(database, capacity=10)
-        async with database.transaction() as db:
-            token = await create_api_token(db, role="staff", name="Phone A")
-        return tickets, token
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    for relative, _media_type in scanner.VENDOR.values():
-        if not (scanner.NODE_MODULES / relative).is_file():
-            pytest.fail(f"{relative} is missing from node_modules: run `npm ci`", pytrace=False)
-    tickets, token = asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
-        made = []
-        for name in ("Ada Lovelace", "Charles Babbage"):
-            answer = httpx.post(
-                base + "/api/v1/registrations",
-                json=registration_body(tickets["delegate"], name=name),
-                timeout=10,
-            )
-            assert answer.status_code == 201, answer.text
-            made.append(answer.json())
-        ada, charles = made
+    with scanning.door_server(database_url, tmp_path, staff="Phone A") as (base, tickets, token):
+        ada = scanning.register(base, tickets["delegate"], "Ada Lovelace")
+        charles = scanning.register(base, tickets["delegate"], "Charles Babbage")
         gone = httpx.delete(
             f"{base}/api/v1/registrations/{charles['id']}",
             headers={"authorization": f"Bearer {charles['manage_token']}"},
             timeout=10,
         )
         assert gone.status_code in (200, 204), gone.text
-        code = BadgeSigner.from_settings(make_settings(database_url)).code_for(ada["reference"], 1)
-        yield Live(base, database_url, token, ada, code, charles)
-
-
-def write_y4m(path: Path, png: bytes, *, frames: int = 10) -> None:
-    """A YUV4MPEG2 (4:2:0) video of the QR, large and centred on white: what chromium plays as its camera."""
-    width, height = FRAME
-    qr = Image.open(io.BytesIO(png)).convert("L")
-    side = int(height * 0.85)
-    canvas = Image.new("L", FRAME, 255)
-    canvas.paste(
-        qr.resize((side, side), Image.Resampling.NEAREST), ((width - side) // 2, (height - side) // 2)
-    )
-    luma = canvas.point(lambda v: 16 + v * 219 // 255).tobytes()
-    chroma = bytes([128]) * ((width // 2) * (height // 2))
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
-        for _ in range(frames):
-            out.write(b"FRAME\n" + luma + chroma + chroma)
+        yield Live(base, database_url, token, ada, scanning.badge_code(database_url, ada), charles)
 
 
 @pytest.fixture
-def phone(tmp_path: Path) -> Iterator[Any]:
+def phone() -> Iterator[Any]:
     """Makes a phone-sized browser context; `camera` is the Y4M file it films."""
-    support.require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browsers = []
-
-        def make(camera: Path | None = None) -> BrowserContext:
-            args = list(LAUNCH_ARGS)
-            if camera is not None:
-                args += [
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    f"--use-file-for-fake-video-capture={camera}",
-                ]
-            browser = p.chromium.launch(executable_path=support.CHROMIUM, args=args)
-            browsers.append(browser)
-            context = browser.new_context(**PHONE)
-            context.set_default_timeout(BROWSER_PATIENCE_MS)
-            return context
-
-        try:
-            yield make
-        finally:
-            for browser in browsers:
-                browser.close()
+    with scanning.browsers(PHONE) as make:
+        yield make
 
 
 def _sign_in(page: Page, live: Live) -> None:
     from playwright.sync_api import expect
 
-    page.goto(live.base + "/login")
-    page.get_by_role("link", name="Sign in with an API token (door devices)").click()
-    page.get_by_label("API token").fill(live.staff_token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(live.base + "/scan")
+    scanning.sign_in_at_the_door(page, live.base, live.staff_token)
     expect(page.locator("#list-info")).to_contain_text("Kept for offline use: The conference (main door)")
 
 
-def _read(url: str, query: Any) -> list[Any]:
-    async def read() -> list[Any]:
-        database = Database.from_settings(make_settings(url))
-        try:
-            async with database.read() as db:
-                return list((await db.execute(query)).all())
-        finally:
-            await database.dispose()
-
-    with ThreadPoolExecutor(1) as pool:  # playwright's sync API runs its own loop in this thread
-        return pool.submit(asyncio.run, read()).result()
-
-
 def _scans(url: str) -> list[tuple[str, bool]]:
-    return [
-        (r.result, r.offline)
-        for r in _read(url, sa.select(Checkin.result, Checkin.offline).order_by(Checkin.scanned_at))
-    ]
+    query = sa.select(Checkin.result, Checkin.offline).order_by(Checkin.scanned_at)
+    return [(r.result, r.offline) for r in scanning.read_rows(url, query)]
 
 
 def test_on_a_phone_the_camera_comes_first_and_a_camera_scan_leaves_the_keyboard_down(
@@ -180,7 +84,7 @@ def test_on_a_phone_the_camera_comes_first_and_a_camera_scan_leaves_the_keyboard
     from playwright.sync_api import expect
 
     camera = tmp_path / "badge.y4m"
-    write_y4m(camera, qr_png(live.code))
+    scanning.write_y4m(camera, qr_png(live.code))
     page = phone(camera).new_page()
     _sign_in(page, live)
     start = page.get_by_role("button", name="Start camera")
@@ -266,7 +170,7 @@ def test_undo_takes_back_the_last_admission_once_and_is_audited(live: Live, phon
     )
     expect(undo).to_be_hidden()  # once: there is nothing left to undo
     assert _scans(live.database_url) == [("undone", False)]
-    audited = _read(
+    audited = scanning.read_rows(
         live.database_url,
         sa.select(AuditEntry.actor, AuditEntry.subject).where(AuditEntry.action == "badges.checkin.undone"),
     )

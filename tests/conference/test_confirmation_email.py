@@ -81,7 +81,7 @@ async def test_the_confirmation_has_both_parts_the_event_the_ticket_and_a_calend
     assert message.get_content_type() == "multipart/mixed"
     text, html = body_of(message), html_of(message)
     for part in (text, html):
-        assert "Tuesday 8 December 2026, 09:00, to Wednesday 9 December 2026, 17:00" in part
+        assert "Tue 8 Dec 2026, 09:00 to Wed 9 Dec 2026, 17:00" in part
         assert "Test Hall" in part and "Woodhouse Lane" in part and "Leeds LS2 9JT" in part
         assert "Ten minutes" in part and "Merrion Centre car park" in part
         assert created["reference"] in part
@@ -163,7 +163,7 @@ async def test_waiting_list_emails_give_the_position_and_a_promotion_says_what_t
     assert "on the waiting list (position 2)" in third_text
     assert "on the waiting list (position 2)" in html_of(by_name["Dear Third Person"])
     assert attachments(by_name["Dear Third Person"]) == {} and "/ticket/" not in third_text
-    assert "Tuesday 8 December 2026" in third_text  # when the event is, all the same
+    assert "Tue 8 Dec 2026" in third_text  # when the event is, all the same
 
     # The first place is given up: the invoice payer moves up and is told there is nothing to do but wait for
     # the invoice to be paid (no ticket yet); the third is now first in line, which an email sent now says.

@@ -47,7 +47,7 @@ async def detail(client: httpx.AsyncClient, registration_id: str) -> httpx.Respo
 
 
 def table(html: str, table_id: str) -> str:
-    match = re.search(rf'<table class="table" id="{table_id}">(.*?)</table>', html, re.DOTALL)
+    match = re.search(rf'<table class="table[^"]*" id="{table_id}">(.*?)</table>', html, re.DOTALL)
     assert match, table_id
     return match.group(1)
 
@@ -62,10 +62,10 @@ def test_money_and_uk_times() -> None:
     assert money(0) == "£0.00"
     assert money(-1999) == "-£19.99"
     london = conference_zone(None)  # no conference: the default zone
-    assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "1 Jul 2026, 13:00 BST"
-    assert when("2026-12-08T09:00:00+00:00", london) == "8 Dec 2026, 09:00 GMT"
-    assert when("2026-12-08T09:00:00+00:00", ZoneInfo("Europe/Dublin")) == "8 Dec 2026, 09:00 GMT"
-    assert when("2026-07-01T12:00:00+00:00", ZoneInfo("Europe/Berlin")) == "1 Jul 2026, 14:00 CEST"
+    assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "Wed 1 Jul 2026, 13:00"
+    assert when("2026-12-08T09:00:00+00:00", london) == "Tue 8 Dec 2026, 09:00"
+    assert when("2026-12-08T09:00:00+00:00", ZoneInfo("Europe/Dublin")) == "Tue 8 Dec 2026, 09:00"
+    assert when("2026-07-01T12:00:00+00:00", ZoneInfo("Europe/Berlin")) == "Wed 1 Jul 2026, 14:00"
 
 
 # --- who may see it ----------------------------------------------------------------------------------------
@@ -456,7 +456,7 @@ async def test_card_payments_and_refunds(
                 )
     page = await detail(client, refunded["id"])
     payments = table(page.text, "payments")
-    assert "<caption>" in payments and "£1,234.50" in payments and "1 Jul 2026, 09:30 BST" in payments
+    assert "<caption>" in payments and "£1,234.50" in payments and "Wed 1 Jul 2026, 09:30" in payments
     refunds = table(page.text, "refunds")
     assert "£1,234.50" in refunds and "cancelled" in refunds and "succeeded" in refunds
     confirm = await client.get(f"/console/registrations/{paid['id']}/cancel", headers=HTML)

@@ -306,7 +306,7 @@ async def test_delegates_by_sector_and_region(database: Database, seeded: dict[s
 
 async def test_workshop_fill_per_slot(database: Database, seeded: dict[str, Any]) -> None:
     workshops = (await _figures(database))["series"]["workshops"]
-    assert [slot["label"] for slot in workshops] == ["Tue 8 Dec 11:00", "Afternoon workshops"]
+    assert [slot["label"] for slot in workshops] == ["Tue 8 Dec 2026, 11:00", "Afternoon workshops"]
     first, second = workshops
     assert (first["booked"], first["capacity"], first["waitlisted"]) == (3, 7, 1)
     assert [
@@ -471,10 +471,10 @@ async def test_the_page_shows_figures_and_every_chart_as_a_table(
         assert re.search(
             rf'<details><summary>[^<]+</summary>\s*<table class="table" id="table-{chart}">', html
         ), chart
-    assert '<th scope="row">1 Jun 2026</th><td>2</td><td>2</td><td>9</td>' in html
+    assert '<th scope="row">Mon 1 Jun 2026</th><td>2</td><td>2</td><td>9</td>' in html
     assert '<th scope="row">Local authority</th><td>2</td>' in html
     assert '<th scope="row">Not given</th><td>2</td>' in html
-    assert "<td>A: Data sharing (Room 1)</td><td>2</td><td>2</td><td>1</td>" in html
+    assert "<td>A: Data sharing (Room 1)</td><td>2</td><td>2</td><td>100%</td><td>1</td>" in html
     # The arrivals' table (real time, so the day and the last buckets depend on the clock).
     assert '<th scope="row">08:30</th><td>2</td>' in html
     # Scripts from files only (the CSP allows no inline script); the data block is JSON, which never runs.

@@ -277,7 +277,9 @@ async def test_attendance_lists_door_and_session_check_ins(
     came = by_ref[plain["reference"]]
     assert came[1:6] == ["Zoë Plain", "Kent Police", "Delegate", "Confirmed", "Yes"]
     assert (
-        came[6] and came[7] == "1" and re.fullmatch(r"'=Workshop on risk \(\d\d \w{3} \d\d:\d\d\)", came[8])
+        came[6]
+        and came[7] == "1"
+        and re.fullmatch(r"'=Workshop on risk \(\w{3} \d\d? \w{3} \d{4}, \d\d:\d\d\)", came[8])
     )
     assert by_ref[evil["reference"]][5:9] == ["No", "", "0", ""]
     erased = by_ref[people["erased"]["reference"]]

@@ -371,6 +371,9 @@ async def test_pdf_and_list_for_the_organiser_and_the_owning_attendee_only(
                     "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
                     "paid_at": None,
                     "paid_by": None,  # "card" on a card payer's receipt (issue 16)
+                    "paid_on": None,  # what was recorded on marking it paid (issue 23)
+                    "paid_amount_pence": None,
+                    "payment_reference": None,
                     "credits_invoice": None,
                     "pdf_url": url,
                 }

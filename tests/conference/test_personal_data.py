@@ -514,7 +514,7 @@ async def test_console_retention_setting(
     saved = await client.post(path, data={"retention_days": " 30 ", "csrf_token": token}, headers=HTML)
     assert saved.status_code == 303 and saved.headers["location"].endswith("?done=saved")
     shown = await client.get(saved.headers["location"], headers=HTML)
-    assert "The retention period is saved" in shown.text and "after 8 Jan 2027" in shown.text
+    assert "The retention period is saved" in shown.text and "after Fri 8 Jan 2027" in shown.text
     async with database.read() as db:
         assert (await db.execute(sa.select(Conference.retention_days))).scalar_one() == 30
     cleared = await client.post(path, data={"retention_days": "", "csrf_token": token}, headers=HTML)

@@ -208,8 +208,8 @@ async def test_tokens_are_stored_only_as_hashes(
     [
         ({"email": "not-an-email"}, "email", "Enter an email address"),
         ({"email": "x" * 250 + "@a.uk"}, "email", ""),
-        ({"name": ""}, "name", "required"),
-        ({"name": "   "}, "name", "required"),
+        ({"name": ""}, "name", "Enter the name"),
+        ({"name": "   "}, "name", "Enter the name"),
         ({"name": "n" * 121}, "name", "at most 120"),
         ({"organisation": None}, "organisation", ""),
         ({"sector": "banking"}, "sector", "Choose one of"),

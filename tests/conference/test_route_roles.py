@@ -29,7 +29,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conference import broadcasts
+from conference import broadcasts, groups
 from conference.core.db import Database
 from conference.core.security import (
     CSRF_COOKIE,
@@ -70,6 +70,8 @@ LINK_PREFIXES = {
     "/proposal/": "p_",
     "/review/": "r_",
     "/verify-email/": "v_",
+    "/group/manage/": "g_",  # a group's lead booker (conference/pages/groups.py)
+    "/api/v1/groups/manage/": "g_",  # the lead's link in the JSON API (conference/api/groups.py)
 }
 
 # Mounted static files: public by design, not tried role by role (no handler code runs).
@@ -79,6 +81,7 @@ E = dict[tuple[str, str], frozenset[str]]
 EXPECTED: E = {
     # --- public -------------------------------------------------------------------------------------------
     ("GET", "/healthz"): ANYONE,
+    ("GET", "/favicon.ico"): ANYONE,
     ("GET", "/readyz"): ANYONE,  # the load balancer's probe: database reachable and migrated
     # Prometheus: only the CONFERENCE_METRICS_TOKEN bearer (set in `settings` below), which no role holds, so
     # every role is refused (401); without the setting it is 404 for everyone.
@@ -87,6 +90,8 @@ EXPECTED: E = {
     ("POST", "/register"): ANYONE,
     ("POST", "/resend-link"): ANYONE,
     ("GET", "/lost-link"): ANYONE,  # "Lost your link?" (pages/self_service.py)
+    ("GET", "/group"): ANYONE,  # the group booking form (conference/pages/groups.py)
+    ("POST", "/group"): ANYONE,
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,  # its own 401 means "wrong token" (see REFUSED_ONLY_BY_403)
     ("POST", "/logout"): ANYONE,
@@ -128,6 +133,17 @@ EXPECTED: E = {
     ("GET", "/api/v1/ticket-types"): ANYONE,
     ("GET", "/api/v1/questions"): ANYONE,  # the registration questions, as the public form asks them
     ("POST", "/api/v1/registrations"): ANYONE,
+    ("POST", "/api/v1/groups"): ANYONE,  # a group booking (conference/api/groups.py)
+    ("GET", "/api/v1/groups"): ORG,
+    ("GET", "/api/v1/groups/{group_id}"): ORG,
+    ("GET", "/api/v1/groups/manage/{token}"): LINK_ONLY,
+    # The empty body is refused (after the link is checked): nobody is added.
+    ("POST", "/api/v1/groups/manage/{token}/members"): LINK_ONLY,
+    ("DELETE", "/api/v1/groups/manage/{token}/members/{registration_id}"): LINK_ONLY,  # A: not in the group
+    ("POST", "/api/v1/groups/manage/{token}/members/{registration_id}/substitute"): LINK_ONLY,
+    ("POST", "/api/v1/groups/manage/{token}/checkout"): LINK_ONLY,  # no card to pay: 409 with the link
+    ("GET", "/api/v1/groups/manage/{token}/members.csv"): LINK_ONLY,
+    ("GET", "/api/v1/groups/manage/{token}/invoices/{invoice_id}.pdf"): LINK_ONLY,  # A's: not the group's
     ("POST", "/api/v1/registrations/resend-link"): ANYONE,
     ("GET", "/api/v1/call"): ANYONE,
     ("GET", "/api/v1/talks"): ANYONE,
@@ -171,6 +187,19 @@ EXPECTED: E = {
     # The link emailed to confirm A's address: GET shows the button, POST confirms.
     ("GET", "/verify-email/{token}"): LINK_ONLY,
     ("POST", "/verify-email/{token}"): LINK_ONLY,
+    # --- the group lead's private link (paths name delegate A, no member of the group: 404 with the link) ---
+    ("GET", "/group/manage/{token}"): LINK_ONLY,
+    ("POST", "/group/manage/{token}/members"): LINK_ONLY,  # the empty form is refused: nobody is added
+    ("POST", "/group/manage/{token}/checkout"): LINK_ONLY,  # no card to pay: the page says so (409)
+    ("GET", "/group/manage/{token}/members/{registration_id}/substitute"): LINK_ONLY,
+    ("POST", "/group/manage/{token}/members/{registration_id}/substitute"): LINK_ONLY,
+    ("GET", "/group/manage/{token}/members/{registration_id}/cancel"): LINK_ONLY,
+    ("POST", "/group/manage/{token}/members/{registration_id}/cancel"): LINK_ONLY,
+    ("GET", "/group/manage/{token}/invoices/{invoice_id}.pdf"): LINK_ONLY,
+    ("GET", "/group/manage/{token}/members.csv"): LINK_ONLY,
+    ("GET", "/group/manage/{token}/data.json"): LINK_ONLY,  # the lead's data (pages/group_personal_data.py)
+    ("GET", "/group/manage/{token}/erase"): LINK_ONLY,
+    ("POST", "/group/manage/{token}/erase"): LINK_ONLY,  # run last of G's link routes: the link stops working
     # --- the speakers' and reviewers' private links -------------------------------------------------------
     ("GET", "/proposal/{token}"): LINK_ONLY,
     ("GET", "/proposal/{token}/edit"): LINK_ONLY,
@@ -228,6 +257,11 @@ EXPECTED: E = {
     ("POST", "/api/v1/registrations/{registration_id}/reject"): ORG,
     ("GET", "/api/v1/outbox"): ORG,
     ("GET", "/api/v1/dashboard"): ORG,  # counts only, but the organisers' business
+    ("GET", "/api/v1/codes"): ORG,  # codes are as good as money: organisers only
+    ("POST", "/api/v1/codes"): ORG,
+    ("POST", "/api/v1/codes/bulk"): ORG,
+    ("GET", "/api/v1/codes/{code_id:uuid}"): ORG,
+    ("POST", "/api/v1/codes/{code_id:uuid}/revoke"): ORG,
     ("GET", "/api/v1/invoices/{invoice_id:uuid}.pdf"): ORG,
     ("POST", "/api/v1/invoices/{invoice_id:uuid}/paid"): ORG,
     ("POST", "/api/v1/invoices/{invoice_id:uuid}/credit"): ORG,
@@ -279,6 +313,7 @@ EXPECTED: E = {
     ("POST", "/console/event"): ORG,
     ("GET", "/console/event/notices"): ORG,
     ("POST", "/console/event/notices"): ORG,
+    ("GET", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/paid"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/paid"): ORG,
     ("GET", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
     ("POST", "/console/registrations/{registration_id:uuid}/invoices/{invoice_id:uuid}/credit"): ORG,
@@ -326,6 +361,14 @@ EXPECTED: E = {
     ("GET", "/console/outbox/{message_id:uuid}"): ORG,
     ("POST", "/console/outbox/{message_id:uuid}/resend"): ORG,
     ("GET", "/console/audit"): ORG,
+    ("GET", "/console/codes"): ORG,
+    ("POST", "/console/codes"): ORG,
+    ("GET", "/console/codes/new"): ORG,
+    ("GET", "/console/codes/bulk"): ORG,
+    ("POST", "/console/codes/bulk"): ORG,
+    ("GET", "/console/codes/batch/{code_id:uuid}"): ORG,
+    ("GET", "/console/codes/{code_id:uuid}"): ORG,
+    ("POST", "/console/codes/{code_id:uuid}/revoke"): ORG,
     ("GET", "/console/questions"): ORG,
     ("POST", "/console/questions"): ORG,
     ("GET", "/console/questions/new"): ORG,
@@ -345,6 +388,9 @@ EXPECTED: E = {
     ("GET", "/console/ticket-types/{ticket_type_id:uuid}/delete"): ORG,
     ("POST", "/console/ticket-types/{ticket_type_id:uuid}/delete"): ORG,  # the Speaker type: nobody holds it
     ("GET", "/console/bookings/new"): ORG,
+    ("GET", "/console/groups"): ORG,  # group bookings (conference/console/groups.py)
+    ("GET", "/console/groups.csv"): ORG,  # every group's lead, by name and email
+    ("GET", "/console/groups/{group_id:uuid}"): ORG,
     ("POST", "/console/bookings"): ORG,
 }
 
@@ -376,6 +422,7 @@ LAST = [
     ("POST", "/manage/{token}/cancel"),
     # Erasing A ends its manage link, so after every route that uses it (a repeat answers "already erased").
     ("POST", "/manage/{token}/erase"),
+    ("POST", "/group/manage/{token}/erase"),  # erasing G's lead ends G's link
     ("POST", "/api/v1/registrations/{registration_id}/erasure"),
     ("POST", "/console/registrations/{registration_id:uuid}/erase"),
     ("POST", "/console/ticket-types/{ticket_type_id:uuid}/delete"),
@@ -495,11 +542,38 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         "user_id": str(uuid.uuid4()),
         "token_id": str(uuid.uuid4()),
         "question_id": str(uuid.uuid4()),
+        "code_id": str(uuid.uuid4()),
         "message_id": str(uuid.uuid4()),
         "checkin_id": str(uuid.uuid4()),  # undo: staff and organisers get 404, others 401/403
     }
     a_verify = email_verify_token(str(settings.secret_key), uuid.UUID(a["id"]), a_body["email"].lower(), 1)
-    links = {"m_": a["manage_token"], "p_": q["edit_token"], "r_": reviewer_link, "v_": a_verify}
+    # G: a group of two, whose lead's link is the "g_" link (its paths name A, who is not in it).
+    async with database.transaction() as db:
+        g = await groups.book_group(
+            db,
+            settings,
+            body=groups.GroupCreate.model_validate(
+                {
+                    "lead": {"name": "Group Lead", "email": "group.lead@leeds.gov.uk"},
+                    "organisation": "Leeds City Council",
+                    "sector": "local_authority",
+                    "ticket_type_id": str(tickets["delegate"]),
+                    "members": [
+                        {"name": "Member One", "email": "member.one@leeds.gov.uk"},
+                        {"name": "Member Two", "email": "member.two@leeds.gov.uk"},
+                    ],
+                }
+            ),
+            actor=ORGANISER,
+        )
+    links = {
+        "m_": a["manage_token"],
+        "p_": q["edit_token"],
+        "r_": reviewer_link,
+        "v_": a_verify,
+        "g_": g.manage_token,
+    }
+    params["group_id"] = str(g.group.id)
     world = World(params, links)
     bearers = {
         "attendee": b["manage_token"],

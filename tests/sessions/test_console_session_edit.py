@@ -128,7 +128,7 @@ async def test_each_field_is_saved_and_a_move_emails_the_booked_delegates(
     if moves:
         assert sorted(str(m.registration_id) for m in mails) == sorted(r["id"] for r in seated)
         line = mails[0].context["changes"][0]
-        assert line.startswith("'Workshop C' has moved from Tuesday 8 December, 11:30–12:30 in Small to ")
+        assert line.startswith("'Workshop C' has moved from Tue 8 Dec 2026, 11:30–12:30 in Small to ")
         assert all(m.context["changes"] == [line] for m in mails)
     else:
         assert mails == []

@@ -194,7 +194,7 @@ async def test_the_email_reaches_a_real_smtp_server_with_a_working_link(
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"title": ""}, "title", "required"),
+        ({"title": ""}, "title", "Enter the title"),
         ({"title": "x" * 201}, "title", "at most 200"),
         ({"abstract": "x" * 3001}, "abstract", "at most 3000"),
         ({"format": "keynote"}, "format", "talk"),
@@ -220,7 +220,7 @@ async def test_the_email_reaches_a_real_smtp_server_with_a_working_link(
         (
             {"speakers": [{"name": "S", "email": "s@a.gov.uk", "organisation": ""}]},
             "speakers.0.organisation",
-            "required",
+            "Enter the organisation",
         ),
         (
             {

@@ -153,7 +153,9 @@ async def test_a_draft_that_moves_booked_delegates_needs_a_confirmation_naming_t
     assert 'id="not-better"' in form
     warning = form[: form.index("</form>")]
     assert "This draft is not better than the published programme" in warning
-    assert "Moves “Panel one” from 2026-12-08 10:00 in Room A to 2026-12-08 14:00 in Room B" in warning
+    assert (
+        "Moves “Panel one” from Tue 8 Dec 2026, 10:00 in Room A to Tue 8 Dec 2026, 14:00 in Room B" in warning
+    )
     assert "2 booked delegates are emailed" in warning
     assert "Publish it anyway, moving 1 workshop with 2 booked delegates" in warning
     assert "clash pairs" not in warning  # no more clashes than now: only the move is named

@@ -245,9 +245,9 @@ def test_a_bound_above_the_answer_is_never_reported(monkeypatch: pytest.MonkeyPa
     real = module.lower_bound
 
     def too_high(
-        c: Any, groups: Any, seconds: float, target: int | None = None
+        c: Any, groups: Any, seconds: float, target: int | None = None, answer: Any = None
     ) -> tuple[int, dict[str, Any]]:
-        _best, info = real(c, groups, seconds, target)
+        _best, info = real(c, groups, seconds, target, answer)
         return (target or 0) + 5, info
 
     monkeypatch.setattr(module, "lower_bound", too_high)

@@ -168,7 +168,7 @@ async def test_restoring_gives_seats_back_in_booking_order_where_they_still_fit(
     told = await mails_to(database)
     new = {rid: lines[len(before.get(rid, [])) :] for rid, lines in told.items()}
     assert new[first["id"]] == [
-        "'Workshop A' is back in the programme (Tuesday 8 December, 10:00–11:00 in Small) and your seat is "
+        "'Workshop A' is back in the programme (Tue 8 Dec 2026, 10:00–11:00 in Small) and your seat is "
         "booked again."
     ]
     assert (
@@ -280,9 +280,7 @@ async def test_a_room_taken_meanwhile_is_named_and_the_session_can_move_before_i
     )
     assert restored.status_code == 200 and restored.json()["booked"] == 1
     lines = (await mails_to(database))[person["id"]]
-    assert lines[-1].startswith(
-        "'Workshop A' is back in the programme (Tuesday 8 December, 10:00–11:00 in Hall)"
-    )
+    assert lines[-1].startswith("'Workshop A' is back in the programme (Tue 8 Dec 2026, 10:00–11:00 in Hall)")
 
 
 async def test_cancel_and_restore_pages_are_for_organisers(

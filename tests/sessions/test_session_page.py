@@ -47,7 +47,7 @@ async def test_the_session_page_says_what_when_where_who_and_seats_left(
     assert response.status_code == 200
     html = response.text
     assert '<h1 id="session-title">Workshop A</h1>' in html
-    assert "Tuesday 8 December, 10:00–11:00" in html and "Small, Test Hall" in html
+    assert "Tue 8 Dec 2026, 10:00–11:00" in html and "Small, Test Hall" in html
     assert "Grace Okafor (Leeds City Council); Sam Reid" in html
     assert "Sharing what works: a hands-on session." in html
     assert re.search(r'id="seats">\s*2 of 3 seats left', html)

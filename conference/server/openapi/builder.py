@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conference.core.schemas import MAX_INT
-from conference.server.openapi import checkin_ops, programme_ops, registration_ops
+from conference.server.openapi import checkin_ops, code_ops, group_ops, programme_ops, registration_ops
 from conference.server.openapi.operation import Op
 from conference.server.openapi.schemas import RESPONSE_MODELS, RESPONSES, TEXT, UUID, ref
 from sessions.schedule.pages import cached
@@ -24,6 +24,8 @@ PREFIX = "/api/v1"
 # The table: one row per (method, path), in the document's order.
 OPERATIONS: tuple[Op, ...] = (
     *registration_ops.OPERATIONS,
+    *code_ops.OPERATIONS,
+    *group_ops.OPERATIONS,
     *programme_ops.OPERATIONS,
     *checkin_ops.OPERATIONS,
 )
@@ -32,6 +34,9 @@ OPERATIONS: tuple[Op, ...] = (
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "registration_id": UUID,
     "invoice_id": UUID,
+    "code_id": UUID,
+    "group_id": UUID,
+    "token": {"type": "string", "minLength": 1},  # a private link (a group lead's "g_...")
     "room_id": UUID,
     "slot_id": UUID,
     "session_id": UUID,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conference.api.invoices import CreditRequest
+from conference.api.invoices import CreditRequest, MarkPaidRequest
 from conference.core.models import Status
 from conference.core.schemas import ConferenceUpdate, RegistrationCreate, ResendLink
 from conference.server.openapi.operation import ATTENDEE, ORGANISER, PUBLIC, Op, Q
@@ -182,6 +182,8 @@ OPERATIONS: tuple[Op, ...] = (
         "Mark an invoice paid",
         ORGANISER,
         "Invoice",
+        body=MarkPaidRequest,
+        body_required=False,
         errors=(409,),
         tag="payments",
     ),

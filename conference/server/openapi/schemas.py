@@ -137,6 +137,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "access_needs": TEXT,
             "created_at": WHEN,
             "cancelled_at": nullable(WHEN),
+            # The place's net price after any code (pence), the code it was booked with, its group booking.
+            "price_pence": INT,
+            "currency": TEXT,
+            "code": nullable(obj({"id": UUID, "text": TEXT, "label": TEXT})),
+            "group": nullable(obj({"id": UUID, "reference": TEXT})),
             # By question id: the answer with the question as it was asked (conference/answers.py).
             "answers": {
                 "type": "object",
