@@ -12,36 +12,25 @@ Every function runs inside the caller's transaction (`async with database.transa
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import hmac
-import io
-import re
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, EmailStr, StrictBool, ValidationError, field_validator
-from pydantic import Field as PField
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conference import answers, codes, decisions, delegates, places, self_service
+from conference import codes, decisions, delegates, places, self_service
 from conference.core import audit, errors, registration_window
 from conference.core.audit import Actor
 from conference.core.db import lock_for_update
-from conference.core.group_models import GroupBooking, InvoiceLine
+from conference.core.group_models import GroupBooking
 from conference.core.models import (
-    HOLDING,
-    REGIONS,
-    STATUS_LABELS,
     Approval,
     Conference,
     IdempotencyKey,
     Invoice,
-    OutboxEmail,
     PaymentMethod,
     Registration,
     Sector,
@@ -49,135 +38,69 @@ from conference.core.models import (
     TicketType,
     utcnow,
 )
-from conference.core.question_models import Question
 from conference.core.security import hash_token, manage_token, new_reference
 from conference.core.settings import Settings
-from conference.core.text import Line, Text
-from conference.invoices import invoicing
-from conference.mail import mailtext
+from conference.group_invoices import group_checkout_amount, invoice_placed
+from conference.group_requests import (
+    MEMBERS_LIMIT,
+    GroupBilling,
+    GroupClosed,
+    GroupCreate,
+    GroupLead,
+    GroupMember,
+    MemberCreate,
+    NotEnoughPlaces,
+    check_members,
+    parse,
+    payment_method,
+    with_lead,
+)
+from conference.group_views import (
+    CSV_HEADERS,
+    compose_group_booked,
+    find_by_token,
+    group_csv,
+    group_public,
+    group_token,
+    install,
+    lead_email,
+    list_groups,
+    members_of,
+)
 from conference.mail.outbox import queue_email
-from conference.payments import checkout, gateway
 from conference.questions import all_questions
+from conference.registration import stored_answer
 
-_STRIP = ConfigDict(str_strip_whitespace=True, extra="forbid")
-# The most members a request may carry at all (the deployment's own limit, settings.group_max_members, is lower).
-MEMBERS_LIMIT = 500
-
-
-# --- the shapes the API and the pages hand over -------------------------------------------------------------------
-
-
-# The lead booker (who may or may not attend)
-class GroupLead(BaseModel):
-    model_config = _STRIP
-    name: Line = PField(min_length=1, max_length=120)
-    email: EmailStr = PField(max_length=254)
-    attends: StrictBool = False
-
-
-# One member of the group
-class GroupMember(BaseModel):
-    model_config = _STRIP
-    name: Line = PField(min_length=1, max_length=120)
-    email: EmailStr = PField(max_length=254)
-    job_title: Line = PField(default="", max_length=120)
-    region: Line = PField(default="", max_length=60)
-    dietary: Text = PField(default="", max_length=500)
-    access_needs: Text = PField(default="", max_length=1000)
-    answers: dict[str, Any] = PField(default_factory=dict, max_length=200)
-
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, value: str) -> str:
-        if value and value not in REGIONS:
-            raise ValueError("Choose a region from the list.")
-        return value
-
-
-# The organisation an invoice goes to: the purchase order may be empty when the ticket type allows it (po_optional)
-class GroupBilling(BaseModel):
-    model_config = _STRIP
-    organisation: Line = PField(min_length=1, max_length=200)
-    contact: Line = PField(min_length=1, max_length=120)
-    email: EmailStr = PField(max_length=254)
-    address: Text = PField(min_length=5, max_length=1000)
-    purchase_order: Line = PField(default="", max_length=60)
-    buyer_reference: Line = PField(default="", max_length=60)
-
-
-# Properties to receive on a group booking (the API and the group form share it)
-class GroupCreate(BaseModel):
-    model_config = _STRIP
-    ticket_type_id: uuid.UUID | None = None  # None: the first public ticket type on sale
-    lead: GroupLead
-    organisation: Line = PField(min_length=1, max_length=200)
-    sector: Sector
-    members: list[GroupMember] = PField(min_length=1, max_length=MEMBERS_LIMIT)
-    payment_method: PaymentMethod | None = None  # None: card if it can be taken, else invoice
-    billing: GroupBilling | None = None
-    code: Line | None = PField(default=None, max_length=60)
-    if_full: Literal["refuse", "waitlist"] = "refuse"
-
-
-# A member added later by the lead, or the colleague who takes a member's place
-class MemberCreate(GroupMember):
-    pass
-
-
-class NotEnoughPlaces(errors.DomainError):
-    code = "not_enough_places"
-    message = "There are not enough places left for the whole group."
-
-    def __init__(self, remaining: int, wanted: int) -> None:
-        self.remaining, self.wanted = remaining, wanted
-        places_left = (
-            "no places" if remaining == 0 else f"only {remaining} place{'s' if remaining != 1 else ''}"
-        )
-        super().__init__(
-            f"There are {places_left} left, and the group needs {wanted}. Nothing has been booked: you can "
-            f"waitlist the whole group (if_full: waitlist)"
-            + (f" or book {remaining} of them." if remaining else ".")
-        )
-
-    def payload(self) -> dict[str, Any]:
-        body = super().payload()
-        body["error"]["remaining"] = self.remaining
-        return body
-
-
-class GroupClosed(errors.DomainError):
-    code = "group_closed"
-    message = "This group booking is cancelled; nothing can be changed on it."
-
-
-def parse(model: type[GroupCreate] | type[MemberCreate], data: Any) -> Any:
-    """Validate a body, naming members' fields like `members[3].email` (pydantic says `members.3.email`)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        found = errors.from_validation_error(exc)
-        fields = {re.sub(r"^members\.(\d+)", r"members[\1]", k): v for k, v in (found.fields or {}).items()}
-        raise errors.InvalidInput(fields=fields) from None
-
-
-# --- tokens ---------------------------------------------------------------------------------------------------------
-
-
-def group_token(secret: str, group_id: uuid.UUID, version: int) -> str:
-    """The lead's private link, derived from the server secret like a member's manage token (its own prefix)."""
-    raw = hmac.new(secret.encode(), f"group:{group_id}:{version}".encode(), hashlib.sha256).digest()
-    return "g_" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-async def find_by_token(db: AsyncSession, token: str) -> GroupBooking:
-    if not token.startswith("g_"):
-        raise errors.NotFound("This group link is not valid; ask the organisers to send it again.")
-    stmt = sa.select(GroupBooking).where(col(GroupBooking.manage_token_hash) == hash_token(token))
-    group = (await db.execute(stmt)).scalar_one_or_none()
-    if group is None:
-        raise errors.NotFound("This group link is not valid; ask the organisers to send it again.")
-    return group
-
+# The public names of group bookings, wherever they are written (callers import them from here).
+__all__ = [
+    "CSV_HEADERS",
+    "MEMBERS_LIMIT",
+    "BookedMember",
+    "GroupBilling",
+    "GroupBooked",
+    "GroupClosed",
+    "GroupCreate",
+    "GroupLead",
+    "GroupMember",
+    "MemberCreate",
+    "NotEnoughPlaces",
+    "add_member",
+    "book_group",
+    "booked_now",
+    "cancel_member",
+    "compose_group_booked",
+    "find_by_token",
+    "group_checkout_amount",
+    "group_csv",
+    "group_public",
+    "group_token",
+    "install",
+    "lead_email",
+    "list_groups",
+    "members_of",
+    "parse",
+    "substitute_member",
+]
 
 # --- the result ---------------------------------------------------------------------------------------------------
 
@@ -231,16 +154,6 @@ class GroupBooked:
 # --- booking ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    """What was checked before the lock: the ticket, the payment, each member's row-to-be."""
-
-    ticket: TicketType
-    method: PaymentMethod
-    members: list[GroupMember]
-    answers: list[dict[str, Any]] = field(default_factory=list)
-
-
 async def _ticket(db: AsyncSession, ticket_type_id: uuid.UUID | None) -> TicketType:
     refusal = errors.InvalidInput(
         fields={"ticket_type_id": "Choose one of the ticket types listed at /api/v1/ticket-types."}
@@ -260,88 +173,6 @@ async def _ticket(db: AsyncSession, ticket_type_id: uuid.UUID | None) -> TicketT
     if ticket is None or not ticket.public:
         raise refusal
     return ticket
-
-
-def _method(
-    settings: Settings,
-    ticket: TicketType,
-    body: GroupCreate,
-    problems: dict[str, str],
-    *,
-    price: int | None = None,
-) -> PaymentMethod:
-    """How the group pays: nothing for a free ticket, or one a code made free (`price`, the price after the code,
-    as conference/registration.py's payment_method); card or invoice otherwise, with the billing an invoice needs."""
-    if (ticket.price_pence if price is None else price) == 0:
-        return PaymentMethod.none
-    card_set_up = gateway.card_available(settings)
-    card = card_set_up and ticket.card_allowed
-    method = body.payment_method or (PaymentMethod.card if card else PaymentMethod.invoice)
-    if method == PaymentMethod.none:
-        problems["payment_method"] = "This ticket has a price: choose card or invoice."
-    elif method == PaymentMethod.card and not card:
-        refusal = "This ticket cannot be paid by card" if card_set_up else "Card payment is not available"
-        problems["payment_method"] = f"{refusal}; choose invoice."
-    elif method == PaymentMethod.invoice:
-        if not ticket.invoice_allowed:
-            problems["payment_method"] = "This ticket cannot be paid by invoice; choose card."
-        elif body.billing is None:
-            problems["billing"] = (
-                "Give the paying organisation, contact, email, address and purchase order number to be invoiced."
-            )
-        elif not body.billing.purchase_order and not ticket.po_optional:
-            problems["billing.purchase_order"] = (
-                "Give the purchase order number the invoice must quote (this ticket type needs one)."
-            )
-    return method
-
-
-def _members_of(body: GroupCreate, problems: dict[str, str]) -> list[GroupMember]:
-    """The members in order; the lead is added first when they attend and are not listed already."""
-    members = list(body.members)
-    lead_key = body.lead.email.lower()
-    listed = [i for i, m in enumerate(members) if m.email.lower() == lead_key]
-    if body.lead.attends and not listed:
-        members.insert(0, GroupMember(name=body.lead.name, email=body.lead.email))
-    elif listed and not body.lead.attends:
-        problems[f"members[{listed[0]}].email"] = (
-            "This is the lead booker's address, but the lead does not attend: set lead.attends to true, "
-            "or give this member's own address."
-        )
-    return members
-
-
-def _check_members(
-    members: list[GroupMember],
-    questions: list[Question],
-    ticket: TicketType,
-    problems: dict[str, str],
-    *,
-    offset: int = 0,
-    prefix: str = "members",
-) -> list[dict[str, Any]]:
-    """Each member's checked answers; problems named `members[i].field` (i: the index in the body)."""
-    seen: dict[str, int] = {}
-    checked: list[dict[str, Any]] = []
-    for i, member in enumerate(members):
-        # The attending lead added in front of the members (offset 1) is named "lead".
-        where = ("lead" if i < offset else f"{prefix}[{i - offset}]") if prefix else ""
-        key = member.email.lower()
-        if key in seen:
-            problems[f"{where}.email".lstrip(".")] = (
-                f"This email address is also given for member {seen[key] - offset + 1}: each member needs their "
-                "own address."
-            )
-        seen.setdefault(key, i)
-        try:
-            checked.append(answers.check_answers(questions, ticket_type_id=ticket.id, given=member.answers))
-        except errors.InvalidInput as exc:
-            checked.append({})
-            for name, text in (exc.fields or {}).items():
-                if where == "lead":
-                    text = f"{text.rstrip('.')}: the lead attends, so list them among the members with their answers."
-                problems[f"{where}.{name}".lstrip(".")] = text
-    return checked
 
 
 async def _live_emails(db: AsyncSession, conference_id: int, emails: list[str]) -> set[str]:
@@ -374,22 +205,8 @@ async def book_group(
 ) -> GroupBooked:
     """Book every member or none (NotEnoughPlaces), or waitlist the whole group when the lead asked for that."""
     assert db.in_transaction()
-    problems: dict[str, str] = {}
-    ticket = await _ticket(db, body.ticket_type_id)
-    # With a code the payment is checked once the code is redeemed: a code that makes the place free needs no
-    # payment and no billing (as a single registration's).
-    method = PaymentMethod.none if body.code else _method(settings, ticket, body, problems)
-    members = _members_of(body, problems)
+    ticket, method, members, checked = await _checked_request(db, settings, body)
     offset = len(members) - len(body.members)  # 1 when the attending lead was added in front
-    if len(members) > settings.group_max_members:
-        problems["members"] = (
-            f"A group booking may have at most {settings.group_max_members} members; split the group into "
-            "smaller bookings."
-        )
-    questions = await all_questions(db)
-    checked = _check_members(members, questions, ticket, problems, offset=offset)
-    if problems:
-        raise errors.InvalidInput(fields=problems)
 
     # The capacity lock, before anything is counted.
     conference = await places.get_conference(db, for_update=True)
@@ -398,6 +215,118 @@ async def book_group(
         replay = await _replay(db, settings, idempotency_key, fingerprint)
         if replay is not None:
             return replay
+    await _check_under_lock(db, conference, ticket, members, offset)
+    redemption = None
+    if body.code:
+        redemption = await codes.redeem(
+            db, conference=conference, text=body.code, ticket=ticket, uses=len(members)
+        )
+        # The payment is checked once the code is redeemed: a code that makes the place free needs none.
+        problems: dict[str, str] = {}
+        method = payment_method(
+            settings, ticket, body, problems, price=redemption.price_pence(ticket.price_pence)
+        )
+        if problems:
+            raise errors.InvalidInput(fields=problems)
+    # A code that sets the price: each member's place is at the code's price (else the ticket's, places.price_of).
+    net = redemption.price_pence(ticket.price_pence) if redemption and redemption.sets_price else None
+    seen = await places.availability(db, conference)
+    free = await _free_places(db, conference, ticket, seen) + (redemption.block_places if redemption else 0)
+    waitlist = len(members) > free
+    if waitlist and body.if_full != "waitlist":
+        raise NotEnoughPlaces(remaining=free, wanted=len(members))
+
+    now = utcnow()
+    group, token = _new_group(
+        settings,
+        conference=conference,
+        body=body,
+        ticket=ticket,
+        method=method,
+        redemption=redemption,
+        now=now,
+    )
+    db.add(group)
+    await db.flush()
+    conference.registration_seq += len(members)
+    first_number = conference.registration_seq - len(members) + 1
+    booked: list[BookedMember] = []
+    for i, (member, member_answers) in enumerate(zip(members, checked, strict=True)):
+        status = (
+            Status.waitlisted if waitlist else places.status_with_place(ticket, member.email.lower(), method)
+        )
+        added = _add_registration(
+            db,
+            settings,
+            conference=conference,
+            group=group,
+            member=member,
+            member_answers=member_answers,
+            ticket=ticket,
+            method=method,
+            status=status,
+            number=first_number + i,
+            net=net,
+            now=now,
+            code_id=group.code_id,
+            position=seen.waitlisted + i + 1 if status == Status.waitlisted else None,
+        )
+        booked.append(added)
+        await audit.record(
+            db,
+            "conference.registration.created",
+            actor=actor,
+            subject=added.registration.reference,
+            status=status.value,
+            group=group.reference,
+        )
+    await db.flush()
+    await audit.record(
+        db,
+        "conference.group.booked",
+        actor=actor,
+        subject=group.reference,
+        members=len(booked),
+        waitlisted=waitlist,
+        payment_method=method.value,
+    )
+    # The lead's own email with their private link (derived again when it is sent: no secret is stored).
+    queue_email(db, settings, kind="group_booked", to=group.lead_email, group_id=str(group.id))
+    invoice = await invoice_placed(db, settings, group=group, ticket=ticket, actor=actor)
+    result = GroupBooked(group, token, booked, invoice)
+    if idempotency_key:
+        await _remember(db, idempotency_key, fingerprint, result)
+    return result
+
+
+async def _checked_request(
+    db: AsyncSession, settings: Settings, body: GroupCreate
+) -> tuple[TicketType, PaymentMethod, list[GroupMember], list[dict[str, Any]]]:
+    """What can be checked before the lock: the ticket, the payment, the members (the attending lead first) and
+    their answers; every problem at once (InvalidInput)."""
+    problems: dict[str, str] = {}
+    ticket = await _ticket(db, body.ticket_type_id)
+    # With a code the payment is checked once the code is redeemed: a code that makes the place free needs no
+    # payment and no billing (as a single registration's).
+    method = PaymentMethod.none if body.code else payment_method(settings, ticket, body, problems)
+    members = with_lead(body, problems)
+    if len(members) > settings.group_max_members:
+        problems["members"] = (
+            f"A group booking may have at most {settings.group_max_members} members; split the group into "
+            "smaller bookings."
+        )
+    offset = len(members) - len(body.members)
+    checked = check_members(members, await all_questions(db), ticket, problems, offset=offset)
+    if problems:
+        raise errors.InvalidInput(fields=problems)
+    return ticket, method, members, checked
+
+
+async def _check_under_lock(
+    db: AsyncSession, conference: Conference, ticket: TicketType, members: list[GroupMember], offset: int
+) -> None:
+    """Under the lock: registration is open, the ticket is on sale, and no member is registered already."""
+    assert conference.id is not None
     if not registration_window.is_open(conference):
         raise errors.RegistrationClosed()
     if ticket.conference_id != conference.id:
@@ -421,23 +350,20 @@ async def book_group(
             "Some members are already registered; remove them from the group (they keep their own booking).",
             fields=taken,
         )
-    redemption = None
-    if body.code:
-        redemption = await codes.redeem(
-            db, conference=conference, text=body.code, ticket=ticket, uses=len(members)
-        )
-    net = redemption.price_pence(ticket.price_pence) if redemption else ticket.price_pence
-    if redemption:
-        method = _method(settings, ticket, body, problems, price=net)
-        if problems:
-            raise errors.InvalidInput(fields=problems)
-    seen = await places.availability(db, conference)
-    free = await _free_places(db, conference, ticket, seen) + (redemption.block_places if redemption else 0)
-    waitlist = len(members) > free
-    if waitlist and body.if_full != "waitlist":
-        raise NotEnoughPlaces(remaining=free, wanted=len(members))
 
-    now = utcnow()
+
+def _new_group(
+    settings: Settings,
+    *,
+    conference: Conference,
+    body: GroupCreate,
+    ticket: TicketType,
+    method: PaymentMethod,
+    redemption: codes.Redemption | None,
+    now: datetime,
+) -> tuple[GroupBooking, str]:
+    """The group's row and the lead's private link (only its hash is stored)."""
+    assert conference.id is not None
     group = GroupBooking(
         conference_id=conference.id,
         reference=new_reference("G"),
@@ -456,79 +382,17 @@ async def book_group(
         code_id=redemption.code.id if redemption else None,
         created_at=now,
     )
-    secret = str(settings.secret_key)
-    token = group_token(secret, group.id, 1)
+    token = group_token(str(settings.secret_key), group.id, 1)
     group.manage_token_hash = hash_token(token)
-    db.add(group)
-    await db.flush()
-    conference.registration_seq += len(members)
-    first_number = conference.registration_seq - len(members) + 1
-    waitlisted = seen.waitlisted
-    booked: list[BookedMember] = []
-    for i, (member, member_answers) in enumerate(zip(members, checked, strict=True)):
-        status = (
-            Status.waitlisted if waitlist else places.status_with_place(ticket, member.email.lower(), method)
-        )
-        registration = _registration(
-            settings,
-            conference=conference,
-            group=group,
-            body=body,
-            member=member,
-            member_answers=member_answers,
-            ticket=ticket,
-            method=method,
-            status=status,
-            number=first_number + i,
-            net=net if redemption and redemption.sets_price else None,
-            now=now,
-            code_id=group.code_id,
-        )
-        db.add(registration)
-        booked.append(BookedMember(registration, manage_token(secret, registration.id, 1)))
-        position = waitlisted + i + 1 if status == Status.waitlisted else None
-        queue_email(
-            db,
-            settings,
-            kind="verify_email" if status == Status.awaiting_verification else "registration",
-            to=registration.email,
-            registration_id=registration.id,
-            status=status.value,
-            position=position,
-        )
-        await audit.record(
-            db,
-            "conference.registration.created",
-            actor=actor,
-            subject=registration.reference,
-            status=status.value,
-            group=group.reference,
-        )
-    await db.flush()
-    await audit.record(
-        db,
-        "conference.group.booked",
-        actor=actor,
-        subject=group.reference,
-        members=len(booked),
-        waitlisted=waitlist,
-        payment_method=method.value,
-    )
-    # The lead's own email with their private link (derived again when it is sent: no secret is stored).
-    queue_email(db, settings, kind="group_booked", to=group.lead_email, group_id=str(group.id))
-    invoice = await _invoice_placed(db, settings, group=group, ticket=ticket, actor=actor)
-    result = GroupBooked(group, token, booked, invoice)
-    if idempotency_key:
-        await _remember(db, idempotency_key, fingerprint, result)
-    return result
+    return group, token
 
 
-def _registration(
+def _add_registration(
+    db: AsyncSession,
     settings: Settings,
     *,
     conference: Conference,
     group: GroupBooking,
-    body: GroupCreate,
     member: GroupMember,
     member_answers: dict[str, Any],
     ticket: TicketType,
@@ -536,12 +400,15 @@ def _registration(
     status: Status,
     number: int,
     net: int | None,
-    now: Any,
+    now: datetime,
     code_id: uuid.UUID | None = None,
-) -> Registration:
+    **mail: Any,
+) -> BookedMember:
+    """A member's registration, added with its first email (`mail`: more of that email's context)."""
     assert conference.id is not None
     registration_id = uuid.uuid4()
-    return Registration(
+    token = manage_token(str(settings.secret_key), registration_id, 1)
+    registration = Registration(
         id=registration_id,
         conference_id=conference.id,
         ticket_type_id=ticket.id,
@@ -551,13 +418,13 @@ def _registration(
         name=member.name,
         email=str(member.email),
         email_key=member.email.lower(),
-        organisation=body.organisation,
-        sector=body.sector,
+        organisation=group.organisation,
+        sector=Sector(group.sector),
         job_title=member.job_title,
         region=member.region,
         dietary=member.dietary,
         access_needs=member.access_needs,
-        manage_token_hash=hash_token(manage_token(str(settings.secret_key), registration_id, 1)),
+        manage_token_hash=hash_token(token),
         consent_at=now,
         created_at=now,
         updated_at=now,
@@ -571,44 +438,17 @@ def _registration(
         code_id=code_id,
         price_pence=net,
     )
-
-
-async def members_of(db: AsyncSession, group_id: uuid.UUID) -> list[Registration]:
-    stmt = (
-        sa.select(Registration)
-        .where(col(Registration.group_id) == group_id)
-        .order_by(col(Registration.number))
+    db.add(registration)
+    queue_email(
+        db,
+        settings,
+        kind="verify_email" if status == Status.awaiting_verification else "registration",
+        to=registration.email,
+        registration_id=registration.id,
+        status=status.value,
+        **mail,
     )
-    return list((await db.execute(stmt)).scalars())
-
-
-async def _invoice_placed(
-    db: AsyncSession, settings: Settings, *, group: GroupBooking, ticket: TicketType, actor: Actor
-) -> Invoice | None:
-    """Invoice the group's members that now hold a decided place and are not on an invoice yet (one invoice for
-    them all, a line each). Card groups get their receipt when the payment arrives (`confirm_paid`)."""
-    if group.payment_method != PaymentMethod.invoice.value:
-        return None
-    on_lines = set(
-        (
-            await db.execute(
-                sa.select(col(InvoiceLine.registration_id))
-                .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
-                .where(col(Invoice.group_id) == group.id, col(Invoice.kind) == "invoice")
-            )
-        ).scalars()
-    )
-    due = [
-        (r, places.price_of(r, ticket))
-        for r in await members_of(db, group.id)
-        if r.status in HOLDING and r.status not in places.UNDECIDED and r.id not in on_lines
-    ]
-    due = [(r, net) for r, net in due if net > 0]
-    if not due:
-        return None
-    return await invoicing.issue_group_invoice(
-        db, settings, group=group, members=due, ticket=ticket, actor=actor
-    )
+    return BookedMember(registration, token)
 
 
 # --- idempotent retries ---------------------------------------------------------------------------------------------
@@ -633,11 +473,9 @@ async def _remember(db: AsyncSession, key: str, fingerprint: str, result: GroupB
 
 
 async def _replay(db: AsyncSession, settings: Settings, key: str, fingerprint: str) -> GroupBooked | None:
-    stored = await db.get(IdempotencyKey, key)
+    stored = await stored_answer(db, key, fingerprint)
     if stored is None:
         return None
-    if stored.request_hash != fingerprint:
-        raise errors.IdempotencyKeyReused()
     group = await db.get(GroupBooking, stored.registration_id)
     assert group is not None
     if group.token_version != stored.token_version:
@@ -701,7 +539,7 @@ async def add_member(
     current = [r for r in await members_of(db, group.id) if r.status != Status.cancelled]
     if len(current) + 1 > settings.group_max_members:
         problems["members"] = f"A group booking may have at most {settings.group_max_members} members."
-    checked = _check_members([member], await all_questions(db), ticket, problems, prefix="")
+    checked = check_members([member], await all_questions(db), ticket, problems, prefix="")
     if problems:
         raise errors.InvalidInput(fields=problems)
     if await _live_emails(db, conference.id, [member.email.lower()]):
@@ -719,18 +557,12 @@ async def add_member(
         )
     now = utcnow()
     conference.registration_seq += 1
-    body = GroupCreate(
-        lead=GroupLead(name=group.lead_name, email=group.lead_email),
-        organisation=group.organisation,
-        sector=Sector(group.sector),
-        members=[member],
-    )
     status = places.status_with_place(ticket, member.email.lower(), method)
-    registration = _registration(
+    added = _add_registration(
+        db,
         settings,
         conference=conference,
         group=group,
-        body=body,
         member=member,
         member_answers=checked[0],
         ticket=ticket,
@@ -740,26 +572,17 @@ async def add_member(
         net=None,  # the list price: a code the group used counted its first members only
         now=now,
     )
-    db.add(registration)
-    queue_email(
-        db,
-        settings,
-        kind="verify_email" if status == Status.awaiting_verification else "registration",
-        to=registration.email,
-        registration_id=registration.id,
-        status=status.value,
-    )
     await audit.record(
         db,
         "conference.group.member_added",
         actor=actor,
         subject=group.reference,
-        registration=registration.reference,
+        registration=added.registration.reference,
         status=status.value,
     )
     await db.flush()
-    await _invoice_placed(db, settings, group=group, ticket=ticket, actor=actor)
-    return BookedMember(registration, manage_token(str(settings.secret_key), registration.id, 1))
+    await invoice_placed(db, settings, group=group, ticket=ticket, actor=actor)
+    return added
 
 
 async def cancel_member(
@@ -805,7 +628,7 @@ async def substitute_member(
     ticket = await db.get(TicketType, registration.ticket_type_id)
     assert ticket is not None
     problems: dict[str, str] = {}
-    checked = _check_members([member], await all_questions(db), ticket, problems, prefix="")
+    checked = check_members([member], await all_questions(db), ticket, problems, prefix="")
     domain, own = self_service.email_domain(str(member.email)), self_service.email_domain(registration.email)
     if domain != own and not conference.transfer_any_domain:
         problems["email"] = (
@@ -849,146 +672,3 @@ async def substitute_member(
     await db.flush()
     token = manage_token(str(settings.secret_key), registration.id, registration.token_version)
     return BookedMember(registration, token)
-
-
-# --- what the lead and the organisers read --------------------------------------------------------------------------
-
-
-async def list_groups(
-    db: AsyncSession, *, query: str = "", limit: int = 100, offset: int = 0
-) -> list[GroupBooking]:
-    stmt = sa.select(GroupBooking).order_by(col(GroupBooking.created_at).desc()).limit(limit).offset(offset)
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(col(GroupBooking.reference)).like(like),
-                sa.func.lower(col(GroupBooking.organisation)).like(like),
-                col(GroupBooking.lead_email_key).like(like),
-            )
-        )
-    return list((await db.execute(stmt)).scalars())
-
-
-async def group_invoices(db: AsyncSession, group_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The group's invoice and its credit notes, oldest first (the API's view of each)."""
-    rows = list(
-        (
-            await db.execute(
-                sa.select(Invoice)
-                .where(col(Invoice.group_id) == group_id)
-                .order_by(col(Invoice.created_at), col(Invoice.kind), col(Invoice.number))
-            )
-        ).scalars()
-    )
-    numbers = {r.id: r.number for r in rows}
-    return [
-        {**invoicing.invoice_public(r, numbers.get(r.credits_invoice_id) if r.credits_invoice_id else None)}
-        for r in rows
-    ]
-
-
-async def group_public(
-    db: AsyncSession, group: GroupBooking, *, with_tokens: GroupBooked | None = None
-) -> dict[str, Any]:
-    members = await members_of(db, group.id)
-    ticket = await db.get(TicketType, group.ticket_type_id)
-    held = [r for r in members if r.status in HOLDING]
-    return {
-        "id": str(group.id),
-        "reference": group.reference,
-        "lead": {"name": group.lead_name, "email": group.lead_email, "attends": group.lead_attends},
-        "organisation": group.organisation,
-        "sector": group.sector,
-        "ticket_type": {"id": str(group.ticket_type_id), "name": ticket.name if ticket else ""},
-        "payment_method": group.payment_method,
-        "billing": group.billing,
-        "created_at": group.created_at.isoformat(),
-        "cancelled_at": group.cancelled_at.isoformat() if group.cancelled_at else None,
-        "places_held": len(held),
-        "members": [
-            {
-                "id": str(r.id),
-                "reference": r.reference,
-                "name": r.name,
-                "email": r.email,
-                "status": r.status.value,
-                "job_title": r.job_title,
-            }
-            for r in members
-        ],
-        "invoices": await group_invoices(db, group.id),
-    }
-
-
-CSV_HEADERS = ["reference", "name", "email", "job_title", "region", "status", "dietary", "access_needs"]
-
-
-async def group_csv(db: AsyncSession, group_id: uuid.UUID) -> str:
-    """The group's members as CSV (the lead's download); cells that a spreadsheet would run as a formula are
-    quoted with a leading apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADERS)
-    for r in await members_of(db, group_id):
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    r.reference,
-                    r.name,
-                    r.email,
-                    r.job_title,
-                    r.region,
-                    r.status.value,
-                    r.dietary,
-                    r.access_needs,
-                )
-            ]
-        )
-    return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-async def group_checkout_amount(db: AsyncSession, group: GroupBooking) -> int:
-    """What the group's card payment charges: each member's place with its VAT (pence)."""
-    ticket = await db.get(TicketType, group.ticket_type_id)
-    assert ticket is not None
-    members = [r for r in await members_of(db, group.id) if r.status == Status.pending_payment]
-    return sum(
-        places.price_of(r, ticket) + checkout.vat_pence(places.price_of(r, ticket), ticket.vat_rate_percent)
-        for r in members
-    )
-
-
-# --- the lead's email ---------------------------------------------------------------------------------------------
-
-
-async def compose_group_booked(db: AsyncSession, settings: Settings, row: OutboxEmail) -> tuple[str, str]:
-    """To the lead: the group's reference, its members and their status, and the lead's private link."""
-    group = await db.get(GroupBooking, uuid.UUID(row.context["group_id"]))
-    conference = await db.get(Conference, group.conference_id) if group else None
-    if group is None or conference is None:
-        raise mailtext.Undeliverable("the group behind this email no longer exists")
-    link = f"{settings.base_url}/group/manage/{group_token(str(settings.secret_key), group.id, group.token_version)}"
-    members = await members_of(db, group.id)
-    listed = "\n".join(f"  {r.name} ({r.reference}): {STATUS_LABELS[r.status.value]}" for r in members)
-    body = (
-        f"Dear {group.lead_name},\n\n"
-        f"Your group booking {group.reference} for {conference.name} has {len(members)} "
-        f"{'person' if len(members) == 1 else 'people'}:\n\n{listed}\n\n"
-        "Each of them gets their own email with their e-ticket and the link to manage their own booking.\n\n"
-        f"Your page for the group (add a colleague while places remain, substitute or cancel one, download the "
-        f"invoice and a list of the group):\n{link}\n\n"
-        "Keep this link private: anyone with it can change the group's bookings.\n\n"
-        f"{conference.name}\n"
-    )
-    return f"{conference.name}: group booking {group.reference}", body
-
-
-def install() -> None:
-    """Register the lead's email with the mail queue (called by the composition roots: server/plugins.py)."""
-    mailtext.register_kind("group_booked", compose_group_booked)

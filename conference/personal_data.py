@@ -27,9 +27,10 @@ import contextlib
 import logging
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
@@ -70,6 +71,7 @@ FORMAT = "conference-personal-data/1"
 ERASED_NAME = "Erased delegate"
 # Why personal data was erased (the audit entry's `reason`).
 REASONS = ("delegate_request", "organiser", "retention")
+_Row = TypeVar("_Row", Registration, GroupBooking)  # what an erasure locks (`_lock_to_erase`)
 # Emails not (yet) delivered: deleted on erasure. Sent and kept ones lose their address and context only.
 UNSENT = ("queued", "sending", "failed")
 MAX_RETENTION_DAYS = 3650
@@ -87,6 +89,40 @@ def erased_email(registration_id: uuid.UUID) -> str:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# Parts of the delegate's and the group lead's downloads that read the same.
+def _attrs(row: Any, *names: str) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
+def _ticket_row(ticket: TicketType) -> dict[str, Any]:
+    return {"id": str(ticket.id), **_attrs(ticket, "name", "price_pence", "vat_rate_percent", "currency")}
+
+
+def _invoice_billing(i: Invoice) -> dict[str, Any]:
+    names = ("billing_organisation", "billing_contact", "billing_email", "billing_address", "purchase_order")
+    return _attrs(i, *names)
+
+
+def _invoice_dates(i: Invoice) -> dict[str, Any]:
+    return {
+        "currency": i.currency,
+        **{name: _iso(getattr(i, name)) for name in ("issued_on", "due_on", "paid_at")},
+    }
+
+
+def _email_rows(emails: Iterable[OutboxEmail]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": e.kind,
+            "to": e.to_address,
+            "status": e.status,
+            "created_at": _iso(e.created_at),
+            "sent_at": _iso(e.sent_at),
+        }
+        for e in emails
+    ]
 
 
 # --- the export --------------------------------------------------------------------------------------------
@@ -224,13 +260,7 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
             "erased_at": _iso(r.erased_at),
             **await _booked_with(db, r, ticket),
         },
-        "ticket_type": {
-            "id": str(ticket.id),
-            "name": ticket.name,
-            "price_pence": ticket.price_pence,
-            "vat_rate_percent": ticket.vat_rate_percent,
-            "currency": ticket.currency,
-        },
+        "ticket_type": _ticket_row(ticket),
         "billing": r.billing,
         # Answers to the organisers' questions: the question as it was asked (and as it reads now), the answer.
         "answers": answers.download(await all_questions(db), r.answers),
@@ -272,37 +302,21 @@ async def export_for(db: AsyncSession, *, registration_id: uuid.UUID) -> dict[st
                 "kind": i.kind,
                 "status": i.status,
                 "credits_invoice": numbers.get(i.credits_invoice_id) if i.credits_invoice_id else None,
-                "billing_organisation": i.billing_organisation,
-                "billing_contact": i.billing_contact,
-                "billing_email": i.billing_email,
-                "billing_address": i.billing_address,
-                "purchase_order": i.purchase_order,
+                **_invoice_billing(i),
                 "delegate_name": i.delegate_name,
                 "description": i.description,
                 "net_pence": i.net_pence,
                 "vat_rate_percent": i.vat_rate_percent,
                 "vat_pence": i.vat_pence,
                 "gross_pence": i.gross_pence,
-                "currency": i.currency,
-                "issued_on": _iso(i.issued_on),
-                "due_on": _iso(i.due_on),
-                "paid_at": _iso(i.paid_at),
+                **_invoice_dates(i),
                 "paid_on": _iso(i.paid_on),
                 "paid_amount_pence": i.paid_amount_pence,
                 "payment_reference": i.payment_reference,
             }
             for i in invoices
         ],
-        "emails": [
-            {
-                "kind": e.kind,
-                "to": e.to_address,
-                "status": e.status,
-                "created_at": _iso(e.created_at),
-                "sent_at": _iso(e.sent_at),
-            }
-            for e in emails
-        ],
+        "emails": _email_rows(emails),
         **await hooks.collect_personal_data(db, r),
     }
 
@@ -361,6 +375,28 @@ async def _money_decided(db: AsyncSession, registration_id: uuid.UUID) -> tuple[
     return int(refunded or 0), int(notes or 0)
 
 
+async def _lock_to_erase(
+    db: AsyncSession,
+    model: type[_Row],
+    ident: uuid.UUID,
+    *,
+    reason: str,
+    reasons: tuple[str, ...],
+    missing: str,
+) -> tuple[Conference, _Row]:
+    """The conference and the registration or group to erase, both locked for the caller's transaction.
+
+    Lock order, as every path that changes who holds a place (and the group's own changes, groups._lock_group):
+    the conference (capacity) → the registration or the group."""
+    if reason not in reasons:
+        raise ValueError(f"reason must be one of {', '.join(reasons)}")
+    assert db.in_transaction()
+    conference = await get_conference(db, for_update=True)
+    if await db.get(model, ident) is None:
+        raise errors.NotFound(missing)
+    return conference, await lock_for_update(db, model, ident)
+
+
 async def erase(
     db: AsyncSession,
     *,
@@ -385,14 +421,14 @@ async def erase(
 
     `at` (default: the clock) decides whether the conference has ended; the retention run passes its own.
     """
-    if reason not in REASONS:
-        raise ValueError(f"reason must be one of {', '.join(REASONS)}")
-    assert db.in_transaction()
-    # Lock order, as every path that changes who holds a place: the conference (capacity) → the registration.
-    conference = await get_conference(db, for_update=True)
-    if await db.get(Registration, registration_id) is None:
-        raise errors.NotFound("No registration has this id.")
-    r = await lock_for_update(db, Registration, registration_id)
+    conference, r = await _lock_to_erase(
+        db,
+        Registration,
+        registration_id,
+        reason=reason,
+        reasons=REASONS,
+        missing="No registration has this id.",
+    )
     if r.erased_at is not None:  # re-read under the lock: another process may have just erased it
         return Erasure(r.id, r.reference, r.status, r.erased_at, already=True)
     now = utcnow()
@@ -530,13 +566,17 @@ async def unsettled_members(
     return [r for r in await _members(db, group.id) if r.erased_at is None and r.status in UNSETTLED]
 
 
+# The emails written to a group's lead: its booking email and, for a waitlisted group, its promotion.
+LEAD_KINDS = frozenset({"group_booked", "group_promoted"})
+
+
 def _is_groups(e: OutboxEmail, group_id: uuid.UUID) -> bool:
-    return e.kind == "group_booked" and str((e.context or {}).get("group_id", "")) == str(group_id)
+    return e.kind in LEAD_KINDS and str((e.context or {}).get("group_id", "")) == str(group_id)
 
 
 async def _lead_emails(db: AsyncSession, group: GroupBooking) -> list[OutboxEmail]:
-    """The group's emails to its lead (its booking email, with the private link) and its invoices' emails to the
-    billing contact."""
+    """The group's emails to its lead (its booking and promotion emails, with the private link) and its invoices'
+    emails to the billing contact."""
     addresses = {group.lead_email_key}
     billing_email = str((group.billing or {}).get("email", "")).lower()
     if billing_email:
@@ -547,7 +587,7 @@ async def _lead_emails(db: AsyncSession, group: GroupBooking) -> list[OutboxEmai
         .where(
             sa.func.lower(col(OutboxEmail.to_address)).in_(sorted(addresses)),
             sa.or_(
-                col(OutboxEmail.kind) == "group_booked",
+                col(OutboxEmail.kind).in_(sorted(LEAD_KINDS)),
                 sa.and_(
                     col(OutboxEmail.kind).in_(sorted(INVOICE_KINDS)),
                     col(OutboxEmail.registration_id).in_(members),
@@ -557,7 +597,7 @@ async def _lead_emails(db: AsyncSession, group: GroupBooking) -> list[OutboxEmai
         .order_by(col(OutboxEmail.created_at))
     )
     found = (await db.execute(stmt)).scalars()
-    return [e for e in found if e.kind != "group_booked" or _is_groups(e, group.id)]
+    return [e for e in found if e.kind not in LEAD_KINDS or _is_groups(e, group.id)]
 
 
 async def export_group_for(db: AsyncSession, *, group_id: uuid.UUID) -> dict[str, Any]:
@@ -606,13 +646,7 @@ async def export_group_for(db: AsyncSession, *, group_id: uuid.UUID) -> dict[str
             "cancelled_at": _iso(group.cancelled_at),
             "code": {"text": code.text, "label": code.label} if code else None,
         },
-        "ticket_type": {
-            "id": str(ticket.id),
-            "name": ticket.name,
-            "price_pence": ticket.price_pence,
-            "vat_rate_percent": ticket.vat_rate_percent,
-            "currency": ticket.currency,
-        },
+        "ticket_type": _ticket_row(ticket),
         "billing": group.billing,
         "members": [
             {"reference": r.reference, "status": r.status.value, "price_pence": price_of(r, ticket)}
@@ -623,33 +657,17 @@ async def export_group_for(db: AsyncSession, *, group_id: uuid.UUID) -> dict[str
                 "number": i.number,
                 "kind": i.kind,
                 "status": i.status,
-                "billing_organisation": i.billing_organisation,
-                "billing_contact": i.billing_contact,
-                "billing_email": i.billing_email,
-                "billing_address": i.billing_address,
-                "purchase_order": i.purchase_order,
+                **_invoice_billing(i),
                 "buyer_reference": i.buyer_reference,
                 "description": i.description,
                 "net_pence": i.net_pence,
                 "vat_pence": i.vat_pence,
                 "gross_pence": i.gross_pence,
-                "currency": i.currency,
-                "issued_on": _iso(i.issued_on),
-                "due_on": _iso(i.due_on),
-                "paid_at": _iso(i.paid_at),
+                **_invoice_dates(i),
             }
             for i in invoices
         ],
-        "emails": [
-            {
-                "kind": e.kind,
-                "to": e.to_address,
-                "status": e.status,
-                "created_at": _iso(e.created_at),
-                "sent_at": _iso(e.sent_at),
-            }
-            for e in await _lead_emails(db, group)
-        ],
+        "emails": _email_rows(await _lead_emails(db, group)),
     }
 
 
@@ -686,14 +704,14 @@ async def erase_group(
     approval or a free place, before the event ends. The retention rule (`reason="retention"`) erases only once
     every member's record is erased (`skipped` otherwise). Invoices keep their own billing fields.
     """
-    if reason not in GROUP_REASONS:
-        raise ValueError(f"reason must be one of {', '.join(GROUP_REASONS)}")
-    assert db.in_transaction()
-    # Lock order, as the group's own changes (groups._lock_group): the conference (capacity) → the group.
-    conference = await get_conference(db, for_update=True)
-    if await db.get(GroupBooking, group_id) is None:
-        raise errors.NotFound("No group booking has this id.")
-    group = await lock_for_update(db, GroupBooking, group_id)
+    conference, group = await _lock_to_erase(
+        db,
+        GroupBooking,
+        group_id,
+        reason=reason,
+        reasons=GROUP_REASONS,
+        missing="No group booking has this id.",
+    )
     if group_erased(group):  # re-read under the lock: another process may have just erased it
         return GroupErasure(group.id, group.reference, already=True)
     members = await _members(db, group.id)

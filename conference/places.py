@@ -18,6 +18,7 @@ from sqlmodel import col
 from conference.core import audit, code_models, errors, registration_window
 from conference.core.audit import Actor
 from conference.core.code_models import Code
+from conference.core.group_models import GroupBooking
 from conference.core.models import (
     HOLDING,
     Approval,
@@ -229,15 +230,17 @@ async def grant_place(
     ticket: TicketType,
     status: Status,
     actor: Actor,
+    *,
+    invoice: bool = True,
 ) -> None:
     """A waitlisted or approved registration now has a place: hold it for a card payment (or for the delegate to
-    confirm their address), or invoice it."""
+    confirm their address), or invoice it (`invoice=False`: the caller invoices, e.g. a whole group on one)."""
     registration.status, registration.updated_at = status, utcnow()
     if needs_hold(status, registration.payment_method):
         registration.hold_expires_at = hold_until(settings, registration.updated_at)
     if status == Status.awaiting_verification:
         registration.verify_expires_at = verify_until(settings, registration.updated_at)
-    if registration.payment_method == PaymentMethod.invoice and status not in UNDECIDED:
+    if invoice and invoiced(registration, status):
         await db.flush()
         if registration.group_id is not None:
             # A member of a group booking: invoiced to the group's organisation (conference/groups.py).
@@ -246,6 +249,11 @@ async def grant_place(
             )
         else:
             await invoicing.issue_invoice(db, settings, registration=registration, ticket=ticket, actor=actor)
+
+
+def invoiced(registration: Registration, status: Status) -> bool:
+    """Whether a place just granted is invoiced now (not while an organiser or the delegate still has to decide)."""
+    return registration.payment_method == PaymentMethod.invoice and status not in UNDECIDED
 
 
 def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
@@ -257,7 +265,15 @@ def domain_approved(ticket: TicketType | sa.Row[Any], email: str) -> bool:
 async def promote_waitlist(
     db: AsyncSession, *, settings: Settings, conference: Conference
 ) -> list[Registration]:
-    """Give free places to the earliest waitlisted delegates. Call with the capacity lock held."""
+    """Give free places to the earliest waitlisted delegates. Call with the capacity lock held.
+
+    The list is served in arrival order. A group booking's waitlisted members (conference/groups.py) are one entry,
+    at its earliest member's position, and are promoted all together or not at all: only when every one of them
+    fits in the free places (a code's reserved block first, for its own holders), within their ticket types' caps.
+    A group that does not fit yet keeps its place at the head: people behind it who do fit are promoted meanwhile
+    (nobody waits behind a group that may never fit), and the group is promoted, before anyone after it, on the
+    first call at which it fits. The lead is emailed (`group_promoted`) with the group's new state.
+    """
     promoted: list[Registration] = []
     seen = await availability(db, conference)
     free = seen.general_free  # a code's reserved block goes only to its own holders on the list
@@ -265,62 +281,133 @@ async def promote_waitlist(
     blocks = await block_places(db, conference.id) if seen.reserved else {}
     if (free <= 0 and not blocks) or seen.waitlisted == 0:
         return promoted
-    waiting = (
-        await db.execute(
-            sa.select(Registration)
-            .where(
-                col(Registration.conference_id) == conference.id,
-                col(Registration.status) == Status.waitlisted,
+    waiting = list(
+        (
+            await db.execute(
+                sa.select(Registration)
+                .where(
+                    col(Registration.conference_id) == conference.id,
+                    col(Registration.status) == Status.waitlisted,
+                )
+                .order_by(col(Registration.number))
             )
-            .order_by(col(Registration.number))
-        )
-    ).scalars()
-    caps: dict[uuid.UUID, int | None] = {}
+        ).scalars()
+    )
+    by_group: dict[uuid.UUID, list[Registration]] = {}
     for registration in waiting:
-        in_block = registration.code_id is not None and blocks.get(registration.code_id, 0) > 0
-        if free <= 0 and not in_block:
-            if not blocks:
-                break
-            continue  # only a holder of a code with places left in its block can be promoted now
-        ticket = await db.get(TicketType, registration.ticket_type_id)
-        assert ticket is not None
-        if ticket.cap is not None:
-            held = caps.get(ticket.id)
-            held = await held_by_type(db, ticket.id) if held is None else held
-            if held >= ticket.cap:
-                caps[ticket.id] = held
-                continue  # this type is full; the next person on the list may hold another type
-            caps[ticket.id] = held + 1
-        status = status_with_place(
-            ticket,
-            registration.email_key,
-            registration.payment_method,
-            email_verified=registration.email_verified_at is not None,
-        )
-        await grant_place(db, settings, registration, ticket, status, audit.SYSTEM)
-        if in_block:
-            assert registration.code_id is not None
-            blocks[registration.code_id] -= 1  # a place of its code's block, not a general one
+        if registration.group_id is not None:
+            by_group.setdefault(registration.group_id, []).append(registration)
+    caps: dict[uuid.UUID, int] = {}  # places held per capped ticket type, as promotions go on
+    seen_groups: set[uuid.UUID] = set()
+    for registration in waiting:
+        if free <= 0 and not blocks:
+            break
+        if registration.group_id is None:
+            unit = [registration]
+        elif registration.group_id in seen_groups:
+            continue  # promoted (or left waiting) with its group's earliest member
         else:
-            free -= 1
-        promoted.append(registration)
-        # A place held for the delegate to confirm their address: the email says so and carries the link.
-        verifying = {"promoted": True} if status == Status.awaiting_verification else {}
-        queue_email(
-            db,
-            settings,
-            kind="verify_email" if verifying else "promoted",
-            to=registration.email,
-            registration_id=registration.id,
-            status=registration.status.value,
-            **verifying,
-        )
-        await audit.record(
-            db,
-            "conference.registration.promoted",
-            actor=audit.SYSTEM,
-            subject=registration.reference,
-            status=registration.status.value,
-        )
+            seen_groups.add(registration.group_id)
+            unit = by_group[registration.group_id]
+        # Where each would sit: its code's block while places of it are left, else a general place.
+        in_block: list[bool] = []
+        taken: dict[uuid.UUID, int] = {}
+        for r in unit:
+            in_own = r.code_id is not None and blocks.get(r.code_id, 0) - taken.get(r.code_id, 0) > 0
+            if in_own:
+                assert r.code_id is not None
+                taken[r.code_id] = taken.get(r.code_id, 0) + 1
+            in_block.append(in_own)
+        if in_block.count(False) > max(free, 0):
+            continue  # only holders of a code with places left in its block (or a smaller unit) can go now
+        tickets: list[TicketType] = []
+        wanted: dict[uuid.UUID, int] = {}
+        for r in unit:
+            ticket = await db.get(TicketType, r.ticket_type_id)
+            assert ticket is not None
+            tickets.append(ticket)
+            wanted[ticket.id] = wanted.get(ticket.id, 0) + 1
+        full = False
+        for ticket in {t.id: t for t in tickets}.values():
+            if ticket.cap is None:
+                continue
+            if ticket.id not in caps:
+                caps[ticket.id] = await held_by_type(db, ticket.id)
+            full = full or caps[ticket.id] + wanted[ticket.id] > ticket.cap
+        if full:
+            continue  # the type is full (for the whole group); the next on the list may hold another type
+        for ticket_id, count in wanted.items():
+            if ticket_id in caps:
+                caps[ticket_id] += count
+        for code_id, count in taken.items():
+            blocks[code_id] -= count  # places of its code's block, not general ones
+        free -= in_block.count(False)
+        granted = [
+            await _promote(db, settings, r, ticket, invoice=r.group_id is None)
+            for r, ticket in zip(unit, tickets, strict=True)
+        ]
+        promoted.extend(unit)
+        if registration.group_id is not None:
+            await _group_promoted(db, settings, registration.group_id, granted)
     await db.flush()
     return promoted
+
+
+async def _promote(
+    db: AsyncSession, settings: Settings, registration: Registration, ticket: TicketType, *, invoice: bool
+) -> tuple[Registration, TicketType]:
+    status = status_with_place(
+        ticket,
+        registration.email_key,
+        registration.payment_method,
+        email_verified=registration.email_verified_at is not None,
+    )
+    await grant_place(db, settings, registration, ticket, status, audit.SYSTEM, invoice=invoice)
+    # A place held for the delegate to confirm their address: the email says so and carries the link.
+    verifying = {"promoted": True} if status == Status.awaiting_verification else {}
+    queue_email(
+        db,
+        settings,
+        kind="verify_email" if verifying else "promoted",
+        to=registration.email,
+        registration_id=registration.id,
+        status=registration.status.value,
+        **verifying,
+    )
+    await audit.record(
+        db,
+        "conference.registration.promoted",
+        actor=audit.SYSTEM,
+        subject=registration.reference,
+        status=registration.status.value,
+    )
+    return registration, ticket
+
+
+async def _group_promoted(
+    db: AsyncSession, settings: Settings, group_id: uuid.UUID, granted: list[tuple[Registration, TicketType]]
+) -> None:
+    """A waitlisted group came off the list together: one invoice to its organisation with a line per member (per
+    ticket type), and the lead is told (conference/group_mail.py)."""
+    group = await db.get(GroupBooking, group_id)
+    assert group is not None
+    await db.flush()
+    lines: dict[uuid.UUID, list[tuple[Registration, int]]] = {}
+    tickets: dict[uuid.UUID, TicketType] = {}
+    for registration, ticket in granted:
+        net = price_of(registration, ticket)
+        if invoiced(registration, registration.status) and net > 0:
+            lines.setdefault(ticket.id, []).append((registration, net))
+            tickets[ticket.id] = ticket
+    for ticket_id, members in lines.items():
+        await invoicing.issue_group_invoice(
+            db, settings, group=group, members=members, ticket=tickets[ticket_id], actor=audit.SYSTEM
+        )
+    await audit.record(
+        db,
+        "conference.group.promoted",
+        actor=audit.SYSTEM,
+        subject=group.reference,
+        members=len(granted),
+    )
+    queue_email(db, settings, kind="group_promoted", to=group.lead_email, group_id=str(group.id))

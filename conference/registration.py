@@ -451,12 +451,19 @@ async def _register_one(
     return result
 
 
-async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> Registered | None:
+async def stored_answer(db: AsyncSession, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """The answer kept for an idempotency key (None: a new key); IdempotencyKeyReused when the key was first used
+    with another request. Also a group booking's (conference/groups.py)."""
     stored = await db.get(IdempotencyKey, key)
+    if stored is not None and stored.request_hash != fingerprint:
+        raise errors.IdempotencyKeyReused()
+    return stored
+
+
+async def _replay(db: AsyncSession, secret: str, key: str, fingerprint: str) -> Registered | None:
+    stored = await stored_answer(db, key, fingerprint)
     if stored is None:
         return None
-    if stored.request_hash != fingerprint:
-        raise errors.IdempotencyKeyReused()
     registration = await db.get(Registration, stored.registration_id)
     assert registration is not None
     if registration.token_version != stored.token_version or registration.erased_at is not None:

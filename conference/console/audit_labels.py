@@ -36,6 +36,7 @@ LABELS = {
     "conference.conference.updated": "Event settings changed",
     "conference.demo.loaded": "Demo data loaded",
     "conference.group.booked": "Group booking made",
+    "conference.group.promoted": "Group promoted from the waiting list",
     "conference.group.member_added": "Group member added",
     "conference.group.member_cancelled": "Group member cancelled",
     "conference.group.member_substituted": "Group member substituted",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -193,46 +193,60 @@ def payment_record(values: dict[str, str]) -> tuple[date | None, int | None, str
     return paid_on, amount, reference
 
 
-async def _paid_page(
+async def _invoice_page(
     request: Request,
+    form: Literal["paid", "credit"],
     *,
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The form that marks an invoice paid or credits it, or the reason it cannot be used on this invoice."""
     this, invoice_id = registration_id(request), _invoice_id(request)
     await organiser(request)
     async with database(request).read() as db:
         context = await registration_context(db, this)
         invoice = await _own_invoice(db, this, invoice_id)
-        today = utcnow().astimezone(conference_zone(context["conference"])).date()
-    if invoice.kind != "invoice" or invoice.status != "issued":
-        refusal = (
+    if form == "paid" and (invoice.kind != "invoice" or invoice.status != "issued"):
+        refusal: errors.DomainError | None = (
             invoicing.NotAnInvoice()
             if invoice.kind != "invoice"
             else invoicing.AlreadyPaid()
             if invoice.status == "paid"
             else invoicing.AlreadyCredited()
         )
+    elif form == "credit" and (invoice.kind != "invoice" or invoice.status == "credited"):
+        refusal = invoicing.NotAnInvoice() if invoice.kind != "invoice" else invoicing.AlreadyCredited()
+    else:
+        refusal = None
+    if refusal is not None:
         return await show_problem(request, refusal)
-    defaults = {"paid_on": today.isoformat(), "amount": f"{invoice.gross_pence / 100:.2f}", "reference": ""}
-    return render(
-        request,
-        "console/invoice_paid.html",
-        {
-            **context,
-            "invoice": invoice,
+    if form == "paid":
+        today = utcnow().astimezone(conference_zone(context["conference"])).date()
+        defaults = {
+            "paid_on": today.isoformat(),
+            "amount": f"{invoice.gross_pence / 100:.2f}",
+            "reference": "",
+        }
+        template = "console/invoice_paid.html"
+        extra = {
             "today": today,
             "values": values if values is not None else defaults,
-            "errors": problems or {},
             "max_reference": invoicing.MAX_PAYMENT_REFERENCE,
-        },
+        }
+    else:
+        template = "console/credit.html"
+        extra = {"values": values or {"cancel_registration": "yes"}, "max_reason": MAX_REASON}
+    return render(
+        request,
+        template,
+        {**context, "invoice": invoice, **extra, "errors": problems or {}},
         status_code=status_code,
     )
 
 
 async def mark_invoice_paid_form(request: Request) -> Response:
-    return await _paid_page(request)
+    return await _invoice_page(request, "paid")
 
 
 async def mark_invoice_paid(request: Request) -> Response:
@@ -257,45 +271,16 @@ async def mark_invoice_paid(request: Request) -> Response:
         if isinstance(exc, errors.InvalidInput) and exc.fields:
             problems = {PAID_FIELDS.get(k, k): v for k, v in exc.fields.items()}
             if set(problems) <= set(PAID_FIELDS.values()):
-                return await _paid_page(
-                    request, values=values, problems=problems, status_code=exc.status_code
+                return await _invoice_page(
+                    request, "paid", values=values, problems=problems, status_code=exc.status_code
                 )
         return await show_problem(request, exc)
 
     return await act_on_registration(request, action, on_error)
 
 
-async def _credit_page(
-    request: Request,
-    *,
-    values: dict[str, str] | None = None,
-    problems: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    this, invoice_id = registration_id(request), _invoice_id(request)
-    await organiser(request)
-    async with database(request).read() as db:
-        context = await registration_context(db, this)
-        invoice = await _own_invoice(db, this, invoice_id)
-    if invoice.kind != "invoice" or invoice.status == "credited":
-        refusal = invoicing.NotAnInvoice() if invoice.kind != "invoice" else invoicing.AlreadyCredited()
-        return await show_problem(request, refusal)
-    return render(
-        request,
-        "console/credit.html",
-        {
-            **context,
-            "invoice": invoice,
-            "values": values or {"cancel_registration": "yes"},
-            "errors": problems or {},
-            "max_reason": MAX_REASON,
-        },
-        status_code=status_code,
-    )
-
-
 async def credit_invoice_confirm(request: Request) -> Response:
-    return await _credit_page(request)
+    return await _invoice_page(request, "credit")
 
 
 async def credit_invoice(request: Request) -> Response:
@@ -316,8 +301,8 @@ async def credit_invoice(request: Request) -> Response:
 
     async def on_error(exc: errors.DomainError, values: dict[str, str]) -> Response:
         if isinstance(exc, errors.InvalidInput) and exc.fields and set(exc.fields) <= {"reason"}:
-            return await _credit_page(
-                request, values=values, problems=dict(exc.fields), status_code=exc.status_code
+            return await _invoice_page(
+                request, "credit", values=values, problems=dict(exc.fields), status_code=exc.status_code
             )
         return await show_problem(request, exc)
 

@@ -138,6 +138,41 @@ def email_invoice(db: AsyncSession, settings: Settings, *, invoice: Invoice) -> 
     )
 
 
+def _place(conference: Conference, ticket: TicketType) -> str:
+    """What one place is, on an invoice or a group's line."""
+    return f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300]
+
+
+async def _new_invoice(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    conference: Conference,
+    ticket: TicketType,
+    paid_at: datetime | None = None,
+    **fields: Any,
+) -> Invoice:
+    """An invoice numbered from the gapless sequence, issued today: due within the terms, or (`paid_at`) a card
+    payment's receipt, issued paid. Its sums are worked out by `_issue`."""
+    assert conference.id is not None
+    number = await _number(db, "invoice_seq", "INV", conference.id)
+    issued_on = today(conference)
+    return Invoice(
+        number=number,
+        kind="invoice",
+        vat_rate_percent=ticket.vat_rate_percent,
+        vat_pence=0,
+        gross_pence=0,
+        currency=ticket.currency,
+        status="paid" if paid_at else "issued",
+        paid_by="card" if paid_at else "",
+        issued_on=issued_on,
+        due_on=None if paid_at else issued_on + timedelta(days=int(settings.invoice_terms_days)),
+        paid_at=paid_at,
+        **fields,
+    )
+
+
 async def _issue(
     db: AsyncSession,
     settings: Settings,
@@ -145,22 +180,32 @@ async def _issue(
     invoice: Invoice,
     registration: Registration,
     actor: Actor,
-    **audited: Any,
+    about: dict[str, Any],
+    lines: Sequence[InvoiceLine] = (),
+    group_reference: str = "",
 ) -> Invoice:
-    """Store a new invoice with its sums, email it to its billing contact and audit it."""
-    # The sums come from the document the invoice prints as.
-    sums = totals(document(invoice, registration, settings))
-    invoice.vat_pence, invoice.gross_pence = sums.vat_pence, sums.gross_pence
+    """Store a new invoice (and a group's lines) with its sums, email it to its billing contact and audit it
+    (`about`: what it is for, in the audit trail)."""
+    # The sums come from the document the invoice prints as (a group's: VAT line by line).
+    sums = totals(document(invoice, registration, settings, lines=lines, group_reference=group_reference))
+    invoice.net_pence, invoice.vat_pence, invoice.gross_pence = (
+        sums.net_pence,
+        sums.vat_pence,
+        sums.gross_pence,
+    )
     db.add(invoice)
+    if lines:
+        await db.flush()  # the invoice row before its lines (their foreign key)
+        db.add_all(lines)
     email_invoice(db, settings, invoice=invoice)
     await audit.record(
         db,
         "conference.invoice.issued",
         actor=actor,
         subject=invoice.number,
-        registration=registration.reference,
+        **about,
         gross_pence=invoice.gross_pence,
-        **audited,
+        **({"paid_by": "card"} if invoice.paid_at else {}),
     )
     await db.flush()
     return invoice
@@ -183,12 +228,12 @@ async def issue_invoice(
     if await _open_invoice(db, registration.id) is not None:
         raise AlreadyInvoiced()
     conference = await db.get(Conference, registration.conference_id)
-    assert conference is not None and conference.id is not None
-    number = await _number(db, "invoice_seq", "INV", conference.id)
-    issued_on = today(conference)
-    invoice = Invoice(
-        number=number,
-        kind="invoice",
+    assert conference is not None
+    invoice = await _new_invoice(
+        db,
+        settings,
+        conference=conference,
+        ticket=ticket,
         registration_id=registration.id,
         billing_organisation=billing.organisation,
         billing_contact=billing.contact_name,
@@ -196,17 +241,11 @@ async def issue_invoice(
         billing_address=billing.address,
         purchase_order=billing.purchase_order,
         delegate_name=registration.name,
-        description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
+        description=_place(conference, ticket),
         net_pence=price_of(registration, ticket),  # after a code's discount
-        vat_rate_percent=ticket.vat_rate_percent,
-        vat_pence=0,
-        gross_pence=0,
-        currency=ticket.currency,
-        status="issued",
-        issued_on=issued_on,
-        due_on=issued_on + timedelta(days=int(settings.invoice_terms_days)),
     )
-    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor)
+    about = {"registration": registration.reference}
+    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor, about=about)
 
 
 def net_for_gross(gross_pence: int, vat_rate_percent: int, list_net_pence: int) -> int:
@@ -244,11 +283,13 @@ async def issue_card_receipt(
     if existing is not None:
         return existing
     conference = await db.get(Conference, registration.conference_id)
-    assert conference is not None and conference.id is not None
-    number = await _number(db, "invoice_seq", "INV", conference.id)
-    invoice = Invoice(
-        number=number,
-        kind="invoice",
+    assert conference is not None
+    invoice = await _new_invoice(
+        db,
+        settings,
+        conference=conference,
+        ticket=ticket,
+        paid_at=paid_at,
         registration_id=registration.id,
         billing_organisation=(registration.organisation or registration.name)[:200],
         billing_contact=registration.name,
@@ -256,19 +297,11 @@ async def issue_card_receipt(
         billing_address="",
         purchase_order="",
         delegate_name=registration.name,
-        description=f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300],
+        description=_place(conference, ticket),
         net_pence=net_for_gross(amount_pence, ticket.vat_rate_percent, price_of(registration, ticket)),
-        vat_rate_percent=ticket.vat_rate_percent,
-        vat_pence=0,
-        gross_pence=0,
-        currency=ticket.currency,
-        status="paid",
-        paid_by="card",
-        issued_on=today(conference),
-        due_on=None,
-        paid_at=paid_at,
     )
-    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor, paid_by="card")
+    about = {"registration": registration.reference}
+    return await _issue(db, settings, invoice=invoice, registration=registration, actor=actor, about=about)
 
 
 async def _open_invoice(db: AsyncSession, registration_id: uuid.UUID) -> Invoice | None:
@@ -461,6 +494,36 @@ async def _credit(
     actor: Actor,
     reason: str,
 ) -> Invoice:
+    delegate_name = invoice.delegate_name or registration.name
+    note = await _credit_note(
+        db,
+        settings,
+        invoice=invoice,
+        registration=registration,
+        charged=invoice,
+        delegate_name=delegate_name,
+        actor=actor,
+        reason=reason,
+    )
+    invoice.status = "credited"
+    await db.flush()
+    return note
+
+
+async def _credit_note(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    invoice: Invoice,
+    registration: Registration,
+    charged: Invoice | InvoiceLine,
+    delegate_name: str,
+    actor: Actor,
+    reason: str,
+    **fields: Any,
+) -> Invoice:
+    """A credit note for `charged` (the whole `invoice`, or one line of a group's), emailed to the invoice's billing
+    contact and audited. The caller marks what it credits."""
     conference = await db.get(Conference, registration.conference_id)
     assert conference is not None
     number = await _number(db, "credit_note_seq", "CN", registration.conference_id)
@@ -468,26 +531,26 @@ async def _credit(
     note = Invoice(
         number=number,
         kind="credit_note",
-        registration_id=invoice.registration_id,
+        registration_id=registration.id,
         credits_invoice_id=invoice.id,
         billing_organisation=invoice.billing_organisation,
         billing_contact=invoice.billing_contact,
         billing_email=invoice.billing_email,
         billing_address=invoice.billing_address,
         purchase_order=invoice.purchase_order,
-        delegate_name=invoice.delegate_name or registration.name,
-        description=invoice.description,
-        net_pence=invoice.net_pence,
-        vat_rate_percent=invoice.vat_rate_percent,
-        vat_pence=invoice.vat_pence,
-        gross_pence=invoice.gross_pence,
+        delegate_name=delegate_name,
+        description=charged.description,
+        net_pence=charged.net_pence,
+        vat_rate_percent=charged.vat_rate_percent,
+        vat_pence=charged.vat_pence,
+        gross_pence=charged.gross_pence,
         currency=invoice.currency,
         status="issued",
         paid_by=invoice.paid_by,  # "card": the money goes back to the card it was paid with
         issued_on=today(conference),
         due_on=None,
+        **fields,
     )
-    invoice.status = "credited"
     db.add(note)
     queue_email(
         db,
@@ -610,11 +673,16 @@ async def pdf_for(db: AsyncSession, settings: Settings, invoice_id: uuid.UUID) -
     return invoice, render(doc)
 
 
-async def invoices_for(db: AsyncSession, registration_id: uuid.UUID) -> list[Invoice]:
-    """The registration's invoices and credit notes, oldest first."""
+async def invoices_for(
+    db: AsyncSession, registration_id: uuid.UUID | None = None, *, group_id: uuid.UUID | None = None
+) -> list[Invoice]:
+    """The registration's (or the group's) invoices and credit notes, oldest first."""
+    where = col(Invoice.registration_id) == registration_id
+    if group_id is not None:
+        where = col(Invoice.group_id) == group_id
     stmt = (
         sa.select(Invoice)
-        .where(col(Invoice.registration_id) == registration_id)
+        .where(where)
         .order_by(col(Invoice.created_at), col(Invoice.kind), col(Invoice.number))
     )
     return list((await db.execute(stmt)).scalars())
@@ -644,9 +712,11 @@ def invoice_public(invoice: Invoice, credits_number: str | None = None) -> dict[
     }
 
 
-async def invoices_public(db: AsyncSession, registration_id: uuid.UUID) -> list[dict[str, Any]]:
-    """`invoice_public` for each of the registration's invoices and credit notes, oldest first."""
-    rows = await invoices_for(db, registration_id)
+async def invoices_public(
+    db: AsyncSession, registration_id: uuid.UUID | None = None, *, group_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """`invoice_public` for each of the registration's (or the group's) invoices and credit notes, oldest first."""
+    rows = await invoices_for(db, registration_id, group_id=group_id)
     numbers = {r.id: r.number for r in rows}
     return [
         invoice_public(r, numbers.get(r.credits_invoice_id)) if r.credits_invoice_id else invoice_public(r)
@@ -685,15 +755,15 @@ async def issue_group_invoice(
     lock held, in the transaction that books (or confirms) the members."""
     assert db.in_transaction() and members
     conference = await db.get(Conference, group.conference_id)
-    assert conference is not None and conference.id is not None
+    assert conference is not None
     billing = group.billing or {}
     lead = members[0][0]
-    number = await _number(db, "invoice_seq", "INV", conference.id)
-    issued_on = today(conference)
-    what = f"{conference.name}, {_event_dates(conference)}: {ticket.name} place"[:300]
-    invoice = Invoice(
-        number=number,
-        kind="invoice",
+    invoice = await _new_invoice(
+        db,
+        settings,
+        conference=conference,
+        ticket=ticket,
+        paid_at=paid_at,
         registration_id=lead.id,
         group_id=group.id,
         billing_organisation=str(billing.get("organisation") or group.organisation)[:200],
@@ -705,15 +775,6 @@ async def issue_group_invoice(
         delegate_name="",
         description=f"Group booking {group.reference}: {len(members)} × {ticket.name} place"[:300],
         net_pence=0,
-        vat_rate_percent=ticket.vat_rate_percent,
-        vat_pence=0,
-        gross_pence=0,
-        currency=ticket.currency,
-        status="paid" if paid_at else "issued",
-        paid_by="card" if paid_at else "",
-        issued_on=issued_on,
-        due_on=None if paid_at else issued_on + timedelta(days=int(settings.invoice_terms_days)),
-        paid_at=paid_at,
     )
     lines = []
     for position, (member, net) in enumerate(members):
@@ -723,7 +784,7 @@ async def issue_group_invoice(
                 invoice_id=invoice.id,
                 registration_id=member.id,
                 position=position,
-                description=what,
+                description=_place(conference, ticket),
                 delegate_name=member.name,
                 delegate_reference=member.reference,
                 net_pence=net,
@@ -732,29 +793,17 @@ async def issue_group_invoice(
                 gross_pence=net + vat,
             )
         )
-    # The sums come from the document the invoice prints as (VAT line by line).
-    sums = totals(document(invoice, lead, settings, lines=lines, group_reference=group.reference))
-    invoice.net_pence, invoice.vat_pence, invoice.gross_pence = (
-        sums.net_pence,
-        sums.vat_pence,
-        sums.gross_pence,
-    )
-    db.add(invoice)
-    await db.flush()  # the invoice row before its lines (their foreign key)
-    db.add_all(lines)
-    email_invoice(db, settings, invoice=invoice)
-    await audit.record(
+    about = {"group": group.reference, "lines": len(lines)}
+    return await _issue(
         db,
-        "conference.invoice.issued",
+        settings,
+        invoice=invoice,
+        registration=lead,
         actor=actor,
-        subject=invoice.number,
-        group=group.reference,
-        lines=len(lines),
-        gross_pence=invoice.gross_pence,
-        **({"paid_by": "card"} if paid_at else {}),
+        about=about,
+        lines=lines,
+        group_reference=group.reference,
     )
-    await db.flush()
-    return invoice
 
 
 async def invoice_group_member(
@@ -811,36 +860,18 @@ async def credit_group_line(
     if line is None:
         return None
     invoice = await lock_for_update(db, Invoice, line.invoice_id)
-    conference = await db.get(Conference, registration.conference_id)
-    assert conference is not None
-    number = await _number(db, "credit_note_seq", "CN", registration.conference_id)
-    was_paid = invoice.status == "paid"
-    note = Invoice(
-        number=number,
-        kind="credit_note",
-        registration_id=registration.id,
-        group_id=invoice.group_id,
-        credits_invoice_id=invoice.id,
-        billing_organisation=invoice.billing_organisation,
-        billing_contact=invoice.billing_contact,
-        billing_email=invoice.billing_email,
-        billing_address=invoice.billing_address,
-        purchase_order=invoice.purchase_order,
-        buyer_reference=invoice.buyer_reference,
+    note = await _credit_note(
+        db,
+        settings,
+        invoice=invoice,
+        registration=registration,
+        charged=line,
         delegate_name=line.delegate_name,
-        description=line.description,
-        net_pence=line.net_pence,
-        vat_rate_percent=line.vat_rate_percent,
-        vat_pence=line.vat_pence,
-        gross_pence=line.gross_pence,
-        currency=invoice.currency,
-        status="issued",
-        paid_by=invoice.paid_by,
-        issued_on=today(conference),
-        due_on=None,
+        actor=actor,
+        reason=reason,
+        group_id=invoice.group_id,
+        buyer_reference=invoice.buyer_reference,
     )
-    db.add(note)
-    await db.flush()
     db.add(
         InvoiceLine(
             invoice_id=note.id,
@@ -863,26 +894,5 @@ async def credit_group_line(
     )
     if remaining.scalar_one() == 0:
         invoice.status = "credited"
-    queue_email(
-        db,
-        settings,
-        kind="credit_note",
-        to=note.billing_email,
-        registration_id=registration.id,
-        invoice_id=str(note.id),
-        number=number,
-        credits=invoice.number,
-        was_paid=was_paid,
-        reason=reason.strip()[:500],
-    )
-    await audit.record(
-        db,
-        "conference.invoice.credited",
-        actor=actor,
-        subject=invoice.number,
-        credit_note=number,
-        registration=registration.reference,
-        was_paid=was_paid,
-    )
     await db.flush()
     return note

@@ -11,8 +11,10 @@ button the lead presses). The booking rules are conference/groups.py's; the file
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,8 +32,8 @@ from conference.core.group_models import GroupBooking
 from conference.core.models import REGIONS, SECTOR_LABELS, Invoice, Registration, Status, TicketType
 from conference.core.question_models import Question
 from conference.group_upload import DETAIL_HEADERS, MemberRow
-from conference.invoices import invoicing
 from conference.questions import all_questions
+from conference.web import downloads
 from conference.web.downloads import private_file
 from conference.web.forms import NOT_THE_FORMS_FAULT
 from conference.web.request import database, payment_gateway, rate_limit, settings
@@ -536,35 +538,53 @@ def _member_problems(exc: errors.DomainError) -> dict[str, str]:
     return {k if k in ("name", "email", "job_title") else "form": v for k, v in fields.items()}
 
 
-async def add_member(request: Request) -> Response:
-    group = await _group(request)
+def _back_to_manage(request: Request, done: str) -> Response:
+    return RedirectResponse(
+        request.url_for("group-manage", token=request.path_params["token"]).include_query_params(done=done),
+        303,
+    )
+
+
+async def _member_change(
+    request: Request,
+    *,
+    page: Callable[..., Awaitable[Response]],
+    change: Callable[[AsyncSession, groups.MemberCreate], Awaitable[object]],
+    done: str,
+    full: str | None = None,
+) -> Response:
+    """A lead's form with a colleague's details (add, substitute): the change, or `page` again with the problems.
+    `full`, when given, is the sentence for a conference with no place left."""
     try:
         values = await form_values(request)
     except FormRefused as exc:
-        return await _manage_page(
-            request, group, values=exc.values, problems=_member_problems(exc), status_code=422
-        )
+        return await page(values=exc.values, problems=_member_problems(exc), status_code=422)
     details = {name: values.get(name, "") for name in ("name", "email", "job_title")}
     try:
         member = groups.parse(groups.MemberCreate, details)
         async with database(request).transaction() as db:
-            await groups.add_member(
-                db, settings(request), group_id=group.id, member=member, actor=_lead(group)
-            )
+            await change(db, member)
     except NOT_THE_FORMS_FAULT:
         raise
-    except groups.NotEnoughPlaces:
-        problems = {"form": "The conference is full: no more colleagues can be added now."}
-        return await _manage_page(request, group, values=values, problems=problems, status_code=409)
     except errors.DomainError as exc:
-        return await _manage_page(
-            request, group, values=values, problems=_member_problems(exc), status_code=exc.status_code
-        )
-    return RedirectResponse(
-        request.url_for("group-manage", token=request.path_params["token"]).include_query_params(
-            done="added"
-        ),
-        303,
+        if full is not None and isinstance(exc, groups.NotEnoughPlaces):
+            return await page(values=values, problems={"form": full}, status_code=409)
+        return await page(values=values, problems=_member_problems(exc), status_code=exc.status_code)
+    return _back_to_manage(request, done)
+
+
+async def add_member(request: Request) -> Response:
+    group = await _group(request)
+
+    async def change(db: AsyncSession, member: groups.MemberCreate) -> None:
+        await groups.add_member(db, settings(request), group_id=group.id, member=member, actor=_lead(group))
+
+    return await _member_change(
+        request,
+        page=functools.partial(_manage_page, request, group),
+        change=change,
+        done="added",
+        full="The conference is full: no more colleagues can be added now.",
     )
 
 
@@ -609,35 +629,22 @@ async def _substitute_page(
 async def substitute(request: Request) -> Response:
     group = await _group(request)
     member = await _member(request, group)
-    try:
-        values = await form_values(request)
-    except FormRefused as exc:
-        return await _substitute_page(
-            request, group, member, values=exc.values, problems=_member_problems(exc), status_code=422
+
+    async def change(db: AsyncSession, replacement: groups.MemberCreate) -> None:
+        await groups.substitute_member(
+            db,
+            settings(request),
+            group_id=group.id,
+            registration_id=member.id,
+            member=replacement,
+            actor=_lead(group),
         )
-    details = {name: values.get(name, "") for name in ("name", "email", "job_title")}
-    try:
-        replacement = groups.parse(groups.MemberCreate, details)
-        async with database(request).transaction() as db:
-            await groups.substitute_member(
-                db,
-                settings(request),
-                group_id=group.id,
-                registration_id=member.id,
-                member=replacement,
-                actor=_lead(group),
-            )
-    except NOT_THE_FORMS_FAULT:
-        raise
-    except errors.DomainError as exc:
-        return await _substitute_page(
-            request, group, member, values=values, problems=_member_problems(exc), status_code=exc.status_code
-        )
-    return RedirectResponse(
-        request.url_for("group-manage", token=request.path_params["token"]).include_query_params(
-            done="substituted"
-        ),
-        303,
+
+    return await _member_change(
+        request,
+        page=functools.partial(_substitute_page, request, group, member),
+        change=change,
+        done="substituted",
     )
 
 
@@ -662,25 +669,16 @@ async def cancel(request: Request) -> Response:
             db, settings(request), group_id=group.id, registration_id=member.id, actor=_lead(group)
         )
     await payment_gateway(request).close_checkouts(database(request), member.id)
-    return RedirectResponse(
-        request.url_for("group-manage", token=request.path_params["token"]).include_query_params(
-            done="cancelled"
-        ),
-        303,
-    )
+    return _back_to_manage(request, "cancelled")
 
 
 async def invoice_pdf(request: Request) -> Response:
     group = await _group(request)
-    try:
-        invoice_id = uuid.UUID(request.path_params["invoice_id"])
-    except ValueError:
-        raise errors.NotFound("No invoice has this id.") from None
-    async with database(request).read() as db:
-        invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
-    if invoice.group_id != group.id:
-        raise errors.NotFound("No invoice of this group has this id.")
-    return private_file(pdf, f"{invoice.number}.pdf", "application/pdf")
+    return await downloads.invoice_pdf(
+        request,
+        owned=lambda invoice: invoice.group_id == group.id,
+        not_owned="No invoice of this group has this id.",
+    )
 
 
 async def members_csv(request: Request) -> Response:

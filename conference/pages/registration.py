@@ -7,7 +7,6 @@ summary that links to each field.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from markupsafe import Markup
@@ -25,7 +24,7 @@ from conference.core.schemas import BillingDetails, RegistrationCreate, ResendLi
 from conference.invoices import invoicing
 from conference.payments import gateway, records
 from conference.questions import all_questions
-from conference.web.downloads import private_file
+from conference.web import downloads
 from conference.web.register import FIELD_LABELS, FIELD_ORDER, register
 from conference.web.request import database, payment_gateway, rate_limit, settings
 from conference.web.templating import FormRefused, form_values, render
@@ -355,15 +354,9 @@ async def manage_pay(request: Request) -> Response:
 
 async def manage_invoice_pdf(request: Request) -> Response:
     r, _conf, _position, _ticket = await by_token(request)
-    try:
-        invoice_id = uuid.UUID(request.path_params["invoice_id"])
-    except ValueError:
-        raise errors.NotFound("No invoice has this id.") from None
-    async with database(request).read() as db:
-        invoice, pdf = await invoicing.pdf_for(db, settings(request), invoice_id)
-    if invoice.registration_id != r.id:
-        raise errors.NotFound("No invoice has this id.")
-    return private_file(pdf, f"{invoice.number}.pdf", "application/pdf")
+    return await downloads.invoice_pdf(
+        request, owned=lambda invoice: invoice.registration_id == r.id, not_owned="No invoice has this id."
+    )
 
 
 async def manage_data(request: Request) -> Response:

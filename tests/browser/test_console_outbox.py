@@ -7,7 +7,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 from conference import accounts
 from conference.core.audit import Actor
 from conference.core.db import Database
+from conference.core.settings import Settings
 from tests import support
-from tests.factories import make_conference, make_console_user
-from tests.support import make_settings
+from tests.browser import live_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -28,28 +27,19 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 PASSWORD = "outbox test passphrase"
-ORGANISER = "organiser@example.org"
+ORGANISER = live_site.ORGANISER
 LOST = "lost.colleague@example.org"
 
 
-async def _seed(url: str) -> None:
-    settings = make_settings(url)
-    database = Database.from_settings(settings)
-    try:
-        await make_conference(database, capacity=50)
-        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
-        async with database.transaction() as db:
-            # A colleague's invitation: kept in the outbox, as there is no mail server.
-            await accounts.add_user(db, settings, email=LOST, role="staff", actor=Actor("cli"))
-    finally:
-        await database.dispose()
+async def _invite_a_colleague(database: Database, settings: Settings) -> None:
+    async with database.transaction() as db:
+        # A colleague's invitation: kept in the outbox, as there is no mail server.
+        await accounts.add_user(db, settings, email=LOST, role="staff", actor=Actor("cli"))
 
 
 @pytest.fixture
 def base(database_url: str, tmp_path: Path) -> Iterator[str]:
-    support.require_chromium()
-    asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as url:
+    with live_site.served(database_url, tmp_path, password=PASSWORD, then=_invite_a_colleague) as (url, _):
         yield url
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,15 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from conference.console import dashboard as console_dashboard
-from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import AuditEntry, Invoice
-from conference.web.auth import create_api_token
-from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
-from sessions.workshops import capacity, programme
-from tests import support
-from tests.factories import invoice_body, make_conference, registration_body
+from tests.browser import live_site
+from tests.factories import invoice_body, registration_body
 from tests.support import assert_axe_clean, make_settings
 
 if TYPE_CHECKING:
@@ -35,7 +29,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-ORGANISER = Actor("organiser", "seed")
 WIDTHS = ((1366, 768), (390, 844))
 LONG_TITLE = "Residential care homes and children's homes: keeping children safe at night and 1 more"
 
@@ -47,44 +40,12 @@ class Live(NamedTuple):
     invoice_id: str
 
 
-async def _seed(url: str) -> tuple[dict[str, uuid.UUID], str]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        tickets = await make_conference(database, capacity=50)
-        async with database.transaction() as db:
-            token = await create_api_token(db, role="organiser", name="Organiser")
-        return tickets, token
-    finally:
-        await database.dispose()
-
-
 async def _programme(url: str, booked: list[uuid.UUID]) -> None:
     """A 4-seat room with 3 booked (a long title) and a 300-seat hall with 1; an audit entry with long details."""
     database = Database.from_settings(make_settings(url))
     try:
         async with database.transaction() as db:
-            small = await programme.create_room(
-                db, data=RoomCreate(name="Small", capacity=4), actor=ORGANISER
-            )
-            hall = await programme.create_room(
-                db, data=RoomCreate(name="Hall", capacity=300), actor=ORGANISER
-            )
-            start = datetime(2026, 12, 8, 11, tzinfo=UTC)
-            slot = await programme.create_slot(
-                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
-            )
-            cosy = await programme.create_session(
-                db,
-                data=SessionCreate(
-                    title=LONG_TITLE, kind="workshop", room_id=small.id, start_slot_id=slot.id
-                ),
-                actor=ORGANISER,
-            )
-            big = await programme.create_session(
-                db,
-                data=SessionCreate(title="Big", kind="workshop", room_id=hall.id, start_slot_id=slot.id),
-                actor=ORGANISER,
-            )
+            cosy, big = await live_site.workshops(db, [("Small", 4, LONG_TITLE), ("Hall", 300, "Big")])
             db.add(
                 AuditEntry(
                     actor="organiser:seed",
@@ -94,15 +55,7 @@ async def _programme(url: str, booked: list[uuid.UUID]) -> None:
                 )
             )
         async with database.transaction() as db:
-            for who, session in zip(booked, (cosy, cosy, cosy, big)):
-                await capacity.book_seat(
-                    db,
-                    settings=database.settings,
-                    registration_id=who,
-                    session_id=session.id,
-                    actor=ORGANISER,
-                    source="organiser",
-                )
+            await live_site.book_seats(db, database.settings, list(zip(booked, (cosy, cosy, cosy, big))))
     finally:
         await database.dispose()
 
@@ -126,12 +79,7 @@ async def _invoice_of(url: str, registration_id: str) -> str:
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    relative, _ = console_dashboard.VENDOR["chart.umd.js"]
-    if not (console_dashboard.NODE_MODULES / relative).is_file():
-        pytest.fail(f"{relative} is missing from node_modules: run `npm ci`", pytrace=False)
-    tickets, token = asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
+    with live_site.dashboard_site(database_url, tmp_path, capacity=50) as (base, tickets, token):
 
         def post(body: dict[str, Any]) -> dict[str, Any]:
             answer = httpx.post(base + "/api/v1/registrations", timeout=10, json=body)
@@ -147,13 +95,6 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
         yield Live(base, token, invoiced["id"], asyncio.run(_invoice_of(database_url, invoiced["id"])))
 
 
-def _sign_in(page: Page, live: Live) -> None:
-    page.goto(live.base + "/login?with=token&next=/console/dashboard")
-    page.get_by_label("API token").fill(live.token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live.base + "/console/dashboard")
-
-
 def _no_sideways_scroll(page: Page, where: str) -> None:
     wide: int = page.evaluate("document.documentElement.scrollWidth")
     seen: int = page.evaluate("window.innerWidth")
@@ -167,7 +108,7 @@ def test_console_pages_at_a_laptops_and_a_phones_width(
     from playwright.sync_api import expect
 
     page.set_viewport_size({"width": width, "height": height})
-    _sign_in(page, live)
+    live_site.sign_in_with_token(page, live.base, live.token)
 
     # The dashboard: fill as a share of each workshop's own seats, counts in the tooltip, the title unclipped.
     page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-workshops'))")

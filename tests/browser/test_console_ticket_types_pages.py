@@ -7,7 +7,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference, make_console_user
-from tests.support import make_settings
+from tests.browser import live_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -27,7 +24,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 PASSWORD = "ticket types test passphrase"
-ORGANISER = "organiser@example.org"
+ORGANISER = live_site.ORGANISER
 
 
 @dataclass
@@ -36,22 +33,9 @@ class Event:
     tickets: dict[str, Any]
 
 
-async def _seed(url: str) -> dict[str, Any]:
-    settings = make_settings(url)
-    database = Database.from_settings(settings)
-    try:
-        tickets = await make_conference(database, capacity=50)
-        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
-        return tickets
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture
 def event(database_url: str, tmp_path: Path) -> Iterator[Event]:
-    support.require_chromium()
-    tickets = asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
+    with live_site.served(database_url, tmp_path, password=PASSWORD) as (base, tickets):
         yield Event(base, tickets)
 
 

@@ -21,14 +21,10 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from conference.console import dashboard as console_dashboard
-from conference.core.audit import Actor
 from conference.core.db import Database
 from conference.core.models import Checkin, Registration
-from conference.web.auth import create_api_token
-from sessions.models import RoomCreate, SessionCreate, TimeSlotCreate
-from sessions.workshops import capacity, programme
-from tests import support
-from tests.factories import make_conference, registration_body
+from tests.browser import live_site
+from tests.factories import registration_body
 from tests.support import BROWSER_PATIENCE_MS, make_settings
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
@@ -37,24 +33,12 @@ if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install sk
 pytestmark = pytest.mark.browser
 
 CHARTS = ("registrations", "sectors", "regions", "workshops", "arrivals")
-ORGANISER = Actor("organiser", "seed")
 
 
 class Live(NamedTuple):
     base: str
     token: str
     tickets: dict[str, uuid.UUID]
-
-
-async def _seed(url: str) -> tuple[dict[str, uuid.UUID], str]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        tickets = await make_conference(database, capacity=10)
-        async with database.transaction() as db:
-            token = await create_api_token(db, role="organiser", name="Organiser")
-        return tickets, token
-    finally:
-        await database.dispose()  # before the server starts: no connection of ours outlives the seeding
 
 
 async def _programme_and_arrivals(url: str, ids: list[uuid.UUID]) -> None:
@@ -69,30 +53,9 @@ async def _programme_and_arrivals(url: str, ids: list[uuid.UUID]) -> None:
                     .where(col(Registration.id) == registration_id)
                     .values(created_at=now - timedelta(days=len(ids) - 1 - n))
                 )
-            room = await programme.create_room(
-                db, data=RoomCreate(name="Room 1", capacity=4), actor=ORGANISER
-            )
-            start = datetime(2026, 12, 8, 11, tzinfo=UTC)
-            slot = await programme.create_slot(
-                db, data=TimeSlotCreate(starts_at=start, ends_at=start + timedelta(hours=1)), actor=ORGANISER
-            )
-            workshop = await programme.create_session(
-                db,
-                data=SessionCreate(
-                    title="Data sharing", kind="workshop", room_id=room.id, start_slot_id=slot.id
-                ),
-                actor=ORGANISER,
-            )
+            (workshop,) = await live_site.workshops(db, [("Room 1", 4, "Data sharing")])
         async with database.transaction() as db:
-            for registration_id in ids[:2]:
-                await capacity.book_seat(
-                    db,
-                    settings=database.settings,
-                    registration_id=registration_id,
-                    session_id=workshop.id,
-                    actor=ORGANISER,
-                    source="organiser",
-                )
+            await live_site.book_seats(db, database.settings, [(i, workshop) for i in ids[:2]])
             door = datetime(2026, 12, 8, 8, 30, tzinfo=UTC)
             db.add_all(
                 [
@@ -112,14 +75,7 @@ async def _programme_and_arrivals(url: str, ids: list[uuid.UUID]) -> None:
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    relative, _ = console_dashboard.VENDOR["chart.umd.js"]
-    if not (console_dashboard.NODE_MODULES / relative).is_file():
-        pytest.fail(
-            f"{relative} is missing from node_modules: run `npm ci` (./scripts/test does)", pytrace=False
-        )
-    tickets, token = asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as base:
+    with live_site.dashboard_site(database_url, tmp_path, capacity=10) as (base, tickets, token):
         ids = []
         for sector, region in (("police", "London"), ("police", "Wales"), ("health", "London")):
             answer = httpx.post(
@@ -138,10 +94,7 @@ def _sign_in(page: Page, live: Live) -> list[str]:
     complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("pageerror", lambda e: complaints.append(f"page error: {e}"))
-    page.goto(live.base + "/login?with=token&next=/console/dashboard")
-    page.get_by_label("API token").fill(live.token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live.base + "/console/dashboard")
+    live_site.sign_in_with_token(page, live.base, live.token)
     return complaints
 
 

@@ -7,7 +7,6 @@ The server is `conference serve` in its own process on a fresh database; axe-cor
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,34 +14,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference, make_console_user
-from tests.support import make_settings
+from tests.browser import live_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
-ORGANISER, PASSWORD = "organiser@example.org", "event settings passphrase"
-
-
-async def _seed(url: str) -> None:
-    settings = make_settings(url)
-    database = Database.from_settings(settings)
-    try:
-        await make_conference(database, capacity=50)
-        await make_console_user(database, settings, email=ORGANISER, password=PASSWORD)
-    finally:
-        await database.dispose()
+ORGANISER, PASSWORD = live_site.ORGANISER, "event settings passphrase"
 
 
 @pytest.fixture
 def base(database_url: str, tmp_path: Path) -> Iterator[str]:
-    support.require_chromium()
-    asyncio.run(_seed(database_url))
-    with support.live_server(database_url, log_path=tmp_path / "server.log") as url:
+    with live_site.served(database_url, tmp_path, password=PASSWORD) as (url, _tickets):
         yield url
 
 

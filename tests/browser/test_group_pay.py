@@ -5,7 +5,6 @@ on either page, and neither scrolls sideways."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,11 +14,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import httpx
 import pytest
 
-from conference.core.db import Database
 from tests import support
-from tests.factories import make_conference
+from tests.browser import live_site
 from tests.stripe_fake import FakeStripe
-from tests.support import make_settings
 
 if TYPE_CHECKING:  # playwright is imported lazily, so that a missing install skips instead of erroring
     from playwright.sync_api import Page
@@ -35,27 +32,16 @@ class Live(NamedTuple):
     fake: FakeStripe
 
 
-async def _seed(url: str) -> dict[str, uuid.UUID]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        return await make_conference(database, capacity=10)
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    tickets = asyncio.run(_seed(database_url))
-    with FakeStripe() as fake:
-        env = {
-            "STRIPE_SECRET_KEY": fake.api_key,
-            "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-            "STRIPE_API_BASE": fake.url,
-            "CONFERENCE_PAYMENT_POLL_SECONDS": "3600",
-        }
-        with support.live_server(database_url, env=env, log_path=tmp_path / "server.log") as base:
-            yield Live(base, tickets, fake)
+    with (
+        FakeStripe() as fake,
+        live_site.served(database_url, tmp_path, capacity=10, env=support.stripe_env(fake)) as (
+            base,
+            tickets,
+        ),
+    ):
+        yield Live(base, tickets, fake)
 
 
 def _no_sideways_scroll(page: Page, where: str) -> None:

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from conference.core.db import Database
 from conference.core.models import OutboxEmail
 from tests import support
-from tests.factories import BILLING, make_conference
+from tests.browser import live_site
+from tests.factories import BILLING
 from tests.stripe_fake import FakeStripe, event_body, sign
 from tests.support import make_settings
 
@@ -45,14 +46,6 @@ class Live(NamedTuple):
     tickets: dict[str, uuid.UUID]
     fake: FakeStripe
     database_url: str
-
-
-async def _seed(url: str) -> dict[str, uuid.UUID]:
-    database = Database.from_settings(make_settings(url))
-    try:
-        return await make_conference(database, capacity=5)
-    finally:
-        await database.dispose()  # before the server starts: no connection of ours outlives the seeding
 
 
 def _email_kinds(url: str, registration_id: str) -> list[str]:
@@ -75,17 +68,12 @@ async def _read_email_kinds(url: str, registration_id: str) -> list[str]:
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    support.require_chromium()
-    tickets = asyncio.run(_seed(database_url))
-    with FakeStripe() as fake:
-        env = {
-            "STRIPE_SECRET_KEY": fake.api_key,
-            "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-            "STRIPE_API_BASE": fake.url,
-            "CONFERENCE_PAYMENT_POLL_SECONDS": "3600",
-        }  # no hold expiry or refund run during a test
-        with support.live_server(database_url, env=env, log_path=tmp_path / "server.log") as base:
-            yield Live(base, tickets, fake, database_url)
+    # No hold expiry or refund run during a test (support.stripe_env).
+    with (
+        FakeStripe() as fake,
+        live_site.served(database_url, tmp_path, capacity=5, env=support.stripe_env(fake)) as (base, tickets),
+    ):
+        yield Live(base, tickets, fake, database_url)
 
 
 def _fill_delegate(page: Page, name: str, email: str) -> None:

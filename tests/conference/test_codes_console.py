@@ -26,6 +26,10 @@ async def _post(client: httpx.AsyncClient, path: str, form_path: str, **fields: 
     return await client.post(path, data={"csrf_token": csrf(page.text), **fields})
 
 
+async def _make_code(client: httpx.AsyncClient, **fields: Any) -> httpx.Response:
+    return await _post(client, "/console/codes", "/console/codes/new", **fields)
+
+
 async def _codes(database: Database) -> list[Code]:
     async with database.read() as db:
         return list((await db.execute(sa.select(Code).order_by(col(Code.text)))).scalars())
@@ -34,10 +38,8 @@ async def _codes(database: Database) -> list[Code]:
 async def test_an_organiser_makes_a_code_sees_who_used_it_and_revokes_it(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
-    made = await _post(
+    made = await _make_code(
         organiser,
-        "/console/codes",
-        "/console/codes/new",
         text="speakers-2026",
         label="Speakers",
         discount="complimentary",
@@ -74,10 +76,8 @@ async def test_an_organiser_makes_a_code_sees_who_used_it_and_revokes_it(
 async def test_the_form_shows_every_problem_by_its_field_as_typed(
     organiser: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
 ) -> None:
-    refused = await _post(
+    refused = await _make_code(
         organiser,
-        "/console/codes",
-        "/console/codes/new",
         text="no",
         label="Sponsors",
         discount="percent",
@@ -91,7 +91,7 @@ async def test_the_form_shows_every_problem_by_its_field_as_typed(
     assert 'value="Sponsors"' in text
     assert await _codes(database) == []
     # The code's own text is checked once the rest is right.
-    refused = await _post(organiser, "/console/codes", "/console/codes/new", text="no", max_uses="1")
+    refused = await _make_code(organiser, text="no", max_uses="1")
     assert refused.status_code == 422 and "4 to 40 letters" in refused.text
 
 
@@ -122,14 +122,7 @@ async def test_codes_made_in_bulk_download_as_csv_and_the_list_filters_them(
     assert sorted(r[0] for r in rows[1:]) == [c.text for c in stored]
     assert {r[2] for r in rows[1:]} == {"£50.00 off"}
     # One more code, by hand: the filters tell them apart.
-    await _post(
-        organiser,
-        "/console/codes",
-        "/console/codes/new",
-        label="Speakers",
-        discount="complimentary",
-        max_uses="3",
-    )
+    await _make_code(organiser, label="Speakers", discount="complimentary", max_uses="3")
     page = await organiser.get("/console/codes", params={"discount": "complimentary"})
     assert page.status_code == 200 and "1 code, newest first" in page.text and "Speakers" in page.text
     page = await organiser.get("/console/codes", params={"q": "police"})

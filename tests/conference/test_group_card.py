@@ -16,32 +16,11 @@ from conference.core.db import Database
 from conference.core.models import Invoice, Payment, Registration, Status, utcnow
 from conference.payments.worker import expire_holds
 from tests import support
+from tests.conference.group_support import book_card_group, group_body, statuses
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
 
-
-def card_group(ticket: Any, count: int) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:6]
-    return {
-        "ticket_type_id": str(ticket),
-        "lead": {"name": "Lead Booker", "email": f"lead-{tag}@leeds.gov.uk"},
-        "organisation": "Leeds City Council",
-        "sector": "local_authority",
-        "members": [
-            {"name": f"Member {i}", "email": f"m{i}-{tag}@leeds.gov.uk"} for i in range(1, count + 1)
-        ],
-        "payment_method": "card",
-    }
-
-
-async def statuses(database: Database, group_id: str) -> list[Status]:
-    async with database.read() as db:
-        stmt = (
-            sa.select(col(Registration.status))
-            .where(col(Registration.group_id) == uuid.UUID(group_id))
-            .order_by(col(Registration.number))
-        )
-        return list((await db.execute(stmt)).scalars())
+LEAD = "Lead Booker"
 
 
 async def test_one_checkout_pays_for_the_group_and_a_cancellation_refunds_one_share(
@@ -49,7 +28,7 @@ async def test_one_checkout_pays_for_the_group_and_a_cancellation_refunds_one_sh
 ) -> None:
     client, app = paid
     tickets = await make_conference(database, capacity=10)  # exhibitor: £450 + 20% VAT, cap 3
-    response = await client.post("/api/v1/groups", json=card_group(tickets["exhibitor"], 3))
+    response = await client.post("/api/v1/groups", json=group_body(tickets["exhibitor"], 3, lead_name=LEAD))
     assert response.status_code == 201, response.text
     booked = response.json()
     assert booked["status"] == "pending_payment" and booked["checkout_url"]
@@ -90,8 +69,7 @@ async def test_an_unpaid_groups_holds_are_released_together(
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe, settings: Any
 ) -> None:
     client, app = paid
-    tickets = await make_conference(database, capacity=10)
-    booked = (await client.post("/api/v1/groups", json=card_group(tickets["exhibitor"], 2))).json()
+    booked = await book_card_group(client, database, 2, lead_name=LEAD)
     assert await statuses(database, booked["id"]) == [Status.pending_payment] * 2
     released = await expire_holds(
         app.state.database, app.state.settings, app.state.payments.gateway, now=utcnow() + timedelta(days=2)
@@ -104,8 +82,7 @@ async def test_cancelling_a_member_before_paying_opens_a_page_for_the_rest(
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
     client, app = paid
-    tickets = await make_conference(database, capacity=10)
-    booked = (await client.post("/api/v1/groups", json=card_group(tickets["exhibitor"], 3))).json()
+    booked = await book_card_group(client, database, 3, lead_name=LEAD)
     lead = f"/api/v1/groups/manage/{booked['manage_token']}"
     first_page = support.checkout_session_id(booked["checkout_url"])
     assert (await client.delete(f"{lead}/members/{booked['members'][0]['id']}")).status_code == 200

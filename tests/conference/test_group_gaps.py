@@ -16,10 +16,11 @@ from sqlmodel import col
 
 from conference.core.db import Database
 from conference.core.group_models import GroupBooking
-from conference.core.models import Invoice, OutboxEmail, Registration, Status, TicketType
+from conference.core.models import Invoice, OutboxEmail, Status, TicketType
 from conference.mail import mailtext
 from conference.places import get_conference
 from tests import support
+from tests.conference.group_support import amount_due, book_card_group, group_body, statuses
 from tests.factories import make_conference
 from tests.stripe_fake import FakeStripe
 from tests.support import bearer, body_of, csrf, flat, organiser_token
@@ -31,32 +32,6 @@ BILLING = {
     "address": "Civic Hall, Calverley Street, Leeds LS1 1UR",
     "purchase_order": "PO-4500123987",
 }
-
-
-def group_body(ticket: Any, count: int, **overrides: Any) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:6]
-    body: dict[str, Any] = {
-        "ticket_type_id": str(ticket),
-        "lead": {"name": "Lena Lead", "email": f"lena-{tag}@leeds.gov.uk"},
-        "organisation": "Leeds City Council",
-        "sector": "local_authority",
-        "members": [
-            {"name": f"Member {i}", "email": f"m{i}-{tag}@leeds.gov.uk"} for i in range(1, count + 1)
-        ],
-        "payment_method": "card",
-    }
-    body.update(overrides)
-    return body
-
-
-async def statuses(database: Database, group_id: Any) -> list[Status]:
-    async with database.read() as db:
-        stmt = (
-            sa.select(col(Registration.status))
-            .where(col(Registration.group_id) == uuid.UUID(str(group_id)))
-            .order_by(col(Registration.number))
-        )
-        return list((await db.execute(stmt)).scalars())
 
 
 def sessions_created(fake: FakeStripe) -> int:
@@ -85,6 +60,20 @@ async def rendered(database: Database, settings: Any, registration_id: Any, kind
         return [flat(body_of(await mailtext.render(db, settings, row))) for row in rows]
 
 
+async def one_place_due(
+    client: httpx.AsyncClient, database: Database, booked: dict[str, Any], lead: str
+) -> httpx.Response:
+    """Two places paid and a third, added after, due: the lead's page asks for that one place."""
+    assert await statuses(database, booked["id"]) == [
+        Status.confirmed,
+        Status.confirmed,
+        Status.pending_payment,
+    ]
+    due, page = await amount_due(client, lead)
+    assert "£540.00" in due and "1 place " in due
+    return page
+
+
 # --- 1 and 2: the lead's "Pay by card", and a colleague added to a paid card group ------------------------------
 
 
@@ -92,8 +81,7 @@ async def test_a_colleague_added_to_a_paid_card_group_is_paid_for_from_the_leads
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
     client, _app = paid
-    tickets = await make_conference(database, capacity=10)  # exhibitor: £450 + 20% VAT, cap 3
-    booked = (await client.post("/api/v1/groups", json=group_body(tickets["exhibitor"], 2))).json()
+    booked = await book_card_group(client, database, 2)  # exhibitor: £450 + 20% VAT, cap 3
     await pay(client, fake, booked["checkout_url"])
     lead = f"/group/manage/{booked['manage_token']}"
     page = await client.get(lead)
@@ -104,14 +92,7 @@ async def test_a_colleague_added_to_a_paid_card_group_is_paid_for_from_the_leads
         data={"csrf_token": csrf(page.text), "name": "Nia New", "email": "nia.new@leeds.gov.uk"},
     )
     assert added.status_code == 303, added.text
-    assert await statuses(database, booked["id"]) == [
-        Status.confirmed,
-        Status.confirmed,
-        Status.pending_payment,
-    ]
-    page = await client.get(lead)
-    due = re.search(r'<p id="amount-due">(.*?)</p>', page.text, re.S)
-    assert due is not None and "£540.00" in due.group(1) and "1 place " in due.group(1)
+    page = await one_place_due(client, database, booked, lead)
     assert 'id="pay-form"' in page.text and "Pay by card" in page.text
 
     before = sessions_created(fake)
@@ -150,14 +131,12 @@ async def test_a_colleague_added_while_the_groups_page_is_open_is_charged_on_a_n
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
     client, app = paid
-    tickets = await make_conference(database, capacity=10)
-    booked = (await client.post("/api/v1/groups", json=group_body(tickets["exhibitor"], 2))).json()
+    booked = await book_card_group(client, database, 2)
     stale = booked["checkout_url"]  # opened for two places
     lead = f"/group/manage/{booked['manage_token']}"
     await add_on_page(client, lead, "Nia New", "nia.new@leeds.gov.uk")
-    page = await client.get(lead)
-    due = re.search(r'<p id="amount-due">(.*?)</p>', page.text, re.S)
-    assert due is not None and "£1,620.00" in due.group(1) and "3 places" in due.group(1)
+    due, page = await amount_due(client, lead)
+    assert "£1,620.00" in due and "3 places" in due
     opened = await client.post(f"{lead}/checkout", data={"csrf_token": csrf(page.text)})
     assert opened.status_code == 303, opened.text
     assert opened.headers["location"] != stale  # the page for two would leave the new colleague unpaid
@@ -174,19 +153,11 @@ async def test_paying_the_page_opened_before_a_colleague_was_added_confirms_only
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
     client, _app = paid
-    tickets = await make_conference(database, capacity=10)
-    booked = (await client.post("/api/v1/groups", json=group_body(tickets["exhibitor"], 2))).json()
+    booked = await book_card_group(client, database, 2)
     lead = f"/group/manage/{booked['manage_token']}"
     await add_on_page(client, lead, "Nia New", "nia.new@leeds.gov.uk")
     await pay(client, fake, booked["checkout_url"])  # the page for two, still open in the lead's other tab
-    assert await statuses(database, booked["id"]) == [
-        Status.confirmed,
-        Status.confirmed,
-        Status.pending_payment,
-    ]
-    page = await client.get(lead)
-    due = re.search(r'<p id="amount-due">(.*?)</p>', page.text, re.S)
-    assert due is not None and "£540.00" in due.group(1) and "1 place " in due.group(1)
+    page = await one_place_due(client, database, booked, lead)
     opened = await client.post(f"{lead}/checkout", data={"csrf_token": csrf(page.text)})
     assert fake.session(support.checkout_session_id(opened.headers["location"]))["amount_total"] == 54000
     await pay(client, fake, opened.headers["location"])
@@ -310,8 +281,7 @@ async def test_a_card_group_members_page_and_emails_name_the_organiser_who_pays(
     paid: tuple[httpx.AsyncClient, Any], database: Database, fake: FakeStripe
 ) -> None:
     client, app = paid
-    tickets = await make_conference(database, capacity=10)
-    booked = (await client.post("/api/v1/groups", json=group_body(tickets["exhibitor"], 2))).json()
+    booked = await book_card_group(client, database, 2)
     member = booked["members"][1]
     mine = f"/manage/{member['manage_token']}"
     page = await client.get(mine)

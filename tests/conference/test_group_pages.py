@@ -16,8 +16,8 @@ from sqlmodel import col
 
 from conference.core.db import Database
 from conference.core.group_models import GroupBooking
-from conference.core.models import Invoice, Registration, Status, TicketType
-from tests.factories import make_conference
+from conference.core.models import Invoice, Registration, Status
+from tests.conference.group_support import BILLING, uncapped_exhibitors
 from tests.support import HTML, count_rows, csrf, organiser_token, pdf_text, sign_in
 
 HEADER = "Name,Email,Job title\n"
@@ -27,12 +27,7 @@ LEAD = {
     "organisation": "Leeds City Council",
     "sector": "local_authority",
     "payment_method": "invoice",
-    "billing_organisation": "Leeds City Council",
-    "billing_contact": "Accounts Payable",
-    "billing_email": "ap@leeds.gov.uk",
-    "billing_address": "Civic Hall, Calverley Street, Leeds LS1 1UR",
-    "billing_purchase_order": "PO-777",
-    "billing_buyer_reference": "BR-12",
+    **{f"billing_{name}": value for name, value in BILLING.items()},
     "consent": "yes",
 }
 
@@ -40,12 +35,7 @@ LEAD = {
 @pytest.fixture
 async def priced(database: Database) -> dict[str, Any]:
     """A conference of 6 places with a priced ticket type open to invoices and without a cap of its own."""
-    tickets: dict[str, Any] = await make_conference(database, capacity=6)
-    async with database.transaction() as db:
-        await db.execute(
-            sa.update(TicketType).where(col(TicketType.id) == tickets["exhibitor"]).values(cap=None)
-        )
-    return tickets
+    return await uncapped_exhibitors(database, capacity=6)
 
 
 def _people(count: int, start: int = 1) -> str:

@@ -28,7 +28,6 @@ from conference.core.models import (
     OutboxEmail,
     Registration,
     Status,
-    TicketType,
 )
 from conference.core.settings import Settings
 from conference.personal_data import (
@@ -39,28 +38,16 @@ from conference.personal_data import (
     erased_group_email,
 )
 from tests import support
+from tests.conference.group_support import BILLING, uncapped_exhibitors
 from tests.factories import make_conference
 from tests.support import HTML, bearer, csrf, make_settings, organiser_token, register, staff_token
 
 LEAD = {"name": "Lena Lead", "email": "Lena.Lead@leeds.gov.uk"}
-BILLING = {
-    "organisation": "Leeds City Council",
-    "contact": "Accounts Payable",
-    "email": "ap@leeds.gov.uk",
-    "address": "Civic Hall, Calverley Street, Leeds LS1 1UR",
-    "purchase_order": "PO-777",
-    "buyer_reference": "BR-12",
-}
 
 
 @pytest.fixture
 async def tickets(database: Database) -> dict[str, Any]:
-    tickets: dict[str, Any] = await make_conference(database, capacity=8)
-    async with database.transaction() as db:
-        await db.execute(
-            sa.update(TicketType).where(col(TicketType.id) == tickets["exhibitor"]).values(cap=None)
-        )
-    return tickets
+    return await uncapped_exhibitors(database, capacity=8)
 
 
 def _members(*names: str) -> list[dict[str, str]]:
