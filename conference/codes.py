@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference import places
-from conference.core import audit, errors, registration_window, spreadsheets
+from conference.core import audit, errors, formats, registration_window, spreadsheets
 from conference.core.audit import Actor
 from conference.core.code_models import (
     DISCOUNT_LABELS,
@@ -532,19 +532,6 @@ FORM_LABELS = {
 }
 
 
-def _local_moment(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
-    text = raw.strip()
-    if not text:
-        return None, None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None, "Give a date and time, e.g. 2026-10-31 23:59."
-    if moment.tzinfo is not None or not 2000 <= moment.year <= 2100:
-        return None, "Give a date and time between the years 2000 and 2100, e.g. 2026-10-31 23:59."
-    return moment.replace(tzinfo=zone), None
-
-
 def _whole(raw: str, *, empty: int | None = None) -> int | None:
     text = raw.strip()
     if not text:
@@ -593,7 +580,7 @@ def parse_form(
         problems["reserved_places"] = "Give a whole number of places (0 for no block)."
     data["reserved_places"] = reserved or 0
     for name in ("valid_from", "valid_until", "reserved_until"):
-        moment, problem = _local_moment(values.get(name, ""), zone)
+        moment, problem = formats.form_moment(values.get(name, ""), zone)
         if problem:
             problems[name] = problem
         data[name] = moment

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conference import places
-from conference.core import audit, errors
+from conference.core import audit, errors, formats
 from conference.core.audit import Actor
 from conference.core.formats import conference_zone, money
 from conference.core.models import HOLDING, Approval, Conference, Registration, TicketType, utcnow
@@ -196,19 +196,6 @@ def parse_domains(raw: str) -> tuple[list[str], list[str]]:
     return good, bad
 
 
-def _moment(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
-    text = raw.strip()
-    if not text:
-        return None, None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None, "Give a date and time, e.g. 2026-10-31 23:59."
-    if moment.tzinfo is not None or not 2000 <= moment.year <= 2100:
-        return None, "Give a date and time between the years 2000 and 2100, e.g. 2026-10-31 23:59."
-    return moment.replace(tzinfo=zone), None
-
-
 def _whole(raw: str) -> int | None:
     text = raw.strip()
     return int(text) if text.isdigit() and len(text) <= 9 else None
@@ -292,10 +279,10 @@ def parse_form(
     # Charities and companies without a PO system may leave the purchase order empty (group bookings).
     data["po_optional"] = values.get("po_optional") == "yes"
 
-    starts, problem = _moment(values.get("available_from", ""), zone)
+    starts, problem = formats.form_moment(values.get("available_from", ""), zone)
     if problem:
         problems["available_from"] = problem
-    ends, problem = _moment(values.get("available_until", ""), zone)
+    ends, problem = formats.form_moment(values.get("available_until", ""), zone)
     if problem:
         problems["available_until"] = problem
     elif ends is not None:

@@ -96,3 +96,18 @@ def day(value: date | datetime | str | None, zone: tzinfo | None = None) -> str:
     except ValueError:  # not a day at all (a page's query string, say): nothing rather than an error
         return ""
     return _day(d)
+
+
+def form_moment(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
+    """A console form's date and time (an <input type="datetime-local">, read in the conference's zone): the moment,
+    or the problem to show on the field; empty is (None, None)."""
+    text = raw.strip()
+    if not text:
+        return None, None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None, "Give a date and time, e.g. 2026-10-31 23:59."
+    if moment.tzinfo is not None or not 2000 <= moment.year <= 2100:
+        return None, "Give a date and time between the years 2000 and 2100, e.g. 2026-10-31 23:59."
+    return moment.replace(tzinfo=zone), None
