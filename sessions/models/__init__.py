@@ -6,6 +6,13 @@ Importing this package defines every table of sessions (the migrations' environm
 
 from __future__ import annotations
 
+from sessions.models import feedback as feedback  # its tables (sessions/feedback/)
+from sessions.models.attendance import (
+    AfterEventSettings,
+    Certificate,
+    CertificateRun,
+    CertificateStatus,
+)
 from sessions.models.call import (
     CRITERIA,
     CRITERIA_LABELS,
@@ -29,6 +36,12 @@ from sessions.models.call import (
     SpeakerIn,
     Star,
     StarsIn,
+)
+from sessions.models.library import (
+    LibraryResource,
+    ResourceKind,
+    ResourceStatus,
+    Visibility,
 )
 from sessions.models.schedule import (
     ScheduleState,
@@ -61,17 +74,22 @@ __all__ = [
     "CRITERIA_LABELS",
     "FORMAT_LABELS",
     "STARRABLE",
+    "AfterEventSettings",
     "AllocationRun",
     "AudienceLevel",
     "BookingPhase",
     "BookingPhaseUpdate",
     "CallForTalks",
     "CallUpdate",
+    "Certificate",
+    "CertificateRun",
+    "CertificateStatus",
     "ChoiceItem",
     "ChoiceRanking",
     "Decision",
     "DecisionBulk",
     "Kind",
+    "LibraryResource",
     "ProgrammeSession",
     "Proposal",
     "ProposalCreate",
@@ -79,6 +97,8 @@ __all__ = [
     "ProposalSpeaker",
     "ProposalStatus",
     "ProposalUpdate",
+    "ResourceKind",
+    "ResourceStatus",
     "Review",
     "ReviewIn",
     "Reviewer",
@@ -100,4 +120,5 @@ __all__ = [
     "StarsIn",
     "TimeSlot",
     "TimeSlotCreate",
+    "Visibility",
 ]
