@@ -130,6 +130,11 @@ async def seed(database_url: str) -> Seeded:
                     ).scalar_one()
                 ),
                 "proposal_id": str(talk.id),
+                # A certificate run nobody started and a library item nobody shared: their "not found" pages must fit.
+                "run_id": str(uuid.uuid4()),
+                "resource_id": str(uuid.uuid4()),
+                "code": "ABCD-EFGH-JKMN-PQRS",  # a certificate code that fails its signature: the refusal must fit
+                "target": "event",  # feedback on the event: the delegate's refusal (not checked in), the console's results
                 **extra,
             }
         return Seeded(

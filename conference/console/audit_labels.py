@@ -136,6 +136,26 @@ LABELS = {
     "sessions.reviewer.invited": "Reviewer invited",
     "sessions.reviewer.revoked": "Reviewer's access revoked",
     "sessions.stars.set": "Talks starred",
+    # --- after the event: CPD rules, corrections, emails (sessions/attendance/console.py, corrections.py)
+    "sessions.after_event.settings_changed": "CPD rules changed",
+    "sessions.after_event.emails_scheduled": "After-event emails scheduled",
+    "sessions.attendance.scan_added": "Missed scan added by an organiser",
+    # --- certificates of attendance (sessions/attendance/certificates.py, bulk.py)
+    "sessions.certificate.issued": "Certificate of attendance issued",
+    "sessions.certificate.withdrawn": "Certificate of attendance withdrawn",
+    "sessions.certificate.run_started": "Certificate run started",
+    "sessions.certificate.run_finished": "Certificate run finished",
+    # --- the library: organisers' approval (sessions/library/approval.py)
+    "sessions.library.approved": "Library item approved",
+    "sessions.library.rejected": "Library item rejected",
+    "sessions.library.visibility_changed": "Library item's visibility changed",
+    # --- the library: speakers' uploads (sessions/library/uploads.py)
+    "sessions.library.uploaded": "Library file uploaded by a speaker",
+    "sessions.library.link_added": "Library link added by a speaker",
+    "sessions.library.removed": "Library item removed by a speaker",
+    # --- session feedback (sessions/feedback/questions.py, export.py)
+    "sessions.feedback.question_changed": "Feedback question changed",
+    "sessions.feedback.exported": "Feedback exported (no names)",
 }
 
 # The filter's groups: an action's first two parts.
@@ -175,6 +195,11 @@ FAMILIES = {
     "sessions.proposal": "Proposals",
     "sessions.proposals": "Proposals, in bulk",
     "sessions.reviewer": "Reviewers",
+    "sessions.after_event": "After the event",
+    "sessions.certificate": "Certificates of attendance",
+    "sessions.attendance": "Attendance corrections",
+    "sessions.feedback": "Session feedback",
+    "sessions.library": "Best-practice library",
 }
 
 

@@ -68,6 +68,11 @@ class Settings:
     invoice_terms_days: int = 30
     # The most members one group booking may have (conference/groups.py); CONFERENCE_GROUP_MAX_MEMBERS.
     group_max_members: int = 30
+    # The best-practice library's uploaded files (sessions/library/storage.py): the directory they are kept in
+    # (every instance must see the same one; back it up with the database) and the largest file a speaker may
+    # upload. CONFERENCE_LIBRARY_DIR, CONFERENCE_LIBRARY_MAX_BYTES; docs/operations.md.
+    library_dir: str = "./library-files"
+    library_max_bytes: int = 20 * 1024 * 1024
     # Ed25519 seed (32 bytes, base64url) that signs badge QR codes; without it one is derived from the secret
     # key, so a single-secret deployment still gets stable badges.
     badge_signing_key: Secret | None = None
@@ -127,6 +132,21 @@ def _hold_minutes(config: Config) -> int:
         raise SettingsError(f"{why}, not {raw!r}.") from None
     if not low <= value <= high:
         raise SettingsError(f"{why}, not {value}.")
+    return value
+
+
+# An upload is held in memory while its content is checked: 200 MB is far beyond any slide deck.
+LIBRARY_MAX_CEILING = 200 * 1024 * 1024
+
+
+def _library_dir(config: Config) -> str:
+    """The library's directory: a path, not blank (blank would store speakers' files in the working directory)."""
+    value = config("CONFERENCE_LIBRARY_DIR", default=Settings.library_dir).strip()
+    if not value:
+        raise SettingsError(
+            "CONFERENCE_LIBRARY_DIR is empty: set it to the directory for the library's uploaded files "
+            "(default ./library-files)."
+        )
     return value
 
 
@@ -211,6 +231,10 @@ def load_settings(config: Config | None = None) -> Settings:
         invoice_bank_details=bank,
         invoice_terms_days=config("CONFERENCE_INVOICE_TERMS_DAYS", cast=int, default=30),
         group_max_members=_bounded(config, "CONFERENCE_GROUP_MAX_MEMBERS", 30, 2, 500),
+        library_dir=_library_dir(config),
+        library_max_bytes=_bounded(
+            config, "CONFERENCE_LIBRARY_MAX_BYTES", 20 * 1024 * 1024, 1024, LIBRARY_MAX_CEILING
+        ),
         badge_signing_key=config("CONFERENCE_BADGE_SIGNING_KEY", cast=Secret, default=None),
         test_unsafe_no_capacity_lock=config(
             "CONFERENCE_TEST_UNSAFE_NO_CAPACITY_LOCK", cast=bool, default=False

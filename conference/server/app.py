@@ -71,9 +71,16 @@ from conference.verification import VerificationWorker
 from conference.web import templating
 from conference.web.middleware import BodyLimit, QueryText, RequestContext, SecurityHeaders, route_template
 from conference.web.ratelimit import RateLimit
+from sessions.attendance import console as after_event_console
+from sessions.attendance import pages as certificate_pages
 from sessions.call import api as proposals_api
 from sessions.call import console as proposals_console
 from sessions.call import pages as proposals_pages
+from sessions.feedback import console as feedback_console
+from sessions.feedback import pages as feedback_pages
+from sessions.library import console as library_console
+from sessions.library import pages as library_speaker_pages
+from sessions.library import public_pages as library_pages
 from sessions.schedule import api as schedule_api
 from sessions.schedule import console as schedule_console
 from sessions.schedule import pages as published_web
@@ -251,11 +258,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *console_audit.routes,
             *checkin_log.routes,
             *sessions_pages.routes,
+            *certificate_pages.routes,  # /verify/{code}, /manage/{token}/certificate(.pdf)
             *sessions_console.routes,
+            *after_event_console.routes,  # /console/after-event: CPD rules, certificates, emails
             *proposals_pages.routes,
+            *library_speaker_pages.routes,  # a speaker's slides and links: /proposal/{token}/resources
+            *feedback_pages.routes,  # session feedback: /manage/{token}/feedback, /proposal/{token}/feedback
+            *feedback_console.routes,  # /console/feedback
             *published_web.routes,
             *proposals_console.routes,
             *schedule_console.routes,
+            *library_pages.routes,  # the best-practice library: /library, /manage/{token}/library
+            *library_console.routes,  # /console/library
             *scanner.routes,
             *ticket_pages.routes,
         ],
@@ -274,6 +288,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_bytes=settings.max_body_bytes,
                 timeout=settings.body_timeout_seconds,
                 larger={"/group": max(settings.max_body_bytes, group_pages.BODY_BYTES)},
+                # A speaker's upload: the largest file (CONFERENCE_LIBRARY_MAX_BYTES) and its form.
+                larger_patterns=(library_speaker_pages.upload_body_limit(settings),),
+                refuse=_error_response,  # 413 as an error page for a browser, naming the limit
             ),
             # Signed (itsdangerous) cookie for the console: the random key of a server-side session (console_session).
             Middleware(

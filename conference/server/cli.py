@@ -1,5 +1,5 @@
 """The `conference` command: serve, demo, db upgrade, token create, user add and reset-password
-(conference/server/cli_users.py), backup, restore, badges print, schedule solve."""
+(conference/server/cli_users.py), backup, restore, badges print, certificates issue, schedule solve."""
 
 from __future__ import annotations
 
@@ -201,12 +201,18 @@ def _demo(args: argparse.Namespace) -> int:
     async def run() -> str:
         summary = await load_demo(settings, attendees=args.attendees, reset=args.reset, seed=args.seed)
         database = Database.from_settings(settings)
+        finished = ""
         try:
             sessions = await load_demo_programme(database)
             seats = await book_demo_seats(database, settings, seed=args.seed) if args.attendees else 0
+            if args.finished:  # the event moved into the past and played out (sessions/after_demo.py)
+                from sessions.after_demo import finish_demo
+
+                finished = await finish_demo(database, settings, seed=args.seed)
         finally:
             await database.dispose()
-        return f"{summary}\ndemo: {sessions} sessions in the programme, {seats} workshop seats booked"
+        done = f"{summary}\ndemo: {sessions} sessions in the programme, {seats} workshop seats booked"
+        return f"{done}\n{finished}" if finished else done
 
     print(asyncio.run(run()), file=sys.stderr)
     return 0
@@ -254,6 +260,54 @@ def _badges_print(args: argparse.Namespace) -> int:
         pages = -(-len(badges) // layout.per_page)
         print(
             f"{len(badges)} badges on {pages} pages written to {args.out}; {marked} marked printed",
+            file=sys.stderr,
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
+def _certificates_issue(args: argparse.Namespace) -> int:
+    """Issue (or correct) every certificate of attendance now, with a progress bar (sessions/attendance/bulk.py)."""
+    from tqdm import tqdm
+
+    from conference.core import audit, errors
+    from conference.core.db import Database
+    from conference.core.migrate import upgrade
+    from conference.places import get_conference
+    from sessions.attendance import bulk
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    actor = audit.Actor("cli")
+
+    async def run() -> int:
+        database = Database.from_settings(settings)
+        try:
+            async with database.transaction() as db:
+                conference = await get_conference(db)
+                assert conference.id is not None
+                started = await bulk.start_run(db, conference_id=conference.id, actor=actor)
+            with tqdm(total=started.total, unit="delegate", desc="certificates", file=sys.stderr) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                run = await bulk.run_issue(
+                    database, settings, run_id=started.id, actor=actor, progress=progress, batch=args.batch
+                )
+        except errors.DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            await database.dispose()
+        if run.error:
+            print(f"error: {run.error}", file=sys.stderr)
+            return 1
+        print(
+            f"{run.done} delegates considered; {run.issued} certificates issued or corrected "
+            "(PDFs are made when downloaded or emailed)",
             file=sys.stderr,
         )
         return 0
@@ -320,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--attendees", type=int, default=0, help="add N synthetic delegates")
     demo.add_argument("--reset", action="store_true", help="delete everything first")
     demo.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic delegates")
+    demo.add_argument(
+        "--finished",
+        action="store_true",
+        help="then move the event into the past and play it out: scans, certificates, feedback, library",
+    )
     demo.set_defaults(func=_demo)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -373,6 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a4-8: 8 badges of 90x55 mm per A4; a6-4: 4 A6 badges per A4",
     )
     bprint.set_defaults(func=_badges_print)
+
+    certificates = commands.add_parser(
+        "certificates", help="certificates of attendance (after the event)"
+    ).add_subparsers(dest="certificates_command", required=True)
+    cissue = certificates.add_parser(
+        "issue",
+        help="issue a certificate to every delegate whose attendance is verified; correct changed ones, "
+        "withdraw those no longer verified",
+    )
+    cissue.add_argument("--batch", type=int, default=100, help="delegates per transaction (default 100)")
+    cissue.set_defaults(func=_certificates_issue)
 
     schedule = commands.add_parser("schedule", help="the programme scheduler").add_subparsers(
         dest="schedule_command", required=True

@@ -9,7 +9,8 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -172,10 +173,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+@dataclass(frozen=True)
+class LargerBody:
+    """Paths `prefix` + one path segment + `suffix` (/proposal/{token}/resources) take bodies up to
+    `max_bytes`; `message`, when given, is the 413's sentence (how large a file may be, in words)."""
+
+    prefix: str
+    suffix: str
+    max_bytes: int
+    message: str = ""
+
+    def matches(self, path: str) -> bool:
+        return (
+            path.startswith(self.prefix)
+            and path.endswith(self.suffix)
+            and len(path) > len(self.prefix) + len(self.suffix)
+            and "/" not in path[len(self.prefix) : len(path) - len(self.suffix)]
+        )
+
+
 class BodyLimit:
     """Refuse bodies over `max_bytes` with 413 before the app reads them (declared or streamed), and bodies
     that take over `timeout` seconds to arrive with 408 (a slow trickle otherwise holds the request open for
-    as long as the client likes: uvicorn has no body timeout of its own)."""
+    as long as the client likes: uvicorn has no body timeout of its own).
+
+    With `refuse`, the 413 is answered as the app answers any refusal (JSON for the API, the error page for a
+    browser), saying the limit; without it, JSON."""
 
     def __init__(
         self,
@@ -184,21 +207,39 @@ class BodyLimit:
         max_bytes: int,
         timeout: float | None = None,
         larger: Mapping[str, int] | None = None,
+        larger_patterns: Sequence[LargerBody] = (),
+        refuse: Callable[[Request, errors.DomainError], Response] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
         # Paths (exactly) that take larger bodies: a file upload (the group form's spreadsheet).
         self.larger = dict(larger or {})
+        # Paths with a token in them that take larger bodies (a speaker's slides). Only POSTs are looked at, and
+        # another path fails the prefix at its first characters: a door scan (POST /api/v1/checkins) pays one
+        # failed startswith per pattern, a GET nothing.
+        self.patterns = tuple(larger_patterns)
+        self.refuse = refuse
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        path = scope.get("path", "")
+        exact = self.larger.get(path)
+        if exact is not None:
+            return exact, ""
+        if self.patterns and scope.get("method") == "POST":
+            for pattern in self.patterns:
+                if pattern.matches(path):
+                    return pattern.max_bytes, pattern.message
+        return self.max_bytes, ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
+        max_bytes, message = self._limit(scope)
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit() and int(value) > max_bytes:
-                await self._too_large(send, max_bytes)
+                await self._too_large(scope, receive, send, max_bytes, message)
                 return
         received = 0
         started = False
@@ -235,7 +276,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._too_large(send, max_bytes)
+                await self._too_large(scope, receive, send, max_bytes, message)
         except _BodyTimeout:
             if not started:
                 await _error(
@@ -246,8 +287,16 @@ class BodyLimit:
                     close=True,
                 )
 
-    async def _too_large(self, send: Send, max_bytes: int) -> None:
-        await _error(send, 413, "payload_too_large", f"The request body is over {max_bytes} bytes.")
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, max_bytes: int, message: str
+    ) -> None:
+        message = message or f"The request body is over {max_bytes} bytes."
+        if self.refuse is None:
+            await _error(send, 413, "payload_too_large", message)
+            return
+        response = self.refuse(Request(scope, receive), errors.PayloadTooLarge(message))
+        response.headers["connection"] = "close"  # the rest of the body may still be on its way
+        await response(scope, receive, send)
 
 
 async def _error(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from conference.core import errors
 from conference.core.audit import ANONYMOUS, Actor
+from conference.core.models import SECTOR_LABELS
 from conference.core.security import REVIEWER
 from conference.pages.registration import by_token
 from conference.web.forms import FLASH, done_message, done_redirect
@@ -53,6 +54,7 @@ FIELD_ORDER = [
     "themes",
     "audience_level",
     *[f"speaker_{i}_{part}" for i in range(MAX_SPEAKERS) for part in SPEAKER_PARTS],
+    "sector",
     "access_needs",
 ]
 FIELD_LABELS = {
@@ -63,6 +65,7 @@ FIELD_LABELS = {
     "themes": "Themes",
     "audience_level": "Audience",
     "access_needs": "Access needs",
+    "sector": "Your organisation's sector",
     **{
         f"speaker_{i}_{part}": f"Speaker {i + 1}'s {label}"
         for i in range(MAX_SPEAKERS)
@@ -122,6 +125,7 @@ def proposal_data(form: FormData) -> dict[str, Any]:
     }
     data["duration_minutes"] = values.get("duration_minutes", "").strip() or None
     data["audience_level"] = values.get("audience_level") or AudienceLevel.intermediate.value
+    data["sector"] = values.get("sector", "").strip() or None  # optional: "" is "not given"
     data["themes"] = [t for t in form.getlist("themes") if isinstance(t, str)]
     speakers = []
     for i in range(MAX_SPEAKERS):
@@ -159,6 +163,7 @@ def values_of(p: Proposal, speakers: list[Any]) -> dict[str, Any]:
         "themes": p.themes,
         "audience_level": p.audience_level.value,
         "access_needs": p.access_needs,
+        "sector": p.sector.value if p.sector else "",
     }
     for s in speakers:
         values.update(
@@ -188,6 +193,7 @@ async def _form_context(request: Request) -> dict[str, Any]:
         "formats": {k: FORMAT_LABELS[k] for k in FORMAT_LABELS if k.value in call.formats},
         "durations": durations,
         "audiences": AUDIENCE_LABELS,
+        "sectors": SECTOR_LABELS,
         "labels": FIELD_LABELS,
         "max_speakers": MAX_SPEAKERS,
     }

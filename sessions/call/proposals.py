@@ -202,6 +202,7 @@ async def submit_proposal(
         themes=_themes(call, data.themes),
         audience_level=data.audience_level,
         access_needs=data.access_needs,
+        sector=data.sector,
         status=ProposalStatus.submitted,
         edit_token_hash="",
     )
@@ -237,7 +238,7 @@ async def update_proposal(
     current = (await speakers_of(db, [proposal.id]))[proposal.id]
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        if value is None:
+        if value is None and name != "sector":  # a null sector clears it
             raise errors.InvalidInput(fields={name: "This field cannot be null."})
     # The stored fields are checked again with the change: one stored before a rule came in (a line break in a
     # title) is named, a 422, not a 500.
@@ -251,6 +252,7 @@ async def update_proposal(
                 "themes": proposal.themes,
                 "audience_level": proposal.audience_level,
                 "access_needs": proposal.access_needs,
+                "sector": proposal.sector,
                 "speakers": [
                     {
                         "name": s.name,
@@ -266,7 +268,8 @@ async def update_proposal(
     except ValidationError as exc:
         raise errors.from_validation_error(exc) from None
     times = _check_fields(conference, call, await calls.time_options(db, conference), merged)
-    for name in ("title", "abstract", "format", "duration_minutes", "audience_level", "access_needs"):
+    kept = ("title", "abstract", "format", "duration_minutes", "audience_level", "access_needs", "sector")
+    for name in kept:
         setattr(proposal, name, getattr(merged, name))
     proposal.themes = _themes(call, merged.themes)
     if "speakers" in changes:
@@ -405,6 +408,7 @@ def proposal_public(p: Proposal, speakers: Sequence[ProposalSpeaker]) -> dict[st
         "themes": p.themes,
         "audience_level": p.audience_level.value,
         "access_needs": p.access_needs,
+        "sector": p.sector.value if p.sector else None,
         "speakers": [speaker_public(s) for s in speakers],
         "created_at": p.created_at.isoformat(),
         "updated_at": p.updated_at.isoformat(),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, EmailStr, field_validator
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
-from conference.core.models import utcnow
+from conference.core.models import Sector, utcnow
 from conference.core.text import Line, Text
 from sessions.models.common import STRICT, aware, enum_type, when
 
@@ -81,6 +81,8 @@ class Proposal(SQLModel, table=True):
     themes: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     audience_level: AudienceLevel = Field(sa_type=enum_type(AudienceLevel, 16))
     access_needs: str = Field(default="", max_length=1000)
+    # The sector of the speakers' organisation (optional; the library's filter).
+    sector: Sector | None = Field(default=None, sa_type=enum_type(Sector, 40), nullable=True)
     status: ProposalStatus = Field(default=ProposalStatus.submitted, sa_type=enum_type(ProposalStatus, 16))
     # The submitter's private link (view, edit, withdraw; confirm once accepted), derived like a manage token.
     edit_token_hash: str = Field(max_length=64, unique=True)
@@ -221,6 +223,7 @@ class ProposalCreate(BaseModel):
     speakers: list[SpeakerIn]
     audience_level: AudienceLevel = AudienceLevel.intermediate
     access_needs: Text = PField(default="", max_length=1000)
+    sector: Sector | None = None  # the speakers' organisation's sector (optional)
 
     _check_speakers = field_validator("speakers")(_speakers)
     _check_themes = field_validator("themes")(_themes)
@@ -237,6 +240,7 @@ class ProposalUpdate(BaseModel):
     speakers: list[SpeakerIn] | None = None
     audience_level: AudienceLevel | None = None
     access_needs: Text | None = PField(default=None, max_length=1000)
+    sector: Sector | None = None  # null clears it
 
     _check_speakers = field_validator("speakers")(_speakers)
     _check_themes = field_validator("themes")(_themes)

@@ -392,6 +392,51 @@ EXPECTED: E = {
     ("GET", "/console/groups.csv"): ORG,  # every group's lead, by name and email
     ("GET", "/console/groups/{group_id:uuid}"): ORG,
     ("POST", "/console/bookings"): ORG,
+    # --- certificates of attendance: verification and the delegate's own (sessions/attendance/pages.py) ---
+    ("GET", "/verify/{code}"): ANYONE,  # anyone checks a certificate (rate limited); a made-up code is 404
+    ("GET", "/manage/{token}/certificate"): LINK_ONLY,
+    ("GET", "/manage/{token}/certificate.pdf"): LINK_ONLY,  # none issued yet: 303 to the page that says so
+    # --- after the event: CPD rules, certificate runs, corrections, emails (sessions/attendance/console.py) ---
+    ("GET", "/console/after-event"): ORG,
+    ("POST", "/console/after-event/settings"): ORG,
+    ("POST", "/console/after-event/emails"): ORG,
+    ("POST", "/console/after-event/issue"): ORG,
+    ("GET", "/console/after-event/runs/{run_id:uuid}"): ORG,
+    ("GET", "/console/after-event/runs/{run_id:uuid}.json"): ORG,
+    ("GET", "/console/after-event/delegates/{registration_id:uuid}"): ORG,
+    ("POST", "/console/after-event/delegates/{registration_id:uuid}/scans"): ORG,
+    ("GET", "/console/after-event/delegates/{registration_id:uuid}/withdraw"): ORG,
+    ("POST", "/console/after-event/delegates/{registration_id:uuid}/withdraw"): ORG,
+    # --- the best-practice library: catalogue and approval (sessions/library/public_pages.py, console.py) ---
+    ("GET", "/library"): ANYONE,
+    ("GET", "/library/files/{resource_id}"): ANYONE,  # public items only; anything else is 404
+    ("GET", "/manage/{token}/library"): LINK_ONLY,
+    ("GET", "/manage/{token}/library/files/{resource_id}"): LINK_ONLY,
+    ("GET", "/console/library"): ORG,
+    ("GET", "/console/library/{resource_id}/file"): ORG,
+    ("POST", "/console/library/{resource_id}/approve"): ORG,
+    ("POST", "/console/library/{resource_id}/reject"): ORG,
+    ("POST", "/console/library/{resource_id}/visibility"): ORG,
+    # --- the library: a speaker's own slides and links, on the proposal link (sessions/library/pages.py) ----
+    # Q is submitted, not accepted: the page says so and the forms are refused (409), past the link check.
+    ("GET", "/proposal/{token}/resources"): LINK_ONLY,
+    ("POST", "/proposal/{token}/resources"): LINK_ONLY,  # the multipart upload
+    ("POST", "/proposal/{token}/resources/links"): LINK_ONLY,
+    # Not Q's item: 404 with the link.
+    ("POST", "/proposal/{token}/resources/{resource_id}/remove"): LINK_ONLY,
+    ("GET", "/proposal/{token}/resources/{resource_id}/file"): LINK_ONLY,
+    # --- session feedback (sessions/feedback/pages.py, console.py) ----------------------------------------
+    ("GET", "/manage/{token}/feedback"): LINK_ONLY,
+    ("GET", "/manage/{token}/feedback/{target}"): LINK_ONLY,  # a session nobody attended: 404 with the link
+    ("POST", "/manage/{token}/feedback/{target}"): LINK_ONLY,
+    ("GET", "/proposal/{token}/feedback"): LINK_ONLY,
+    ("GET", "/console/feedback"): ORG,
+    ("GET", "/console/feedback.csv"): ORG,  # anonymous, but the organisers' business
+    ("GET", "/console/feedback/{target}"): ORG,
+    ("POST", "/console/feedback/questions"): ORG,
+    ("POST", "/console/feedback/questions/{question_id}"): ORG,
+    ("POST", "/console/feedback/questions/{question_id}/move"): ORG,
+    ("POST", "/console/feedback/questions/{question_id}/active"): ORG,
 }
 
 # Routes whose own answer to a wrong credential in the body is 401 (the login form): only 403 means refused.
@@ -545,6 +590,10 @@ async def make_world(app: Starlette, database: Database, settings: Settings) -> 
         "code_id": str(uuid.uuid4()),
         "message_id": str(uuid.uuid4()),
         "checkin_id": str(uuid.uuid4()),  # undo: staff and organisers get 404, others 401/403
+        "code": "ABCD-EFGH-JKMN-PQRS",  # a certificate code whose signature fails: "altered" (404), for everyone
+        "run_id": str(uuid.uuid4()),  # a certificate run (after the event): organisers get 404
+        "resource_id": str(uuid.uuid4()),  # a library item: organisers and the link's holder get 404
+        "target": str(uuid.uuid4()),  # feedback on a session that does not exist: 404 past the role check
     }
     a_verify = email_verify_token(str(settings.secret_key), uuid.UUID(a["id"]), a_body["email"].lower(), 1)
     # G: a group of two, whose lead's link is the "g_" link (its paths name A, who is not in it).
