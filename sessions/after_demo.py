@@ -29,7 +29,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,12 +45,13 @@ from conference.core.formats import conference_zone, day
 from conference.core.models import Checkin, Conference, Registration, Sector, Status, UTCDateTime, utcnow
 from conference.core.pdf_fonts import add_body_font
 from conference.core.settings import Settings
-from sessions.attendance import bulk
+from sessions.attendance import bulk, followup
 from sessions.feedback import answers as feedback_answers
 from sessions.feedback import questions as feedback_questions
 from sessions.feedback import window as feedback_window
 from sessions.library import approval, uploads
 from sessions.models import (
+    AfterEventSettings,
     Certificate,
     CertificateRun,
     CertificateStatus,
@@ -767,6 +768,30 @@ async def _conference(db: AsyncSession) -> Conference:
     return (await db.execute(sa.select(Conference).order_by(col(Conference.id)).limit(1))).scalar_one()
 
 
+async def schedule_emails(database: Database, settings: Settings) -> int:
+    """The organisers sent "tell us how it went" and "your certificate" the morning after the event (without a
+    mail server they are kept for the console's outbox); a second run leaves the times as they are."""
+    async with database.transaction() as db:
+        conference = await _conference(db)
+        assert conference.id is not None
+        existing = await db.get(AfterEventSettings, conference.id)
+        if existing is not None and existing.certificate_email_at is not None:
+            return 0
+        zone = conference_zone(conference)
+        morning = datetime.combine(
+            conference.ends_at.astimezone(zone).date() + timedelta(days=1), time(9), zone
+        )
+        done = await followup.schedule_followups(
+            db,
+            settings,
+            conference_id=conference.id,
+            certificate_at=morning,
+            feedback_at=morning,
+            actor=Actor("cli", "demo"),
+        )
+        return sum(d.queued for d in done.values())
+
+
 async def finish_demo(database: Database, settings: Settings, *, seed: int = 2026) -> str:
     """The demo event, moved into the past and played out; a summary for the command line."""
     moved = await move_into_past(database)
@@ -775,6 +800,7 @@ async def finish_demo(database: Database, settings: Settings, *, seed: int = 202
     run = await issue_certificates(database, settings)
     answers = await give_feedback(database, seed=seed)
     shared = await share_resources(database, settings, seed=seed)
+    emails = await schedule_emails(database, settings)
     async with database.read() as db:
         conference = await _conference(db)
         certificates = int(
@@ -801,6 +827,7 @@ async def finish_demo(database: Database, settings: Settings, *, seed: int = 202
             f"{scans['seat_scans']} workshop seats scanned",
             f"demo: {certificates} certificates of attendance ({run.issued} issued by this run)",
             f"demo: {feedback} feedback answers ({answers} given now)",
+            f"demo: {emails} after-event emails written (your certificate, tell us how it went)",
             f"demo: the library has {shared.total} items shared by speakers: approved for {approved or 'nobody'}; "
             f"{shared.pending} waiting for approval, {shared.rejected} rejected",
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,8 @@ from sessions.workshops.attended import DOOR
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=10)  # an unfinished run older than this is taken to have died with its worker
+# An unfinished run that has not moved for this long died with its worker (a batch takes about a second).
+STALE_AFTER = timedelta(minutes=2)
 
 
 class RunInProgress(errors.DomainError):
@@ -67,21 +68,37 @@ async def latest_run(db: AsyncSession, conference_id: int) -> CertificateRun | N
     ).scalar_one_or_none()
 
 
+def stalled(run: CertificateRun, now: datetime | None = None) -> bool:
+    """An unfinished run that has not moved for STALE_AFTER: its worker stopped (a restart, a crash)."""
+    return run.finished_at is None and run.updated_at < (now or utcnow()) - STALE_AFTER
+
+
+def stalled_error(run: CertificateRun) -> str:
+    return (
+        f"the server running it stopped after {run.done} of {run.total} delegates. "
+        "Issue certificates again to finish: it is safe."
+    )
+
+
 async def start_run(db: AsyncSession, *, conference_id: int, actor: Actor) -> CertificateRun:
-    """A new run's row, unless one is still going (started under STALE_AFTER ago and not finished)."""
+    """A new run's row, unless one is still going (unfinished, and moved on within STALE_AFTER); a run that
+    stalled is closed with the reason first."""
     assert db.in_transaction(), "start_run needs a transaction"
     await lock_for_update(db, Conference, conference_id)  # two organisers pressing the button: one run
-    running = (
+    unfinished = (
         await db.execute(
             sa.select(CertificateRun).where(
                 col(CertificateRun.conference_id) == conference_id,
                 col(CertificateRun.finished_at).is_(None),
-                col(CertificateRun.started_at) > utcnow() - STALE_AFTER,
             )
         )
-    ).scalar_one_or_none()
-    if running is not None:
-        raise RunInProgress()
+    ).scalars()
+    now = utcnow()
+    for run in unfinished:
+        if not stalled(run, now):
+            raise RunInProgress()
+        run.error, run.finished_at = stalled_error(run)[:500], now
+        db.add(run)
     run = CertificateRun(
         conference_id=conference_id,
         started_by=actor.label,
@@ -129,7 +146,7 @@ async def run_issue(
                 await db.execute(
                     sa.update(CertificateRun)
                     .where(col(CertificateRun.id) == run_id)
-                    .values(done=done, issued=issued)
+                    .values(done=done, issued=issued, updated_at=utcnow())
                 )
             if progress is not None:
                 progress(done, len(ids))

@@ -241,17 +241,19 @@ async def _run(request: Request) -> CertificateRun:
 
 
 def run_public(run: CertificateRun) -> dict[str, Any]:
-    """A run's progress as the page's script reads it."""
-    finished = run.finished_at is not None
+    """A run's progress as the page's script reads it (a run whose worker stopped reads as stopped early)."""
+    stopped = bulk.stalled(run)
+    finished = run.finished_at is not None or stopped
+    error = bulk.stalled_error(run) if stopped else run.error
     return {
         "id": str(run.id),
         "total": run.total,
         "done": run.done,
         "issued": run.issued,
         "finished": finished,
-        "failed": bool(run.error),
-        "error": run.error,
-        "percent": 100 if finished and not run.error else (100 * run.done // run.total if run.total else 0),
+        "failed": bool(error),
+        "error": error,
+        "percent": 100 if finished and not error else (100 * run.done // run.total if run.total else 0),
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }

@@ -153,8 +153,10 @@ async def library_entries(
     q: str = "",
     theme: str = "",
     sector: str = "",
+    shared_only: bool = False,
 ) -> list[Entry]:
-    """The talks that match, by title; `theme` and `sector` compare whole values (a theme case-blind)."""
+    """The talks that match, by title; `theme` and `sector` compare whole values (a theme case-blind);
+    `shared_only` keeps the talks with at least one item this viewer can open."""
     talks = list(
         (
             await db.execute(
@@ -201,6 +203,8 @@ async def library_entries(
             hidden=hidden,
         )
         if words and not _matches(entry, words):
+            continue
+        if shared_only and not shown:
             continue
         out.append(entry)
     return out

@@ -96,15 +96,16 @@ async def _library(
     q = catalogue.clean_query(request.query_params.get("q", ""))
     theme = request.query_params.get("theme", "").strip()[:100]
     sector = request.query_params.get("sector", "").strip()[:40]
+    shared = request.query_params.get("shared", "") == "yes"
     async with database(request).read() as db:
         conference = await get_conference(db)
         entries = await catalogue.library_entries(
-            db, conference, viewer=viewer, q=q, theme=theme, sector=sector
+            db, conference, viewer=viewer, q=q, theme=theme, sector=sector, shared_only=shared
         )
         options = await catalogue.filter_options(db, conference)
         everything = (
             await catalogue.library_entries(db, conference, viewer=viewer)
-            if (q or theme or sector)
+            if (q or theme or sector or shared)
             else entries
         )
     base = f"/manage/{token}/library" if token else "/library"
@@ -116,7 +117,8 @@ async def _library(
         "q": q,
         "theme": theme,
         "sector": sector,
-        "filtered": bool(q or theme or sector),
+        "shared": shared,
+        "filtered": bool(q or theme or sector or shared),
         "options": options,
         "base": base,
         "file_base": f"{base}/files",

@@ -92,6 +92,8 @@ class CertificateRun(SQLModel, table=True):
         0  # certificates issued or reissued (a delegate whose attendance did not change keeps theirs)
     )
     finished_at: datetime | None = when(nullable=True, default=None)
+    # Moved on by every batch: a run whose worker stopped (a restart, a crash) stops moving, and is seen to.
+    updated_at: datetime = when(default_factory=utcnow)
     error: str = Field(
         default="", max_length=500
     )  # why a run stopped early ("" while running or when it finished)

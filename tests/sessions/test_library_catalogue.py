@@ -107,6 +107,23 @@ async def test_search_and_filters(
     assert [e.title for e in await _entries(database, ANONYMOUS, **query)] == titles
 
 
+async def test_only_talks_with_items_the_viewer_can_open(
+    client: httpx.AsyncClient, database: Database, library: Library
+) -> None:
+    async with database.read() as db:
+        conference = await get_conference(db)
+        shared = await catalogue.library_entries(db, conference, viewer=ANONYMOUS, shared_only=True)
+    # "Mentoring after exclusion" has nothing shared; the other two have public items.
+    assert [e.title for e in shared] == ["Knife crime in the classroom", "Street pastors at closing time"]
+    page = await client.get("/library", params={"shared": "yes"}, headers=HTML)
+    assert page.status_code == 200
+    assert _titles(page.text) == ["Knife crime in the classroom", "Street pastors at closing time"]
+    assert "2 of 3 talks match with items you can open" in page.text
+    assert 'id="shared" name="shared" value="yes" checked' in page.text
+    unchecked = await client.get("/library", headers=HTML)
+    assert len(_titles(unchecked.text)) == 3 and 'value="yes" checked' not in unchecked.text
+
+
 async def test_the_filters_offer_the_themes_and_the_sectors_in_use(
     database: Database, library: Library
 ) -> None:

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("issued", sa.Integer(), nullable=False),
         sa.Column("finished_at", conference.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", conference.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.ForeignKeyConstraint(
             ["conference_id"],
