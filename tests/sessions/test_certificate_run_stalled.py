@@ -38,7 +38,10 @@ async def _age(database: Database, run: CertificateRun, by: timedelta) -> None:
 
 
 async def test_a_run_that_stopped_moving_is_shown_stopped_and_does_not_block_the_next(
-    client: httpx.AsyncClient, database: Database, settings: Settings, world: Any  # noqa: F811
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    world: Any,  # noqa: F811
 ) -> None:
     await attended_a_and_c(client, database, world)
     first = await _start(database)
