@@ -19,7 +19,7 @@ from conference import answers, codes, decisions, personal_data, places, registr
 from conference.core import errors, hooks, registration_window
 from conference.core.audit import Actor
 from conference.core.group_models import GroupBooking
-from conference.core.models import REGIONS, SECTOR_LABELS, PaymentMethod, Status, TicketType
+from conference.core.models import REGIONS, SECTOR_LABELS, PaymentMethod, Status, TicketType, utcnow
 from conference.core.schemas import BillingDetails, RegistrationCreate, ResendLink
 from conference.invoices import invoicing
 from conference.payments import gateway, records
@@ -274,6 +274,8 @@ async def manage(request: Request) -> Response:
             "r": r,
             "group": group,
             "conference": conf,
+            # After the event: its certificate, feedback and library first; no ticket, no cancelling.
+            "event_over": conf.ends_at <= utcnow(),
             "position": position,
             "ticket": ticket,
             "invoices": invoices,

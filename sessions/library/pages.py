@@ -218,6 +218,18 @@ def _resource_id(request: Request) -> uuid.UUID:
     return path_uuid(request, "resource_id")
 
 
+async def remove_confirm(request: Request) -> Response:
+    """Removing asks first: an item in the library disappears from it for everyone, and a file is deleted."""
+    p, _actor = await _proposal(request)
+    async with database(request).read() as db:
+        resource = await uploads.own_resource(db, proposal_id=p.id, resource_id=_resource_id(request))
+    return render(
+        request,
+        "sessions/resource_remove.html",
+        {"p": p, "r": resource, "token": request.path_params["token"]},
+    )
+
+
 async def remove_submit(request: Request) -> Response:
     p, actor = await _proposal(request)
     await form_values(request)
@@ -244,6 +256,12 @@ routes = [
     Route("/proposal/{token}/resources", resources_page, methods=["GET"], name="proposal-resources"),
     Route("/proposal/{token}/resources", upload_submit, methods=["POST"], name="proposal-resources-upload"),
     Route("/proposal/{token}/resources/links", link_submit, methods=["POST"], name="proposal-resources-link"),
+    Route(
+        "/proposal/{token}/resources/{resource_id}/remove",
+        remove_confirm,
+        methods=["GET"],
+        name="proposal-resource-remove-confirm",
+    ),
     Route(
         "/proposal/{token}/resources/{resource_id}/remove",
         remove_submit,

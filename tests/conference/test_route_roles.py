@@ -423,6 +423,7 @@ EXPECTED: E = {
     ("POST", "/proposal/{token}/resources"): LINK_ONLY,  # the multipart upload
     ("POST", "/proposal/{token}/resources/links"): LINK_ONLY,
     # Not Q's item: 404 with the link.
+    ("GET", "/proposal/{token}/resources/{resource_id}/remove"): LINK_ONLY,  # the confirmation page
     ("POST", "/proposal/{token}/resources/{resource_id}/remove"): LINK_ONLY,
     ("GET", "/proposal/{token}/resources/{resource_id}/file"): LINK_ONLY,
     # --- session feedback (sessions/feedback/pages.py, console.py) ----------------------------------------

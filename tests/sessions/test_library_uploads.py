@@ -407,8 +407,15 @@ async def test_a_speaker_uploads_slides_through_the_form_and_downloads_them_back
     # Another proposal's link cannot fetch or remove it.
     _other_id, other = await _proposal(client, world)
     assert (await client.get(f"/proposal/{other}/resources/{row.id}/file")).status_code == 404
+    assert (await client.get(f"/proposal/{other}/resources/{row.id}/remove", headers=HTML)).status_code == 404
+    # Remove asks first, saying what goes; nothing is removed by looking.
+    assert f'/proposal/{token}/resources/{row.id}/remove" id="remove-{row.id}"' in listed.text
+    asked = await client.get(f"/proposal/{token}/resources/{row.id}/remove", headers=HTML)
+    assert asked.status_code == 200 and "Remove “Our slides”?" in asked.text
+    assert "The file Front door.pdf is deleted." in asked.text
+    assert await count_rows(database, LibraryResource) == 1
     removed = await client.post(
-        f"/proposal/{token}/resources/{row.id}/remove", headers=HTML, data={"csrf_token": csrf(listed.text)}
+        f"/proposal/{token}/resources/{row.id}/remove", headers=HTML, data={"csrf_token": csrf(asked.text)}
     )
     assert removed.status_code == 303 and removed.headers["location"].endswith("?done=removed")
     assert await count_rows(database, LibraryResource) == 0 and _stored(library_dir) == []
