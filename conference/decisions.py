@@ -36,6 +36,10 @@ async def cancel_registration(
     registration = await _lock_registration(db, registration_id)
     if registration.status == Status.cancelled:
         raise errors.AlreadyCancelled()
+    if actor.kind == "attendee" and conference.ends_at <= utcnow():
+        # A delegate's own cancellation after the event would only ask for a refund of a place used or left
+        # empty; organisers can still cancel (and credit) by hand.
+        raise errors.EventOver()
     held_place = registration.status in HOLDING
     registration.status = Status.cancelled
     registration.cancelled_at = registration.updated_at = utcnow()

@@ -10,6 +10,7 @@
     ├── RegistrationClosed
     ├── TicketTypeUnavailable
     ├── AlreadyCancelled
+    ├── EventOver
     ├── IdempotencyKeyReused (422)
     ├── IdempotencyKeySuperseded
     ├── PayloadTooLarge (413)
@@ -96,6 +97,14 @@ class TicketTypeUnavailable(DomainError):
 class AlreadyCancelled(DomainError):
     code = "already_cancelled"
     message = "This registration is already cancelled."
+
+
+class EventOver(DomainError):
+    code = "event_over"
+    message = (
+        "The event is over, so this place can no longer be cancelled. For a question about a payment, contact "
+        "the organisers."
+    )
 
 
 class IdempotencyKeyReused(DomainError):

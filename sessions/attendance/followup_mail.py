@@ -103,6 +103,8 @@ async def feedback_invite(db: AsyncSession, settings: Settings, row: OutboxEmail
         + (f"\nThe sessions you can rate:\n{listed}\n" if listed else "")
         + f"\nGive your feedback here: {link}\n"
         + "Your answers are anonymous: speakers and organisers see them without your name.\n"
+        + f"\nThe slides and resources the speakers shared are in the best-practice library: "
+        f"{manage_url(settings, registration)}/library\n"
         + KEEP_PRIVATE
         + f"\nBooking reference: {registration.reference}\n\n{event}\n"
     )

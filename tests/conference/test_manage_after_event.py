@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from conference.core.db import Database
 from conference.core.models import Conference, utcnow
-from tests.support import register
+from tests.support import organiser_token, register
 
 HTML = {"accept": "text/html"}
 
@@ -49,3 +49,29 @@ async def test_the_manage_page_before_and_after_the_event(
         assert after.count(f'id="{link}"') == 1
     assert after.index('id="after-the-event"') < after.index('id="personal-data"')
     assert 'id="ticket-qr"' not in after and "Cancel this registration" not in after
+
+
+async def test_a_delegate_cannot_cancel_once_the_event_is_over_but_an_organiser_can(
+    client: httpx.AsyncClient, database: Database, tickets: dict[str, Any]
+) -> None:
+    mine, theirs = await register(client, tickets["delegate"]), await register(client, tickets["delegate"])
+    async with database.transaction() as db:
+        await db.execute(
+            sa.update(Conference).values(
+                starts_at=utcnow() - timedelta(days=8), ends_at=utcnow() - timedelta(days=7)
+            )
+        )
+    refused = await client.delete(
+        f"/api/v1/registrations/{mine['id']}", headers={"authorization": f"Bearer {mine['manage_token']}"}
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "event_over"
+    assert (
+        await client.get(
+            f"/api/v1/registrations/{mine['id']}", headers={"authorization": f"Bearer {mine['manage_token']}"}
+        )
+    ).json()["status"] == "confirmed"
+    token = await organiser_token(database)
+    done = await client.delete(
+        f"/api/v1/registrations/{theirs['id']}", headers={"authorization": f"Bearer {token}"}
+    )
+    assert done.status_code == 200, done.text
