@@ -29,6 +29,7 @@ from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]  # 
 from qrcode.image.pil import PilImage  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 from qrcode.util import BIT_LIMIT_TABLE, MODE_ALPHA_NUM, QRData  # type: ignore[import-untyped]  # qrcode has no py.typed; types-qrcode is not in the lock
 
+from conference.core import pdf_qr
 from conference.core.pdf_fonts import add_body_font
 
 __all__ = [
@@ -146,66 +147,9 @@ def qr_png(code: str, *, box_size: int = 8) -> bytes:
 
 
 def draw_qr(pdf: FPDF, code: str, x: float, y: float, size: float) -> None:
-    """Draw the QR as filled rectangles in a `size`×`size` square at (x, y), quiet zone included.
-
-    Dark runs in a row become one rectangle, and a run repeated on the rows below grows that rectangle
-    downwards, so a symbol is a few hundred rectangles rather than one per module.
-    """
-    modules = _qr(code).modules
-    n = len(modules)
-    unit = size / (n + 2 * QR_BORDER)
-    ox, oy = x + QR_BORDER * unit, y + QR_BORDER * unit
-    rects: list[tuple[float, float, float, float]] = []
-    open_runs: dict[tuple[int, int], int] = {}  # (first column, end column) -> first row
-
-    def flush(run: tuple[int, int], first_row: int, end_row: int) -> None:
-        rects.append(
-            (
-                ox + run[0] * unit,
-                oy + first_row * unit,
-                (run[1] - run[0]) * unit,
-                (end_row - first_row) * unit,
-            )
-        )
-
-    for r, row in enumerate(modules):
-        runs: list[tuple[int, int]] = []
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                runs.append((start, c))
-            else:
-                c += 1
-        current = set(runs)
-        for run in [run for run in open_runs if run not in current]:
-            flush(run, open_runs.pop(run), r)
-        for run in runs:
-            open_runs.setdefault(run, r)
-    for run, first_row in open_runs.items():
-        flush(run, first_row, n)
-    _fill_black(pdf, rects)
-
-
-def _fill_black(pdf: FPDF, rects: list[tuple[float, float, float, float]]) -> None:
-    """Fill rectangles (mm, from the top left) in black as ONE path.
-
-    fpdf2's public `rect()` costs 15-60 µs a call (style parsing, one path each), two thirds of a badge
-    sheet's time at ~300 rectangles a badge; writing the path operators ourselves costs ~1 µs a rectangle.
-    `_out` (append to the page's content stream) has been in FPDF since PyFPDF; if a release drops it,
-    we fall back to `rect()`. The q/Q pair keeps our colour from leaking into fpdf2's graphics state.
-    """
-    out = getattr(pdf, "_out", None)
-    if out is None:  # pragma: no cover - only on an fpdf2 without _out
-        pdf.set_fill_color(0)
-        for x, y, w, h in rects:
-            pdf.rect(x, y, w, h, style="F")
-        return
-    k, page_h = pdf.k, pdf.h
-    ops = [f"{x * k:.2f} {(page_h - y) * k:.2f} {w * k:.2f} {-h * k:.2f} re" for x, y, w, h in rects]
-    out("q 0 g\n" + "\n".join(ops) + "\nf Q")
+    """Draw the QR as filled rectangles in a `size`×`size` square at (x, y), quiet zone included
+    (conference/core/pdf_qr.py: merged runs, one path)."""
+    pdf_qr.draw_modules(pdf, _qr(code).modules, x, y, size, border=QR_BORDER)
 
 
 # --- text --------------------------------------------------------------------------------------------------

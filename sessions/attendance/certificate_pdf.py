@@ -30,6 +30,7 @@ from fontTools import ttLib
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]  # qrcode has no py.typed
 
+from conference.core import pdf_qr
 from conference.core.formats import conference_zone, day, times
 from conference.core.models import Conference
 from conference.core.pdf_fonts import FONT_CANDIDATES, add_body_font
@@ -116,41 +117,8 @@ def _qr_modules(text: str) -> list[list[bool]]:
 
 
 def _draw_qr(pdf: FPDF, text: str, x: float, y: float, size: float) -> None:
-    """The QR (4-module quiet zone included in `size`) as one filled path: runs of dark modules in a row, grown
-    downwards while the rows below repeat them (badges/render.py draws its QR the same way)."""
-    modules = _qr_modules(text)
-    n = len(modules)
-    unit = size / (n + 8)
-    ox, oy = x + 4 * unit, y + 4 * unit
-    rects: list[tuple[float, float, float, float]] = []
-    open_runs: dict[tuple[int, int], int] = {}  # a run of dark modules (first, end column) -> its first row
-    for r, row in enumerate([*modules, [False] * n]):  # a blank row last closes every run
-        runs: set[tuple[int, int]] = set()
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                runs.add((start, c))
-            else:
-                c += 1
-        for run in [run for run in open_runs if run not in runs]:  # a run the row below lacks: one rectangle
-            first = open_runs.pop(run)
-            rects.append(
-                (ox + run[0] * unit, oy + first * unit, (run[1] - run[0]) * unit, (r - first) * unit)
-            )
-        for run in runs:
-            open_runs.setdefault(run, r)
-    out = getattr(pdf, "_out", None)
-    if out is None:  # pragma: no cover - only on an fpdf2 without _out
-        pdf.set_fill_color(0)
-        for rx, ry, rw, rh in rects:
-            pdf.rect(rx, ry, rw, rh, style="F")
-        return
-    k, page_h = pdf.k, pdf.h
-    ops = [f"{rx * k:.2f} {(page_h - ry) * k:.2f} {rw * k:.2f} {-rh * k:.2f} re" for rx, ry, rw, rh in rects]
-    out("q 0 g\n" + "\n".join(ops) + "\nf Q")
+    """The QR (4-module quiet zone included in `size`) as one filled path, drawn as the badges' is."""
+    pdf_qr.draw_modules(pdf, _qr_modules(text), x, y, size, border=4)
 
 
 def _fit(pdf: FPDF, text: str, width: float) -> str:

@@ -93,7 +93,8 @@ async def get_proposal(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
     return proposal
 
 
-async def _lock(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
+async def lock_proposal(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
+    """The proposal, locked for this transaction (and read afresh); NotFound when there is none."""
     assert db.in_transaction()
     stmt = (
         sa.select(Proposal)
@@ -230,7 +231,7 @@ async def update_proposal(
     db: AsyncSession, *, proposal_id: uuid.UUID, data: ProposalUpdate, actor: Actor
 ) -> Proposal:
     conference, call = await calls.require_open(db)
-    proposal = await _lock(db, proposal_id)
+    proposal = await lock_proposal(db, proposal_id)
     if proposal.status != ProposalStatus.submitted:
         raise ProposalStateConflict(
             f"This proposal is {proposal.status.value}; only a submitted one can be edited."
@@ -286,7 +287,7 @@ async def update_proposal(
 
 async def withdraw_proposal(db: AsyncSession, *, proposal_id: uuid.UUID, actor: Actor) -> Proposal:
     await calls.require_open(db)
-    proposal = await _lock(db, proposal_id)
+    proposal = await lock_proposal(db, proposal_id)
     if proposal.status != ProposalStatus.submitted:
         raise ProposalStateConflict(
             f"This proposal is {proposal.status.value}; only a submitted one can be withdrawn."
@@ -302,7 +303,7 @@ async def answer_acceptance(
     db: AsyncSession, *, proposal_id: uuid.UUID, confirm: bool, actor: Actor
 ) -> Proposal:
     """The speakers confirm they will give an accepted talk, or decline it (also after confirming: plans change)."""
-    proposal = await _lock(db, proposal_id)
+    proposal = await lock_proposal(db, proposal_id)
     allowed = (ProposalStatus.accepted,) if confirm else (ProposalStatus.accepted, ProposalStatus.confirmed)
     if proposal.status not in allowed:
         what = "confirmed" if confirm else "declined"
@@ -341,7 +342,7 @@ async def decide_proposals(
     missing: dict[str, str] = {}
     for pid in sorted(proposal_ids):  # one lock order everywhere: no deadlock between two bulk decisions
         try:
-            locked[pid] = await _lock(db, pid)
+            locked[pid] = await lock_proposal(db, pid)
         except errors.NotFound:
             missing[f"proposal_ids.{order[pid]}"] = "No proposal has this id."
     if missing:

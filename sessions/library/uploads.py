@@ -21,6 +21,7 @@ from sqlmodel import col
 from conference.core import audit, errors, text
 from conference.core.audit import Actor
 from conference.core.settings import Settings
+from sessions.call.proposals import lock_proposal
 from sessions.library import files, storage
 from sessions.models import Proposal, ProposalStatus
 from sessions.models.library import LibraryResource, ResourceKind, ResourceStatus, Visibility
@@ -42,20 +43,6 @@ class FileRefused(errors.InvalidInput):
     def __init__(self, refused: files.UploadRefused) -> None:
         super().__init__(refused.message, fields={refused.field: refused.message})
         self.reason = refused.code
-
-
-async def _locked(db: AsyncSession, proposal_id: uuid.UUID) -> Proposal:
-    assert db.in_transaction()
-    stmt = (
-        sa.select(Proposal)
-        .where(col(Proposal.id) == proposal_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    proposal = (await db.execute(stmt)).scalar_one_or_none()
-    if proposal is None:
-        raise errors.NotFound("No proposal has this id.")
-    return proposal
 
 
 def _check_shareable(proposal: Proposal) -> None:
@@ -144,7 +131,7 @@ async def add_file(
         raise errors.InvalidInput(fields=problems)
     stored = await asyncio.to_thread(storage.write_file, settings, data, sniffed.extension)
     storage.remove_on_rollback(db, settings, stored)  # every refusal below rolls back, and the file goes
-    locked = await _locked(db, proposal.id)
+    locked = await lock_proposal(db, proposal.id)
     _check_shareable(locked)
     await _check_room(db, locked.id)
     resource = LibraryResource(
@@ -214,7 +201,7 @@ async def add_link(
     actor: Actor,
 ) -> LibraryResource:
     """Share a web link for `proposal`'s talk, pending approval (http and https only)."""
-    locked = await _locked(db, proposal.id)
+    locked = await lock_proposal(db, proposal.id)
     _check_shareable(locked)
     problems: dict[str, str] = {}
     clean_title = clean_url = ""
@@ -265,7 +252,7 @@ async def remove_resource(
 ) -> None:
     """The speaker takes an item back (whatever the talk's state, approved or not): the row goes now, its file
     once the transaction commits (a rolled-back removal keeps both)."""
-    locked = await _locked(db, proposal.id)
+    locked = await lock_proposal(db, proposal.id)
     resource = await db.get(LibraryResource, resource_id, with_for_update=True)
     if resource is None or resource.proposal_id != locked.id:
         raise errors.NotFound("This proposal has no such item: it may have been removed already.")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,25 +20,11 @@ from conference.core.models import AuditEntry
 from conference.core.settings import Settings
 from sessions.library import approval
 from sessions.models import LibraryResource, ResourceStatus, Visibility
-from tests.factories import set_call
-from tests.sessions.library_world import Library, add_resource, make_library
-from tests.support import csrf, make_settings, organiser_token, sign_in, staff_token
+from tests.sessions.library_world import Library, add_resource
+from tests.support import csrf, organiser_token, sign_in, staff_token
 
 HTML = {"accept": "text/html"}
 ORGANISER = Actor("organiser", "Test organiser")
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, CONFERENCE_LIBRARY_DIR=str(tmp_path / "library"))
-
-
-@pytest.fixture
-async def library(
-    client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
-) -> Library:
-    await set_call(database, open_=True)
-    return await make_library(client, database, settings, tickets)
 
 
 async def _row(database: Database, resource_id: uuid.UUID) -> LibraryResource:

@@ -14,31 +14,17 @@ import httpx
 import pytest
 
 from conference.core.db import Database
-from conference.core.settings import Settings
 from conference.places import get_conference
 from sessions.library import catalogue
 from sessions.library.visibility import ANONYMOUS, Viewer
 from sessions.models import Visibility
-from tests.factories import make_conference, set_call
-from tests.sessions.library_world import Library, make_library
+from tests.factories import make_conference
+from tests.sessions.library_world import Library
 from tests.support import make_settings, running_app
 
 HTML = {"accept": "text/html"}
 POLICE = Viewer(holds_place=True, public_sector=True)
 FAITH = Viewer(holds_place=True, public_sector=False)
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, CONFERENCE_LIBRARY_DIR=str(tmp_path / "library"))
-
-
-@pytest.fixture
-async def library(
-    client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
-) -> Library:
-    await set_call(database, open_=True)
-    return await make_library(client, database, settings, tickets)
 
 
 async def _entries(database: Database, viewer: Viewer = ANONYMOUS, **query: str) -> list[catalogue.Entry]:

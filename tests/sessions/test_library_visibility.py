@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,22 +16,8 @@ from conference.core.models import Registration, Sector, Status
 from conference.core.settings import Settings
 from sessions.library.visibility import ANONYMOUS, can_see, delegate, visible_to
 from sessions.models import Visibility
-from tests.factories import set_call
-from tests.sessions.library_world import Library, make_library
-from tests.support import make_settings, pdf_text
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, CONFERENCE_LIBRARY_DIR=str(tmp_path / "library"))
-
-
-@pytest.fixture
-async def library(
-    client: httpx.AsyncClient, database: Database, settings: Settings, tickets: dict[str, Any]
-) -> Library:
-    await set_call(database, open_=True)
-    return await make_library(client, database, settings, tickets)
+from tests.sessions.library_world import Library
+from tests.support import pdf_text
 
 
 def _registration(sector: Sector, status: Status = Status.confirmed, erased: bool = False) -> Registration:
